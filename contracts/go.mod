@@ -1,0 +1,3 @@
+module github.com/gtmhub/gtmhub/contracts
+
+go 1.26

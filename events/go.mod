@@ -1,0 +1,3 @@
+module github.com/gtmhub/gtmhub/events
+
+go 1.26

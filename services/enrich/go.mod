@@ -1,0 +1,3 @@
+module github.com/gtmhub/gtmhub/services/enrich
+
+go 1.26

@@ -1,0 +1,3 @@
+module github.com/gtmhub/gtmhub/services/ingest
+
+go 1.26

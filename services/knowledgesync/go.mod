@@ -1,0 +1,3 @@
+module github.com/gtmhub/gtmhub/services/knowledgesync
+
+go 1.26

@@ -1,0 +1,3 @@
+module github.com/gtmhub/gtmhub/tools
+
+go 1.26
