@@ -1,0 +1,196 @@
+package events
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/cloudevents/sdk-go/v2/binding"
+	"github.com/cloudevents/sdk-go/v2/binding/format"
+	"github.com/cloudevents/sdk-go/v2/binding/spec"
+	"github.com/cloudevents/sdk-go/v2/event"
+	"github.com/cloudevents/sdk-go/v2/types"
+	"github.com/nats-io/nats.go"
+)
+
+// Header names of the CloudEvents NATS protocol binding.
+const (
+	// HeaderPrefix starts every CloudEvents attribute header in binary mode.
+	HeaderPrefix = "ce-"
+	// HeaderContentType carries datacontenttype in binary mode and the
+	// event format in structured mode.
+	HeaderContentType = "Content-Type"
+	// HeaderMsgID is JetStream's de-duplication header.
+	HeaderMsgID = "Nats-Msg-Id"
+
+	structuredPrefix = "application/cloudevents"
+)
+
+// ErrNotCloudEvent is returned by [Decode] for a message that carries neither
+// a ce-specversion header nor a structured-mode content type.
+var ErrNotCloudEvent = errors.New("message is not a CloudEvent")
+
+var ceSpecs = spec.WithPrefix(HeaderPrefix)
+
+// Encode writes ev as a binary-mode NATS message for subject: data in the
+// body, attributes and extensions in percent-encoded ce- headers,
+// datacontenttype in Content-Type. Nats-Msg-Id is set to the event id.
+func Encode(subject string, ev event.Event) (*nats.Msg, error) {
+	if err := ev.Validate(); err != nil {
+		return nil, fmt.Errorf("encode event: %w", err)
+	}
+	w := &binaryWriter{header: nats.Header{}}
+	ctx := binding.WithForceBinary(context.Background())
+	if _, err := binding.Write(ctx, binding.ToMessage(&ev), nil, w); err != nil {
+		return nil, fmt.Errorf("encode event %s: %w", ev.ID(), err)
+	}
+	w.header.Set(HeaderMsgID, ev.ID())
+	return &nats.Msg{Subject: subject, Header: w.header, Data: w.data}, nil
+}
+
+// Decode reads the CloudEvent carried by a NATS message's header and body.
+// A Content-Type starting with application/cloudevents selects structured
+// mode; a ce-specversion header selects binary mode.
+func Decode(header nats.Header, data []byte) (event.Event, error) {
+	m := &message{header: header, data: data}
+	switch {
+	case strings.HasPrefix(strings.ToLower(headerValue(header, HeaderContentType)), structuredPrefix):
+		m.encoding = binding.EncodingStructured
+	case headerValue(header, ceSpecs.PrefixedSpecVersionName()) != "":
+		m.encoding = binding.EncodingBinary
+	default:
+		return event.Event{}, ErrNotCloudEvent
+	}
+	ev, err := binding.ToEvent(context.Background(), m)
+	if err != nil {
+		return event.Event{}, fmt.Errorf("decode event: %w", err)
+	}
+	if err := ev.Validate(); err != nil {
+		return event.Event{}, fmt.Errorf("decode event: %w", err)
+	}
+	return *ev, nil
+}
+
+// message is a binding.Message over a NATS header and body.
+type message struct {
+	header   nats.Header
+	data     []byte
+	encoding binding.Encoding
+}
+
+func (m *message) ReadEncoding() binding.Encoding { return m.encoding }
+
+func (m *message) ReadStructured(ctx context.Context, w binding.StructuredWriter) error {
+	if m.encoding != binding.EncodingStructured {
+		return binding.ErrNotStructured
+	}
+	return w.SetStructuredEvent(ctx, format.JSON, bytes.NewReader(m.data))
+}
+
+func (m *message) ReadBinary(ctx context.Context, w binding.BinaryWriter) error {
+	if m.encoding != binding.EncodingBinary {
+		return binding.ErrNotBinary
+	}
+	version := ceSpecs.Version(headerValue(m.header, ceSpecs.PrefixedSpecVersionName()))
+	if version == nil {
+		return fmt.Errorf("unsupported specversion %q", headerValue(m.header, ceSpecs.PrefixedSpecVersionName()))
+	}
+	for k, vs := range m.header {
+		if len(vs) == 0 {
+			continue
+		}
+		lk := strings.ToLower(k)
+		var err error
+		switch {
+		case strings.HasPrefix(lk, HeaderPrefix):
+			v, derr := percentDecode(vs[0])
+			if derr != nil {
+				return fmt.Errorf("header %s: %w", k, derr)
+			}
+			if attr := version.Attribute(lk); attr != nil {
+				err = w.SetAttribute(attr, v)
+			} else {
+				err = w.SetExtension(strings.TrimPrefix(lk, HeaderPrefix), v)
+			}
+		case lk == strings.ToLower(HeaderContentType):
+			err = w.SetAttribute(version.AttributeFromKind(spec.DataContentType), vs[0])
+		}
+		if err != nil {
+			return fmt.Errorf("header %s: %w", k, err)
+		}
+	}
+	if len(m.data) > 0 {
+		return w.SetData(bytes.NewReader(m.data))
+	}
+	return nil
+}
+
+func (m *message) Finish(error) error { return nil }
+
+// binaryWriter is a binding.BinaryWriter producing NATS headers and a body.
+type binaryWriter struct {
+	header nats.Header
+	data   []byte
+}
+
+func (w *binaryWriter) Start(context.Context) error { return nil }
+func (w *binaryWriter) End(context.Context) error   { return nil }
+
+func (w *binaryWriter) SetAttribute(attr spec.Attribute, value any) error {
+	if value == nil {
+		return nil
+	}
+	if attr.Kind() == spec.DataContentType {
+		w.header.Set(HeaderContentType, fmt.Sprint(value))
+		return nil
+	}
+	s, err := formatValue(value)
+	if err != nil {
+		return err
+	}
+	w.header.Set(HeaderPrefix+attr.Name(), percentEncode(s))
+	return nil
+}
+
+func (w *binaryWriter) SetExtension(name string, value any) error {
+	if value == nil {
+		return nil
+	}
+	s, err := formatValue(value)
+	if err != nil {
+		return err
+	}
+	w.header.Set(HeaderPrefix+strings.ToLower(name), percentEncode(s))
+	return nil
+}
+
+func (w *binaryWriter) SetData(r io.Reader) error {
+	b, err := io.ReadAll(r)
+	w.data = b
+	return err
+}
+
+func formatValue(v any) (string, error) {
+	if t, ok := v.(time.Time); ok {
+		return t.UTC().Format(time.RFC3339Nano), nil
+	}
+	return types.Format(v)
+}
+
+// headerValue reads a header case-insensitively: NATS headers keep the case
+// they were written with, and senders differ.
+func headerValue(h nats.Header, key string) string {
+	if v := h.Get(key); v != "" {
+		return v
+	}
+	for k, vs := range h {
+		if len(vs) > 0 && strings.EqualFold(k, key) {
+			return vs[0]
+		}
+	}
+	return ""
+}

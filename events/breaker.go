@@ -1,0 +1,166 @@
+package events
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/sony/gobreaker/v2"
+)
+
+// Breakers is a set of circuit breakers keyed by destination (a provider, a
+// webhook URL, an SMTP server). An open breaker answers at once with a
+// [RetryAfter] error for the time left until it half-opens, so the message
+// is redelivered when a trial request is allowed again.
+type Breakers struct {
+	settings gobreaker.Settings
+	metrics  *Metrics
+
+	mu        sync.Mutex
+	breakers  map[string]*gobreaker.CircuitBreaker[struct{}]
+	openUntil map[string]time.Time
+	watchers  map[string][]func(open bool, until time.Time)
+}
+
+// BreakerOption configures [Breakers].
+type BreakerOption func(*Breakers)
+
+// WithBreakerTimeout sets how long a breaker stays open before half-opening.
+// Default 30s.
+func WithBreakerTimeout(d time.Duration) BreakerOption {
+	return func(b *Breakers) { b.settings.Timeout = d }
+}
+
+// WithTripAfter opens a breaker after n consecutive failures. Default 5.
+func WithTripAfter(n uint32) BreakerOption {
+	return func(b *Breakers) {
+		b.settings.ReadyToTrip = func(c gobreaker.Counts) bool { return c.ConsecutiveFailures >= n }
+	}
+}
+
+// WithBreakerMetrics exports each breaker's state.
+func WithBreakerMetrics(m *Metrics) BreakerOption { return func(b *Breakers) { b.metrics = m } }
+
+// NewBreakers returns an empty set; breakers are created on first use.
+func NewBreakers(opts ...BreakerOption) *Breakers {
+	b := &Breakers{
+		settings: gobreaker.Settings{MaxRequests: 1, Timeout: 30 * time.Second,
+			// A permanent failure is the caller's fault, not the destination's.
+			IsSuccessful: func(err error) bool { return err == nil || IsPermanent(err) },
+			IsExcluded:   func(err error) bool { return errors.Is(err, context.Canceled) }},
+		breakers:  make(map[string]*gobreaker.CircuitBreaker[struct{}]),
+		openUntil: make(map[string]time.Time),
+		watchers:  make(map[string][]func(bool, time.Time)),
+	}
+	b.settings.ReadyToTrip = func(c gobreaker.Counts) bool { return c.ConsecutiveFailures >= 5 }
+	for _, opt := range opts {
+		opt(b)
+	}
+	return b
+}
+
+// Do runs fn through the breaker of dest. While the breaker is open, or
+// half-open with its trial request in flight, Do does not call fn and
+// returns a [RetryAfter] error.
+func (b *Breakers) Do(ctx context.Context, dest string, fn func(context.Context) error) error {
+	cb := b.get(dest)
+	_, err := cb.Execute(func() (struct{}, error) { return struct{}{}, fn(ctx) })
+	switch {
+	case errors.Is(err, gobreaker.ErrOpenState):
+		return RetryAfter(b.remaining(dest), fmt.Errorf("%s: circuit open: %w", dest, err))
+	case errors.Is(err, gobreaker.ErrTooManyRequests):
+		return RetryAfter(time.Second, fmt.Errorf("%s: circuit half-open: %w", dest, err))
+	}
+	return err
+}
+
+// State returns the state of dest's breaker.
+func (b *Breakers) State(dest string) gobreaker.State { return b.get(dest).State() }
+
+// Watch calls fn whenever dest's breaker opens (open=true, with the time it
+// will half-open) or closes. It returns a function that stops watching.
+func (b *Breakers) Watch(dest string, fn func(open bool, until time.Time)) (stop func()) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.watchers[dest] = append(b.watchers[dest], fn)
+	i := len(b.watchers[dest]) - 1
+	return func() {
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		b.watchers[dest][i] = nil
+	}
+}
+
+func (b *Breakers) get(dest string) *gobreaker.CircuitBreaker[struct{}] {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if cb, ok := b.breakers[dest]; ok {
+		return cb
+	}
+	s := b.settings
+	s.Name = dest
+	s.OnStateChange = b.changed
+	cb := gobreaker.NewCircuitBreaker[struct{}](s)
+	b.breakers[dest] = cb
+	return cb
+}
+
+// changed runs inside gobreaker's lock: it must not call back into the breaker.
+func (b *Breakers) changed(dest string, _, to gobreaker.State) {
+	b.metrics.breakerState(dest, int(to))
+	b.mu.Lock()
+	var until time.Time
+	if to == gobreaker.StateOpen {
+		until = time.Now().Add(b.settings.Timeout)
+		b.openUntil[dest] = until
+	}
+	watchers := append([]func(bool, time.Time){}, b.watchers[dest]...)
+	b.mu.Unlock()
+	for _, w := range watchers {
+		if w != nil && to != gobreaker.StateHalfOpen {
+			go w(to == gobreaker.StateOpen, until)
+		}
+	}
+}
+
+func (b *Breakers) remaining(dest string) time.Duration {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return max(time.Until(b.openUntil[dest]), 100*time.Millisecond)
+}
+
+type pauseRule struct {
+	breakers *Breakers
+	dest     string
+}
+
+// WithPauseWhileOpen pauses the consumer on the server while dest's breaker
+// is open, for consumers whose every message needs dest. The pause ends when
+// the breaker half-opens, so the next message is its trial request.
+func WithPauseWhileOpen(b *Breakers, dest string) ConsumerOption {
+	return func(o *consumerOptions) { o.pauses = append(o.pauses, pauseRule{b, dest}) }
+}
+
+func (c *Consumer) watchBreakers(ctx context.Context) (stop func()) {
+	var stops []func()
+	for _, p := range c.o.pauses {
+		stops = append(stops, p.breakers.Watch(p.dest, func(open bool, until time.Time) {
+			var err error
+			if open {
+				_, err = c.js.PauseConsumer(ctx, c.spec.Stream, c.spec.Durable, until)
+			} else {
+				_, err = c.js.ResumeConsumer(ctx, c.spec.Stream, c.spec.Durable)
+			}
+			if err != nil && ctx.Err() == nil {
+				c.o.logger.Warn("pause consumer", "consumer", c.spec.Durable, "open", open, "err", err)
+			}
+		}))
+	}
+	return func() {
+		for _, s := range stops {
+			s()
+		}
+	}
+}

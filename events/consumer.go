@@ -1,0 +1,269 @@
+package events
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime/debug"
+	"sync"
+	"time"
+
+	"github.com/cloudevents/sdk-go/v2/event"
+	"github.com/nats-io/nats.go/jetstream"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
+)
+
+// Consumer runs a Handler over a durable pull consumer and turns the
+// handler's result into the acknowledgement decision.
+type Consumer struct {
+	js       jetstream.JetStream
+	spec     ConsumerSpec
+	handler  Handler
+	pub      *Publisher
+	o        consumerOptions
+	failures *failureLog
+}
+
+// ConsumerOption configures a [Consumer].
+type ConsumerOption func(*consumerOptions)
+
+type consumerOptions struct {
+	middleware      []Middleware
+	concurrency     int
+	batch           int
+	backoff         Backoff
+	shutdownTimeout time.Duration
+	logger          *slog.Logger
+	doubleAck       bool
+	metrics         *Metrics
+	pauses          []pauseRule
+	tp              trace.TracerProvider
+	prop            propagation.TextMapPropagator
+}
+
+// WithMiddleware wraps the handler; the first middleware runs outermost.
+func WithMiddleware(mw ...Middleware) ConsumerOption {
+	return func(o *consumerOptions) { o.middleware = append(o.middleware, mw...) }
+}
+
+// WithConcurrency sets how many messages are handled at once. Default 4.
+func WithConcurrency(n int) ConsumerOption { return func(o *consumerOptions) { o.concurrency = n } }
+
+// WithBatch sets how many messages are pulled ahead. Default 2×concurrency.
+func WithBatch(n int) ConsumerOption { return func(o *consumerOptions) { o.batch = n } }
+
+// WithBackoff sets the redelivery delay after a plain handler error.
+// Default ExponentialBackoff(1s, 5m).
+func WithBackoff(b Backoff) ConsumerOption { return func(o *consumerOptions) { o.backoff = b } }
+
+// WithShutdownTimeout bounds how long Run waits for in-flight handlers after
+// its context is cancelled; handlers still running then see their context
+// cancelled and their messages are returned for redelivery. Default 10s.
+func WithShutdownTimeout(d time.Duration) ConsumerOption {
+	return func(o *consumerOptions) { o.shutdownTimeout = d }
+}
+
+// WithLogger sets the logger for settlement failures and dead letters.
+func WithLogger(l *slog.Logger) ConsumerOption { return func(o *consumerOptions) { o.logger = l } }
+
+// WithDoubleAck waits for the server to confirm every ack, for handlers whose
+// side effects must not be repeated by a redelivery after a lost ack.
+func WithDoubleAck() ConsumerOption { return func(o *consumerOptions) { o.doubleAck = true } }
+
+// WithMetrics records outcomes and handler latency in m.
+func WithMetrics(m *Metrics) ConsumerOption { return func(o *consumerOptions) { o.metrics = m } }
+
+// WithConsumerTracing sets the tracer provider and propagator used for the
+// dead-letter publish. Process spans come from the [Tracing] middleware.
+func WithConsumerTracing(tp trace.TracerProvider, p propagation.TextMapPropagator) ConsumerOption {
+	return func(o *consumerOptions) { o.tp, o.prop = tp, p }
+}
+
+// NewConsumer validates spec and returns a runner for it. Call Run to start.
+func NewConsumer(js jetstream.JetStream, spec ConsumerSpec, h Handler, opts ...ConsumerOption) (*Consumer, error) {
+	if js == nil || h == nil {
+		return nil, errors.New("events: NewConsumer needs a JetStream and a handler")
+	}
+	if err := spec.Validate(); err != nil {
+		return nil, fmt.Errorf("consumer %s: %w", spec.Durable, err)
+	}
+	o := consumerOptions{concurrency: 4, backoff: ExponentialBackoff(time.Second, 5*time.Minute),
+		shutdownTimeout: 10 * time.Second, logger: slog.New(slog.DiscardHandler)}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	o.concurrency = max(o.concurrency, 1)
+	if o.batch <= 0 {
+		o.batch = 2 * o.concurrency
+	}
+	pub, err := NewPublisher(js, WithTracerProvider(o.tp), WithPropagator(o.prop))
+	if err != nil {
+		return nil, err
+	}
+	return &Consumer{js: js, spec: spec.withDefaults(), handler: Chain(h, o.middleware...), pub: pub,
+		o: o, failures: newFailureLog()}, nil
+}
+
+// Spec returns the consumer's declaration with defaults applied.
+func (c *Consumer) Spec() ConsumerSpec { return c.spec }
+
+// Run creates or updates the durable consumer and processes messages until
+// ctx is cancelled. It then stops pulling, lets in-flight handlers finish
+// within the shutdown timeout, returns unprocessed messages for immediate
+// redelivery, and returns nil. It returns an error if the consumer cannot be
+// bound or disappears.
+func (c *Consumer) Run(ctx context.Context) error {
+	cons, err := c.js.CreateOrUpdateConsumer(ctx, c.spec.Stream, c.spec.jetstreamConfig())
+	if err != nil {
+		return fmt.Errorf("bind consumer %s/%s: %w", c.spec.Stream, c.spec.Durable, err)
+	}
+	unwatch := c.watchBreakers(ctx)
+	defer unwatch()
+
+	iter, err := cons.Messages(jetstream.PullMaxMessages(c.o.batch))
+	if err != nil {
+		return fmt.Errorf("pull consumer %s: %w", c.spec.Durable, err)
+	}
+	handlerCtx, cancelHandlers := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelHandlers()
+	stopDrain := context.AfterFunc(ctx, func() {
+		iter.Drain()
+		time.AfterFunc(c.o.shutdownTimeout, cancelHandlers)
+	})
+	defer stopDrain()
+
+	work := make(chan jetstream.Msg)
+	var wg sync.WaitGroup
+	for range c.o.concurrency {
+		wg.Go(func() {
+			for m := range work {
+				c.process(handlerCtx, m)
+			}
+		})
+	}
+	runErr := c.pull(ctx, iter, work)
+	close(work)
+	wg.Wait()
+	iter.Stop()
+	return runErr
+}
+
+// pull feeds messages to the workers until the iterator is drained or the
+// consumer is gone.
+func (c *Consumer) pull(ctx context.Context, iter jetstream.MessagesContext, work chan<- jetstream.Msg) error {
+	for {
+		m, err := iter.Next()
+		switch {
+		case err == nil:
+			work <- m
+		case errors.Is(err, jetstream.ErrMsgIteratorClosed):
+			return nil
+		case errors.Is(err, jetstream.ErrConsumerDeleted), errors.Is(err, jetstream.ErrConsumerNotFound):
+			if ctx.Err() != nil {
+				return nil
+			}
+			return fmt.Errorf("consumer %s: %w", c.spec.Durable, err)
+		default:
+			c.o.logger.Warn("pull consumer", "consumer", c.spec.Durable, "err", err)
+		}
+	}
+}
+
+func (c *Consumer) process(ctx context.Context, m jetstream.Msg) {
+	md, err := m.Metadata()
+	if err != nil {
+		c.o.logger.Error("message without JetStream metadata", "consumer", c.spec.Durable, "err", err)
+		_ = m.Nak()
+		return
+	}
+	d := Delivery{Service: c.spec.Service, Consumer: c.spec.Durable, Stream: md.Stream, Subject: m.Subject(),
+		Sequence: md.Sequence.Stream, Attempt: int(md.NumDelivered), Published: md.Timestamp}
+	if ctx.Err() != nil {
+		_ = m.Nak()
+		c.o.metrics.outcome(d.Consumer, outcomeReturned)
+		return
+	}
+	start := time.Now()
+	ev, herr := Decode(m.Headers(), m.Data())
+	if herr != nil {
+		herr = Permanent(herr)
+	} else {
+		stop := c.keepAlive(m)
+		herr = c.call(WithDelivery(ctx, d), ev)
+		stop()
+	}
+	c.o.metrics.handled(d.Consumer, time.Since(start))
+	c.settle(ctx, m, d, ev, herr)
+}
+
+// call runs the handler chain, turning a panic into an error.
+func (c *Consumer) call(ctx context.Context, ev event.Event) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("handler panic: %v", r)
+			c.o.logger.Error("handler panic", "consumer", c.spec.Durable, "event_id", ev.ID(),
+				"panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+		}
+	}()
+	return c.handler(ctx, ev)
+}
+
+// keepAlive tells the server the message is still being worked on while a
+// handler outlives half the AckWait.
+func (c *Consumer) keepAlive(m jetstream.Msg) (stop func()) {
+	t := time.NewTicker(c.spec.AckWait / 2)
+	done := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case <-t.C:
+				_ = m.InProgress()
+			case <-done:
+				return
+			}
+		}
+	}()
+	return func() { t.Stop(); close(done) }
+}
+
+// settle acknowledges, redelivers or dead-letters m according to herr.
+func (c *Consumer) settle(ctx context.Context, m jetstream.Msg, d Delivery, ev event.Event, herr error) {
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	switch {
+	case herr == nil:
+		c.failures.forget(d.Sequence)
+		c.ack(sctx, m, d)
+	case ctx.Err() != nil && errors.Is(herr, context.Canceled):
+		_ = m.Nak() // shutting down: hand it to another instance now
+		c.o.metrics.outcome(d.Consumer, outcomeReturned)
+	case IsPermanent(herr) || d.Attempt >= c.spec.MaxDeliver:
+		c.deadLetter(sctx, m, d, ev, herr)
+	default:
+		c.failures.record(d.Sequence, herr)
+		delay, ok := RetryDelay(herr)
+		if !ok {
+			delay = c.o.backoff(d.Attempt)
+		}
+		if err := m.NakWithDelay(delay); err != nil {
+			c.o.logger.Warn("nak", "consumer", d.Consumer, "seq", d.Sequence, "err", err)
+		}
+		c.o.metrics.outcome(d.Consumer, outcomeRetried)
+	}
+}
+
+func (c *Consumer) ack(ctx context.Context, m jetstream.Msg, d Delivery) {
+	var err error
+	if c.o.doubleAck {
+		err = m.DoubleAck(ctx)
+	} else {
+		err = m.Ack()
+	}
+	if err != nil {
+		c.o.logger.Warn("ack", "consumer", d.Consumer, "seq", d.Sequence, "err", err)
+		return
+	}
+	c.o.metrics.outcome(d.Consumer, outcomeAcked)
+}

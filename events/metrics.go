@@ -1,0 +1,66 @@
+package events
+
+import (
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Consumer outcomes recorded by [Metrics].
+const (
+	outcomeAcked        = "acked"
+	outcomeRetried      = "retried"
+	outcomeDeadLettered = "dead_lettered"
+	outcomeReturned     = "returned" // handed back on shutdown
+)
+
+// Metrics are the Prometheus collectors of consumers and breakers. Create one
+// per registry and share it between consumers; a nil *Metrics records nothing.
+type Metrics struct {
+	messages *prometheus.CounterVec
+	handler  *prometheus.HistogramVec
+	breaker  *prometheus.GaugeVec
+}
+
+// NewMetrics registers the collectors with reg.
+func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
+	m := &Metrics{
+		messages: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "gtmhub", Subsystem: "consumer", Name: "messages_total",
+			Help: "Messages settled by each consumer, by outcome (acked, retried, dead_lettered, returned).",
+		}, []string{"consumer", "outcome"}),
+		handler: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Namespace: "gtmhub", Subsystem: "consumer", Name: "handler_seconds",
+			Help:    "Time spent in each consumer's handler.",
+			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16),
+		}, []string{"consumer"}),
+		breaker: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Namespace: "gtmhub", Subsystem: "breaker", Name: "state",
+			Help: "Circuit breaker state per destination: 0 closed, 1 half-open, 2 open.",
+		}, []string{"destination"}),
+	}
+	for _, c := range []prometheus.Collector{m.messages, m.handler, m.breaker} {
+		if err := reg.Register(c); err != nil {
+			return nil, err
+		}
+	}
+	return m, nil
+}
+
+func (m *Metrics) outcome(consumer, outcome string) {
+	if m != nil {
+		m.messages.WithLabelValues(consumer, outcome).Inc()
+	}
+}
+
+func (m *Metrics) handled(consumer string, d time.Duration) {
+	if m != nil {
+		m.handler.WithLabelValues(consumer).Observe(d.Seconds())
+	}
+}
+
+func (m *Metrics) breakerState(dest string, state int) {
+	if m != nil {
+		m.breaker.WithLabelValues(dest).Set(float64(state))
+	}
+}

@@ -1,0 +1,34 @@
+package events
+
+import (
+	"regexp"
+	"strings"
+)
+
+// secretPatterns match credentials that can end up in an error message: query
+// parameters and key=value pairs named like secrets, bearer tokens, Slack
+// webhook paths, URL user-info and whsec_ keys.
+var secretPatterns = []*regexp.Regexp{
+	regexp.MustCompile(`(?i)((?:api[_-]?key|apikey|token|secret|password|passwd|pwd|signature|auth|authorization|access[_-]?key|client[_-]?secret)["']?\s*[=:]\s*["']?)([^\s&"',;}]+)`),
+	regexp.MustCompile(`(?i)(bearer\s+)([a-z0-9._~+/=-]+)`),
+	regexp.MustCompile(`(?i)(hooks\.slack\.com/(?:services|workflows|triggers)/)([^\s"']+)`),
+	regexp.MustCompile(`(://[^/\s:@]+:)([^/\s@]+)(@)`),
+	regexp.MustCompile(`(whsec_)([A-Za-z0-9+/=]+)`),
+	regexp.MustCompile(`(xox[abposr]-)([A-Za-z0-9-]+)`),
+}
+
+// Redact replaces credentials in s with "[REDACTED]". It is applied to every
+// error recorded in a dead letter and is safe to use on log messages.
+func Redact(s string) string {
+	for _, re := range secretPatterns {
+		s = re.ReplaceAllStringFunc(s, func(m string) string {
+			sub := re.FindStringSubmatch(m)
+			out := sub[1] + "[REDACTED]"
+			if len(sub) > 3 {
+				out += strings.Join(sub[3:], "")
+			}
+			return out
+		})
+	}
+	return s
+}

@@ -1,0 +1,127 @@
+package service
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Check reports whether one dependency is ready.
+type Check func(ctx context.Context) error
+
+// Health is the set of readiness checks behind /readyz.
+type Health struct {
+	mu     sync.Mutex
+	checks map[string]Check
+}
+
+// NewHealth returns an empty check set.
+func NewHealth() *Health { return &Health{checks: make(map[string]Check)} }
+
+// Add registers a named check, replacing any check of the same name.
+func (h *Health) Add(name string, c Check) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.checks[name] = c
+}
+
+// Run runs every check with a 2s budget and returns the failures by name.
+func (h *Health) Run(ctx context.Context) map[string]string {
+	h.mu.Lock()
+	names := make([]string, 0, len(h.checks))
+	for n := range h.checks {
+		names = append(names, n)
+	}
+	checks := make(map[string]Check, len(h.checks))
+	for k, v := range h.checks {
+		checks[k] = v
+	}
+	h.mu.Unlock()
+	sort.Strings(names)
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	failed := map[string]string{}
+	for _, n := range names {
+		if err := checks[n](ctx); err != nil {
+			failed[n] = err.Error()
+		}
+	}
+	return failed
+}
+
+// NATSCheck is ready while nc is connected.
+func NATSCheck(nc *nats.Conn) Check {
+	return func(context.Context) error {
+		if !nc.IsConnected() {
+			return fmt.Errorf("nats %s", nc.Status())
+		}
+		return nil
+	}
+}
+
+// StreamsCheck is ready when every named stream exists.
+func StreamsCheck(js jetstream.JetStream, names ...string) Check {
+	return func(ctx context.Context) error {
+		var errs []error
+		for _, n := range names {
+			if _, err := js.Stream(ctx, n); err != nil {
+				errs = append(errs, fmt.Errorf("stream %s: %w", n, err))
+			}
+		}
+		return errors.Join(errs...)
+	}
+}
+
+// AdminHandler serves /livez, /readyz (JSON listing failed checks, 503 when
+// any fails) and /metrics from g.
+func AdminHandler(h *Health, g prometheus.Gatherer) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /livez", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		failed := h.Run(r.Context())
+		if len(failed) > 0 {
+			writeJSON(w, http.StatusServiceUnavailable, map[string]any{"status": "unavailable", "failed": failed})
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+	})
+	mux.Handle("GET /metrics", promhttp.HandlerFor(g, promhttp.HandlerOpts{}))
+	return mux
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// Serve serves h on ln until ctx is cancelled, then shuts down gracefully.
+func Serve(ctx context.Context, ln net.Listener, h http.Handler) error {
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("shutdown %s: %w", ln.Addr(), err)
+	}
+	return nil
+}
