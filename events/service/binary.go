@@ -1,0 +1,86 @@
+package service
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"os/signal"
+	"syscall"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"golang.org/x/sync/errgroup"
+)
+
+// Binary describes a service's standalone binary. Main gives every service
+// the same command line: --config, --nats-url, --admin and --log-level, plus
+// the service's own flags.
+type Binary[C any] struct {
+	Name     string                                       // service name, e.g. "store"
+	Config   C                                            // defaults
+	Flags    func(fs *flag.FlagSet, c *C)                 // service flags, optional
+	Env      func(c *C)                                   // environment overrides, optional
+	Validate func(c C) error                              // every problem at once
+	Run      func(ctx context.Context, c C, d Deps) error // blocks until ctx is done
+	NATSURL  func(c *C) *string                           // where the NATS URL lives in C
+}
+
+// Main parses args, loads the config file, applies the environment and
+// flags, validates, then runs the service with an admin server until SIGINT
+// or SIGTERM.
+func (b Binary[C]) Main(ctx context.Context, args []string, stderr io.Writer) error {
+	fs := flag.NewFlagSet(b.Name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	configPath := fs.String("config", Env("", "GTMHUB_CONFIG"), "gtmhub.yaml to load (optional)")
+	admin := fs.String("admin", Env("127.0.0.1:0", "GTMHUB_ADMIN_ADDR"), "admin address for /livez, /readyz, /metrics")
+	level := fs.String("log-level", Env("info", "GTMHUB_LOG_LEVEL"), "debug, info, warn or error")
+	natsURL := fs.String("nats-url", Env("nats://127.0.0.1:4222", "GTMHUB_NATS_URL"), "NATS server URL")
+	cfg := b.Config
+	if b.Flags != nil {
+		b.Flags(fs, &cfg)
+	}
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if err := LoadFile(*configPath, &cfg); err != nil {
+		return err
+	}
+	if b.Env != nil {
+		b.Env(&cfg)
+	}
+	// Flags given explicitly win over the file and the environment.
+	fs.Visit(func(f *flag.Flag) { _ = fs.Set(f.Name, f.Value.String()) })
+	if b.NATSURL != nil {
+		*b.NATSURL(&cfg) = *natsURL
+	}
+	if err := b.Validate(cfg); err != nil {
+		return err
+	}
+
+	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	log := NewLogger(stderr, ParseLevel(*level), b.Name)
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	deps := Deps{Logger: log, Registry: reg, Health: NewHealth()}
+
+	ln, err := net.Listen("tcp", *admin)
+	if err != nil {
+		return fmt.Errorf("admin listen: %w", err)
+	}
+	log.Info("admin listening", "addr", ln.Addr().String())
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return Serve(gctx, ln, AdminHandler(deps.Health, reg)) })
+	g.Go(func() error {
+		err := b.Run(gctx, cfg, deps)
+		stop() // the service ended: stop the admin server too
+		return err
+	})
+	if err := g.Wait(); err != nil && !errors.Is(err, context.Canceled) {
+		return err
+	}
+	return nil
+}
