@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -32,27 +33,27 @@ type Binary[C any] struct {
 // flags, validates, then runs the service with an admin server until SIGINT
 // or SIGTERM.
 func (b Binary[C]) Main(ctx context.Context, args []string, stderr io.Writer) error {
+	// The file and the environment come first so that flags override them.
+	cfg := b.Config
+	configPath := flagValue(args, "config", Env("", "GTMHUB_CONFIG"))
+	if err := LoadFile(configPath, &cfg); err != nil {
+		return err
+	}
+	if b.Env != nil {
+		b.Env(&cfg)
+	}
 	fs := flag.NewFlagSet(b.Name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	configPath := fs.String("config", Env("", "GTMHUB_CONFIG"), "gtmhub.yaml to load (optional)")
+	fs.String("config", configPath, "gtmhub.yaml to load (optional; env GTMHUB_CONFIG)")
 	admin := fs.String("admin", Env("127.0.0.1:0", "GTMHUB_ADMIN_ADDR"), "admin address for /livez, /readyz, /metrics")
 	level := fs.String("log-level", Env("info", "GTMHUB_LOG_LEVEL"), "debug, info, warn or error")
 	natsURL := fs.String("nats-url", Env("nats://127.0.0.1:4222", "GTMHUB_NATS_URL"), "NATS server URL")
-	cfg := b.Config
 	if b.Flags != nil {
 		b.Flags(fs, &cfg)
 	}
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if err := LoadFile(*configPath, &cfg); err != nil {
-		return err
-	}
-	if b.Env != nil {
-		b.Env(&cfg)
-	}
-	// Flags given explicitly win over the file and the environment.
-	fs.Visit(func(f *flag.Flag) { _ = fs.Set(f.Name, f.Value.String()) })
 	if b.NATSURL != nil {
 		*b.NATSURL(&cfg) = *natsURL
 	}
@@ -83,4 +84,20 @@ func (b Binary[C]) Main(ctx context.Context, args []string, stderr io.Writer) er
 		return err
 	}
 	return nil
+}
+
+// flagValue finds -name/--name VALUE or -name=VALUE in args before the flag
+// set exists, so the config file can be loaded before flags override it.
+func flagValue(args []string, name, def string) string {
+	for i, a := range args {
+		for _, p := range []string{"-" + name, "--" + name} {
+			switch {
+			case a == p && i+1 < len(args):
+				return args[i+1]
+			case strings.HasPrefix(a, p+"="):
+				return strings.TrimPrefix(a, p+"=")
+			}
+		}
+	}
+	return def
 }
