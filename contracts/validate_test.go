@@ -1,0 +1,148 @@
+package contracts_test
+
+import (
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+
+	"github.com/gtmhub/gtmhub/contracts"
+)
+
+func TestInvalidExamples(t *testing.T) {
+	tests := []struct {
+		file     string
+		typ      string
+		pointers []string
+	}{
+		{"lead.captured.missing-email.json", contracts.TypeLeadCaptured,
+			[]string{"/email"}},
+		{"lead.captured.bad-fields.json", contracts.TypeLeadCaptured,
+			[]string{"/attributes", "/created_at", "/email", "/fit_score", "/intent_score", "/nickname", "/signal_score", "/source"}},
+		{"lead.captured.not-an-object.json", contracts.TypeLeadCaptured,
+			[]string{""}},
+		{"lead.enriched.missing-enrichment.json", contracts.TypeLeadEnriched,
+			[]string{"/enrichment"}},
+		{"lead.enriched.bad-enrichment.json", contracts.TypeLeadEnriched,
+			[]string{
+				"/enrichment/company/country", "/enrichment/company/employees", "/enrichment/company/revenue",
+				"/enrichment/email_verification/score", "/enrichment/scored_at",
+				"/enrichment/status/Clear Bit", "/enrichment/status/apollo/reason", "/enrichment/status/hunter/state",
+			}},
+		{"lead.rejected.no-reasons.json", contracts.TypeLeadRejected,
+			[]string{"/reasons", "/signal_score"}},
+		{"lead.rejected.bad-reason.json", contracts.TypeLeadRejected,
+			[]string{"/reasons/1/code", "/reasons/1/field", "/reasons/1/message"}},
+		{"contact.updated.bad.json", contracts.TypeContactUpdated,
+			[]string{"/changes/0/new", "/contact/email", "/contact/updated_at", "/provenance/title/at", "/provenance/title/source"}},
+		{"company.created.bad.json", contracts.TypeCompanyCreated,
+			[]string{"/changes", "/company/domain", "/company/website"}},
+		{"webhook.received.bad.json", contracts.TypeWebhookReceived,
+			[]string{"/body", "/body_base64", "/headers/X-Hubspot-Signature", "/headers/a~1b c", "/type"}},
+		{"notification.sent.bad.json", contracts.TypeNotificationSent,
+			[]string{"/channel", "/dedupe_key", "/reason"}},
+		{"knowledge.page.conflict.bad.json", contracts.TypeKnowledgePageConflict,
+			[]string{"/direction", "/notion_id", "/path", "/resolution"}},
+		{"knowledge.page.synced.resolution.json", contracts.TypeKnowledgePageSynced,
+			[]string{"/resolution"}},
+		// Valid RFC 3339 that time.Time cannot read: lowercase t and z, a leap second.
+		{"knowledge.page.synced.bad-times.json", contracts.TypeKnowledgePageSynced,
+			[]string{"/local_updated_at", "/remote_updated_at"}},
+	}
+
+	files, err := filepath.Glob(filepath.Join("testdata", "invalid", "*.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(files) != len(tests) {
+		t.Errorf("%d files in testdata/invalid, %d in the table", len(files), len(tests))
+	}
+
+	for _, tt := range tests {
+		t.Run(tt.file, func(t *testing.T) {
+			data, err := os.ReadFile(filepath.Join("testdata", "invalid", tt.file))
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = contracts.Validate(tt.typ, data)
+			var verr *contracts.ValidationError
+			if !errors.As(err, &verr) {
+				t.Fatalf("Validate: err = %v, want a *ValidationError", err)
+			}
+			if verr.EventType != tt.typ {
+				t.Errorf("EventType = %q, want %q", verr.EventType, tt.typ)
+			}
+			var got []string
+			for _, f := range verr.Fields {
+				got = append(got, f.Pointer)
+				if f.Message == "" {
+					t.Errorf("%q has no message", f.Pointer)
+				}
+			}
+			if !slices.Equal(got, tt.pointers) {
+				t.Errorf("pointers:\n got %q\nwant %q\nerror: %v", got, tt.pointers, err)
+			}
+		})
+	}
+}
+
+func TestValidationErrorMessages(t *testing.T) {
+	data := []byte(`{
+		"email": "ada.example.com",
+		"source": "form",
+		"signal_score": 140,
+		"intent_score": "high",
+		"nickname": "Countess"
+	}`)
+	err := contracts.Validate(contracts.TypeLeadCaptured, data)
+	var verr *contracts.ValidationError
+	if !errors.As(err, &verr) {
+		t.Fatalf("Validate: err = %v, want a *ValidationError", err)
+	}
+	want := []contracts.FieldError{
+		{Pointer: "/email", Message: "is not a valid email: missing @"},
+		{Pointer: "/intent_score", Message: "must be a number, not a string"},
+		{Pointer: "/nickname", Message: "is not an allowed property"},
+		{Pointer: "/signal_score", Message: "must be at most 100"},
+	}
+	if !slices.Equal(verr.Fields, want) {
+		t.Errorf("Fields:\n got %+v\nwant %+v", verr.Fields, want)
+	}
+
+	const wantErr = "contracts: invalid com.gtmhub.lead.captured data: " +
+		"/email: is not a valid email: missing @; /intent_score: must be a number, not a string; " +
+		"/nickname: is not an allowed property; /signal_score: must be at most 100"
+	if err.Error() != wantErr {
+		t.Errorf("Error() =\n %s\nwant\n %s", err, wantErr)
+	}
+
+	body, err := json.Marshal(verr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const wantJSON = `{"event_type":"com.gtmhub.lead.captured","fields":[` +
+		`{"pointer":"/email","message":"is not a valid email: missing @"},` +
+		`{"pointer":"/intent_score","message":"must be a number, not a string"},` +
+		`{"pointer":"/nickname","message":"is not an allowed property"},` +
+		`{"pointer":"/signal_score","message":"must be at most 100"}]}`
+	if string(body) != wantJSON {
+		t.Errorf("JSON =\n %s\nwant\n %s", body, wantJSON)
+	}
+}
+
+func TestValidationErrorRootMessage(t *testing.T) {
+	err := contracts.Validate(contracts.TypeNotificationSent, []byte(`"sent"`))
+	var verr *contracts.ValidationError
+	if !errors.As(err, &verr) {
+		t.Fatalf("Validate: err = %v, want a *ValidationError", err)
+	}
+	want := []contracts.FieldError{{Pointer: "", Message: "must be an object, not a string"}}
+	if !slices.Equal(verr.Fields, want) {
+		t.Errorf("Fields = %+v, want %+v", verr.Fields, want)
+	}
+	if got, want := err.Error(), "contracts: invalid com.gtmhub.notification.sent data: (root): must be an object, not a string"; got != want {
+		t.Errorf("Error() = %q, want %q", got, want)
+	}
+}
