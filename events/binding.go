@@ -48,7 +48,7 @@ func Encode(subject string, ev event.Event) (*nats.Msg, error) {
 	if _, err := binding.Write(ctx, binding.ToMessage(&ev), nil, w); err != nil {
 		return nil, fmt.Errorf("encode event %s: %w", ev.ID(), err)
 	}
-	w.header.Set(HeaderMsgID, ev.ID())
+	w.header.Set(HeaderMsgID, percentEncode(ev.ID())) // header-safe, still one-to-one
 	return &nats.Msg{Subject: subject, Header: w.header, Data: w.data}, nil
 }
 
@@ -130,6 +130,44 @@ func (m *message) ReadBinary(ctx context.Context, w binding.BinaryWriter) error 
 }
 
 func (m *message) Finish(error) error { return nil }
+
+// GetAttribute implements binding.MessageMetadataReader.
+func (m *message) GetAttribute(k spec.Kind) (spec.Attribute, any) {
+	version := ceSpecs.Version(headerValue(m.header, ceSpecs.PrefixedSpecVersionName()))
+	if version == nil {
+		return nil, nil
+	}
+	attr := version.AttributeFromKind(k)
+	if attr == nil {
+		return nil, nil
+	}
+	name := HeaderPrefix + attr.Name()
+	if k == spec.DataContentType {
+		name = HeaderContentType
+	}
+	v := headerValue(m.header, name)
+	if v == "" {
+		return attr, nil
+	}
+	if k != spec.DataContentType {
+		if d, err := percentDecode(v); err == nil {
+			v = d
+		}
+	}
+	return attr, v
+}
+
+// GetExtension implements binding.MessageMetadataReader.
+func (m *message) GetExtension(name string) any {
+	v := headerValue(m.header, HeaderPrefix+name)
+	if v == "" {
+		return nil
+	}
+	if d, err := percentDecode(v); err == nil {
+		return d
+	}
+	return v
+}
 
 // binaryWriter is a binding.BinaryWriter producing NATS headers and a body.
 type binaryWriter struct {

@@ -23,6 +23,9 @@ func Redact(s string) string {
 	for _, re := range secretPatterns {
 		s = re.ReplaceAllStringFunc(s, func(m string) string {
 			sub := re.FindStringSubmatch(m)
+			if v := strings.ToLower(sub[2]); v == "bearer" || v == "basic" || v == "[redacted]" {
+				return m // the scheme, not the secret: the bearer pattern takes the token
+			}
 			out := sub[1] + "[REDACTED]"
 			if len(sub) > 3 {
 				out += strings.Join(sub[3:], "")

@@ -1,0 +1,83 @@
+package events_test
+
+import (
+	"context"
+	"errors"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/cloudevents/sdk-go/v2/event"
+	"github.com/sony/gobreaker/v2"
+
+	"github.com/gtmhub/gtmhub/events"
+	"github.com/gtmhub/gtmhub/events/eventstest"
+)
+
+func TestBreakerOpenIsRetryAfter(t *testing.T) {
+	b := events.NewBreakers(events.WithTripAfter(2), events.WithBreakerTimeout(300*time.Millisecond))
+	ctx := context.Background()
+	down := errors.New("503")
+	var calls int
+	fail := func(context.Context) error { calls++; return down }
+	for range 2 {
+		if err := b.Do(ctx, "clearbit", fail); !errors.Is(err, down) {
+			t.Fatalf("err = %v", err)
+		}
+	}
+	err := b.Do(ctx, "clearbit", fail)
+	d, ok := events.RetryDelay(err)
+	if !ok || d <= 0 || d > 300*time.Millisecond || calls != 2 {
+		t.Fatalf("open breaker: err %v delay %v calls %d", err, d, calls)
+	}
+	if b.State("hunter") != gobreaker.StateClosed {
+		t.Error("breakers are not independent per destination")
+	}
+	if err := b.Do(ctx, "hunter", func(context.Context) error { return events.Permanent(errors.New("422")) }); !events.IsPermanent(err) {
+		t.Errorf("permanent error lost: %v", err)
+	}
+	time.Sleep(350 * time.Millisecond) // let the breaker's own timeout pass
+	if err := b.Do(ctx, "clearbit", func(context.Context) error { return nil }); err != nil || b.State("clearbit") != gobreaker.StateClosed {
+		t.Errorf("after timeout: %v, state %v", err, b.State("clearbit"))
+	}
+}
+
+// TestBreakerPausesConsumer: while the destination's breaker is open the
+// consumer is paused on the server and nothing is fetched; it resumes when
+// the breaker half-opens and the message then succeeds.
+func TestBreakerPausesConsumer(t *testing.T) {
+	srv := eventstest.RunServer(t)
+	b := events.NewBreakers(events.WithTripAfter(1), events.WithBreakerTimeout(time.Second))
+	var healthy atomic.Bool
+	var calls atomic.Int32
+	done := make(chan struct{})
+	h := func(ctx context.Context, ev event.Event) error {
+		calls.Add(1)
+		if !healthy.Load() {
+			return errors.New("slack 503")
+		}
+		close(done)
+		return nil
+	}
+	spec := testSpec(10)
+	runConsumer(t, srv, spec, h, events.WithMiddleware(events.Breaker(b, "slack")),
+		events.WithPauseWhileOpen(b, "slack"), events.WithBackoff(events.ExponentialBackoff(10*time.Millisecond, 20*time.Millisecond)))
+	srv.Publish(t, testSubject, eventstest.NewEvent(t, "com.gtmhub.lead.captured", nil))
+
+	deadline := time.Now().Add(5 * time.Second)
+	for !consumerInfo(t, srv, spec.Durable).Paused {
+		if time.Now().After(deadline) {
+			t.Fatal("consumer not paused after the breaker opened")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	healthy.Store(true)
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("message not processed after the breaker half-opened")
+	}
+	if n := calls.Load(); n != 2 {
+		t.Errorf("handler called %d times, want 2 (one failure, one trial after the pause)", n)
+	}
+}

@@ -1,0 +1,40 @@
+package events_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/gtmhub/gtmhub/events"
+)
+
+func TestRedact(t *testing.T) {
+	tests := []struct{ in, secret string }{
+		{"GET https://api.hunter.io/v2/email-verifier?email=a@b.c&api_key=abc123def: 429", "abc123def"},
+		{"Authorization: Bearer sk_live_9f8e7d", "sk_live_9f8e7d"},
+		{`post https://hooks.slack.com/services/T000/B000/XXXXSECRET: 404 no_service`, "XXXXSECRET"},
+		{"dial postgres://gtm:hunter2@db:5432/gtm failed", "hunter2"},
+		{"bad signature with whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"},
+		{`{"token": "xoxb-1234-abcd"}`, "1234-abcd"},
+		{"password=s3cr3t;", "s3cr3t"},
+	}
+	for _, tt := range tests {
+		got := events.Redact(tt.in)
+		if strings.Contains(got, tt.secret) || !strings.Contains(got, "[REDACTED]") {
+			t.Errorf("Redact(%q) = %q", tt.in, got)
+		}
+	}
+	if got := events.Redact("lead ada@example.com rejected: no domain"); got != "lead ada@example.com rejected: no domain" {
+		t.Errorf("harmless text changed: %q", got)
+	}
+}
+
+func TestExponentialBackoff(t *testing.T) {
+	b := events.ExponentialBackoff(100, 1000)
+	for attempt, bounds := range map[int][2]int64{1: {50, 100}, 2: {100, 200}, 3: {200, 400}, 4: {400, 800}, 10: {500, 1000}} {
+		for range 50 {
+			if d := int64(b(attempt)); d < bounds[0] || d > bounds[1] {
+				t.Fatalf("attempt %d: %d outside %v", attempt, d, bounds)
+			}
+		}
+	}
+}

@@ -1,0 +1,38 @@
+package service_test
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/gtmhub/gtmhub/events/service"
+)
+
+// Each service reads its own part of gtmhub.yaml; defaults stay where the
+// file is silent, and every problem is reported at once.
+func ExampleLoadFile() {
+	type config struct {
+		HTTPAddr string `yaml:"http_addr"`
+		MaxBody  int    `yaml:"max_body"`
+	}
+	dir, _ := os.MkdirTemp("", "gtmhub")
+	defer os.RemoveAll(dir)
+	path := filepath.Join(dir, "gtmhub.yaml")
+	_ = os.WriteFile(path, []byte("http_addr: 0.0.0.0:9000\nrules: []\n"), 0o600)
+
+	cfg := config{HTTPAddr: "127.0.0.1:8080", MaxBody: 1 << 20}
+	if err := service.LoadFile(path, &cfg); err != nil {
+		fmt.Println(err)
+	}
+	fmt.Println(cfg.HTTPAddr, cfg.MaxBody)
+
+	var p service.Problems
+	p.Addf("source %q: unknown scheme %q", "clay", "md5")
+	p.Addf("max_body must be positive")
+	fmt.Println(p.Err())
+	// Output:
+	// 0.0.0.0:9000 1048576
+	// invalid configuration:
+	// source "clay": unknown scheme "md5"
+	// max_body must be positive
+}

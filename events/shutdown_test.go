@@ -1,0 +1,103 @@
+package events_test
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/cloudevents/sdk-go/v2/event"
+
+	"github.com/gtmhub/gtmhub/events"
+	"github.com/gtmhub/gtmhub/events/eventstest"
+)
+
+// TestShutdownDrains stops a busy consumer and restarts it: every event is
+// handled exactly once, and nothing is left waiting for an ack timeout.
+func TestShutdownDrains(t *testing.T) {
+	srv := eventstest.RunServer(t)
+	const total = 300
+	for i := range total {
+		ev := eventstest.NewEvent(t, "com.gtmhub.lead.captured", map[string]int{"n": i})
+		srv.Publish(t, testSubject, ev)
+	}
+	var mu sync.Mutex
+	calls := map[string]int{}
+	handled := make(chan struct{}, total*2)
+	h := func(ctx context.Context, ev event.Event) error {
+		time.Sleep(2 * time.Millisecond)
+		mu.Lock()
+		calls[ev.ID()]++
+		mu.Unlock()
+		handled <- struct{}{}
+		return nil
+	}
+	spec := testSpec(5)
+	spec.AckWait = 2 * time.Second
+	opts := []events.ConsumerOption{events.WithConcurrency(4), events.WithBatch(16)}
+
+	stop := runConsumer(t, srv, spec, h, opts...)
+	for range 50 {
+		<-handled
+	}
+	stop()
+	info := consumerInfo(t, srv, spec.Durable)
+	if info.NumAckPending != 0 {
+		t.Fatalf("after shutdown %d messages await an ack timeout", info.NumAckPending)
+	}
+
+	runConsumer(t, srv, spec, h, opts...)
+	waitSettled(t, srv, spec.Durable)
+	mu.Lock()
+	defer mu.Unlock()
+	if len(calls) != total {
+		t.Fatalf("handled %d distinct events, want %d", len(calls), total)
+	}
+	for id, n := range calls {
+		if n != 1 {
+			t.Errorf("event %s handled %d times", id, n)
+		}
+	}
+}
+
+// TestShutdownReturnsUnfinishedWork cancels handlers that outlive the
+// shutdown timeout: their messages are handed back at once, not after AckWait.
+func TestShutdownReturnsUnfinishedWork(t *testing.T) {
+	srv := eventstest.RunServer(t)
+	ev := eventstest.NewEvent(t, "com.gtmhub.lead.captured", nil)
+	srv.Publish(t, testSubject, ev)
+	started := make(chan struct{}, 1)
+	slow := func(ctx context.Context, _ event.Event) error {
+		started <- struct{}{}
+		<-ctx.Done()
+		return ctx.Err()
+	}
+	spec := testSpec(5)
+	spec.AckWait = time.Minute
+	stop := runConsumer(t, srv, spec, slow, events.WithShutdownTimeout(100*time.Millisecond))
+	<-started
+	stop()
+
+	rec := newRecorder(func(string, int) error { return nil })
+	begin := time.Now()
+	runConsumer(t, srv, spec, func(ctx context.Context, e event.Event) error {
+		d, _ := events.DeliveryFrom(ctx)
+		if d.Attempt != 2 {
+			return events.Permanent(fmt.Errorf("attempt %d, want 2", d.Attempt))
+		}
+		rec.mu.Lock()
+		rec.calls[e.ID()] = append(rec.calls[e.ID()], time.Now())
+		rec.mu.Unlock()
+		rec.notify <- e.ID()
+		return nil
+	})
+	rec.waitCalls(t, ev.ID(), 1, 10*time.Second)
+	if waited := time.Since(begin); waited > 10*time.Second {
+		t.Errorf("redelivered after %v: the message waited for AckWait", waited)
+	}
+	waitSettled(t, srv, spec.Durable)
+	if n := srv.Count(t, events.StreamDLQ, "gtm.dlq.>"); n != 0 {
+		t.Errorf("%d dead letters", n)
+	}
+}
