@@ -48,6 +48,7 @@ func (b Binary[C]) Main(ctx context.Context, args []string, stderr io.Writer) er
 	admin := fs.String("admin", Env("127.0.0.1:0", "GTMHUB_ADMIN_ADDR"), "admin address for /livez, /readyz, /metrics")
 	level := fs.String("log-level", Env("info", "GTMHUB_LOG_LEVEL"), "debug, info, warn or error")
 	natsURL := fs.String("nats-url", Env("nats://127.0.0.1:4222", "GTMHUB_NATS_URL"), "NATS server URL")
+	replicas := fs.Int("replicas", envInt("GTMHUB_REPLICAS", 1), "stream replicas when creating the topology")
 	if b.Flags != nil {
 		b.Flags(fs, &cfg)
 	}
@@ -66,7 +67,15 @@ func (b Binary[C]) Main(ctx context.Context, args []string, stderr io.Writer) er
 	log := NewLogger(stderr, ParseLevel(*level), b.Name)
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	deps := Deps{Logger: log, Registry: reg, Health: NewHealth()}
+	nc, js, err := Connect(ctx, *natsURL, "gtmhub-"+b.Name, log)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = nc.Drain() }()
+	if err := EnsureTopology(ctx, js, *replicas); err != nil {
+		return err
+	}
+	deps := Deps{Conn: nc, Logger: log, Registry: reg, Health: NewHealth()}
 
 	ln, err := net.Listen("tcp", *admin)
 	if err != nil {

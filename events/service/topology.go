@@ -1,0 +1,39 @@
+package service
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/gtmhub/gtmhub/events"
+)
+
+// EnsureTopology creates or updates gtmhub's streams and consumers with the
+// given replica count, waiting up to 30s for JetStream to become available
+// (a cluster may still be electing its meta leader).
+func EnsureTopology(ctx context.Context, js jetstream.JetStream, replicas int) error {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	var err error
+	for {
+		if err = events.DefaultTopology().Ensure(ctx, js, events.WithReplicas(replicas)); err == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("topology: %w", err)
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+}
+
+func envInt(name string, def int) int {
+	if v, err := strconv.Atoi(os.Getenv(name)); err == nil {
+		return v
+	}
+	return def
+}
