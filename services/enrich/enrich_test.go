@@ -1,0 +1,271 @@
+package enrich_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cloudevents/sdk-go/v2/event"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/gtmhub/gtmhub/contracts"
+	"github.com/gtmhub/gtmhub/events"
+	"github.com/gtmhub/gtmhub/events/eventstest"
+	"github.com/gtmhub/gtmhub/events/service"
+	"github.com/gtmhub/gtmhub/services/enrich"
+)
+
+const wait = 10 * time.Second
+
+// startEnrich runs the service on srv until the test ends and checks that it
+// stops cleanly.
+func startEnrich(t *testing.T, srv *eventstest.Server, cfg enrich.Config) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- enrich.Run(ctx, cfg, service.Deps{Conn: srv.Conn}) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("Run returned %v after cancel", err)
+			}
+		case <-time.After(wait):
+			t.Error("Run did not return after cancel")
+		}
+	})
+}
+
+func captured(t *testing.T, lead contracts.Lead) event.Event {
+	t.Helper()
+	ev := eventstest.NewEvent(t, contracts.TypeLeadCaptured, contracts.LeadCaptured{Lead: lead,
+		Attributes: map[string]any{"utm_source": "newsletter"}})
+	ev.SetTime(time.Date(2025, 11, 20, 9, 14, 3, 0, time.UTC))
+	return ev
+}
+
+// decode reads a published message as an event and checks it against its
+// contract.
+func decode(t *testing.T, m jetstream.Msg) event.Event {
+	t.Helper()
+	ev, err := events.Decode(m.Headers(), m.Data())
+	if err != nil {
+		t.Fatalf("decode %s: %v", m.Subject(), err)
+	}
+	if err := contracts.Validate(ev.Type(), ev.Data()); err != nil {
+		t.Errorf("event %s breaks its contract: %v", ev.ID(), err)
+	}
+	if ev.Source() != enrich.Source || ev.DataContentType() != event.ApplicationJSON {
+		t.Errorf("event %s: source %q, content type %q", ev.ID(), ev.Source(), ev.DataContentType())
+	}
+	return ev
+}
+
+// awaitSettled waits until the enrich consumer has nothing pending or
+// unacknowledged, so what it was going to publish is published.
+func awaitSettled(t *testing.T, srv *eventstest.Server) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	defer cancel()
+	for {
+		c, err := srv.JS.Consumer(ctx, events.StreamLeads, enrich.Name)
+		if err == nil {
+			info, err := c.Info(ctx)
+			if err == nil && info.NumPending == 0 && info.NumAckPending == 0 && info.NumRedelivered == 0 {
+				return
+			}
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatal("enrich consumer did not settle")
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+func TestRunEnrichesAndRejects(t *testing.T) {
+	srv := eventstest.RunServer(t)
+	startEnrich(t, srv, enrich.DefaultConfig())
+
+	inputs := map[string]event.Event{
+		"valid":     captured(t, contracts.Lead{Email: "ada@example.com", FirstName: " Ada ", LastName: "Lovelace", Source: "form"}),
+		"uppercase": captured(t, contracts.Lead{Email: "  Grace.Hopper@Navy.MIL ", Source: "form"}),
+		"freemail":  captured(t, contracts.Lead{Email: "bob@gmail.com", Source: "form"}),
+		"invalid":   captured(t, contracts.Lead{Email: "Ada Lovelace <ada@example.com>", FirstName: "Ada", Source: "form"}),
+	}
+	for _, ev := range inputs {
+		srv.Publish(t, events.SubjectLeadsCaptured+".form", ev)
+	}
+
+	enriched := map[string]contracts.LeadEnriched{}
+	for _, m := range srv.Await(t, events.StreamLeads, events.SubjectLeadsEnriched, 3, wait) {
+		ev := decode(t, m)
+		if ev.Type() != contracts.TypeLeadEnriched {
+			t.Fatalf("type %q on %s", ev.Type(), m.Subject())
+		}
+		var lead contracts.LeadEnriched
+		if err := json.Unmarshal(ev.Data(), &lead); err != nil {
+			t.Fatal(err)
+		}
+		if ev.Subject() != enrich.EmailSubject(lead.Email) || strings.Contains(ev.Subject(), "@") {
+			t.Errorf("subject %q, want the email's hash", ev.Subject())
+		}
+		if lead.Enrichment.Status == nil || len(lead.Enrichment.Status) != 0 {
+			t.Errorf("enrichment status %v, want an empty map: no providers", lead.Enrichment.Status)
+		}
+		enriched[ev.ID()] = lead
+		checkOutcome(t, ev, inputs)
+	}
+
+	want := map[string]struct{ email, domain, first string }{
+		"valid":     {"ada@example.com", "example.com", "Ada"},
+		"uppercase": {"grace.hopper@navy.mil", "navy.mil", ""},
+		"freemail":  {"bob@gmail.com", "", ""},
+	}
+	for name, w := range want {
+		got, ok := enriched[enrich.OutputID(inputs[name].ID())]
+		if !ok {
+			t.Errorf("%s: no enriched event with id %s", name, enrich.OutputID(inputs[name].ID()))
+			continue
+		}
+		if got.Email != w.email || got.Domain != w.domain || got.FirstName != w.first {
+			t.Errorf("%s: enriched %+v, want email %q domain %q first name %q", name, got.Lead, w.email, w.domain, w.first)
+		}
+		if got.CreatedAt == nil || !got.CreatedAt.Equal(inputs[name].Time()) {
+			t.Errorf("%s: created_at %v, want the capture time %v", name, got.CreatedAt, inputs[name].Time())
+		}
+	}
+
+	rejected := srv.Await(t, events.StreamLeads, events.SubjectLeadsRejected, 1, wait)
+	ev := decode(t, rejected[0])
+	checkOutcome(t, ev, inputs)
+	if ev.Type() != contracts.TypeLeadRejected || ev.ID() != enrich.OutputID(inputs["invalid"].ID()) {
+		t.Fatalf("rejected event %s of type %s, want the invalid lead's", ev.ID(), ev.Type())
+	}
+	var rej contracts.LeadRejected
+	if err := json.Unmarshal(ev.Data(), &rej); err != nil {
+		t.Fatal(err)
+	}
+	if len(rej.Reasons) != 1 || rej.Reasons[0].Field != "email" || rej.Reasons[0].Code != enrich.CodeInvalidFormat {
+		t.Errorf("reasons %+v, want one email invalid_format", rej.Reasons)
+	}
+	if rej.Email != "Ada Lovelace <ada@example.com>" {
+		t.Errorf("rejected email %q, want it as it arrived", rej.Email)
+	}
+
+	awaitSettled(t, srv)
+	if n := srv.Count(t, events.StreamDLQ, "gtm.dlq.>"); n != 0 {
+		t.Errorf("%d dead letters, want none", n)
+	}
+}
+
+// checkOutcome checks the attributes every outcome shares with its capture.
+func checkOutcome(t *testing.T, ev event.Event, inputs map[string]event.Event) {
+	t.Helper()
+	for _, in := range inputs {
+		if ev.ID() == enrich.OutputID(in.ID()) {
+			if !ev.Time().Equal(in.Time()) {
+				t.Errorf("event %s time %v, want the capture's %v", ev.ID(), ev.Time(), in.Time())
+			}
+			return
+		}
+	}
+	t.Errorf("event %s derives from no input", ev.ID())
+}
+
+func TestRunPublishesOneOutcomePerCapture(t *testing.T) {
+	srv := eventstest.RunServer(t)
+	startEnrich(t, srv, enrich.DefaultConfig())
+
+	in := captured(t, contracts.Lead{Email: "ada@example.com"})
+	srv.Publish(t, events.SubjectLeadsCaptured+".form", in)
+	srv.Publish(t, events.SubjectLeadsCaptured+".form", in) // the stream drops it
+	// A replay stores the capture again under a new Nats-Msg-Id but the same
+	// CloudEvent id; enrich handles it again and publishes the same id.
+	msg, err := events.Encode(events.SubjectLeadsCaptured+".form", in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg.Header.Set(events.HeaderMsgID, "replay-"+in.ID())
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	defer cancel()
+	if _, err := srv.JS.PublishMsg(ctx, msg); err != nil {
+		t.Fatal(err)
+	}
+
+	if n := srv.Count(t, events.StreamLeads, events.SubjectLeadsCaptured+".>"); n != 2 {
+		t.Fatalf("%d captures stored, want 2 (one duplicate dropped, one replay)", n)
+	}
+	awaitSettled(t, srv)
+	info, err := srv.JS.Consumer(ctx, events.StreamLeads, enrich.Name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ci, err := info.Info(ctx); err != nil || ci.AckFloor.Stream < 2 {
+		t.Fatalf("consumer info %+v, %v: want both captures acknowledged", ci, err)
+	}
+	if n := srv.Count(t, events.StreamLeads, events.SubjectLeadsEnriched); n != 1 {
+		t.Errorf("%d enriched events, want 1", n)
+	}
+}
+
+func TestRunDeadLettersUndecodableData(t *testing.T) {
+	srv := eventstest.RunServer(t)
+	startEnrich(t, srv, enrich.DefaultConfig())
+
+	bad := eventstest.NewEvent(t, contracts.TypeLeadCaptured, nil)
+	if err := bad.SetData("application/json", []byte(`{"email": 42`)); err != nil {
+		t.Fatal(err)
+	}
+	srv.Publish(t, events.SubjectLeadsCaptured+".form", bad)
+	srv.Publish(t, events.SubjectLeadsCaptured+".form", captured(t, contracts.Lead{Email: "ada@example.com"}))
+
+	dead := srv.Await(t, events.StreamDLQ, events.DLQSubject(enrich.Name, ">"), 1, wait)
+	if got := dead[0].Headers().Get("ce-id"); got != bad.ID() {
+		t.Errorf("dead letter ce-id %q, want %q", got, bad.ID())
+	}
+	srv.Await(t, events.StreamLeads, events.SubjectLeadsEnriched, 1, wait)
+	awaitSettled(t, srv)
+	if n := srv.Count(t, events.StreamLeads, events.SubjectLeadsRejected); n != 0 {
+		t.Errorf("%d rejected events, want none: undecodable data is not a lead", n)
+	}
+}
+
+func TestRunRejectsInvalidConfig(t *testing.T) {
+	cfg := enrich.DefaultConfig()
+	cfg.Enrich.FreeMailDomains = []string{"gmail.com", "not a domain"}
+	err := enrich.Run(context.Background(), cfg, service.Deps{})
+	if err == nil || !strings.Contains(err.Error(), "free_mail_domains") {
+		t.Fatalf("Run = %v, want a free_mail_domains problem", err)
+	}
+}
+
+func TestConfigValidateListsEveryProblem(t *testing.T) {
+	cfg := enrich.DefaultConfig()
+	cfg.Enrich.FreeMailDomains = []string{"bad domain"}
+	cfg.Providers = []enrich.Provider{namedProvider("Clear Bit"), namedProvider("hunter"), namedProvider("hunter")}
+	err := cfg.Validate()
+	if err == nil {
+		t.Fatal("Validate accepted an invalid config")
+	}
+	for _, want := range []string{"free_mail_domains", `"Clear Bit"`, `"hunter" is listed twice`} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("Validate error %q does not mention %s", err, want)
+		}
+	}
+	if err := enrich.DefaultConfig().Validate(); err != nil {
+		t.Errorf("DefaultConfig().Validate() = %v", err)
+	}
+}
+
+type namedProvider string
+
+func (p namedProvider) Name() string { return string(p) }
+
+func (p namedProvider) Lookup(context.Context, enrich.Query) (enrich.Result, error) {
+	return enrich.Result{}, errors.New("not used")
+}

@@ -1,0 +1,198 @@
+package enrich
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/cloudevents/sdk-go/v2/event"
+	"github.com/google/uuid"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/gtmhub/gtmhub/contracts"
+	"github.com/gtmhub/gtmhub/events"
+)
+
+// Source is the CloudEvent source of every event enrich publishes.
+const Source = "/gtmhub/" + Name
+
+// OutputID returns the CloudEvent id of the enriched or rejected event
+// published for the captured event with id inputID: a UUID v5 over
+// "enrich:"+inputID. One capture has one outcome, so both share it.
+func OutputID(inputID string) string {
+	return uuid.NewSHA1(uuid.NameSpaceURL, []byte(Name+":"+inputID)).String()
+}
+
+// EmailSubject returns the CloudEvent subject for a lead with the normalized
+// email: "sha256:" and the address's SHA-256 in hex. It identifies the person
+// across events without putting the address in headers and logs.
+func EmailSubject(email string) string {
+	sum := sha256.Sum256([]byte(email))
+	return "sha256:" + hex.EncodeToString(sum[:])
+}
+
+type handler struct {
+	pub       *events.Publisher
+	free      *FreeMail
+	providers []Provider
+	log       *slog.Logger
+	counts    *prometheus.CounterVec
+}
+
+// handle processes one captured lead. Undecodable data is permanent; a lead
+// that fails normalization is published as rejected and acknowledged.
+func (h *handler) handle(ctx context.Context, ev event.Event) error {
+	if ev.Type() != contracts.TypeLeadCaptured {
+		return events.Permanent(fmt.Errorf("event type %q: want %s", ev.Type(), contracts.TypeLeadCaptured))
+	}
+	var in contracts.LeadCaptured
+	if err := json.Unmarshal(ev.Data(), &in); err != nil {
+		return events.Permanent(fmt.Errorf("decode %s data: %w", ev.Type(), err))
+	}
+
+	lead, reasons := Normalize(in.Lead, captureTime(ctx, ev), h.free)
+	if len(reasons) > 0 {
+		return h.reject(ctx, ev, in.Lead, reasons)
+	}
+	out := contracts.LeadEnriched{Lead: lead, Enrichment: enrichLead(ctx, h.providers, lead)}
+	data, err := json.Marshal(out)
+	if err != nil {
+		return fmt.Errorf("encode enriched lead: %w", err)
+	}
+	reasons, err = contractReasons(contracts.TypeLeadEnriched, data)
+	if err != nil {
+		return err
+	}
+	if len(reasons) > 0 {
+		return h.reject(ctx, ev, in.Lead, reasons)
+	}
+
+	next, err := newEvent(ev, contracts.TypeLeadEnriched, EmailSubject(lead.Email), data)
+	if err != nil {
+		return err
+	}
+	if err := h.pub.Publish(ctx, events.SubjectLeadsEnriched, next); err != nil {
+		return fmt.Errorf("publish enriched lead: %w", err)
+	}
+	h.counts.WithLabelValues("enriched").Inc()
+	return nil
+}
+
+// reject publishes the lead as it arrived with the reasons it was refused.
+// Its subject is the hash of the trimmed, lowercased email when there is one,
+// else the capture's subject.
+func (h *handler) reject(ctx context.Context, ev event.Event, lead contracts.Lead, reasons []contracts.Reason) error {
+	data, err := json.Marshal(contracts.LeadRejected{Lead: lead, Reasons: reasons})
+	if err != nil {
+		return fmt.Errorf("encode rejected lead: %w", err)
+	}
+	subject := ev.Subject()
+	if email := strings.ToLower(strings.TrimSpace(lead.Email)); email != "" {
+		subject = EmailSubject(email)
+	}
+	next, err := newEvent(ev, contracts.TypeLeadRejected, subject, data)
+	if err != nil {
+		return err
+	}
+	if err := h.pub.Publish(ctx, events.SubjectLeadsRejected, next); err != nil {
+		return fmt.Errorf("publish rejected lead: %w", err)
+	}
+	codes := make([]string, len(reasons))
+	for i, r := range reasons {
+		codes[i] = r.Field + ":" + r.Code
+	}
+	h.log.InfoContext(ctx, "lead rejected", "event_id", ev.ID(), "output_id", next.ID(), "reasons", codes)
+	h.counts.WithLabelValues("rejected").Inc()
+	return nil
+}
+
+// newEvent builds the outcome of the captured event in: deterministic id,
+// the capture's time, and subject (left out when empty).
+func newEvent(in event.Event, typ, subject string, data []byte) (event.Event, error) {
+	out := event.New()
+	out.SetID(OutputID(in.ID()))
+	out.SetSource(Source)
+	out.SetType(typ)
+	if subject != "" {
+		out.SetSubject(subject)
+	}
+	if !in.Time().IsZero() {
+		out.SetTime(in.Time())
+	}
+	if e, ok := contracts.Lookup(typ); ok {
+		out.SetDataSchema(e.DataSchema)
+	}
+	if err := out.SetData(event.ApplicationJSON, data); err != nil {
+		return event.Event{}, fmt.Errorf("set %s data: %w", typ, err)
+	}
+	return out, nil
+}
+
+// captureTime is when the lead was captured: the event's time, or when the
+// stream stored it, which is the same on every redelivery.
+func captureTime(ctx context.Context, ev event.Event) time.Time {
+	if t := ev.Time(); !t.IsZero() {
+		return t
+	}
+	d, _ := events.DeliveryFrom(ctx)
+	return d.Published
+}
+
+// contractReasons validates data against typ's schema and turns each
+// violation of a lead field into a reason. A violation elsewhere, or a
+// failure to validate at all, is a bug here and dead-letters the capture.
+func contractReasons(typ string, data []byte) ([]contracts.Reason, error) {
+	err := contracts.Validate(typ, data)
+	var verr *contracts.ValidationError
+	switch {
+	case err == nil:
+		return nil, nil
+	case !errors.As(err, &verr):
+		return nil, fmt.Errorf("validate %s: %w", typ, err)
+	}
+	reasons := make([]contracts.Reason, 0, len(verr.Fields))
+	for _, f := range verr.Fields {
+		field, rest, _ := strings.Cut(strings.TrimPrefix(f.Pointer, "/"), "/")
+		if rest != "" || !isLeadField(field) {
+			return nil, events.Permanent(fmt.Errorf("enriched lead breaks its contract: %w", err))
+		}
+		reasons = append(reasons, contracts.Reason{Field: field, Code: CodeInvalidValue,
+			Message: field + " " + f.Message})
+	}
+	return reasons, nil
+}
+
+// isLeadField reports whether name is a top-level field of [contracts.Lead].
+func isLeadField(name string) bool {
+	switch name {
+	case "email", "first_name", "last_name", "company", "status", "created_at", "domain",
+		"title", "phone", "source", "signal_score", "intent_score", "fit_score":
+		return true
+	}
+	return false
+}
+
+// newOutcomeCounter registers gtmhub_enrich_leads_total, or reuses it when a
+// previous Run registered it with the same registry.
+func newOutcomeCounter(reg prometheus.Registerer) (*prometheus.CounterVec, error) {
+	c := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "gtmhub", Subsystem: Name, Name: "leads_total",
+		Help: "Captured leads handled by enrich, by outcome (enriched, rejected).",
+	}, []string{"outcome"})
+	if err := reg.Register(c); err != nil {
+		var are prometheus.AlreadyRegisteredError
+		if errors.As(err, &are) {
+			if existing, ok := are.ExistingCollector.(*prometheus.CounterVec); ok {
+				return existing, nil
+			}
+		}
+		return nil, err
+	}
+	return c, nil
+}
