@@ -1,0 +1,261 @@
+package ingest
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"net/http"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/cloudevents/sdk-go/v2/event"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/gtmhub/gtmhub/contracts"
+	"github.com/gtmhub/gtmhub/events"
+)
+
+// Publisher stores events in JetStream, returning once the stream has
+// acknowledged them. *events.Publisher implements it.
+type Publisher interface {
+	// PublishAck publishes a CloudEvent with Nats-Msg-Id set to its id.
+	PublishAck(ctx context.Context, subject string, ev event.Event) (*jetstream.PubAck, error)
+	// PublishMsg publishes a message as it is; quarantined requests are not
+	// CloudEvents.
+	PublishMsg(ctx context.Context, msg *nats.Msg) (*jetstream.PubAck, error)
+}
+
+// Retry-After values, by cause.
+const (
+	retryBusy        = time.Second      // max_in_flight reached
+	retryUnavailable = 2 * time.Second  // JetStream did not acknowledge
+	retryDisabled    = 60 * time.Second // a source waiting for its secret
+)
+
+// handler serves ingest's HTTP API.
+type handler struct {
+	sources        map[string]*source
+	pub            Publisher
+	log            *slog.Logger
+	inflight       chan struct{}
+	publishTimeout time.Duration
+	maxEventBody   int64
+}
+
+// NewHandler returns ingest's HTTP API publishing through pub:
+// POST /webhooks/{source} and POST /events. It fails with every problem of
+// cfg, like [Config.Validate]. A nil log discards.
+func NewHandler(cfg Config, pub Publisher, log *slog.Logger) (http.Handler, error) {
+	if pub == nil {
+		return nil, errors.New("ingest: nil publisher")
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	sources, problems := cfg.build(os.LookupEnv)
+	if err := problems.Err(); err != nil {
+		return nil, fmt.Errorf("ingest: %w", err)
+	}
+	h := &handler{
+		sources:        make(map[string]*source, len(sources)),
+		pub:            pub,
+		log:            log,
+		inflight:       make(chan struct{}, cfg.MaxInFlight),
+		publishTimeout: cfg.PublishTimeout,
+		maxEventBody:   cfg.MaxEventBody,
+	}
+	for _, s := range sources {
+		h.sources[s.Name] = s
+		if s.disabled != "" {
+			log.Warn("source disabled", "source", s.Name, "reason", s.disabled)
+		}
+	}
+
+	mux := http.NewServeMux()
+	mux.Handle("POST /webhooks/{source}", h.endpoint(h.webhook))
+	mux.Handle("/webhooks/{source}", h.endpoint(methodNotAllowed))
+	mux.Handle("POST /events", h.endpoint(h.cloudEvent))
+	mux.Handle("/events", h.endpoint(methodNotAllowed))
+	mux.Handle("/", h.endpoint(notFound))
+	return mux, nil
+}
+
+// accepted is the answer to a request whose event is stored.
+type accepted struct {
+	ID        string `json:"id"`
+	Subject   string `json:"subject"`
+	Duplicate bool   `json:"duplicate"`
+}
+
+// apiError is a failed request: what the caller is told, and the cause that
+// only the log sees.
+type apiError struct {
+	Status     int
+	Message    string
+	Fields     []contracts.FieldError
+	RetryAfter time.Duration
+	Allow      string // for 405
+	EventID    string // a quarantined request's message id, for the log
+	Alert      bool   // log at error level whatever the status
+	Err        error
+}
+
+func (e *apiError) Error() string {
+	if e.Err != nil {
+		return e.Message + ": " + e.Err.Error()
+	}
+	return e.Message
+}
+
+func (e *apiError) Unwrap() error { return e.Err }
+
+// errorBody is the JSON body of every error response.
+type errorBody struct {
+	Error  string                 `json:"error"`
+	Fields []contracts.FieldError `json:"fields,omitempty"`
+}
+
+// endpoint adapts fn to http.Handler: it writes the JSON answer and logs
+// one line per request, without bodies, addresses or secrets.
+func (h *handler) endpoint(fn func(http.ResponseWriter, *http.Request) (accepted, error)) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		res, err := fn(w, r)
+		attrs := []slog.Attr{
+			slog.String("method", r.Method),
+			slog.String("path", r.URL.Path),
+		}
+		if src := r.PathValue("source"); src != "" {
+			attrs = append(attrs, slog.String("source", src))
+		}
+		level := slog.LevelInfo
+		var status int
+		if err != nil {
+			e := asAPIError(err)
+			status = e.Status
+			writeError(w, e)
+			if e.EventID != "" {
+				attrs = append(attrs, slog.String("event_id", e.EventID))
+			}
+			attrs = append(attrs, slog.String("error", events.Redact(e.Error())))
+			if len(e.Fields) > 0 {
+				attrs = append(attrs, slog.Any("fields", pointers(e.Fields)))
+			}
+			if status >= http.StatusInternalServerError || e.Alert {
+				level = slog.LevelError
+			}
+		} else {
+			status = http.StatusAccepted
+			writeJSON(w, status, res)
+			attrs = append(attrs, slog.String("event_id", res.ID), slog.String("subject", res.Subject),
+				slog.Bool("duplicate", res.Duplicate))
+		}
+		attrs = append(attrs, slog.Int("status", status), slog.Duration("duration", time.Since(start)))
+		h.log.LogAttrs(r.Context(), level, "request", attrs...)
+	})
+}
+
+func asAPIError(err error) *apiError {
+	var e *apiError
+	if errors.As(err, &e) {
+		return e
+	}
+	return &apiError{Status: http.StatusInternalServerError, Message: "internal error", Err: err}
+}
+
+func writeError(w http.ResponseWriter, e *apiError) {
+	if e.RetryAfter > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(e.RetryAfter.Seconds()))))
+	}
+	if e.Allow != "" {
+		w.Header().Set("Allow", e.Allow)
+	}
+	writeJSON(w, e.Status, errorBody{Error: e.Message, Fields: e.Fields})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		status, b = http.StatusInternalServerError, []byte(`{"error":"internal error"}`)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	_, _ = w.Write(append(b, '\n'))
+}
+
+func pointers(fields []contracts.FieldError) []string {
+	out := make([]string, len(fields))
+	for i, f := range fields {
+		out[i] = f.Pointer
+	}
+	return out
+}
+
+func methodNotAllowed(_ http.ResponseWriter, r *http.Request) (accepted, error) {
+	return accepted{}, &apiError{Status: http.StatusMethodNotAllowed, Allow: http.MethodPost,
+		Message: fmt.Sprintf("method %s is not allowed: use POST", r.Method)}
+}
+
+func notFound(_ http.ResponseWriter, r *http.Request) (accepted, error) {
+	return accepted{}, &apiError{Status: http.StatusNotFound,
+		Message: fmt.Sprintf("no such endpoint %s: use POST /webhooks/{source} or POST /events", r.URL.Path)}
+}
+
+// publish stores ev on subject and returns once JetStream has acknowledged
+// it. A full in-flight budget or a failed publish is a 503 with Retry-After.
+func (h *handler) publish(ctx context.Context, subject string, ev event.Event) (accepted, error) {
+	release, err := h.acquire()
+	if err != nil {
+		return accepted{}, err
+	}
+	defer release()
+	// A caller that hangs up does not cancel a publish half done.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), h.publishTimeout)
+	defer cancel()
+	ack, err := h.pub.PublishAck(ctx, subject, ev)
+	if err != nil {
+		return accepted{}, publishFailed(err)
+	}
+	return accepted{ID: ev.ID(), Subject: subject, Duplicate: ack.Duplicate}, nil
+}
+
+// publishMsg is publish for a message that is not a CloudEvent.
+func (h *handler) publishMsg(ctx context.Context, msg *nats.Msg) error {
+	release, err := h.acquire()
+	if err != nil {
+		return err
+	}
+	defer release()
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), h.publishTimeout)
+	defer cancel()
+	if _, err := h.pub.PublishMsg(ctx, msg); err != nil {
+		return publishFailed(err)
+	}
+	return nil
+}
+
+// acquire takes one of the max_in_flight publish slots without waiting.
+func (h *handler) acquire() (release func(), err error) {
+	select {
+	case h.inflight <- struct{}{}:
+		return func() { <-h.inflight }, nil
+	default:
+		return nil, &apiError{Status: http.StatusServiceUnavailable, RetryAfter: retryBusy,
+			Message: "too many requests in flight; retry later"}
+	}
+}
+
+func publishFailed(err error) error {
+	if errors.Is(err, nats.ErrMaxPayload) {
+		return &apiError{Status: http.StatusRequestEntityTooLarge, Err: err,
+			Message: "the event is larger than the message store accepts"}
+	}
+	return &apiError{Status: http.StatusServiceUnavailable, RetryAfter: retryUnavailable, Err: err,
+		Message: "the event could not be stored; retry later"}
+}

@@ -1,0 +1,254 @@
+// Package ingest receives webhooks and CloudEvents over HTTP and turns them
+// into events on NATS JetStream.
+//
+// Each configured source is served at POST /webhooks/{source}. A request is
+// verified with the source's signature scheme; one that fails is stored
+// verbatim in the QUARANTINE stream and answered 401. A verified lead source
+// maps the body (JSON or a website form) onto the standard lead fields,
+// validates it against the com.gtmhub.lead.captured contract (422 with a JSON
+// pointer per problem when it does not hold) and publishes it on
+// gtm.leads.captured.{source}; a raw source publishes com.gtmhub.webhook.received
+// on gtm.raw.{source}.{type}. POST /events takes CloudEvents in binary or
+// structured HTTP mode for any type of the contracts catalog.
+//
+// A request is answered 202 only once JetStream has acknowledged the event,
+// so a 202 means the event is stored. A delivery id sent by the caller
+// (Idempotency-Key, webhook-id, ...) makes the event id deterministic, so a
+// retried delivery is stored once and answered with "duplicate": true.
+// Every error is answered with a JSON body {"error": "..."}.
+package ingest
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/gtmhub/gtmhub/events"
+	"github.com/gtmhub/gtmhub/events/service"
+	"github.com/gtmhub/gtmhub/services/ingest/internal/signature"
+)
+
+// Kind says what a source's webhooks are.
+type Kind string
+
+// Source kinds.
+const (
+	// KindLead sources send leads: the body is mapped onto the standard lead
+	// fields and published as com.gtmhub.lead.captured.
+	KindLead Kind = "lead"
+	// KindRaw sources send anything else: the request is published verbatim
+	// (secret headers redacted) as com.gtmhub.webhook.received.
+	KindRaw Kind = "raw"
+)
+
+// Defaults.
+const (
+	DefaultHTTPAddr        = "127.0.0.1:8080"
+	DefaultMaxBody         = 1 << 20 // 1 MiB
+	DefaultMaxInFlight     = 1024
+	DefaultPublishTimeout  = 10 * time.Second
+	DefaultShutdownTimeout = 30 * time.Second
+	DefaultTypeField       = "type"
+	// DefaultRawType is the type of a raw webhook whose type cannot be read.
+	DefaultRawType = "event"
+)
+
+// DefaultDeliveryIDHeaders are the request headers that carry a sender's
+// delivery id, in the order they are looked for: the IETF Idempotency-Key,
+// Standard Webhooks' webhook-id, and the ids of common senders and proxies.
+func DefaultDeliveryIDHeaders() []string {
+	return []string{"Idempotency-Key", "Webhook-Id", "X-Idempotency-Key", "X-Delivery-Id",
+		"X-Webhook-Id", "X-GitHub-Delivery", "X-Request-Id"}
+}
+
+// Config is ingest's part of gtmhub.yaml.
+type Config struct {
+	// HTTPAddr is the address webhooks and CloudEvents are received on.
+	HTTPAddr string `yaml:"http_addr"`
+	// Sources are the webhook senders, each served at POST /webhooks/{name}.
+	Sources []Source `yaml:"sources"`
+	// MaxInFlight bounds the publishes awaiting a PubAck; a request beyond
+	// it is answered 503 with Retry-After instead of queueing.
+	MaxInFlight int `yaml:"max_in_flight"`
+	// PublishTimeout bounds the wait for one PubAck; a request that times
+	// out is answered 503.
+	PublishTimeout time.Duration `yaml:"publish_timeout"`
+	// ShutdownTimeout bounds how long shutdown waits for requests in flight.
+	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
+	// MaxEventBody is the body limit of POST /events, in bytes.
+	MaxEventBody int64 `yaml:"max_event_body"`
+	// NATSURL is set from --nats-url, not from the file.
+	NATSURL string `yaml:"-"`
+}
+
+// Source is one webhook sender.
+type Source struct {
+	// Name is the path element after /webhooks/ and a subject token
+	// ([a-z0-9_-]).
+	Name string `yaml:"name"`
+	// Scheme is how requests are verified: none or shared-secret.
+	Scheme string `yaml:"scheme"`
+	// Header is the header the scheme reads; shared-secret defaults to
+	// X-Webhook-Secret.
+	Header string `yaml:"header"`
+	// Secrets are the accepted secrets; any of them matches, so a new
+	// secret can be added before the old one is removed.
+	Secrets []Secret `yaml:"secrets"`
+	// Optional turns a source whose scheme needs a secret but has none
+	// (its secret_env variables are unset) into a disabled source that
+	// answers 503, instead of a configuration error. The built-in clay
+	// source is optional so that gtmhub runs with no configuration.
+	Optional bool `yaml:"optional"`
+	// Kind is lead (default) or raw.
+	Kind Kind `yaml:"kind"`
+	// Mapping maps the sender's field names to standard lead fields
+	// (email, first_name, ...). Fields named like a standard field need no
+	// mapping; fields neither mapped nor standard go to attributes.
+	Mapping map[string]string `yaml:"mapping"`
+	// MaxBody is the body limit in bytes; default 1 MiB.
+	MaxBody int64 `yaml:"max_body"`
+	// DeliveryIDHeaders are the headers read for the sender's delivery id,
+	// which makes a retried delivery idempotent. Unset means
+	// [DefaultDeliveryIDHeaders]; an empty list turns it off.
+	DeliveryIDHeaders []string `yaml:"delivery_id_headers"`
+	// TypeHeader names a header holding a raw webhook's event type, such as
+	// X-GitHub-Event. It is read before TypeField.
+	TypeHeader string `yaml:"type_header"`
+	// TypeField is the dotted path of a raw webhook's event type in a JSON
+	// body, such as event.type; default "type". A webhook whose type cannot
+	// be read has type "event".
+	TypeField string `yaml:"type_field"`
+	// RateLimit is the requests per second accepted from this source; 0
+	// means unlimited. Beyond it requests are answered 429.
+	RateLimit float64 `yaml:"rate_limit"`
+	// Burst is how many requests may exceed RateLimit at once; default
+	// RateLimit rounded up.
+	Burst int `yaml:"burst"`
+}
+
+// Secret is one accepted secret, given inline (for local use) or as the name
+// of the environment variable holding it.
+type Secret struct {
+	Value string `yaml:"value"`
+	Env   string `yaml:"secret_env"`
+}
+
+// String describes the secret without revealing it.
+func (s Secret) String() string {
+	if s.Env != "" {
+		return "secret_env " + s.Env
+	}
+	return "inline secret"
+}
+
+// LogValue keeps the secret out of logs.
+func (s Secret) LogValue() slog.Value { return slog.StringValue(s.String()) }
+
+// DefaultConfig returns a configuration that runs with no file: a form
+// source without a signature and a Clay source with a shared secret read
+// from CLAY_WEBHOOK_SECRET (disabled until it is set).
+func DefaultConfig() Config {
+	return Config{
+		HTTPAddr: DefaultHTTPAddr,
+		Sources: []Source{
+			{Name: "form", Scheme: "none", Kind: KindLead},
+			{
+				Name:     "clay",
+				Scheme:   "shared-secret",
+				Header:   signature.DefaultSharedSecretHeader,
+				Secrets:  []Secret{{Env: "CLAY_WEBHOOK_SECRET"}},
+				Optional: true,
+				Kind:     KindLead,
+				Mapping: map[string]string{
+					"Work Email":   "email",
+					"First Name":   "first_name",
+					"Last Name":    "last_name",
+					"Company Name": "company",
+					"Job Title":    "title",
+				},
+			},
+		},
+		MaxInFlight:     DefaultMaxInFlight,
+		PublishTimeout:  DefaultPublishTimeout,
+		ShutdownTimeout: DefaultShutdownTimeout,
+		MaxEventBody:    DefaultMaxBody,
+	}
+}
+
+// Validate reports every problem with the configuration at once. Secrets
+// named by secret_env are read from the environment.
+func (c Config) Validate() error {
+	_, problems := c.build(os.LookupEnv)
+	return problems.Err()
+}
+
+// build checks the configuration and prepares every source.
+func (c Config) build(lookupEnv func(string) (string, bool)) ([]*source, service.Problems) {
+	var p service.Problems
+	if c.HTTPAddr == "" {
+		p.Addf("http_addr is required")
+	} else if _, _, err := net.SplitHostPort(c.HTTPAddr); err != nil {
+		p.Addf("http_addr %q: %v", c.HTTPAddr, err)
+	}
+	if c.MaxInFlight < 1 {
+		p.Addf("max_in_flight %d must be at least 1", c.MaxInFlight)
+	}
+	if c.PublishTimeout <= 0 {
+		p.Addf("publish_timeout %s must be positive", c.PublishTimeout)
+	}
+	if c.ShutdownTimeout <= 0 {
+		p.Addf("shutdown_timeout %s must be positive", c.ShutdownTimeout)
+	}
+	if c.MaxEventBody < 1 {
+		p.Addf("max_event_body %d must be at least 1", c.MaxEventBody)
+	}
+	schemes := signature.Builtin()
+	seen := map[string]bool{}
+	var sources []*source
+	for i, s := range c.Sources {
+		label := fmt.Sprintf("sources[%d]", i)
+		if s.Name != "" {
+			label = fmt.Sprintf("source %q", s.Name)
+		}
+		switch {
+		case !events.ValidToken(s.Name):
+			p.Addf("%s: name %q must be a subject token of lowercase letters, digits, '_' and '-'", label, s.Name)
+		case seen[s.Name]:
+			p.Addf("%s: declared more than once", label)
+		}
+		seen[s.Name] = true
+		src, errs := newSource(s, schemes, lookupEnv)
+		for _, err := range errs {
+			p.Addf("%s: %v", label, err)
+		}
+		if src != nil {
+			sources = append(sources, src)
+		}
+	}
+	return sources, p
+}
+
+// sourceNames lists the names of the sources, for logs.
+func (c Config) sourceNames() string {
+	names := make([]string, 0, len(c.Sources))
+	for _, s := range c.Sources {
+		names = append(names, s.Name)
+	}
+	slices.Sort(names)
+	return strings.Join(names, ",")
+}
+
+// Run serves ingest on cfg.HTTPAddr until ctx is cancelled; see [Serve].
+func Run(ctx context.Context, cfg Config, deps service.Deps) error {
+	var lc net.ListenConfig
+	ln, err := lc.Listen(ctx, "tcp", cfg.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("ingest: listen: %w", err)
+	}
+	return Serve(ctx, ln, cfg, deps)
+}

@@ -1,0 +1,253 @@
+package payload
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gtmhub/gtmhub/contracts"
+)
+
+// LeadFields returns the standard lead fields a source field can be mapped
+// to. source is not among them: ingest sets it from the source's name.
+func LeadFields() []string {
+	return []string{
+		"email", "first_name", "last_name", "company", "status", "created_at",
+		"domain", "title", "phone", "signal_score", "intent_score", "fit_score",
+	}
+}
+
+// IsLeadField reports whether name is one of [LeadFields].
+func IsLeadField(name string) bool {
+	switch name {
+	case "email", "first_name", "last_name", "company", "status", "created_at",
+		"domain", "title", "phone", "signal_score", "intent_score", "fit_score":
+		return true
+	}
+	return false
+}
+
+// LeadMapper turns one source's fields into a captured lead.
+type LeadMapper struct {
+	mapping map[string]string // source field → lead field
+	from    map[string]string // lead field → source field, for messages
+}
+
+// NewLeadMapper returns a mapper for mapping, source field to standard lead
+// field. Fields the mapping does not name keep their name: a field called
+// email is the lead's email. Every target that is not a standard field is
+// reported.
+func NewLeadMapper(mapping map[string]string) (*LeadMapper, error) {
+	m := &LeadMapper{mapping: maps.Clone(mapping), from: make(map[string]string, len(mapping))}
+	var errs []error
+	for _, src := range slices.Sorted(maps.Keys(mapping)) {
+		dst := mapping[src]
+		switch {
+		case src == "":
+			errs = append(errs, fmt.Errorf("mapping: empty source field name (to %q)", dst))
+		case !IsLeadField(dst):
+			errs = append(errs, fmt.Errorf("mapping %q: unknown lead field %q (known: %s)", src, dst, strings.Join(LeadFields(), ", ")))
+		default:
+			if prev, dup := m.from[dst]; dup {
+				errs = append(errs, fmt.Errorf("mapping %q: lead field %q is already mapped from %q", src, dst, prev))
+			}
+			m.from[dst] = src
+		}
+	}
+	return m, errors.Join(errs...)
+}
+
+// SourceField returns the source field mapped to the lead field named by
+// a pointer's first token, if any.
+func (m *LeadMapper) SourceField(leadField string) (string, bool) {
+	src, ok := m.from[leadField]
+	return src, ok
+}
+
+// Map builds the lead in f for the named source. Mapped and same-named
+// fields fill the standard fields, trimmed; scores become numbers and
+// created_at a time. Every other field goes to attributes verbatim, and so
+// does a value that loses to another for the same lead field (an explicit
+// mapping beats a same-named field). Values that cannot be converted are
+// reported with the JSON pointer of their lead field; the lead is not
+// otherwise validated.
+func (m *LeadMapper) Map(f Fields, source string) (contracts.LeadCaptured, []contracts.FieldError) {
+	b := leadBuilder{lead: contracts.LeadCaptured{Lead: contracts.Lead{Source: source}}, set: map[string]bool{}}
+	keys := slices.Sorted(maps.Keys(f))
+	for _, k := range keys {
+		if dst, ok := m.mapping[k]; ok {
+			b.assign(dst, k, f[k])
+		}
+	}
+	for _, k := range keys {
+		if _, mapped := m.mapping[k]; mapped {
+			continue
+		}
+		if IsLeadField(k) {
+			b.assign(k, k, f[k])
+		} else {
+			b.attribute(k, f[k])
+		}
+	}
+	for i, fe := range b.errs {
+		if src, ok := m.from[strings.TrimPrefix(fe.Pointer, "/")]; ok {
+			b.errs[i].Message += fmt.Sprintf(" (from field %q)", src)
+		}
+	}
+	return b.lead, b.errs
+}
+
+type leadBuilder struct {
+	lead contracts.LeadCaptured
+	set  map[string]bool
+	errs []contracts.FieldError
+}
+
+func (b *leadBuilder) attribute(k string, v any) {
+	if b.lead.Attributes == nil {
+		b.lead.Attributes = make(map[string]any)
+	}
+	b.lead.Attributes[k] = v
+}
+
+// assign sets lead field dst from the source field k.
+func (b *leadBuilder) assign(dst, k string, v any) {
+	if b.set[dst] {
+		b.attribute(k, v)
+		return
+	}
+	filled, err := setLeadField(&b.lead.Lead, dst, v)
+	if err != nil {
+		b.errs = append(b.errs, contracts.FieldError{Pointer: "/" + dst, Message: err.Error()})
+	}
+	if filled || err != nil {
+		b.set[dst] = true
+	}
+}
+
+// setLeadField converts v for the lead field name and sets it, reporting
+// whether it held a value.
+func setLeadField(l *contracts.Lead, name string, v any) (bool, error) {
+	switch name {
+	case "signal_score":
+		return setScore(&l.SignalScore, v)
+	case "intent_score":
+		return setScore(&l.IntentScore, v)
+	case "fit_score":
+		return setScore(&l.FitScore, v)
+	case "created_at":
+		return setTime(&l.CreatedAt, v)
+	}
+	s, err := text(v)
+	if err != nil || s == "" {
+		return false, err
+	}
+	switch name {
+	case "email":
+		l.Email = s
+	case "first_name":
+		l.FirstName = s
+	case "last_name":
+		l.LastName = s
+	case "company":
+		l.Company = s
+	case "status":
+		l.Status = s
+	case "domain":
+		l.Domain = s
+	case "title":
+		l.Title = s
+	case "phone":
+		l.Phone = s
+	default:
+		return false, fmt.Errorf("is not a lead field")
+	}
+	return true, nil
+}
+
+// text returns v as a trimmed string. Numbers and booleans keep their JSON
+// text; the first non-empty value of a repeated form field is used.
+func text(v any) (string, error) {
+	switch v := v.(type) {
+	case nil:
+		return "", nil
+	case string:
+		return strings.TrimSpace(v), nil
+	case []string:
+		for _, s := range v {
+			if s = strings.TrimSpace(s); s != "" {
+				return s, nil
+			}
+		}
+		return "", nil
+	case json.Number:
+		return v.String(), nil
+	case bool:
+		return strconv.FormatBool(v), nil
+	}
+	return "", fmt.Errorf("must be a string, not %s", jsonKind(v))
+}
+
+// setScore parses a score given as a number or as text such as "72" or
+// "72.5%".
+func setScore(dst **float64, v any) (bool, error) {
+	var s string
+	switch v := v.(type) {
+	case json.Number:
+		s = v.String()
+	case string, []string, nil:
+		s, _ = text(v)
+		s = strings.TrimSpace(strings.TrimSuffix(s, "%"))
+		if s == "" {
+			return false, nil
+		}
+	default:
+		return false, fmt.Errorf("must be a number, not %s", jsonKind(v))
+	}
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
+		return false, fmt.Errorf("must be a number from 0 to 100, not %q", truncate(s, 32))
+	}
+	*dst = &f
+	return true, nil
+}
+
+// maxUnix is the last second of year 9999, the last instant RFC 3339 can
+// write.
+const maxUnix = 253402300799
+
+// setTime parses an RFC 3339 date-time, or Unix seconds given as a number.
+func setTime(dst **time.Time, v any) (bool, error) {
+	if n, ok := v.(json.Number); ok {
+		sec, err := n.Int64()
+		if err != nil || sec < 0 || sec > maxUnix {
+			return false, fmt.Errorf("must be an RFC 3339 date-time or Unix seconds, not %s", truncate(n.String(), 32))
+		}
+		t := time.Unix(sec, 0).UTC()
+		*dst = &t
+		return true, nil
+	}
+	s, err := text(v)
+	if err != nil || s == "" {
+		return false, err
+	}
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return false, fmt.Errorf("must be an RFC 3339 date-time such as 2025-11-20T09:14:03Z, not %q", truncate(s, 40))
+	}
+	*dst = &t
+	return true, nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}

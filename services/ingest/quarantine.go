@@ -1,0 +1,132 @@
+package ingest
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/nats-io/nats.go"
+
+	"github.com/gtmhub/gtmhub/events"
+)
+
+// A quarantined request is one NATS message on gtm.quarantine.{source}: the
+// body exactly as received, every HTTP request header as a NATS header
+// prefixed Http- (values and their order kept, secrets included, so that a
+// signature can be checked again later), the Host as Http-Host, and
+// Gtmhub-Quarantine-* headers saying what happened. The stream is for
+// forensics and redrive; its contents are never logged.
+const (
+	// QuarantineHTTPPrefix starts the NATS header carrying each HTTP header.
+	QuarantineHTTPPrefix = "Http-"
+	// HeaderQuarantineReason says why verification failed.
+	HeaderQuarantineReason = "Gtmhub-Quarantine-Reason"
+	// HeaderQuarantineSource is the source the request was sent to.
+	HeaderQuarantineSource = "Gtmhub-Quarantine-Source"
+	// HeaderQuarantineMethod is the HTTP method.
+	HeaderQuarantineMethod = "Gtmhub-Quarantine-Method"
+	// HeaderQuarantineURI is the request URI, path and query.
+	HeaderQuarantineURI = "Gtmhub-Quarantine-Uri"
+	// HeaderQuarantineRemoteAddr is the peer address of the connection.
+	HeaderQuarantineRemoteAddr = "Gtmhub-Quarantine-Remote-Addr"
+	// HeaderQuarantineTime is when the request arrived, RFC 3339 in UTC.
+	HeaderQuarantineTime = "Gtmhub-Quarantine-Time"
+)
+
+// QuarantineMsg returns the quarantine message of a request to source that
+// failed verification for reason. Its Nats-Msg-Id is a fresh UUID: every
+// failed attempt is kept.
+func QuarantineMsg(source string, r *http.Request, body []byte, reason string, received time.Time) *nats.Msg {
+	h := make(nats.Header, len(r.Header)+8)
+	for k, vs := range r.Header {
+		for _, v := range vs {
+			h.Add(QuarantineHTTPPrefix+k, v)
+		}
+	}
+	if r.Host != "" {
+		h.Set(QuarantineHTTPPrefix+"Host", r.Host)
+	}
+	id, err := uuid.NewV7()
+	if err != nil {
+		id = uuid.New()
+	}
+	h.Set(events.HeaderMsgID, id.String())
+	h.Set(HeaderQuarantineReason, headerSafe(reason))
+	h.Set(HeaderQuarantineSource, source)
+	h.Set(HeaderQuarantineMethod, r.Method)
+	h.Set(HeaderQuarantineURI, r.URL.RequestURI())
+	h.Set(HeaderQuarantineRemoteAddr, r.RemoteAddr)
+	h.Set(HeaderQuarantineTime, received.UTC().Format(time.RFC3339Nano))
+	return &nats.Msg{Subject: events.SubjectQuarantine + "." + source, Header: h, Data: body}
+}
+
+// Quarantined is a quarantined request read back from its message.
+type Quarantined struct {
+	ID         string
+	Source     string
+	Reason     string
+	Method     string
+	RequestURI string
+	RemoteAddr string
+	Received   time.Time
+	Host       string
+	Header     http.Header
+	Body       []byte
+}
+
+// ParseQuarantined reads a message written by [QuarantineMsg].
+func ParseQuarantined(header nats.Header, body []byte) (Quarantined, error) {
+	q := Quarantined{
+		ID:         header.Get(events.HeaderMsgID),
+		Source:     header.Get(HeaderQuarantineSource),
+		Reason:     header.Get(HeaderQuarantineReason),
+		Method:     header.Get(HeaderQuarantineMethod),
+		RequestURI: header.Get(HeaderQuarantineURI),
+		RemoteAddr: header.Get(HeaderQuarantineRemoteAddr),
+		Header:     http.Header{},
+		Body:       body,
+	}
+	if q.Source == "" {
+		return Quarantined{}, fmt.Errorf("not a quarantined request: no %s header", HeaderQuarantineSource)
+	}
+	if ts := header.Get(HeaderQuarantineTime); ts != "" {
+		t, err := time.Parse(time.RFC3339Nano, ts)
+		if err != nil {
+			return Quarantined{}, fmt.Errorf("%s: %w", HeaderQuarantineTime, err)
+		}
+		q.Received = t
+	}
+	for k, vs := range header {
+		name, ok := cutPrefixFold(k, QuarantineHTTPPrefix)
+		if !ok {
+			continue
+		}
+		if strings.EqualFold(name, "Host") {
+			q.Host = vs[0]
+			continue
+		}
+		for _, v := range vs {
+			q.Header.Add(name, v)
+		}
+	}
+	return q, nil
+}
+
+func cutPrefixFold(s, prefix string) (string, bool) {
+	if len(s) > len(prefix) && strings.EqualFold(s[:len(prefix)], prefix) {
+		return s[len(prefix):], true
+	}
+	return "", false
+}
+
+// headerSafe keeps a value on one header line.
+func headerSafe(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r == '\r' || r == '\n' {
+			return ' '
+		}
+		return r
+	}, s)
+}

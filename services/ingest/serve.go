@@ -1,0 +1,93 @@
+package ingest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
+
+	"github.com/gtmhub/gtmhub/events"
+	"github.com/gtmhub/gtmhub/events/service"
+)
+
+// Serve serves ingest on ln, which it closes, until ctx is cancelled. It
+// connects to NATS unless deps has a connection, registers the readiness
+// check "ingest-streams" (LEADS, RAW and QUARANTINE exist), and traces every
+// request with deps.TracerProvider. On cancellation it stops accepting
+// connections and waits, up to cfg.ShutdownTimeout, for the requests in
+// flight, each of which waits for its PubAck, before it returns.
+func Serve(ctx context.Context, ln net.Listener, cfg Config, deps service.Deps) error {
+	if err := cfg.Validate(); err != nil {
+		_ = ln.Close()
+		return fmt.Errorf("ingest: %w", err)
+	}
+	r, closeNATS, err := deps.Resolve(ctx, cfg.NATSURL, "ingest")
+	if err != nil {
+		_ = ln.Close()
+		return fmt.Errorf("ingest: %w", err)
+	}
+	defer closeNATS()
+	r.Health.Add("ingest-streams", service.StreamsCheck(r.JS, events.StreamLeads, events.StreamRaw, events.StreamQuarantine))
+
+	pub, err := r.Publisher(events.WithMaxPending(cfg.MaxInFlight))
+	if err != nil {
+		_ = ln.Close()
+		return fmt.Errorf("ingest: %w", err)
+	}
+	h, err := NewHandler(cfg, pub, r.Logger)
+	if err != nil {
+		_ = ln.Close()
+		return err
+	}
+	h = otelhttp.NewHandler(h, "ingest",
+		otelhttp.WithTracerProvider(r.TracerProvider),
+		otelhttp.WithPropagators(r.Propagator),
+		otelhttp.WithSpanNameFormatter(spanName))
+
+	r.Logger.Info("ingest listening", "addr", ln.Addr().String(), "sources", cfg.sourceNames())
+	return serveHTTP(ctx, ln, h, cfg.ShutdownTimeout, r.Logger)
+}
+
+// spanName names a request's span after its route, such as
+// "POST /webhooks/{source}", once the mux has matched it.
+func spanName(operation string, r *http.Request) string {
+	if r.Pattern != "" {
+		return r.Pattern
+	}
+	return operation + " " + r.Method
+}
+
+// serveHTTP serves h on ln until ctx is cancelled, then shuts down
+// gracefully within timeout.
+func serveHTTP(ctx context.Context, ln net.Listener, h http.Handler, timeout time.Duration, log *slog.Logger) error {
+	srv := &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       time.Minute,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("ingest: serve: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info("ingest shutting down: finishing requests in flight")
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		_ = srv.Close()
+		return fmt.Errorf("ingest: shutdown: %w", err)
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("ingest: serve: %w", err)
+	}
+	return nil
+}
