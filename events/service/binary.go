@@ -75,7 +75,13 @@ func (b Binary[C]) Main(ctx context.Context, args []string, stderr io.Writer) er
 	if err := EnsureTopology(ctx, js, *replicas); err != nil {
 		return err
 	}
-	deps := Deps{Conn: nc, Logger: log, Registry: reg, Health: NewHealth()}
+	tracing, err := SetupTracing(ctx, b.Name)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = tracing.Shutdown(context.WithoutCancel(ctx)) }()
+	deps := Deps{Conn: nc, Logger: log, Registry: reg, Health: NewHealth(),
+		TracerProvider: tracing.Provider, Propagator: tracing.Propagator}
 
 	ln, err := net.Listen("tcp", *admin)
 	if err != nil {
