@@ -1,0 +1,268 @@
+package notify_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/cloudevents/sdk-go/v2/event"
+
+	"github.com/gtmhub/gtmhub/contracts"
+	"github.com/gtmhub/gtmhub/events"
+	"github.com/gtmhub/gtmhub/events/eventstest"
+	"github.com/gtmhub/gtmhub/events/service"
+	"github.com/gtmhub/gtmhub/services/notify"
+)
+
+const wait = 10 * time.Second
+
+// startNotify runs the service on srv until the test ends and checks that it
+// stops cleanly.
+func startNotify(t *testing.T, srv *eventstest.Server, cfg notify.Config) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- notify.Run(ctx, cfg, service.Deps{Conn: srv.Conn}) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("Run returned %v after cancel", err)
+			}
+		case <-time.After(wait):
+			t.Error("Run did not return after cancel")
+		}
+	})
+}
+
+func contactEvent(t *testing.T, typ, email string, score float64) event.Event {
+	t.Helper()
+	now := time.Now().UTC()
+	return eventstest.NewEvent(t, typ, contracts.ContactChanged{
+		Contact: contracts.Contact{Lead: contracts.Lead{Email: email, SignalScore: &score}, UpdatedAt: &now},
+		Changes: []contracts.FieldChange{{Field: "signal_score", Old: nil, New: score}},
+	})
+}
+
+func subjectFor(typ string) string {
+	if typ == contracts.TypeContactUpdated {
+		return events.SubjectContactUpdated
+	}
+	return events.SubjectContactCreated
+}
+
+func publish(t *testing.T, srv *eventstest.Server, ev event.Event) {
+	t.Helper()
+	srv.Publish(t, subjectFor(ev.Type()), ev)
+}
+
+// awaitSettled waits until the notify consumer has handled everything
+// published so far.
+func awaitSettled(t *testing.T, srv *eventstest.Server) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	defer cancel()
+	for {
+		c, err := srv.JS.Consumer(ctx, events.StreamRecords, notify.Name)
+		if err == nil {
+			info, err := c.Info(ctx)
+			if err == nil && info.NumPending == 0 && info.NumAckPending == 0 {
+				return
+			}
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatal("notify consumer did not settle")
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// decisions reads n decisions from NOTIFY, checking each against its
+// contract and its subject.
+func decisions(t *testing.T, srv *eventstest.Server, n int) []contracts.Notification {
+	t.Helper()
+	var out []contracts.Notification
+	for _, m := range srv.Await(t, events.StreamNotify, "gtm.notify.>", n, wait) {
+		ev, err := events.Decode(m.Headers(), m.Data())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := contracts.Validate(ev.Type(), ev.Data()); err != nil {
+			t.Errorf("decision %s breaks its contract: %v", ev.ID(), err)
+		}
+		var d contracts.Notification
+		if err := json.Unmarshal(ev.Data(), &d); err != nil {
+			t.Fatal(err)
+		}
+		if ev.Type() != contracts.TypeNotificationSent || ev.Source() != notify.Source ||
+			m.Subject() != "gtm.notify."+string(d.Outcome) || ev.ID() != notify.DecisionID(d.Rule, d.DedupeKey) {
+			t.Errorf("decision %s: type %s, source %s, subject %s, outcome %s", ev.ID(), ev.Type(), ev.Source(), m.Subject(), d.Outcome)
+		}
+		out = append(out, d)
+	}
+	return out
+}
+
+func TestRunRecordsEachNotificationOnce(t *testing.T) {
+	srv := eventstest.RunServer(t)
+	startNotify(t, srv, notify.DefaultConfig())
+
+	hot := contactEvent(t, contracts.TypeContactCreated, "ada@example.com", 90)
+	cold := contactEvent(t, contracts.TypeContactCreated, "bob@example.com", 10)
+	publish(t, srv, hot)
+	publish(t, srv, cold)
+
+	got := map[string][]contracts.Notification{}
+	for _, d := range decisions(t, srv, 3) {
+		got[d.Rule] = append(got[d.Rule], d)
+		if d.Outcome != contracts.OutcomeSkipped || d.Reason != notify.ReasonNotConfigured {
+			t.Errorf("decision %+v, want skipped: %s", d, notify.ReasonNotConfigured)
+		}
+	}
+	if hi := got["high-intent"]; len(hi) != 1 || hi[0].EventID != hot.ID() || hi[0].Target != "#high-intent" ||
+		hi[0].Channel != contracts.ChannelSlack {
+		t.Errorf("high-intent decisions %+v, want one for %s", hi, hot.ID())
+	}
+	if nu := got["new-lead-nurture"]; len(nu) != 2 || nu[0].Channel != contracts.ChannelEmail ||
+		nu[0].Target == "ada@example.com" || nu[0].Target == "bob@example.com" {
+		t.Errorf("nurture decisions %+v, want two emails with redacted targets", nu)
+	}
+
+	// The same contact again under a new event id, created and updated: the
+	// dedupe keys are the same, so nothing new is decided.
+	publish(t, srv, contactEvent(t, contracts.TypeContactCreated, "ada@example.com", 95))
+	publish(t, srv, contactEvent(t, contracts.TypeContactUpdated, "ada@example.com", 99))
+	awaitSettled(t, srv)
+	if n := srv.Count(t, events.StreamNotify, "gtm.notify.>"); n != 3 {
+		t.Errorf("%d decisions after re-publishing, want 3", n)
+	}
+
+	kv, err := srv.JS.KeyValue(context.Background(), notify.LedgerBucket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := kv.Status(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.TTL() != notify.DefaultDedupeWindow || st.Values() != 3 {
+		t.Errorf("ledger TTL %s with %d values, want %s and 3", st.TTL(), st.Values(), notify.DefaultDedupeWindow)
+	}
+	if _, err := kv.Get(context.Background(), notify.DecisionID("high-intent", "ada@example.com")); err != nil {
+		t.Errorf("ledger has no high-intent entry for ada: %v", err)
+	}
+}
+
+func TestRunSkipsReplays(t *testing.T) {
+	for _, replays := range []bool{false, true} {
+		t.Run(map[bool]string{false: "default", true: "notify_replays"}[replays], func(t *testing.T) {
+			srv := eventstest.RunServer(t)
+			cfg := notify.DefaultConfig()
+			cfg.NotifyReplays = replays
+			startNotify(t, srv, cfg)
+
+			replayed := contactEvent(t, contracts.TypeContactUpdated, "ada@example.com", 90)
+			replayed.SetExtension(notify.ReplayExtension, "true")
+			publish(t, srv, replayed)
+			awaitSettled(t, srv)
+
+			want := uint64(0)
+			if replays {
+				want = 1
+			}
+			if n := srv.Count(t, events.StreamNotify, "gtm.notify.>"); n != want {
+				t.Errorf("%d decisions for a replayed event, want %d", n, want)
+			}
+		})
+	}
+}
+
+type fakeSender struct {
+	mu   sync.Mutex
+	got  []notify.Message
+	fail error
+}
+
+func (s *fakeSender) Send(_ context.Context, m notify.Message) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.got = append(s.got, m)
+	return s.fail
+}
+
+func TestRunDeliversThroughSenders(t *testing.T) {
+	srv := eventstest.RunServer(t)
+	slack := &fakeSender{}
+	email := &fakeSender{fail: events.Permanent(errors.New("550 mailbox unavailable"))}
+	cfg := notify.DefaultConfig()
+	cfg.Senders = map[contracts.Channel]notify.Sender{contracts.ChannelSlack: slack, contracts.ChannelEmail: email}
+	startNotify(t, srv, cfg)
+
+	hot := contactEvent(t, contracts.TypeContactCreated, "ada@example.com", 90)
+	publish(t, srv, hot)
+	byRule := map[string]contracts.Notification{}
+	for _, d := range decisions(t, srv, 2) {
+		byRule[d.Rule] = d
+	}
+	if d := byRule["high-intent"]; d.Outcome != contracts.OutcomeSent || d.Reason != "" {
+		t.Errorf("high-intent decision %+v, want sent", d)
+	}
+	if d := byRule["new-lead-nurture"]; d.Outcome != contracts.OutcomeFailed || d.Reason == "" {
+		t.Errorf("nurture decision %+v, want failed with the reason", d)
+	}
+
+	publish(t, srv, contactEvent(t, contracts.TypeContactUpdated, "ada@example.com", 91))
+	awaitSettled(t, srv)
+	slack.mu.Lock()
+	defer slack.mu.Unlock()
+	if len(slack.got) != 1 || slack.got[0].Target != "#high-intent" || slack.got[0].Event.ID() != hot.ID() ||
+		slack.got[0].Data["contact"] == nil {
+		t.Errorf("slack got %+v, want one message for %s", slack.got, hot.ID())
+	}
+}
+
+func TestRunDeadLettersBadEvents(t *testing.T) {
+	srv := eventstest.RunServer(t)
+	cfg := notify.DefaultConfig()
+	cfg.Rules = []notify.Rule{{Name: "strict", On: []string{contracts.TypeContactUpdated},
+		When: "data.contact.title == 'CTO'", Action: contracts.ChannelSlack, Target: "#cto",
+		Dedupe: "{{.data.contact.phone}}"}}
+	startNotify(t, srv, cfg)
+
+	broken := eventstest.NewEvent(t, contracts.TypeContactCreated, map[string]any{"contact": map[string]any{"email": "ada"}})
+	publish(t, srv, broken)
+	noPhone := contactEvent(t, contracts.TypeContactUpdated, "ada@example.com", 50)
+	data, _ := json.Marshal(map[string]any{
+		"contact": map[string]any{"email": "ada@example.com", "title": "CTO", "updated_at": time.Now().UTC()},
+		"changes": []map[string]any{{"field": "title", "old": nil, "new": "CTO"}},
+	})
+	if err := noPhone.SetData(event.ApplicationJSON, data); err != nil {
+		t.Fatal(err)
+	}
+	publish(t, srv, noPhone)
+
+	dead := srv.Await(t, events.StreamDLQ, events.DLQSubject(notify.Name, ">"), 2, wait)
+	ids := map[string]bool{}
+	for _, m := range dead {
+		ids[m.Headers().Get("ce-id")] = true
+	}
+	if !ids[broken.ID()] || !ids[noPhone.ID()] {
+		t.Errorf("dead letters %v, want %s and %s", ids, broken.ID(), noPhone.ID())
+	}
+	if n := srv.Count(t, events.StreamNotify, "gtm.notify.>"); n != 0 {
+		t.Errorf("%d decisions, want none", n)
+	}
+}
+
+func TestRunRejectsInvalidConfig(t *testing.T) {
+	cfg := notify.DefaultConfig()
+	cfg.Rules = []notify.Rule{{Name: "x", On: []string{contracts.TypeContactCreated}, When: "(", Action: "slack", Target: "#x"}}
+	if err := notify.Run(context.Background(), cfg, service.Deps{}); err == nil {
+		t.Fatal("Run started with a broken rule")
+	}
+}
