@@ -1,0 +1,93 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"os"
+)
+
+// DB is the store's database: the contacts and companies, for the service
+// and for tools that read them. It is safe for concurrent use.
+type DB struct {
+	sql *sqlStore
+}
+
+// Open opens the database of cfg, creating the data directory and the file
+// when missing, and migrates it to the latest schema.
+func Open(ctx context.Context, cfg Config) (*DB, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
+		return nil, fmt.Errorf("store: data dir: %w", err)
+	}
+	s, err := openSQLite(ctx, cfg.DBPath(), busyTimeout)
+	if err != nil {
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	return &DB{sql: s}, nil
+}
+
+// Close closes the database.
+func (db *DB) Close() error { return db.sql.Close() }
+
+// Ping checks that the database answers; it is the store's readiness check.
+func (db *DB) Ping(ctx context.Context) error { return db.sql.Ping(ctx) }
+
+// Contact returns the contact with the given email, which is matched
+// case-insensitively, and whether there is one.
+func (db *DB) Contact(ctx context.Context, email string) (Contact, bool, error) {
+	r, ok, err := db.sql.get(ctx, contactSchema, normalizeEmail(email))
+	if err != nil || !ok {
+		return Contact{}, false, err
+	}
+	return contactFromRecord(r), true, nil
+}
+
+// Contacts returns up to limit contacts, newest first (by CreatedAt), or all
+// of them when limit <= 0.
+func (db *DB) Contacts(ctx context.Context, limit int) ([]Contact, error) {
+	recs, err := db.sql.list(ctx, contactSchema, limit)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Contact, len(recs))
+	for i, r := range recs {
+		out[i] = contactFromRecord(r)
+	}
+	return out, nil
+}
+
+// CountContacts returns how many contacts the store holds.
+func (db *DB) CountContacts(ctx context.Context) (int, error) {
+	return db.sql.count(ctx, contactSchema)
+}
+
+// Company returns the company with the given domain, which is matched
+// case-insensitively, and whether there is one.
+func (db *DB) Company(ctx context.Context, domain string) (Company, bool, error) {
+	r, ok, err := db.sql.get(ctx, companySchema, normalizeDomain(domain))
+	if err != nil || !ok {
+		return Company{}, false, err
+	}
+	return companyFromRecord(r), true, nil
+}
+
+// Companies returns up to limit companies, newest first (by CreatedAt), or
+// all of them when limit <= 0.
+func (db *DB) Companies(ctx context.Context, limit int) ([]Company, error) {
+	recs, err := db.sql.list(ctx, companySchema, limit)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Company, len(recs))
+	for i, r := range recs {
+		out[i] = companyFromRecord(r)
+	}
+	return out, nil
+}
+
+// CountCompanies returns how many companies the store holds.
+func (db *DB) CountCompanies(ctx context.Context) (int, error) {
+	return db.sql.count(ctx, companySchema)
+}

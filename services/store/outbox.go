@@ -1,0 +1,100 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/cloudevents/sdk-go/v2/event"
+	"go.opentelemetry.io/otel/propagation"
+
+	"github.com/gtmhub/gtmhub/events"
+)
+
+// publisher stores an event on a subject and returns after the stream
+// acknowledged it. *events.Publisher is one.
+type publisher interface {
+	Publish(ctx context.Context, subject string, ev event.Event) error
+}
+
+// relay publishes the change events of the outbox and removes each once the
+// stream has it. An entry published twice, by a handler and by the relay or
+// after a crash, carries the same id and is stored once within the stream's
+// duplicate window.
+type relay struct {
+	store recordStore
+	pub   publisher
+	prop  propagation.TextMapPropagator
+	log   *slog.Logger
+	now   func() time.Time
+}
+
+// relayBatch is how many entries the relay reads at a time.
+const relayBatch = 100
+
+// publishFor publishes the outbox entries of the input event inputID.
+func (r *relay) publishFor(ctx context.Context, inputID string) error {
+	entries, err := r.store.PendingFor(ctx, inputID)
+	if err != nil {
+		return err
+	}
+	return r.publish(ctx, entries)
+}
+
+func (r *relay) publish(ctx context.Context, entries []outboxEntry) error {
+	for _, e := range entries {
+		// The publish continues the trace of the write that enqueued it.
+		pctx := events.ExtractTrace(ctx, r.prop, e.event)
+		if err := r.pub.Publish(pctx, e.subject, e.event); err != nil {
+			return fmt.Errorf("publish %s %s: %w", e.subject, e.event.ID(), err)
+		}
+		if err := r.store.Done(ctx, e.seq); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// run empties the outbox at once, then every interval publishes the entries
+// older than grace, which their handler did not publish: it failed and its
+// event was dead-lettered, or the process stopped. It returns when ctx is
+// done.
+func (r *relay) run(ctx context.Context, interval, grace time.Duration) error {
+	r.sweep(ctx, r.now())
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+			r.sweep(ctx, r.now().Add(-grace))
+		}
+	}
+}
+
+// sweep publishes every entry created no later than before. Failures are
+// logged; the next sweep tries again.
+func (r *relay) sweep(ctx context.Context, before time.Time) {
+	total := 0
+	for {
+		entries, err := r.store.PendingBefore(ctx, before, relayBatch)
+		if err == nil {
+			err = r.publish(ctx, entries)
+		}
+		if err != nil {
+			if ctx.Err() == nil {
+				r.log.WarnContext(ctx, "outbox relay", "published", total, "err", events.Redact(err.Error()))
+			}
+			return
+		}
+		total += len(entries)
+		if len(entries) < relayBatch {
+			break
+		}
+	}
+	if total > 0 {
+		r.log.InfoContext(ctx, "outbox relayed change events", "published", total)
+	}
+}

@@ -1,0 +1,435 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/cloudevents/sdk-go/v2/event"
+	"github.com/gtmhub/gtmhub/contracts"
+)
+
+// dialect is what differs between the SQL databases the store runs on. Every
+// query is written once, with ? placeholders, and passed through the dialect.
+type dialect interface {
+	// rebind rewrites a query's ? placeholders into the driver's own.
+	rebind(query string) string
+	// upsert returns an INSERT of cols into table that, when a row with the
+	// same conflict columns exists, updates its other columns instead.
+	upsert(table string, conflict, cols []string) string
+	// retryable reports whether err is lock contention after which the
+	// whole transaction may simply run again.
+	retryable(err error) bool
+}
+
+// sqlStore keeps records in a SQL database through database/sql. All writes
+// go through writer, a pool of one connection, so transactions never contend
+// with each other inside the process; reads use their own pool.
+type sqlStore struct {
+	d      dialect
+	writer *sql.DB
+	reader *sql.DB
+	q      queries
+}
+
+// maxTxAttempts bounds how often Update runs a transaction that met lock
+// contention before returning the error for the consumer to retry later.
+const maxTxAttempts = 4
+
+// queries are the store's SQL, rebound for its dialect once at open.
+type queries struct {
+	processed, markProcessed                   string
+	enqueue, pendingFor, pendingBefore, delete string
+	tables                                     map[*recordSchema]tableQueries
+}
+
+// tableQueries are the queries on one record table and its provenance.
+type tableQueries struct {
+	load, loadProv, save, saveProv string
+	list, listAll, listProv        string
+	listAllProv, count             string
+}
+
+func newSQLStore(d dialect, writer, reader *sql.DB) *sqlStore {
+	r := d.rebind
+	q := queries{
+		processed:     r(`SELECT 1 FROM processed_events WHERE event_id = ?`),
+		markProcessed: r(`INSERT INTO processed_events (event_id, subject, processed_at) VALUES (?, ?, ?)`),
+		enqueue: r(`INSERT INTO outbox (event_id, input_event_id, subject, event, created_at)
+			VALUES (?, ?, ?, ?, ?)`),
+		pendingFor: r(`SELECT seq, input_event_id, subject, event, created_at FROM outbox
+			WHERE input_event_id = ? ORDER BY seq`),
+		pendingBefore: r(`SELECT seq, input_event_id, subject, event, created_at FROM outbox
+			WHERE created_at <= ? ORDER BY seq LIMIT ?`),
+		delete: r(`DELETE FROM outbox WHERE seq = ?`),
+		tables: map[*recordSchema]tableQueries{},
+	}
+	for _, s := range []*recordSchema{contactSchema, companySchema} {
+		q.tables[s] = newTableQueries(d, s)
+	}
+	return &sqlStore{d: d, writer: writer, reader: reader, q: q}
+}
+
+func newTableQueries(d dialect, s *recordSchema) tableQueries {
+	cols := s.columns()
+	sel := "SELECT " + strings.Join(cols, ", ") + " FROM " + s.table
+	order := " ORDER BY created_at DESC, id DESC"
+	prov := "SELECT " + s.key + ", field, event_id, event_time, source FROM " + s.fieldTable
+	r := d.rebind
+	return tableQueries{
+		load:     r(sel + " WHERE " + s.key + " = ?"),
+		loadProv: r(prov + " WHERE " + s.key + " = ?"),
+		save:     r(d.upsert(s.table, []string{s.key}, cols)),
+		saveProv: r(d.upsert(s.fieldTable, []string{s.key, "field"},
+			[]string{s.key, "field", "event_id", "event_time", "source"})),
+		list:        r(sel + order + " LIMIT ?"),
+		listAll:     r(sel + order),
+		listProv:    r(prov + " WHERE " + s.key + " IN (SELECT " + s.key + " FROM " + s.table + order + " LIMIT ?)"),
+		listAllProv: r(prov),
+		count:       r("SELECT count(*) FROM " + s.table),
+	}
+}
+
+// columns lists the record table's columns in scan order.
+func (s *recordSchema) columns() []string {
+	cols := make([]string, 0, len(s.fields)+3)
+	cols = append(cols, s.key)
+	for _, c := range s.fields {
+		cols = append(cols, c.name)
+	}
+	return append(cols, "created_at", "updated_at")
+}
+
+// Close closes both pools.
+func (s *sqlStore) Close() error {
+	return errors.Join(s.reader.Close(), s.writer.Close())
+}
+
+// Ping checks that the database answers.
+func (s *sqlStore) Ping(ctx context.Context) error {
+	var one int
+	if err := s.reader.QueryRowContext(ctx, "SELECT 1").Scan(&one); err != nil {
+		return fmt.Errorf("ping database: %w", err)
+	}
+	return nil
+}
+
+// Update runs fn in one write transaction and commits it when fn returns
+// nil. A transaction that meets lock contention runs again, a few times.
+func (s *sqlStore) Update(ctx context.Context, fn func(tx recordTx) error) error {
+	for attempt := 1; ; attempt++ {
+		err := s.update(ctx, fn)
+		if err == nil || !s.d.retryable(err) || attempt == maxTxAttempts {
+			return err
+		}
+		select {
+		case <-time.After(time.Duration(attempt) * 50 * time.Millisecond):
+		case <-ctx.Done():
+			return errors.Join(err, ctx.Err())
+		}
+	}
+}
+
+func (s *sqlStore) update(ctx context.Context, fn func(tx recordTx) error) (err error) {
+	tx, err := s.writer.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			_ = tx.Rollback()
+		}
+	}()
+	if err := fn(&sqlTx{tx: tx, s: s}); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
+// PendingFor returns the outbox entries of the input event inputID.
+func (s *sqlStore) PendingFor(ctx context.Context, inputID string) ([]outboxEntry, error) {
+	return s.pending(ctx, s.q.pendingFor, inputID)
+}
+
+// PendingBefore returns up to limit outbox entries created no later than
+// before, oldest first.
+func (s *sqlStore) PendingBefore(ctx context.Context, before time.Time, limit int) ([]outboxEntry, error) {
+	return s.pending(ctx, s.q.pendingBefore, formatTime(before), limit)
+}
+
+func (s *sqlStore) pending(ctx context.Context, query string, args ...any) ([]outboxEntry, error) {
+	rows, err := s.reader.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("read outbox: %w", err)
+	}
+	defer rows.Close()
+	var out []outboxEntry
+	for rows.Next() {
+		var (
+			e               outboxEntry
+			data, createdAt string
+		)
+		if err := rows.Scan(&e.seq, &e.inputID, &e.subject, &data, &createdAt); err != nil {
+			return nil, fmt.Errorf("read outbox: %w", err)
+		}
+		if err := json.Unmarshal([]byte(data), &e.event); err != nil {
+			return nil, fmt.Errorf("outbox entry %d: %w", e.seq, err)
+		}
+		if e.createdAt, err = parseTime(createdAt); err != nil {
+			return nil, fmt.Errorf("outbox entry %d: %w", e.seq, err)
+		}
+		out = append(out, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read outbox: %w", err)
+	}
+	return out, nil
+}
+
+// Done removes a published outbox entry. Removing it twice is not an error.
+func (s *sqlStore) Done(ctx context.Context, seq int64) error {
+	if _, err := s.writer.ExecContext(ctx, s.q.delete, seq); err != nil {
+		return fmt.Errorf("delete outbox entry %d: %w", seq, err)
+	}
+	return nil
+}
+
+// get reads one record and its provenance outside any write transaction.
+func (s *sqlStore) get(ctx context.Context, sc *recordSchema, key string) (rec record, found bool, err error) {
+	err = s.read(ctx, func(tx *sql.Tx) error {
+		rec, found, err = s.load(ctx, tx, sc, key)
+		return err
+	})
+	return rec, found, err
+}
+
+// list reads up to limit records, newest first, or all when limit <= 0.
+func (s *sqlStore) list(ctx context.Context, sc *recordSchema, limit int) ([]record, error) {
+	tq := s.q.tables[sc]
+	rowsQ, provQ, args := tq.listAll, tq.listAllProv, []any(nil)
+	if limit > 0 {
+		rowsQ, provQ, args = tq.list, tq.listProv, []any{limit}
+	}
+	var recs []record
+	err := s.read(ctx, func(tx *sql.Tx) error {
+		rows, err := tx.QueryContext(ctx, rowsQ, args...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		byKey := map[string]int{}
+		for rows.Next() {
+			r, err := scanRecord(sc, rows)
+			if err != nil {
+				return err
+			}
+			byKey[r.key] = len(recs)
+			recs = append(recs, r)
+		}
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		return scanProvenance(ctx, tx, provQ, args, func(key, field string, p contracts.Provenance) {
+			if i, ok := byKey[key]; ok {
+				recs[i].prov[field] = p
+			}
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list %s: %w", sc.table, err)
+	}
+	return recs, nil
+}
+
+// count returns how many records the table holds.
+func (s *sqlStore) count(ctx context.Context, sc *recordSchema) (int, error) {
+	var n int
+	if err := s.reader.QueryRowContext(ctx, s.q.tables[sc].count).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count %s: %w", sc.table, err)
+	}
+	return n, nil
+}
+
+// read runs fn in a read-only transaction, so that its queries see one
+// state of the database.
+func (s *sqlStore) read(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	tx, err := s.reader.BeginTx(ctx, &sql.TxOptions{ReadOnly: true, Isolation: sql.LevelRepeatableRead})
+	if err != nil {
+		return err
+	}
+	defer func() { _ = tx.Rollback() }()
+	return fn(tx)
+}
+
+// load reads one record and its provenance within tx.
+func (s *sqlStore) load(ctx context.Context, tx *sql.Tx, sc *recordSchema, key string) (record, bool, error) {
+	tq := s.q.tables[sc]
+	r, err := scanRecord(sc, tx.QueryRowContext(ctx, tq.load, key))
+	if errors.Is(err, sql.ErrNoRows) {
+		return record{}, false, nil
+	}
+	if err != nil {
+		return record{}, false, fmt.Errorf("load %s: %w", sc.name, err)
+	}
+	err = scanProvenance(ctx, tx, tq.loadProv, []any{key}, func(_, field string, p contracts.Provenance) {
+		r.prov[field] = p
+	})
+	if err != nil {
+		return record{}, false, fmt.Errorf("load %s provenance: %w", sc.name, err)
+	}
+	return r, true, nil
+}
+
+// scanRecord reads a row of sc.columns into a record with empty provenance.
+func scanRecord(sc *recordSchema, row interface{ Scan(dest ...any) error }) (record, error) {
+	var createdAt, updatedAt string
+	r := record{values: make(map[string]any, len(sc.fields)), prov: map[string]contracts.Provenance{}}
+	dest := make([]any, 0, len(sc.fields)+3)
+	dest = append(dest, &r.key)
+	for _, c := range sc.fields {
+		dest = append(dest, valueScanner{kind: c.kind, name: c.name, values: r.values})
+	}
+	dest = append(dest, &createdAt, &updatedAt)
+	if err := row.Scan(dest...); err != nil {
+		return record{}, err
+	}
+	var err error
+	if r.createdAt, err = parseTime(createdAt); err != nil {
+		return record{}, fmt.Errorf("%s %s: created_at: %w", sc.name, sc.key, err)
+	}
+	if r.updatedAt, err = parseTime(updatedAt); err != nil {
+		return record{}, fmt.Errorf("%s %s: updated_at: %w", sc.name, sc.key, err)
+	}
+	return r, nil
+}
+
+// valueScanner scans one nullable column into a record's values, leaving
+// NULL out.
+type valueScanner struct {
+	kind   kind
+	name   string
+	values map[string]any
+}
+
+func (v valueScanner) Scan(src any) error {
+	switch v.kind {
+	case realKind:
+		var n sql.NullFloat64
+		if err := n.Scan(src); err != nil || !n.Valid {
+			return err
+		}
+		v.values[v.name] = n.Float64
+	case intKind:
+		var n sql.NullInt64
+		if err := n.Scan(src); err != nil || !n.Valid {
+			return err
+		}
+		v.values[v.name] = n.Int64
+	default:
+		var n sql.NullString
+		if err := n.Scan(src); err != nil || !n.Valid || n.String == "" {
+			return err
+		}
+		v.values[v.name] = n.String
+	}
+	return nil
+}
+
+// scanProvenance runs a provenance query and calls add for each row.
+func scanProvenance(ctx context.Context, tx *sql.Tx, query string, args []any,
+	add func(key, field string, p contracts.Provenance)) error {
+	rows, err := tx.QueryContext(ctx, query, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var key, field, at string
+		var p contracts.Provenance
+		if err := rows.Scan(&key, &field, &p.EventID, &at, &p.Source); err != nil {
+			return err
+		}
+		if p.At, err = parseTime(at); err != nil {
+			return fmt.Errorf("provenance of %s: %w", field, err)
+		}
+		add(key, field, p)
+	}
+	return rows.Err()
+}
+
+// sqlTx is one write transaction of a sqlStore.
+type sqlTx struct {
+	tx *sql.Tx
+	s  *sqlStore
+}
+
+func (t *sqlTx) Processed(ctx context.Context, eventID string) (bool, error) {
+	var one int
+	err := t.tx.QueryRowContext(ctx, t.s.q.processed, eventID).Scan(&one)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return false, nil
+	case err != nil:
+		return false, fmt.Errorf("check processed event: %w", err)
+	}
+	return true, nil
+}
+
+func (t *sqlTx) MarkProcessed(ctx context.Context, eventID, subject string, at time.Time) error {
+	if _, err := t.tx.ExecContext(ctx, t.s.q.markProcessed, eventID, subject, formatTime(at)); err != nil {
+		return fmt.Errorf("mark event processed: %w", err)
+	}
+	return nil
+}
+
+func (t *sqlTx) Load(ctx context.Context, sc *recordSchema, key string) (record, bool, error) {
+	return t.s.load(ctx, t.tx, sc, key)
+}
+
+func (t *sqlTx) Save(ctx context.Context, sc *recordSchema, r record, fields []string) error {
+	tq := t.s.q.tables[sc]
+	args := make([]any, 0, len(sc.fields)+3)
+	args = append(args, r.key)
+	for _, c := range sc.fields {
+		args = append(args, r.values[c.name]) // nil for no value: NULL
+	}
+	args = append(args, formatTime(r.createdAt), formatTime(r.updatedAt))
+	if _, err := t.tx.ExecContext(ctx, tq.save, args...); err != nil {
+		return fmt.Errorf("save %s: %w", sc.name, err)
+	}
+	for _, f := range fields {
+		p := r.prov[f]
+		if _, err := t.tx.ExecContext(ctx, tq.saveProv, r.key, f, p.EventID, formatTime(p.At), p.Source); err != nil {
+			return fmt.Errorf("save %s provenance: %w", sc.name, err)
+		}
+	}
+	return nil
+}
+
+func (t *sqlTx) Enqueue(ctx context.Context, e outboxEntry) error {
+	data, err := json.Marshal(e.event)
+	if err != nil {
+		return fmt.Errorf("encode %s: %w", e.event.ID(), err)
+	}
+	_, err = t.tx.ExecContext(ctx, t.s.q.enqueue, e.event.ID(), e.inputID, e.subject, string(data), formatTime(e.createdAt))
+	if err != nil {
+		return fmt.Errorf("enqueue %s: %w", e.event.ID(), err)
+	}
+	return nil
+}
+
+// outboxEntry is a change event waiting to be published.
+type outboxEntry struct {
+	seq       int64
+	inputID   string // the input event whose write produced it
+	subject   string
+	event     event.Event
+	createdAt time.Time
+}

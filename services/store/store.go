@@ -1,0 +1,136 @@
+// Package store keeps gtmhub's contacts and companies.
+//
+// It consumes com.gtmhub.lead.enriched events from gtm.leads.enriched and
+// upserts each lead into SQLite: the contact keyed by its lowercased email,
+// and the company keyed by its domain. Fields merge by per-field
+// last-writer-wins on the event time: a non-empty incoming value replaces the
+// stored one only when its event is at least as recent as the event that set
+// the stored one, so events may arrive in any order and an empty value never
+// erases anything. Which event set each field, and when, is kept beside the
+// record as its provenance.
+//
+// Every change is published on the RECORDS stream as
+// com.gtmhub.contact.created|updated and com.gtmhub.company.created|updated
+// with the field diff. Handling one event is one transaction: the write, the
+// event's id in processed_events, and the change events in an outbox table.
+// The change events are published from the outbox after the commit, and the
+// input event is acknowledged only once they are all stored. A redelivered
+// event whose write already committed is not applied again but still
+// publishes what its outbox holds; the outbox is also emptied at start-up and
+// periodically. Change event ids derive from the input event id, so a
+// publish repeated after a crash is de-duplicated by the stream.
+//
+// The SQL lives behind small interfaces declared where they are used, with
+// dialect differences (placeholders, upsert) in one place, so that a
+// PostgreSQL backend can join SQLite under the same tests.
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/gtmhub/gtmhub/events"
+	"github.com/gtmhub/gtmhub/events/service"
+)
+
+// Name is the service name: the consumer's durable name and the CloudEvent
+// source's last element.
+const Name = "store"
+
+// Source is the CloudEvent source of every event the store publishes.
+const Source = "/gtmhub/" + Name
+
+// DBFile is the name of the SQLite database file in [Config.DataDir].
+const DBFile = "gtmhub.db"
+
+// Config is the store service's configuration.
+type Config struct {
+	// DataDir is the directory that holds the database file, DBFile. It is
+	// created when missing.
+	DataDir string `yaml:"data_dir"`
+	// NATSURL is where to connect when the host passes no connection.
+	NATSURL string `yaml:"-"`
+}
+
+// DefaultConfig returns the configuration used when gtmhub.yaml says
+// nothing: the database in ./data.
+func DefaultConfig() Config {
+	return Config{DataDir: "./data"}
+}
+
+// Validate reports every problem with c at once.
+func (c Config) Validate() error {
+	var p service.Problems
+	if c.DataDir == "" {
+		p.Addf("data_dir: must not be empty")
+	} else if fi, err := os.Stat(c.DataDir); err == nil && !fi.IsDir() {
+		p.Addf("data_dir: %s is not a directory", c.DataDir)
+	}
+	return p.Err()
+}
+
+// DBPath returns the path of the database file.
+func (c Config) DBPath() string { return filepath.Join(c.DataDir, DBFile) }
+
+// Timing of the outbox relay: how often it looks for change events that
+// their handler did not publish, and how old an entry must be before the
+// relay takes it over from a handler that may still be publishing it.
+const (
+	relayInterval = 30 * time.Second
+	relayGrace    = 30 * time.Second
+)
+
+// Run opens the database, publishes change events left in the outbox, and
+// consumes enriched leads until ctx is cancelled. It then drains in-flight
+// events, closes the database and returns nil. It returns an error if the
+// configuration is invalid, the database cannot be opened, or the consumer
+// cannot run.
+func Run(ctx context.Context, cfg Config, deps service.Deps) error {
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	r, closeNATS, err := deps.Resolve(ctx, cfg.NATSURL, Name)
+	if err != nil {
+		return fmt.Errorf("store: %w", err)
+	}
+	defer closeNATS()
+
+	db, err := Open(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	r.Health.Add(Name, db.Ping)
+	r.Health.Add(Name+".streams", service.StreamsCheck(r.JS, events.StreamLeads, events.StreamRecords))
+
+	pub, err := r.Publisher()
+	if err != nil {
+		return fmt.Errorf("store: %w", err)
+	}
+	rl := &relay{store: db.sql, pub: pub, prop: r.Propagator, log: r.Logger, now: time.Now}
+	w := &writer{store: db.sql, relay: rl, prop: r.Propagator, now: time.Now}
+
+	spec, ok := events.DefaultTopology().Consumer(Name)
+	if !ok {
+		return errors.New("store: no consumer named store in the topology")
+	}
+	c, err := events.NewConsumer(r.JS, spec, w.handle, r.ConsumerOptions()...)
+	if err != nil {
+		return fmt.Errorf("store: %w", err)
+	}
+
+	r.Logger.InfoContext(ctx, "store running", "db", cfg.DBPath(), "consumer", spec.Durable)
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return rl.run(gctx, relayInterval, relayGrace) })
+	g.Go(func() error { return c.Run(gctx) })
+	if err := g.Wait(); err != nil {
+		return fmt.Errorf("store: %w", err)
+	}
+	return nil
+}
