@@ -35,13 +35,15 @@ func (h *handler) cloudEvent(w http.ResponseWriter, r *http.Request) (accepted, 
 		return accepted{}, err
 	}
 	r.Body = io.NopCloser(bytes.NewReader(body))
-	ev, err := binding.ToEvent(r.Context(), cehttp.NewMessageFromHttpRequest(r))
-	switch {
-	case errors.Is(err, binding.ErrUnknownEncoding):
+	msg := cehttp.NewMessageFromHttpRequest(r)
+	switch msg.ReadEncoding() {
+	case binding.EncodingUnknown:
 		return accepted{}, badRequest("not a CloudEvent: send ce-* headers (binary mode) or Content-Type: application/cloudevents+json (structured mode)", nil)
-	case errors.Is(err, binding.ErrCannotConvertToEvent):
+	case binding.EncodingBatch:
 		return accepted{}, badRequest("batches are not accepted: send one event per request", nil)
-	case err != nil:
+	}
+	ev, err := binding.ToEvent(r.Context(), msg)
+	if err != nil {
 		return accepted{}, badRequest("invalid CloudEvent", err)
 	}
 	if err := ev.Validate(); err != nil {

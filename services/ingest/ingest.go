@@ -20,6 +20,7 @@ package ingest
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net"
@@ -146,8 +147,15 @@ func (s Secret) String() string {
 	return "inline secret"
 }
 
+// GoString describes the secret without revealing it, for %#v.
+func (s Secret) GoString() string { return "ingest.Secret{" + s.String() + "}" }
+
 // LogValue keeps the secret out of logs.
 func (s Secret) LogValue() slog.Value { return slog.StringValue(s.String()) }
+
+// MarshalJSON writes the description, never the value, so that a source
+// printed as JSON (or logged by a JSON handler) does not reveal it.
+func (s Secret) MarshalJSON() ([]byte, error) { return json.Marshal(s.String()) }
 
 // DefaultConfig returns a configuration that runs with no file: a form
 // source without a signature and a Clay source with a shared secret read

@@ -44,6 +44,19 @@ func newSource(s Source, schemes *signature.Registry, lookupEnv func(string) (st
 	if s.TypeField == "" {
 		s.TypeField = DefaultTypeField
 	}
+	src := &source{Source: s, ceSource: "/gtmhub/ingest/" + s.Name, secretHeaders: map[string]bool{}}
+	verifier, disabled, err := newVerifier(s, schemes, lookupEnv)
+	switch {
+	case err != nil:
+		errs = append(errs, err)
+	case disabled != "":
+		src.disabled = disabled
+	default:
+		src.verifier = verifier
+		for _, h := range verifier.SecretHeaders() {
+			src.secretHeaders[http.CanonicalHeaderKey(h)] = true
+		}
+	}
 	switch s.Kind {
 	case KindLead, KindRaw:
 	default:
@@ -64,7 +77,6 @@ func newSource(s Source, schemes *signature.Registry, lookupEnv func(string) (st
 		}
 	}
 
-	src := &source{Source: s, ceSource: "/gtmhub/ingest/" + s.Name, secretHeaders: map[string]bool{}}
 	if s.Kind == KindLead {
 		m, err := payload.NewLeadMapper(s.Mapping)
 		if err != nil {
@@ -82,18 +94,6 @@ func newSource(s Source, schemes *signature.Registry, lookupEnv func(string) (st
 		src.limiter = rate.NewLimiter(rate.Limit(s.RateLimit), burst)
 	}
 
-	verifier, disabled, err := newVerifier(s, schemes, lookupEnv)
-	switch {
-	case err != nil:
-		errs = append(errs, err)
-	case disabled != "":
-		src.disabled = disabled
-	default:
-		src.verifier = verifier
-		for _, h := range verifier.SecretHeaders() {
-			src.secretHeaders[http.CanonicalHeaderKey(h)] = true
-		}
-	}
 	if len(errs) > 0 {
 		return nil, errs
 	}

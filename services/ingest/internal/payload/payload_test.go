@@ -1,0 +1,267 @@
+package payload
+
+import (
+	"encoding/json"
+	"errors"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/gtmhub/gtmhub/contracts"
+)
+
+func TestDecode(t *testing.T) {
+	tests := []struct {
+		name        string
+		contentType string
+		body        string
+		want        Fields
+		wantErr     error
+	}{
+		{"json", "application/json", `{"email":"a@b.co","n":7}`, Fields{"email": "a@b.co", "n": json.Number("7")}, nil},
+		{"json with charset", "application/json; charset=utf-8", `{"a":"b"}`, Fields{"a": "b"}, nil},
+		{"vendor json", "application/vnd.clay+json", `{"a":"b"}`, Fields{"a": "b"}, nil},
+		{"no content type is json", "", `{"a":"b"}`, Fields{"a": "b"}, nil},
+		{"form", "application/x-www-form-urlencoded", "email=a%40b.co&first_name=Ada+L&tag=x&tag=y",
+			Fields{"email": "a@b.co", "first_name": "Ada L", "tag": []string{"x", "y"}}, nil},
+		{"json array", "application/json", `[{"a":"b"}]`, nil, ErrMalformed},
+		{"json string", "application/json", `"a"`, nil, ErrMalformed},
+		{"truncated json", "application/json", `{"a":`, nil, ErrMalformed},
+		{"two json values", "application/json", `{"a":1}{"b":2}`, nil, ErrMalformed},
+		{"empty json", "application/json", ` `, nil, ErrMalformed},
+		{"bad form escape", "application/x-www-form-urlencoded", "a=%zz", nil, ErrMalformed},
+		{"xml", "application/xml", `<a/>`, nil, ErrUnsupportedMediaType},
+		{"multipart", "multipart/form-data; boundary=x", `--x--`, nil, ErrUnsupportedMediaType},
+		{"garbage content type", ";;;", `{}`, nil, ErrUnsupportedMediaType},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := Decode(tt.contentType, []byte(tt.body))
+			if !errors.Is(err, tt.wantErr) || (err == nil) != (tt.wantErr == nil) {
+				t.Fatalf("Decode() error = %v, want %v", err, tt.wantErr)
+			}
+			if !reflect.DeepEqual(got, tt.want) {
+				t.Fatalf("Decode() = %#v, want %#v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestLeadMapper(t *testing.T) {
+	clay := map[string]string{"Work Email": "email", "First Name": "first_name", "Last Name": "last_name",
+		"Company Name": "company", "Job Title": "title"}
+	tests := []struct {
+		name       string
+		mapping    map[string]string
+		fields     Fields
+		want       string // the lead as JSON
+		wantFields []string
+	}{
+		{
+			name:   "standard names need no mapping, values trimmed",
+			fields: Fields{"email": "  Ada@Example.com ", "first_name": "Ada", "last_name": "Lovelace", "company": "Example Inc"},
+			want:   `{"email":"Ada@Example.com","first_name":"Ada","last_name":"Lovelace","company":"Example Inc","source":"form"}`,
+		},
+		{
+			name:    "clay mapping, unmapped fields to attributes verbatim",
+			mapping: clay,
+			fields: Fields{"Work Email": "ada@example.com", "First Name": "Ada", "Last Name": "Lovelace",
+				"Company Name": "Example Inc", "Job Title": "CTO", "LinkedIn URL": "https://linkedin.com/in/ada ", "Employees": json.Number("40")},
+			want: `{"email":"ada@example.com","first_name":"Ada","last_name":"Lovelace","company":"Example Inc","title":"CTO","source":"form",` +
+				`"attributes":{"Employees":40,"LinkedIn URL":"https://linkedin.com/in/ada "}}`,
+		},
+		{
+			name:   "scores become numbers",
+			fields: Fields{"email": "a@b.co", "signal_score": "72", "intent_score": json.Number("64.5"), "fit_score": " 88% "},
+			want:   `{"email":"a@b.co","source":"form","signal_score":72,"intent_score":64.5,"fit_score":88}`,
+		},
+		{
+			name:       "scores that are not numbers",
+			fields:     Fields{"email": "a@b.co", "signal_score": "high", "intent_score": true, "fit_score": "NaN"},
+			want:       `{"email":"a@b.co","source":"form"}`,
+			wantFields: []string{"/fit_score", "/intent_score", "/signal_score"},
+		},
+		{
+			name:   "created_at from RFC 3339 and Unix seconds",
+			fields: Fields{"email": "a@b.co", "created_at": "2025-11-20T09:14:03+01:00"},
+			want:   `{"email":"a@b.co","created_at":"2025-11-20T09:14:03+01:00","source":"form"}`,
+		},
+		{
+			name:   "created_at as Unix seconds",
+			fields: Fields{"email": "a@b.co", "created_at": json.Number("1763630043")},
+			want:   `{"email":"a@b.co","created_at":"2025-11-20T09:14:03Z","source":"form"}`,
+		},
+		{
+			name:       "bad created_at",
+			fields:     Fields{"email": "a@b.co", "created_at": "yesterday"},
+			want:       `{"email":"a@b.co","source":"form"}`,
+			wantFields: []string{"/created_at"},
+		},
+		{
+			name:   "numbers and booleans as text",
+			fields: Fields{"email": "a@b.co", "phone": json.Number("442079460958"), "status": false},
+			want:   `{"email":"a@b.co","status":"false","phone":"442079460958","source":"form"}`,
+		},
+		{
+			name:       "an object where text is expected",
+			mapping:    clay,
+			fields:     Fields{"Work Email": map[string]any{"value": "a@b.co"}},
+			want:       `{"source":"form"}`,
+			wantFields: []string{"/email"},
+		},
+		{
+			name:    "an explicit mapping beats a same-named field, which is kept",
+			mapping: clay,
+			fields:  Fields{"Work Email": "work@b.co", "email": "home@b.co"},
+			want:    `{"email":"work@b.co","source":"form","attributes":{"email":"home@b.co"}}`,
+		},
+		{
+			name:   "the sender's source field is an attribute",
+			fields: Fields{"email": "a@b.co", "source": "newsletter"},
+			want:   `{"email":"a@b.co","source":"form","attributes":{"source":"newsletter"}}`,
+		},
+		{
+			name:   "empty values are absent, repeated form fields take the first",
+			fields: Fields{"email": []string{" ", "a@b.co"}, "first_name": "  ", "last_name": nil},
+			want:   `{"email":"a@b.co","source":"form"}`,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m, err := NewLeadMapper(tt.mapping)
+			if err != nil {
+				t.Fatal(err)
+			}
+			lead, problems := m.Map(tt.fields, "form")
+			got, err := json.Marshal(lead)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !jsonEqual(t, got, []byte(tt.want)) {
+				t.Errorf("lead = %s\nwant   %s", got, tt.want)
+			}
+			var ptrs []string
+			for _, p := range problems {
+				ptrs = append(ptrs, p.Pointer)
+			}
+			if !slices.Equal(ptrs, tt.wantFields) {
+				t.Errorf("problems = %v, want pointers %v", problems, tt.wantFields)
+			}
+		})
+	}
+}
+
+func TestLeadMapperNamesTheSendersField(t *testing.T) {
+	m, err := NewLeadMapper(map[string]string{"Score": "signal_score"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, problems := m.Map(Fields{"Score": "lots"}, "clay")
+	if len(problems) != 1 || problems[0].Pointer != "/signal_score" {
+		t.Fatalf("problems = %v", problems)
+	}
+	if want := `(from field "Score")`; !strings.Contains(problems[0].Message, want) {
+		t.Fatalf("message %q does not say %s", problems[0].Message, want)
+	}
+}
+
+func TestNewLeadMapperReportsEveryBadTarget(t *testing.T) {
+	_, err := NewLeadMapper(map[string]string{"a": "emial", "b": "source", "c": "email", "d": "email", "": "title"})
+	if err == nil {
+		t.Fatal("NewLeadMapper accepted bad targets")
+	}
+	for _, want := range []string{`"emial"`, `"source"`, `already mapped`, `empty source field`} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not mention %s", err, want)
+		}
+	}
+}
+
+func TestToken(t *testing.T) {
+	tests := map[string]string{
+		"contact.creation":   "contact_creation",
+		"Star":               "star",
+		" pull_request ":     "pull_request",
+		"deal/stage-changed": "deal_stage-changed",
+		"":                   "",
+		"...":                "",
+		"日本":                 "",
+		"a日b":                "a_b",
+	}
+	for in, want := range tests {
+		if got := Token(in); got != want {
+			t.Errorf("Token(%q) = %q, want %q", in, got, want)
+		}
+	}
+	long := Token(string(make([]byte, 100)) + "abc")
+	if len(long) > 64 {
+		t.Errorf("Token of a long string has %d bytes", len(long))
+	}
+}
+
+func TestStringAt(t *testing.T) {
+	body := []byte(`{"type":"deal.created","event":{"type":"message","n":1}}`)
+	tests := map[string]string{"type": "deal.created", "event.type": "message", "event.n": "", "missing": "", "event.type.x": ""}
+	for path, want := range tests {
+		if got := StringAt(body, path); got != want {
+			t.Errorf("StringAt(%q) = %q, want %q", path, got, want)
+		}
+	}
+	if got := StringAt([]byte("not json"), "type"); got != "" {
+		t.Errorf("StringAt(not json) = %q", got)
+	}
+}
+
+// FuzzParseLead decodes arbitrary bodies as JSON and as forms and maps them
+// onto leads. It must never panic; whatever it builds must marshal to valid
+// JSON, and a lead the contract accepts must read back as the same lead.
+func FuzzParseLead(f *testing.F) {
+	f.Add("application/json", `{"email":"Ada@Example.com","first_name":"Ada","last_name":"Lovelace","company":"Example Inc"}`)
+	f.Add("application/json", `{"Work Email":"a@b.co","signal_score":"1e999","created_at":"2025-11-20T09:14:03Z","x":{"y":[1,2]}}`)
+	f.Add("application/json", `{"email":"a@b.co","fit_score":-0,"created_at":253402300800}`)
+	f.Add("application/x-www-form-urlencoded", "email=a%40b.co&intent_score=55.5%25&tag=a&tag=b")
+	f.Add("application/x-www-form-urlencoded", "Work+Email=%ff%fe&source=x")
+	f.Add("text/plain", "email=a")
+	m, err := NewLeadMapper(map[string]string{"Work Email": "email", "Score": "signal_score"})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, contentType, body string) {
+		fields, err := Decode(contentType, []byte(body))
+		if err != nil {
+			return
+		}
+		lead, _ := m.Map(fields, "form")
+		data, err := json.Marshal(lead)
+		if err != nil {
+			t.Fatalf("marshal lead: %v", err)
+		}
+		if !json.Valid(data) {
+			t.Fatalf("invalid JSON: %s", data)
+		}
+		if contracts.Validate(contracts.TypeLeadCaptured, data) != nil {
+			return
+		}
+		var back contracts.LeadCaptured
+		if err := json.Unmarshal(data, &back); err != nil {
+			t.Fatalf("accepted lead does not read back: %v\n%s", err, data)
+		}
+		again, err := json.Marshal(back)
+		if err != nil || !jsonEqual(t, data, again) {
+			t.Fatalf("accepted lead changes on a round trip:\n%s\n%s", data, again)
+		}
+	})
+}
+
+func jsonEqual(t *testing.T, a, b []byte) bool {
+	t.Helper()
+	var x, y any
+	if err := json.Unmarshal(a, &x); err != nil {
+		t.Fatalf("%s: %v", a, err)
+	}
+	if err := json.Unmarshal(b, &y); err != nil {
+		t.Fatalf("%s: %v", b, err)
+	}
+	return reflect.DeepEqual(x, y)
+}
