@@ -1,0 +1,206 @@
+package knowledgesync
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"path"
+	"strings"
+
+	"github.com/goccy/go-yaml"
+)
+
+// Front-matter keys with a meaning of their own; every other key is kept in
+// [Document.Properties].
+const (
+	keyTitle    = "title"
+	keyNotionID = "notion_id"
+	keyTags     = "tags"
+)
+
+// Document is one parsed Markdown file.
+type Document struct {
+	// Title comes from the front matter's title, else the first level-one
+	// heading, else the file name without its extension.
+	Title string
+	// NotionID is the Notion page the file is linked to, if any.
+	NotionID string
+	// Tags come from the front matter's tags: a list, or one string.
+	Tags []string
+	// Properties are the other front-matter keys, as YAML decoded them.
+	Properties map[string]any
+	// Body is the Markdown after the front matter.
+	Body []byte
+}
+
+// ParseDocument parses the Markdown file name (a slash-separated path, used
+// for the fallback title and in errors) with content. YAML front matter is
+// optional: a first line of "---", the YAML, and a closing "---" or "..."
+// line. Front matter that is not closed, is not valid YAML, is not a mapping,
+// or has a title, notion_id or tags of the wrong type is an error naming the
+// file.
+func ParseDocument(name string, content []byte) (Document, error) {
+	content = bytes.TrimPrefix(content, []byte("\ufeff"))
+	front, body, found, err := splitFrontMatter(content)
+	if err != nil {
+		return Document{}, fmt.Errorf("%s: %w", name, err)
+	}
+	doc := Document{Body: body}
+	if found {
+		if err := doc.setFrontMatter(front); err != nil {
+			return Document{}, fmt.Errorf("%s: front matter: %w", name, err)
+		}
+	}
+	if doc.Title == "" {
+		doc.Title = firstHeading(body)
+	}
+	if doc.Title == "" {
+		doc.Title = strings.TrimSuffix(path.Base(name), path.Ext(name))
+	}
+	return doc, nil
+}
+
+// splitFrontMatter separates the front matter from the body. found is false
+// when the content does not start with a "---" line.
+func splitFrontMatter(content []byte) (front, body []byte, found bool, err error) {
+	first, rest, _ := cutLine(content)
+	if !isLine(first, "---") {
+		return nil, content, false, nil
+	}
+	for off := 0; ; {
+		line, next, more := cutLine(rest[off:])
+		if isLine(line, "---") || isLine(line, "...") {
+			return rest[:off], next, true, nil
+		}
+		if !more {
+			return nil, nil, true, errors.New("front matter starts with --- but no --- line closes it")
+		}
+		off = len(rest) - len(next)
+	}
+}
+
+// cutLine returns the first line of b without its line ending, and the rest
+// after it. more is false when b has no line ending.
+func cutLine(b []byte) (line, rest []byte, more bool) {
+	i := bytes.IndexByte(b, '\n')
+	if i < 0 {
+		return b, nil, false
+	}
+	return bytes.TrimSuffix(b[:i], []byte("\r")), b[i+1:], true
+}
+
+// isLine reports whether line is marker, ignoring trailing blanks.
+func isLine(line []byte, marker string) bool {
+	return string(bytes.TrimRight(line, " \t")) == marker
+}
+
+// setFrontMatter decodes front into d.
+func (d *Document) setFrontMatter(front []byte) error {
+	if len(bytes.TrimSpace(front)) == 0 {
+		return nil
+	}
+	var props map[string]any
+	// The leading newline stands for the opening --- line, so that the
+	// positions in YAML errors are the file's lines.
+	if err := yaml.Unmarshal(append([]byte("\n"), front...), &props); err != nil {
+		return fmt.Errorf("invalid YAML: %s", yaml.FormatError(err, false, false))
+	}
+	if props == nil {
+		return fmt.Errorf("want a mapping of keys to values")
+	}
+	var err error
+	if d.Title, err = stringValue(props, keyTitle); err != nil {
+		return err
+	}
+	if d.NotionID, err = stringValue(props, keyNotionID); err != nil {
+		return err
+	}
+	if d.Tags, err = tagsValue(props); err != nil {
+		return err
+	}
+	delete(props, keyTitle)
+	delete(props, keyNotionID)
+	delete(props, keyTags)
+	if len(props) > 0 {
+		d.Properties = props
+	}
+	return nil
+}
+
+func stringValue(props map[string]any, key string) (string, error) {
+	switch v := props[key].(type) {
+	case nil:
+		return "", nil
+	case string:
+		return strings.TrimSpace(v), nil
+	default:
+		return "", fmt.Errorf("%s must be a string, not %T", key, v)
+	}
+}
+
+func tagsValue(props map[string]any) ([]string, error) {
+	switch v := props[keyTags].(type) {
+	case nil:
+		return nil, nil
+	case string:
+		if t := strings.TrimSpace(v); t != "" {
+			return []string{t}, nil
+		}
+		return nil, nil
+	case []any:
+		tags := make([]string, 0, len(v))
+		for i, t := range v {
+			s, ok := t.(string)
+			if !ok {
+				return nil, fmt.Errorf("tags[%d] must be a string, not %T", i, t)
+			}
+			if s = strings.TrimSpace(s); s != "" {
+				tags = append(tags, s)
+			}
+		}
+		return tags, nil
+	default:
+		return nil, fmt.Errorf("tags must be a list of strings, not %T", v)
+	}
+}
+
+// firstHeading returns the text of the first ATX level-one heading ("# Title")
+// outside fenced code blocks, or "".
+func firstHeading(body []byte) string {
+	fence := ""
+	for raw := range bytes.Lines(body) {
+		line := strings.TrimRight(string(raw), " \t\r\n")
+		trimmed := strings.TrimLeft(line, " ")
+		if len(line)-len(trimmed) > 3 {
+			continue // indented code
+		}
+		switch {
+		case fence != "":
+			if strings.HasPrefix(trimmed, fence) {
+				fence = ""
+			}
+		case strings.HasPrefix(trimmed, "```"):
+			fence = "```"
+		case strings.HasPrefix(trimmed, "~~~"):
+			fence = "~~~"
+		case trimmed == "#" || strings.HasPrefix(trimmed, "# ") || strings.HasPrefix(trimmed, "#\t"):
+			if title := headingText(trimmed[1:]); title != "" {
+				return title
+			}
+		}
+	}
+	return ""
+}
+
+// headingText strips an ATX heading's optional closing sequence: "Title ##"
+// is "Title", "C#" stays "C#".
+func headingText(s string) string {
+	s = strings.TrimSpace(s)
+	if strings.Trim(s, "#") == "" {
+		return ""
+	}
+	if i := strings.LastIndexAny(s, " \t"); i >= 0 && strings.Trim(s[i+1:], "#") == "" {
+		s = strings.TrimSpace(s[:i])
+	}
+	return s
+}
