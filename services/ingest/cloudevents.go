@@ -71,7 +71,7 @@ func (h *handler) cloudEvent(w http.ResponseWriter, r *http.Request) (accepted, 
 	}
 	subject, err := eventSubject(entry, ev)
 	if err != nil {
-		return accepted{}, &apiError{Status: http.StatusUnprocessableEntity, Message: err.Error()}
+		return accepted{}, &apiError{Status: http.StatusUnprocessableEntity, Message: "no subject for the event", Detail: err.Error()}
 	}
 	if ev.DataContentType() == "" {
 		ev.SetDataContentType(event.ApplicationJSON)
@@ -79,11 +79,14 @@ func (h *handler) cloudEvent(w http.ResponseWriter, r *http.Request) (accepted, 
 	return h.publish(r.Context(), subject, *ev)
 }
 
+// badRequest is a 400 whose cause, which may quote the body, is told to the
+// caller but not logged.
 func badRequest(msg string, err error) *apiError {
+	e := &apiError{Status: http.StatusBadRequest, Message: msg}
 	if err != nil {
-		msg += ": " + err.Error()
+		e.Detail = err.Error()
 	}
-	return &apiError{Status: http.StatusBadRequest, Message: msg}
+	return e
 }
 
 func isJSON(contentType string) bool {

@@ -9,6 +9,7 @@ import (
 	"math"
 	"net/http"
 	"os"
+	"runtime/debug"
 	"strconv"
 	"time"
 
@@ -95,14 +96,17 @@ type accepted struct {
 // apiError is a failed request: what the caller is told, and the cause that
 // only the log sees.
 type apiError struct {
-	Status     int
-	Message    string
-	Fields     []contracts.FieldError
-	RetryAfter time.Duration
-	Allow      string // for 405
-	EventID    string // a quarantined request's message id, for the log
-	Alert      bool   // log at error level whatever the status
-	Err        error
+	Status  int
+	Message string
+	// Detail is added to Message in the answer but kept out of the log,
+	// because it may quote the request body.
+	Detail       string
+	Fields       []contracts.FieldError
+	RetryAfter   time.Duration
+	Allow        string // for 405
+	QuarantineID string // the quarantined request's message id, for the log
+	Alert        bool   // log at error level whatever the status
+	Err          error
 }
 
 func (e *apiError) Error() string {
@@ -125,7 +129,7 @@ type errorBody struct {
 func (h *handler) endpoint(fn func(http.ResponseWriter, *http.Request) (accepted, error)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		res, err := fn(w, r)
+		res, err := recovered(fn, w, r)
 		attrs := []slog.Attr{
 			slog.String("method", r.Method),
 			slog.String("path", r.URL.Path),
@@ -139,8 +143,8 @@ func (h *handler) endpoint(fn func(http.ResponseWriter, *http.Request) (accepted
 			e := asAPIError(err)
 			status = e.Status
 			writeError(w, e)
-			if e.EventID != "" {
-				attrs = append(attrs, slog.String("event_id", e.EventID))
+			if e.QuarantineID != "" {
+				attrs = append(attrs, slog.String("quarantine_id", e.QuarantineID))
 			}
 			attrs = append(attrs, slog.String("error", events.Redact(e.Error())))
 			if len(e.Fields) > 0 {
@@ -160,6 +164,21 @@ func (h *handler) endpoint(fn func(http.ResponseWriter, *http.Request) (accepted
 	})
 }
 
+// recovered calls fn, turning a panic into a 500 so that even then the
+// caller gets a JSON answer and the log a line.
+func recovered(fn func(http.ResponseWriter, *http.Request) (accepted, error), w http.ResponseWriter, r *http.Request) (res accepted, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			if p == http.ErrAbortHandler {
+				panic(p)
+			}
+			err = &apiError{Status: http.StatusInternalServerError, Message: "internal error", Alert: true,
+				Err: fmt.Errorf("panic: %v\n%s", p, debug.Stack())}
+		}
+	}()
+	return fn(w, r)
+}
+
 func asAPIError(err error) *apiError {
 	var e *apiError
 	if errors.As(err, &e) {
@@ -175,7 +194,11 @@ func writeError(w http.ResponseWriter, e *apiError) {
 	if e.Allow != "" {
 		w.Header().Set("Allow", e.Allow)
 	}
-	writeJSON(w, e.Status, errorBody{Error: e.Message, Fields: e.Fields})
+	msg := e.Message
+	if e.Detail != "" {
+		msg += ": " + e.Detail
+	}
+	writeJSON(w, e.Status, errorBody{Error: msg, Fields: e.Fields})
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

@@ -52,7 +52,7 @@ const (
 	DefaultHTTPAddr        = "127.0.0.1:8080"
 	DefaultMaxBody         = 1 << 20 // 1 MiB
 	DefaultMaxInFlight     = 1024
-	DefaultPublishTimeout  = 10 * time.Second
+	DefaultPublishTimeout  = 5 * time.Second
 	DefaultShutdownTimeout = 30 * time.Second
 	DefaultTypeField       = "type"
 	// DefaultRawType is the type of a raw webhook whose type cannot be read.

@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"strings"
@@ -34,6 +35,18 @@ const (
 	// HeaderQuarantineTime is when the request arrived, RFC 3339 in UTC.
 	HeaderQuarantineTime = "Gtmhub-Quarantine-Time"
 )
+
+// quarantine stores a request that failed verification and returns the 401
+// to answer. A failure to store it is logged; the caller still gets 401.
+func (h *handler) quarantine(r *http.Request, src *source, body []byte, reason error, received time.Time) error {
+	msg := QuarantineMsg(src.Name, r, body, reason.Error(), received)
+	e := &apiError{Status: http.StatusUnauthorized, QuarantineID: msg.Header.Get(events.HeaderMsgID),
+		Message: "verification failed: " + reason.Error()}
+	if err := h.publishMsg(context.WithoutCancel(r.Context()), msg); err != nil {
+		e.Err, e.Alert = fmt.Errorf("quarantine: %w", err), true
+	}
+	return e
+}
 
 // QuarantineMsg returns the quarantine message of a request to source that
 // failed verification for reason. Its Nats-Msg-Id is a fresh UUID: every

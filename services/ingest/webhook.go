@@ -1,14 +1,11 @@
 package ingest
 
 import (
-	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
-	"slices"
 	"strings"
 	"time"
 
@@ -16,8 +13,6 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/gtmhub/gtmhub/contracts"
-	"github.com/gtmhub/gtmhub/events"
-	"github.com/gtmhub/gtmhub/services/ingest/internal/payload"
 	"github.com/gtmhub/gtmhub/services/ingest/internal/signature"
 )
 
@@ -121,156 +116,4 @@ func newEvent(id, typ string, src *source, data []byte) event.Event {
 	ev.DataEncoded = data
 	ev.SetDataContentType(event.ApplicationJSON)
 	return ev
-}
-
-// acceptLead maps a lead source's body onto a lead and publishes it.
-func (h *handler) acceptLead(r *http.Request, src *source, body []byte, id string) (accepted, error) {
-	fields, err := payload.Decode(r.Header.Get("Content-Type"), body)
-	switch {
-	case errors.Is(err, payload.ErrUnsupportedMediaType):
-		return accepted{}, &apiError{Status: http.StatusUnsupportedMediaType, Message: err.Error()}
-	case err != nil:
-		return accepted{}, &apiError{Status: http.StatusBadRequest, Message: err.Error()}
-	}
-	data, err := buildLead(src, fields)
-	if err != nil {
-		return accepted{}, err
-	}
-	return h.publish(r.Context(), src.leadSubject(), newEvent(id, contracts.TypeLeadCaptured, src, data))
-}
-
-// buildLead maps fields onto a lead and validates it against its contract,
-// returning the event data or a 422 listing every problem.
-func buildLead(src *source, fields payload.Fields) ([]byte, error) {
-	lead, problems := src.mapper.Map(fields, src.Name)
-	data, err := json.Marshal(lead)
-	if err != nil {
-		return nil, fmt.Errorf("marshal lead: %w", err)
-	}
-	err = contracts.Validate(contracts.TypeLeadCaptured, data)
-	var verr *contracts.ValidationError
-	switch {
-	case errors.As(err, &verr):
-		problems = mergeFields(problems, verr.Fields, src.mapper)
-	case err != nil:
-		return nil, fmt.Errorf("validate lead: %w", err)
-	}
-	if len(problems) > 0 {
-		return nil, &apiError{Status: http.StatusUnprocessableEntity, Fields: problems,
-			Message: fmt.Sprintf("the lead does not satisfy the %s contract", contracts.TypeLeadCaptured)}
-	}
-	return data, nil
-}
-
-// mergeFields adds the schema's findings to the mapper's, keeping the
-// mapper's where both speak of the same field (a value that could not be
-// converted is also missing), and names the sender's field where a mapping
-// renamed it.
-func mergeFields(mapped, schema []contracts.FieldError, m *payload.LeadMapper) []contracts.FieldError {
-	out := slices.Clone(mapped)
-	for _, f := range schema {
-		if slices.ContainsFunc(mapped, func(g contracts.FieldError) bool { return g.Pointer == f.Pointer }) {
-			continue
-		}
-		field, _, _ := strings.Cut(strings.TrimPrefix(f.Pointer, "/"), "/")
-		if from, ok := m.SourceField(field); ok {
-			f.Message += fmt.Sprintf(" (from field %q)", from)
-		}
-		out = append(out, f)
-	}
-	slices.SortStableFunc(out, func(a, b contracts.FieldError) int { return strings.Compare(a.Pointer, b.Pointer) })
-	return out
-}
-
-// acceptRaw publishes a raw source's request as a webhook.received event.
-func (h *handler) acceptRaw(r *http.Request, src *source, body []byte, id string) (accepted, error) {
-	typ := rawType(src, r.Header, body)
-	rec := contracts.WebhookReceived{Source: src.Name, Type: typ, Headers: redactHeaders(r.Header, src.secretHeaders)}
-	switch {
-	case len(body) == 0:
-	case json.Valid(body):
-		rec.Body = body
-	default:
-		rec.BodyBase64 = body
-	}
-	data, err := json.Marshal(rec)
-	if err != nil {
-		return accepted{}, fmt.Errorf("marshal webhook: %w", err)
-	}
-	err = contracts.Validate(contracts.TypeWebhookReceived, data)
-	var verr *contracts.ValidationError
-	switch {
-	case errors.As(err, &verr):
-		return accepted{}, &apiError{Status: http.StatusUnprocessableEntity, Fields: verr.Fields,
-			Message: fmt.Sprintf("the webhook does not satisfy the %s contract", contracts.TypeWebhookReceived)}
-	case err != nil:
-		return accepted{}, fmt.Errorf("validate webhook: %w", err)
-	}
-	subject, err := events.Subject(events.SubjectRaw, src.Name, typ)
-	if err != nil {
-		return accepted{}, err
-	}
-	ev := newEvent(id, contracts.TypeWebhookReceived, src, data)
-	ev.SetSubject(typ)
-	return h.publish(r.Context(), subject, ev)
-}
-
-// rawType reads a raw webhook's event type from the configured header, then
-// the configured JSON field, reduced to a subject token.
-func rawType(src *source, header http.Header, body []byte) string {
-	if src.TypeHeader != "" {
-		if t := payload.Token(header.Get(src.TypeHeader)); t != "" {
-			return t
-		}
-	}
-	if t := payload.Token(payload.StringAt(body, src.TypeField)); t != "" {
-		return t
-	}
-	return DefaultRawType
-}
-
-// redactHeaders copies header, replacing the values of headers that carry
-// credentials with [REDACTED].
-func redactHeaders(header http.Header, secret map[string]bool) http.Header {
-	out := make(http.Header, len(header))
-	for k, vs := range header {
-		if secret[k] || credentialHeader(k) {
-			redacted := make([]string, len(vs))
-			for i := range redacted {
-				redacted[i] = "[REDACTED]"
-			}
-			out[k] = redacted
-			continue
-		}
-		out[k] = slices.Clone(vs)
-	}
-	return out
-}
-
-// credentialHeader reports whether a header named so usually carries a
-// credential, whatever the scheme.
-func credentialHeader(name string) bool {
-	n := strings.ToLower(name)
-	switch n {
-	case "authorization", "proxy-authorization", "cookie", "set-cookie":
-		return true
-	}
-	for _, s := range []string{"secret", "token", "signature", "password", "api-key", "apikey", "auth"} {
-		if strings.Contains(n, s) {
-			return true
-		}
-	}
-	return false
-}
-
-// quarantine stores a request that failed verification and returns the 401
-// to answer. A failure to store it is logged; the caller still gets 401.
-func (h *handler) quarantine(r *http.Request, src *source, body []byte, reason error, received time.Time) error {
-	msg := QuarantineMsg(src.Name, r, body, reason.Error(), received)
-	e := &apiError{Status: http.StatusUnauthorized, EventID: msg.Header.Get(events.HeaderMsgID),
-		Message: "verification failed: " + reason.Error()}
-	if err := h.publishMsg(context.WithoutCancel(r.Context()), msg); err != nil {
-		e.Err, e.Alert = fmt.Errorf("quarantine: %w", err), true
-	}
-	return e
 }

@@ -54,16 +54,23 @@ func MediaType(contentType string) (string, error) {
 }
 
 // Decode decodes body according to contentType. A JSON body must be one
-// object; numbers keep their exact text as json.Number.
+// object; numbers keep their exact text as json.Number. A "form" whose body
+// is a JSON object is read as JSON: HTTP clients such as curl -d label JSON
+// as a form unless told otherwise, and no real form body starts with '{'.
 func Decode(contentType string, body []byte) (Fields, error) {
 	mt, err := MediaType(contentType)
 	if err != nil {
 		return nil, err
 	}
-	if mt == MediaForm {
+	if mt == MediaForm && !looksLikeJSONObject(body) {
 		return decodeForm(body)
 	}
 	return decodeJSON(body)
+}
+
+func looksLikeJSONObject(body []byte) bool {
+	b := bytes.TrimSpace(body)
+	return len(b) > 0 && b[0] == '{' && json.Valid(b)
 }
 
 func decodeJSON(body []byte) (Fields, error) {

@@ -25,6 +25,8 @@ func TestDecode(t *testing.T) {
 		{"no content type is json", "", `{"a":"b"}`, Fields{"a": "b"}, nil},
 		{"form", "application/x-www-form-urlencoded", "email=a%40b.co&first_name=Ada+L&tag=x&tag=y",
 			Fields{"email": "a@b.co", "first_name": "Ada L", "tag": []string{"x", "y"}}, nil},
+		{"json labelled as a form", "application/x-www-form-urlencoded", ` {"email":"a@b.co"}`, Fields{"email": "a@b.co"}, nil},
+		{"form that starts with a brace", "application/x-www-form-urlencoded", `{x=1`, Fields{"{x": "1"}, nil},
 		{"json array", "application/json", `[{"a":"b"}]`, nil, ErrMalformed},
 		{"json string", "application/json", `"a"`, nil, ErrMalformed},
 		{"truncated json", "application/json", `{"a":`, nil, ErrMalformed},
