@@ -121,7 +121,7 @@ func changeOf(t testing.TB, p published) (typ string, changes []contracts.FieldC
 			ev.Time(), ev.DataContentType())
 	}
 	var data struct {
-		Changes    []contracts.FieldChange          `json:"changes"`
+		Changes    []contracts.FieldChange         `json:"changes"`
 		Provenance map[string]contracts.Provenance `json:"provenance"`
 	}
 	if err := json.Unmarshal(ev.Data(), &data); err != nil {

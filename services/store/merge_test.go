@@ -161,7 +161,7 @@ func TestMergeContact(t *testing.T) {
 			{"e1", h1, adaLead(func(l *contracts.Lead) { l.CreatedAt = ptr(t0.Add(-24 * time.Hour)) })},
 			{"e2", t0, adaLead(nil)},
 		},
-		want: Contact{Email: "ada@example.com", Source: "form", CreatedAt: t0.Add(-24 * time.Hour), UpdatedAt: h1},
+		want:     Contact{Email: "ada@example.com", Source: "form", CreatedAt: t0.Add(-24 * time.Hour), UpdatedAt: h1},
 		wantProv: map[string]string{"email": "e1", "source": "e1"},
 		wantEvents: []wantEvent{
 			{contracts.TypeContactCreated, "e1", adaCreated(t0.Add(-24*time.Hour), chg("source", nil, "form"))},

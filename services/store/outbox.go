@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -42,18 +43,21 @@ func (r *relay) publishFor(ctx context.Context, inputID string) error {
 	return r.publish(ctx, entries)
 }
 
+// publish publishes entries in order and removes those the stream
+// acknowledged.
 func (r *relay) publish(ctx context.Context, entries []outboxEntry) error {
+	done := make([]int64, 0, len(entries))
+	var err error
 	for _, e := range entries {
 		// The publish continues the trace of the write that enqueued it.
 		pctx := events.ExtractTrace(ctx, r.prop, e.event)
-		if err := r.pub.Publish(pctx, e.subject, e.event); err != nil {
-			return fmt.Errorf("publish %s %s: %w", e.subject, e.event.ID(), err)
+		if err = r.pub.Publish(pctx, e.subject, e.event); err != nil {
+			err = fmt.Errorf("publish %s %s: %w", e.subject, e.event.ID(), err)
+			break
 		}
-		if err := r.store.Done(ctx, e.seq); err != nil {
-			return err
-		}
+		done = append(done, e.seq)
 	}
-	return nil
+	return errors.Join(err, r.store.Done(context.WithoutCancel(ctx), done...))
 }
 
 // run empties the outbox at once, then every interval publishes the entries

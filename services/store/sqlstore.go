@@ -121,8 +121,14 @@ func (s *sqlStore) Ping(ctx context.Context) error {
 // Update runs fn in one write transaction and commits it when fn returns
 // nil. A transaction that meets lock contention runs again, a few times.
 func (s *sqlStore) Update(ctx context.Context, fn func(tx recordTx) error) error {
+	return s.retry(ctx, func() error { return s.update(ctx, fn) })
+}
+
+// retry runs the transaction txn again while it meets lock contention, up to
+// maxTxAttempts times.
+func (s *sqlStore) retry(ctx context.Context, txn func() error) error {
 	for attempt := 1; ; attempt++ {
-		err := s.update(ctx, fn)
+		err := txn()
 		if err == nil || !s.d.retryable(err) || attempt == maxTxAttempts {
 			return err
 		}
@@ -193,10 +199,27 @@ func (s *sqlStore) pending(ctx context.Context, query string, args ...any) ([]ou
 	return out, nil
 }
 
-// Done removes a published outbox entry. Removing it twice is not an error.
-func (s *sqlStore) Done(ctx context.Context, seq int64) error {
-	if _, err := s.writer.ExecContext(ctx, s.q.delete, seq); err != nil {
-		return fmt.Errorf("delete outbox entry %d: %w", seq, err)
+// Done removes published outbox entries, in one transaction. Removing an
+// entry twice is not an error.
+func (s *sqlStore) Done(ctx context.Context, seqs ...int64) error {
+	if len(seqs) == 0 {
+		return nil
+	}
+	err := s.retry(ctx, func() error {
+		tx, err := s.writer.BeginTx(ctx, nil)
+		if err != nil {
+			return err
+		}
+		defer func() { _ = tx.Rollback() }()
+		for _, seq := range seqs {
+			if _, err := tx.ExecContext(ctx, s.q.delete, seq); err != nil {
+				return err
+			}
+		}
+		return tx.Commit()
+	})
+	if err != nil {
+		return fmt.Errorf("remove published outbox entries: %w", err)
 	}
 	return nil
 }

@@ -29,8 +29,8 @@ type recordStore interface {
 	// PendingBefore returns up to limit outbox entries created no later
 	// than before, oldest first.
 	PendingBefore(ctx context.Context, before time.Time, limit int) ([]outboxEntry, error)
-	// Done removes a published outbox entry.
-	Done(ctx context.Context, seq int64) error
+	// Done removes published outbox entries.
+	Done(ctx context.Context, seqs ...int64) error
 }
 
 // recordTx is one transaction of a recordStore.

@@ -1,0 +1,193 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"testing/fstest"
+	"time"
+)
+
+func TestOpenMigratesOnceAndKeepsTheSchemaContract(t *testing.T) {
+	ctx := context.Background()
+	cfg := Config{DataDir: filepath.Join(t.TempDir(), "nested", "data")}
+	for range 2 {
+		db, err := Open(ctx, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := db.Ping(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	db, err := Open(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	s := db.sql
+
+	migs, err := loadMigrations(sqliteMigrations, "migrations/sqlite")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := rowCount(t, s, "schema_migrations"); n != len(migs) {
+		t.Errorf("schema_migrations has %d rows, want %d", n, len(migs))
+	}
+
+	var mode string
+	var fk, busy int
+	if err := s.writer.QueryRow("PRAGMA journal_mode").Scan(&mode); err != nil || mode != "wal" {
+		t.Errorf("journal_mode %q, %v; want wal", mode, err)
+	}
+	if err := s.writer.QueryRow("PRAGMA foreign_keys").Scan(&fk); err != nil || fk != 1 {
+		t.Errorf("foreign_keys %d, %v; want 1", fk, err)
+	}
+	if err := s.reader.QueryRow("PRAGMA busy_timeout").Scan(&busy); err != nil || busy != int(busyTimeout.Milliseconds()) {
+		t.Errorf("busy_timeout %d, %v", busy, err)
+	}
+
+	// The columns other services and tools rely on, with their types.
+	contract := map[string]map[string]string{
+		"contacts": {"email": "TEXT", "first_name": "TEXT", "last_name": "TEXT", "company": "TEXT",
+			"domain": "TEXT", "status": "TEXT", "signal_score": "REAL", "created_at": "TEXT", "updated_at": "TEXT"},
+		"companies":        {"domain": "TEXT", "name": "TEXT"},
+		"processed_events": {"event_id": "TEXT", "subject": "TEXT", "processed_at": "TEXT"},
+		"contact_fields":   {"email": "TEXT", "field": "TEXT", "event_id": "TEXT", "event_time": "TEXT", "source": "TEXT"},
+	}
+	for table, want := range contract {
+		rows, err := s.reader.Query("SELECT name, type FROM pragma_table_info(?)", table)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := map[string]string{}
+		for rows.Next() {
+			var name, typ string
+			if err := rows.Scan(&name, &typ); err != nil {
+				t.Fatal(err)
+			}
+			got[name] = typ
+		}
+		rows.Close()
+		for col, typ := range want {
+			if got[col] != typ {
+				t.Errorf("%s.%s has type %q, want %q", table, col, got[col], typ)
+			}
+		}
+	}
+	for _, idx := range []struct{ table, col string }{{"contacts", "email"}, {"companies", "domain"}} {
+		var unique int
+		err := s.reader.QueryRow(`SELECT count(*) FROM pragma_index_list(?) l, pragma_index_info(l.name) i
+			WHERE l."unique" = 1 AND i.name = ?`, idx.table, idx.col).Scan(&unique)
+		if err != nil || unique != 1 {
+			t.Errorf("%s.%s unique: %d, %v", idx.table, idx.col, unique, err)
+		}
+	}
+}
+
+func TestFailedMigrationLeavesNoTrace(t *testing.T) {
+	ctx := context.Background()
+	s := openTestSQLite(t)
+	migs, err := loadMigrations(sqliteMigrations, "migrations/sqlite")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad := migration{version: len(migs) + 1, name: "bad",
+		sql: "CREATE TABLE half (a TEXT); INSERT INTO no_such_table VALUES (1);"}
+	err = migrate(ctx, s.writer, sqliteDialect{}, append(migs, bad), time.Now())
+	if err == nil || !strings.Contains(err.Error(), "migration bad") {
+		t.Fatalf("migrate = %v, want the bad migration's error", err)
+	}
+	var n int
+	if err := s.reader.QueryRow(`SELECT count(*) FROM sqlite_master WHERE name = 'half'`).Scan(&n); err != nil || n != 0 {
+		t.Errorf("table of the failed migration exists: %d, %v", n, err)
+	}
+	if n := rowCount(t, s, "schema_migrations"); n != len(migs) {
+		t.Errorf("schema_migrations has %d rows, want %d", n, len(migs))
+	}
+}
+
+func TestOpenRefusesANewerSchema(t *testing.T) {
+	ctx := context.Background()
+	cfg := Config{DataDir: t.TempDir()}
+	db, err := Open(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = db.sql.writer.Exec(`INSERT INTO schema_migrations (version, name, applied_at) VALUES (9999, 'future', 'x')`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	if _, err := Open(ctx, cfg); !errors.Is(err, ErrSchemaTooNew) {
+		t.Errorf("Open = %v, want ErrSchemaTooNew", err)
+	}
+}
+
+func TestLoadMigrations(t *testing.T) {
+	file := func(s string) *fstest.MapFile { return &fstest.MapFile{Data: []byte(s)} }
+	tests := []struct {
+		name    string
+		fs      fstest.MapFS
+		want    []string
+		wantErr string
+	}{
+		{name: "in version order", fs: fstest.MapFS{"m/0010_b.sql": file("B"), "m/0002_a.sql": file("A"), "m/README": file("")},
+			want: []string{"0002_a", "0010_b"}},
+		{name: "bad name", fs: fstest.MapFS{"m/init.sql": file("")}, wantErr: "want NNNN_name.sql"},
+		{name: "version zero", fs: fstest.MapFS{"m/0000_x.sql": file("")}, wantErr: "want NNNN_name.sql"},
+		{name: "shared version", fs: fstest.MapFS{"m/0001_a.sql": file(""), "m/001_b.sql": file("")}, wantErr: "share version 1"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ms, err := loadMigrations(tt.fs, "m")
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("err = %v, want %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			var names []string
+			for _, m := range ms {
+				names = append(names, m.name)
+			}
+			if !reflect.DeepEqual(names, tt.want) {
+				t.Errorf("got %v, want %v", names, tt.want)
+			}
+		})
+	}
+}
+
+func TestConfigValidate(t *testing.T) {
+	if err := DefaultConfig().Validate(); err != nil {
+		t.Errorf("default config: %v", err)
+	}
+	file := filepath.Join(t.TempDir(), "file")
+	if err := os.WriteFile(file, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		cfg  Config
+		want string
+	}{
+		{Config{}, "data_dir: must not be empty"},
+		{Config{DataDir: file}, "is not a directory"},
+	} {
+		if err := c.cfg.Validate(); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("Validate(%+v) = %v, want %q", c.cfg, err, c.want)
+		}
+		if _, err := Open(context.Background(), c.cfg); err == nil {
+			t.Errorf("Open(%+v) succeeded", c.cfg)
+		}
+	}
+}
