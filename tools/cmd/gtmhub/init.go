@@ -1,0 +1,34 @@
+package main
+
+import (
+	"context"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/gtmhub/gtmhub/events/service"
+)
+
+func newInitCmd() *cobra.Command {
+	var replicas int
+	cmd := &cobra.Command{
+		Use:   "init",
+		Short: "Create or update the streams and consumers on a NATS server (idempotent)",
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx, cancel := context.WithTimeout(cmd.Context(), time.Minute)
+			defer cancel()
+			js, closeFn, err := connect(ctx, cmd)
+			if err != nil {
+				return err
+			}
+			defer closeFn()
+			if err := service.EnsureTopology(ctx, js, replicas); err != nil {
+				return err
+			}
+			cmd.Println("topology in place")
+			return nil
+		},
+	}
+	cmd.Flags().IntVar(&replicas, "replicas", 1, "stream replicas (3 on a cluster)")
+	return cmd
+}

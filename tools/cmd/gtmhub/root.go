@@ -1,0 +1,63 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/gtmhub/gtmhub/events/service"
+)
+
+func newRootCmd() *cobra.Command {
+	root := &cobra.Command{
+		Use:           "gtmhub",
+		Short:         "gtmhub moves go-to-market events through NATS JetStream without losing or doubling them",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.PersistentFlags().String("nats-url", service.Env("", "GTMHUB_NATS_URL"), "NATS server URL (env GTMHUB_NATS_URL)")
+	root.PersistentFlags().Bool("json", false, "print JSON instead of tables")
+	root.AddCommand(newUpCmd(), newInitCmd(), newStatusCmd(), newContractsCmd(), newContactsCmd(), newDLQCmd())
+	return root
+}
+
+// printer writes either a table or JSON, as --json asks.
+type printer struct {
+	w    io.Writer
+	json bool
+}
+
+func newPrinter(cmd *cobra.Command) printer {
+	asJSON, _ := cmd.Flags().GetBool("json")
+	return printer{w: cmd.OutOrStdout(), json: asJSON}
+}
+
+// print renders rows under header, or v as JSON.
+func (p printer) print(v any, header []string, rows [][]string) error {
+	if p.json {
+		enc := json.NewEncoder(p.w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(v)
+	}
+	tw := tabwriter.NewWriter(p.w, 0, 4, 2, ' ', 0)
+	for i, h := range header {
+		if i > 0 {
+			fmt.Fprint(tw, "\t")
+		}
+		fmt.Fprint(tw, h)
+	}
+	fmt.Fprintln(tw)
+	for _, r := range rows {
+		for i, c := range r {
+			if i > 0 {
+				fmt.Fprint(tw, "\t")
+			}
+			fmt.Fprint(tw, c)
+		}
+		fmt.Fprintln(tw)
+	}
+	return tw.Flush()
+}

@@ -1,0 +1,185 @@
+package stack_test
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	_ "modernc.org/sqlite"
+
+	"github.com/gtmhub/gtmhub/tools/internal/stack"
+)
+
+// start runs the stack on free ports over dataDir until the returned stop is
+// called.
+func start(t *testing.T, dataDir string) (stack.Addrs, func()) {
+	t.Helper()
+	cfg := stack.DefaultConfig()
+	cfg.DataDir = dataDir
+	cfg.HTTPAddr, cfg.AdminAddr, cfg.NATSListen = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
+	ctx, cancel := context.WithCancel(context.Background())
+	ready := make(chan stack.Addrs, 1)
+	done := make(chan error, 1)
+	go func() { done <- stack.Run(ctx, cfg, stack.WithReady(func(a stack.Addrs) { ready <- a })) }()
+	var addrs stack.Addrs
+	select {
+	case addrs = <-ready:
+	case err := <-done:
+		t.Fatalf("stack did not start: %v", err)
+	case <-time.After(30 * time.Second):
+		t.Fatal("stack did not start in 30s")
+	}
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			cancel()
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Errorf("stack.Run: %v", err)
+				}
+			case <-time.After(30 * time.Second):
+				t.Error("stack did not stop in 30s")
+			}
+		})
+	}
+	t.Cleanup(stop)
+	return addrs, stop
+}
+
+func postLead(client *http.Client, addr string, lead map[string]string) (int, map[string]any, error) {
+	body, _ := json.Marshal(lead)
+	resp, err := client.Post("http://"+addr+"/webhooks/form", "application/json", bytes.NewReader(body))
+	if err != nil {
+		return 0, nil, err
+	}
+	defer resp.Body.Close()
+	var out map[string]any
+	_ = json.NewDecoder(resp.Body).Decode(&out)
+	return resp.StatusCode, out, nil
+}
+
+func openDB(t *testing.T, dataDir string) *sql.DB {
+	t.Helper()
+	db, err := sql.Open("sqlite", "file:"+filepath.Join(dataDir, "gtmhub.db")+"?mode=ro&_pragma=busy_timeout(5000)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+// waitFor polls cond until it holds or the deadline passes.
+func waitFor(t *testing.T, timeout time.Duration, what string, cond func() (bool, string)) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		ok, state := cond()
+		if ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: still %s after %v", what, state, timeout)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func TestLeadLandsInContacts(t *testing.T) {
+	dir := t.TempDir()
+	addrs, _ := start(t, dir)
+	status, body, err := postLead(http.DefaultClient, addrs.HTTP, map[string]string{
+		"email": "Ada@Example.com", "first_name": "Ada", "last_name": "Lovelace", "company": "Example Inc"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if status != http.StatusAccepted || body["id"] == "" || body["id"] == nil {
+		t.Fatalf("POST answered %d %v, want 202 with an id", status, body)
+	}
+	posted := time.Now()
+	db := openDB(t, dir)
+	var email, domain, first, company string
+	waitFor(t, 15*time.Second, "contact row", func() (bool, string) {
+		err := db.QueryRow(`SELECT email, domain, first_name, company FROM contacts`).Scan(&email, &domain, &first, &company)
+		return err == nil, fmt.Sprint(err)
+	})
+	t.Logf("row visible %v after the 202", time.Since(posted))
+	if email != "ada@example.com" || domain != "example.com" || first != "Ada" || company != "Example Inc" {
+		t.Errorf("row = %q %q %q %q", email, domain, first, company)
+	}
+	var n int
+	if err := db.QueryRow(`SELECT count(*) FROM contacts`).Scan(&n); err != nil || n != 1 {
+		t.Errorf("contacts holds %d rows (%v), want 1", n, err)
+	}
+}
+
+// TestRestartDuringBurst stops the stack in the middle of a burst of posts
+// and starts it again on the same data: every lead answered 202 is stored,
+// and stored exactly once.
+func TestRestartDuringBurst(t *testing.T) {
+	dir := t.TempDir()
+	addrs, stop := start(t, dir)
+	const total, workers = 1000, 16
+	client := &http.Client{Timeout: 10 * time.Second}
+	var accepted sync.Map
+	var nAccepted atomic.Int64
+	jobs := make(chan int)
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for i := range jobs {
+				email := fmt.Sprintf("lead%04d@burst.example", i)
+				status, _, err := postLead(client, addrs.HTTP, map[string]string{"email": email, "first_name": "Lead"})
+				if err == nil && status == http.StatusAccepted {
+					accepted.Store(email, true)
+					nAccepted.Add(1)
+				}
+			}
+		})
+	}
+	stopped := make(chan struct{})
+	go func() {
+		for nAccepted.Load() < 300 {
+			time.Sleep(time.Millisecond)
+		}
+		stop() // SIGTERM equivalent: the same context cancellation `gtmhub up` does on a signal
+		close(stopped)
+	}()
+	for i := range total {
+		jobs <- i
+	}
+	close(jobs)
+	wg.Wait()
+	<-stopped
+	want := int(nAccepted.Load())
+
+	start(t, dir)
+	db := openDB(t, dir)
+	waitFor(t, 60*time.Second, "accepted leads stored", func() (bool, string) {
+		missing := 0
+		accepted.Range(func(k, _ any) bool {
+			var n int
+			if err := db.QueryRow(`SELECT count(*) FROM contacts WHERE email = ?`, k).Scan(&n); err != nil || n != 1 {
+				missing++
+			}
+			return true
+		})
+		return missing == 0, fmt.Sprintf("%d of %d missing", missing, want)
+	})
+	var rows, distinct int
+	if err := db.QueryRow(`SELECT count(*), count(DISTINCT email) FROM contacts`).Scan(&rows, &distinct); err != nil {
+		t.Fatal(err)
+	}
+	if rows != distinct || rows < want || rows > total {
+		t.Errorf("contacts: %d rows, %d distinct, %d accepted, %d posted", rows, distinct, want, total)
+	}
+	t.Logf("%d accepted before the stop, %d stored", want, rows)
+}
