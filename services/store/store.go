@@ -128,7 +128,13 @@ func Run(ctx context.Context, cfg Config, deps service.Deps) error {
 	r.Logger.InfoContext(ctx, "store running", "db", cfg.DBPath(), "consumer", spec.Durable)
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return rl.run(gctx, relayInterval, relayGrace) })
-	g.Go(func() error { return c.Run(gctx) })
+	g.Go(func() error {
+		err := c.Run(gctx)
+		if err == nil && ctx.Err() == nil {
+			err = errors.New("consumer stopped")
+		}
+		return err
+	})
 	if err := g.Wait(); err != nil {
 		return fmt.Errorf("store: %w", err)
 	}
