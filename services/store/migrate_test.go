@@ -10,6 +10,8 @@ import (
 	"testing"
 	"testing/fstest"
 	"time"
+
+	"github.com/gtmhub/gtmhub/events/service"
 )
 
 func TestOpenMigratesOnceAndKeepsTheSchemaContract(t *testing.T) {
@@ -189,5 +191,20 @@ func TestConfigValidate(t *testing.T) {
 		if _, err := Open(context.Background(), c.cfg); err == nil {
 			t.Errorf("Open(%+v) succeeded", c.cfg)
 		}
+	}
+}
+
+func TestConfigFromGtmhubYAML(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "gtmhub.yaml")
+	yaml := "data_dir: /var/lib/gtmhub\nenrich:\n  free_mail_domains: [gmail.com]\n"
+	if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg := DefaultConfig()
+	if err := service.LoadFile(path, &cfg); err != nil {
+		t.Fatal(err)
+	}
+	if cfg.DataDir != "/var/lib/gtmhub" || cfg.DBPath() != "/var/lib/gtmhub/gtmhub.db" {
+		t.Errorf("config %+v, db %s", cfg, cfg.DBPath())
 	}
 }
