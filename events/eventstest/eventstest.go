@@ -8,6 +8,7 @@ package eventstest
 
 import (
 	"context"
+	"sync"
 	"testing"
 	"time"
 
@@ -156,4 +157,30 @@ func (s *Server) Count(t testing.TB, stream, filter string) uint64 {
 		total += c
 	}
 	return total
+}
+
+// Go runs a service's Run function until the test ends, then cancels its
+// context and fails the test unless run returns nil within 15s. The returned
+// stop does the same earlier, once.
+func Go(t testing.TB, run func(ctx context.Context) error) (stop func()) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- run(ctx) }()
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			cancel()
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Errorf("eventstest: run returned %v after cancel", err)
+				}
+			case <-time.After(15 * time.Second):
+				t.Error("eventstest: run did not return within 15s of cancel")
+			}
+		})
+	}
+	t.Cleanup(stop)
+	return stop
 }

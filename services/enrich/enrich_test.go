@@ -24,20 +24,7 @@ const wait = 10 * time.Second
 // stops cleanly.
 func startEnrich(t *testing.T, srv *eventstest.Server, cfg enrich.Config) {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- enrich.Run(ctx, cfg, service.Deps{Conn: srv.Conn}) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("Run returned %v after cancel", err)
-			}
-		case <-time.After(wait):
-			t.Error("Run did not return after cancel")
-		}
-	})
+	eventstest.Go(t, func(ctx context.Context) error { return enrich.Run(ctx, cfg, service.Deps{Conn: srv.Conn}) })
 }
 
 func captured(t *testing.T, lead contracts.Lead) event.Event {

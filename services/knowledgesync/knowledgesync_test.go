@@ -69,20 +69,7 @@ func eventually(t *testing.T, what string, cond func() bool) {
 // cleanly.
 func start(t *testing.T, cfg knowledgesync.Config, deps service.Deps) {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- knowledgesync.Run(ctx, cfg, deps) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("Run returned %v after cancel", err)
-			}
-		case <-time.After(wait):
-			t.Error("Run did not return after cancel")
-		}
-	})
+	eventstest.Go(t, func(ctx context.Context) error { return knowledgesync.Run(ctx, cfg, deps) })
 }
 
 func TestRunIndexesTheFolder(t *testing.T) {

@@ -23,20 +23,7 @@ const wait = 10 * time.Second
 // stops cleanly.
 func startNotify(t *testing.T, srv *eventstest.Server, cfg notify.Config) {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- notify.Run(ctx, cfg, service.Deps{Conn: srv.Conn}) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("Run returned %v after cancel", err)
-			}
-		case <-time.After(wait):
-			t.Error("Run did not return after cancel")
-		}
-	})
+	eventstest.Go(t, func(ctx context.Context) error { return notify.Run(ctx, cfg, service.Deps{Conn: srv.Conn}) })
 }
 
 func contactEvent(t *testing.T, typ, email string, score float64) event.Event {

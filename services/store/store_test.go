@@ -58,30 +58,9 @@ func replay(t *testing.T, srv *eventstest.Server, subject string, ev event.Event
 // function that cancels it and fails the test unless Run returns nil.
 func runStore(t *testing.T, srv *eventstest.Server, cfg store.Config, health *service.Health) (stop func()) {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	errc := make(chan error, 1)
-	go func() {
-		errc <- store.Run(ctx, cfg, service.Deps{Conn: srv.Conn, Logger: slog.New(slog.DiscardHandler), Health: health})
-	}()
-	stopped := false
-	stop = func() {
-		t.Helper()
-		if stopped {
-			return
-		}
-		stopped = true
-		cancel()
-		select {
-		case err := <-errc:
-			if err != nil {
-				t.Errorf("Run returned %v, want nil", err)
-			}
-		case <-time.After(20 * time.Second):
-			t.Error("Run did not return after cancel")
-		}
-	}
-	t.Cleanup(stop)
-	return stop
+	return eventstest.Go(t, func(ctx context.Context) error {
+		return store.Run(ctx, cfg, service.Deps{Conn: srv.Conn, Logger: slog.New(slog.DiscardHandler), Health: health})
+	})
 }
 
 // eventually polls cond until it holds or the deadline passes.
