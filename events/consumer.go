@@ -109,45 +109,61 @@ func NewConsumer(js jetstream.JetStream, spec ConsumerSpec, h Handler, opts ...C
 // Spec returns the consumer's declaration with defaults applied.
 func (c *Consumer) Spec() ConsumerSpec { return c.spec }
 
-// Run creates or updates the durable consumer and processes messages until
-// ctx is cancelled. It then stops pulling, lets in-flight handlers finish
-// within the shutdown timeout, returns unprocessed messages for immediate
-// redelivery, and returns nil. It returns an error if the consumer cannot be
-// bound or disappears.
+// Run creates or updates the durable consumer, and its replay companion on
+// the REPLAY stream, and processes messages from both until ctx is cancelled.
+// It then stops pulling, lets in-flight handlers finish within the shutdown
+// timeout, returns unprocessed messages for immediate redelivery, and
+// returns nil. It returns an error if a consumer cannot be bound or
+// disappears.
 func (c *Consumer) Run(ctx context.Context) error {
-	cons, err := c.js.CreateOrUpdateConsumer(ctx, c.spec.Stream, c.spec.jetstreamConfig())
-	if err != nil {
-		return fmt.Errorf("bind consumer %s/%s: %w", c.spec.Stream, c.spec.Durable, err)
+	var iters []jetstream.MessagesContext
+	defer func() {
+		for _, it := range iters {
+			it.Stop()
+		}
+	}()
+	for _, spec := range []ConsumerSpec{c.spec, c.spec.replaySpec()} {
+		cons, err := c.js.CreateOrUpdateConsumer(ctx, spec.Stream, spec.jetstreamConfig())
+		if err != nil {
+			return fmt.Errorf("bind consumer %s/%s: %w", spec.Stream, spec.Durable, err)
+		}
+		it, err := cons.Messages(jetstream.PullMaxMessages(c.o.batch))
+		if err != nil {
+			return fmt.Errorf("pull consumer %s: %w", spec.Durable, err)
+		}
+		iters = append(iters, it)
 	}
 	unwatch := c.watchBreakers(ctx)
 	defer unwatch()
 
-	iter, err := cons.Messages(jetstream.PullMaxMessages(c.o.batch))
-	if err != nil {
-		return fmt.Errorf("pull consumer %s: %w", c.spec.Durable, err)
-	}
 	handlerCtx, cancelHandlers := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelHandlers()
 	stopDrain := context.AfterFunc(ctx, func() {
-		iter.Drain()
+		for _, it := range iters {
+			it.Drain()
+		}
 		time.AfterFunc(c.o.shutdownTimeout, cancelHandlers)
 	})
 	defer stopDrain()
 
 	work := make(chan jetstream.Msg)
-	var wg sync.WaitGroup
+	var workers sync.WaitGroup
 	for range c.o.concurrency {
-		wg.Go(func() {
+		workers.Go(func() {
 			for m := range work {
 				c.process(handlerCtx, m)
 			}
 		})
 	}
-	runErr := c.pull(ctx, iter, work)
+	errs := make([]error, len(iters))
+	var pullers sync.WaitGroup
+	for i, it := range iters {
+		pullers.Go(func() { errs[i] = c.pull(ctx, it, work) })
+	}
+	pullers.Wait()
 	close(work)
-	wg.Wait()
-	iter.Stop()
-	return runErr
+	workers.Wait()
+	return errors.Join(errs...)
 }
 
 // pull feeds messages to the workers until the iterator is drained or the
@@ -180,6 +196,9 @@ func (c *Consumer) process(ctx context.Context, m jetstream.Msg) {
 	}
 	d := Delivery{Service: c.spec.Service, Consumer: c.spec.Durable, Stream: md.Stream, Subject: m.Subject(),
 		Sequence: md.Sequence.Stream, Attempt: int(md.NumDelivered), Published: md.Timestamp}
+	if orig := m.Headers().Get(HeaderReplaySubject); orig != "" && md.Stream == StreamReplay {
+		d.Subject, d.Replay = orig, true
+	}
 	if ctx.Err() != nil {
 		_ = m.Nak()
 		c.o.metrics.outcome(d.Consumer, outcomeReturned)

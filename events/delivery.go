@@ -14,6 +14,7 @@ type Delivery struct {
 	Sequence  uint64    // stream sequence
 	Attempt   int       // 1 on first delivery
 	Published time.Time // when the stream stored the message
+	Replay    bool      // delivered by a replay; Subject is the original subject
 }
 
 type deliveryKey struct{}

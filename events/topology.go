@@ -20,6 +20,7 @@ const (
 	StreamKnowledge  = "KNOWLEDGE"
 	StreamDLQ        = "DLQ"
 	StreamQuarantine = "QUARANTINE"
+	StreamReplay     = "REPLAY"
 )
 
 // Subjects and subject prefixes of the gtmhub topology.
@@ -38,6 +39,7 @@ const (
 	SubjectRaw               = "gtm.raw"
 	SubjectDLQ               = "gtm.dlq"
 	SubjectQuarantine        = "gtm.quarantine"
+	SubjectReplay            = "gtm.replay"
 )
 
 var tokenRE = regexp.MustCompile(`^[a-z0-9_-]+$`)
@@ -137,6 +139,23 @@ func (s ConsumerSpec) jetstreamConfig() jetstream.ConsumerConfig {
 	}
 }
 
+// replaySpec is the consumer's companion on the REPLAY stream: the same
+// handler, fed only by replays addressed to this consumer.
+func (s ConsumerSpec) replaySpec() ConsumerSpec {
+	r := s.withDefaults()
+	r.Stream = StreamReplay
+	r.Durable = s.Durable + "-replay"
+	r.Filters = []string{ReplaySubject(s.Durable, ">")}
+	r.Description = "replays for " + s.Durable
+	return r
+}
+
+// ReplaySubject is where a replay addressed to the consumer durable puts a
+// message originally published on subject.
+func ReplaySubject(durable, subject string) string {
+	return SubjectReplay + "." + durable + "." + subject
+}
+
 // Topology is the single declaration of gtmhub's streams and consumers.
 type Topology struct {
 	Streams   []StreamSpec
@@ -156,6 +175,7 @@ func DefaultTopology() Topology {
 			{StreamKnowledge, []string{"gtm.knowledge.>"}, 30 * day, "knowledge pages synced and in conflict"},
 			{StreamDLQ, []string{"gtm.dlq.>"}, 30 * day, "dead letters with failure metadata"},
 			{StreamQuarantine, []string{"gtm.quarantine.>"}, 14 * day, "webhooks that failed verification"},
+			{StreamReplay, []string{"gtm.replay.>"}, 7 * day, "events replayed to one consumer: gtm.replay.{consumer}.{subject}"},
 		},
 		Consumers: []ConsumerSpec{
 			{Service: "enrich", Stream: StreamLeads, Durable: "enrich", Filters: []string{SubjectLeadsCaptured + ".>"},

@@ -28,7 +28,7 @@ func TestTopologyEnsureIsIdempotent(t *testing.T) {
 		"LEADS": {"gtm.leads.>", 30 * 24 * time.Hour}, "RECORDS": {"gtm.records.>", 30 * 24 * time.Hour},
 		"RAW": {"gtm.raw.>", 7 * 24 * time.Hour}, "NOTIFY": {"gtm.notify.>", 30 * 24 * time.Hour},
 		"KNOWLEDGE": {"gtm.knowledge.>", 30 * 24 * time.Hour}, "DLQ": {"gtm.dlq.>", 30 * 24 * time.Hour},
-		"QUARANTINE": {"gtm.quarantine.>", 14 * 24 * time.Hour},
+		"QUARANTINE": {"gtm.quarantine.>", 14 * 24 * time.Hour}, "REPLAY": {"gtm.replay.>", 7 * 24 * time.Hour},
 	}
 	for name, w := range want {
 		s, err := srv.JS.Stream(ctx, name)
