@@ -197,8 +197,10 @@ func (c *Consumer) process(ctx context.Context, m jetstream.Msg) {
 	d := Delivery{Service: c.spec.Service, Consumer: c.spec.Durable, Stream: md.Stream, Subject: m.Subject(),
 		Sequence: md.Sequence.Stream, Attempt: int(md.NumDelivered), Published: md.Timestamp}
 	if orig := m.Headers().Get(HeaderReplaySubject); orig != "" && md.Stream == StreamReplay {
-		d.Subject, d.Replay = orig, true
+		d.Subject = orig
 	}
+	d.Replay = m.Headers().Get(HeaderPrefix+ExtensionReplay) == "true"
+	d.SideEffects = m.Headers().Get(HeaderPrefix+ExtensionSideEffects) == "true"
 	if ctx.Err() != nil {
 		_ = m.Nak()
 		c.o.metrics.outcome(d.Consumer, outcomeReturned)

@@ -14,7 +14,11 @@ type Delivery struct {
 	Sequence  uint64    // stream sequence
 	Attempt   int       // 1 on first delivery
 	Published time.Time // when the stream stored the message
-	Replay    bool      // delivered by a replay; Subject is the original subject
+	// Replay is set for an event re-delivered by a replay (directly or
+	// through an event derived from one); Subject is then the original subject.
+	Replay bool
+	// SideEffects is set when the replay asked for side effects to happen.
+	SideEffects bool
 }
 
 type deliveryKey struct{}

@@ -84,6 +84,7 @@ func (p *Publisher) PublishAck(ctx context.Context, subject string, ev event.Eve
 
 	ev = ev.Clone()
 	InjectTrace(ctx, p.tel.propagator, &ev)
+	markReplay(ctx, &ev)
 	msg, err := Encode(subject, ev)
 	if err != nil {
 		span.SetStatus(codes.Error, err.Error())
@@ -146,4 +147,17 @@ func retryablePublish(err error) bool {
 		return apiErr.Code >= 500
 	}
 	return false
+}
+
+// markReplay carries the replay marker from the event being handled to the
+// events derived from it, so a replay stays a replay all the way down.
+func markReplay(ctx context.Context, ev *event.Event) {
+	d, ok := DeliveryFrom(ctx)
+	if !ok || !d.Replay {
+		return
+	}
+	ev.SetExtension(ExtensionReplay, "true")
+	if d.SideEffects {
+		ev.SetExtension(ExtensionSideEffects, "true")
+	}
 }

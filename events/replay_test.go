@@ -67,3 +67,27 @@ func TestReplayReachesOnlyItsConsumer(t *testing.T) {
 		t.Errorf("REPLAY holds %d messages, want 1 (deduplicated)", n)
 	}
 }
+
+// TestReplayMarkerPropagates: an event published while handling a replayed
+// event is itself marked as a replay.
+func TestReplayMarkerPropagates(t *testing.T) {
+	srv := eventstest.RunServer(t)
+	pub, err := events.NewPublisher(srv.JS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	runConsumer(t, srv, testSpec(3), func(ctx context.Context, ev event.Event) error {
+		out := eventstest.NewEvent(t, "com.gtmhub.lead.enriched", nil)
+		out.SetID("derived-" + ev.ID())
+		return pub.Publish(ctx, events.SubjectLeadsEnriched, out)
+	})
+	ev := eventstest.NewEvent(t, "com.gtmhub.lead.captured", nil)
+	ev.SetExtension(events.ExtensionReplay, "true")
+	ev.SetExtension(events.ExtensionSideEffects, "true")
+	srv.Publish(t, testSubject, ev)
+	got := srv.Await(t, events.StreamLeads, events.SubjectLeadsEnriched, 1, 5*time.Second)[0]
+	h := got.Headers()
+	if h.Get("ce-"+events.ExtensionReplay) != "true" || h.Get("ce-"+events.ExtensionSideEffects) != "true" {
+		t.Errorf("derived event headers %v: want the replay marker", h)
+	}
+}
