@@ -20,7 +20,7 @@ func newRootCmd() *cobra.Command {
 	}
 	root.PersistentFlags().String("nats-url", service.Env("", "GTMHUB_NATS_URL"), "NATS server URL (env GTMHUB_NATS_URL)")
 	root.PersistentFlags().Bool("json", false, "print JSON instead of tables")
-	root.AddCommand(newUpCmd(), newInitCmd(), newStatusCmd(), newContractsCmd(), newContactsCmd(), newDLQCmd())
+	root.AddCommand(newUpCmd(), newInitCmd(), newStatusCmd(), newContractsCmd(), newContactsCmd(), newDLQCmd(), newReplayCmd())
 	return root
 }
 

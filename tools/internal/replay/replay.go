@@ -1,0 +1,184 @@
+// Package replay re-delivers events from a stream by time, for backfill: to
+// one consumer (through the REPLAY stream, so no other consumer sees them)
+// or onto a subject. Replayed events keep their CloudEvent id and trace and
+// carry the replay marker, so idempotent consumers do nothing twice and
+// services with side effects stay silent unless asked. A replay has an id
+// and a checkpoint in the "replays" KV bucket, so it can be resumed.
+package replay
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/nats-io/nats.go/jetstream"
+	"golang.org/x/time/rate"
+
+	"github.com/gtmhub/gtmhub/events"
+)
+
+// Bucket is the KV bucket holding replay checkpoints.
+const Bucket = "replays"
+
+// Spec says what to replay and where to.
+type Spec struct {
+	ID          string    `json:"id"`
+	Stream      string    `json:"stream"`
+	Subjects    []string  `json:"subjects"`               // filters; default: the stream's subjects
+	Since       time.Time `json:"since"`                  // first message time, inclusive
+	Until       time.Time `json:"until,omitzero"`         // last message time, inclusive; zero: up to the start of the replay
+	To          string    `json:"to,omitempty"`           // consumer durable to re-run
+	ToSubject   string    `json:"to_subject,omitempty"`   // or a subject to republish on
+	Rate        float64   `json:"rate,omitempty"`         // events per second; 0: as fast as acks allow
+	SideEffects bool      `json:"side_effects,omitempty"` // let notify act on the replay
+}
+
+// Checkpoint is a replay's persisted state.
+type Checkpoint struct {
+	Spec      Spec      `json:"spec"`
+	EndSeq    uint64    `json:"end_seq"`  // last stream sequence considered
+	LastSeq   uint64    `json:"last_seq"` // last sequence whose publish was acknowledged
+	Replayed  uint64    `json:"replayed"`
+	Status    string    `json:"status"` // running, done, failed
+	Error     string    `json:"error,omitempty"`
+	StartedAt time.Time `json:"started_at"`
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+// Progress is reported while a replay runs.
+type Progress struct {
+	Done, Total uint64
+	Elapsed     time.Duration
+}
+
+// Resolve fills defaults and checks a spec: a --to consumer implies its
+// stream and filters, and exactly one destination is required.
+func Resolve(s Spec) (Spec, error) {
+	if s.ID == "" {
+		s.ID = uuid.NewString()[:8]
+	}
+	if (s.To == "") == (s.ToSubject == "") {
+		return s, errors.New("replay needs exactly one destination: --to CONSUMER or --to-subject SUBJECT")
+	}
+	if s.To != "" {
+		c, ok := events.DefaultTopology().Consumer(s.To)
+		if !ok {
+			return s, fmt.Errorf("no consumer %q: see `gtmhub contracts` for the consumers", s.To)
+		}
+		if s.Stream == "" {
+			s.Stream = c.Stream
+		}
+		if s.Stream != c.Stream {
+			return s, fmt.Errorf("consumer %s reads %s, not %s", s.To, c.Stream, s.Stream)
+		}
+		if len(s.Subjects) == 0 {
+			s.Subjects = c.Filters
+		}
+	}
+	if s.Stream == "" {
+		return s, errors.New("--stream is required with --to-subject")
+	}
+	if s.Since.IsZero() {
+		return s, errors.New("--since is required")
+	}
+	if !s.Until.IsZero() && s.Until.Before(s.Since) {
+		return s, errors.New("--until is before --since")
+	}
+	return s, nil
+}
+
+// Replayer runs replays on one JetStream.
+type Replayer struct {
+	js    jetstream.JetStream
+	state jetstream.KeyValue
+}
+
+// New opens (or creates) the checkpoint bucket.
+func New(ctx context.Context, js jetstream.JetStream) (*Replayer, error) {
+	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: Bucket,
+		Description: "replay checkpoints", History: 1, TTL: 30 * 24 * time.Hour})
+	if err != nil {
+		return nil, fmt.Errorf("replay state: %w", err)
+	}
+	return &Replayer{js: js, state: kv}, nil
+}
+
+// Start begins a new replay of spec and runs it to the end.
+func (r *Replayer) Start(ctx context.Context, spec Spec, progress func(Progress)) (Checkpoint, error) {
+	spec, err := Resolve(spec)
+	if err != nil {
+		return Checkpoint{}, err
+	}
+	st, err := r.js.Stream(ctx, spec.Stream)
+	if err != nil {
+		return Checkpoint{}, fmt.Errorf("stream %s: %w", spec.Stream, err)
+	}
+	cp := Checkpoint{Spec: spec, EndSeq: st.CachedInfo().State.LastSeq, Status: "running",
+		StartedAt: time.Now().UTC()}
+	if err := r.save(ctx, &cp); err != nil {
+		return cp, err
+	}
+	return r.run(ctx, cp, progress)
+}
+
+// Resume continues the replay id after its last checkpoint.
+func (r *Replayer) Resume(ctx context.Context, id string, progress func(Progress)) (Checkpoint, error) {
+	cp, err := r.Get(ctx, id)
+	if err != nil {
+		return cp, err
+	}
+	if cp.Status == "done" {
+		return cp, fmt.Errorf("replay %s is already done", id)
+	}
+	cp.Status, cp.Error = "running", ""
+	return r.run(ctx, cp, progress)
+}
+
+// Get returns the checkpoint of replay id.
+func (r *Replayer) Get(ctx context.Context, id string) (Checkpoint, error) {
+	e, err := r.state.Get(ctx, id)
+	if err != nil {
+		return Checkpoint{}, fmt.Errorf("replay %s: %w", id, err)
+	}
+	var cp Checkpoint
+	return cp, json.Unmarshal(e.Value(), &cp)
+}
+
+// List returns every known replay.
+func (r *Replayer) List(ctx context.Context) ([]Checkpoint, error) {
+	keys, err := r.state.ListKeys(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []Checkpoint
+	for k := range keys.Keys() {
+		cp, err := r.Get(ctx, k)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, cp)
+	}
+	return out, nil
+}
+
+func (r *Replayer) save(ctx context.Context, cp *Checkpoint) error {
+	cp.UpdatedAt = time.Now().UTC()
+	b, err := json.Marshal(cp)
+	if err != nil {
+		return err
+	}
+	if _, err := r.state.Put(ctx, cp.Spec.ID, b); err != nil {
+		return fmt.Errorf("save replay %s: %w", cp.Spec.ID, err)
+	}
+	return nil
+}
+
+func limiter(perSecond float64) *rate.Limiter {
+	if perSecond <= 0 {
+		return rate.NewLimiter(rate.Inf, 0)
+	}
+	return rate.NewLimiter(rate.Limit(perSecond), max(1, int(perSecond/10)))
+}

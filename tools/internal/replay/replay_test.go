@@ -1,0 +1,110 @@
+package replay_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/gtmhub/gtmhub/events"
+	"github.com/gtmhub/gtmhub/events/eventstest"
+	"github.com/gtmhub/gtmhub/tools/internal/replay"
+)
+
+func publishEnriched(t *testing.T, srv *eventstest.Server, n int) {
+	t.Helper()
+	for i := range n {
+		ev := eventstest.NewEvent(t, "com.gtmhub.lead.enriched", map[string]string{"email": fmt.Sprintf("l%d@example.com", i)})
+		srv.Publish(t, events.SubjectLeadsEnriched, ev)
+	}
+	// A captured lead: not for the store consumer, so not replayed to it.
+	srv.Publish(t, events.SubjectLeadsCaptured+".form", eventstest.NewEvent(t, "com.gtmhub.lead.captured", nil))
+}
+
+func TestReplayToConsumer(t *testing.T) {
+	srv := eventstest.RunServer(t)
+	publishEnriched(t, srv, 40)
+	r, err := replay.New(context.Background(), srv.JS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var last replay.Progress
+	cp, err := r.Start(context.Background(), replay.Spec{To: "store", Since: time.Now().Add(-time.Hour)},
+		func(p replay.Progress) { last = p })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cp.Status != "done" || cp.Replayed != 40 || last.Done != 40 || cp.Spec.Stream != events.StreamLeads {
+		t.Fatalf("checkpoint %+v, progress %+v", cp, last)
+	}
+	msgs := srv.Await(t, events.StreamReplay, events.ReplaySubject("store", events.SubjectLeadsEnriched), 40, 5*time.Second)
+	for _, m := range msgs {
+		h := m.Headers()
+		if h.Get("ce-"+events.ExtensionReplay) != "true" || h.Get("ce-"+events.ExtensionReplayID) != cp.Spec.ID ||
+			h.Get(events.HeaderReplaySubject) != events.SubjectLeadsEnriched || h.Get("ce-type") != "com.gtmhub.lead.enriched" {
+			t.Fatalf("replayed headers %v", h)
+		}
+	}
+	if n := srv.Count(t, events.StreamReplay, "gtm.replay.>"); n != 40 {
+		t.Errorf("REPLAY holds %d, want 40", n)
+	}
+	if _, err := r.Resume(context.Background(), cp.Spec.ID, nil); err == nil {
+		t.Error("resuming a finished replay should fail")
+	}
+}
+
+// TestReplayResumes: a replay stopped midway resumes from its checkpoint and
+// the destination holds every event exactly once.
+func TestReplayResumes(t *testing.T) {
+	srv := eventstest.RunServer(t)
+	publishEnriched(t, srv, 300)
+	r, err := replay.New(context.Background(), srv.JS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cp, err := r.Start(ctx, replay.Spec{To: "store", Since: time.Now().Add(-time.Hour), Rate: 400},
+		func(p replay.Progress) {
+			if p.Done >= 100 {
+				cancel()
+			}
+		})
+	if !errors.Is(err, context.Canceled) || cp.Status != "failed" || cp.LastSeq == 0 {
+		t.Fatalf("first run: %+v, %v", cp, err)
+	}
+	saved, err := r.Get(context.Background(), cp.Spec.ID)
+	if err != nil || saved.Status != "failed" || saved.Replayed == 0 || saved.Replayed >= 300 {
+		t.Fatalf("saved checkpoint %+v, %v", saved, err)
+	}
+	cp, err = r.Resume(context.Background(), cp.Spec.ID, nil)
+	if err != nil || cp.Status != "done" {
+		t.Fatalf("resume: %+v, %v", cp, err)
+	}
+	if n := srv.Count(t, events.StreamReplay, "gtm.replay.>"); n != 300 {
+		t.Errorf("REPLAY holds %d, want 300", n)
+	}
+}
+
+func TestResolve(t *testing.T) {
+	since := time.Now().Add(-time.Hour)
+	tests := []struct {
+		name string
+		spec replay.Spec
+		ok   bool
+	}{
+		{"to consumer", replay.Spec{To: "store", Since: since}, true},
+		{"to subject", replay.Spec{Stream: "LEADS", ToSubject: "gtm.leads.enriched", Since: since}, true},
+		{"no destination", replay.Spec{Stream: "LEADS", Since: since}, false},
+		{"two destinations", replay.Spec{To: "store", ToSubject: "x", Since: since}, false},
+		{"unknown consumer", replay.Spec{To: "nobody", Since: since}, false},
+		{"wrong stream", replay.Spec{To: "store", Stream: "RECORDS", Since: since}, false},
+		{"no since", replay.Spec{To: "store"}, false},
+		{"until before since", replay.Spec{To: "store", Since: since, Until: since.Add(-time.Minute)}, false},
+	}
+	for _, tt := range tests {
+		if _, err := replay.Resolve(tt.spec); (err == nil) != tt.ok {
+			t.Errorf("%s: err = %v", tt.name, err)
+		}
+	}
+}
