@@ -7,14 +7,19 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"os"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	_ "modernc.org/sqlite"
 
+	"github.com/gtmhub/gtmhub/events"
+	"github.com/gtmhub/gtmhub/tools/internal/replay"
 	"github.com/gtmhub/gtmhub/tools/internal/stack"
 )
 
@@ -182,4 +187,71 @@ func TestRestartDuringBurst(t *testing.T) {
 		t.Errorf("contacts: %d rows, %d distinct, %d accepted, %d posted", rows, distinct, want, total)
 	}
 	t.Logf("%d accepted before the stop, %d stored", want, rows)
+}
+
+// TestReplayRebuildsWipedDatabase: after the database is deleted, replaying
+// LEADS to the store restores every contact and notifies nobody again.
+func TestReplayRebuildsWipedDatabase(t *testing.T) {
+	dir := t.TempDir()
+	addrs, stop := start(t, dir)
+	const leads = 5
+	for i := range leads {
+		status, _, err := postLead(http.DefaultClient, addrs.HTTP, map[string]string{"email": fmt.Sprintf("r%d@replay.example", i)})
+		if err != nil || status != http.StatusAccepted {
+			t.Fatalf("post %d: %d %v", i, status, err)
+		}
+	}
+	countContacts := func(db *sql.DB) int {
+		var n int
+		_ = db.QueryRow(`SELECT count(*) FROM contacts`).Scan(&n)
+		return n
+	}
+	db := openDB(t, dir)
+	waitFor(t, 15*time.Second, "leads stored", func() (bool, string) { n := countContacts(db); return n == leads, fmt.Sprint(n) })
+	db.Close()
+	notified := streamCount(t, addrs.NATS, events.StreamNotify)
+	stop()
+
+	for _, f := range []string{"gtmhub.db", "gtmhub.db-wal", "gtmhub.db-shm"} {
+		if err := os.Remove(filepath.Join(dir, f)); err != nil && !os.IsNotExist(err) {
+			t.Fatal(err)
+		}
+	}
+	addrs, _ = start(t, dir)
+	nc, err := nats.Connect(addrs.NATS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, _ := jetstream.New(nc)
+	r, err := replay.New(context.Background(), js)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cp, err := r.Start(context.Background(), replay.Spec{To: "store", Since: time.Now().Add(-time.Hour)}, nil)
+	if err != nil || cp.Replayed != leads {
+		t.Fatalf("replay: %+v, %v", cp, err)
+	}
+	db = openDB(t, dir)
+	waitFor(t, 15*time.Second, "contacts rebuilt", func() (bool, string) { n := countContacts(db); return n == leads, fmt.Sprint(n) })
+	if got := streamCount(t, addrs.NATS, events.StreamNotify); got != notified {
+		t.Errorf("NOTIFY went from %d to %d messages: the replay notified again", notified, got)
+	}
+}
+
+func streamCount(t *testing.T, url, stream string) uint64 {
+	t.Helper()
+	nc, err := nats.Connect(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, _ := jetstream.New(nc)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	s, err := js.Stream(ctx, stream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s.CachedInfo().State.Msgs
 }
