@@ -5,11 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+	"golang.org/x/time/rate"
 
 	"github.com/gtmhub/gtmhub/events"
 )
@@ -38,15 +41,75 @@ func newDeadLetter(seq uint64, t time.Time, h nats.Header, data []byte) deadLett
 		EventID: h.Get(events.DLQHeaderEventID), Redrives: h.Get(events.HeaderRedriveCount), header: h, data: data}
 }
 
+// dlqFilter narrows dead letters by service, original subject and time.
+type dlqFilter struct {
+	service, subject string
+	since, until     string
+}
+
+func (f *dlqFilter) bind(fs *pflag.FlagSet) {
+	fs.StringVar(&f.service, "service", "", "only dead letters of this service")
+	fs.StringVar(&f.subject, "subject", "", "only dead letters whose original subject matches (NATS wildcards)")
+	fs.StringVar(&f.since, "since", "", "dead-lettered at or after: RFC 3339 or a duration ago, e.g. 24h")
+	fs.StringVar(&f.until, "until", "", "dead-lettered at or before")
+}
+
+func (f dlqFilter) empty() bool { return f == dlqFilter{} }
+
+// apply lists the DLQ of f.service and keeps what matches the rest of f.
+func (f dlqFilter) apply(ctx context.Context, js jetstream.JetStream) ([]deadLetter, error) {
+	var since, until time.Time
+	var err error
+	if f.since != "" {
+		if since, err = parseWhen(f.since); err != nil {
+			return nil, fmt.Errorf("--since: %w", err)
+		}
+	}
+	if f.until != "" {
+		if until, err = parseWhen(f.until); err != nil {
+			return nil, fmt.Errorf("--until: %w", err)
+		}
+	}
+	all, err := listDeadLetters(ctx, js, f.service)
+	if err != nil {
+		return nil, err
+	}
+	var out []deadLetter
+	for _, d := range all {
+		if (f.subject != "" && !subjectMatches(f.subject, d.Subject)) ||
+			(!since.IsZero() && d.Time.Before(since)) || (!until.IsZero() && d.Time.After(until)) {
+			continue
+		}
+		out = append(out, d)
+	}
+	return out, nil
+}
+
+// subjectMatches applies NATS wildcards: '*' one token, '>' the rest.
+func subjectMatches(pattern, subject string) bool {
+	p, s := strings.Split(pattern, "."), strings.Split(subject, ".")
+	for i, tok := range p {
+		switch {
+		case tok == ">":
+			return len(s) > i
+		case i >= len(s):
+			return false
+		case tok != "*" && tok != s[i]:
+			return false
+		}
+	}
+	return len(p) == len(s)
+}
+
 func newDLQCmd() *cobra.Command {
-	cmd := &cobra.Command{Use: "dlq", Short: "Inspect and redrive dead letters"}
-	var service string
-	cmd.PersistentFlags().StringVar(&service, "service", "", "only dead letters of this service")
+	cmd := &cobra.Command{Use: "dlq", Short: "Inspect, redrive and purge dead letters"}
+	var filter dlqFilter
+	filter.bind(cmd.PersistentFlags())
 	cmd.AddCommand(&cobra.Command{
 		Use:   "ls",
 		Short: "List dead letters: seq, time, service, subject, attempts, error, trace id",
 		RunE: withJS(func(ctx context.Context, cmd *cobra.Command, js jetstream.JetStream, _ []string) error {
-			dls, err := listDeadLetters(ctx, js, service)
+			dls, err := filter.apply(ctx, js)
 			if err != nil {
 				return err
 			}
@@ -58,21 +121,22 @@ func newDLQCmd() *cobra.Command {
 			return newPrinter(cmd).print(dls, []string{"SEQ", "TIME", "SERVICE", "SUBJECT", "ATTEMPTS", "ERROR", "TRACE"}, rows)
 		}),
 	})
-	cmd.AddCommand(newRedriveCmd(&service))
+	cmd.AddCommand(newRedriveCmd(&filter), newDLQShowCmd(), newDLQPurgeCmd(&filter))
 	return cmd
 }
 
-func newRedriveCmd(service *string) *cobra.Command {
+func newRedriveCmd(filter *dlqFilter) *cobra.Command {
 	var msgID string
 	var all, dryRun bool
+	var perSecond float64
 	cmd := &cobra.Command{
 		Use:   "redrive [SEQ...]",
 		Short: "Put dead letters back on their original subject; each is removed from the DLQ only after the PubAck",
 		RunE: withJS(func(ctx context.Context, cmd *cobra.Command, js jetstream.JetStream, args []string) error {
-			if len(args) == 0 && msgID == "" && !all && *service == "" {
-				return errors.New("name dead letters by SEQ, --msg-id, --service or --all")
+			if len(args) == 0 && msgID == "" && !all && filter.empty() {
+				return errors.New("name dead letters by SEQ, --msg-id, filters (--service, --subject, --since, --until) or --all")
 			}
-			dls, err := listDeadLetters(ctx, js, *service)
+			dls, err := filter.apply(ctx, js)
 			if err != nil {
 				return err
 			}
@@ -84,7 +148,14 @@ func newRedriveCmd(service *string) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			lim := rate.NewLimiter(rate.Inf, 0)
+			if perSecond > 0 {
+				lim = rate.NewLimiter(rate.Limit(perSecond), 1)
+			}
 			for _, d := range chosen {
+				if err := lim.Wait(ctx); err != nil {
+					return err
+				}
 				if dryRun {
 					cmd.Printf("would redrive %d to %s (event %s)\n", d.Seq, d.Subject, d.EventID)
 					continue
@@ -100,6 +171,7 @@ func newRedriveCmd(service *string) *cobra.Command {
 	cmd.Flags().StringVar(&msgID, "msg-id", "", "the dead letter's Nats-Msg-Id, as its Gtmhub-Dlq-Redrive header shows")
 	cmd.Flags().BoolVar(&all, "all", false, "every dead letter (with --service: every one of that service)")
 	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "show what would be redriven")
+	cmd.Flags().Float64Var(&perSecond, "rate", 0, "dead letters per second (default: no limit)")
 	return cmd
 }
 

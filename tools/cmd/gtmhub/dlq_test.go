@@ -1,0 +1,171 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/cloudevents/sdk-go/v2/event"
+
+	"github.com/gtmhub/gtmhub/events"
+	"github.com/gtmhub/gtmhub/events/eventstest"
+)
+
+// gtmhub runs the CLI against srv and returns what it printed.
+func gtmhub(t *testing.T, srv *eventstest.Server, stdin string, args ...string) (string, error) {
+	t.Helper()
+	root := newRootCmd()
+	var out bytes.Buffer
+	root.SetOut(&out)
+	root.SetErr(&out)
+	root.SetIn(strings.NewReader(stdin))
+	root.SetArgs(append(args, "--nats-url", srv.ClientURL()))
+	err := root.ExecuteContext(context.Background())
+	return out.String(), err
+}
+
+// TestDLQRedriveAfterRecovery: a destination failing with 500 dead-letters
+// the event after MaxDeliver attempts, with its metadata; once it recovers,
+// `dlq redrive --all` delivers it exactly once and empties the DLQ.
+func TestDLQRedriveAfterRecovery(t *testing.T) {
+	srv := eventstest.RunServer(t)
+	var healthy atomic.Bool
+	var mu sync.Mutex
+	delivered := map[string]int{}
+	h := func(_ context.Context, ev event.Event) error {
+		if !healthy.Load() {
+			return errors.New("destination answered 500")
+		}
+		mu.Lock()
+		delivered[ev.ID()]++
+		mu.Unlock()
+		return nil
+	}
+	spec, _ := events.DefaultTopology().Consumer("store")
+	spec.MaxDeliver = 3
+	c, err := events.NewConsumer(srv.JS, spec, h, events.WithBackoff(events.ExponentialBackoff(10*time.Millisecond, 50*time.Millisecond)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventstest.Go(t, c.Run)
+	ev := eventstest.NewEvent(t, "com.gtmhub.lead.enriched", map[string]string{"email": "ada@example.com"})
+	ev.SetExtension("traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")
+	srv.Publish(t, events.SubjectLeadsEnriched, ev)
+	srv.Await(t, events.StreamDLQ, "gtm.dlq.store.>", 1, 10*time.Second)
+
+	out, err := gtmhub(t, srv, "", "dlq", "ls", "--json", "--service", "store")
+	if err != nil {
+		t.Fatal(err, out)
+	}
+	var dls []deadLetter
+	if err := json.Unmarshal([]byte(out), &dls); err != nil || len(dls) != 1 {
+		t.Fatalf("dlq ls: %v %s", err, out)
+	}
+	d := dls[0]
+	if d.Service != "store" || d.Attempts != "3" || d.TraceID != "4bf92f3577b34da6a3ce929d0e0e4736" ||
+		!strings.Contains(d.Error, "500") || d.EventID != ev.ID() {
+		t.Errorf("dead letter %+v", d)
+	}
+	if out, err := gtmhub(t, srv, "", "dlq", "show", fmt.Sprint(d.Seq)); err != nil || !strings.Contains(out, "ada@example.com") ||
+		!strings.Contains(out, "gtmhub dlq redrive") {
+		t.Errorf("dlq show: %v\n%s", err, out)
+	}
+
+	healthy.Store(true)
+	if out, err := gtmhub(t, srv, "", "dlq", "redrive", "--all"); err != nil {
+		t.Fatal(err, out)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		mu.Lock()
+		n := delivered[ev.ID()]
+		mu.Unlock()
+		if n == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("delivered %d times after redrive", n)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := srv.Count(t, events.StreamDLQ, "gtm.dlq.>"); n != 0 {
+		t.Errorf("DLQ holds %d after redrive", n)
+	}
+	waitIdle(t, srv, events.StreamLeads, "store")
+	mu.Lock()
+	defer mu.Unlock()
+	if delivered[ev.ID()] != 1 {
+		t.Errorf("delivered %d times", delivered[ev.ID()])
+	}
+}
+
+func TestDLQPurgeAsks(t *testing.T) {
+	srv := eventstest.RunServer(t)
+	c, err := events.NewConsumer(srv.JS, events.ConsumerSpec{Service: "notify", Stream: events.StreamRecords,
+		Durable: "notify", Filters: []string{"gtm.records.>"}},
+		func(context.Context, event.Event) error { return events.Permanent(errors.New("slack 404 channel_not_found")) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventstest.Go(t, c.Run)
+	for range 2 {
+		srv.Publish(t, events.SubjectContactCreated, eventstest.NewEvent(t, "com.gtmhub.contact.created", nil))
+	}
+	srv.Await(t, events.StreamDLQ, "gtm.dlq.>", 2, 10*time.Second)
+	if _, err := gtmhub(t, srv, "n\n", "dlq", "purge", "--service", "notify"); err == nil {
+		t.Error("purge went ahead without a yes")
+	}
+	if n := srv.Count(t, events.StreamDLQ, "gtm.dlq.>"); n != 2 {
+		t.Fatalf("DLQ holds %d after a refused purge", n)
+	}
+	if out, err := gtmhub(t, srv, "y\n", "dlq", "purge", "--service", "notify"); err != nil {
+		t.Fatal(err, out)
+	}
+	if n := srv.Count(t, events.StreamDLQ, "gtm.dlq.>"); n != 0 {
+		t.Errorf("DLQ holds %d after purge", n)
+	}
+}
+
+func TestSubjectMatches(t *testing.T) {
+	tests := []struct {
+		pattern, subject string
+		want             bool
+	}{
+		{"gtm.leads.>", "gtm.leads.captured.form", true},
+		{"gtm.leads.*", "gtm.leads.enriched", true},
+		{"gtm.leads.*", "gtm.leads.captured.form", false},
+		{"gtm.leads.enriched", "gtm.leads.enriched", true},
+		{"gtm.leads.>", "gtm.leads", false},
+		{"gtm.records.*.created", "gtm.records.contact.created", true},
+	}
+	for _, tt := range tests {
+		if got := subjectMatches(tt.pattern, tt.subject); got != tt.want {
+			t.Errorf("subjectMatches(%q, %q) = %v", tt.pattern, tt.subject, got)
+		}
+	}
+}
+
+// waitIdle waits until a consumer has nothing pending or unacknowledged.
+func waitIdle(t *testing.T, srv *eventstest.Server, stream, durable string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		c, err := srv.JS.Consumer(context.Background(), stream, durable)
+		if err == nil {
+			if info, err := c.Info(context.Background()); err == nil && info.NumPending == 0 && info.NumAckPending == 0 {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("consumer %s not idle", durable)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
