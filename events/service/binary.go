@@ -80,6 +80,11 @@ func (b Binary[C]) Main(ctx context.Context, args []string, stderr io.Writer) er
 		return err
 	}
 	defer func() { _ = tracing.Shutdown(context.WithoutCancel(ctx)) }()
+	announced, err := Announce(nc, b.Name, Version)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = announced.Stop() }()
 	deps := Deps{Conn: nc, Logger: log, Registry: reg, Health: NewHealth(),
 		TracerProvider: tracing.Provider, Propagator: tracing.Propagator}
 
