@@ -1,0 +1,220 @@
+package fakenotion_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+
+	"golang.org/x/time/rate"
+
+	"github.com/gtmhub/gtmhub/services/knowledgesync/internal/fakenotion"
+	"github.com/gtmhub/gtmhub/services/knowledgesync/internal/notion"
+)
+
+const token = "secret_fake_token"
+
+// call sends one raw request and decodes the answer into a map.
+func call(t *testing.T, s *fakenotion.Server, method, path string, body any, hdr map[string]string) (int, http.Header, map[string]any) {
+	t.Helper()
+	var rd *bytes.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rd = bytes.NewReader(b)
+	} else {
+		rd = bytes.NewReader(nil)
+	}
+	req, err := http.NewRequest(method, s.URL+path, rd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Notion-Version", notion.Version)
+	for k, v := range hdr {
+		req.Header.Set(k, v)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out map[string]any
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+		t.Fatalf("%s %s: answer is not JSON: %v", method, path, err)
+	}
+	return resp.StatusCode, resp.Header, out
+}
+
+func paragraph(text string) map[string]any {
+	return map[string]any{"object": "block", "type": "paragraph", "paragraph": map[string]any{
+		"rich_text": []any{map[string]any{"type": "text", "text": map[string]any{"content": text}}}}}
+}
+
+func paragraphs(n int) []any {
+	out := make([]any, n)
+	for i := range out {
+		out[i] = paragraph(fmt.Sprint("p", i))
+	}
+	return out
+}
+
+func fast(t *testing.T) *fakenotion.Server {
+	return fakenotion.New(t.Cleanup, token, fakenotion.WithRateLimit(rate.Inf, 1))
+}
+
+func newPage(t *testing.T, s *fakenotion.Server, db string, children []any) string {
+	t.Helper()
+	status, _, out := call(t, s, "POST", "/v1/pages", map[string]any{"parent": map[string]any{"database_id": db},
+		"properties": map[string]any{"Name": map[string]any{"title": []any{map[string]any{"text": map[string]any{"content": "T"}}}}},
+		"children":   children}, nil)
+	if status != 200 {
+		t.Fatalf("create page: %d %v", status, out)
+	}
+	return out["id"].(string)
+}
+
+func TestFakeEnforcesLimits(t *testing.T) {
+	s := fast(t)
+	db := s.NewDatabase()
+	pageID := newPage(t, s, db, paragraphs(2))
+	nested := paragraph("top")
+	nested["paragraph"].(map[string]any)["children"] = []any{func() map[string]any {
+		p := paragraph("child")
+		p["paragraph"].(map[string]any)["children"] = []any{paragraph("grandchild")}
+		return p
+	}()}
+	code := map[string]any{"type": "code", "code": map[string]any{"language": "klingon", "rich_text": []any{}}}
+	tests := []struct {
+		name, method, path string
+		body               any
+		hdr                map[string]string
+		status             int
+		code               string
+	}{
+		{"101 children on append", "PATCH", "/v1/blocks/" + pageID + "/children", map[string]any{"children": paragraphs(101)}, nil, 400, "validation_error"},
+		{"101 children on create", "POST", "/v1/pages", map[string]any{"parent": map[string]any{"database_id": db},
+			"properties": map[string]any{}, "children": paragraphs(101)}, nil, 400, "validation_error"},
+		{"2001 characters", "PATCH", "/v1/blocks/" + pageID + "/children", map[string]any{"children": []any{paragraph(strings.Repeat("é", 2001))}}, nil, 400, "validation_error"},
+		{"three levels", "PATCH", "/v1/blocks/" + pageID + "/children", map[string]any{"children": []any{nested}}, nil, 400, "validation_error"},
+		{"unknown language", "PATCH", "/v1/blocks/" + pageID + "/children", map[string]any{"children": []any{code}}, nil, 400, "validation_error"},
+		{"page_size 101", "POST", "/v1/databases/" + db + "/query", map[string]any{"page_size": 101}, nil, 400, "validation_error"},
+		{"unknown property", "PATCH", "/v1/pages/" + pageID, map[string]any{"properties": map[string]any{"Owner": map[string]any{"rich_text": []any{}}}}, nil, 400, "validation_error"},
+		{"no version", "GET", "/v1/pages/" + pageID, nil, map[string]string{"Notion-Version": ""}, 400, "missing_version"},
+		{"bad token", "GET", "/v1/pages/" + pageID, nil, map[string]string{"Authorization": "Bearer nope"}, 401, "unauthorized"},
+		{"unknown page", "GET", "/v1/pages/00000000-0000-0000-0000-000000000000", nil, nil, 404, "object_not_found"},
+		{"2000 characters", "PATCH", "/v1/blocks/" + pageID + "/children", map[string]any{"children": []any{paragraph(strings.Repeat("é", 2000))}}, nil, 200, ""},
+		{"100 children", "PATCH", "/v1/blocks/" + pageID + "/children", map[string]any{"children": paragraphs(100)}, nil, 200, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			status, _, out := call(t, s, tt.method, tt.path, tt.body, tt.hdr)
+			if status != tt.status {
+				t.Fatalf("status %d, want %d: %v", status, tt.status, out)
+			}
+			if tt.code == "" {
+				return
+			}
+			if out["object"] != "error" || out["code"] != tt.code || out["status"] != float64(tt.status) || out["message"] == "" {
+				t.Errorf("error answer %v, want Notion's error object with code %s", out, tt.code)
+			}
+		})
+	}
+	if got := len(s.Content(pageID)); got != 103 {
+		t.Errorf("page has %d blocks, want 103: rejected requests must change nothing", got)
+	}
+}
+
+func TestFakePaginates(t *testing.T) {
+	s := fast(t)
+	db := s.NewDatabase()
+	pageID := newPage(t, s, db, paragraphs(100))
+	call(t, s, "PATCH", "/v1/blocks/"+pageID+"/children", map[string]any{"children": paragraphs(50)}, nil)
+	var texts []string
+	cursor := ""
+	for pages := 0; ; pages++ {
+		path := "/v1/blocks/" + pageID + "/children?page_size=40"
+		if cursor != "" {
+			path += "&start_cursor=" + cursor
+		}
+		status, _, out := call(t, s, "GET", path, nil, nil)
+		if status != 200 || out["object"] != "list" {
+			t.Fatalf("list: %d %v", status, out)
+		}
+		for _, r := range out["results"].([]any) {
+			b := r.(map[string]any)
+			texts = append(texts, b["paragraph"].(map[string]any)["rich_text"].([]any)[0].(map[string]any)["plain_text"].(string))
+		}
+		if out["has_more"] != true {
+			if out["next_cursor"] != nil || pages != 3 {
+				t.Errorf("last page %d: next_cursor %v", pages, out["next_cursor"])
+			}
+			break
+		}
+		cursor = out["next_cursor"].(string)
+	}
+	if len(texts) != 150 || texts[0] != "p0" || texts[100] != "p0" || texts[149] != "p49" {
+		t.Errorf("listed %d blocks: %v...", len(texts), texts[:3])
+	}
+}
+
+func TestFakeInsertsAfter(t *testing.T) {
+	s := fast(t)
+	pageID := newPage(t, s, s.NewDatabase(), []any{paragraph("a"), paragraph("c")})
+	first := s.Content(pageID)[0].ID
+	status, _, out := call(t, s, "PATCH", "/v1/blocks/"+pageID+"/children",
+		map[string]any{"children": []any{paragraph("b")}, "after": first}, nil)
+	if status != 200 || len(out["results"].([]any)) != 1 {
+		t.Fatalf("append after: %d %v", status, out)
+	}
+	var got []string
+	for _, b := range s.Content(pageID) {
+		got = append(got, notion.PlainText(b.Content.RichText))
+	}
+	if strings.Join(got, "") != "abc" {
+		t.Errorf("content %v, want a b c", got)
+	}
+	if status, _, _ := call(t, s, "DELETE", "/v1/blocks/"+first, nil, nil); status != 200 {
+		t.Fatalf("delete: %d", status)
+	}
+	if n := len(s.Content(pageID)); n != 2 {
+		t.Errorf("%d blocks after a delete, want 2", n)
+	}
+}
+
+func TestFakeRateLimit(t *testing.T) {
+	s := fakenotion.New(t.Cleanup, token, fakenotion.WithRateLimit(3, 3))
+	db := s.NewDatabase()
+	limited := 0
+	for range 6 {
+		status, hdr, out := call(t, s, "POST", "/v1/databases/"+db+"/query", map[string]any{}, nil)
+		if status == http.StatusTooManyRequests {
+			limited++
+			if hdr.Get("Retry-After") != "1" || out["code"] != "rate_limited" {
+				t.Errorf("429 with Retry-After %q and %v", hdr.Get("Retry-After"), out)
+			}
+		}
+	}
+	if limited < 2 || s.Count(fakenotion.KindRateLimited) != limited || s.Count(fakenotion.KindQueryDatabase) != 6-limited {
+		t.Errorf("%d of 6 immediate requests limited at 3/s with bursts of 3; counts %d/%d", limited,
+			s.Count(fakenotion.KindRateLimited), s.Count(fakenotion.KindQueryDatabase))
+	}
+}
+
+func TestFakeCountsWrites(t *testing.T) {
+	s := fast(t)
+	pageID := newPage(t, s, s.NewDatabase(), nil)
+	call(t, s, "GET", "/v1/pages/"+pageID, nil, nil)
+	call(t, s, "PATCH", "/v1/pages/"+pageID, map[string]any{"archived": true}, nil)
+	if s.Writes() != 2 || s.Count(fakenotion.KindRetrievePage) != 1 {
+		t.Errorf("writes %d, retrieves %d; want 2 and 1", s.Writes(), s.Count(fakenotion.KindRetrievePage))
+	}
+	s.FailNext(1, 503, 0)
+	if status, hdr, _ := call(t, s, "GET", "/v1/pages/"+pageID, nil, nil); status != 503 || hdr.Get("Retry-After") != "0" {
+		t.Errorf("injected failure answered %d", status)
+	}
+}

@@ -1,0 +1,218 @@
+package notion_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/time/rate"
+
+	"github.com/gtmhub/gtmhub/events"
+	"github.com/gtmhub/gtmhub/services/knowledgesync/internal/fakenotion"
+	"github.com/gtmhub/gtmhub/services/knowledgesync/internal/notion"
+)
+
+const token = "secret_client_test_token"
+
+func setup(t *testing.T, fakeOpts []fakenotion.Option, opts ...notion.Option) (*fakenotion.Server, *notion.Client) {
+	t.Helper()
+	if fakeOpts == nil {
+		fakeOpts = []fakenotion.Option{fakenotion.WithRateLimit(rate.Inf, 1)}
+	}
+	f := fakenotion.New(t.Cleanup, token, fakeOpts...)
+	opts = append([]notion.Option{notion.WithBaseURL(f.URL), notion.WithRateLimit(rate.Inf, 1)}, opts...)
+	c, err := notion.New(token, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f, c
+}
+
+func para(text string) notion.Block {
+	return notion.Block{Type: "paragraph", Content: notion.BlockContent{RichText: notion.Text(text)}}
+}
+
+func texts(blocks []notion.Block) []string {
+	var out []string
+	for _, b := range blocks {
+		out = append(out, notion.PlainText(b.Content.RichText))
+	}
+	return out
+}
+
+func TestCreatePageSendsLongContentInChunks(t *testing.T) {
+	f, c := setup(t, nil)
+	db := f.NewDatabase()
+	var content []notion.Block
+	for i := range 250 {
+		content = append(content, para(fmt.Sprint("paragraph ", i)))
+	}
+	list := notion.Block{Type: "bulleted_list_item", Content: notion.BlockContent{RichText: notion.Text("list")}}
+	for i := range 150 {
+		item := notion.Block{Type: "bulleted_list_item", Content: notion.BlockContent{RichText: notion.Text(fmt.Sprint("item ", i))}}
+		if i == 0 {
+			item.Children = []notion.Block{{Type: "to_do", Content: notion.BlockContent{RichText: notion.Text("deep")}}}
+		}
+		list.Children = append(list.Children, item)
+	}
+	content = append(content[:10], append([]notion.Block{list}, content[10:]...)...)
+	content = append(content, para(strings.Repeat("x", 4500)))
+
+	page, err := c.CreatePage(context.Background(), db, map[string]notion.Property{
+		"Name": notion.TitleProperty("Long"), "Tags": notion.MultiSelectProperty([]string{"a", "b"})}, content)
+	if err != nil {
+		t.Fatalf("CreatePage: %v", err)
+	}
+	if r := f.Rejections(); len(r) != 0 {
+		t.Fatalf("the client broke Notion's limits: %v", r)
+	}
+	got, err := c.BlockTree(context.Background(), page.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 252 || notion.PlainText(got[10].Content.RichText) != "list" || len(got[10].Children) != 150 ||
+		len(got[10].Children[0].Children) != 1 || texts(got)[251] != strings.Repeat("x", 4500) {
+		t.Fatalf("page content: %d blocks, list has %d items", len(got), len(got[10].Children))
+	}
+	if texts(got)[0] != "paragraph 0" || texts(got)[11] != "paragraph 10" || texts(got)[250] != "paragraph 249" {
+		t.Errorf("blocks out of order: %v", texts(got)[:12])
+	}
+	if page.Title() != "Long" {
+		t.Errorf("title %q", page.Title())
+	}
+}
+
+func TestQueryDatabaseFollowsCursors(t *testing.T) {
+	f, c := setup(t, nil)
+	db := f.NewDatabase()
+	for i := range 230 {
+		if _, err := f.AddPage(db, fmt.Sprint("page ", i), nil, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pages, err := c.QueryDatabase(context.Background(), db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(pages) != 230 || pages[229].Title() != "page 229" || f.Count(fakenotion.KindQueryDatabase) != 3 {
+		t.Errorf("%d pages in %d queries", len(pages), f.Count(fakenotion.KindQueryDatabase))
+	}
+}
+
+func TestInsertAfterAndDelete(t *testing.T) {
+	f, c := setup(t, nil)
+	ctx := context.Background()
+	page, err := c.CreatePage(ctx, f.NewDatabase(), nil, []notion.Block{para("a"), para("d")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	blocks, _ := c.Children(ctx, page.ID)
+	created, err := c.AppendChildren(ctx, page.ID, blocks[0].ID, []notion.Block{para("b"), para("c")})
+	if err != nil || len(created) != 2 {
+		t.Fatalf("append after: %v, %d created", err, len(created))
+	}
+	if err := c.DeleteBlock(ctx, blocks[1].ID); err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(texts(f.Content(page.ID)), ""); got != "abc" {
+		t.Errorf("content %q, want abc", got)
+	}
+	if err := c.ArchivePage(ctx, page.ID); err != nil {
+		t.Fatal(err)
+	}
+	if p, _ := f.Page(page.ID); !p.Archived {
+		t.Error("page not archived")
+	}
+}
+
+func TestRetriesHonourRetryAfter(t *testing.T) {
+	for _, status := range []int{http.StatusTooManyRequests, http.StatusServiceUnavailable, 529} {
+		t.Run(fmt.Sprint(status), func(t *testing.T) {
+			f, c := setup(t, nil)
+			db := f.NewDatabase()
+			f.FailNext(2, status, time.Second)
+			start := time.Now()
+			if _, err := c.QueryDatabase(context.Background(), db); err != nil {
+				t.Fatalf("query after two %d answers: %v", status, err)
+			}
+			if d := time.Since(start); d < 2*time.Second {
+				t.Errorf("retried after %s, want the 2×1s Retry-After honoured", d)
+			}
+			if f.Count(fakenotion.KindInjected) != 2 || f.Count(fakenotion.KindQueryDatabase) != 1 {
+				t.Errorf("counts: injected %d, queries %d", f.Count(fakenotion.KindInjected), f.Count(fakenotion.KindQueryDatabase))
+			}
+		})
+	}
+}
+
+func TestErrorsNeverShowTheToken(t *testing.T) {
+	f, _ := setup(t, nil)
+	c, err := notion.New("secret_wrong_token", notion.WithBaseURL(f.URL))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.RetrievePage(context.Background(), "00000000-0000-0000-0000-000000000000")
+	var apiErr *notion.Error
+	if !errors.As(err, &apiErr) || apiErr.Status != 401 || apiErr.Code != "unauthorized" {
+		t.Fatalf("error %v, want Notion's 401", err)
+	}
+	if strings.Contains(fmt.Sprintf("%v %+v %#v", err, err, apiErr), "secret_wrong_token") {
+		t.Errorf("the token shows in the error: %v", err)
+	}
+	_, c = setup(t, nil)
+	if _, err := c.RetrievePage(context.Background(), "00000000-0000-0000-0000-000000000000"); !notion.IsNotFound(err) {
+		t.Errorf("unknown page: %v, want not found", err)
+	}
+	t.Setenv("GTMHUB_TEST_EMPTY_NOTION_TOKEN", "")
+	if _, err := notion.FromEnv("GTMHUB_TEST_EMPTY_NOTION_TOKEN"); !errors.Is(err, notion.ErrNoToken) {
+		t.Errorf("FromEnv with no token: %v", err)
+	}
+}
+
+func TestBreakerOpensOnOutage(t *testing.T) {
+	b := events.NewBreakers(events.WithTripAfter(2), events.WithBreakerTimeout(time.Minute))
+	f, c := setup(t, nil, notion.WithBreakers(b), notion.WithRetries(0))
+	db := f.NewDatabase()
+	f.FailNext(2, http.StatusServiceUnavailable, 0)
+	for range 2 {
+		if _, err := c.QueryDatabase(context.Background(), db); err == nil {
+			t.Fatal("query succeeded through an outage")
+		}
+	}
+	_, err := c.QueryDatabase(context.Background(), db)
+	if d, ok := events.RetryDelay(err); !ok || d <= 0 {
+		t.Errorf("with the breaker open: %v, want a retry-after error", err)
+	}
+	if n := f.Count(fakenotion.KindInjected) + f.Count(fakenotion.KindQueryDatabase); n != 2 {
+		t.Errorf("%d requests reached Notion, want 2: an open breaker sends none", n)
+	}
+}
+
+// TestRealRateLimit runs the client at its default pace against the fake at
+// Notion's documented 3 requests a second.
+func TestRealRateLimit(t *testing.T) {
+	f := fakenotion.New(t.Cleanup, token) // 3/s, Notion's average
+	c, err := notion.New(token, notion.WithBaseURL(f.URL))
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := f.NewDatabase()
+	const n = 14
+	start := time.Now()
+	for range n {
+		if _, err := c.QueryDatabase(context.Background(), db); err != nil {
+			t.Fatal(err)
+		}
+	}
+	elapsed := time.Since(start)
+	if got := f.Count(fakenotion.KindRateLimited); got != 0 {
+		t.Errorf("%d requests rate limited at the default pace", got)
+	}
+	if want := time.Duration(n-notion.DefaultBurst-1) * time.Second / 3; elapsed < want {
+		t.Errorf("%d requests in %s: faster than 3/s after the burst (want ≥ %s)", n, elapsed, want)
+	}
+}

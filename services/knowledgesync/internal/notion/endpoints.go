@@ -1,0 +1,265 @@
+package notion
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+)
+
+// QueryDatabase returns every page of the database that is not archived,
+// following next_cursor until has_more is false.
+func (c *Client) QueryDatabase(ctx context.Context, databaseID string) ([]Page, error) {
+	var pages []Page
+	cursor := ""
+	for {
+		in := map[string]any{"page_size": MaxChildren}
+		if cursor != "" {
+			in["start_cursor"] = cursor
+		}
+		var list List[Page]
+		if err := c.do(ctx, http.MethodPost, "query database", "/v1/databases/"+url.PathEscape(databaseID)+"/query",
+			nil, in, &list); err != nil {
+			return nil, err
+		}
+		pages = append(pages, list.Results...)
+		if !list.HasMore || list.NextCursor == nil || *list.NextCursor == "" {
+			return pages, nil
+		}
+		cursor = *list.NextCursor
+	}
+}
+
+// RetrievePage returns the page with id.
+func (c *Client) RetrievePage(ctx context.Context, id string) (Page, error) {
+	var p Page
+	err := c.do(ctx, http.MethodGet, "retrieve page", "/v1/pages/"+url.PathEscape(id), nil, nil, &p)
+	return p, err
+}
+
+// CreatePage creates a page in the database with properties and content.
+// Content beyond what one request may carry is appended in further
+// requests.
+func (c *Client) CreatePage(ctx context.Context, databaseID string, props map[string]Property, content []Block) (Page, error) {
+	first, rest := splitRequest(content)
+	in := map[string]any{"parent": Parent{DatabaseID: databaseID}, "properties": props}
+	if len(first) > 0 {
+		in["children"] = shallow(first)
+	}
+	var p Page
+	if err := c.do(ctx, http.MethodPost, "create page", "/v1/pages", nil, in, &p); err != nil {
+		return Page{}, err
+	}
+	if deferred := deferredChildren(first); len(deferred) > 0 {
+		created, err := c.listAll(ctx, p.ID)
+		if err != nil {
+			return p, err
+		}
+		if err := c.appendDeferred(ctx, first, created, deferred); err != nil {
+			return p, err
+		}
+	}
+	if len(rest) > 0 {
+		if _, err := c.AppendChildren(ctx, p.ID, "", rest); err != nil {
+			return p, err
+		}
+	}
+	return p, nil
+}
+
+// UpdatePage sets properties of the page and returns the page.
+func (c *Client) UpdatePage(ctx context.Context, id string, props map[string]Property) (Page, error) {
+	var p Page
+	err := c.do(ctx, http.MethodPatch, "update page", "/v1/pages/"+url.PathEscape(id), nil,
+		map[string]any{"properties": props}, &p)
+	return p, err
+}
+
+// ArchivePage moves the page to the trash.
+func (c *Client) ArchivePage(ctx context.Context, id string) error {
+	return c.do(ctx, http.MethodPatch, "archive page", "/v1/pages/"+url.PathEscape(id), nil,
+		map[string]any{"archived": true}, nil)
+}
+
+// Children returns the direct children of a block or page, following
+// next_cursor until has_more is false.
+func (c *Client) Children(ctx context.Context, id string) ([]Block, error) {
+	return c.listAll(ctx, id)
+}
+
+func (c *Client) listAll(ctx context.Context, id string) ([]Block, error) {
+	var blocks []Block
+	q := url.Values{"page_size": {strconv.Itoa(MaxChildren)}}
+	for {
+		var list List[Block]
+		if err := c.do(ctx, http.MethodGet, "list block children", "/v1/blocks/"+url.PathEscape(id)+"/children",
+			q, nil, &list); err != nil {
+			return nil, err
+		}
+		blocks = append(blocks, list.Results...)
+		if !list.HasMore || list.NextCursor == nil || *list.NextCursor == "" {
+			return blocks, nil
+		}
+		q.Set("start_cursor", *list.NextCursor)
+	}
+}
+
+// BlockTree returns the children of a page or block with their own
+// children, recursively. The content of child pages and databases is not
+// read: they are pages of their own.
+func (c *Client) BlockTree(ctx context.Context, id string) ([]Block, error) {
+	blocks, err := c.listAll(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	for i, b := range blocks {
+		if !b.HasChildren || b.Type == "child_page" || b.Type == "child_database" {
+			continue
+		}
+		if blocks[i].Children, err = c.BlockTree(ctx, b.ID); err != nil {
+			return nil, err
+		}
+	}
+	return blocks, nil
+}
+
+// AppendChildren appends blocks, with their children, under the block or
+// page id, after the child block after (at the end when after is ""). It
+// sends at most [MaxChildren] blocks in one array and one level of nesting
+// a request, and appends deeper or longer children in further requests. It
+// returns the created top-level blocks.
+func (c *Client) AppendChildren(ctx context.Context, id, after string, blocks []Block) ([]Block, error) {
+	var created []Block
+	for len(blocks) > 0 {
+		var chunk []Block
+		chunk, blocks = splitRequest(blocks)
+		in := map[string]any{"children": shallow(chunk)}
+		if after != "" {
+			in["after"] = after
+		}
+		var list List[Block]
+		if err := c.do(ctx, http.MethodPatch, "append block children", "/v1/blocks/"+url.PathEscape(id)+"/children",
+			nil, in, &list); err != nil {
+			return created, err
+		}
+		results := list.Results
+		if after != "" {
+			// Notion answers with every child of the parent; the new ones follow after.
+			results = newAfter(results, after, len(chunk))
+		} else if len(results) > len(chunk) {
+			results = results[len(results)-len(chunk):]
+		}
+		if len(results) != len(chunk) {
+			return created, fmt.Errorf("notion: append block children: %d blocks created, want %d", len(results), len(chunk))
+		}
+		if err := c.appendDeferred(ctx, chunk, results, deferredChildren(chunk)); err != nil {
+			return created, err
+		}
+		created = append(created, results...)
+		after = results[len(results)-1].ID
+	}
+	return created, nil
+}
+
+// newAfter picks the n blocks that follow the block after in results.
+func newAfter(results []Block, after string, n int) []Block {
+	for i, b := range results {
+		if b.ID == after && i+1+n <= len(results) {
+			return results[i+1 : i+1+n]
+		}
+	}
+	if len(results) == n {
+		return results
+	}
+	return nil
+}
+
+// appendDeferred appends the children that were held back from sent to the
+// blocks Notion created for them.
+func (c *Client) appendDeferred(ctx context.Context, sent, created []Block, deferred []int) error {
+	for _, i := range deferred {
+		if i >= len(created) {
+			return fmt.Errorf("notion: append block children: created block %d missing", i)
+		}
+		if _, err := c.AppendChildren(ctx, created[i].ID, "", sent[i].Children); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// DeleteBlock moves the block to the trash.
+func (c *Client) DeleteBlock(ctx context.Context, id string) error {
+	return c.do(ctx, http.MethodDelete, "delete block", "/v1/blocks/"+url.PathEscape(id), nil, nil, nil)
+}
+
+// maxElements is the most blocks, children included, sent in one request.
+const maxElements = 1000
+
+// splitRequest takes the blocks the next request may carry: at most
+// [MaxChildren], and at most maxElements counting the children that go
+// along.
+func splitRequest(blocks []Block) (chunk, rest []Block) {
+	n, elements := 0, 0
+	for n < len(blocks) && n < MaxChildren {
+		size := 1
+		if inline(blocks[n]) {
+			size += len(blocks[n].Children)
+		}
+		if elements+size > maxElements && n > 0 {
+			break
+		}
+		elements += size
+		n++
+	}
+	return blocks[:n], blocks[n:]
+}
+
+// inline reports whether a block's children may be sent with it: at most
+// [MaxChildren] of them, none with children of its own.
+func inline(b Block) bool {
+	if len(b.Children) > MaxChildren {
+		return false
+	}
+	for _, ch := range b.Children {
+		if len(ch.Children) > 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// shallow returns the blocks as sent in one request: children that cannot
+// go along are left out, to be appended by appendDeferred.
+func shallow(blocks []Block) []Block {
+	out := make([]Block, len(blocks))
+	for i, b := range blocks {
+		if !inline(b) {
+			b.Children = nil
+		}
+		out[i] = forWrite(b)
+	}
+	return out
+}
+
+// forWrite strips what Notion sets itself from a block and its children.
+func forWrite(b Block) Block {
+	w := Block{Type: b.Type, Content: b.Content, Raw: b.Raw}
+	for _, ch := range b.Children {
+		w.Children = append(w.Children, forWrite(ch))
+	}
+	return w
+}
+
+// deferredChildren lists the indexes of the blocks whose children were left
+// out by shallow.
+func deferredChildren(blocks []Block) []int {
+	var idx []int
+	for i, b := range blocks {
+		if len(b.Children) > 0 && !inline(b) {
+			idx = append(idx, i)
+		}
+	}
+	return idx
+}
