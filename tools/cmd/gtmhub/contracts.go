@@ -1,8 +1,13 @@
 package main
 
 import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
 	"strings"
 
+	"github.com/cloudevents/sdk-go/v2/event"
 	"github.com/spf13/cobra"
 
 	"github.com/gtmhub/gtmhub/contracts"
@@ -10,8 +15,19 @@ import (
 )
 
 func newContractsCmd() *cobra.Command {
-	return &cobra.Command{
+	ls := newContractsLsCmd()
+	cmd := &cobra.Command{
 		Use:   "contracts",
+		Short: "Event types, subjects and schemas; the streams and consumers; validate a file",
+		RunE:  ls.RunE,
+	}
+	cmd.AddCommand(ls, newContractsShowCmd(), newContractsValidateCmd())
+	return cmd
+}
+
+func newContractsLsCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "ls",
 		Short: "List event types, their subjects and schemas, and the streams and consumers",
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			p := newPrinter(cmd)
@@ -42,4 +58,66 @@ func newContractsCmd() *cobra.Command {
 			return p.print(nil, []string{"CONSUMER", "STREAM", "FILTER", "DOES"}, rows)
 		},
 	}
+}
+
+func newContractsShowCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "show TYPE",
+		Short: "Print the JSON Schema of an event type",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			b, err := contracts.Schema(args[0])
+			if err != nil {
+				return err
+			}
+			_, err = cmd.OutOrStdout().Write(b)
+			return err
+		},
+	}
+}
+
+func newContractsValidateCmd() *cobra.Command {
+	var typ string
+	cmd := &cobra.Command{
+		Use:   "validate FILE",
+		Short: "Validate a structured CloudEvent (JSON), or event data with --type, against its contract",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			b, err := os.ReadFile(args[0])
+			if err != nil {
+				return err
+			}
+			if typ == "" {
+				var ev event.Event
+				if err := json.Unmarshal(b, &ev); err != nil {
+					return fmt.Errorf("%s is not a structured CloudEvent (%w); give the data's type with --type", args[0], err)
+				}
+				typ, b = ev.Type(), ev.Data()
+			}
+			if err := contracts.Validate(typ, b); err != nil {
+				return describeInvalid(err)
+			}
+			cmd.Printf("%s: valid %s\n", args[0], typ)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&typ, "type", "", "event type of a data file")
+	return cmd
+}
+
+// describeInvalid lists every field error on its own line.
+func describeInvalid(err error) error {
+	var ve *contracts.ValidationError
+	if !errors.As(err, &ve) {
+		return err
+	}
+	lines := []string{fmt.Sprintf("invalid %s:", ve.EventType)}
+	for _, f := range ve.Fields {
+		ptr := f.Pointer
+		if ptr == "" {
+			ptr = "(root)"
+		}
+		lines = append(lines, "  "+ptr+": "+f.Message)
+	}
+	return errors.New(strings.Join(lines, "\n"))
 }

@@ -248,17 +248,3 @@ func listDeadLetters(ctx context.Context, js jetstream.JetStream, service string
 	}
 	return out, nil
 }
-
-// withJS connects to NATS for the duration of a command.
-func withJS(fn func(ctx context.Context, cmd *cobra.Command, js jetstream.JetStream, args []string) error) func(*cobra.Command, []string) error {
-	return func(cmd *cobra.Command, args []string) error {
-		ctx, cancel := context.WithTimeout(cmd.Context(), 5*time.Minute)
-		defer cancel()
-		js, closeFn, err := connect(ctx, cmd)
-		if err != nil {
-			return err
-		}
-		defer closeFn()
-		return fn(ctx, cmd, js, args)
-	}
-}

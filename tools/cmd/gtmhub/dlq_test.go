@@ -110,7 +110,9 @@ func TestDLQPurgeAsks(t *testing.T) {
 	srv := eventstest.RunServer(t)
 	c, err := events.NewConsumer(srv.JS, events.ConsumerSpec{Service: "notify", Stream: events.StreamRecords,
 		Durable: "notify", Filters: []string{"gtm.records.>"}},
-		func(context.Context, event.Event) error { return events.Permanent(errors.New("slack 404 channel_not_found")) })
+		func(context.Context, event.Event) error {
+			return events.Permanent(errors.New("slack 404 channel_not_found"))
+		})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,11 +17,11 @@ func newInitCmd() *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, cancel := context.WithTimeout(cmd.Context(), time.Minute)
 			defer cancel()
-			js, closeFn, err := connect(ctx, cmd)
+			nc, js, err := dial(ctx, cmd)
 			if err != nil {
 				return err
 			}
-			defer closeFn()
+			defer nc.Close()
 			if err := service.EnsureTopology(ctx, js, replicas); err != nil {
 				return err
 			}

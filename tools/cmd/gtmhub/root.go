@@ -7,8 +7,6 @@ import (
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
-
-	"github.com/gtmhub/gtmhub/events/service"
 )
 
 func newRootCmd() *cobra.Command {
@@ -18,9 +16,9 @@ func newRootCmd() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.PersistentFlags().String("nats-url", service.Env("", "GTMHUB_NATS_URL"), "NATS server URL (env GTMHUB_NATS_URL)")
+	connFlags(root.PersistentFlags())
 	root.PersistentFlags().Bool("json", false, "print JSON instead of tables")
-	root.AddCommand(newUpCmd(), newInitCmd(), newStatusCmd(), newContractsCmd(), newContactsCmd(), newDLQCmd(), newReplayCmd())
+	root.AddCommand(newUpCmd(), newInitCmd(), newStatusCmd(), newContractsCmd(), newContactsCmd(), newDLQCmd(), newReplayCmd(), newSendCmd())
 	return root
 }
 

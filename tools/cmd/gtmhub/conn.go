@@ -1,0 +1,82 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/gtmhub/gtmhub/events"
+	"github.com/gtmhub/gtmhub/events/service"
+)
+
+// connFlags are the NATS connection options, named as the nats CLI names
+// them, shared by every command.
+func connFlags(fs *pflag.FlagSet) {
+	fs.String("nats-url", service.Env("", "GTMHUB_NATS_URL", "NATS_URL"), "NATS server URL (env GTMHUB_NATS_URL; default nats://127.0.0.1:4222)")
+	fs.String("creds", service.Env("", "NATS_CREDS"), "user credentials file")
+	fs.String("user", service.Env("", "NATS_USER"), "user name")
+	fs.String("password", service.Env("", "NATS_PASSWORD"), "password")
+	fs.String("tlscert", "", "TLS client certificate")
+	fs.String("tlskey", "", "TLS client key")
+	fs.String("tlsca", "", "TLS certificate authority")
+	fs.Duration("timeout", 3*time.Second, "how long to wait for the server")
+}
+
+func natsOptions(fs *pflag.FlagSet) []nats.Option {
+	get := func(name string) string { v, _ := fs.GetString(name); return v }
+	var opts []nats.Option
+	if v := get("creds"); v != "" {
+		opts = append(opts, nats.UserCredentials(v))
+	}
+	if u := get("user"); u != "" {
+		opts = append(opts, nats.UserInfo(u, get("password")))
+	}
+	if c, k := get("tlscert"), get("tlskey"); c != "" || k != "" {
+		opts = append(opts, nats.ClientCert(c, k))
+	}
+	if ca := get("tlsca"); ca != "" {
+		opts = append(opts, nats.RootCAs(ca))
+	}
+	return opts
+}
+
+// dial connects to NATS for one command and fails clearly when no server
+// answers.
+func dial(ctx context.Context, cmd *cobra.Command) (*nats.Conn, jetstream.JetStream, error) {
+	fs := cmd.Flags()
+	url, _ := fs.GetString("nats-url")
+	if url == "" {
+		url = "nats://127.0.0.1:4222"
+	}
+	timeout, _ := fs.GetDuration("timeout")
+	opts := append(natsOptions(fs), nats.Name("gtmhub-cli"), nats.Timeout(timeout))
+	nc, err := nats.Connect(url, opts...)
+	if err != nil {
+		return nil, nil, fmt.Errorf("no NATS server at %s (%w): start one with `gtmhub up` or pass --nats-url", events.Redact(url), err)
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		nc.Close()
+		return nil, nil, err
+	}
+	return nc, js, nil
+}
+
+// withJS connects to NATS for the duration of a command.
+func withJS(fn func(ctx context.Context, cmd *cobra.Command, js jetstream.JetStream, args []string) error) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, args []string) error {
+		ctx, cancel := context.WithTimeout(cmd.Context(), 24*time.Hour)
+		defer cancel()
+		nc, js, err := dial(ctx, cmd)
+		if err != nil {
+			return err
+		}
+		defer nc.Close()
+		return fn(ctx, cmd, js, args)
+	}
+}
