@@ -9,6 +9,9 @@ require (
 	github.com/gtmhub/gtmhub/events v0.0.0
 	github.com/nats-io/nats.go v1.55.0
 	github.com/prometheus/client_golang v1.25.0
+	github.com/robfig/cron/v3 v3.0.1
+	github.com/wneessen/go-mail v0.8.1
+	golang.org/x/time v0.16.0
 )
 
 require (
@@ -17,7 +20,6 @@ require (
 	github.com/minio/highwayhash v1.0.4 // indirect
 	github.com/nats-io/jwt/v2 v2.8.2 // indirect
 	github.com/nats-io/nats-server/v2 v2.15.2 // indirect
-	golang.org/x/time v0.16.0 // indirect
 )
 
 require (

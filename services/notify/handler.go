@@ -12,6 +12,7 @@ import (
 
 	"github.com/cloudevents/sdk-go/v2/event"
 	"github.com/google/uuid"
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/gtmhub/gtmhub/contracts"
@@ -22,16 +23,31 @@ import (
 const Source = "/gtmhub/" + Name
 
 // ReplayExtension is the CloudEvent extension that marks a replayed event.
-// Replayed events notify nobody unless Config.NotifyReplays is set.
-const ReplayExtension = "gtmreplay"
+// Replayed events notify nobody unless the replay asked for side effects
+// ([SideEffectsExtension]) or Config.NotifyReplays is set.
+const ReplayExtension = events.ExtensionReplay
 
-// ReasonNotConfigured is the reason recorded for a notification whose
-// channel has no configuration.
-const ReasonNotConfigured = "channel not configured"
+// SideEffectsExtension ("true") on a replayed event asks notify to act on it;
+// the ledger still keeps anything already sent from being sent again.
+const SideEffectsExtension = events.ExtensionSideEffects
+
+// Reasons recorded on decisions.
+const (
+	// ReasonNotConfigured is the reason recorded for a notification whose
+	// channel has no configuration.
+	ReasonNotConfigured = "channel not configured"
+	// ReasonReplay is the reason a replayed event notified nobody.
+	ReasonReplay = "replayed event: side effects not requested"
+	// ReasonInterrupted is the reason recorded for a notification whose
+	// send was interrupted before its outcome was written: it may have gone
+	// out, so it is not sent again.
+	ReasonInterrupted = "an earlier send was interrupted before its outcome was recorded; not sent again (at-most-once)"
+)
 
 // Sender delivers notifications on one channel. Return an error wrapped by
 // [events.Permanent] when the channel refused the message for good (the
-// decision is recorded as failed); any other error is retried.
+// decision is recorded as failed and the event dead-lettered with the
+// reason); an [events.RetryAfter] or any other error is retried.
 type Sender interface {
 	Send(ctx context.Context, m Message) error
 }
@@ -47,11 +63,20 @@ type Message struct {
 	Data  map[string]any
 }
 
-// DecisionID returns the CloudEvent id and ledger key of the decision for
-// rule and dedupeKey: a UUID v5 over "notify:{rule}:{dedupeKey}". The same
+// DecisionID returns the ledger key of the notification for rule and
+// dedupeKey, and the CloudEvent id of its final decision (sent, skipped or
+// interrupted): a UUID v5 over "notify:{rule}:{dedupeKey}". The same
 // notification always has the same id, so it is recorded once.
 func DecisionID(rule, dedupeKey string) string {
 	return uuid.NewSHA1(uuid.NameSpaceURL, []byte(Name+":"+rule+":"+dedupeKey)).String()
+}
+
+// derivedID is the CloudEvent id of a decision other than the final one
+// about notification id: suppressed duplicates and replays, deferrals,
+// failures. The same event always derives the same id, so a redelivery
+// records it once.
+func derivedID(id, purpose, eventID string) string {
+	return uuid.NewSHA1(uuid.NameSpaceURL, []byte(Name+":"+purpose+":"+id+":"+eventID)).String()
 }
 
 type notifier struct {
@@ -61,80 +86,225 @@ type notifier struct {
 	senders  map[contracts.Channel]Sender
 	missing  map[contracts.Channel]string // why a channel without a sender has none
 	replays  bool
+	lease    time.Duration
+	quota    *quota // nil: no email quota
 	log      *slog.Logger
 	outcomes *prometheus.CounterVec
 	now      func() time.Time
+
+	deferredKV jetstream.KeyValue // nil: no email quota
+	breakers   *events.Breakers
+	hooks      *SlackWebhooks
+	alerts     *alerter
+	mailer     *Mailer // nil: SMTP not configured
+	stats      *sendStats
+	digest     Digest
+	js         jetstream.JetStream
+}
+
+// actOptions change how [notifier.act] delivers a claimed notification.
+type actOptions struct {
+	// deferrable lets an email over the daily quota wait for the next day.
+	deferrable bool
+	// sender replaces the channel's sender and bypasses the quota (the
+	// digest).
+	sender Sender
 }
 
 // handle evaluates the rules on one record change and acts on every match.
-// A rule that cannot be evaluated on the event dead-letters it once the
-// other rules have been acted on; redriving it later is safe, since the
-// ledger holds what was already decided.
+// A match the channel refused for good, or a rule that cannot be evaluated
+// on the event, dead-letters the event once the other matches have been
+// acted on; redriving it later is safe, since the ledger holds what was
+// already sent.
 func (n *notifier) handle(ctx context.Context, ev event.Event) error {
-	if isReplay(ev) && !n.replays {
-		n.log.DebugContext(ctx, "replayed event skipped", "event_id", ev.ID())
-		return nil
-	}
 	data, err := decodeData(ev)
 	if err != nil {
 		return events.Permanent(err)
 	}
 	matches, evalErr := n.engine.Evaluate(Input{ID: ev.ID(), Type: ev.Type(), Subject: ev.Subject(), Data: data})
+	if n.silent(ev) {
+		for _, m := range matches {
+			d := n.decision(m, ev, contracts.OutcomeSuppressed, ReasonReplay)
+			if err := n.publish(ctx, ev, derivedID(DecisionID(m.Rule, m.DedupeKey), "replay", ev.ID()), d); err != nil {
+				return err
+			}
+		}
+		return events.Permanent(evalErr)
+	}
+	var refused []error
 	for _, m := range matches {
-		if err := n.decide(ctx, ev, data, m); err != nil {
+		err := n.decide(ctx, ev, data, m)
+		switch {
+		case events.IsPermanent(err):
+			refused = append(refused, err)
+		case err != nil:
 			return err
 		}
 	}
-	return events.Permanent(evalErr)
+	return events.Permanent(errors.Join(append(refused, evalErr)...))
 }
 
-// decide acts on one match unless the ledger already holds its decision,
-// publishes the decision, then records it in the ledger.
+// silent reports whether ev is a replay that must notify nobody.
+func (n *notifier) silent(ev event.Event) bool {
+	return isTrue(ev, ReplayExtension) && !isTrue(ev, SideEffectsExtension) && !n.replays
+}
+
+// decide acts on one match once: it claims the notification in the ledger,
+// or settles with what the ledger already holds.
 func (n *notifier) decide(ctx context.Context, ev event.Event, data map[string]any, m Match) error {
 	id := DecisionID(m.Rule, m.DedupeKey)
-	seen, err := n.ledger.seen(ctx, id)
+	cur, rev, claimed, err := n.ledger.claim(ctx, id, LedgerEntry{Rule: m.Rule, Channel: m.Channel, EventID: ev.ID(), At: n.now()})
 	if err != nil {
 		return err
 	}
-	if seen {
-		n.log.DebugContext(ctx, "notification already decided", "rule", m.Rule, "decision_id", id, "event_id", ev.ID())
-		return nil
+	if !claimed {
+		if rev, claimed, err = n.reclaim(ctx, ev, m, id, cur, rev); err != nil || !claimed {
+			return err
+		}
 	}
+	return n.act(ctx, ev, data, m, id, rev, actOptions{deferrable: true})
+}
 
-	outcome, reason, err := n.deliver(ctx, ev, data, m)
+// reclaim settles a match whose notification the ledger already holds. It
+// returns claimed=true with the new revision when the notification is to
+// be sent after all (it failed before).
+func (n *notifier) reclaim(ctx context.Context, ev event.Event, m Match, id string, cur LedgerEntry, rev uint64) (uint64, bool, error) {
+	switch {
+	case cur.State == StateClaimed && n.now().Sub(cur.At) < n.lease:
+		return 0, false, events.RetryAfter(n.lease-n.now().Sub(cur.At), fmt.Errorf("notification %s: a send is in flight", id))
+	case cur.State == StateClaimed:
+		// The process stopped between sending and recording: maybe sent.
+		cur.State, cur.Reason, cur.At = StateInterrupted, ReasonInterrupted, n.now()
+		rev, err := n.ledger.update(ctx, id, rev, cur)
+		if err != nil {
+			return 0, false, err
+		}
+		return 0, false, n.record(ctx, ev, m, id, rev, cur)
+	case cur.State == StateFailed:
+		claim := LedgerEntry{Rule: m.Rule, Channel: m.Channel, State: StateClaimed, EventID: ev.ID(), At: n.now()}
+		rev, err := n.ledger.update(ctx, id, rev, claim)
+		return rev, err == nil, err
+	case cur.EventID == ev.ID() && !cur.Published:
+		// Recorded in the ledger but not yet on NOTIFY: finish that.
+		return 0, false, n.record(ctx, ev, m, id, rev, cur)
+	case cur.EventID == ev.ID():
+		n.log.DebugContext(ctx, "redelivered event already decided", "rule", m.Rule, "decision_id", id, "event_id", ev.ID())
+		return 0, false, nil
+	default:
+		reason := fmt.Sprintf("already %s for event %s at %s", cur.State, cur.EventID, cur.At.UTC().Format(time.RFC3339))
+		d := n.decision(m, ev, contracts.OutcomeSuppressed, reason)
+		if err := n.publish(ctx, ev, derivedID(id, "duplicate", ev.ID()), d); err != nil {
+			return 0, false, err
+		}
+		n.count(m.Rule, contracts.OutcomeSuppressed)
+		return 0, false, nil
+	}
+}
+
+// act delivers a claimed notification (revision rev of id) and records the
+// outcome. An email over the daily quota is deferred to the next day when
+// o.deferrable is set, and released for a later try otherwise.
+func (n *notifier) act(ctx context.Context, ev event.Event, data map[string]any, m Match, id string, rev uint64, o actOptions) error {
+	entry := LedgerEntry{Rule: m.Rule, Channel: m.Channel, EventID: ev.ID(), At: n.now()}
+	s, ok := n.senders[m.Channel]
+	if o.sender != nil {
+		s, ok = o.sender, true
+	}
+	if !ok {
+		entry.State, entry.Reason = StateSkipped, n.missing[m.Channel]
+		return n.finish(ctx, ev, m, id, rev, entry)
+	}
+	if m.Channel == contracts.ChannelEmail && n.quota != nil && o.sender == nil {
+		allowed, err := n.quota.reserve(ctx)
+		if err != nil {
+			return n.releasing(ctx, id, rev, err)
+		}
+		if !allowed {
+			if !o.deferrable {
+				return n.releasing(ctx, id, rev, errQuotaReached)
+			}
+			return n.deferNotification(ctx, ev, m, id, rev)
+		}
+	}
+	start := time.Now()
+	err := s.Send(ctx, Message{Rule: m.Rule, Channel: m.Channel, Target: m.Target, Event: ev, Data: data})
+	n.stats.observe(time.Since(start), err)
+	switch {
+	case err == nil:
+		entry.State = StateSent
+		return n.finish(ctx, ev, m, id, rev, entry)
+	case events.IsPermanent(err):
+		entry.State, entry.Reason = StateFailed, reasonText(err)
+		if err := n.finish(ctx, ev, m, id, rev, entry); err != nil {
+			return err
+		}
+		return events.Permanent(fmt.Errorf("rule %s: %s refused the notification: %w", m.Rule, m.Channel, err))
+	default:
+		return n.releasing(ctx, id, rev, fmt.Errorf("rule %s: send %s: %w", m.Rule, m.Channel, err))
+	}
+}
+
+var errQuotaReached = errors.New("daily email quota reached")
+
+// releasing releases the claim so that a retry can claim it again, and
+// returns err. If the release fails too, the claim outlives its lease and
+// the notification is recorded as interrupted rather than risk a second send.
+func (n *notifier) releasing(ctx context.Context, id string, rev uint64, err error) error {
+	if rerr := n.ledger.release(ctx, id, rev); rerr != nil {
+		return errors.Join(err, rerr)
+	}
+	return err
+}
+
+// finish writes the outcome over the claim, then records the decision.
+func (n *notifier) finish(ctx context.Context, ev event.Event, m Match, id string, rev uint64, e LedgerEntry) error {
+	rev, err := n.ledger.update(ctx, id, rev, e)
 	if err != nil {
-		return fmt.Errorf("rule %s: %w", m.Rule, err)
-	}
-	decision := contracts.Notification{Rule: m.Rule, Channel: m.Channel, Outcome: outcome, Reason: reason,
-		DedupeKey: m.DedupeKey, Target: redactTarget(m.Target), EventID: ev.ID()}
-	if err := n.publish(ctx, ev, id, decision); err != nil {
 		return err
 	}
-	if err := n.ledger.record(ctx, id, ledgerEntry{Rule: m.Rule, Outcome: outcome, EventID: ev.ID(), At: n.now()}); err != nil {
+	return n.record(ctx, ev, m, id, rev, e)
+}
+
+// record publishes the decision for ledger entry e (revision rev of id) and
+// marks it published.
+func (n *notifier) record(ctx context.Context, ev event.Event, m Match, id string, rev uint64, e LedgerEntry) error {
+	outcome, decisionID := outcomeOf(e.State), id
+	if e.State == StateFailed {
+		decisionID = derivedID(id, "failed", ev.ID())
+	}
+	if err := n.publish(ctx, ev, decisionID, n.decision(m, ev, outcome, e.Reason)); err != nil {
 		return err
 	}
-	n.outcomes.WithLabelValues(m.Rule, string(outcome)).Inc()
+	e.Published = true
+	if _, err := n.ledger.update(ctx, id, rev, e); err != nil {
+		return err
+	}
+	n.count(m.Rule, outcome)
 	n.log.InfoContext(ctx, "notification decided", "rule", m.Rule, "channel", m.Channel, "outcome", outcome,
-		"reason", reason, "decision_id", id, "event_id", ev.ID())
+		"reason", e.Reason, "decision_id", id, "event_id", ev.ID())
 	return nil
 }
 
-// deliver sends the notification when its channel has a sender. It returns
-// an error only when the send should be retried.
-func (n *notifier) deliver(ctx context.Context, ev event.Event, data map[string]any, m Match) (contracts.Outcome, string, error) {
-	s, ok := n.senders[m.Channel]
-	if !ok {
-		return contracts.OutcomeSkipped, n.missing[m.Channel], nil
-	}
-	err := s.Send(ctx, Message{Rule: m.Rule, Channel: m.Channel, Target: m.Target, Event: ev, Data: data})
-	switch {
-	case err == nil:
-		return contracts.OutcomeSent, "", nil
-	case events.IsPermanent(err):
-		return contracts.OutcomeFailed, reasonText(err), nil
+func outcomeOf(s State) contracts.Outcome {
+	switch s {
+	case StateSent:
+		return contracts.OutcomeSent
+	case StateFailed:
+		return contracts.OutcomeFailed
+	case StateSkipped:
+		return contracts.OutcomeSkipped
 	default:
-		return "", "", fmt.Errorf("send %s: %w", m.Channel, err)
+		return contracts.OutcomeSuppressed
 	}
+}
+
+func (n *notifier) decision(m Match, ev event.Event, o contracts.Outcome, reason string) contracts.Notification {
+	return contracts.Notification{Rule: m.Rule, Channel: m.Channel, Outcome: o, Reason: reason,
+		DedupeKey: m.DedupeKey, Target: redactTarget(m.Target), EventID: ev.ID()}
+}
+
+func (n *notifier) count(rule string, o contracts.Outcome) {
+	n.outcomes.WithLabelValues(rule, string(o)).Inc()
 }
 
 // publish records the decision on gtm.notify.{outcome}.
@@ -176,8 +346,8 @@ func decodeData(ev event.Event) (map[string]any, error) {
 	return data, nil
 }
 
-func isReplay(ev event.Event) bool {
-	v, ok := ev.Extensions()[ReplayExtension]
+func isTrue(ev event.Event, ext string) bool {
+	v, ok := ev.Extensions()[ext]
 	return ok && strings.EqualFold(fmt.Sprint(v), "true")
 }
 

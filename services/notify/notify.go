@@ -1,4 +1,4 @@
-// Package notify decides who hears about record changes.
+// Package notify decides who hears about record changes, and tells them.
 //
 // It consumes the store's change feed (gtm.records.>: contacts and companies
 // created or updated) and evaluates notification [Rule]s on every event. A
@@ -8,27 +8,64 @@
 // target and a dedupe key template. Expressions and templates are compiled
 // once at start; a configuration with a broken rule does not start.
 //
-// Every match becomes a decision, recorded as a com.gtmhub.notification.sent
-// event on gtm.notify.{outcome}: sent when a channel [Sender] delivered it,
-// failed when the channel refused it, skipped when the channel is not
-// configured. Slack and email delivery are not built in yet, so with the
-// default configuration every decision is skipped with the reason
-// "channel not configured".
+// # Channels
 //
-// A decision's CloudEvent id is [DecisionID] of its rule and dedupe key, and
-// the JetStream key-value bucket [LedgerBucket] remembers it for the dedupe
-// window (24h by default): notify checks the ledger before acting and writes
-// it after, so the same notification is never acted on or recorded twice,
-// whichever event, redelivery or replay fires it again. Events marked as
-// replays (CloudEvent extension gtmreplay=true) notify nobody unless
-// notify_replays is set.
+// Slack goes through incoming webhooks ([SlackWebhooks]): a Block Kit
+// message with the lead's name, company, title, scores and source, and a
+// link to the trace when slack.tracing_ui_url is set. Every webhook has a
+// rate limiter (one message a second, as Slack documents) shared by all
+// workers, and a circuit breaker. 200 is sent; 429 is retried after Slack's
+// Retry-After; 400, 403, 404 and 410 are refused for good (the event goes
+// to the DLQ with Slack's error code); 5xx is retried. Webhook URLs are
+// secrets and never appear in logs, errors or events.
+//
+// Email goes over SMTP ([Mailer], STARTTLS, implicit TLS or plain, with
+// optional AUTH), text and HTML parts from templates per rule and a
+// List-Unsubscribe header. A daily quota (500 by default) is counted per
+// local day in the [QuotaBucket]; emails over it wait in the
+// [DeferredBucket] and go out on the next day (see [DeferredBucket] for why
+// not RetryAfter), and crossing 70, 85 and 95 % raises an alert. 5xx
+// answers are refused for good, 4xx retried.
+//
+// Until slack.webhook_url or smtp.host is set, the rules on that channel
+// are inert: their decisions are recorded as skipped, and [Config.Channels]
+// says so for gtmhub status.
+//
+// # Never twice
+//
+// Every match is a notification whose ledger key is [DecisionID] of its rule
+// and dedupe key, in the JetStream key-value bucket [LedgerBucket] (24h
+// dedupe window by default). notify claims the key with a KV Create before
+// sending (only one claimant wins), and replaces the claim with the outcome
+// by a KV Update at the claim's revision after. See [State] for the
+// states and the at-most-once choice for a crash between a send and its
+// outcome. Redeliveries, producer retries, `gtmhub dlq redrive` and replays
+// asking for side effects (extension gtmsideeffects=true) therefore never
+// send a notification twice; replays without it (gtmreplay=true) notify
+// nobody unless notify_replays is set.
+//
+// Every decision is recorded as a com.gtmhub.notification.sent event on
+// gtm.notify.{outcome}: sent, failed (refused for good), skipped (channel
+// not configured) or suppressed (a duplicate of an earlier decision, a
+// replay, a deferral by the quota, an interrupted send), with its reason.
+//
+// # Digest and alerts
+//
+// The daily digest ([Digest], cron schedule and time zone, 08:00 local by
+// default) emails yesterday's new leads (count, by source, top ten by
+// signal score) and rejected count, read from the RECORDS and LEADS
+// streams by time, once per date ([RunDigest] runs one on demand).
+// Operations alerts ([Alerts]) go to a Slack channel: DLQ depth rising, a
+// breaker opening, quota levels, failure rate, latency, consumer backlog
+// and Slack rate limits; each level at most once per period, with a
+// "resolved" message when it clears.
 package notify
 
 import (
 	"context"
 	"errors"
 	"fmt"
-	"net/url"
+	"sync"
 	"time"
 
 	"github.com/gtmhub/gtmhub/contracts"
@@ -40,8 +77,17 @@ import (
 // source's last element.
 const Name = "notify"
 
-// DefaultDedupeWindow is how long a decision is remembered by default.
-const DefaultDedupeWindow = 24 * time.Hour
+// Defaults.
+const (
+	// DefaultDedupeWindow is how long a decision is remembered by default.
+	DefaultDedupeWindow = 24 * time.Hour
+	// DefaultClaimLease is how long a claimed notification may stay without
+	// an outcome before it is taken as interrupted.
+	DefaultClaimLease = 2 * time.Minute
+	// DefaultDeferredInterval is how often deferred notifications are
+	// looked at.
+	DefaultDeferredInterval = time.Minute
+)
 
 // Config is the notify service's configuration.
 type Config struct {
@@ -52,36 +98,37 @@ type Config struct {
 	Slack Slack `yaml:"slack"`
 	// SMTP configures the email channel.
 	SMTP SMTP `yaml:"smtp"`
-	// NotifyReplays makes replayed events notify like live ones.
+	// Alerts configures operations alerts to Slack.
+	Alerts Alerts `yaml:"alerts"`
+	// Digest configures the daily digest email.
+	Digest Digest `yaml:"digest"`
+	// NotifyReplays makes replayed events notify like live ones, even when
+	// the replay did not ask for side effects.
 	NotifyReplays bool `yaml:"notify_replays"`
 	// DedupeWindow is how long the ledger remembers a decision. Default 24h.
 	DedupeWindow time.Duration `yaml:"notify_dedupe_window"`
-	// Senders deliver notifications, by channel. A channel without a sender
-	// has its decisions recorded as skipped.
+	// ClaimLease is how long a claimed notification may wait for its
+	// outcome; a claim older than that is taken as a send interrupted by a
+	// crash and is not sent again. Default 2m. It must exceed the longest
+	// send (Slack and SMTP timeouts).
+	ClaimLease time.Duration `yaml:"claim_lease"`
+	// DeferredInterval is how often notifications deferred by the email
+	// quota are looked at. Default 1m.
+	DeferredInterval time.Duration `yaml:"deferred_interval"`
+	// Senders deliver notifications, by channel, in place of the built-in
+	// Slack and email senders. A channel without a sender has its decisions
+	// recorded as skipped.
 	Senders map[contracts.Channel]Sender `yaml:"-"`
 	// NATSURL is where to connect when the host passes no connection.
 	NATSURL string `yaml:"-"`
-}
-
-// Slack is the slack: section of gtmhub.yaml.
-type Slack struct {
-	// WebhookURL is the incoming-webhook URL. It is a secret: it is never
-	// logged. Empty: Slack is not configured.
-	WebhookURL string `yaml:"webhook_url"`
-}
-
-// SMTP is the smtp: section of gtmhub.yaml.
-type SMTP struct {
-	// Host is the mail server, host or host:port. Empty: email is not
-	// configured.
-	Host string `yaml:"host"`
 }
 
 // DefaultConfig returns the configuration used when gtmhub.yaml says
 // nothing: the default rules, no channel configured, replays not notified,
 // a 24h dedupe window.
 func DefaultConfig() Config {
-	return Config{DedupeWindow: DefaultDedupeWindow}
+	return Config{DedupeWindow: DefaultDedupeWindow, ClaimLease: DefaultClaimLease,
+		DeferredInterval: DefaultDeferredInterval, Digest: DefaultDigest()}
 }
 
 // EffectiveRules returns the rules in force: c.Rules, or [DefaultRules] when
@@ -94,7 +141,7 @@ func (c Config) EffectiveRules() []Rule {
 }
 
 // Validate reports every problem with c at once, including every rule that
-// does not compile, by name.
+// does not compile, by name. It never repeats a secret.
 func (c Config) Validate() error {
 	var p service.Problems
 	_, errs := compileRules(c.EffectiveRules())
@@ -104,12 +151,13 @@ func (c Config) Validate() error {
 	if c.DedupeWindow <= 0 {
 		p.Addf("notify_dedupe_window must be positive, not %s", c.DedupeWindow)
 	}
-	if c.Slack.WebhookURL != "" {
-		// The URL is a secret: say what is wrong without repeating it.
-		if u, err := url.Parse(c.Slack.WebhookURL); err != nil || u.Scheme != "https" || u.Host == "" {
-			p.Addf("slack.webhook_url must be an https URL")
-		}
+	if c.ClaimLease < 0 || c.DeferredInterval < 0 {
+		p.Addf("claim_lease and deferred_interval must not be negative")
 	}
+	c.Slack.validate(&p, "slack")
+	c.SMTP.validate(&p)
+	c.Alerts.validate(&p)
+	c.Digest.validate(&p, c.SMTP)
 	for ch, s := range c.Senders {
 		if ch != contracts.ChannelSlack && ch != contracts.ChannelEmail {
 			p.Addf("sender for unknown channel %q", ch)
@@ -121,31 +169,73 @@ func (c Config) Validate() error {
 	return p.Err()
 }
 
-// unavailable says, for every channel without a sender, why it has none.
-func (c Config) unavailable() map[contracts.Channel]string {
-	missing := map[contracts.Channel]string{}
-	for ch, configured := range map[contracts.Channel]bool{
-		contracts.ChannelSlack: c.Slack.WebhookURL != "",
-		contracts.ChannelEmail: c.SMTP.Host != "",
-	} {
-		switch {
-		case c.Senders[ch] != nil:
-		case configured:
-			missing[ch] = fmt.Sprintf("%s delivery is not implemented yet", ch)
-		default:
-			missing[ch] = ReasonNotConfigured
+// ChannelStatus says whether notifications on one channel can go out.
+type ChannelStatus struct {
+	Channel contracts.Channel `json:"channel"`
+	// Ready is false when the channel is not configured: its rules are
+	// inert, and their decisions are recorded as skipped.
+	Ready bool `json:"ready"`
+	// Rules are the rules in force that notify on the channel.
+	Rules []string `json:"rules"`
+	// Reason says why the channel is not ready.
+	Reason string `json:"reason,omitempty"`
+}
+
+// Channels reports, for slack and email, whether the channel is configured
+// and which rules use it, for gtmhub status ("the high-intent rule is inert:
+// Slack is not configured").
+func (c Config) Channels() []ChannelStatus {
+	out := []ChannelStatus{
+		{Channel: contracts.ChannelSlack, Ready: c.Senders[contracts.ChannelSlack] != nil || c.Slack.configured()},
+		{Channel: contracts.ChannelEmail, Ready: c.Senders[contracts.ChannelEmail] != nil || c.SMTP.configured()},
+	}
+	for i := range out {
+		for _, r := range c.EffectiveRules() {
+			if r.Action == out[i].Channel {
+				out[i].Rules = append(out[i].Rules, r.Name)
+			}
+		}
+		if !out[i].Ready {
+			what := map[contracts.Channel]string{contracts.ChannelSlack: "slack.webhook_url", contracts.ChannelEmail: "smtp.host"}
+			out[i].Reason = fmt.Sprintf("%s: set %s in gtmhub.yaml", ReasonNotConfigured, what[out[i].Channel])
 		}
 	}
-	return missing
+	return out
+}
+
+// withDefaults fills in zero durations (a Config built without
+// DefaultConfig).
+func (c Config) withDefaults() Config {
+	if c.ClaimLease == 0 {
+		c.ClaimLease = DefaultClaimLease
+	}
+	if c.DeferredInterval == 0 {
+		c.DeferredInterval = DefaultDeferredInterval
+	}
+	c.Alerts = c.Alerts.withDefaults()
+	c.Digest = c.Digest.withDefaults()
+	return c
+}
+
+// alertsWebhook is where alerts go: alerts.webhook_url, else the Slack
+// webhook of the alerts channel, else nowhere.
+func (c Config) alertsWebhook() string {
+	if c.Alerts.WebhookURL != "" {
+		return c.Alerts.WebhookURL
+	}
+	return c.Slack.Webhooks[c.Alerts.Channel]
 }
 
 // Run evaluates the rules on record changes until ctx is cancelled, then
-// drains in-flight events and returns nil. It returns an error if the
-// configuration is invalid, or the ledger or consumer cannot be set up.
+// drains in-flight events and returns nil. It also sends deferred emails
+// when their day comes, the daily digest on its schedule, and alerts. It
+// returns an error if the configuration is invalid, or the buckets or
+// consumer cannot be set up.
 func Run(ctx context.Context, cfg Config, deps service.Deps) error {
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
+	cfg = cfg.withDefaults()
 	engine, err := NewEngine(cfg.EffectiveRules())
 	if err != nil {
 		return err // Validate has already compiled the rules.
@@ -160,26 +250,17 @@ func Run(ctx context.Context, cfg Config, deps service.Deps) error {
 		return fmt.Errorf("notify: %w", err)
 	}
 	defer closeConn()
-	led, err := openLedger(ctx, r.JS, cfg.DedupeWindow)
+	n, err := newNotifier(ctx, cfg, engine, r)
 	if err != nil {
 		return fmt.Errorf("notify: %w", err)
 	}
 	r.Health.Add("stream:"+events.StreamRecords, service.StreamsCheck(r.JS, events.StreamRecords))
 	r.Health.Add("stream:"+events.StreamNotify, service.StreamsCheck(r.JS, events.StreamNotify))
-	r.Health.Add("ledger:"+LedgerBucket, led.check)
+	r.Health.Add("ledger:"+LedgerBucket, n.ledger.check)
 
-	pub, err := r.Publisher()
-	if err != nil {
-		return fmt.Errorf("notify: %w", err)
-	}
-	outcomes, err := newOutcomeCounter(r.Registry)
-	if err != nil {
-		return fmt.Errorf("notify: metrics: %w", err)
-	}
-	n := &notifier{engine: engine, ledger: led, pub: pub, senders: cfg.Senders, missing: cfg.unavailable(),
-		replays: cfg.NotifyReplays, log: r.Logger, outcomes: outcomes, now: time.Now}
-	// One event at a time: the ledger check and write around a send must
-	// not interleave with another event firing the same notification.
+	// One event at a time: a claim in the ledger already keeps two workers
+	// from sending the same notification, and Slack's one message a second
+	// per webhook leaves nothing to gain from more.
 	consumer, err := events.NewConsumer(r.JS, spec, n.handle, r.ConsumerOptions(events.WithConcurrency(1))...)
 	if err != nil {
 		return fmt.Errorf("notify: %w", err)
@@ -190,7 +271,13 @@ func Run(ctx context.Context, cfg Config, deps service.Deps) error {
 	for ch, why := range n.missing {
 		r.Logger.InfoContext(ctx, "notifications on this channel are recorded as skipped", "channel", ch, "reason", why)
 	}
-	if err := consumer.Run(ctx); err != nil {
+	var wg sync.WaitGroup
+	bg, stopBackground := context.WithCancel(ctx)
+	n.background(bg, &wg, cfg, r)
+	err = consumer.Run(ctx)
+	stopBackground()
+	wg.Wait()
+	if err != nil {
 		return fmt.Errorf("notify: %w", err)
 	}
 	r.Logger.Info("notify stopped")

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -86,8 +87,11 @@ func decisions(t *testing.T, srv *eventstest.Server, n int) []contracts.Notifica
 		if err := json.Unmarshal(ev.Data(), &d); err != nil {
 			t.Fatal(err)
 		}
+		// The final decision about a notification has its ledger key as id.
+		final := d.Outcome == contracts.OutcomeSent || d.Outcome == contracts.OutcomeSkipped ||
+			d.Reason == notify.ReasonInterrupted
 		if ev.Type() != contracts.TypeNotificationSent || ev.Source() != notify.Source ||
-			m.Subject() != "gtm.notify."+string(d.Outcome) || ev.ID() != notify.DecisionID(d.Rule, d.DedupeKey) {
+			m.Subject() != "gtm.notify."+string(d.Outcome) || final != (ev.ID() == notify.DecisionID(d.Rule, d.DedupeKey)) {
 			t.Errorf("decision %s: type %s, source %s, subject %s, outcome %s", ev.ID(), ev.Type(), ev.Source(), m.Subject(), d.Outcome)
 		}
 		out = append(out, d)
@@ -121,12 +125,18 @@ func TestRunRecordsEachNotificationOnce(t *testing.T) {
 	}
 
 	// The same contact again under a new event id, created and updated: the
-	// dedupe keys are the same, so nothing new is decided.
+	// dedupe keys are the same, so nothing new is acted on, and each match
+	// is recorded as suppressed with the earlier decision as its reason.
 	publish(t, srv, contactEvent(t, contracts.TypeContactCreated, "ada@example.com", 95))
 	publish(t, srv, contactEvent(t, contracts.TypeContactUpdated, "ada@example.com", 99))
 	awaitSettled(t, srv)
-	if n := srv.Count(t, events.StreamNotify, "gtm.notify.>"); n != 3 {
-		t.Errorf("%d decisions after re-publishing, want 3", n)
+	if n := srv.Count(t, events.StreamNotify, "gtm.notify.>"); n != 6 {
+		t.Errorf("%d decisions after re-publishing, want 6", n)
+	}
+	for _, d := range decisions(t, srv, 6)[3:] {
+		if d.Outcome != contracts.OutcomeSuppressed || !strings.HasPrefix(d.Reason, "already skipped for event "+hot.ID()) {
+			t.Errorf("decision %+v, want suppressed: already skipped for %s", d, hot.ID())
+		}
 	}
 
 	kv, err := srv.JS.KeyValue(context.Background(), notify.LedgerBucket)
@@ -145,25 +155,46 @@ func TestRunRecordsEachNotificationOnce(t *testing.T) {
 	}
 }
 
-func TestRunSkipsReplays(t *testing.T) {
-	for _, replays := range []bool{false, true} {
-		t.Run(map[bool]string{false: "default", true: "notify_replays"}[replays], func(t *testing.T) {
+// replay puts ev on the notify consumer's replay subject the way `gtmhub
+// replay` does.
+func replay(t *testing.T, srv *eventstest.Server, ev event.Event, sideEffects bool) {
+	t.Helper()
+	subject := subjectFor(ev.Type())
+	msg, err := events.Encode(subject, ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rm, err := events.ReplayMsg("r1", 1, subject, msg.Header, msg.Data, events.ReplaySubject(notify.Name, subject), sideEffects)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := srv.JS.PublishMsg(context.Background(), rm); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestRunReplays(t *testing.T) {
+	tests := []struct {
+		name        string
+		replays     bool
+		sideEffects bool
+		want        contracts.Outcome
+		reason      string
+	}{
+		{"default", false, false, contracts.OutcomeSuppressed, notify.ReasonReplay},
+		{"side effects requested", false, true, contracts.OutcomeSkipped, notify.ReasonNotConfigured},
+		{"notify_replays", true, false, contracts.OutcomeSkipped, notify.ReasonNotConfigured},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
 			srv := eventstest.RunServer(t)
 			cfg := notify.DefaultConfig()
-			cfg.NotifyReplays = replays
+			cfg.NotifyReplays = tt.replays
 			startNotify(t, srv, cfg)
 
-			replayed := contactEvent(t, contracts.TypeContactUpdated, "ada@example.com", 90)
-			replayed.SetExtension(notify.ReplayExtension, "true")
-			publish(t, srv, replayed)
-			awaitSettled(t, srv)
-
-			want := uint64(0)
-			if replays {
-				want = 1
-			}
-			if n := srv.Count(t, events.StreamNotify, "gtm.notify.>"); n != want {
-				t.Errorf("%d decisions for a replayed event, want %d", n, want)
+			replay(t, srv, contactEvent(t, contracts.TypeContactUpdated, "ada@example.com", 90), tt.sideEffects)
+			if d := decisions(t, srv, 1)[0]; d.Outcome != tt.want || d.Reason != tt.reason {
+				t.Errorf("decision %+v, want %s: %s", d, tt.want, tt.reason)
 			}
 		})
 	}
@@ -199,8 +230,14 @@ func TestRunDeliversThroughSenders(t *testing.T) {
 	if d := byRule["high-intent"]; d.Outcome != contracts.OutcomeSent || d.Reason != "" {
 		t.Errorf("high-intent decision %+v, want sent", d)
 	}
-	if d := byRule["new-lead-nurture"]; d.Outcome != contracts.OutcomeFailed || d.Reason == "" {
+	if d := byRule["new-lead-nurture"]; d.Outcome != contracts.OutcomeFailed || !strings.Contains(d.Reason, "550 mailbox unavailable") {
 		t.Errorf("nurture decision %+v, want failed with the reason", d)
+	}
+	// The refused email dead-letters the event, with the reason.
+	dead := srv.Await(t, events.StreamDLQ, events.DLQSubject(notify.Name, ">"), 1, wait)
+	if id := dead[0].Headers().Get("ce-id"); id != hot.ID() ||
+		!strings.Contains(dead[0].Headers().Get(events.DLQHeaderError), "550 mailbox unavailable") {
+		t.Errorf("dead letter %s with error %q", id, dead[0].Headers().Get(events.DLQHeaderError))
 	}
 
 	publish(t, srv, contactEvent(t, contracts.TypeContactUpdated, "ada@example.com", 91))

@@ -1,0 +1,135 @@
+package notify
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/gtmhub/gtmhub/events"
+)
+
+// SlackMessage is the body of an incoming-webhook call: fallback text and
+// Block Kit blocks.
+type SlackMessage struct {
+	Text   string  `json:"text"`
+	Blocks []Block `json:"blocks,omitempty"`
+}
+
+// Block is one Block Kit layout block (header, section, context, actions).
+type Block struct {
+	Type     string    `json:"type"`
+	Text     *TextObj  `json:"text,omitempty"`
+	Fields   []TextObj `json:"fields,omitempty"`
+	Elements []any     `json:"elements,omitempty"`
+}
+
+// TextObj is a Block Kit text object: plain_text or mrkdwn.
+type TextObj struct {
+	Type string `json:"type"`
+	Text string `json:"text"`
+}
+
+// Button is a Block Kit link button, an element of an actions block.
+type Button struct {
+	Type string  `json:"type"`
+	Text TextObj `json:"text"`
+	URL  string  `json:"url"`
+}
+
+// Block Kit limits this package keeps to.
+const (
+	maxHeaderText  = 150
+	maxSectionText = 3000
+	maxFieldText   = 2000
+)
+
+func plain(s string, n int) TextObj   { return TextObj{Type: "plain_text", Text: truncate(s, n)} }
+func mrkdwn(s string, n int) *TextObj { return &TextObj{Type: "mrkdwn", Text: truncate(s, n)} }
+
+// LeadMessage is the Slack message for a notification about a lead or
+// contact: name, company, title, scores and source, and a link to the trace
+// when tracingUI is set.
+func LeadMessage(m Message, tracingUI string) SlackMessage {
+	lead := leadFields(m.Data)
+	name := strings.TrimSpace(lead.str("first_name") + " " + lead.str("last_name"))
+	if name == "" {
+		name = "A lead"
+	}
+	headline := name
+	if c := lead.str("company"); c != "" {
+		headline += " (" + c + ")"
+	}
+	text := fmt.Sprintf("%s: %s", m.Rule, headline)
+	if s := lead.score("signal_score"); s != "" {
+		text += ", signal score " + s
+	}
+
+	fields := []TextObj{}
+	add := func(label, value string) {
+		if value != "" {
+			fields = append(fields, *mrkdwn("*"+label+"*\n"+value, maxFieldText))
+		}
+	}
+	add("Name", name)
+	add("Company", lead.str("company"))
+	add("Title", lead.str("title"))
+	add("Source", lead.str("source"))
+	add("Signal score", lead.score("signal_score"))
+	add("Intent score", lead.score("intent_score"))
+	add("Fit score", lead.score("fit_score"))
+
+	blocks := []Block{
+		{Type: "header", Text: ptr(plain(headline, maxHeaderText))},
+		{Type: "section", Fields: fields},
+	}
+	context := []any{*mrkdwn(fmt.Sprintf("rule `%s` · event `%s`", m.Rule, m.Event.ID()), maxSectionText)}
+	blocks = append(blocks, Block{Type: "context", Elements: context})
+	if link := traceLink(tracingUI, events.TraceID(m.Event)); link != "" {
+		blocks = append(blocks, Block{Type: "actions", Elements: []any{
+			Button{Type: "button", Text: plain("View trace", 75), URL: link},
+		}})
+	}
+	return SlackMessage{Text: truncate(text, maxSectionText), Blocks: blocks}
+}
+
+// AlertMessage is the Slack message for an operations alert.
+func AlertMessage(title, body string) SlackMessage {
+	return SlackMessage{Text: truncate(title, maxSectionText), Blocks: []Block{
+		{Type: "header", Text: ptr(plain(title, maxHeaderText))},
+		{Type: "section", Text: mrkdwn(body, maxSectionText)},
+	}}
+}
+
+func traceLink(base, traceID string) string {
+	if base == "" || traceID == "" {
+		return ""
+	}
+	return strings.TrimRight(base, "/") + "/trace/" + traceID
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// fields is the lead part of an event's data.
+type fields map[string]any
+
+// leadFields finds the lead in data: data.contact for record changes, data
+// itself for lead events.
+func leadFields(data map[string]any) fields {
+	if c, ok := data["contact"].(map[string]any); ok {
+		return c
+	}
+	return data
+}
+
+func (f fields) str(k string) string {
+	s, _ := f[k].(string)
+	return s
+}
+
+func (f fields) score(k string) string {
+	v, ok := f[k].(float64)
+	if !ok {
+		return ""
+	}
+	return strconv.FormatFloat(v, 'f', -1, 64)
+}

@@ -1,0 +1,346 @@
+package notify
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"fmt"
+	htmltemplate "html/template"
+	"slices"
+	"strings"
+	texttemplate "text/template"
+	"time"
+
+	"github.com/cloudevents/sdk-go/v2/event"
+	"github.com/google/uuid"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/robfig/cron/v3"
+
+	"github.com/gtmhub/gtmhub/contracts"
+	"github.com/gtmhub/gtmhub/events"
+	"github.com/gtmhub/gtmhub/events/service"
+)
+
+// DigestRule is the rule name the daily digest is recorded under in the
+// ledger and on NOTIFY; its dedupe key is the date.
+const DigestRule = "daily-digest"
+
+// Digest is the digest: section of gtmhub.yaml: a daily email summarizing
+// the previous day's leads.
+type Digest struct {
+	// Schedule is a standard five-field cron expression. Default "0 8 * * *".
+	Schedule string `yaml:"schedule"`
+	// TimeZone is the IANA zone of the schedule and of the days summarized.
+	// Default: the machine's local zone.
+	TimeZone string `yaml:"time_zone"`
+	// To lists the recipients. Empty: no digest is sent on schedule.
+	To []string `yaml:"to"`
+}
+
+// DefaultDigest is 08:00 local time, no recipients.
+func DefaultDigest() Digest { return Digest{Schedule: "0 8 * * *"} }
+
+func (d Digest) withDefaults() Digest {
+	if d.Schedule == "" {
+		d.Schedule = DefaultDigest().Schedule
+	}
+	return d
+}
+
+func (d Digest) location() (*time.Location, error) {
+	if d.TimeZone == "" {
+		return time.Local, nil
+	}
+	return time.LoadLocation(d.TimeZone)
+}
+
+func (d Digest) validate(p interface{ Addf(string, ...any) }, smtp SMTP) {
+	if _, err := cron.ParseStandard(d.withDefaults().Schedule); err != nil {
+		p.Addf("digest.schedule: %v", err)
+	}
+	if _, err := d.location(); err != nil {
+		p.Addf("digest.time_zone: %v", err)
+	}
+	if len(d.To) > 0 && !smtp.configured() {
+		p.Addf("digest.to needs smtp.host")
+	}
+}
+
+// DigestLead is one lead in the digest's top list.
+type DigestLead struct {
+	Name        string  `json:"name"`
+	Email       string  `json:"email"`
+	Company     string  `json:"company,omitempty"`
+	Source      string  `json:"source,omitempty"`
+	SignalScore float64 `json:"signal_score"`
+}
+
+// DigestReport summarizes one day's leads.
+type DigestReport struct {
+	// Date is the local day, YYYY-MM-DD.
+	Date string `json:"date"`
+	// NewLeads counts the contacts created that day.
+	NewLeads int `json:"new_leads"`
+	// BySource counts them by ingest source ("unknown" without one).
+	BySource map[string]int `json:"by_source"`
+	// Top are the ten with the highest signal score.
+	Top []DigestLead `json:"top"`
+	// Rejected counts the leads rejected that day.
+	Rejected int `json:"rejected"`
+}
+
+// ComputeDigest summarizes the day that starts at day (local midnight) from
+// the streams, reading them by time: contacts created (RECORDS) and leads
+// rejected (LEADS). Each event counts once, by CloudEvent id, and each
+// contact once, by email.
+func ComputeDigest(ctx context.Context, js jetstream.JetStream, day time.Time) (DigestReport, error) {
+	start := day
+	end := time.Date(day.Year(), day.Month(), day.Day()+1, 0, 0, 0, 0, day.Location())
+	r := DigestReport{Date: day.Format(time.DateOnly), BySource: map[string]int{}}
+	seen := map[string]bool{}
+	leads := map[string]DigestLead{}
+	err := readByTime(ctx, js, events.StreamRecords, events.SubjectContactCreated, start, end, func(ev event.Event) {
+		var c contracts.ContactChanged
+		if seen[ev.ID()] || json.Unmarshal(ev.Data(), &c) != nil || c.Contact.Email == "" {
+			return
+		}
+		seen[ev.ID()] = true
+		email := strings.ToLower(c.Contact.Email)
+		if _, dup := leads[email]; dup {
+			return
+		}
+		l := DigestLead{Name: strings.TrimSpace(c.Contact.FirstName + " " + c.Contact.LastName), Email: c.Contact.Email,
+			Company: c.Contact.Company, Source: c.Contact.Source}
+		if c.Contact.SignalScore != nil {
+			l.SignalScore = *c.Contact.SignalScore
+		}
+		leads[email] = l
+		src := cmp.Or(l.Source, "unknown")
+		r.BySource[src]++
+	})
+	if err != nil {
+		return DigestReport{}, err
+	}
+	err = readByTime(ctx, js, events.StreamLeads, events.SubjectLeadsRejected, start, end, func(ev event.Event) {
+		if !seen[ev.ID()] {
+			seen[ev.ID()] = true
+			r.Rejected++
+		}
+	})
+	if err != nil {
+		return DigestReport{}, err
+	}
+	r.NewLeads = len(leads)
+	all := make([]DigestLead, 0, len(leads))
+	for _, l := range leads {
+		all = append(all, l)
+	}
+	slices.SortFunc(all, func(a, b DigestLead) int {
+		return cmp.Or(cmp.Compare(b.SignalScore, a.SignalScore), cmp.Compare(a.Email, b.Email))
+	})
+	r.Top = all[:min(10, len(all))]
+	return r, nil
+}
+
+// readByTime calls fn for every event on subject in stream stored in
+// [start, end), with an ordered consumer starting at start.
+func readByTime(ctx context.Context, js jetstream.JetStream, stream, subject string, start, end time.Time, fn func(event.Event)) error {
+	cons, err := js.OrderedConsumer(ctx, stream, jetstream.OrderedConsumerConfig{
+		FilterSubjects: []string{subject}, DeliverPolicy: jetstream.DeliverByStartTimePolicy, OptStartTime: &start,
+	})
+	if err != nil {
+		return fmt.Errorf("read %s: %w", stream, err)
+	}
+	info, err := cons.Info(ctx)
+	if err != nil {
+		return fmt.Errorf("read %s: %w", stream, err)
+	}
+	if info.NumPending == 0 {
+		return nil
+	}
+	for {
+		batch, err := cons.Fetch(256, jetstream.FetchMaxWait(time.Second))
+		if err != nil {
+			return fmt.Errorf("read %s: %w", stream, err)
+		}
+		n := 0
+		for m := range batch.Messages() {
+			n++
+			md, err := m.Metadata()
+			if err != nil {
+				return fmt.Errorf("read %s: %w", stream, err)
+			}
+			if !md.Timestamp.Before(end) {
+				return nil
+			}
+			if ev, err := events.Decode(m.Headers(), m.Data()); err == nil {
+				fn(ev)
+			}
+			if md.NumPending == 0 {
+				return nil
+			}
+		}
+		if err := batch.Error(); err != nil {
+			return fmt.Errorf("read %s: %w", stream, err)
+		}
+		if n == 0 {
+			return nil
+		}
+	}
+}
+
+var digestText = texttemplate.Must(texttemplate.New("digest").Parse(`Leads on {{.Date}}
+
+New leads: {{.NewLeads}}
+Rejected: {{.Rejected}}
+{{if .BySource}}
+By source:
+{{range $src, $n := .BySource}}  {{$src}}: {{$n}}
+{{end}}{{end}}{{if .Top}}
+Top {{len .Top}} by signal score:
+{{range $i, $l := .Top}}  {{$l.SignalScore}}  {{or $l.Name $l.Email}}{{with $l.Company}} ({{.}}){{end}}{{with $l.Source}} via {{.}}{{end}}
+{{end}}{{end}}`))
+
+var digestHTML = htmltemplate.Must(htmltemplate.New("digest").Parse(`<h1>Leads on {{.Date}}</h1>
+<p><strong>{{.NewLeads}}</strong> new leads, <strong>{{.Rejected}}</strong> rejected.</p>
+{{if .BySource}}<h2>By source</h2><ul>{{range $src, $n := .BySource}}<li>{{$src}}: {{$n}}</li>{{end}}</ul>{{end}}
+{{if .Top}}<h2>Top {{len .Top}} by signal score</h2><ol>{{range .Top}}<li>{{.SignalScore}} {{or .Name .Email}}{{with .Company}} ({{.}}){{end}}{{with .Source}} via {{.}}{{end}}</li>{{end}}</ol>{{end}}
+`))
+
+// Email returns the digest as an email to to.
+func (r DigestReport) Email(to string) (Email, error) {
+	var text, html strings.Builder
+	if err := digestText.Execute(&text, r); err != nil {
+		return Email{}, err
+	}
+	if err := digestHTML.Execute(&html, r); err != nil {
+		return Email{}, err
+	}
+	return Email{To: to, Subject: fmt.Sprintf("gtmhub digest for %s: %d new leads, %d rejected", r.Date, r.NewLeads, r.Rejected),
+		Text: text.String(), HTML: html.String()}, nil
+}
+
+// digestSender sends one report to every recipient.
+type digestSender struct {
+	mailer *Mailer
+	report DigestReport
+	to     []string
+}
+
+func (s digestSender) Send(ctx context.Context, _ Message) error {
+	for _, to := range s.to {
+		e, err := s.report.Email(to)
+		if err != nil {
+			return events.Permanent(err)
+		}
+		e.MessageID = uuid.NewSHA1(uuid.NameSpaceURL, []byte(Name+":digest:"+s.report.Date+":"+to)).String() + "@gtmhub"
+		if err := s.mailer.Send(ctx, e); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// DigestResult is what [RunDigest] did.
+type DigestResult struct {
+	Report DigestReport `json:"report"`
+	// Outcome is sent, or suppressed when the date's digest was already
+	// decided; empty on a dry run.
+	Outcome contracts.Outcome `json:"outcome,omitempty"`
+	// Text is the email's text part.
+	Text string `json:"text"`
+}
+
+// sendDigest computes date's digest and sends it once: the ledger holds it
+// under [DigestRule] and the date, so a second trigger sends nothing.
+func (n *notifier) sendDigest(ctx context.Context, day time.Time, dryRun bool) (DigestResult, error) {
+	report, err := ComputeDigest(ctx, n.js, day)
+	if err != nil {
+		return DigestResult{}, err
+	}
+	res := DigestResult{Report: report}
+	if e, err := report.Email(""); err == nil {
+		res.Text = e.Text
+	}
+	if dryRun {
+		return res, nil
+	}
+	if n.mailer == nil || len(n.digest.To) == 0 {
+		return res, fmt.Errorf("digest: needs smtp.host and digest.to")
+	}
+	ev := event.New()
+	ev.SetID(uuid.NewSHA1(uuid.NameSpaceURL, []byte(Name+":digest:"+report.Date)).String())
+	ev.SetType(contracts.TypeNotificationSent)
+	ev.SetSource(Source)
+	ev.SetSubject("digest/" + report.Date)
+	m := Match{Rule: DigestRule, Channel: contracts.ChannelEmail, Target: strings.Join(n.digest.To, ","), DedupeKey: report.Date}
+	id := DecisionID(m.Rule, m.DedupeKey)
+	cur, rev, claimed, err := n.ledger.claim(ctx, id, LedgerEntry{Rule: m.Rule, Channel: m.Channel, EventID: ev.ID(), At: n.now()})
+	if err != nil {
+		return res, err
+	}
+	if !claimed {
+		if rev, claimed, err = n.reclaim(ctx, ev, m, id, cur, rev); err != nil {
+			return res, err
+		}
+		if !claimed {
+			res.Outcome = contracts.OutcomeSuppressed
+			return res, nil
+		}
+	}
+	if err := n.act(ctx, ev, nil, m, id, rev, actOptions{sender: digestSender{mailer: n.mailer, report: report, to: n.digest.To}}); err != nil {
+		return res, err
+	}
+	res.Outcome = contracts.OutcomeSent
+	return res, nil
+}
+
+// digestLoop sends yesterday's digest on the schedule.
+func (n *notifier) digestLoop(ctx context.Context) {
+	loc, _ := n.digest.location() // validated
+	c := cron.New(cron.WithLocation(loc))
+	_, err := c.AddFunc(n.digest.Schedule, func() {
+		now := n.now().In(loc)
+		day := time.Date(now.Year(), now.Month(), now.Day()-1, 0, 0, 0, 0, loc)
+		if _, err := n.sendDigest(ctx, day, false); err != nil && ctx.Err() == nil {
+			n.log.WarnContext(ctx, "daily digest", "date", day.Format(time.DateOnly), "err", err)
+		}
+	})
+	if err != nil {
+		n.log.ErrorContext(ctx, "digest schedule", "err", err)
+		return
+	}
+	c.Start()
+	<-ctx.Done()
+	<-c.Stop().Done()
+}
+
+// RunDigest computes the digest of date (a local day in the digest's time
+// zone, YYYY-MM-DD) and, unless dryRun, sends it to digest.to once: a date
+// already sent is reported as suppressed and not sent again. It is what
+// `gtmhub digest` runs.
+func RunDigest(ctx context.Context, cfg Config, deps service.Deps, date string, dryRun bool) (DigestResult, error) {
+	if err := cfg.Validate(); err != nil {
+		return DigestResult{}, err
+	}
+	cfg = cfg.withDefaults()
+	loc, _ := cfg.Digest.location()
+	day, err := time.ParseInLocation(time.DateOnly, date, loc)
+	if err != nil {
+		return DigestResult{}, fmt.Errorf("digest date: %w", err)
+	}
+	engine, err := NewEngine(cfg.EffectiveRules())
+	if err != nil {
+		return DigestResult{}, err
+	}
+	r, closeConn, err := deps.Resolve(ctx, cfg.NATSURL, Name)
+	if err != nil {
+		return DigestResult{}, fmt.Errorf("digest: %w", err)
+	}
+	defer closeConn()
+	n, err := newNotifier(ctx, cfg, engine, r)
+	if err != nil {
+		return DigestResult{}, fmt.Errorf("digest: %w", err)
+	}
+	return n.sendDigest(ctx, day, dryRun)
+}

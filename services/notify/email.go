@@ -1,0 +1,382 @@
+package notify
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	htmltemplate "html/template"
+	"net"
+	"strconv"
+	"strings"
+	texttemplate "text/template"
+	"time"
+
+	"github.com/wneessen/go-mail"
+
+	"github.com/gtmhub/gtmhub/events"
+)
+
+// SMTP security modes.
+const (
+	SecuritySTARTTLS = "starttls" // plain connection upgraded with STARTTLS, required (port 587)
+	SecurityTLS      = "tls"      // implicit TLS (port 465)
+	SecurityPlain    = "plain"    // no encryption (port 25): local relays and tests only
+)
+
+// DefaultDailyQuota is the default number of emails a day (seed: 500).
+const DefaultDailyQuota = 500
+
+// DefaultAlertLevels are the quota usage percentages that raise an alert.
+var defaultAlertLevels = []int{70, 85, 95}
+
+// SMTP is the smtp: section of gtmhub.yaml.
+type SMTP struct {
+	// Host is the mail server, host or host:port. Empty: email is not
+	// configured.
+	Host string `yaml:"host"`
+	// Security is starttls (default), tls or plain.
+	Security string `yaml:"security"`
+	// Username and Password authenticate with AUTH PLAIN (or Auth) when
+	// Username is set. The password is a secret: never logged.
+	Username string `yaml:"username"`
+	Password string `yaml:"password"`
+	// Auth is the SASL mechanism: plain (default), login or cram-md5.
+	Auth string `yaml:"auth"`
+	// From is the sender address, such as "gtmhub <growth@example.com>".
+	From string `yaml:"from"`
+	// Unsubscribe is the List-Unsubscribe value: one or more <mailto:> or
+	// <https:> URIs, as a template over the notification (e.g.
+	// <https://example.com/unsubscribe?email={{.target}}>).
+	Unsubscribe string `yaml:"unsubscribe"`
+	// DailyQuota is the most emails a local day. Default 500.
+	DailyQuota int `yaml:"daily_quota"`
+	// TimeZone is the IANA zone the quota day (and its midnight) is counted
+	// in. Default: the machine's local zone.
+	TimeZone string `yaml:"time_zone"`
+	// AlertLevels are the quota usage percentages that raise an alert.
+	// Default 70, 85, 95.
+	AlertLevels []int `yaml:"alert_levels"`
+	// Templates are the emails by rule name; a rule without one uses
+	// [DefaultEmailTemplate].
+	Templates map[string]EmailTemplate `yaml:"templates"`
+	// Timeout bounds one SMTP session. Default 30s.
+	Timeout time.Duration `yaml:"timeout"`
+	// TLSConfig overrides the TLS settings (tests use it to trust a local
+	// certificate).
+	TLSConfig *tls.Config `yaml:"-"`
+}
+
+// EmailTemplate is an email as templates over the notification: subject and
+// text are text/template, html is html/template. They see rule, target,
+// event_id, data (the event data) and lead (data.contact, or data for
+// lead events).
+type EmailTemplate struct {
+	Subject string `yaml:"subject"`
+	Text    string `yaml:"text"`
+	HTML    string `yaml:"html"`
+}
+
+// DefaultEmailTemplate is the nurture email of the default rule.
+var DefaultEmailTemplate = EmailTemplate{
+	Subject: `Thanks for your interest{{with .lead.first_name}}, {{.}}{{end}}`,
+	Text: `Hi {{or .lead.first_name "there"}},
+
+thanks for getting in touch{{with .lead.company}} on behalf of {{.}}{{end}}. We will be in touch shortly.
+`,
+	HTML: `<p>Hi {{or .lead.first_name "there"}},</p>
+<p>thanks for getting in touch{{with .lead.company}} on behalf of {{.}}{{end}}. We will be in touch shortly.</p>
+`,
+}
+
+func (s SMTP) configured() bool { return s.Host != "" }
+
+func (s SMTP) quotaLimit() int {
+	if s.DailyQuota == 0 {
+		return DefaultDailyQuota
+	}
+	return s.DailyQuota
+}
+
+func (s SMTP) alertLevels() []int {
+	if len(s.AlertLevels) == 0 {
+		return defaultAlertLevels
+	}
+	return s.AlertLevels
+}
+
+func (s SMTP) location() (*time.Location, error) {
+	if s.TimeZone == "" {
+		return time.Local, nil
+	}
+	return time.LoadLocation(s.TimeZone)
+}
+
+// hostPort splits Host and applies the security mode's default port.
+func (s SMTP) hostPort() (string, int, error) {
+	host, portText, err := net.SplitHostPort(s.Host)
+	if err != nil {
+		host, portText = s.Host, ""
+	}
+	if portText == "" {
+		switch s.Security {
+		case SecurityTLS:
+			return host, 465, nil
+		case SecurityPlain:
+			return host, 25, nil
+		default:
+			return host, 587, nil
+		}
+	}
+	port, err := strconv.Atoi(portText)
+	if err != nil || port <= 0 || port > 65535 {
+		return "", 0, fmt.Errorf("smtp.host: bad port %q", portText)
+	}
+	return host, port, nil
+}
+
+func (s SMTP) validate(p interface{ Addf(string, ...any) }) {
+	if !s.configured() {
+		return
+	}
+	if _, _, err := s.hostPort(); err != nil {
+		p.Addf("%v", err)
+	}
+	switch s.Security {
+	case "", SecuritySTARTTLS, SecurityTLS, SecurityPlain:
+	default:
+		p.Addf("smtp.security %q: want starttls, tls or plain", s.Security)
+	}
+	switch strings.ToLower(s.Auth) {
+	case "", "plain", "login", "cram-md5":
+	default:
+		p.Addf("smtp.auth %q: want plain, login or cram-md5", s.Auth)
+	}
+	if s.From == "" {
+		p.Addf("smtp.from is required when smtp.host is set")
+	} else if err := mail.NewMsg().From(s.From); err != nil {
+		p.Addf("smtp.from: %v", err)
+	}
+	if s.DailyQuota < 0 {
+		p.Addf("smtp.daily_quota must not be negative")
+	}
+	if _, err := s.location(); err != nil {
+		p.Addf("smtp.time_zone: %v", err)
+	}
+	for _, l := range s.AlertLevels {
+		if l <= 0 || l > 100 {
+			p.Addf("smtp.alert_levels: %d is not a percentage", l)
+		}
+	}
+	if _, err := texttemplate.New("unsubscribe").Parse(s.Unsubscribe); err != nil {
+		p.Addf("smtp.unsubscribe: %v", err)
+	}
+	for rule, t := range s.Templates {
+		if _, err := compileEmail(t); err != nil {
+			p.Addf("smtp.templates[%q]: %v", rule, err)
+		}
+	}
+}
+
+type compiledEmail struct {
+	subject, text *texttemplate.Template
+	html          *htmltemplate.Template
+}
+
+func compileEmail(t EmailTemplate) (compiledEmail, error) {
+	var c compiledEmail
+	var errs []error
+	var err error
+	if c.subject, err = texttemplate.New("subject").Parse(t.Subject); err != nil {
+		errs = append(errs, err)
+	}
+	if c.text, err = texttemplate.New("text").Parse(t.Text); err != nil {
+		errs = append(errs, err)
+	}
+	if t.HTML != "" {
+		if c.html, err = htmltemplate.New("html").Parse(t.HTML); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if t.Subject == "" || t.Text == "" {
+		errs = append(errs, errors.New("subject and text are required"))
+	}
+	return c, errors.Join(errs...)
+}
+
+// Mailer sends email over SMTP with one configuration.
+type Mailer struct {
+	cfg  SMTP
+	opts []mail.Option
+	host string
+}
+
+// NewMailer returns a mailer for cfg, which must be valid.
+func NewMailer(cfg SMTP) (*Mailer, error) {
+	host, port, err := cfg.hostPort()
+	if err != nil {
+		return nil, err
+	}
+	timeout := cfg.Timeout
+	if timeout == 0 {
+		timeout = 30 * time.Second
+	}
+	opts := []mail.Option{mail.WithPort(port), mail.WithTimeout(timeout)}
+	switch cfg.Security {
+	case SecurityTLS:
+		opts = append(opts, mail.WithSSL())
+	case SecurityPlain:
+		opts = append(opts, mail.WithTLSPolicy(mail.NoTLS))
+	default:
+		opts = append(opts, mail.WithTLSPolicy(mail.TLSMandatory))
+	}
+	if cfg.TLSConfig != nil {
+		opts = append(opts, mail.WithTLSConfig(cfg.TLSConfig))
+	}
+	if cfg.Username != "" {
+		auth := mail.SMTPAuthPlain
+		switch strings.ToLower(cfg.Auth) {
+		case "login":
+			auth = mail.SMTPAuthLogin
+		case "cram-md5":
+			auth = mail.SMTPAuthCramMD5
+		}
+		if cfg.Security == SecurityPlain && auth == mail.SMTPAuthPlain {
+			auth = mail.SMTPAuthPlainNoEnc // the operator chose plain on purpose
+		}
+		opts = append(opts, mail.WithSMTPAuth(auth), mail.WithUsername(cfg.Username), mail.WithPassword(cfg.Password))
+	}
+	return &Mailer{cfg: cfg, opts: opts, host: host}, nil
+}
+
+// Email is one email to send.
+type Email struct {
+	To, Subject, Text, HTML string
+	// Unsubscribe is the List-Unsubscribe header value, if any.
+	Unsubscribe string
+	// MessageID, when set, is the Message-ID (without angle brackets).
+	MessageID string
+}
+
+// Send delivers e. Permanent SMTP answers (5xx) come back as
+// [events.Permanent] errors; temporary ones (4xx) and connection failures
+// as plain errors to retry. Errors name the server, never the credentials.
+func (ml *Mailer) Send(ctx context.Context, e Email) error {
+	msg := mail.NewMsg()
+	if err := msg.From(ml.cfg.From); err != nil {
+		return events.Permanent(fmt.Errorf("from: %w", err))
+	}
+	if err := msg.To(e.To); err != nil {
+		return events.Permanent(fmt.Errorf("to: %w", err))
+	}
+	msg.Subject(e.Subject)
+	msg.SetDate()
+	if e.MessageID != "" {
+		msg.SetMessageIDWithValue(e.MessageID)
+	} else {
+		msg.SetMessageID()
+	}
+	if e.Unsubscribe != "" {
+		msg.SetGenHeader(mail.HeaderListUnsubscribe, e.Unsubscribe)
+	}
+	msg.SetBodyString(mail.TypeTextPlain, e.Text)
+	if e.HTML != "" {
+		msg.AddAlternativeString(mail.TypeTextHTML, e.HTML)
+	}
+	client, err := mail.NewClient(ml.host, ml.opts...)
+	if err != nil {
+		return events.Permanent(fmt.Errorf("smtp client: %w", err))
+	}
+	if err := client.DialAndSendWithContext(ctx, msg); err != nil {
+		return classifySMTP(err)
+	}
+	return nil
+}
+
+// classifySMTP maps a send error to the error contract: 5xx permanent,
+// anything else retried.
+func classifySMTP(err error) error {
+	err = fmt.Errorf("smtp: %s", events.Redact(err.Error()))
+	var se *mail.SendError
+	if errors.As(err, &se) && se.ErrorCode() >= 500 {
+		return events.Permanent(err)
+	}
+	if code := smtpCode(err.Error()); code >= 500 && code < 600 {
+		return events.Permanent(err)
+	}
+	return err
+}
+
+// smtpCode finds the first three-digit reply code in s, or 0.
+func smtpCode(s string) int {
+	for f := range strings.FieldsSeq(s) {
+		f = strings.Trim(f, ":,;()")
+		if len(f) == 3 {
+			if n, err := strconv.Atoi(f); err == nil && n >= 200 && n < 600 {
+				return n
+			}
+		}
+	}
+	return 0
+}
+
+// EmailSender is the [Sender] for the email channel.
+type EmailSender struct {
+	mailer      *Mailer
+	templates   map[string]compiledEmail
+	fallback    compiledEmail
+	unsubscribe *texttemplate.Template
+}
+
+// NewEmailSender returns the email sender for cfg.
+func NewEmailSender(cfg SMTP, mailer *Mailer) (*EmailSender, error) {
+	s := &EmailSender{mailer: mailer, templates: map[string]compiledEmail{}}
+	var err error
+	if s.fallback, err = compileEmail(DefaultEmailTemplate); err != nil {
+		return nil, err
+	}
+	for rule, t := range cfg.Templates {
+		if s.templates[rule], err = compileEmail(t); err != nil {
+			return nil, fmt.Errorf("template %s: %w", rule, err)
+		}
+	}
+	if s.unsubscribe, err = texttemplate.New("unsubscribe").Parse(cfg.Unsubscribe); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// Send renders the rule's email for m and sends it to m.Target.
+func (s *EmailSender) Send(ctx context.Context, m Message) error {
+	t, ok := s.templates[m.Rule]
+	if !ok {
+		t = s.fallback
+	}
+	env := map[string]any{"rule": m.Rule, "target": m.Target, "event_id": m.Event.ID(),
+		"data": m.Data, "lead": map[string]any(leadFields(m.Data))}
+	e := Email{To: m.Target}
+	var b strings.Builder
+	for _, part := range []struct {
+		exec func() error
+		dst  *string
+	}{
+		{func() error { return t.subject.Execute(&b, env) }, &e.Subject},
+		{func() error { return t.text.Execute(&b, env) }, &e.Text},
+		{func() error { return s.unsubscribe.Execute(&b, env) }, &e.Unsubscribe},
+		{func() error {
+			if t.html == nil {
+				return nil
+			}
+			return t.html.Execute(&b, env)
+		}, &e.HTML},
+	} {
+		b.Reset()
+		if err := part.exec(); err != nil {
+			return events.Permanent(fmt.Errorf("email template for %s: %w", m.Rule, err))
+		}
+		*part.dst = b.String()
+	}
+	e.Subject = strings.TrimSpace(e.Subject)
+	e.Unsubscribe = strings.TrimSpace(e.Unsubscribe)
+	return s.mailer.Send(ctx, e)
+}

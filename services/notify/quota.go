@@ -1,0 +1,273 @@
+package notify
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/cloudevents/sdk-go/v2/event"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/gtmhub/gtmhub/contracts"
+	"github.com/gtmhub/gtmhub/events"
+)
+
+// QuotaBucket holds the email quota's daily counters, keyed email.{date}.
+const QuotaBucket = "notify-quota"
+
+// DeferredBucket holds the notifications deferred by the daily quota, keyed
+// by decision id, until the day they may be sent.
+//
+// Why a bucket and not RetryAfter until midnight: every redelivery counts
+// toward the consumer's MaxDeliver, and a quota reached early in the day
+// would need a delay longer than the consumer tolerates, so the event would
+// end in the DLQ. Instead notify acks the event, stores the notification
+// here (and marks it deferred in the ledger), and a ticker sends what is due
+// once the day changes, within that day's quota. Nothing is lost across
+// restarts: the bucket is on disk and read again at start.
+const DeferredBucket = "notify-deferred"
+
+// quota counts the emails sent per local day in KV, so every instance and
+// restart shares it.
+type quota struct {
+	kv     jetstream.KeyValue
+	limit  int
+	loc    *time.Location
+	levels []int
+	now    func() time.Time
+	// crossed is called with the usage level (percent) an email crossed.
+	crossed func(ctx context.Context, day string, level, used, limit int)
+}
+
+func openQuota(ctx context.Context, js jetstream.JetStream, limit int, loc *time.Location, levels []int) (*quota, error) {
+	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+		Bucket:      QuotaBucket,
+		Description: "emails sent per local day, against the daily quota",
+		TTL:         72 * time.Hour,
+		History:     1,
+		Storage:     jetstream.FileStorage,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("quota bucket %s: %w", QuotaBucket, err)
+	}
+	return &quota{kv: kv, limit: limit, loc: loc, levels: levels, now: time.Now}, nil
+}
+
+// day is the local date of t.
+func (q *quota) day(t time.Time) string { return t.In(q.loc).Format(time.DateOnly) }
+
+// reserve takes one email from today's quota. It returns false when the
+// quota is used up. A reserved email whose send fails is not given back: a
+// retry may use one more than was sent, never one less.
+func (q *quota) reserve(ctx context.Context) (bool, error) {
+	day := q.day(q.now())
+	key := "email." + day
+	for {
+		used, rev, err := q.get(ctx, key)
+		if err != nil {
+			return false, err
+		}
+		if used >= q.limit {
+			return false, nil
+		}
+		next := []byte(strconv.Itoa(used + 1))
+		if rev == 0 {
+			_, err = q.kv.Create(ctx, key, next)
+		} else {
+			_, err = q.kv.Update(ctx, key, next, rev)
+		}
+		switch {
+		case err == nil:
+			q.notify(ctx, day, used, used+1)
+			return true, nil
+		case errors.Is(err, jetstream.ErrKeyExists):
+			continue // another writer: read again
+		default:
+			return false, fmt.Errorf("quota %s: %w", key, err)
+		}
+	}
+}
+
+// Used returns how many emails day's quota has counted.
+func (q *quota) used(ctx context.Context, day string) (int, error) {
+	n, _, err := q.get(ctx, "email."+day)
+	return n, err
+}
+
+func (q *quota) get(ctx context.Context, key string) (int, uint64, error) {
+	e, err := q.kv.Get(ctx, key)
+	switch {
+	case errors.Is(err, jetstream.ErrKeyNotFound):
+		return 0, 0, nil
+	case err != nil:
+		return 0, 0, fmt.Errorf("quota %s: %w", key, err)
+	}
+	n, err := strconv.Atoi(string(e.Value()))
+	if err != nil {
+		return 0, 0, fmt.Errorf("quota %s: %w", key, err)
+	}
+	return n, e.Revision(), nil
+}
+
+// notify reports every level the count crossed going from before to after.
+func (q *quota) notify(ctx context.Context, day string, before, after int) {
+	if q.crossed == nil {
+		return
+	}
+	for _, lvl := range q.levels {
+		if before*100 < lvl*q.limit && after*100 >= lvl*q.limit {
+			q.crossed(ctx, day, lvl, after, q.limit)
+		}
+	}
+}
+
+// nextDay is the local date after t's.
+func (q *quota) nextDay(t time.Time) string {
+	l := t.In(q.loc)
+	return time.Date(l.Year(), l.Month(), l.Day()+1, 0, 0, 0, 0, q.loc).Format(time.DateOnly)
+}
+
+// deferred is a notification waiting in [DeferredBucket].
+type deferred struct {
+	Rule      string            `json:"rule"`
+	Channel   contracts.Channel `json:"channel"`
+	Target    string            `json:"target"`
+	DedupeKey string            `json:"dedupe_key"`
+	// Due is the local date from which it may be sent.
+	Due   string      `json:"due"`
+	Event event.Event `json:"event"`
+}
+
+func openDeferred(ctx context.Context, js jetstream.JetStream) (jetstream.KeyValue, error) {
+	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+		Bucket:      DeferredBucket,
+		Description: "notifications deferred by the daily email quota, by decision id",
+		History:     1,
+		Storage:     jetstream.FileStorage,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("deferred bucket %s: %w", DeferredBucket, err)
+	}
+	return kv, nil
+}
+
+// deferNotification stores the claimed notification in the deferred bucket
+// for the next day, marks it deferred in the ledger and records a
+// suppressed decision saying so.
+func (n *notifier) deferNotification(ctx context.Context, ev event.Event, m Match, id string, rev uint64) error {
+	due := n.quota.nextDay(n.now())
+	b, err := json.Marshal(deferred{Rule: m.Rule, Channel: m.Channel, Target: m.Target, DedupeKey: m.DedupeKey, Due: due, Event: ev})
+	if err != nil {
+		return n.releasing(ctx, id, rev, fmt.Errorf("deferred entry: %w", err))
+	}
+	if _, err := n.deferredKV.Put(ctx, id, b); err != nil {
+		return n.releasing(ctx, id, rev, fmt.Errorf("defer %s: %w", id, err))
+	}
+	reason := fmt.Sprintf("daily email quota of %d reached: deferred to %s", n.quota.limit, due)
+	entry := LedgerEntry{Rule: m.Rule, Channel: m.Channel, State: StateDeferred, Reason: reason, EventID: ev.ID(), At: n.now()}
+	rev, err = n.ledger.update(ctx, id, rev, entry)
+	if err != nil {
+		return err
+	}
+	if err := n.publish(ctx, ev, derivedID(id, "deferred", ev.ID()), n.decision(m, ev, contracts.OutcomeSuppressed, reason)); err != nil {
+		return err
+	}
+	entry.Published = true
+	if _, err := n.ledger.update(ctx, id, rev, entry); err != nil {
+		return err
+	}
+	n.count(m.Rule, contracts.OutcomeSuppressed)
+	n.log.InfoContext(ctx, "notification deferred", "rule", m.Rule, "decision_id", id, "event_id", ev.ID(), "due", due)
+	return nil
+}
+
+// sendDeferred sends the deferred notifications that are due, within
+// today's quota, and returns how many it sent. It stops at the first one
+// the quota refuses.
+func (n *notifier) sendDeferred(ctx context.Context) (int, error) {
+	keys, err := n.deferredKV.ListKeys(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("deferred keys: %w", err)
+	}
+	today := n.quota.day(n.now())
+	sent := 0
+	for id := range keys.Keys() {
+		done, err := n.sendOneDeferred(ctx, id, today)
+		if errors.Is(err, errQuotaReached) {
+			_ = keys.Stop()
+			return sent, nil
+		}
+		if err != nil {
+			_ = keys.Stop()
+			return sent, err
+		}
+		if done {
+			sent++
+		}
+	}
+	return sent, nil
+}
+
+// sendOneDeferred sends deferred notification id if it is due. A send the
+// channel refuses for good is recorded as failed and leaves the bucket; a
+// transient failure leaves it for the next tick.
+func (n *notifier) sendOneDeferred(ctx context.Context, id, today string) (bool, error) {
+	kve, err := n.deferredKV.Get(ctx, id)
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("deferred %s: %w", id, err)
+	}
+	var d deferred
+	if err := json.Unmarshal(kve.Value(), &d); err != nil {
+		return false, fmt.Errorf("deferred %s: %w", id, err)
+	}
+	if d.Due > today {
+		return false, nil
+	}
+	cur, rev, err := n.ledger.get(ctx, id)
+	switch {
+	case errors.Is(err, jetstream.ErrKeyNotFound):
+		cur = LedgerEntry{State: StateDeferred} // expired from the ledger: still owed
+	case err != nil:
+		return false, err
+	}
+	if cur.State != StateDeferred {
+		// Already settled (a crash after sending, before this delete).
+		return false, n.deferredKV.Delete(ctx, id, jetstream.LastRevision(kve.Revision()))
+	}
+	claim := LedgerEntry{Rule: d.Rule, Channel: d.Channel, State: StateClaimed, EventID: d.Event.ID(), At: n.now()}
+	if rev == 0 {
+		var claimed bool
+		if _, rev, claimed, err = n.ledger.claim(ctx, id, claim); err == nil && !claimed {
+			return false, nil // another instance has it
+		}
+	} else {
+		rev, err = n.ledger.update(ctx, id, rev, claim)
+	}
+	if err != nil {
+		return false, err
+	}
+	data, err := decodeData(d.Event)
+	if err != nil {
+		return false, n.releasing(ctx, id, rev, err)
+	}
+	m := Match{Rule: d.Rule, Channel: d.Channel, Target: d.Target, DedupeKey: d.DedupeKey}
+	err = n.act(ctx, d.Event, data, m, id, rev, actOptions{})
+	if errors.Is(err, errQuotaReached) {
+		// act released the claim: put the notification back as deferred.
+		back := LedgerEntry{Rule: d.Rule, Channel: d.Channel, State: StateDeferred, EventID: d.Event.ID(), At: n.now(), Published: true}
+		return false, errors.Join(err, n.ledger.put(ctx, id, back))
+	}
+	if err != nil && !events.IsPermanent(err) {
+		return false, err
+	}
+	if derr := n.deferredKV.Delete(ctx, id, jetstream.LastRevision(kve.Revision())); derr != nil {
+		return false, fmt.Errorf("deferred %s: %w", id, derr)
+	}
+	return err == nil, nil
+}

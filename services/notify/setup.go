@@ -1,0 +1,118 @@
+package notify
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"sync"
+	"time"
+
+	"github.com/gtmhub/gtmhub/contracts"
+	"github.com/gtmhub/gtmhub/events"
+	"github.com/gtmhub/gtmhub/events/service"
+)
+
+// newNotifier opens the buckets and builds the senders cfg configures.
+// cfg has its defaults applied.
+func newNotifier(ctx context.Context, cfg Config, engine *Engine, r service.Resolved) (*notifier, error) {
+	led, err := openLedger(ctx, r.JS, cfg.DedupeWindow)
+	if err != nil {
+		return nil, err
+	}
+	pub, err := r.Publisher()
+	if err != nil {
+		return nil, err
+	}
+	outcomes, err := newOutcomeCounter(r.Registry)
+	if err != nil {
+		return nil, fmt.Errorf("metrics: %w", err)
+	}
+	n := &notifier{engine: engine, ledger: led, pub: pub, replays: cfg.NotifyReplays, lease: cfg.ClaimLease,
+		log: r.Logger, outcomes: outcomes, now: time.Now, stats: &sendStats{},
+		breakers: events.NewBreakers(), senders: maps.Clone(cfg.Senders)}
+	if n.senders == nil {
+		n.senders = map[contracts.Channel]Sender{}
+	}
+	n.hooks = NewSlackWebhooks(cfg.Slack, n.breakers)
+	n.hooks.onRateLimit = n.stats.rateLimited
+	if n.alerts, err = openAlerter(ctx, r.JS, cfg.Alerts, cfg.alertsWebhook(), n.hooks, r.Logger); err != nil {
+		return nil, err
+	}
+	if _, ok := n.senders[contracts.ChannelSlack]; !ok && cfg.Slack.configured() {
+		n.senders[contracts.ChannelSlack] = NewSlackSender(cfg.Slack, n.hooks)
+	}
+	if cfg.SMTP.configured() {
+		if n.mailer, err = NewMailer(cfg.SMTP); err != nil {
+			return nil, err
+		}
+		if _, ok := n.senders[contracts.ChannelEmail]; !ok {
+			s, err := NewEmailSender(cfg.SMTP, n.mailer)
+			if err != nil {
+				return nil, err
+			}
+			n.senders[contracts.ChannelEmail] = s
+		}
+	}
+	if n.senders[contracts.ChannelEmail] != nil {
+		loc, _ := cfg.SMTP.location() // validated
+		if n.quota, err = openQuota(ctx, r.JS, cfg.SMTP.quotaLimit(), loc, cfg.SMTP.alertLevels()); err != nil {
+			return nil, err
+		}
+		n.quota.crossed = n.quotaCrossed
+		if n.deferredKV, err = openDeferred(ctx, r.JS); err != nil {
+			return nil, err
+		}
+	}
+	n.missing = map[contracts.Channel]string{}
+	for _, ch := range []contracts.Channel{contracts.ChannelSlack, contracts.ChannelEmail} {
+		if n.senders[ch] == nil {
+			delete(n.senders, ch)
+			n.missing[ch] = ReasonNotConfigured
+		}
+	}
+	n.digest = cfg.Digest
+	n.js = r.JS
+	return n, nil
+}
+
+// quotaCrossed raises the quota alert for level, once per day and level.
+func (n *notifier) quotaCrossed(ctx context.Context, day string, level, used, limit int) {
+	title := fmt.Sprintf("Email quota %d%% used on %s", level, day)
+	body := fmt.Sprintf("%d of the %d emails allowed on %s are used.", used, limit, day)
+	if used >= limit {
+		body += " Further emails are deferred to the next day."
+	}
+	n.alerts.raise(ctx, "quota.email", fmt.Sprint(level), day, title, body)
+}
+
+// background starts the alert poster, the deferred-email ticker, the
+// digest schedule and the monitors; they stop when ctx is cancelled.
+func (n *notifier) background(ctx context.Context, wg *sync.WaitGroup, cfg Config, r service.Resolved) {
+	wg.Go(func() { n.alerts.run(ctx) })
+	if n.deferredKV != nil {
+		wg.Go(func() { n.deferredLoop(ctx, cfg.DeferredInterval) })
+	}
+	if n.mailer != nil && len(cfg.Digest.To) > 0 {
+		wg.Go(func() { n.digestLoop(ctx) })
+	}
+	wg.Go(func() { n.monitor(ctx, cfg.Alerts) })
+}
+
+// deferredLoop sends due deferred notifications at start and every
+// interval, so the first tick after midnight sends the day's share.
+func (n *notifier) deferredLoop(ctx context.Context, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		if sent, err := n.sendDeferred(ctx); err != nil && ctx.Err() == nil {
+			n.log.WarnContext(ctx, "deferred notifications", "err", err)
+		} else if sent > 0 {
+			n.log.InfoContext(ctx, "deferred notifications sent", "count", sent)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
