@@ -58,15 +58,16 @@ func TestReplayToConsumer(t *testing.T) {
 // the destination holds every event exactly once.
 func TestReplayResumes(t *testing.T) {
 	srv := eventstest.RunServer(t)
-	publishEnriched(t, srv, 300)
+	const total = 3000
+	publishEnriched(t, srv, total)
 	r, err := replay.New(context.Background(), srv.JS)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	cp, err := r.Start(ctx, replay.Spec{To: "store", Since: time.Now().Add(-time.Hour), Rate: 400},
+	cp, err := r.Start(ctx, replay.Spec{To: "store", Since: time.Now().Add(-time.Hour), Rate: 4000},
 		func(p replay.Progress) {
-			if p.Done >= 100 {
+			if p.Done >= 1500 {
 				cancel()
 			}
 		})
@@ -74,15 +75,15 @@ func TestReplayResumes(t *testing.T) {
 		t.Fatalf("first run: %+v, %v", cp, err)
 	}
 	saved, err := r.Get(context.Background(), cp.Spec.ID)
-	if err != nil || saved.Status != "failed" || saved.Replayed == 0 || saved.Replayed >= 300 {
+	if err != nil || saved.Status != "failed" || saved.Replayed == 0 || saved.Replayed >= total {
 		t.Fatalf("saved checkpoint %+v, %v", saved, err)
 	}
 	cp, err = r.Resume(context.Background(), cp.Spec.ID, nil)
 	if err != nil || cp.Status != "done" {
 		t.Fatalf("resume: %+v, %v", cp, err)
 	}
-	if n := srv.Count(t, events.StreamReplay, "gtm.replay.>"); n != 300 {
-		t.Errorf("REPLAY holds %d, want 300", n)
+	if n := srv.Count(t, events.StreamReplay, "gtm.replay.>"); n != total {
+		t.Errorf("REPLAY holds %d, want %d", n, total)
 	}
 }
 

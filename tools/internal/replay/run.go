@@ -13,7 +13,7 @@ import (
 
 // batchSize is how many messages are read, republished and then
 // checkpointed at a time.
-const batchSize = 128
+const batchSize = 1024
 
 // run reads the stream from the checkpoint and republishes each message,
 // saving the checkpoint after every batch of acknowledged publishes.
@@ -32,7 +32,11 @@ func (r *Replayer) run(ctx context.Context, cp Checkpoint, progress func(Progres
 	total := cp.Replayed + info.NumPending
 	lim := limiter(cp.Spec.Rate)
 	start := time.Now()
-	for cp.Replayed < total && cp.LastSeq < cp.EndSeq {
+	// One batch is in flight while the next is read and published, so the
+	// wait for acks overlaps with the work.
+	var inflight []jetstream.PubAckFuture
+	var inflightLast uint64
+	for cp.Replayed+uint64(len(inflight)) < total && max(cp.LastSeq, inflightLast) < cp.EndSeq {
 		batch, err := cons.Fetch(batchSize, jetstream.FetchMaxWait(time.Second))
 		if err != nil {
 			return r.fail(ctx, cp, err)
@@ -41,14 +45,17 @@ func (r *Replayer) run(ctx context.Context, cp Checkpoint, progress func(Progres
 		if err != nil {
 			return r.fail(ctx, cp, err)
 		}
-		n := len(acks)
-		if err := r.flush(ctx, &cp, last, acks); err != nil {
+		if err := r.flush(ctx, &cp, inflightLast, inflight); err != nil {
 			return r.fail(ctx, cp, err)
 		}
-		progress(Progress{Done: cp.Replayed, Total: max(total, cp.Replayed), Elapsed: time.Since(start)})
-		if done || n == 0 {
+		inflight, inflightLast = acks, last
+		progress(Progress{Done: cp.Replayed + uint64(len(inflight)), Total: max(total, cp.Replayed), Elapsed: time.Since(start)})
+		if done || len(acks) == 0 {
 			break
 		}
+	}
+	if err := r.flush(ctx, &cp, inflightLast, inflight); err != nil {
+		return r.fail(ctx, cp, err)
 	}
 	cp.Status = "done"
 	return cp, r.save(ctx, &cp)
