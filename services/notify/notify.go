@@ -119,6 +119,8 @@ type Config struct {
 	// Slack and email senders. A channel without a sender has its decisions
 	// recorded as skipped.
 	Senders map[contracts.Channel]Sender `yaml:"-"`
+	// Now is the clock; nil means time.Now. Tests move it to the next day.
+	Now func() time.Time `yaml:"-"`
 	// NATSURL is where to connect when the host passes no connection.
 	NATSURL string `yaml:"-"`
 }
@@ -211,6 +213,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.DeferredInterval == 0 {
 		c.DeferredInterval = DefaultDeferredInterval
+	}
+	if c.Now == nil {
+		c.Now = time.Now
 	}
 	c.Alerts = c.Alerts.withDefaults()
 	c.Digest = c.Digest.withDefaults()

@@ -28,7 +28,7 @@ func newNotifier(ctx context.Context, cfg Config, engine *Engine, r service.Reso
 		return nil, fmt.Errorf("metrics: %w", err)
 	}
 	n := &notifier{engine: engine, ledger: led, pub: pub, replays: cfg.NotifyReplays, lease: cfg.ClaimLease,
-		log: r.Logger, outcomes: outcomes, now: time.Now, stats: &sendStats{},
+		log: r.Logger, outcomes: outcomes, now: cfg.Now, stats: &sendStats{},
 		breakers: events.NewBreakers(), senders: maps.Clone(cfg.Senders)}
 	if n.senders == nil {
 		n.senders = map[contracts.Channel]Sender{}
@@ -38,6 +38,7 @@ func newNotifier(ctx context.Context, cfg Config, engine *Engine, r service.Reso
 	if n.alerts, err = openAlerter(ctx, r.JS, cfg.Alerts, cfg.alertsWebhook(), n.hooks, r.Logger); err != nil {
 		return nil, err
 	}
+	n.alerts.now = cfg.Now
 	if _, ok := n.senders[contracts.ChannelSlack]; !ok && cfg.Slack.configured() {
 		n.senders[contracts.ChannelSlack] = NewSlackSender(cfg.Slack, n.hooks)
 	}
@@ -58,7 +59,7 @@ func newNotifier(ctx context.Context, cfg Config, engine *Engine, r service.Reso
 		if n.quota, err = openQuota(ctx, r.JS, cfg.SMTP.quotaLimit(), loc, cfg.SMTP.alertLevels()); err != nil {
 			return nil, err
 		}
-		n.quota.crossed = n.quotaCrossed
+		n.quota.crossed, n.quota.now = n.quotaCrossed, cfg.Now
 		if n.deferredKV, err = openDeferred(ctx, r.JS); err != nil {
 			return nil, err
 		}

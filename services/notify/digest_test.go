@@ -1,0 +1,122 @@
+package notify_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gtmhub/gtmhub/contracts"
+	"github.com/gtmhub/gtmhub/events"
+	"github.com/gtmhub/gtmhub/events/eventstest"
+	"github.com/gtmhub/gtmhub/events/service"
+	"github.com/gtmhub/gtmhub/services/notify"
+)
+
+// seedDay publishes 20 new contacts from three sources with signal scores
+// 1..20 (one contact twice), and 3 rejected leads.
+func seedDay(t *testing.T, srv *eventstest.Server) {
+	t.Helper()
+	sources := []string{"form", "clay", "hubspot"}
+	for i := 1; i <= 20; i++ {
+		score := float64(i)
+		now := time.Now().UTC()
+		ev := eventstest.NewEvent(t, contracts.TypeContactCreated, contracts.ContactChanged{
+			Contact: contracts.Contact{Lead: contracts.Lead{Email: fmt.Sprintf("lead%02d@example.com", i),
+				FirstName: fmt.Sprintf("Lead%02d", i), Source: sources[i%3], SignalScore: &score}, UpdatedAt: &now},
+			Changes: []contracts.FieldChange{{Field: "email", New: "x"}},
+		})
+		srv.Publish(t, events.SubjectContactCreated, ev)
+		if i == 20 {
+			dup := ev.Clone()
+			dup.SetID(ev.ID() + "-again") // the same contact from another event counts once
+			srv.Publish(t, events.SubjectContactCreated, dup)
+		}
+	}
+	for i := range 3 {
+		srv.Publish(t, events.SubjectLeadsRejected, eventstest.NewEvent(t, contracts.TypeLeadRejected, contracts.LeadRejected{
+			Lead:    contracts.Lead{Email: fmt.Sprintf("bad%d", i)},
+			Reasons: []contracts.Reason{{Field: "email", Code: "invalid_format", Message: "not an email"}},
+		}))
+	}
+}
+
+func TestDigestSentOnceWithTheRightCounts(t *testing.T) {
+	srv := eventstest.RunServer(t)
+	ms := startMailServer(t, mailOptions{})
+	seedDay(t, srv)
+
+	cfg := notify.DefaultConfig()
+	cfg.SMTP = smtpConfig(ms, notify.SecurityPlain)
+	cfg.Digest.TimeZone = "UTC"
+	cfg.Digest.To = []string{"sales@example.com"}
+	today := time.Now().UTC().Format(time.DateOnly)
+	deps := service.Deps{Conn: srv.Conn}
+
+	dry, err := notify.RunDigest(context.Background(), cfg, deps, today, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := dry.Report
+	if r.Date != today || r.NewLeads != 20 || r.Rejected != 3 ||
+		r.BySource["form"] != 6 || r.BySource["clay"] != 7 || r.BySource["hubspot"] != 7 || len(r.Top) != 10 ||
+		r.Top[0].SignalScore != 20 || r.Top[9].SignalScore != 11 || dry.Outcome != "" {
+		t.Errorf("dry run report %+v", dry)
+	}
+	if len(ms.messages()) != 0 {
+		t.Fatal("a dry run sent an email")
+	}
+
+	for range 2 {
+		if _, err := notify.RunDigest(context.Background(), cfg, deps, today, false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := ms.wait(1, wait)
+	if len(got) != 1 {
+		t.Fatalf("%d digests, want 1", len(got))
+	}
+	if subj := got[0].Message.Header.Get("Subject"); subj != fmt.Sprintf("gtmhub digest for %s: 20 new leads, 3 rejected", today) {
+		t.Errorf("subject %q", subj)
+	}
+	text, html := parts(t, got[0])
+	for _, want := range []string{"New leads: 20", "Rejected: 3", "form: 6", "clay: 7", "hubspot: 7", "Top 10", "20  Lead20 via"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("digest text lacks %q:\n%s", want, text)
+		}
+	}
+	if !strings.Contains(html, "<strong>20</strong> new leads") {
+		t.Errorf("digest html: %s", html)
+	}
+	third, err := notify.RunDigest(context.Background(), cfg, deps, today, false)
+	if err != nil || third.Outcome != contracts.OutcomeSuppressed {
+		t.Errorf("third run: %+v, %v; want suppressed", third.Outcome, err)
+	}
+	if n := srv.Count(t, events.StreamNotify, events.SubjectNotifySent); n != 1 {
+		t.Errorf("%d sent decisions, want 1", n)
+	}
+	if len(ms.wait(2, 200*time.Millisecond)) != 1 {
+		t.Error("a second digest arrived")
+	}
+
+	yesterday := time.Now().UTC().AddDate(0, 0, -1).Format(time.DateOnly)
+	empty, err := notify.RunDigest(context.Background(), cfg, deps, yesterday, true)
+	if err != nil || empty.Report.NewLeads != 0 || empty.Report.Rejected != 0 {
+		t.Errorf("yesterday's report %+v, %v; want empty", empty.Report, err)
+	}
+}
+
+func TestDigestConfig(t *testing.T) {
+	cfg := notify.DefaultConfig()
+	cfg.Digest = notify.Digest{Schedule: "61 * * * *", TimeZone: "Mars/Olympus", To: []string{"a@example.com"}}
+	err := cfg.Validate()
+	for _, want := range []string{"digest.schedule", "digest.time_zone", "digest.to needs smtp.host"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("Validate = %v, want %q", err, want)
+		}
+	}
+	if s := notify.DefaultConfig().Digest.Schedule; s != "0 8 * * *" {
+		t.Errorf("default schedule %q", s)
+	}
+}
