@@ -98,7 +98,7 @@ func NewConsumer(js jetstream.JetStream, spec ConsumerSpec, h Handler, opts ...C
 	if o.batch <= 0 {
 		o.batch = 2 * o.concurrency
 	}
-	pub, err := NewPublisher(js, WithTracerProvider(o.tp), WithPropagator(o.prop))
+	pub, err := NewPublisher(js, WithTracerProvider(o.tp), WithPropagator(o.prop), WithPublishMetrics(o.metrics))
 	if err != nil {
 		return nil, err
 	}
@@ -216,6 +216,9 @@ func (c *Consumer) process(ctx context.Context, m jetstream.Msg) {
 		stop()
 	}
 	c.o.metrics.handled(d.Consumer, time.Since(start))
+	if herr == nil {
+		c.o.metrics.eventAge(d.Consumer, ev.Time())
+	}
 	c.settle(ctx, m, d, ev, herr)
 }
 

@@ -1,6 +1,7 @@
 package events
 
 import (
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -19,7 +20,9 @@ const (
 type Metrics struct {
 	messages *prometheus.CounterVec
 	handler  *prometheus.HistogramVec
+	age      *prometheus.HistogramVec
 	breaker  *prometheus.GaugeVec
+	publish  *prometheus.HistogramVec
 }
 
 // NewMetrics registers the collectors with reg.
@@ -34,12 +37,22 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 			Help:    "Time spent in each consumer's handler.",
 			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16),
 		}, []string{"consumer"}),
+		age: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Namespace: "gtmhub", Subsystem: "consumer", Name: "event_age_seconds",
+			Help:    "End-to-end latency per stage: time from the event's time to the end of its successful handling.",
+			Buckets: prometheus.ExponentialBuckets(0.001, 2, 20),
+		}, []string{"consumer"}),
+		publish: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Namespace: "gtmhub", Subsystem: "publish", Name: "seconds",
+			Help:    "Time from publish to PubAck, by stream and outcome (ok, error).",
+			Buckets: prometheus.ExponentialBuckets(0.0001, 2, 18),
+		}, []string{"stream", "outcome"}),
 		breaker: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Namespace: "gtmhub", Subsystem: "breaker", Name: "state",
 			Help: "Circuit breaker state per destination: 0 closed, 1 half-open, 2 open.",
 		}, []string{"destination"}),
 	}
-	for _, c := range []prometheus.Collector{m.messages, m.handler, m.breaker} {
+	for _, c := range []prometheus.Collector{m.messages, m.handler, m.age, m.breaker, m.publish} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}
@@ -63,4 +76,34 @@ func (m *Metrics) breakerState(dest string, state int) {
 	if m != nil {
 		m.breaker.WithLabelValues(dest).Set(float64(state))
 	}
+}
+
+func (m *Metrics) eventAge(consumer string, eventTime time.Time) {
+	if m != nil && !eventTime.IsZero() {
+		m.age.WithLabelValues(consumer).Observe(time.Since(eventTime).Seconds())
+	}
+}
+
+func (m *Metrics) published(subject string, d time.Duration, err error) {
+	if m == nil {
+		return
+	}
+	outcome := "ok"
+	if err != nil {
+		outcome = "error"
+	}
+	m.publish.WithLabelValues(streamOf(subject), outcome).Observe(d.Seconds())
+}
+
+// streamOf names the stream of a gtm.* subject for metric labels, keeping
+// their cardinality to the few streams.
+func streamOf(subject string) string {
+	for _, s := range DefaultTopology().Streams {
+		for _, f := range s.Subjects {
+			if p, ok := strings.CutSuffix(f, ">"); ok && strings.HasPrefix(subject, p) {
+				return s.Name
+			}
+		}
+	}
+	return "other"
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/cloudevents/sdk-go/v2/event"
 	"github.com/nats-io/nats.go"
@@ -18,9 +19,10 @@ import (
 // the wire, so concurrent callers share one pipeline, but each call returns
 // only once the stream has acknowledged (or refused) its event.
 type Publisher struct {
-	js  jetstream.JetStream
-	sem chan struct{}
-	tel telemetry
+	js      jetstream.JetStream
+	sem     chan struct{}
+	tel     telemetry
+	metrics *Metrics
 }
 
 // PublisherOption configures a [Publisher].
@@ -28,6 +30,7 @@ type PublisherOption func(*publisherOptions)
 
 type publisherOptions struct {
 	maxPending int
+	metrics    *Metrics
 	tp         trace.TracerProvider
 	prop       propagation.TextMapPropagator
 }
@@ -35,6 +38,11 @@ type publisherOptions struct {
 // WithMaxPending bounds the publishes awaiting a PubAck. Default 1024.
 func WithMaxPending(n int) PublisherOption {
 	return func(o *publisherOptions) { o.maxPending = n }
+}
+
+// WithPublishMetrics records publish latency by stream in m.
+func WithPublishMetrics(m *Metrics) PublisherOption {
+	return func(o *publisherOptions) { o.metrics = m }
 }
 
 // WithTracerProvider sets the tracer provider of publish and process spans.
@@ -61,7 +69,7 @@ func NewPublisher(js jetstream.JetStream, opts ...PublisherOption) (*Publisher, 
 	if o.maxPending < 1 {
 		return nil, fmt.Errorf("events: max pending %d < 1", o.maxPending)
 	}
-	return &Publisher{js: js, sem: make(chan struct{}, o.maxPending), tel: newTelemetry(o.tp, o.prop)}, nil
+	return &Publisher{js: js, sem: make(chan struct{}, o.maxPending), tel: newTelemetry(o.tp, o.prop), metrics: o.metrics}, nil
 }
 
 // Publish stores ev on subject and returns after the PubAck. The event's id
@@ -102,7 +110,9 @@ func (p *Publisher) PublishAck(ctx context.Context, subject string, ev event.Eve
 // PublishMsg publishes an already encoded message, keeping its headers, and
 // returns after the PubAck. It is used to dead-letter, redrive and replay
 // messages verbatim.
-func (p *Publisher) PublishMsg(ctx context.Context, msg *nats.Msg) (*jetstream.PubAck, error) {
+func (p *Publisher) PublishMsg(ctx context.Context, msg *nats.Msg) (ack *jetstream.PubAck, err error) {
+	start := time.Now()
+	defer func() { p.metrics.published(msg.Subject, time.Since(start), err) }()
 	select {
 	case p.sem <- struct{}{}:
 	case <-ctx.Done():

@@ -80,6 +80,7 @@ func (b Binary[C]) Main(ctx context.Context, args []string, stderr io.Writer) er
 		return err
 	}
 	defer func() { _ = tracing.Shutdown(context.WithoutCancel(ctx)) }()
+	reg.MustRegister(NewConsumerCollector(js))
 	announced, err := Announce(nc, b.Name, Version)
 	if err != nil {
 		return err

@@ -89,5 +89,6 @@ func (r Resolved) ConsumerOptions(extra ...events.ConsumerOption) []events.Consu
 // Publisher returns a publisher on the resolved JetStream with its tracing.
 func (r Resolved) Publisher(opts ...events.PublisherOption) (*events.Publisher, error) {
 	return events.NewPublisher(r.JS, append([]events.PublisherOption{
-		events.WithTracerProvider(r.TracerProvider), events.WithPropagator(r.Propagator)}, opts...)...)
+		events.WithTracerProvider(r.TracerProvider), events.WithPropagator(r.Propagator),
+		events.WithPublishMetrics(r.Metrics)}, opts...)...)
 }
