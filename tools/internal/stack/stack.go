@@ -147,7 +147,8 @@ type shared struct {
 
 func newShared(nc *nats.Conn, js jetstream.JetStream, log *slog.Logger) (*shared, error) {
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		service.NewConsumerCollector(js))
 	metrics, err := events.NewMetrics(reg)
 	if err != nil {
 		return nil, err

@@ -6,9 +6,11 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -254,4 +256,36 @@ func streamCount(t *testing.T, url, stream string) uint64 {
 		t.Fatal(err)
 	}
 	return s.CachedInfo().State.Msgs
+}
+
+// TestAdminEndpoints: the admin address serves liveness, readiness and the
+// pipeline's metrics.
+func TestAdminEndpoints(t *testing.T) {
+	addrs, _ := start(t, t.TempDir())
+	if status, _, err := postLead(http.DefaultClient, addrs.HTTP, map[string]string{"email": "m@metrics.example"}); err != nil || status != http.StatusAccepted {
+		t.Fatalf("post: %d %v", status, err)
+	}
+	get := func(path string) (int, string) {
+		resp, err := http.Get("http://" + addrs.Admin + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if code, body := get("/livez"); code != http.StatusOK {
+		t.Errorf("/livez %d %s", code, body)
+	}
+	if code, body := get("/readyz"); code != http.StatusOK || !strings.Contains(body, "ready") {
+		t.Errorf("/readyz %d %s", code, body)
+	}
+	waitFor(t, 15*time.Second, "store metrics", func() (bool, string) {
+		_, body := get("/metrics")
+		ok := strings.Contains(body, `gtmhub_consumer_messages_total{consumer="store",outcome="acked"} 1`) &&
+			strings.Contains(body, `gtmhub_jetstream_consumer_pending{consumer="store",stream="LEADS"}`) &&
+			strings.Contains(body, `gtmhub_publish_seconds_count{outcome="ok",stream="LEADS"}`) &&
+			strings.Contains(body, `gtmhub_consumer_event_age_seconds_count{consumer="store"} 1`)
+		return ok, "metrics incomplete"
+	})
 }
