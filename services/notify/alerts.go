@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"strings"
 	"time"
 
@@ -201,5 +202,24 @@ func (a *alerter) post(ctx context.Context, m SlackMessage) {
 			return
 		case <-time.After(delay):
 		}
+	}
+}
+
+// lastDepthKey keeps the DLQ depth of the last look, so a rise across a
+// restart is noticed too.
+const lastDepthKey = "dlq.last_depth"
+
+func (a *alerter) lastDepth(ctx context.Context) uint64 {
+	e, err := a.kv.Get(ctx, lastDepthKey)
+	if err != nil {
+		return 0
+	}
+	n, _ := strconv.ParseUint(string(e.Value()), 10, 64)
+	return n
+}
+
+func (a *alerter) setLastDepth(ctx context.Context, depth uint64) {
+	if _, err := a.kv.Put(ctx, lastDepthKey, []byte(strconv.FormatUint(depth, 10))); err != nil {
+		a.log.WarnContext(ctx, "alert ledger", "err", err)
 	}
 }

@@ -73,20 +73,15 @@ func (n *notifier) monitor(ctx context.Context, cfg Alerts) {
 	}()
 	t := time.NewTicker(cfg.Interval)
 	defer t.Stop()
-	var lastDepth uint64
-	first := true
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		}
-		depth, err := n.dlqDepth(ctx)
-		if err == nil {
-			if !first {
-				n.checkDLQ(ctx, lastDepth, depth)
-			}
-			lastDepth, first = depth, false
+		if depth, err := n.dlqDepth(ctx); err == nil {
+			n.checkDLQ(ctx, n.alerts.lastDepth(ctx), depth)
+			n.alerts.setLastDepth(ctx, depth)
 		}
 		n.checkPending(ctx, cfg.Pending)
 		n.checkSends(ctx, cfg)

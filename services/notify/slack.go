@@ -39,6 +39,12 @@ type Slack struct {
 	// PerSecond is the most messages a second sent to one webhook; Slack
 	// documents 1. Default 1.
 	PerSecond float64 `yaml:"per_second"`
+	// BreakerTripAfter is how many failures in a row (5xx, timeouts) open a
+	// webhook's circuit breaker. Default 5.
+	BreakerTripAfter uint32 `yaml:"breaker_trip_after"`
+	// BreakerTimeout is how long an open breaker waits before a trial call.
+	// Default 30s.
+	BreakerTimeout time.Duration `yaml:"breaker_timeout"`
 	// HTTPClient makes the webhook calls; nil means a client with Timeout.
 	HTTPClient *http.Client `yaml:"-"`
 }
@@ -76,6 +82,9 @@ func (s Slack) validate(p interface{ Addf(string, ...any) }, section string) {
 	if s.Timeout < 0 {
 		p.Addf("%s.timeout must not be negative", section)
 	}
+	if s.BreakerTimeout < 0 {
+		p.Addf("%s.breaker_timeout must not be negative", section)
+	}
 	if s.PerSecond < 0 {
 		p.Addf("%s.per_second must not be negative", section)
 	}
@@ -97,7 +106,8 @@ type SlackWebhooks struct {
 }
 
 // NewSlackWebhooks returns a poster using cfg's client, timeout and rate,
-// and breakers for the circuit breakers (keyed by [SlackDestination]).
+// and breakers for the circuit breakers (keyed by [SlackDestination]); nil
+// breakers means a set built from cfg's breaker settings.
 func NewSlackWebhooks(cfg Slack, breakers *events.Breakers) *SlackWebhooks {
 	client := cfg.HTTPClient
 	if client == nil {
@@ -112,10 +122,22 @@ func NewSlackWebhooks(cfg Slack, breakers *events.Breakers) *SlackWebhooks {
 		perSecond = 1
 	}
 	if breakers == nil {
-		breakers = events.NewBreakers()
+		breakers = cfg.breakers()
 	}
 	return &SlackWebhooks{client: client, breakers: breakers, every: rate.Limit(perSecond),
 		limiters: make(map[string]*rate.Limiter)}
+}
+
+// breakers returns circuit breakers with cfg's settings.
+func (s Slack) breakers() *events.Breakers {
+	var opts []events.BreakerOption
+	if s.BreakerTripAfter > 0 {
+		opts = append(opts, events.WithTripAfter(s.BreakerTripAfter))
+	}
+	if s.BreakerTimeout > 0 {
+		opts = append(opts, events.WithBreakerTimeout(s.BreakerTimeout))
+	}
+	return events.NewBreakers(opts...)
 }
 
 // SlackDestination is the name of webhook's breaker and the way logs and
