@@ -70,6 +70,7 @@ func runConsumer(t *testing.T, srv *eventstest.Server, spec events.ConsumerSpec,
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- c.Run(ctx) }()
+	waitBound(t, srv, spec)
 	var once sync.Once
 	stop = func() {
 		once.Do(func() {
@@ -257,4 +258,19 @@ func consumerInfo(t *testing.T, srv *eventstest.Server, durable string) *jetstre
 		t.Fatal(err)
 	}
 	return info
+}
+
+// waitBound waits until Run has created the consumer on the server.
+func waitBound(t *testing.T, srv *eventstest.Server, spec events.ConsumerSpec) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if _, err := srv.JS.Consumer(context.Background(), spec.Stream, spec.Durable); err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("consumer %s not created", spec.Durable)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }
