@@ -316,15 +316,18 @@ func (n *notifier) digestLoop(ctx context.Context) {
 }
 
 // RunDigest computes the digest of date (a local day in the digest's time
-// zone, YYYY-MM-DD) and, unless dryRun, sends it to digest.to once: a date
-// already sent is reported as suppressed and not sent again. It is what
-// `gtmhub digest` runs.
+// zone, YYYY-MM-DD; empty means yesterday) and, unless dryRun, sends it to
+// digest.to once: a date already sent is reported as suppressed and not
+// sent again. It is what `gtmhub digest` runs.
 func RunDigest(ctx context.Context, cfg Config, deps service.Deps, date string, dryRun bool) (DigestResult, error) {
 	if err := cfg.Validate(); err != nil {
 		return DigestResult{}, err
 	}
 	cfg = cfg.withDefaults()
 	loc, _ := cfg.Digest.location()
+	if date == "" {
+		date = cfg.Now().In(loc).AddDate(0, 0, -1).Format(time.DateOnly)
+	}
 	day, err := time.ParseInLocation(time.DateOnly, date, loc)
 	if err != nil {
 		return DigestResult{}, fmt.Errorf("digest date: %w", err)
