@@ -120,3 +120,40 @@ func TestDigestConfig(t *testing.T) {
 		t.Errorf("default schedule %q", s)
 	}
 }
+
+// TestDigestOnSchedule: the schedule fires every second, so the digest of
+// "yesterday" (today, by the clock set a day ahead) is triggered again and
+// again, and arrives once.
+func TestDigestOnSchedule(t *testing.T) {
+	srv := eventstest.RunServer(t)
+	ms := startMailServer(t, mailOptions{})
+	seedDay(t, srv)
+
+	cfg := notify.DefaultConfig()
+	cfg.SMTP = smtpConfig(ms, notify.SecurityPlain)
+	cfg.Digest = notify.Digest{Schedule: "@every 1s", TimeZone: "UTC", To: []string{"sales@example.com", "ceo@example.com"}}
+	tomorrow := time.Now().UTC().AddDate(0, 0, 1)
+	cfg.Now = func() time.Time { return tomorrow }
+	// Only the digest emails: no rule fires on the seeded contacts.
+	cfg.Rules = []notify.Rule{{Name: "companies", On: []string{contracts.TypeCompanyCreated}, Action: contracts.ChannelSlack, Target: "#x"}}
+	startNotify(t, srv, cfg)
+
+	got := ms.wait(2, wait)
+	if len(got) != 2 {
+		t.Fatalf("%d digest emails, want one to each of 2 recipients", len(got))
+	}
+	today := time.Now().UTC().Format(time.DateOnly)
+	for _, r := range got {
+		if subj := r.Message.Header.Get("Subject"); !strings.HasPrefix(subj, "gtmhub digest for "+today+": 20 new leads, 3 rejected") {
+			t.Errorf("subject %q", subj)
+		}
+	}
+	// Two more ticks: nothing more arrives.
+	deadline := time.Now().Add(2500 * time.Millisecond)
+	for time.Now().Before(deadline) {
+		if n := len(ms.messages()); n != 2 {
+			t.Fatalf("%d digest emails, want 2", n)
+		}
+		ms.wait(3, 100*time.Millisecond)
+	}
+}

@@ -269,8 +269,11 @@ func (n *notifier) finish(ctx context.Context, ev event.Event, m Match, id strin
 // marks it published.
 func (n *notifier) record(ctx context.Context, ev event.Event, m Match, id string, rev uint64, e LedgerEntry) error {
 	outcome, decisionID := outcomeOf(e.State), id
-	if e.State == StateFailed {
+	switch e.State {
+	case StateFailed:
 		decisionID = derivedID(id, "failed", ev.ID())
+	case StateDeferred:
+		decisionID = derivedID(id, "deferred", ev.ID())
 	}
 	if err := n.publish(ctx, ev, decisionID, n.decision(m, ev, outcome, e.Reason)); err != nil {
 		return err

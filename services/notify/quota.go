@@ -168,20 +168,7 @@ func (n *notifier) deferNotification(ctx context.Context, ev event.Event, m Matc
 	}
 	reason := fmt.Sprintf("daily email quota of %d reached: deferred to %s", n.quota.limit, due)
 	entry := LedgerEntry{Rule: m.Rule, Channel: m.Channel, State: StateDeferred, Reason: reason, EventID: ev.ID(), At: n.now()}
-	rev, err = n.ledger.update(ctx, id, rev, entry)
-	if err != nil {
-		return err
-	}
-	if err := n.publish(ctx, ev, derivedID(id, "deferred", ev.ID()), n.decision(m, ev, contracts.OutcomeSuppressed, reason)); err != nil {
-		return err
-	}
-	entry.Published = true
-	if _, err := n.ledger.update(ctx, id, rev, entry); err != nil {
-		return err
-	}
-	n.count(m.Rule, contracts.OutcomeSuppressed)
-	n.log.InfoContext(ctx, "notification deferred", "rule", m.Rule, "decision_id", id, "event_id", ev.ID(), "due", due)
-	return nil
+	return n.finish(ctx, ev, m, id, rev, entry)
 }
 
 // sendDeferred sends the deferred notifications that are due, within

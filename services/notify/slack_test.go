@@ -200,6 +200,25 @@ func TestSlackNotFoundDeadLetters(t *testing.T) {
 	if len(fake.Messages()) != 0 {
 		t.Errorf("Slack accepted %d posts", len(fake.Messages()))
 	}
+
+	// Once the channel is back, `gtmhub dlq redrive` delivers the refused
+	// notification; redriving the same dead letter again sends nothing.
+	for range 2 {
+		rm, err := events.RedriveMsg(h, dead[0].Data())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := srv.JS.PublishMsg(context.Background(), rm); err != nil {
+			t.Fatal(err)
+		}
+		awaitSettled(t, srv)
+	}
+	if got := fake.Wait(1, wait); len(got) != 1 {
+		t.Errorf("%d Slack posts after two redrives, want 1", len(got))
+	}
+	if le := ledgerEntry(t, srv, notify.DecisionID("high-intent", "ada@example.com")); le.State != notify.StateSent {
+		t.Errorf("ledger entry %+v after the redrive, want sent", le)
+	}
 }
 
 // TestCrashBetweenSendAndOutcome covers a process that stopped after
