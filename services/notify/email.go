@@ -41,6 +41,9 @@ type SMTP struct {
 	// Username is set. The password is a secret: never logged.
 	Username string `yaml:"username"`
 	Password string `yaml:"password"`
+	// PasswordEnv names an environment variable holding Password, to keep
+	// the secret out of gtmhub.yaml.
+	PasswordEnv string `yaml:"password_env"`
 	// Auth is the SASL mechanism: plain (default), login or cram-md5.
 	Auth string `yaml:"auth"`
 	// From is the sender address, such as "gtmhub <growth@example.com>".
@@ -90,6 +93,14 @@ thanks for getting in touch{{with .lead.company}} on behalf of {{.}}{{end}}. We 
 }
 
 func (s SMTP) configured() bool { return s.Host != "" }
+
+// resolveEnv fills Password from PasswordEnv.
+func (s SMTP) resolveEnv(getenv func(string) string) SMTP {
+	if s.Password == "" && s.PasswordEnv != "" {
+		s.Password = getenv(s.PasswordEnv)
+	}
+	return s
+}
 
 func (s SMTP) quotaLimit() int {
 	if s.DailyQuota == 0 {
@@ -156,6 +167,9 @@ func (s SMTP) validate(p interface{ Addf(string, ...any) }) {
 		p.Addf("smtp.from is required when smtp.host is set")
 	} else if err := mail.NewMsg().From(s.From); err != nil {
 		p.Addf("smtp.from: %v", err)
+	}
+	if s.PasswordEnv != "" && s.Password == "" {
+		p.Addf("smtp.password_env: %s is not set", s.PasswordEnv)
 	}
 	if s.DailyQuota < 0 {
 		p.Addf("smtp.daily_quota must not be negative")

@@ -46,3 +46,18 @@ func ExampleConfig_Validate() {
 	//  | ...........................^
 	// rules: rule "sms": action "sms": want slack or email
 }
+
+func ExampleConfig_Channels() {
+	cfg := notify.DefaultConfig()
+	cfg.SMTP = notify.SMTP{Host: "smtp.example.com", From: "growth@example.com"}
+	for _, c := range cfg.Channels() {
+		if c.Ready {
+			fmt.Printf("%s: ready for %v\n", c.Channel, c.Rules)
+		} else {
+			fmt.Printf("%s: %v inert: %s\n", c.Channel, c.Rules, c.Reason)
+		}
+	}
+	// Output:
+	// slack: [high-intent] inert: channel not configured: set slack.webhook_url in gtmhub.yaml
+	// email: ready for [new-lead-nurture]
+}

@@ -99,6 +99,7 @@ type notifier struct {
 	mailer     *Mailer // nil: SMTP not configured
 	stats      *sendStats
 	digest     Digest
+	slack      Slack
 	js         jetstream.JetStream
 }
 
@@ -171,7 +172,10 @@ func (n *notifier) decide(ctx context.Context, ev event.Event, data map[string]a
 func (n *notifier) reclaim(ctx context.Context, ev event.Event, m Match, id string, cur LedgerEntry, rev uint64) (uint64, bool, error) {
 	switch {
 	case cur.State == StateClaimed && n.now().Sub(cur.At) < n.lease:
-		return 0, false, events.RetryAfter(n.lease-n.now().Sub(cur.At), fmt.Errorf("notification %s: a send is in flight", id))
+		// Look again a few times within the lease: the claimant may release
+		// the claim (its send failed) well before the lease runs out.
+		wait := min(n.lease-n.now().Sub(cur.At), n.lease/4)
+		return 0, false, events.RetryAfter(wait, fmt.Errorf("notification %s: a send is in flight", id))
 	case cur.State == StateClaimed:
 		// The process stopped between sending and recording: maybe sent.
 		cur.State, cur.Reason, cur.At = StateInterrupted, ReasonInterrupted, n.now()

@@ -90,15 +90,11 @@ func (n *notifier) monitor(ctx context.Context, cfg Alerts) {
 
 // webhooks lists the Slack webhooks notify posts to.
 func (n *notifier) webhooks() []string {
-	s, ok := n.senders["slack"].(*SlackSender)
-	if !ok {
-		return nil
-	}
 	var out []string
-	if s.cfg.WebhookURL != "" {
-		out = append(out, s.cfg.WebhookURL)
+	if n.slack.WebhookURL != "" {
+		out = append(out, n.slack.WebhookURL)
 	}
-	for _, u := range s.cfg.Webhooks {
+	for _, u := range n.slack.Webhooks {
 		out = append(out, u)
 	}
 	return out

@@ -65,6 +65,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"sync"
 	"time"
 
@@ -145,6 +146,7 @@ func (c Config) EffectiveRules() []Rule {
 // Validate reports every problem with c at once, including every rule that
 // does not compile, by name. It never repeats a secret.
 func (c Config) Validate() error {
+	c = c.resolveEnv()
 	var p service.Problems
 	_, errs := compileRules(c.EffectiveRules())
 	for _, err := range errs {
@@ -157,6 +159,9 @@ func (c Config) Validate() error {
 		p.Addf("claim_lease and deferred_interval must not be negative")
 	}
 	c.Slack.validate(&p, "slack")
+	if c.Slack.WebhookURLEnv != "" && c.Slack.WebhookURL == "" {
+		p.Addf("slack.webhook_url_env: %s is not set", c.Slack.WebhookURLEnv)
+	}
 	c.SMTP.validate(&p)
 	c.Alerts.validate(&p)
 	c.Digest.validate(&p, c.SMTP)
@@ -187,6 +192,7 @@ type ChannelStatus struct {
 // and which rules use it, for gtmhub status ("the high-intent rule is inert:
 // Slack is not configured").
 func (c Config) Channels() []ChannelStatus {
+	c = c.resolveEnv()
 	out := []ChannelStatus{
 		{Channel: contracts.ChannelSlack, Ready: c.Senders[contracts.ChannelSlack] != nil || c.Slack.configured()},
 		{Channel: contracts.ChannelEmail, Ready: c.Senders[contracts.ChannelEmail] != nil || c.SMTP.configured()},
@@ -205,9 +211,17 @@ func (c Config) Channels() []ChannelStatus {
 	return out
 }
 
-// withDefaults fills in zero durations (a Config built without
-// DefaultConfig).
+// resolveEnv reads the secrets named by *_env settings.
+func (c Config) resolveEnv() Config {
+	c.Slack = c.Slack.resolveEnv(os.Getenv)
+	c.SMTP = c.SMTP.resolveEnv(os.Getenv)
+	return c
+}
+
+// withDefaults reads secrets from the environment and fills in zero
+// durations (a Config built without DefaultConfig).
 func (c Config) withDefaults() Config {
+	c = c.resolveEnv()
 	if c.ClaimLease == 0 {
 		c.ClaimLease = DefaultClaimLease
 	}

@@ -70,7 +70,7 @@ func newNotifier(ctx context.Context, cfg Config, engine *Engine, r service.Reso
 			n.missing[ch] = ReasonNotConfigured
 		}
 	}
-	n.digest = cfg.Digest
+	n.digest, n.slack = cfg.Digest, cfg.Slack
 	n.js = r.JS
 	return n, nil
 }

@@ -27,6 +27,9 @@ type Slack struct {
 	// without its own entry in Webhooks. It is a secret: it is never logged.
 	// Empty (and no Webhooks): Slack is not configured.
 	WebhookURL string `yaml:"webhook_url"`
+	// WebhookURLEnv names an environment variable holding WebhookURL, to
+	// keep the secret out of gtmhub.yaml.
+	WebhookURLEnv string `yaml:"webhook_url_env"`
 	// Webhooks maps a rule target (a channel such as #high-intent) to its
 	// own incoming-webhook URL: an incoming webhook always posts to the
 	// channel it was created for.
@@ -47,6 +50,14 @@ type Slack struct {
 	BreakerTimeout time.Duration `yaml:"breaker_timeout"`
 	// HTTPClient makes the webhook calls; nil means a client with Timeout.
 	HTTPClient *http.Client `yaml:"-"`
+}
+
+// resolveEnv fills WebhookURL from WebhookURLEnv.
+func (s Slack) resolveEnv(getenv func(string) string) Slack {
+	if s.WebhookURL == "" && s.WebhookURLEnv != "" {
+		s.WebhookURL = getenv(s.WebhookURLEnv)
+	}
+	return s
 }
 
 // configured reports whether any webhook is set.

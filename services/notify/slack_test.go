@@ -363,3 +363,52 @@ func TestLeadMessageFitsSlackLimits(t *testing.T) {
 func jetstreamKV(bucket string) jetstream.KeyValueConfig {
 	return jetstream.KeyValueConfig{Bucket: bucket, History: 1, TTL: notify.DefaultDedupeWindow, Storage: jetstream.FileStorage}
 }
+
+// TestClaimInFlightWaits: while another instance holds a fresh claim, the
+// event waits; once that instance releases it (its send failed and will be
+// retried), the event claims the notification and sends it once.
+func TestClaimInFlightWaits(t *testing.T) {
+	srv := eventstest.RunServer(t)
+	fake := fakeslack.New(t)
+	kv, err := srv.JS.CreateKeyValue(context.Background(), jetstreamKV(notify.LedgerBucket))
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := notify.DecisionID("high-intent", "ada@example.com")
+	held, _ := json.Marshal(notify.LedgerEntry{Rule: "high-intent", Channel: contracts.ChannelSlack,
+		State: notify.StateClaimed, EventID: "other-instance", At: time.Now()})
+	if _, err := kv.Create(context.Background(), id, held); err != nil {
+		t.Fatal(err)
+	}
+	cfg := slackConfig(fake)
+	cfg.ClaimLease = 4 * time.Second
+	startNotify(t, srv, cfg)
+
+	publish(t, srv, leadEvent(t, "ada@example.com", 85))
+	deadline := time.Now().Add(wait)
+	for {
+		c, err := srv.JS.Consumer(context.Background(), events.StreamRecords, notify.Name)
+		if err == nil {
+			if info, err := c.Info(context.Background()); err == nil && info.Delivered.Consumer >= 1 {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the event was not delivered")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := len(fake.Messages()); n != 0 {
+		t.Fatalf("%d posts while another instance holds the claim", n)
+	}
+	if err := kv.Delete(context.Background(), id); err != nil {
+		t.Fatal(err)
+	}
+	if got := fake.Wait(1, wait); len(got) != 1 {
+		t.Fatalf("%d posts, want 1 once the claim was released", len(got))
+	}
+	awaitSettled(t, srv)
+	if le := ledgerEntry(t, srv, id); le.State != notify.StateSent || len(fake.Messages()) != 1 {
+		t.Errorf("ledger %+v with %d posts, want sent once", le, len(fake.Messages()))
+	}
+}
