@@ -46,7 +46,7 @@ func ExampleNewHandler() {
 	// Output:
 	// published com.gtmhub.lead.captured on gtm.leads.captured.form
 	// 202 {"id":"0b0fa0bc-05cd-5d5a-b886-9718ea54ffee","subject":"gtm.leads.captured.form","duplicate":false}
-	// 422 {"error":"the lead does not satisfy the com.gtmhub.lead.captured contract","fields":[{"pointer":"/email","message":"is required"}]}
+	// 422 {"error":"the lead does not satisfy the com.gtmhub.lead.captured contract","details":[{"pointer":"/email","message":"is required"}],"fields":[{"pointer":"/email","message":"is required"}]}
 }
 
 func ExampleConfig_Validate() {
@@ -60,6 +60,6 @@ func ExampleConfig_Validate() {
 	// Output:
 	// invalid configuration:
 	// source "Typeform": name "Typeform" must be a subject token of lowercase letters, digits, '_' and '-'
-	// source "Typeform": unknown scheme "hmac" (one of none, shared-secret)
+	// source "Typeform": unknown scheme "hmac" (one of airtable, github, hmac-sha256, hubspot-v3, none, notion, shared-secret, slack, standard-webhooks, stripe)
 	// source "Typeform": mapping "Your email": unknown lead field "e-mail" (known: email, first_name, last_name, company, status, created_at, domain, title, phone, signal_score, intent_score, fit_score)
 }

@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -16,6 +17,7 @@ import (
 	"github.com/cloudevents/sdk-go/v2/event"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/gtmhub/gtmhub/contracts"
 	"github.com/gtmhub/gtmhub/events"
@@ -46,17 +48,61 @@ type handler struct {
 	inflight       chan struct{}
 	publishTimeout time.Duration
 	maxEventBody   int64
+	// connected reports whether the NATS connection is up; a publish is
+	// not attempted while it is down.
+	connected func() bool
+	// quarantineDropped counts failed requests not stored in QUARANTINE
+	// because the source's quarantine rate limit was exceeded.
+	quarantineDropped *prometheus.CounterVec
+}
+
+// HandlerOption adjusts [NewHandler].
+type HandlerOption func(*handlerOptions)
+
+type handlerOptions struct {
+	conn     *nats.Conn
+	registry prometheus.Registerer
+}
+
+// WithConn makes the handler answer 503 at once, instead of waiting for the
+// publish timeout, while conn is disconnected from NATS.
+func WithConn(conn *nats.Conn) HandlerOption {
+	return func(o *handlerOptions) { o.conn = conn }
+}
+
+// WithRegistry registers the handler's metrics, such as
+// gtmhub_ingest_quarantine_dropped_total, with reg.
+func WithRegistry(reg prometheus.Registerer) HandlerOption {
+	return func(o *handlerOptions) { o.registry = reg }
 }
 
 // NewHandler returns ingest's HTTP API publishing through pub:
 // POST /webhooks/{source} and POST /events. It fails with every problem of
 // cfg, like [Config.Validate]. A nil log discards.
-func NewHandler(cfg Config, pub Publisher, log *slog.Logger) (http.Handler, error) {
+func NewHandler(cfg Config, pub Publisher, log *slog.Logger, opts ...HandlerOption) (http.Handler, error) {
+	h, err := newHandler(cfg, pub, log, opts...)
+	if err != nil {
+		return nil, err
+	}
+	mux := http.NewServeMux()
+	mux.Handle("POST /webhooks/{source}", h.endpoint(h.webhook))
+	mux.Handle("/webhooks/{source}", h.endpoint(methodNotAllowed))
+	mux.Handle("POST /events", h.endpoint(h.cloudEvent))
+	mux.Handle("/events", h.endpoint(methodNotAllowed))
+	mux.Handle("/", h.endpoint(notFound))
+	return mux, nil
+}
+
+func newHandler(cfg Config, pub Publisher, log *slog.Logger, opts ...HandlerOption) (*handler, error) {
 	if pub == nil {
 		return nil, errors.New("ingest: nil publisher")
 	}
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
+	}
+	var o handlerOptions
+	for _, opt := range opts {
+		opt(&o)
 	}
 	sources, problems := cfg.build(os.LookupEnv)
 	if err := problems.Err(); err != nil {
@@ -69,6 +115,23 @@ func NewHandler(cfg Config, pub Publisher, log *slog.Logger) (http.Handler, erro
 		inflight:       make(chan struct{}, cfg.MaxInFlight),
 		publishTimeout: cfg.PublishTimeout,
 		maxEventBody:   cfg.MaxEventBody,
+		connected:      func() bool { return true },
+		quarantineDropped: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "gtmhub", Subsystem: "ingest", Name: "quarantine_dropped_total",
+			Help: "Requests that failed verification and were not stored in QUARANTINE because of its rate limit.",
+		}, []string{"source"}),
+	}
+	if o.conn != nil {
+		h.connected = o.conn.IsConnected
+	}
+	if o.registry != nil {
+		if err := o.registry.Register(h.quarantineDropped); err != nil {
+			var are prometheus.AlreadyRegisteredError
+			if !errors.As(err, &are) {
+				return nil, fmt.Errorf("ingest: metrics: %w", err)
+			}
+			h.quarantineDropped = are.ExistingCollector.(*prometheus.CounterVec)
+		}
 	}
 	for _, s := range sources {
 		h.sources[s.Name] = s
@@ -76,14 +139,7 @@ func NewHandler(cfg Config, pub Publisher, log *slog.Logger) (http.Handler, erro
 			log.Warn("source disabled", "source", s.Name, "reason", s.disabled)
 		}
 	}
-
-	mux := http.NewServeMux()
-	mux.Handle("POST /webhooks/{source}", h.endpoint(h.webhook))
-	mux.Handle("/webhooks/{source}", h.endpoint(methodNotAllowed))
-	mux.Handle("POST /events", h.endpoint(h.cloudEvent))
-	mux.Handle("/events", h.endpoint(methodNotAllowed))
-	mux.Handle("/", h.endpoint(notFound))
-	return mux, nil
+	return h, nil
 }
 
 // accepted is the answer to a request whose event is stored.
@@ -91,6 +147,10 @@ type accepted struct {
 	ID        string `json:"id"`
 	Subject   string `json:"subject"`
 	Duplicate bool   `json:"duplicate"`
+	// status and body replace 202 and the fields above, for answers that
+	// are not one stored event: handshakes and batches.
+	status int
+	body   any
 }
 
 // apiError is a failed request: what the caller is told, and the cause that
@@ -102,11 +162,15 @@ type apiError struct {
 	// because it may quote the request body.
 	Detail       string
 	Fields       []contracts.FieldError
+	Details      []Detail
 	RetryAfter   time.Duration
 	Allow        string // for 405
 	QuarantineID string // the quarantined request's message id, for the log
-	Alert        bool   // log at error level whatever the status
-	Err          error
+	// QuarantineDropped says the request was not quarantined: over the
+	// source's quarantine rate limit.
+	QuarantineDropped bool
+	Alert             bool // log at error level whatever the status
+	Err               error
 }
 
 func (e *apiError) Error() string {
@@ -118,10 +182,27 @@ func (e *apiError) Error() string {
 
 func (e *apiError) Unwrap() error { return e.Err }
 
-// errorBody is the JSON body of every error response.
+// errorBody is the JSON body of every error response: what went wrong, and
+// a detail for each problem (each field of a contract violation, each
+// missing attribute, each failed event of a batch); fields repeats the
+// field problems in the form of the contracts package.
 type errorBody struct {
-	Error  string                 `json:"error"`
-	Fields []contracts.FieldError `json:"fields,omitempty"`
+	Error   string                 `json:"error"`
+	Details []Detail               `json:"details"`
+	Fields  []contracts.FieldError `json:"fields,omitempty"`
+}
+
+// Detail is one problem of a failed request.
+type Detail struct {
+	// Pointer is the JSON pointer of a field of the data, for contract
+	// violations.
+	Pointer string `json:"pointer,omitempty"`
+	// Attribute names a CloudEvents attribute, for invalid events.
+	Attribute string `json:"attribute,omitempty"`
+	// Index is the position of the event in a batch.
+	Index *int `json:"index,omitempty"`
+	// Message says what is wrong.
+	Message string `json:"message"`
 }
 
 // endpoint adapts fn to http.Handler: it writes the JSON answer and logs
@@ -146,6 +227,9 @@ func (h *handler) endpoint(fn func(http.ResponseWriter, *http.Request) (accepted
 			if e.QuarantineID != "" {
 				attrs = append(attrs, slog.String("quarantine_id", e.QuarantineID))
 			}
+			if e.QuarantineDropped {
+				attrs = append(attrs, slog.Bool("quarantine_dropped", true))
+			}
 			attrs = append(attrs, slog.String("error", events.Redact(e.Error())))
 			if len(e.Fields) > 0 {
 				attrs = append(attrs, slog.Any("fields", pointers(e.Fields)))
@@ -154,10 +238,16 @@ func (h *handler) endpoint(fn func(http.ResponseWriter, *http.Request) (accepted
 				level = slog.LevelError
 			}
 		} else {
-			status = http.StatusAccepted
-			writeJSON(w, status, res)
-			attrs = append(attrs, slog.String("event_id", res.ID), slog.String("subject", res.Subject),
-				slog.Bool("duplicate", res.Duplicate))
+			status = cmp.Or(res.status, http.StatusAccepted)
+			var body any = res
+			if res.body != nil {
+				body = res.body
+			}
+			writeJSON(w, status, body)
+			if res.ID != "" {
+				attrs = append(attrs, slog.String("event_id", res.ID), slog.String("subject", res.Subject),
+					slog.Bool("duplicate", res.Duplicate))
+			}
 		}
 		attrs = append(attrs, slog.Int("status", status), slog.Duration("duration", time.Since(start)))
 		h.log.LogAttrs(r.Context(), level, "request", attrs...)
@@ -198,7 +288,12 @@ func writeError(w http.ResponseWriter, e *apiError) {
 	if e.Detail != "" {
 		msg += ": " + e.Detail
 	}
-	writeJSON(w, e.Status, errorBody{Error: msg, Fields: e.Fields})
+	details := make([]Detail, 0, len(e.Fields)+len(e.Details))
+	for _, f := range e.Fields {
+		details = append(details, Detail{Pointer: f.Pointer, Message: f.Message})
+	}
+	details = append(details, e.Details...)
+	writeJSON(w, e.Status, errorBody{Error: msg, Details: details, Fields: e.Fields})
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
@@ -264,7 +359,13 @@ func (h *handler) publishMsg(ctx context.Context, msg *nats.Msg) error {
 }
 
 // acquire takes one of the max_in_flight publish slots without waiting.
+// While NATS is disconnected it fails at once, so that a sender is told to
+// retry within moments rather than after the publish timeout.
 func (h *handler) acquire() (release func(), err error) {
+	if !h.connected() {
+		return nil, &apiError{Status: http.StatusServiceUnavailable, RetryAfter: retryUnavailable,
+			Message: "the event store is unavailable; retry later", Err: nats.ErrDisconnected}
+	}
 	select {
 	case h.inflight <- struct{}{}:
 		return func() { <-h.inflight }, nil

@@ -92,11 +92,21 @@ func (r request) do(t testing.TB, h http.Handler) *httptest.ResponseRecorder {
 
 // answer is any JSON answer of the handler.
 type answer struct {
-	ID        string        `json:"id"`
-	Subject   string        `json:"subject"`
-	Duplicate bool          `json:"duplicate"`
-	Error     string        `json:"error"`
-	Fields    []fieldAnswer `json:"fields"`
+	ID        string         `json:"id"`
+	Subject   string         `json:"subject"`
+	Duplicate bool           `json:"duplicate"`
+	Error     string         `json:"error"`
+	Details   []detailAnswer `json:"details"`
+	Fields    []fieldAnswer  `json:"fields"`
+	Handshake string         `json:"handshake"`
+	Challenge string         `json:"challenge"`
+}
+
+type detailAnswer struct {
+	Pointer   string `json:"pointer"`
+	Attribute string `json:"attribute"`
+	Index     *int   `json:"index"`
+	Message   string `json:"message"`
 }
 
 type fieldAnswer struct {
@@ -113,8 +123,13 @@ func readAnswer(t testing.TB, rec *httptest.ResponseRecorder) answer {
 	if err := json.Unmarshal(rec.Body.Bytes(), &a); err != nil {
 		t.Fatalf("answer %q: %v", rec.Body, err)
 	}
-	if rec.Code >= 400 && a.Error == "" {
-		t.Fatalf("status %d without an error message: %s", rec.Code, rec.Body)
+	if rec.Code >= 400 && (a.Error == "" || !strings.Contains(rec.Body.String(), `"details":[`)) {
+		t.Fatalf("status %d without an error message and details: %s", rec.Code, rec.Body)
+	}
+	for _, d := range a.Details {
+		if d.Message == "" {
+			t.Fatalf("detail without a message: %s", rec.Body)
+		}
 	}
 	return a
 }

@@ -2,8 +2,13 @@
 // into events on NATS JetStream.
 //
 // Each configured source is served at POST /webhooks/{source}. A request is
-// verified with the source's signature scheme; one that fails is stored
-// verbatim in the QUARANTINE stream and answered 401. A verified lead source
+// verified with the source's signature scheme (none, shared-secret,
+// hmac-sha256, standard-webhooks, github, slack, hubspot-v3, airtable, notion
+// or stripe, each to its sender's published spec); one that fails is stored
+// verbatim in the QUARANTINE stream, within a per-source rate limit, and
+// answered 401. Sender handshakes (Slack's url_verification, GitHub's ping,
+// Standard Webhooks test events) are answered 200 after verification and
+// publish nothing. A verified lead source
 // maps the body (JSON or a website form) onto the standard lead fields,
 // validates it against the com.gtmhub.lead.captured contract (422 with a JSON
 // pointer per problem when it does not hold) and publishes it on
@@ -12,10 +17,13 @@
 // structured HTTP mode for any type of the contracts catalog.
 //
 // A request is answered 202 only once JetStream has acknowledged the event,
-// so a 202 means the event is stored. A delivery id sent by the caller
-// (Idempotency-Key, webhook-id, ...) makes the event id deterministic, so a
-// retried delivery is stored once and answered with "duplicate": true.
-// Every error is answered with a JSON body {"error": "..."}.
+// so a 202 means the event is stored; while NATS is unreachable requests are
+// answered 503 with Retry-After at once. The event id is derived from the
+// sender's delivery id (Idempotency-Key, webhook-id, X-GitHub-Delivery,
+// Slack's event_id, HubSpot's eventId, ...) or else from a hash of the source
+// and body, so a retried delivery is stored once and answered with
+// "duplicate": true.
+// Every error is answered with a JSON body {"error": "...", "details": [...]}.
 package ingest
 
 import (
@@ -55,6 +63,10 @@ const (
 	DefaultPublishTimeout  = 5 * time.Second
 	DefaultShutdownTimeout = 30 * time.Second
 	DefaultTypeField       = "type"
+	// DefaultQuarantineRateLimit and DefaultQuarantineBurst bound the
+	// requests per second each source stores in QUARANTINE.
+	DefaultQuarantineRateLimit = 5
+	DefaultQuarantineBurst     = 20
 	// DefaultRawType is the type of a raw webhook whose type cannot be read.
 	DefaultRawType = "event"
 )
@@ -92,11 +104,28 @@ type Source struct {
 	// Name is the path element after /webhooks/ and a subject token
 	// ([a-z0-9_-]).
 	Name string `yaml:"name"`
-	// Scheme is how requests are verified: none or shared-secret.
+	// Scheme is how requests are verified: none, shared-secret,
+	// hmac-sha256, standard-webhooks, github, slack, hubspot-v3, airtable,
+	// notion or stripe.
 	Scheme string `yaml:"scheme"`
-	// Header is the header the scheme reads; shared-secret defaults to
-	// X-Webhook-Secret.
+	// Header is the header the scheme reads, for shared-secret (default
+	// X-Webhook-Secret) and hmac-sha256 (default X-Signature); the other
+	// schemes read their sender's header.
 	Header string `yaml:"header"`
+	// Prefix comes before the signature in the header, such as "sha256=";
+	// hmac-sha256 only.
+	Prefix string `yaml:"prefix"`
+	// Encoding is how the signature is written, hex (default) or base64;
+	// hmac-sha256 only.
+	Encoding string `yaml:"encoding"`
+	// Tolerance is how far the signed timestamp of standard-webhooks,
+	// slack, hubspot-v3 and stripe requests may be from the time they
+	// arrive; default 5m.
+	Tolerance time.Duration `yaml:"tolerance"`
+	// PublicURL is the scheme and host the sender posts to, such as
+	// https://hooks.example.com, for schemes that sign the URL (hubspot-v3);
+	// the request's path and query are appended to it.
+	PublicURL string `yaml:"public_url"`
 	// Secrets are the accepted secrets; any of them matches, so a new
 	// secret can be added before the old one is removed.
 	Secrets []Secret `yaml:"secrets"`
@@ -117,12 +146,20 @@ type Source struct {
 	// which makes a retried delivery idempotent. Unset means
 	// [DefaultDeliveryIDHeaders]; an empty list turns it off.
 	DeliveryIDHeaders []string `yaml:"delivery_id_headers"`
+	// DeliveryIDField is the dotted path of the sender's delivery id in a
+	// JSON body, read when no delivery id header is present; for a JSON
+	// array body, the ids of all elements together. The scheme gives the
+	// default: event_id for slack, eventId for hubspot-v3, id for stripe and
+	// notion. A request without a delivery id gets a hash of its source and
+	// body as its id, so a retry of the same body is stored once.
+	DeliveryIDField string `yaml:"delivery_id_field"`
 	// TypeHeader names a header holding a raw webhook's event type, such as
-	// X-GitHub-Event. It is read before TypeField.
+	// X-GitHub-Event (the default of the github scheme). It is read before
+	// TypeField.
 	TypeHeader string `yaml:"type_header"`
 	// TypeField is the dotted path of a raw webhook's event type in a JSON
-	// body, such as event.type; default "type". A webhook whose type cannot
-	// be read has type "event".
+	// body, such as event.type (the default of the slack scheme); default
+	// "type". A webhook whose type cannot be read has type "event".
 	TypeField string `yaml:"type_field"`
 	// RateLimit is the requests per second accepted from this source; 0
 	// means unlimited. Beyond it requests are answered 429.
@@ -130,6 +167,14 @@ type Source struct {
 	// Burst is how many requests may exceed RateLimit at once; default
 	// RateLimit rounded up.
 	Burst int `yaml:"burst"`
+	// QuarantineRateLimit is how many failed requests per second are
+	// stored in QUARANTINE (default 5, burst QuarantineBurst, default 20);
+	// beyond it they are still answered 401 but only counted, so a flood of
+	// forged requests cannot fill the disk.
+	QuarantineRateLimit float64 `yaml:"quarantine_rate_limit"`
+	// QuarantineBurst is how many failed requests may be stored at once
+	// beyond QuarantineRateLimit.
+	QuarantineBurst int `yaml:"quarantine_burst"`
 }
 
 // Secret is one accepted secret, given inline (for local use) or as the name

@@ -38,10 +38,18 @@ const (
 
 // quarantine stores a request that failed verification and returns the 401
 // to answer. A failure to store it is logged; the caller still gets 401.
+// Beyond the source's quarantine rate limit the request is only counted
+// (gtmhub_ingest_quarantine_dropped_total and the request's log line), so
+// that a flood of forged requests cannot fill the disk.
 func (h *handler) quarantine(r *http.Request, src *source, body []byte, reason error, received time.Time) error {
+	e := &apiError{Status: http.StatusUnauthorized, Message: "verification failed: " + reason.Error()}
+	if !src.quarantineLimiter.Allow() {
+		h.quarantineDropped.WithLabelValues(src.Name).Inc()
+		e.QuarantineDropped = true
+		return e
+	}
 	msg := QuarantineMsg(src.Name, r, body, reason.Error(), received)
-	e := &apiError{Status: http.StatusUnauthorized, QuarantineID: msg.Header.Get(events.HeaderMsgID),
-		Message: "verification failed: " + reason.Error()}
+	e.QuarantineID = msg.Header.Get(events.HeaderMsgID)
 	if err := h.publishMsg(context.WithoutCancel(r.Context()), msg); err != nil {
 		e.Err, e.Alert = fmt.Errorf("quarantine: %w", err), true
 	}

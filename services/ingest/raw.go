@@ -15,6 +15,9 @@ import (
 
 // acceptRaw publishes a raw source's request as a webhook.received event.
 func (h *handler) acceptRaw(r *http.Request, src *source, body []byte, id string) (accepted, error) {
+	if _, err := payload.MediaType(r.Header.Get("Content-Type")); err != nil {
+		return accepted{}, &apiError{Status: http.StatusUnsupportedMediaType, Message: err.Error()}
+	}
 	typ := rawType(src, r.Header, body)
 	rec := contracts.WebhookReceived{Source: src.Name, Type: typ, Headers: redactHeaders(r.Header, src.secretHeaders)}
 	switch {

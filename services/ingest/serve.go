@@ -39,7 +39,7 @@ func Serve(ctx context.Context, ln net.Listener, cfg Config, deps service.Deps) 
 		_ = ln.Close()
 		return fmt.Errorf("ingest: %w", err)
 	}
-	h, err := NewHandler(cfg, pub, r.Logger)
+	h, err := NewHandler(cfg, pub, r.Logger, WithConn(r.Conn), WithRegistry(r.Registry))
 	if err != nil {
 		_ = ln.Close()
 		return err

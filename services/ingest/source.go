@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"math"
@@ -20,6 +21,9 @@ type source struct {
 	verifier signature.Verifier
 	mapper   *payload.LeadMapper // kind lead only
 	limiter  *rate.Limiter       // nil when unlimited
+	// quarantineLimiter bounds the failed requests stored in QUARANTINE.
+	quarantineLimiter *rate.Limiter
+	sender            sender
 	// disabled says why an optional source cannot take requests yet.
 	disabled string
 	// secretHeaders are the canonical names of the headers the scheme
@@ -41,10 +45,24 @@ func newSource(s Source, schemes *signature.Registry, lookupEnv func(string) (st
 	if s.DeliveryIDHeaders == nil {
 		s.DeliveryIDHeaders = DefaultDeliveryIDHeaders()
 	}
-	if s.TypeField == "" {
-		s.TypeField = DefaultTypeField
+	snd := senderOf(s.Scheme)
+	if s.DeliveryIDField == "" {
+		s.DeliveryIDField = snd.deliveryIDField
 	}
-	src := &source{Source: s, ceSource: "/gtmhub/ingest/" + s.Name, secretHeaders: map[string]bool{}}
+	if s.TypeHeader == "" {
+		s.TypeHeader = snd.typeHeader
+	}
+	if s.TypeField == "" {
+		s.TypeField = cmp.Or(snd.typeField, DefaultTypeField)
+	}
+	if s.QuarantineRateLimit == 0 {
+		s.QuarantineRateLimit = DefaultQuarantineRateLimit
+	}
+	if s.QuarantineBurst == 0 {
+		s.QuarantineBurst = DefaultQuarantineBurst
+	}
+	src := &source{Source: s, sender: snd, ceSource: "/gtmhub/ingest/" + s.Name, secretHeaders: map[string]bool{},
+		quarantineLimiter: rate.NewLimiter(rate.Limit(s.QuarantineRateLimit), s.QuarantineBurst)}
 	verifier, disabled, err := newVerifier(s, schemes, lookupEnv)
 	switch {
 	case err != nil:
@@ -70,6 +88,12 @@ func newSource(s Source, schemes *signature.Registry, lookupEnv func(string) (st
 	}
 	if s.Burst < 0 {
 		errs = append(errs, fmt.Errorf("burst %d must be positive", s.Burst))
+	}
+	if s.QuarantineRateLimit < 0 || math.IsNaN(s.QuarantineRateLimit) || math.IsInf(s.QuarantineRateLimit, 0) {
+		errs = append(errs, fmt.Errorf("quarantine_rate_limit %v must be a positive number of requests per second", s.QuarantineRateLimit))
+	}
+	if s.QuarantineBurst < 0 {
+		errs = append(errs, fmt.Errorf("quarantine_burst %d must be positive", s.QuarantineBurst))
 	}
 	for _, h := range s.DeliveryIDHeaders {
 		if strings.TrimSpace(h) == "" {
@@ -121,7 +145,8 @@ func newVerifier(s Source, schemes *signature.Registry, lookupEnv func(string) (
 			return nil, "no secret is configured: " + hint, nil
 		}
 	}
-	v, err = schemes.New(s.Scheme, signature.Params{Header: s.Header, Secrets: secrets})
+	v, err = schemes.New(s.Scheme, signature.Params{Header: s.Header, Secrets: secrets, Prefix: s.Prefix,
+		Encoding: s.Encoding, Tolerance: s.Tolerance, PublicURL: s.PublicURL})
 	if err != nil && hint != "" {
 		return nil, "", fmt.Errorf("%w (%s)", err, hint)
 	}

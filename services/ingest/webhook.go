@@ -1,6 +1,8 @@
 package ingest
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -13,6 +15,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/gtmhub/gtmhub/contracts"
+	"github.com/gtmhub/gtmhub/services/ingest/internal/payload"
 	"github.com/gtmhub/gtmhub/services/ingest/internal/signature"
 )
 
@@ -37,11 +40,35 @@ func (h *handler) webhook(w http.ResponseWriter, r *http.Request) (accepted, err
 		return accepted{}, err
 	}
 	received := time.Now()
+	res, err := h.deliver(r, src, body, received)
+	var verr *verificationError
+	if errors.As(err, &verr) {
+		return accepted{}, h.quarantine(r, src, body, verr.err, received)
+	}
+	return res, err
+}
+
+// verificationError is a request that failed its source's verification.
+type verificationError struct{ err error }
+
+func (e *verificationError) Error() string { return "verification failed: " + e.err.Error() }
+func (e *verificationError) Unwrap() error { return e.err }
+
+// deliver verifies a request to src received at received, answers a
+// sender's handshake, and publishes the request's event. A failed
+// verification is a *verificationError, for the caller to quarantine (a
+// live request) or leave in quarantine (a replay).
+func (h *handler) deliver(r *http.Request, src *source, body []byte, received time.Time) (accepted, error) {
 	if err := src.verifier.Verify(&signature.Request{Method: r.Method, URL: r.URL, Header: r.Header,
 		Body: body, Received: received}); err != nil {
-		return accepted{}, h.quarantine(r, src, body, err, received)
+		return accepted{}, &verificationError{err: err}
 	}
-	id := eventID(src, r.Header)
+	if src.sender.handshake != nil {
+		if hs, ok := src.sender.handshake(r.Header, body); ok {
+			return accepted{status: http.StatusOK, body: hs}, nil
+		}
+	}
+	id := eventID(src, r.Header, body)
 	if src.Kind == KindRaw {
 		return h.acceptRaw(r, src, body, id)
 	}
@@ -82,24 +109,37 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, erro
 }
 
 // eventID is the CloudEvent id of a webhook: derived from the sender's
-// delivery id when the request carries one, so that a retried delivery gets
-// the same id and JetStream stores it once, and random otherwise.
-func eventID(src *source, header http.Header) string {
+// delivery id (a header, else the source's delivery_id_field in the body),
+// or else from a hash of the source and the body, so that a retried delivery
+// gets the same id and JetStream stores it once.
+func eventID(src *source, header http.Header, body []byte) string {
 	for _, name := range src.DeliveryIDHeaders {
 		if key := strings.TrimSpace(header.Get(name)); key != "" {
 			return DeliveryEventID(src.Name, key)
 		}
 	}
-	if id, err := uuid.NewV7(); err == nil {
-		return id.String()
+	if key := payload.IDAt(body, src.DeliveryIDField); key != "" {
+		return DeliveryEventID(src.Name, key)
 	}
-	return uuid.NewString()
+	return ContentEventID(src.Name, body)
 }
 
 // DeliveryEventID is the CloudEvent id ingest gives a webhook of source
 // carrying the delivery id key: a UUID v5 over a URL naming the delivery.
 func DeliveryEventID(source, key string) string {
 	name := "https://gtmhub.dev/ingest/" + url.PathEscape(source) + "/deliveries/" + url.PathEscape(key)
+	return uuid.NewSHA1(uuid.NameSpaceURL, []byte(name)).String()
+}
+
+// ContentEventID is the CloudEvent id ingest gives a webhook of source that
+// carries no delivery id: a UUID v5 over the SHA-256 of the source and body,
+// so that the same body sent again is the same event.
+func ContentEventID(source string, body []byte) string {
+	sum := sha256.New()
+	sum.Write([]byte(source))
+	sum.Write([]byte{0})
+	sum.Write(body)
+	name := "https://gtmhub.dev/ingest/" + url.PathEscape(source) + "/content/" + hex.EncodeToString(sum.Sum(nil))
 	return uuid.NewSHA1(uuid.NameSpaceURL, []byte(name)).String()
 }
 

@@ -124,7 +124,7 @@ func TestWebhook(t *testing.T) {
 		},
 		{
 			name:       "raw source: a body that is not JSON is kept as base64, type defaults to event",
-			req:        request{path: "/webhooks/hubspot", contentType: "text/plain", body: "ping\x00\xff"},
+			req:        request{path: "/webhooks/hubspot", contentType: "application/x-www-form-urlencoded", body: "ping\x00\xff"},
 			wantStatus: http.StatusAccepted, wantStream: "RAW", wantSubject: "gtm.raw.hubspot.event",
 			check: func(t *testing.T, ev event.Event) {
 				var rec contracts.WebhookReceived
@@ -179,6 +179,11 @@ func TestWebhook(t *testing.T) {
 			name:       "unsupported media type",
 			req:        request{path: "/webhooks/form", contentType: "application/xml", body: `<lead/>`},
 			wantStatus: http.StatusUnsupportedMediaType, wantError: "application/xml",
+		},
+		{
+			name:       "raw source: unsupported media type",
+			req:        request{path: "/webhooks/hubspot", contentType: "text/plain", body: "ping"},
+			wantStatus: http.StatusUnsupportedMediaType, wantError: "text/plain",
 		},
 		{
 			name:       "GET is not allowed",
@@ -341,11 +346,16 @@ func TestWebhookIdempotencyKey(t *testing.T) {
 	if DeliveryEventID("clay", "delivery-42") == first.ID {
 		t.Fatal("delivery ids of two sources collide")
 	}
-	// Without a delivery id, every request is a new event.
+	// Without a delivery id, the id is a hash of the source and body: the
+	// same body again is a retry, another body another event.
 	a := readAnswer(t, request{path: "/webhooks/form", contentType: "application/json", body: exampleLead}.do(t, h))
 	b := readAnswer(t, request{path: "/webhooks/form", contentType: "application/json", body: exampleLead}.do(t, h))
-	if a.ID == b.ID || a.Duplicate || b.Duplicate {
-		t.Fatalf("two deliveries without ids: %+v %+v", a, b)
+	c := readAnswer(t, request{path: "/webhooks/form", contentType: "application/json", body: `{"email":"grace@example.com"}`}.do(t, h))
+	if a.ID != b.ID || a.ID != ContentEventID("form", []byte(exampleLead)) || a.Duplicate || !b.Duplicate {
+		t.Fatalf("the same body twice without a delivery id: %+v %+v", a, b)
+	}
+	if c.ID == a.ID || c.Duplicate {
+		t.Fatalf("another body: %+v", c)
 	}
 	if n := srv.Count(t, "LEADS", "gtm.leads.captured.form"); n != 4 {
 		t.Fatalf("%d events stored, want 4", n)

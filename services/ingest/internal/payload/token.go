@@ -1,6 +1,7 @@
 package payload
 
 import (
+	"bytes"
 	"encoding/json"
 	"strings"
 )
@@ -53,4 +54,48 @@ func StringAt(body []byte, path string) string {
 	}
 	s, _ := v.(string)
 	return s
+}
+
+// IDAt returns the delivery id at a dotted path in a JSON body: a string or
+// a number. For a JSON array body (HubSpot sends a batch of events) it
+// returns the ids of all elements joined by commas, or "" when one has none.
+func IDAt(body []byte, path string) string {
+	if path == "" {
+		return ""
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	var v any
+	if dec.Decode(&v) != nil {
+		return ""
+	}
+	if list, ok := v.([]any); ok {
+		ids := make([]string, 0, len(list))
+		for _, elem := range list {
+			id := idAt(elem, path)
+			if id == "" {
+				return ""
+			}
+			ids = append(ids, id)
+		}
+		return strings.Join(ids, ",")
+	}
+	return idAt(v, path)
+}
+
+func idAt(v any, path string) string {
+	for _, key := range strings.Split(path, ".") {
+		obj, ok := v.(map[string]any)
+		if !ok {
+			return ""
+		}
+		v = obj[key]
+	}
+	switch id := v.(type) {
+	case string:
+		return strings.TrimSpace(id)
+	case json.Number:
+		return id.String()
+	}
+	return ""
 }

@@ -1,8 +1,14 @@
 // Package signature verifies that a webhook comes from the sender it claims
-// to come from. Each verification scheme (none, shared-secret, and in time
-// HMAC signatures of the GitHub, Slack, HubSpot or Standard Webhooks kind) is
-// a [Scheme]: a name and a constructor that turns a source's settings into a
-// [Verifier]. A [Registry] holds the schemes a service accepts by name.
+// to come from. Each verification scheme (none, shared-secret, a generic
+// HMAC-SHA256, and the published schemes of Standard Webhooks, GitHub, Slack,
+// HubSpot, Airtable, Notion and Stripe) is a [Scheme]: a name and a
+// constructor that turns a source's settings into a [Verifier]. A [Registry]
+// holds the schemes a service accepts by name.
+//
+// Every scheme accepts several secrets, any one of which may match, so that
+// a secret can be rotated without downtime. Schemes that sign a timestamp
+// reject requests whose timestamp is further than a tolerance (default
+// [DefaultTolerance]) from when the request arrived.
 //
 // Errors returned by a Verifier describe what was wrong with the request in
 // words safe to send back to the caller and to store with the quarantined
@@ -32,7 +38,7 @@ type Request struct {
 // Verifier checks one request for one source.
 type Verifier interface {
 	// Verify returns nil when the request is authentic, or an error that
-	// wraps [ErrMissing] or [ErrMismatch] when it is not.
+	// wraps [ErrMissing], [ErrMismatch] or [ErrStale] when it is not.
 	Verify(r *Request) error
 	// SecretHeaders names the request headers that carry secret material
 	// under this scheme, so that copies of the request can redact them.
@@ -48,6 +54,19 @@ type Params struct {
 	// Secrets are every currently accepted secret; more than one allows a
 	// rotation without downtime.
 	Secrets [][]byte
+	// Prefix comes before the encoded signature in the header, such as
+	// "sha256="; for hmac-sha256 only.
+	Prefix string
+	// Encoding is how the signature is written, hex or base64; for
+	// hmac-sha256 only, default hex.
+	Encoding string
+	// Tolerance is how far a signed timestamp may be from the time the
+	// request arrived; for timestamped schemes only, default
+	// [DefaultTolerance].
+	Tolerance time.Duration
+	// PublicURL is the scheme and authority the sender addresses, such as
+	// https://hooks.example.com, for schemes that sign the URL (hubspot-v3).
+	PublicURL string
 }
 
 // Scheme is one verification scheme.
@@ -69,6 +88,9 @@ var (
 	// ErrMismatch means the request carries credentials that match no
 	// accepted secret.
 	ErrMismatch = errors.New("credentials do not match")
+	// ErrStale means the signed timestamp is outside the tolerance: an old
+	// request replayed, or a clock far off.
+	ErrStale = errors.New("timestamp outside the tolerance")
 )
 
 // Registry holds the schemes a service accepts, by name. It is immutable
@@ -99,7 +121,8 @@ func NewRegistry(schemes ...Scheme) (*Registry, error) {
 // Builtin returns a registry of every scheme this package implements.
 func Builtin() *Registry {
 	r := &Registry{schemes: make(map[string]Scheme)}
-	for _, s := range []Scheme{None(), SharedSecret()} {
+	for _, s := range []Scheme{None(), SharedSecret(), HMACSHA256(), StandardWebhooks(), GitHub(), Slack(),
+		HubSpotV3(), Airtable(), Notion(), Stripe()} {
 		r.schemes[s.Name] = s
 	}
 	return r

@@ -10,7 +10,7 @@ import (
 
 func TestRegistry(t *testing.T) {
 	r := Builtin()
-	if got, want := r.Names(), []string{"none", "shared-secret"}; !slices.Equal(got, want) {
+	if got, want := r.Names(), []string{"airtable", "github", "hmac-sha256", "hubspot-v3", "none", "notion", "shared-secret", "slack", "standard-webhooks", "stripe"}; !slices.Equal(got, want) {
 		t.Fatalf("Names() = %v, want %v", got, want)
 	}
 	if _, err := r.New("hmac-sha999", Params{}); err == nil {

@@ -1,0 +1,85 @@
+package ingest
+
+import (
+	"net"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/gtmhub/gtmhub/events"
+	"github.com/gtmhub/gtmhub/events/eventstest"
+)
+
+// TestNATSOutage stops the NATS server: posts are answered 503 with
+// Retry-After within 2 s (not a hang, not a 202); once the server is back on
+// the same port and store, posts succeed and the lead is stored once.
+func TestNATSOutage(t *testing.T) {
+	dir := t.TempDir()
+	srv := eventstest.RunServer(t, eventstest.WithStoreDir(dir))
+	port := srv.Addr().(*net.TCPAddr).Port
+	nc, err := nats.Connect(srv.ClientURL(), nats.MaxReconnects(-1), nats.ReconnectWait(50*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, err := events.NewPublisher(js)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := NewHandler(testConfig(), pub, testLogger(t), WithConn(nc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	post := request{path: "/webhooks/form", contentType: "application/json", body: exampleLead}
+
+	srv.Shutdown()
+	srv.WaitForShutdown()
+	for range 3 {
+		start := time.Now()
+		rec := post.do(t, h)
+		if took := time.Since(start); took > 2*time.Second {
+			t.Fatalf("answered after %s, want within 2s", took)
+		}
+		if rec.Code != http.StatusServiceUnavailable || rec.Header().Get("Retry-After") == "" {
+			t.Fatalf("with NATS stopped: status %d Retry-After %q, want 503 with Retry-After", rec.Code, rec.Header().Get("Retry-After"))
+		}
+		readAnswer(t, rec)
+	}
+
+	restarted, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: port, JetStream: true, StoreDir: dir,
+		NoLog: true, NoSigs: true, MaxPayload: 8 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	restarted.Start()
+	t.Cleanup(restarted.Shutdown)
+	if !restarted.ReadyForConnections(10 * time.Second) {
+		t.Fatal("restarted server not ready")
+	}
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		rec := post.do(t, h)
+		if rec.Code == http.StatusAccepted {
+			break
+		}
+		if rec.Code != http.StatusServiceUnavailable || time.Now().After(deadline) {
+			t.Fatalf("after the restart: %d %s", rec.Code, rec.Body)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	info, err := js.Stream(t.Context(), events.StreamLeads)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := info.CachedInfo().State.Msgs; n != 1 {
+		t.Fatalf("%d leads stored, want 1", n)
+	}
+}

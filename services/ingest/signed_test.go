@@ -1,0 +1,140 @@
+package ingest
+
+import (
+	"encoding/base64"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gtmhub/gtmhub/events/eventstest"
+	"github.com/gtmhub/gtmhub/services/ingest/internal/signature"
+)
+
+// signedSource is a raw source verified by one scheme, with the secrets in
+// the form its sender hands them out.
+type signedSource struct {
+	Source
+	old, new, wrong string
+	timestamped     bool
+}
+
+func signedSources() []signedSource {
+	b64 := func(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
+	return []signedSource{
+		{Source: Source{Name: "clay", Scheme: "hmac-sha256", Header: "X-Clay-Signature", Prefix: "sha256=", Encoding: "base64"},
+			old: "old-key", new: "new-key", wrong: "guess"},
+		{Source: Source{Name: "svix", Scheme: "standard-webhooks"},
+			old: "whsec_" + b64("old-key-of-24-bytes-or-more"), new: "whsec_" + b64("new-key-of-24-bytes-or-more"),
+			wrong: "whsec_" + b64("guessed-key-of-24-bytes"), timestamped: true},
+		{Source: Source{Name: "github", Scheme: "github"}, old: "old-key", new: "new-key", wrong: "guess"},
+		{Source: Source{Name: "slack", Scheme: "slack"}, old: "old-key", new: "new-key", wrong: "guess", timestamped: true},
+		{Source: Source{Name: "hubspot", Scheme: "hubspot-v3", PublicURL: "https://hooks.example.com"},
+			old: "old-key", new: "new-key", wrong: "guess", timestamped: true},
+		{Source: Source{Name: "airtable", Scheme: "airtable"}, old: b64("old-key"), new: b64("new-key"), wrong: b64("guess")},
+		{Source: Source{Name: "notion", Scheme: "notion"}, old: "secret_old", new: "secret_new", wrong: "secret_guess"},
+		{Source: Source{Name: "stripe", Scheme: "stripe"}, old: "whsec_old", new: "whsec_new", wrong: "whsec_guess", timestamped: true},
+	}
+}
+
+// config returns a configuration serving s (kind raw) with secrets.
+func (s signedSource) config(secrets ...string) Config {
+	src := s.Source
+	src.Kind = KindRaw
+	for _, v := range secrets {
+		src.Secrets = append(src.Secrets, Secret{Value: v})
+	}
+	cfg := testConfig()
+	cfg.Sources = []Source{src}
+	return cfg
+}
+
+// request returns a request to s signed with secret at time at, the way its
+// sender signs.
+func (s signedSource) request(t testing.TB, secret, deliveryID, body string, at time.Time) request {
+	t.Helper()
+	path := "/webhooks/" + s.Name + "?portalId=62515&next=a%3Ab"
+	r := httptest.NewRequest(http.MethodPost, path, nil)
+	h, err := signature.Signer{Scheme: s.Scheme, Secret: []byte(secret), PublicURL: s.PublicURL, DeliveryID: deliveryID,
+		Header: s.Header, Prefix: s.Prefix, Encoding: s.Encoding}.Sign(&signature.Request{
+		Method: http.MethodPost, URL: r.URL, Body: []byte(body), Received: at})
+	if err != nil {
+		t.Fatal(err)
+	}
+	header := map[string]string{}
+	for k := range h {
+		header[k] = h.Get(k)
+	}
+	return request{path: path, contentType: "application/json", header: header, body: body}
+}
+
+type signedCase struct {
+	name   string
+	h      http.Handler
+	req    request
+	status int
+}
+
+// TestSignedWebhooks posts, for every scheme, a request signed exactly as the
+// sender signs it (202, stored in RAW), and the same request with one byte
+// of the body changed, an old timestamp, or a wrong secret (401, stored in
+// QUARANTINE, nothing in RAW); then rotates the secret.
+func TestSignedWebhooks(t *testing.T) {
+	for _, s := range signedSources() {
+		t.Run(s.Scheme, func(t *testing.T) {
+			srv := eventstest.RunServer(t)
+			both := newTestHandler(t, srv, s.config(s.old, s.new))
+			now := time.Now()
+			body := func(n int) string {
+				return fmt.Sprintf(`{"type":"contact.created","data":{"email":"ada@example.com","n":%d}}`, n)
+			}
+
+			tests := []signedCase{
+				{"signed with the first secret", both, s.request(t, s.old, "msg_1", body(1), now), http.StatusAccepted},
+				{"rotation: signed with the second secret", both, s.request(t, s.new, "msg_2", body(2), now), http.StatusAccepted},
+				{"one byte of the body changed", both, func() request {
+					r := s.request(t, s.old, "msg_3", body(3), now)
+					r.body = strings.Replace(r.body, "ada", "adb", 1)
+					return r
+				}(), http.StatusUnauthorized},
+				{"wrong secret", both, s.request(t, s.wrong, "msg_4", body(4), now), http.StatusUnauthorized},
+			}
+			if s.timestamped {
+				tests = append(tests, signedCase{"timestamp ten minutes old", both, s.request(t, s.old, "msg_5", body(5), now.Add(-10*time.Minute)), http.StatusUnauthorized})
+			}
+			var raw, quarantined uint64
+			for _, tt := range tests {
+				rec := tt.req.do(t, tt.h)
+				if rec.Code != tt.status {
+					t.Fatalf("%s: status %d, want %d: %s", tt.name, rec.Code, tt.status, rec.Body)
+				}
+				readAnswer(t, rec)
+				if tt.status == http.StatusAccepted {
+					raw++
+				} else {
+					quarantined++
+				}
+				if n := srv.Count(t, "RAW", "gtm.raw."+s.Name+".>"); n != raw {
+					t.Fatalf("%s: %d events in RAW, want %d", tt.name, n, raw)
+				}
+				if n := srv.Count(t, "QUARANTINE", "gtm.quarantine."+s.Name); n != quarantined {
+					t.Fatalf("%s: %d requests in QUARANTINE, want %d", tt.name, n, quarantined)
+				}
+			}
+
+			// The old secret removed: only the new one verifies.
+			onlyNew := newTestHandler(t, srv, s.config(s.new))
+			if rec := s.request(t, s.new, "msg_6", body(6), now).do(t, onlyNew); rec.Code != http.StatusAccepted {
+				t.Fatalf("new secret after removing the old: %d %s", rec.Code, rec.Body)
+			}
+			if rec := s.request(t, s.old, "msg_7", body(7), now).do(t, onlyNew); rec.Code != http.StatusUnauthorized {
+				t.Fatalf("old secret after removing it: %d %s", rec.Code, rec.Body)
+			}
+			if n := srv.Count(t, "QUARANTINE", "gtm.quarantine."+s.Name); n != quarantined+1 {
+				t.Fatalf("%d requests in QUARANTINE, want %d", n, quarantined+1)
+			}
+		})
+	}
+}
