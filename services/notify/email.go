@@ -310,15 +310,16 @@ func (ml *Mailer) Send(ctx context.Context, e Email) error {
 // classifySMTP maps a send error to the error contract: 5xx permanent,
 // anything else retried.
 func classifySMTP(err error) error {
-	err = fmt.Errorf("smtp: %s", events.Redact(err.Error()))
+	code := smtpCode(err.Error())
 	var se *mail.SendError
-	if errors.As(err, &se) && se.ErrorCode() >= 500 {
-		return events.Permanent(err)
+	if errors.As(err, &se) && se.ErrorCode() != 0 {
+		code = se.ErrorCode()
 	}
-	if code := smtpCode(err.Error()); code >= 500 && code < 600 {
-		return events.Permanent(err)
+	redacted := fmt.Errorf("smtp: %s", events.Redact(err.Error()))
+	if code >= 500 && code < 600 {
+		return events.Permanent(redacted)
 	}
-	return err
+	return redacted
 }
 
 // smtpCode finds the first three-digit reply code in s, or 0.

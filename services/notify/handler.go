@@ -137,12 +137,22 @@ func (n *notifier) handle(ctx context.Context, ev event.Event) error {
 		err := n.decide(ctx, ev, data, m)
 		switch {
 		case events.IsPermanent(err):
-			refused = append(refused, err)
+			refused = append(refused, unwrapPermanent(err))
 		case err != nil:
 			return err
 		}
 	}
 	return events.Permanent(errors.Join(append(refused, evalErr)...))
+}
+
+// unwrapPermanent returns the error a [events.PermanentError] in err's
+// chain wraps, so that joined refusals read without repeated prefixes.
+func unwrapPermanent(err error) error {
+	var p *events.PermanentError
+	if errors.As(err, &p) {
+		return p.Err
+	}
+	return err
 }
 
 // silent reports whether ev is a replay that must notify nobody.
@@ -238,11 +248,11 @@ func (n *notifier) act(ctx context.Context, ev event.Event, data map[string]any,
 		entry.State = StateSent
 		return n.finish(ctx, ev, m, id, rev, entry)
 	case events.IsPermanent(err):
-		entry.State, entry.Reason = StateFailed, reasonText(err)
-		if err := n.finish(ctx, ev, m, id, rev, entry); err != nil {
-			return err
+		entry.State, entry.Reason = StateFailed, reasonText(unwrapPermanent(err))
+		if ferr := n.finish(ctx, ev, m, id, rev, entry); ferr != nil {
+			return ferr
 		}
-		return events.Permanent(fmt.Errorf("rule %s: %s refused the notification: %w", m.Rule, m.Channel, err))
+		return events.Permanent(fmt.Errorf("rule %s: %s refused the notification: %w", m.Rule, m.Channel, unwrapPermanent(err)))
 	default:
 		return n.releasing(ctx, id, rev, fmt.Errorf("rule %s: send %s: %w", m.Rule, m.Channel, err))
 	}

@@ -11,12 +11,11 @@ import (
 
 // sendStats counts sends between two monitor looks.
 type sendStats struct {
-	mu         sync.Mutex
-	sends      int
-	failures   int
-	slowest    time.Duration
-	rateHits   []time.Time // 429 answers in the last hour
-	lastWindow time.Time
+	mu       sync.Mutex
+	sends    int
+	failures int
+	slowest  time.Duration
+	rateHits []time.Time // 429 answers in the last hour
 }
 
 func (s *sendStats) observe(d time.Duration, err error) {

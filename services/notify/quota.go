@@ -91,12 +91,6 @@ func (q *quota) reserve(ctx context.Context) (bool, error) {
 	}
 }
 
-// Used returns how many emails day's quota has counted.
-func (q *quota) used(ctx context.Context, day string) (int, error) {
-	n, _, err := q.get(ctx, "email."+day)
-	return n, err
-}
-
 func (q *quota) get(ctx context.Context, key string) (int, uint64, error) {
 	e, err := q.kv.Get(ctx, key)
 	switch {

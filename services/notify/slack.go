@@ -216,6 +216,9 @@ func (s *SlackWebhooks) Post(ctx context.Context, webhook string, msg SlackMessa
 		return fmt.Errorf("%s: %w", dest, err)
 	}
 	if answer != nil {
+		if events.IsPermanent(answer) {
+			return events.Permanent(fmt.Errorf("%s: %w", dest, unwrapPermanent(answer)))
+		}
 		return fmt.Errorf("%s: %w", dest, answer)
 	}
 	return nil

@@ -184,6 +184,9 @@ func TestSlackNotFoundDeadLetters(t *testing.T) {
 		!strings.Contains(h.Get(events.DLQHeaderError), "404 channel_not_found") {
 		t.Errorf("dead letter %s: reason %q, error %q", h.Get("ce-id"), h.Get(events.DLQHeaderReason), h.Get(events.DLQHeaderError))
 	}
+	if e := h.Get(events.DLQHeaderError); strings.Count(e, "permanent") > 1 || !strings.Contains(e, "rule high-intent") {
+		t.Errorf("dead letter error %q, want the rule and one permanent prefix", e)
+	}
 	if strings.Contains(h.Get(events.DLQHeaderError), "secret-token") {
 		t.Errorf("dead letter repeats the webhook URL: %s", h.Get(events.DLQHeaderError))
 	}
