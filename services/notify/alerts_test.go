@@ -1,6 +1,8 @@
 package notify_test
 
 import (
+	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -128,4 +130,33 @@ func TestAlertRateLimitsAndFailures(t *testing.T) {
 	if n := srv.Count(t, events.StreamNotify, events.SubjectNotifySent); n != 1 {
 		t.Errorf("%d sent decisions, want 1", n)
 	}
+}
+
+type slowSender struct{ d time.Duration }
+
+func (s slowSender) Send(ctx context.Context, _ notify.Message) error {
+	select {
+	case <-time.After(s.d):
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func TestAlertLatencyAndPending(t *testing.T) {
+	srv := eventstest.RunServer(t)
+	fake := fakeslack.New(t)
+	cfg := notify.DefaultConfig()
+	cfg.Slack.HTTPClient = fake.Client()
+	cfg.Senders = map[contracts.Channel]notify.Sender{contracts.ChannelEmail: slowSender{200 * time.Millisecond}}
+	cfg.Alerts = notify.Alerts{WebhookURL: fake.Webhook("alerts"), Interval: 100 * time.Millisecond,
+		Latency: 100 * time.Millisecond, Pending: 2}
+	startNotify(t, srv, cfg)
+
+	for i := range 8 {
+		publish(t, srv, contactEvent(t, contracts.TypeContactCreated, fmt.Sprintf("p%d@example.com", i), 10))
+	}
+	awaitAlert(t, fake, "Notification latency above threshold")
+	awaitAlert(t, fake, "Consumer notify has")
+	awaitAlert(t, fake, "Resolved: consumer notify backlog")
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/gtmhub/gtmhub/contracts"
 	"github.com/gtmhub/gtmhub/events"
 	"github.com/gtmhub/gtmhub/events/eventstest"
+	"github.com/gtmhub/gtmhub/events/service"
 	"github.com/gtmhub/gtmhub/services/notify"
 	"github.com/gtmhub/gtmhub/services/notify/internal/fakeslack"
 )
@@ -200,7 +201,7 @@ func TestEmailQuotaDefersToTheNextDay(t *testing.T) {
 	cfg.Slack.HTTPClient = fake.Client() // Slack itself stays unconfigured
 	cfg.Now = clk.Now
 	cfg.DeferredInterval = 100 * time.Millisecond
-	startNotify(t, srv, cfg)
+	stop := eventstest.Go(t, func(ctx context.Context) error { return notify.Run(ctx, cfg, service.Deps{Conn: srv.Conn}) })
 
 	for i := range 8 {
 		publish(t, srv, contactEvent(t, contracts.TypeContactCreated, fmt.Sprintf("lead%d@example.com", i), 10))
@@ -236,8 +237,11 @@ func TestEmailQuotaDefersToTheNextDay(t *testing.T) {
 		t.Fatalf("%d emails before the day changed, want 5", len(ms.messages()))
 	}
 
-	// The next day, the deferred emails go out, once each.
+	// notify stops; the next day a new notify sends the deferred emails,
+	// once each.
+	stop()
 	clk.Set(day.Add(12 * time.Hour))
+	startNotify(t, srv, cfg)
 	got := ms.wait(8, wait)
 	if len(got) != 8 {
 		t.Fatalf("%d emails after the day changed, want 8", len(got))
