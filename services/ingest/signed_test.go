@@ -9,6 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/gtmhub/gtmhub/events"
 	"github.com/gtmhub/gtmhub/events/eventstest"
 	"github.com/gtmhub/gtmhub/services/ingest/internal/signature"
 )
@@ -136,5 +139,48 @@ func TestSignedWebhooks(t *testing.T) {
 				t.Fatalf("%d requests in QUARANTINE, want %d", n, quarantined+1)
 			}
 		})
+	}
+}
+
+// TestQuarantineRateLimit floods a source with forged requests: every one
+// is answered 401, but only the burst is stored and the rest are counted.
+func TestQuarantineRateLimit(t *testing.T) {
+	srv := eventstest.RunServer(t)
+	s := sourceOf(t, "github")
+	cfg := s.config(s.old)
+	cfg.Sources[0].QuarantineRateLimit = 0.001
+	cfg.Sources[0].QuarantineBurst = 3
+	pub, err := events.NewPublisher(srv.JS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg := prometheus.NewRegistry()
+	h, err := NewHandler(cfg, pub, testLogger(t), WithRegistry(reg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for n := range 20 {
+		rec := s.request(t, s.wrong, "", fmt.Sprintf(`{"n":%d}`, n), time.Now()).do(t, h)
+		if rec.Code != http.StatusUnauthorized {
+			t.Fatalf("forged request %d: %d", n, rec.Code)
+		}
+	}
+	if n := srv.Count(t, "QUARANTINE", ">"); n != 3 {
+		t.Fatalf("%d requests quarantined, want the burst of 3", n)
+	}
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dropped float64
+	for _, f := range families {
+		if f.GetName() == "gtmhub_ingest_quarantine_dropped_total" {
+			for _, m := range f.GetMetric() {
+				dropped += m.GetCounter().GetValue()
+			}
+		}
+	}
+	if dropped != 17 {
+		t.Fatalf("gtmhub_ingest_quarantine_dropped_total = %v, want 17", dropped)
 	}
 }
