@@ -133,15 +133,19 @@ func NewSlackWebhooks(cfg Slack, breakers *events.Breakers) *SlackWebhooks {
 		perSecond = 1
 	}
 	if breakers == nil {
-		breakers = cfg.breakers()
+		breakers = cfg.breakers(nil)
 	}
 	return &SlackWebhooks{client: client, breakers: breakers, every: rate.Limit(perSecond),
 		limiters: make(map[string]*rate.Limiter)}
 }
 
-// breakers returns circuit breakers with cfg's settings.
-func (s Slack) breakers() *events.Breakers {
+// breakers returns circuit breakers with cfg's settings, exporting their
+// state to m when it is set.
+func (s Slack) breakers(m *events.Metrics) *events.Breakers {
 	var opts []events.BreakerOption
+	if m != nil {
+		opts = append(opts, events.WithBreakerMetrics(m))
+	}
 	if s.BreakerTripAfter > 0 {
 		opts = append(opts, events.WithTripAfter(s.BreakerTripAfter))
 	}
