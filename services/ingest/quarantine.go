@@ -85,16 +85,16 @@ func QuarantineMsg(source string, r *http.Request, body []byte, reason string, r
 
 // Quarantined is a quarantined request read back from its message.
 type Quarantined struct {
-	ID         string
-	Source     string
-	Reason     string
-	Method     string
-	RequestURI string
-	RemoteAddr string
-	Received   time.Time
-	Host       string
-	Header     http.Header
-	Body       []byte
+	ID         string      `json:"id"`
+	Source     string      `json:"source"`
+	Reason     string      `json:"reason"`
+	Method     string      `json:"method"`
+	RequestURI string      `json:"request_uri"`
+	RemoteAddr string      `json:"remote_addr"`
+	Received   time.Time   `json:"received"`
+	Host       string      `json:"host"`
+	Header     http.Header `json:"header"`
+	Body       []byte      `json:"body"`
 }
 
 // ParseQuarantined reads a message written by [QuarantineMsg].
@@ -150,4 +150,12 @@ func headerSafe(s string) string {
 		}
 		return r
 	}, s)
+}
+
+// Redacted returns q with the values of headers that usually carry
+// credentials (names with secret, token, signature, auth, ...) replaced by
+// [REDACTED], for showing to people; replay needs the original.
+func (q Quarantined) Redacted() Quarantined {
+	q.Header = redactHeaders(q.Header, nil)
+	return q
 }
