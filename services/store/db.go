@@ -12,11 +12,19 @@ type DB struct {
 	sql *sqlStore
 }
 
-// Open opens the database of cfg, creating the data directory and the file
-// when missing, and migrates it to the latest schema.
+// Open opens the database of cfg, migrated to the latest schema: the
+// PostgreSQL database of cfg.DatabaseURL, or else the SQLite file in
+// cfg.DataDir, creating the directory and the file when missing.
 func Open(ctx context.Context, cfg Config) (*DB, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
+	}
+	if cfg.DatabaseURL != "" {
+		s, err := openPostgres(ctx, cfg.DatabaseURL)
+		if err != nil {
+			return nil, fmt.Errorf("store: %w", err)
+		}
+		return &DB{sql: s}, nil
 	}
 	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
 		return nil, fmt.Errorf("store: data dir: %w", err)

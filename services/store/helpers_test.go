@@ -15,13 +15,14 @@ import (
 	"github.com/gtmhub/gtmhub/contracts"
 )
 
-// testBackends are the databases every storage test runs on. A PostgreSQL
-// backend joins the list with its own open function.
+// testBackends are the databases every storage test runs on: the
+// conformance suite of the store.
 var testBackends = []struct {
 	name string
 	open func(t testing.TB) *sqlStore
 }{
 	{"sqlite", openTestSQLite},
+	{"postgres", openTestPostgres},
 }
 
 func openTestSQLite(t testing.TB) *sqlStore {

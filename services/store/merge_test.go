@@ -86,7 +86,7 @@ func TestMergeContact(t *testing.T) {
 		},
 		want: Contact{Email: "ada@example.com", Title: "CTO", Phone: "+44 20 7946 0958", Source: "form",
 			CreatedAt: t0, UpdatedAt: h1},
-		wantProv: map[string]string{"email": "e2", "title": "e2", "phone": "e1", "source": "e2"},
+		wantProv: map[string]string{"email": "e1", "title": "e2", "phone": "e1", "source": "e2"},
 		wantEvents: []wantEvent{
 			{contracts.TypeContactCreated, "e2", adaCreated(h1, chg("title", nil, "CTO"), chg("source", nil, "form"))},
 			{contracts.TypeContactUpdated, "e1", []contracts.FieldChange{chg("created_at", jsonTime(h1), jsonTime(t0)),
@@ -117,16 +117,15 @@ func TestMergeContact(t *testing.T) {
 			{contracts.TypeContactUpdated, "e2", []contracts.FieldChange{chg("status", nil, "open")}},
 		},
 	}, {
-		name: "equal event time: the later write wins",
+		name: "equal event time: the greater event id wins, whatever the order",
 		steps: []step{
-			{"e1", t0, adaLead(func(l *contracts.Lead) { l.Title = "Engineer" })},
 			{"e2", t0, adaLead(func(l *contracts.Lead) { l.Title = "CTO" })},
+			{"e1", t0, adaLead(func(l *contracts.Lead) { l.Title = "Engineer" })},
 		},
 		want:     Contact{Email: "ada@example.com", Title: "CTO", Source: "form", CreatedAt: t0, UpdatedAt: t0},
 		wantProv: map[string]string{"email": "e1", "title": "e2", "source": "e2"},
 		wantEvents: []wantEvent{
-			{contracts.TypeContactCreated, "e1", adaCreated(t0, chg("title", nil, "Engineer"), chg("source", nil, "form"))},
-			{contracts.TypeContactUpdated, "e2", []contracts.FieldChange{chg("title", "Engineer", "CTO")}},
+			{contracts.TypeContactCreated, "e2", adaCreated(t0, chg("title", nil, "CTO"), chg("source", nil, "form"))},
 		},
 	}, {
 		name: "same value at a newer time moves provenance and keeps older values out",
@@ -135,7 +134,7 @@ func TestMergeContact(t *testing.T) {
 			{"e2", h2, adaLead(func(l *contracts.Lead) { l.Title = "Engineer" })},
 			{"e3", h1, adaLead(func(l *contracts.Lead) { l.Title = "CTO" })},
 		},
-		want:     Contact{Email: "ada@example.com", Title: "Engineer", Source: "form", CreatedAt: t0, UpdatedAt: t0},
+		want:     Contact{Email: "ada@example.com", Title: "Engineer", Source: "form", CreatedAt: t0, UpdatedAt: h2},
 		wantProv: map[string]string{"email": "e1", "title": "e2", "source": "e2"},
 		wantEvents: []wantEvent{
 			{contracts.TypeContactCreated, "e1", adaCreated(t0, chg("title", nil, "Engineer"), chg("source", nil, "form"))},
@@ -162,7 +161,7 @@ func TestMergeContact(t *testing.T) {
 			{"e2", t0, adaLead(nil)},
 		},
 		want:     Contact{Email: "ada@example.com", Source: "form", CreatedAt: t0.Add(-24 * time.Hour), UpdatedAt: h1},
-		wantProv: map[string]string{"email": "e1", "source": "e1"},
+		wantProv: map[string]string{"email": "e2", "source": "e1"},
 		wantEvents: []wantEvent{
 			{contracts.TypeContactCreated, "e1", adaCreated(t0.Add(-24*time.Hour), chg("source", nil, "form"))},
 		},

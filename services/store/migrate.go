@@ -92,6 +92,11 @@ func applyMigration(ctx context.Context, db *sql.DB, d dialect, m migration, now
 			_ = tx.Rollback()
 		}
 	}()
+	if lock := d.lockMigrations(); lock != "" {
+		if _, err := tx.ExecContext(ctx, lock); err != nil {
+			return fmt.Errorf("lock migrations: %w", err)
+		}
+	}
 	var one int
 	err = tx.QueryRowContext(ctx, d.rebind(`SELECT 1 FROM schema_migrations WHERE version = ?`), m.version).Scan(&one)
 	switch {

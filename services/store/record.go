@@ -101,9 +101,13 @@ type merged struct {
 func (m merged) dirty() bool { return m.created || len(m.changes) > 0 || len(m.touched) > 0 }
 
 // merge applies w to the stored record cur (found says whether there is one)
-// by per-field last-writer-wins: a value of w replaces the stored value of a
-// field unless the event that set the stored value is newer than w. A field
-// without a value takes w's value whatever its age. Nothing is ever erased.
+// by per-field last-writer-wins: each field holds the value of the newest
+// write that had one, by event time and then by event id, so the result is
+// the same whatever order the writes arrive in. A field without a value
+// takes w's value whatever its age. Nothing is ever erased. The key's
+// provenance is the oldest write, the one that first said the record
+// exists; createdAt is the earliest the writes say, and updatedAt the time
+// of the newest write whose value the record holds.
 func (s *recordSchema) merge(cur record, found bool, w write) merged {
 	var m merged
 	if found {
@@ -111,13 +115,15 @@ func (s *recordSchema) merge(cur record, found bool, w write) merged {
 	} else {
 		m.created = true
 		m.rec = record{key: w.key, values: map[string]any{}, prov: map[string]contracts.Provenance{},
-			createdAt: w.createdAt, updatedAt: w.at}
-		m.rec.prov[s.key] = contracts.Provenance{Source: w.keySource, EventID: w.eventID, At: w.at}
-		m.touched = append(m.touched, s.key)
+			createdAt: w.createdAt}
 		m.changes = append(m.changes, contracts.FieldChange{Field: s.key, New: w.key})
 		if s.createdField {
 			m.changes = append(m.changes, contracts.FieldChange{Field: "created_at", New: jsonTime(w.createdAt)})
 		}
+	}
+	if p, known := m.rec.prov[s.key]; !known || earlier(w.at, w.eventID, p.At, p.EventID) {
+		m.rec.prov[s.key] = contracts.Provenance{Source: w.keySource, EventID: w.eventID, At: w.at}
+		m.touched = append(m.touched, s.key)
 	}
 	if found && w.createdAt.Before(m.rec.createdAt) {
 		if s.createdField {
@@ -133,7 +139,7 @@ func (s *recordSchema) merge(cur record, found bool, w write) merged {
 			continue
 		}
 		old, has := m.rec.values[c.name]
-		if p, known := m.rec.prov[c.name]; has && known && w.at.Before(p.At) {
+		if p, known := m.rec.prov[c.name]; has && known && !earlier(p.At, p.EventID, w.at, w.eventID) {
 			continue // the stored value is newer
 		}
 		m.rec.prov[c.name] = contracts.Provenance{Source: w.sources[c.name], EventID: w.eventID, At: w.at}
@@ -144,10 +150,18 @@ func (s *recordSchema) merge(cur record, found bool, w write) merged {
 		m.rec.values[c.name] = v
 		m.changes = append(m.changes, contracts.FieldChange{Field: c.name, Old: old, New: v})
 	}
-	if found && len(m.changes) > 0 && w.at.After(m.rec.updatedAt) {
-		m.rec.updatedAt = w.at
+	m.rec.updatedAt = time.Time{}
+	for _, p := range m.rec.prov {
+		if p.At.After(m.rec.updatedAt) {
+			m.rec.updatedAt = p.At
+		}
 	}
 	return m
+}
+
+// earlier orders writes: by event time, and for the same time by event id.
+func earlier(at time.Time, id string, than time.Time, thanID string) bool {
+	return at.Before(than) || (at.Equal(than) && id < thanID)
 }
 
 func (r record) clone() record {

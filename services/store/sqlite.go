@@ -44,6 +44,13 @@ func (sqliteDialect) retryable(err error) bool {
 	return false
 }
 
+// lockMigrations is empty: the writer's transactions begin IMMEDIATE, which
+// already serializes them across processes.
+func (sqliteDialect) lockMigrations() string { return "" }
+
+// writeTx is the default: the single writer connection serializes writes.
+func (sqliteDialect) writeTx() *sql.TxOptions { return nil }
+
 // upsertOnConflict writes INSERT ... ON CONFLICT (...) DO UPDATE, which
 // SQLite (3.24+) and PostgreSQL (9.5+) both understand.
 func upsertOnConflict(table string, conflict, cols []string) string {

@@ -24,11 +24,18 @@ type dialect interface {
 	// retryable reports whether err is lock contention after which the
 	// whole transaction may simply run again.
 	retryable(err error) bool
+	// lockMigrations is a statement that, run first in a migration's
+	// transaction, keeps other processes from migrating at the same time;
+	// empty when the transaction alone does.
+	lockMigrations() string
+	// writeTx are the options of write transactions.
+	writeTx() *sql.TxOptions
 }
 
-// sqlStore keeps records in a SQL database through database/sql. All writes
-// go through writer, a pool of one connection, so transactions never contend
-// with each other inside the process; reads use their own pool.
+// sqlStore keeps records in a SQL database through database/sql. Writes go
+// through the writer pool (one connection on SQLite, so that transactions
+// never contend inside the process; serializable transactions on
+// PostgreSQL); reads use their own pool.
 type sqlStore struct {
 	d      dialect
 	writer *sql.DB
@@ -141,7 +148,7 @@ func (s *sqlStore) retry(ctx context.Context, txn func() error) error {
 }
 
 func (s *sqlStore) update(ctx context.Context, fn func(tx recordTx) error) (err error) {
-	tx, err := s.writer.BeginTx(ctx, nil)
+	tx, err := s.writer.BeginTx(ctx, s.d.writeTx())
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}

@@ -1,8 +1,10 @@
 // Package store keeps gtmhub's contacts and companies.
 //
 // It consumes com.gtmhub.lead.enriched events from gtm.leads.enriched and
-// upserts each lead into SQLite: the contact keyed by its lowercased email,
-// and the company keyed by its domain. Fields merge by per-field
+// upserts each lead into SQLite, or PostgreSQL when [Config.DatabaseURL] is
+// a postgres:// URL: the contact keyed by its lowercased email, the company
+// keyed by its registrable domain (acme.com for www.acme.com), and an
+// activity for every event that touched the contact. Fields merge by per-field
 // last-writer-wins on the event time: a non-empty incoming value replaces the
 // stored one only when its event is at least as recent as the event that set
 // the stored one, so events may arrive in any order and an empty value never
@@ -29,6 +31,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
 	"time"
@@ -54,6 +57,10 @@ type Config struct {
 	// DataDir is the directory that holds the database file, DBFile. It is
 	// created when missing.
 	DataDir string `yaml:"data_dir"`
+	// DatabaseURL, when set, is a postgres:// (or postgresql://) URL: the
+	// store then keeps its records in that PostgreSQL database instead of
+	// SQLite in DataDir. Binaries read it from GTMHUB_DATABASE_URL.
+	DatabaseURL string `yaml:"database_url"`
 	// NATSURL is where to connect when the host passes no connection.
 	NATSURL string `yaml:"-"`
 }
@@ -67,16 +74,36 @@ func DefaultConfig() Config {
 // Validate reports every problem with c at once.
 func (c Config) Validate() error {
 	var p service.Problems
-	if c.DataDir == "" {
+	switch {
+	case c.DatabaseURL != "":
+		if !IsPostgresURL(c.DatabaseURL) {
+			p.Addf("database_url: want a postgres:// URL, or nothing for SQLite in data_dir")
+		}
+	case c.DataDir == "":
 		p.Addf("data_dir: must not be empty")
-	} else if fi, err := os.Stat(c.DataDir); err == nil && !fi.IsDir() {
-		p.Addf("data_dir: %s is not a directory", c.DataDir)
+	default:
+		if fi, err := os.Stat(c.DataDir); err == nil && !fi.IsDir() {
+			p.Addf("data_dir: %s is not a directory", c.DataDir)
+		}
 	}
 	return p.Err()
 }
 
-// DBPath returns the path of the database file.
+// DBPath returns the path of the SQLite database file.
 func (c Config) DBPath() string { return filepath.Join(c.DataDir, DBFile) }
+
+// Database describes where the records are kept, without secrets: the
+// SQLite file, or the PostgreSQL URL without its password.
+func (c Config) Database() string {
+	if c.DatabaseURL == "" {
+		return c.DBPath()
+	}
+	u, err := url.Parse(c.DatabaseURL)
+	if err != nil {
+		return "postgres"
+	}
+	return u.Redacted()
+}
 
 // Timing of the outbox relay: how often it looks for change events that
 // their handler did not publish, and how old an entry must be before the
@@ -125,7 +152,7 @@ func Run(ctx context.Context, cfg Config, deps service.Deps) error {
 		return fmt.Errorf("store: %w", err)
 	}
 
-	r.Logger.InfoContext(ctx, "store running", "db", cfg.DBPath(), "consumer", spec.Durable)
+	r.Logger.InfoContext(ctx, "store running", "db", cfg.Database(), "consumer", spec.Durable)
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return rl.run(gctx, relayInterval, relayGrace) })
 	g.Go(func() error {

@@ -30,8 +30,12 @@ func run(ctx context.Context) error {
 		Config: store.DefaultConfig(),
 		Flags: func(fs *flag.FlagSet, c *store.Config) {
 			fs.StringVar(&c.DataDir, "data-dir", c.DataDir, "directory of the database, "+store.DBFile+" (env GTMHUB_DATA_DIR)")
+			fs.StringVar(&c.DatabaseURL, "database-url", c.DatabaseURL, "postgres:// URL to keep records in PostgreSQL instead (env GTMHUB_DATABASE_URL)")
 		},
-		Env:      func(c *store.Config) { c.DataDir = service.Env(c.DataDir, "GTMHUB_DATA_DIR") },
+		Env: func(c *store.Config) {
+			c.DataDir = service.Env(c.DataDir, "GTMHUB_DATA_DIR")
+			c.DatabaseURL = service.Env(c.DatabaseURL, "GTMHUB_DATABASE_URL")
+		},
 		Validate: store.Config.Validate,
 		Run:      store.Run,
 		NATSURL:  func(c *store.Config) *string { return &c.NATSURL },
