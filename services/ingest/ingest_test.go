@@ -152,3 +152,88 @@ func TestSecretsStayOutOfLogs(t *testing.T) {
 		}
 	}
 }
+
+func TestLoadFileSignedSources(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "gtmhub.yaml")
+	yaml := `
+sources:
+  - name: hubspot
+    scheme: hubspot-v3
+    kind: raw
+    public_url: https://hooks.example.com
+    tolerance: 2m
+    secrets:
+      - secret_env: TEST_HUBSPOT_SECRET
+  - name: clay
+    scheme: hmac-sha256
+    header: X-Clay-Signature
+    prefix: "sha256="
+    encoding: base64
+    quarantine_rate_limit: 2
+    quarantine_burst: 4
+    secrets:
+      - value: old
+      - value: new
+  - name: typeform
+    scheme: standard-webhooks
+    kind: raw
+    delivery_id_field: event_id
+    secrets:
+      - value: whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw
+`
+	if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("TEST_HUBSPOT_SECRET", "client-secret")
+	cfg := DefaultConfig()
+	if err := service.LoadFile(path, &cfg); err != nil {
+		t.Fatal(err)
+	}
+	srcs, problems := cfg.build(os.LookupEnv)
+	if err := problems.Err(); err != nil {
+		t.Fatal(err)
+	}
+	hs, clay, tf := srcs[0], srcs[1], srcs[2]
+	if hs.PublicURL != "https://hooks.example.com" || hs.Tolerance != 2*time.Minute || hs.DeliveryIDField != "eventId" ||
+		hs.TypeField != "subscriptionType" || hs.QuarantineRateLimit != DefaultQuarantineRateLimit {
+		t.Errorf("hubspot = %+v", hs.Source)
+	}
+	if clay.Prefix != "sha256=" || clay.Encoding != "base64" || clay.QuarantineRateLimit != 2 || clay.QuarantineBurst != 4 {
+		t.Errorf("clay = %+v", clay.Source)
+	}
+	if tf.DeliveryIDField != "event_id" {
+		t.Errorf("typeform = %+v", tf.Source)
+	}
+}
+
+func TestValidateSignedSources(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.Sources = []Source{
+		{Name: "hubspot", Scheme: "hubspot-v3", Secrets: []Secret{{Value: "s"}}},
+		{Name: "github", Scheme: "github", Header: "X-Other", Secrets: []Secret{{Value: "s"}}},
+		{Name: "slack", Scheme: "slack", Tolerance: -time.Second, Secrets: []Secret{{Value: "s"}}},
+		{Name: "hmac", Scheme: "hmac-sha256", Encoding: "base32", Secrets: []Secret{{Value: "s"}}},
+		{Name: "airtable", Scheme: "airtable", Secrets: []Secret{{Value: "not base64!"}}},
+		{Name: "flood", Scheme: "none", QuarantineRateLimit: -1, QuarantineBurst: -1},
+	}
+	err := cfg.Validate()
+	if err == nil {
+		t.Fatal("Validate() = nil")
+	}
+	for _, want := range []string{
+		`source "hubspot": scheme hubspot-v3: public_url is required`,
+		`source "github": scheme github: takes no header setting`,
+		`source "slack": scheme slack: tolerance -1s must be positive`,
+		`source "hmac": scheme hmac-sha256: encoding "base32"`,
+		`source "airtable": scheme airtable: secret 1: not base64`,
+		`source "flood": quarantine_rate_limit -1`,
+		`source "flood": quarantine_burst -1`,
+	} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("Validate() does not report %q in:\n%v", want, err)
+		}
+	}
+	if strings.Contains(err.Error(), "not base64!") {
+		t.Errorf("Validate() quotes a secret: %v", err)
+	}
+}

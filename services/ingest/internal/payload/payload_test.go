@@ -267,3 +267,33 @@ func jsonEqual(t *testing.T, a, b []byte) bool {
 	}
 	return reflect.DeepEqual(x, y)
 }
+
+func TestIDAt(t *testing.T) {
+	tests := []struct {
+		body, path, want string
+	}{
+		{`{"event_id":"Ev0PV52K21"}`, "event_id", "Ev0PV52K21"},
+		{`{"event":{"id":" evt_1 "}}`, "event.id", "evt_1"},
+		{`[{"eventId":1},{"eventId":12345678901234567890}]`, "eventId", "1,12345678901234567890"},
+		{`[{"eventId":1},{"other":2}]`, "eventId", ""},
+		{`{"id":true}`, "id", ""},
+		{`{"id":"x"}`, "", ""},
+		{`not json`, "id", ""},
+	}
+	for _, tt := range tests {
+		if got := IDAt([]byte(tt.body), tt.path); got != tt.want {
+			t.Errorf("IDAt(%s, %q) = %q, want %q", tt.body, tt.path, got, tt.want)
+		}
+	}
+}
+
+func FuzzIDAt(f *testing.F) {
+	f.Add([]byte(`[{"eventId":1}]`), "eventId")
+	f.Add([]byte(`{"a":{"b":"c"}}`), "a.b")
+	f.Fuzz(func(t *testing.T, body []byte, path string) {
+		id := IDAt(body, path)
+		if id != "" && path == "" {
+			t.Fatalf("IDAt(%q, \"\") = %q", body, id)
+		}
+	})
+}
