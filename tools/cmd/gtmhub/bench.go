@@ -1,0 +1,106 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"github.com/gtmhub/gtmhub/tools/internal/bench"
+)
+
+func newBenchCmd() *cobra.Command {
+	cfg := bench.DefaultConfig()
+	var only string
+	cmd := &cobra.Command{
+		Use:   "bench",
+		Short: "Measure gtmhub against raw HTTP and raw JetStream on this machine, in one run",
+		Long: `bench starts its own NATS server (file storage) and measures, with the same
+load generator: a bare HTTP handler (H), a bare handler publishing to
+JetStream (HJ), raw JetStream publish and consume (J), then gtmhub's ingest,
+the whole pipeline (webhook to notify decision), its end-to-end latency at a
+fixed offered load (open loop), and replay. gtmhub figures are shown as a
+ratio of their ceiling. Run it at --events 10000, 100000 and 1000000 to see
+the cost per event stay flat.`,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if only != "" {
+				cfg.Only = strings.Split(only, ",")
+			}
+			rep, err := bench.Run(cmd.Context(), cfg, benchProgress(cmd))
+			if err != nil {
+				return err
+			}
+			return printBench(cmd, rep)
+		},
+	}
+	f := cmd.Flags()
+	f.IntVar(&cfg.Events, "events", cfg.Events, "events per throughput scenario")
+	f.DurationVar(&cfg.Duration, "duration", cfg.Duration, "length of the latency run")
+	f.IntVar(&cfg.PayloadSize, "payload", cfg.PayloadSize, "lead size in bytes")
+	f.IntVar(&cfg.Concurrency, "concurrency", cfg.Concurrency, "concurrent keep-alive HTTP clients")
+	f.Float64Var(&cfg.Rate, "rate", cfg.Rate, "offered load in leads/s for the latency run")
+	f.StringVar(&only, "only", "", "scenarios to run, comma-separated (e.g. ceiling,ingest)")
+	f.StringVar(&cfg.DataDir, "data-dir", "", "scratch directory (default: a temporary one, removed after)")
+	return cmd
+}
+
+func benchProgress(cmd *cobra.Command) bench.Progress {
+	w := cmd.ErrOrStderr()
+	f, ok := w.(*os.File)
+	if !ok || !term.IsTerminal(int(f.Fd())) {
+		var last string
+		return func(s string, done, total int) {
+			if s != last {
+				fmt.Fprintf(w, "running %s\n", s)
+				last = s
+			}
+		}
+	}
+	bars := map[string]*progressbar.ProgressBar{}
+	return func(s string, done, total int) {
+		bar, ok := bars[s]
+		if !ok {
+			bar = progressbar.NewOptions(total, progressbar.OptionSetWriter(w), progressbar.OptionSetDescription(fmt.Sprintf("%-26s", s)),
+				progressbar.OptionShowCount(), progressbar.OptionShowIts(), progressbar.OptionThrottle(100*time.Millisecond),
+				progressbar.OptionClearOnFinish())
+			bars[s] = bar
+		}
+		_ = bar.Set(done)
+	}
+}
+
+func printBench(cmd *cobra.Command, rep bench.Report) error {
+	p := newPrinter(cmd)
+	if p.json {
+		return p.print(rep, nil, nil)
+	}
+	var rows [][]string
+	for _, r := range rep.Results {
+		ratio := ""
+		if r.Baseline != "" {
+			ratio = fmt.Sprintf("%.2f× %s", r.Ratio, r.Baseline)
+		}
+		rows = append(rows, []string{r.Name, fmt.Sprint(r.Ops), fmt.Sprintf("%.0f/s", r.PerSecond), ms(r.P50), ms(r.P99), ms(r.P999),
+			ratio, fmt.Sprintf("%.0f", r.AllocsOp)})
+	}
+	if err := p.print(nil, []string{"SCENARIO", "OPS", "RATE", "P50", "P99", "P99.9", "VS CEILING", "ALLOCS/OP"}, rows); err != nil {
+		return err
+	}
+	cmd.Printf("\npeak RSS %.0f MiB, GOMAXPROCS %d, %d-byte leads, %d clients\n", float64(rep.PeakRSS)/(1<<20), rep.GoMax,
+		rep.Config.PayloadSize, rep.Config.Concurrency)
+	for _, r := range rep.Results {
+		cmd.Printf("  %-26s %s\n", r.Name, r.What)
+	}
+	return nil
+}
+
+func ms(d time.Duration) string {
+	if d == 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.2fms", float64(d)/float64(time.Millisecond))
+}

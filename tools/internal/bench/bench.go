@@ -1,0 +1,150 @@
+// Package bench measures gtmhub against the ceilings of the machine it runs
+// on, in one run: a bare HTTP handler (H), a bare handler that publishes to
+// JetStream and answers after the PubAck (HJ), and raw JetStream publish and
+// consume (J), all driven by the same load generator against the same NATS
+// server. Every gtmhub figure is reported beside its ceiling as a ratio.
+package bench
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"runtime"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Config sets the size of a run.
+type Config struct {
+	Events      int           // events per throughput scenario
+	Duration    time.Duration // latency scenarios run this long
+	PayloadSize int           // bytes of padding in each lead
+	Concurrency int           // concurrent keep-alive HTTP clients
+	Rate        float64       // offered load (events/s) for the open-loop latency run
+	Only        []string      // scenario names to run; empty: all
+	DataDir     string        // scratch space
+}
+
+// DefaultConfig is a run that finishes in well under a minute on a laptop.
+func DefaultConfig() Config {
+	return Config{Events: 10_000, Duration: 5 * time.Second, PayloadSize: 256, Concurrency: 32, Rate: 100}
+}
+
+// Result is one measured scenario.
+type Result struct {
+	Name      string        `json:"name"`
+	What      string        `json:"what"`
+	Ops       int           `json:"ops"`
+	Elapsed   time.Duration `json:"elapsed_ns"`
+	PerSecond float64       `json:"per_second"`
+	P50       time.Duration `json:"p50_ns,omitempty"`
+	P99       time.Duration `json:"p99_ns,omitempty"`
+	P999      time.Duration `json:"p999_ns,omitempty"`
+	Baseline  string        `json:"baseline,omitempty"`
+	Ratio     float64       `json:"ratio,omitempty"` // PerSecond / baseline's PerSecond
+	AllocsOp  float64       `json:"allocs_per_op"`   // whole process, server included
+}
+
+// Report is a whole run.
+type Report struct {
+	Config  Config   `json:"config"`
+	Results []Result `json:"results"`
+	PeakRSS int64    `json:"peak_rss_bytes"`
+	GoMax   int      `json:"gomaxprocs"`
+}
+
+// Progress is told what runs and how far it got.
+type Progress func(scenario string, done, total int)
+
+// scenario is one measurement.
+type scenario struct {
+	name, what, baseline string
+	run                  func(ctx context.Context, e *env, p Progress) (Result, error)
+}
+
+// Run measures every scenario of cfg (or those named in cfg.Only).
+func Run(ctx context.Context, cfg Config, progress Progress) (Report, error) {
+	if progress == nil {
+		progress = func(string, int, int) {}
+	}
+	var mu sync.Mutex
+	report := progress
+	progress = func(s string, done, total int) {
+		mu.Lock()
+		defer mu.Unlock()
+		report(s, done, total)
+	}
+	e, err := newEnv(ctx, cfg)
+	if err != nil {
+		return Report{}, err
+	}
+	defer e.close()
+	rep := Report{Config: cfg, GoMax: runtime.GOMAXPROCS(0)}
+	byName := map[string]Result{}
+	for _, s := range scenarios() {
+		if !selected(cfg.Only, s.name) {
+			continue
+		}
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		r, err := s.run(ctx, e, progress)
+		if err != nil {
+			return rep, fmt.Errorf("%s: %w", s.name, err)
+		}
+		runtime.ReadMemStats(&after)
+		r.Name, r.What, r.Baseline = s.name, s.what, s.baseline
+		if r.Ops > 0 {
+			r.AllocsOp = float64(after.Mallocs-before.Mallocs) / float64(r.Ops)
+			if r.PerSecond == 0 {
+				r.PerSecond = float64(r.Ops) / r.Elapsed.Seconds()
+			}
+		}
+		if b, ok := byName[s.baseline]; ok && b.PerSecond > 0 {
+			r.Ratio = r.PerSecond / b.PerSecond
+		}
+		byName[s.name] = r
+		rep.Results = append(rep.Results, r)
+	}
+	rep.PeakRSS = peakRSS()
+	return rep, nil
+}
+
+func selected(only []string, name string) bool {
+	if len(only) == 0 {
+		return true
+	}
+	for _, o := range only {
+		if o == name || strings.HasPrefix(name, o+"/") {
+			return true
+		}
+	}
+	return false
+}
+
+// percentiles sorts lat and reads p50, p99 and p999.
+func percentiles(lat []time.Duration) (p50, p99, p999 time.Duration) {
+	if len(lat) == 0 {
+		return 0, 0, 0
+	}
+	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+	at := func(q float64) time.Duration { return lat[min(len(lat)-1, int(q*float64(len(lat))))] }
+	return at(0.50), at(0.99), at(0.999)
+}
+
+// peakRSS reads the process's high-water resident set size (Linux).
+func peakRSS() int64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			return kb * 1024
+		}
+	}
+	return 0
+}

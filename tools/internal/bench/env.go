@@ -1,0 +1,162 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/gtmhub/gtmhub/tools/internal/stack"
+)
+
+const (
+	benchStream  = "BENCH"
+	benchSecret  = "bench-shared-secret"
+	benchSource  = "bench"
+	secretHeader = "X-Webhook-Secret"
+)
+
+// env is one NATS server, file storage, shared by every scenario, and the
+// gtmhub stack running on it once a scenario needs it.
+type env struct {
+	cfg       Config
+	dir       string
+	ns        *server.Server
+	nc        *nats.Conn
+	js        jetstream.JetStream
+	client    *http.Client
+	stackAddr stack.Addrs
+	stopStack func()
+}
+
+func newEnv(ctx context.Context, cfg Config) (*env, error) {
+	dir := cfg.DataDir
+	if dir == "" {
+		var err error
+		if dir, err = os.MkdirTemp("", "gtmhub-bench-"); err != nil {
+			return nil, err
+		}
+	}
+	ns, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, JetStream: true,
+		StoreDir: filepath.Join(dir, "jetstream"), NoLog: true, NoSigs: true, MaxPayload: 8 << 20})
+	if err != nil {
+		return nil, err
+	}
+	ns.Start()
+	if !ns.ReadyForConnections(10 * time.Second) {
+		return nil, fmt.Errorf("bench nats server did not start")
+	}
+	nc, err := nats.Connect(ns.ClientURL())
+	if err != nil {
+		ns.Shutdown()
+		return nil, err
+	}
+	js, err := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(4096))
+	if err != nil {
+		return nil, err
+	}
+	if _, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{Name: benchStream, Subjects: []string{"bench.>"},
+		Storage: jetstream.FileStorage, Duplicates: 2 * time.Minute}); err != nil {
+		return nil, err
+	}
+	tr := &http.Transport{MaxIdleConns: 1024, MaxIdleConnsPerHost: 1024, IdleConnTimeout: time.Minute}
+	return &env{cfg: cfg, dir: dir, ns: ns, nc: nc, js: js, client: &http.Client{Transport: tr, Timeout: 30 * time.Second}}, nil
+}
+
+func (e *env) close() {
+	if e.stopStack != nil {
+		e.stopStack()
+	}
+	e.nc.Close()
+	e.ns.Shutdown()
+	e.ns.WaitForShutdown()
+	if e.cfg.DataDir == "" {
+		_ = os.RemoveAll(e.dir)
+	}
+}
+
+// gtmhub starts the whole pipeline on the bench server once, with a form
+// source and a bench source that checks a shared secret.
+func (e *env) gtmhub(ctx context.Context) (stack.Addrs, error) {
+	if e.stopStack != nil {
+		return e.stackAddr, nil
+	}
+	cfgFile := filepath.Join(e.dir, "gtmhub.yaml")
+	yaml := fmt.Sprintf(`sources:
+  - name: %s
+    scheme: shared-secret
+    header: %s
+    secrets:
+      - value: %s
+    kind: lead
+`, benchSource, secretHeader, benchSecret)
+	if err := os.WriteFile(cfgFile, []byte(yaml), 0o600); err != nil {
+		return stack.Addrs{}, err
+	}
+	cfg := stack.DefaultConfig()
+	cfg.ConfigFile, cfg.DataDir, cfg.NATSURL = cfgFile, filepath.Join(e.dir, "gtmhub"), e.ns.ClientURL()
+	cfg.HTTPAddr, cfg.AdminAddr = "127.0.0.1:0", "127.0.0.1:0"
+	sctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	ready := make(chan stack.Addrs, 1)
+	done := make(chan error, 1)
+	go func() { done <- stack.Run(sctx, cfg, stack.WithReady(func(a stack.Addrs) { ready <- a })) }()
+	select {
+	case a := <-ready:
+		e.stackAddr = a
+		e.stopStack = func() { cancel(); <-done }
+		return a, nil
+	case err := <-done:
+		cancel()
+		return stack.Addrs{}, fmt.Errorf("gtmhub: %w", err)
+	case <-time.After(30 * time.Second):
+		cancel()
+		return stack.Addrs{}, fmt.Errorf("gtmhub did not start")
+	}
+}
+
+// lead is a JSON lead with an unique email and padding up to the payload size.
+func (e *env) lead(run string, i int) []byte {
+	var b bytes.Buffer
+	fmt.Fprintf(&b, `{"email":"lead%d@%s.bench.example","first_name":"Ada","last_name":"Lovelace","company":"Example Inc","title":"`, i, run)
+	pad := e.cfg.PayloadSize - b.Len() - 2
+	if pad > 0 {
+		b.WriteString(strings.Repeat("x", pad))
+	}
+	b.WriteString(`"}`)
+	return b.Bytes()
+}
+
+// post sends one webhook and reads the answer; anything but 202 is an error.
+func (e *env) post(url string, body []byte, secret bool) error {
+	req, err := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if secret {
+		req.Header.Set(secretHeader, benchSecret)
+	}
+	resp, err := e.client.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	var buf [512]byte
+	for {
+		if _, err := resp.Body.Read(buf[:]); err != nil {
+			break
+		}
+	}
+	if resp.StatusCode != http.StatusAccepted {
+		return fmt.Errorf("POST %s: %s", url, resp.Status)
+	}
+	return nil
+}

@@ -1,0 +1,98 @@
+package bench
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// closedLoop runs do n times from conc workers, each waiting for its answer
+// before sending the next, and returns every latency.
+func closedLoop(ctx context.Context, n, conc int, do func(i int) error, progress func(done int)) ([]time.Duration, time.Duration, error) {
+	lat := make([]time.Duration, n)
+	var next, done atomic.Int64
+	var firstErr error
+	var once sync.Once
+	var wg sync.WaitGroup
+	start := time.Now()
+	stopProgress := ticker(func() { progress(int(done.Load())) })
+	defer stopProgress()
+	for range conc {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= n || ctx.Err() != nil {
+					return
+				}
+				t := time.Now()
+				if err := do(i); err != nil {
+					once.Do(func() { firstErr = err })
+					return
+				}
+				lat[i] = time.Since(t)
+				done.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	progress(int(done.Load()))
+	if firstErr == nil && ctx.Err() != nil {
+		firstErr = ctx.Err()
+	}
+	return lat, elapsed, firstErr
+}
+
+// openLoop starts do at a fixed rate for d regardless of how long earlier
+// calls take, so slow answers cannot hide latency (no coordinated
+// omission). do reports completion through the returned callback.
+func openLoop(ctx context.Context, rate float64, d time.Duration, do func(i int, scheduled time.Time) error) (int, error) {
+	if rate <= 0 {
+		return 0, errors.New("offered rate must be positive")
+	}
+	interval := time.Duration(float64(time.Second) / rate)
+	start := time.Now()
+	var wg sync.WaitGroup
+	var errOnce sync.Once
+	var firstErr error
+	n := 0
+	for ; ; n++ {
+		at := start.Add(time.Duration(n) * interval)
+		if at.Sub(start) >= d {
+			break
+		}
+		select {
+		case <-time.After(time.Until(at)):
+		case <-ctx.Done():
+			wg.Wait()
+			return n, ctx.Err()
+		}
+		i := n
+		wg.Go(func() {
+			if err := do(i, at); err != nil {
+				errOnce.Do(func() { firstErr = err })
+			}
+		})
+	}
+	wg.Wait()
+	return n, firstErr
+}
+
+// ticker calls fn every 200ms until stopped.
+func ticker(fn func()) (stop func()) {
+	t := time.NewTicker(200 * time.Millisecond)
+	done := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case <-t.C:
+				fn()
+			case <-done:
+				return
+			}
+		}
+	}()
+	return func() { t.Stop(); close(done) }
+}

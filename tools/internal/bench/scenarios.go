@@ -1,0 +1,183 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"sync/atomic"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+func scenarios() []scenario {
+	return []scenario{
+		{name: "ceiling/http", what: "bare net/http handler: read body, answer 202 (H)", run: runHTTP},
+		{name: "ceiling/http+jetstream", what: "bare handler: publish body with a dedup id, 202 after the PubAck (HJ)", baseline: "ceiling/http", run: runHTTPJetStream},
+		{name: "ceiling/jetstream-publish", what: "raw JetStream async publish, file storage (J)", run: runJSPublish},
+		{name: "ceiling/jetstream-consume", what: "raw durable pull consume + ack (J)", run: runJSConsume},
+		{name: "ingest", what: "gtmhub ingest: verified webhook POST → validated CloudEvent → 202 after PubAck", baseline: "ceiling/http+jetstream", run: runIngest},
+		{name: "pipeline", what: "webhook → enrich → store row → change event → notify decision, leads/s", baseline: "ceiling/jetstream-consume", run: runPipeline},
+		{name: "pipeline/latency", what: "end-to-end latency at a fixed offered load (open loop)", run: runPipelineLatency},
+		{name: "replay", what: "events re-delivered from LEADS by time to the store consumer", baseline: "ceiling/jetstream-consume", run: runReplay},
+	}
+}
+
+// serveLoopback serves h on a loopback port until the returned stop.
+func serveLoopback(h http.Handler) (string, func(), error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", nil, err
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	return "http://" + ln.Addr().String(), func() { _ = srv.Close() }, nil
+}
+
+// httpRun drives n POSTs of a lead at url and reports throughput and latency.
+func httpRun(ctx context.Context, e *env, p Progress, name, url string, secret bool) (Result, error) {
+	n := e.cfg.Events
+	bodies := make([][]byte, n)
+	run := uuid.NewString()[:8]
+	for i := range bodies {
+		bodies[i] = e.lead(run, i)
+	}
+	lat, elapsed, err := closedLoop(ctx, n, e.cfg.Concurrency, func(i int) error {
+		return e.post(url, bodies[i], secret)
+	}, func(done int) { p(name, done, n) })
+	if err != nil {
+		return Result{}, err
+	}
+	p50, p99, p999 := percentiles(lat)
+	return Result{Ops: n, Elapsed: elapsed, P50: p50, P99: p99, P999: p999}, nil
+}
+
+func runHTTP(ctx context.Context, e *env, p Progress) (Result, error) {
+	url, stop, err := serveLoopback(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		w.WriteHeader(http.StatusAccepted)
+	}))
+	if err != nil {
+		return Result{}, err
+	}
+	defer stop()
+	return httpRun(ctx, e, p, "ceiling/http", url, false)
+}
+
+func runHTTPJetStream(ctx context.Context, e *env, p Progress) (Result, error) {
+	url, stop, err := serveLoopback(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, err := io.ReadAll(r.Body)
+		if err != nil {
+			w.WriteHeader(http.StatusBadRequest)
+			return
+		}
+		msg := &nats.Msg{Subject: "bench.hj", Data: body, Header: nats.Header{"Nats-Msg-Id": {uuid.NewString()}}}
+		if _, err := e.js.PublishMsg(r.Context(), msg); err != nil {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
+		w.WriteHeader(http.StatusAccepted)
+	}))
+	if err != nil {
+		return Result{}, err
+	}
+	defer stop()
+	return httpRun(ctx, e, p, "ceiling/http+jetstream", url, false)
+}
+
+func runJSPublish(ctx context.Context, e *env, p Progress) (Result, error) {
+	n := e.cfg.Events
+	body := e.lead("j", 0)
+	start := time.Now()
+	for i := range n {
+		msg := &nats.Msg{Subject: "bench.j", Data: body, Header: nats.Header{"Nats-Msg-Id": {uuid.NewString()}}}
+		if _, err := e.js.PublishMsgAsync(msg); err != nil {
+			return Result{}, err
+		}
+		if i%1000 == 0 {
+			p("ceiling/jetstream-publish", i, n)
+		}
+	}
+	select {
+	case <-e.js.PublishAsyncComplete():
+	case <-ctx.Done():
+		return Result{}, ctx.Err()
+	}
+	return Result{Ops: n, Elapsed: time.Since(start)}, nil
+}
+
+func runJSConsume(ctx context.Context, e *env, p Progress) (Result, error) {
+	n := e.cfg.Events
+	cons, err := e.js.CreateOrUpdateConsumer(ctx, benchStream, jetstream.ConsumerConfig{Durable: "bench-consume",
+		FilterSubject: "bench.j", AckPolicy: jetstream.AckExplicitPolicy, MaxAckPending: 4096})
+	if err != nil {
+		return Result{}, err
+	}
+	var got atomic.Int64
+	all := make(chan struct{})
+	start := time.Now()
+	cc, err := cons.Consume(func(m jetstream.Msg) {
+		_ = m.Ack()
+		if got.Add(1) == int64(n) {
+			close(all)
+		}
+	}, jetstream.PullMaxMessages(1024))
+	if err != nil {
+		return Result{}, err
+	}
+	defer cc.Stop()
+	stop := ticker(func() { p("ceiling/jetstream-consume", int(got.Load()), n) })
+	defer stop()
+	select {
+	case <-all:
+	case <-time.After(5 * time.Minute):
+		return Result{}, fmt.Errorf("consumed %d of %d", got.Load(), n)
+	case <-ctx.Done():
+		return Result{}, ctx.Err()
+	}
+	return Result{Ops: n, Elapsed: time.Since(start)}, nil
+}
+
+func runIngest(ctx context.Context, e *env, p Progress) (Result, error) {
+	a, err := e.gtmhub(ctx)
+	if err != nil {
+		return Result{}, err
+	}
+	return httpRun(ctx, e, p, "ingest", "http://"+a.HTTP+"/webhooks/"+benchSource, true)
+}
+
+// waitConsumersIdle waits until gtmhub's consumers have nothing pending.
+func waitConsumersIdle(ctx context.Context, js jetstream.JetStream, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		busy := false
+		for _, c := range []struct{ stream, name string }{{"LEADS", "enrich"}, {"LEADS", "store"}, {"RECORDS", "notify"}} {
+			cons, err := js.Consumer(ctx, c.stream, c.name)
+			if err != nil {
+				return err
+			}
+			info, err := cons.Info(ctx)
+			if err != nil {
+				return err
+			}
+			if info.NumPending+uint64(info.NumAckPending) > 0 {
+				busy = true
+			}
+		}
+		if !busy {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("pipeline still busy after %v", timeout)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
