@@ -57,10 +57,14 @@ const (
 
 // Defaults.
 const (
-	DefaultHTTPAddr        = "127.0.0.1:8080"
-	DefaultMaxBody         = 1 << 20 // 1 MiB
-	DefaultMaxInFlight     = 1024
-	DefaultPublishTimeout  = 5 * time.Second
+	DefaultHTTPAddr    = "127.0.0.1:8080"
+	DefaultMaxBody     = 1 << 20 // 1 MiB
+	DefaultMaxInFlight = 1024
+	// DefaultPublishTimeout keeps a sender's wait under 2 s even when NATS
+	// is unreachable without the connection noticing (a partition): a
+	// timed-out publish is answered 503, and the sender's retry is
+	// deduplicated by its event id should the first publish land after all.
+	DefaultPublishTimeout  = 1500 * time.Millisecond
 	DefaultShutdownTimeout = 30 * time.Second
 	DefaultTypeField       = "type"
 	// DefaultQuarantineRateLimit and DefaultQuarantineBurst bound the
@@ -273,6 +277,8 @@ func (c Config) build(lookupEnv func(string) (string, bool)) ([]*source, service
 			p.Addf("%s: name %q must be a subject token of lowercase letters, digits, '_' and '-'", label, s.Name)
 		case seen[s.Name]:
 			p.Addf("%s: declared more than once", label)
+		case s.Name == RawEventsSource:
+			p.Addf("%s: name %q is reserved for the events of POST /events", label, s.Name)
 		}
 		seen[s.Name] = true
 		src, errs := newSource(s, schemes, lookupEnv)

@@ -215,6 +215,7 @@ func TestValidateSignedSources(t *testing.T) {
 		{Name: "hmac", Scheme: "hmac-sha256", Encoding: "base32", Secrets: []Secret{{Value: "s"}}},
 		{Name: "airtable", Scheme: "airtable", Secrets: []Secret{{Value: "not base64!"}}},
 		{Name: "flood", Scheme: "none", QuarantineRateLimit: -1, QuarantineBurst: -1},
+		{Name: "events", Scheme: "none"},
 	}
 	err := cfg.Validate()
 	if err == nil {
@@ -228,6 +229,7 @@ func TestValidateSignedSources(t *testing.T) {
 		`source "airtable": scheme airtable: secret 1: not base64`,
 		`source "flood": quarantine_rate_limit -1`,
 		`source "flood": quarantine_burst -1`,
+		`source "events": name "events" is reserved`,
 	} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("Validate() does not report %q in:\n%v", want, err)

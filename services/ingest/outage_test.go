@@ -83,3 +83,23 @@ func TestNATSOutage(t *testing.T) {
 		t.Fatalf("%d leads stored, want 1", n)
 	}
 }
+
+// TestPublishHangs holds every PubAck: with the default publish timeout the
+// request is answered 503 with Retry-After within 2 s.
+func TestPublishHangs(t *testing.T) {
+	pub := newBlockingPublisher()
+	t.Cleanup(func() { close(pub.release) })
+	h, err := NewHandler(DefaultConfig(), pub, testLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	rec := request{path: "/webhooks/form", contentType: "application/json", body: exampleLead}.do(t, h)
+	if took := time.Since(start); took > 2*time.Second {
+		t.Fatalf("answered after %s, want within 2s", took)
+	}
+	if rec.Code != http.StatusServiceUnavailable || rec.Header().Get("Retry-After") == "" {
+		t.Fatalf("status %d Retry-After %q, want 503 with Retry-After", rec.Code, rec.Header().Get("Retry-After"))
+	}
+	readAnswer(t, rec)
+}
