@@ -8,6 +8,10 @@ package eventstest
 
 import (
 	"context"
+	"fmt"
+	"net"
+	"net/url"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -183,4 +187,89 @@ func Go(t testing.TB, run func(ctx context.Context) error) (stop func()) {
 	}
 	t.Cleanup(stop)
 	return stop
+}
+
+// Cluster is an in-process NATS cluster with JetStream on every node.
+type Cluster struct {
+	Servers []*server.Server
+	dirs    []string
+}
+
+// RunCluster starts an n-node JetStream cluster for t on free ports, with
+// its store in temporary directories, and shuts it down when t ends. It
+// returns once the cluster has elected a meta leader.
+func RunCluster(t testing.TB, n int) *Cluster {
+	t.Helper()
+	ports := make([]int, n)
+	for i := range ports {
+		ports[i] = freePort(t)
+	}
+	c := &Cluster{}
+	for i := range n {
+		var routes []*url.URL
+		for j, p := range ports {
+			if j != i {
+				routes = append(routes, &url.URL{Scheme: "nats", Host: fmt.Sprintf("127.0.0.1:%d", p)})
+			}
+		}
+		dir := t.TempDir()
+		ns, err := server.NewServer(&server.Options{ServerName: fmt.Sprintf("n%d", i+1), Host: "127.0.0.1", Port: -1,
+			JetStream: true, StoreDir: dir, NoLog: true, NoSigs: true, Routes: routes,
+			Cluster: server.ClusterOpts{Name: "gtmhub-test", Host: "127.0.0.1", Port: ports[i]}})
+		if err != nil {
+			t.Fatalf("eventstest: cluster node %d: %v", i+1, err)
+		}
+		ns.Start()
+		t.Cleanup(ns.Shutdown)
+		c.Servers = append(c.Servers, ns)
+		c.dirs = append(c.dirs, dir)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for !c.hasMetaLeader() {
+		if time.Now().After(deadline) {
+			t.Fatal("eventstest: cluster elected no meta leader in 30s")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return c
+}
+
+func (c *Cluster) hasMetaLeader() bool {
+	for _, s := range c.Servers {
+		if s.Running() && s.JetStreamIsLeader() {
+			return true
+		}
+	}
+	return false
+}
+
+// URLs is a client URL list of every running node.
+func (c *Cluster) URLs() string {
+	var urls []string
+	for _, s := range c.Servers {
+		if s.Running() {
+			urls = append(urls, s.ClientURL())
+		}
+	}
+	return strings.Join(urls, ",")
+}
+
+// StreamLeader returns the node leading stream, or nil.
+func (c *Cluster) StreamLeader(stream string) *server.Server {
+	for _, s := range c.Servers {
+		if s.Running() && s.JetStreamIsStreamLeader(server.DEFAULT_GLOBAL_ACCOUNT, stream) {
+			return s
+		}
+	}
+	return nil
+}
+
+func freePort(t testing.TB) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
 }
