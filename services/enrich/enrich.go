@@ -1,9 +1,9 @@
 // Package enrich turns captured leads into enriched ones.
 //
 // It consumes com.gtmhub.lead.captured events from gtm.leads.captured.>,
-// normalizes each lead (see [Normalize]), asks the configured enrichment
-// [Provider]s about it, and publishes a com.gtmhub.lead.enriched event on
-// gtm.leads.enriched. A lead that cannot be normalized, such as one with a
+// normalizes each lead (see [Normalize] and [Classifier]), asks the
+// configured enrichment providers about it, scores it, and publishes a
+// com.gtmhub.lead.enriched event on gtm.leads.enriched. A lead that cannot be normalized, such as one with a
 // malformed email, is not an error: it is published as
 // com.gtmhub.lead.rejected on gtm.leads.rejected with every reason, and the
 // captured event is acknowledged. Data that is not a lead at all is
@@ -14,12 +14,61 @@
 // capture. Their CloudEvent subject is [EmailSubject] of the normalized email,
 // never the email itself, since CloudEvent attributes travel in headers and
 // end up in logs.
+//
+// # Configuration
+//
+// Everything lives under enrich: in gtmhub.yaml; providers are a list under
+// enrich.providers, asked in order (the first company and the first email
+// verification found win):
+//
+//	enrich:
+//	  providers:
+//	    - name: clearbit            # key in enrichment.status; kind defaults to it
+//	      kind: clearbit            # clearbit (company by domain) or hunter (email verification)
+//	      base_url: https://company.clearbit.com
+//	      key_env: CLEARBIT_API_KEY
+//	      rate_limit: 10            # requests per second, shared by every worker
+//	      burst: 5
+//	      monthly_credits: 2500     # 0: no cap
+//	      cache_ttl: 720h           # answers reused for the same domain or email
+//	      max_wait: 10m             # then the lead goes on without this provider
+//	      timeout: 10s              # one HTTP request
+//	      trip_after: 5             # consecutive failures that open the breaker
+//	      breaker_timeout: 30s      # open breaker: no request until it half-opens
+//	    - name: hunter
+//	      key_env: HUNTER_API_KEY
+//	      monthly_credits: 1000
+//	  scoring:                      # see ScoringConfig; defaults in DefaultScoring
+//	    weights: {intent: 0.4, fit: 0.6}
+//	    fit:
+//	      - {name: employees, when: "company.employees >= 50 && company.employees <= 5000", points: 40}
+//	    intent:
+//	      - {name: demo, when: 'signals.form_type == "demo"', points: 60}
+//
+// # Providers
+//
+// Every provider gets a token bucket shared by all workers, a circuit
+// breaker (events.Breakers: trip_after consecutive failures open it, and no
+// request reaches the provider until it half-opens), a monthly credit count
+// in the JetStream KV bucket [CreditsBucket] (every change a compare-and-set
+// on the entry's revision, so concurrent workers never overspend), and a
+// cache of its answers by domain or email in the KV bucket [CacheBucket]
+// whose entries live cache_ttl, so a duplicate or a replay costs no credit.
+// A 429 or a queued lookup (202) redelivers the lead after Retry-After; a
+// failing provider redelivers it with backoff. When the credits are spent,
+// or a provider has kept a lead waiting max_wait since the capture was
+// first delivered (or the lead is on its last delivery), the lead goes on
+// with what it has and enrichment.status names the provider as skipped,
+// with the reason. No lead is stuck, and none is silently half-done.
 package enrich
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
+
+	"golang.org/x/time/rate"
 
 	"github.com/gtmhub/gtmhub/events"
 	"github.com/gtmhub/gtmhub/events/service"
@@ -33,9 +82,6 @@ const Name = "enrich"
 type Config struct {
 	// Enrich holds what a user writes under enrich: in gtmhub.yaml.
 	Enrich Settings `yaml:"enrich"`
-	// Providers are the enrichment providers, asked in order. None are
-	// configured yet, so enriched leads say no provider ran.
-	Providers []Provider `yaml:"-"`
 	// NATSURL is where to connect when the host passes no connection.
 	NATSURL string `yaml:"-"`
 }
@@ -46,12 +92,17 @@ type Settings struct {
 	// company domain: domains, or "name.*" patterns. Setting the list
 	// replaces the built-in one (see [DefaultFreeMailDomains]).
 	FreeMailDomains []string `yaml:"free_mail_domains"`
+	// Providers are the enrichment providers, asked in order. None by
+	// default: leads are then normalized and scored only.
+	Providers []ProviderConfig `yaml:"providers"`
+	// Scoring configures fit_score, intent_score and signal_score.
+	Scoring ScoringConfig `yaml:"scoring"`
 }
 
 // DefaultConfig returns the configuration used when gtmhub.yaml says
-// nothing: the built-in free-mail list and no providers.
+// nothing: the built-in free-mail list and scoring rules, and no providers.
 func DefaultConfig() Config {
-	return Config{Enrich: Settings{FreeMailDomains: DefaultFreeMailDomains()}}
+	return Config{Enrich: Settings{FreeMailDomains: DefaultFreeMailDomains(), Scoring: DefaultScoring()}}
 }
 
 // Validate reports every problem with c at once.
@@ -60,19 +111,16 @@ func (c Config) Validate() error {
 	if _, err := NewFreeMail(c.Enrich.FreeMailDomains); err != nil {
 		p.Addf("enrich.free_mail_domains: %w", err)
 	}
-	seen := make(map[string]bool, len(c.Providers))
-	for i, pr := range c.Providers {
-		switch {
-		case pr == nil:
-			p.Addf("enrich provider %d is nil", i)
-		case !events.ValidToken(pr.Name()):
-			p.Addf("enrich provider %d: name %q must be lowercase letters, digits, '_' or '-'", i, pr.Name())
-		case seen[pr.Name()]:
-			p.Addf("enrich provider %q is listed twice", pr.Name())
-		default:
-			seen[pr.Name()] = true
+	seen := make(map[string]bool, len(c.Enrich.Providers))
+	for i, pc := range c.Enrich.Providers {
+		where := fmt.Sprintf("enrich.providers[%d] (%s)", i, pc.Name)
+		pc.validate(&p, where)
+		if seen[pc.Name] {
+			p.Addf("%s: provider %q is listed twice", where, pc.Name)
 		}
+		seen[pc.Name] = true
 	}
+	newScorer(c.Enrich.Scoring, &p)
 	return p.Err()
 }
 
@@ -87,6 +135,8 @@ func Run(ctx context.Context, cfg Config, deps service.Deps) error {
 	if err != nil {
 		return err // Validate has already checked the list.
 	}
+	var problems service.Problems
+	scorer := newScorer(cfg.Enrich.Scoring, &problems) // Validate has already checked the rules.
 	spec, ok := events.DefaultTopology().Consumer(Name)
 	if !ok {
 		return errors.New("enrich: the topology declares no enrich consumer")
@@ -99,27 +149,67 @@ func Run(ctx context.Context, cfg Config, deps service.Deps) error {
 	defer closeConn()
 	r.Health.Add("stream:"+events.StreamLeads, service.StreamsCheck(r.JS, events.StreamLeads))
 
+	providers, err := openProviders(ctx, cfg.Enrich.Providers, r)
+	if err != nil {
+		return fmt.Errorf("enrich: %w", err)
+	}
 	pub, err := r.Publisher()
 	if err != nil {
 		return fmt.Errorf("enrich: %w", err)
 	}
-	counts, err := newOutcomeCounter(r.Registry)
+	m, err := newMetrics(r.Registry)
 	if err != nil {
 		return fmt.Errorf("enrich: metrics: %w", err)
 	}
-	h := &handler{pub: pub, free: free, providers: cfg.Providers, log: r.Logger, counts: counts}
+	h := &handler{pub: pub, free: free, classify: NewClassifier(free), scorer: scorer,
+		enricher: &enricher{providers: providers}, log: r.Logger, metrics: m}
 	consumer, err := events.NewConsumer(r.JS, spec, h.handle, r.ConsumerOptions()...)
 	if err != nil {
 		return fmt.Errorf("enrich: %w", err)
 	}
+	h.enricher.maxDeliver = consumer.Spec().MaxDeliver
 
-	r.Logger.InfoContext(ctx, "enrich started", "consumer", spec.Durable, "providers", len(cfg.Providers))
-	if len(cfg.Providers) == 0 {
-		r.Logger.InfoContext(ctx, "no enrichment providers configured: leads are normalized only")
+	r.Logger.InfoContext(ctx, "enrich started", "consumer", spec.Durable, "providers", len(providers))
+	if len(providers) == 0 {
+		r.Logger.InfoContext(ctx, "no enrichment providers configured: leads are normalized and scored only")
 	}
 	if err := consumer.Run(ctx); err != nil {
 		return fmt.Errorf("enrich: %w", err)
 	}
 	r.Logger.Info("enrich stopped")
 	return nil
+}
+
+// openProviders builds each configured provider with its guards and opens
+// its KV buckets.
+func openProviders(ctx context.Context, cfgs []ProviderConfig, r service.Resolved) ([]*guarded, error) {
+	out := make([]*guarded, 0, len(cfgs))
+	for _, pc := range cfgs {
+		pc = pc.withDefaults()
+		p, err := newProvider(pc, r.TracerProvider, r.Propagator)
+		if err != nil {
+			return nil, err
+		}
+		creditsKV, cacheKV, err := openBuckets(ctx, r.JS, pc)
+		if err != nil {
+			return nil, fmt.Errorf("provider %s: %w", pc.Name, err)
+		}
+		out = append(out, &guarded{
+			p:       p,
+			cfg:     pc,
+			limiter: rate.NewLimiter(rate.Limit(pc.RateLimit), pc.Burst),
+			breakers: events.NewBreakers(events.WithTripAfter(uint32(pc.TripAfter)),
+				events.WithBreakerTimeout(pc.BreakerTimeout), events.WithBreakerMetrics(r.Metrics)),
+			credits: &credits{kv: creditsKV, provider: pc.Name, limit: pc.MonthlyCredits, now: time.Now},
+			cache:   &cache{kv: cacheKV},
+			log:     r.Logger,
+		})
+	}
+	if len(out) > 0 {
+		r.Health.Add("kv:"+CreditsBucket, func(ctx context.Context) error {
+			_, err := r.JS.KeyValue(ctx, CreditsBucket)
+			return err
+		})
+	}
+	return out, nil
 }

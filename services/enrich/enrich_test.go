@@ -3,7 +3,6 @@ package enrich_test
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -232,27 +231,29 @@ func TestRunRejectsInvalidConfig(t *testing.T) {
 }
 
 func TestConfigValidateListsEveryProblem(t *testing.T) {
+	t.Setenv("GTMHUB_TEST_EMPTY_KEY", "")
 	cfg := enrich.DefaultConfig()
 	cfg.Enrich.FreeMailDomains = []string{"bad domain"}
-	cfg.Providers = []enrich.Provider{namedProvider("Clear Bit"), namedProvider("hunter"), namedProvider("hunter")}
+	cfg.Enrich.Providers = []enrich.ProviderConfig{
+		{Name: "Clear Bit", Kind: enrich.KindClearbit, Key: "k"},
+		{Name: "hunter", KeyEnv: "GTMHUB_TEST_EMPTY_KEY", BaseURL: "ftp://x"},
+		{Name: "hunter", Key: "k", CacheTTL: -time.Second},
+		{Name: "pipl", Key: "k"},
+	}
+	cfg.Enrich.Scoring.Fit = append(cfg.Enrich.Scoring.Fit, enrich.Rule{Name: "typo", When: "company.employes > 5", Points: 1},
+		enrich.Rule{Name: "not bool", When: "company.employees", Points: 1})
+	cfg.Enrich.Scoring.Weights = enrich.Weights{Intent: -1}
 	err := cfg.Validate()
 	if err == nil {
 		t.Fatal("Validate accepted an invalid config")
 	}
-	for _, want := range []string{"free_mail_domains", `"Clear Bit"`, `"hunter" is listed twice`} {
+	for _, want := range []string{"free_mail_domains", `"Clear Bit"`, "GTMHUB_TEST_EMPTY_KEY is not set", "base_url",
+		`"hunter" is listed twice`, "cache_ttl", `kind "pipl"`, `fit "typo"`, `fit "not bool"`, "weights"} {
 		if !strings.Contains(err.Error(), want) {
-			t.Errorf("Validate error %q does not mention %s", err, want)
+			t.Errorf("Validate error does not mention %s:\n%v", want, err)
 		}
 	}
 	if err := enrich.DefaultConfig().Validate(); err != nil {
 		t.Errorf("DefaultConfig().Validate() = %v", err)
 	}
-}
-
-type namedProvider string
-
-func (p namedProvider) Name() string { return string(p) }
-
-func (p namedProvider) Lookup(context.Context, enrich.Query) (enrich.Result, error) {
-	return enrich.Result{}, errors.New("not used")
 }

@@ -38,11 +38,13 @@ func EmailSubject(email string) string {
 }
 
 type handler struct {
-	pub       *events.Publisher
-	free      *FreeMail
-	providers []Provider
-	log       *slog.Logger
-	counts    *prometheus.CounterVec
+	pub      *events.Publisher
+	free     *FreeMail
+	classify *Classifier
+	enricher *enricher
+	scorer   *scorer
+	log      *slog.Logger
+	metrics  *metrics
 }
 
 // handle processes one captured lead. Undecodable data is permanent; a lead
@@ -60,7 +62,20 @@ func (h *handler) handle(ctx context.Context, ev event.Event) error {
 	if len(reasons) > 0 {
 		return h.reject(ctx, ev, in.Lead, reasons)
 	}
-	out := contracts.LeadEnriched{Lead: lead, Enrichment: enrichLead(ctx, h.providers, lead)}
+	notes := h.classify.Classify(lead.Email)
+	enr, err := h.enricher.enrich(ctx, Query{Email: lead.Email, Domain: lead.Domain, Lead: lead, Notes: notes})
+	if err != nil {
+		return err
+	}
+	if notes.Disposable && enr.EmailVerification == nil {
+		enr.EmailVerification = &contracts.EmailVerification{Status: "disposable"}
+	}
+	h.score(ctx, ev, &lead, in.Attributes, enr, notes)
+	for name, st := range enr.Status {
+		h.metrics.providers.WithLabelValues(name, string(st.State)).Inc()
+	}
+
+	out := contracts.LeadEnriched{Lead: lead, Enrichment: enr}
 	data, err := json.Marshal(out)
 	if err != nil {
 		return fmt.Errorf("encode enriched lead: %w", err)
@@ -80,8 +95,19 @@ func (h *handler) handle(ctx context.Context, ev event.Event) error {
 	if err := h.pub.Publish(ctx, events.SubjectLeadsEnriched, next); err != nil {
 		return fmt.Errorf("publish enriched lead: %w", err)
 	}
-	h.counts.WithLabelValues("enriched").Inc()
+	h.metrics.leads.WithLabelValues("enriched").Inc()
 	return nil
+}
+
+// score sets the lead's fit, intent and signal scores. A rule that fails
+// on this lead counts as not matched and is logged.
+func (h *handler) score(ctx context.Context, ev event.Event, lead *contracts.Lead, attrs map[string]any,
+	enr contracts.Enrichment, notes Notes) {
+	sc, failed := h.scorer.score(facts(*lead, attrs, enr, notes))
+	for _, err := range failed {
+		h.log.WarnContext(ctx, "scoring rule failed", "event_id", ev.ID(), "err", err)
+	}
+	lead.FitScore, lead.IntentScore, lead.SignalScore = &sc.Fit, &sc.Intent, &sc.Signal
 }
 
 // reject publishes the lead as it arrived with the reasons it was refused.
@@ -108,7 +134,7 @@ func (h *handler) reject(ctx context.Context, ev event.Event, lead contracts.Lea
 		codes[i] = r.Field + ":" + r.Code
 	}
 	h.log.InfoContext(ctx, "lead rejected", "event_id", ev.ID(), "output_id", next.ID(), "reasons", codes)
-	h.counts.WithLabelValues("rejected").Inc()
+	h.metrics.leads.WithLabelValues("rejected").Inc()
 	return nil
 }
 
@@ -178,13 +204,35 @@ func isLeadField(name string) bool {
 	return false
 }
 
-// newOutcomeCounter registers gtmhub_enrich_leads_total, or reuses it when a
-// previous Run registered it with the same registry.
-func newOutcomeCounter(reg prometheus.Registerer) (*prometheus.CounterVec, error) {
-	c := prometheus.NewCounterVec(prometheus.CounterOpts{
+// metrics are enrich's own counters.
+type metrics struct {
+	leads     *prometheus.CounterVec // by outcome
+	providers *prometheus.CounterVec // by provider and state
+}
+
+// newMetrics registers gtmhub_enrich_leads_total and
+// gtmhub_enrich_provider_results_total, or reuses them when a previous Run
+// registered them with the same registry.
+func newMetrics(reg prometheus.Registerer) (*metrics, error) {
+	leads, err := counterVec(reg, prometheus.CounterOpts{
 		Namespace: "gtmhub", Subsystem: Name, Name: "leads_total",
 		Help: "Captured leads handled by enrich, by outcome (enriched, rejected).",
-	}, []string{"outcome"})
+	}, "outcome")
+	if err != nil {
+		return nil, err
+	}
+	providers, err := counterVec(reg, prometheus.CounterOpts{
+		Namespace: "gtmhub", Subsystem: Name, Name: "provider_results_total",
+		Help: "Enriched leads by provider and what it did (done, cached, skipped, failed).",
+	}, "provider", "state")
+	if err != nil {
+		return nil, err
+	}
+	return &metrics{leads: leads, providers: providers}, nil
+}
+
+func counterVec(reg prometheus.Registerer, opts prometheus.CounterOpts, labels ...string) (*prometheus.CounterVec, error) {
+	c := prometheus.NewCounterVec(opts, labels)
 	if err := reg.Register(c); err != nil {
 		var are prometheus.AlreadyRegisteredError
 		if errors.As(err, &are) {

@@ -9,6 +9,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nyaruka/phonenumbers"
+	"golang.org/x/net/publicsuffix"
+
 	"github.com/gtmhub/gtmhub/contracts"
 )
 
@@ -136,8 +139,9 @@ func NormalizeEmail(raw string) (string, error) {
 }
 
 // NormalizeDomain turns what a person typed as a company domain or website
-// ("https://www.Example.com/about") into a host name ("example.com"). A
-// failure is a *[FieldError].
+// ("https://blog.Example.co.uk/about") into its registrable domain
+// ("example.co.uk"), by the public suffix list. A failure, including a
+// public suffix itself such as co.uk, is a *[FieldError].
 func NormalizeDomain(raw string) (string, error) {
 	d := strings.ToLower(strings.TrimSpace(raw))
 	if _, rest, ok := strings.Cut(d, "://"); ok {
@@ -152,15 +156,48 @@ func NormalizeDomain(raw string) (string, error) {
 		return "", &FieldError{Field: "domain", Code: CodeInvalidFormat,
 			Message: "domain is not a host name such as example.com"}
 	}
-	return d, nil
+	reg, err := RegistrableDomain(d)
+	if err != nil {
+		return "", &FieldError{Field: "domain", Code: CodeInvalidFormat,
+			Message: "domain is a public suffix, not a company's domain"}
+	}
+	return reg, nil
+}
+
+// RegistrableDomain returns the part of the host name host that an
+// organisation registers: its public suffix and one more label
+// ("mail.example.co.uk" → "example.co.uk"). host must be lowercase.
+func RegistrableDomain(host string) (string, error) {
+	return publicsuffix.EffectiveTLDPlusOne(host)
+}
+
+// NormalizePhone returns raw in E.164 form ("+442071838750") when it is a
+// valid number written in international form (with + or 00), else raw
+// trimmed: a national number says nothing of its country.
+func NormalizePhone(raw string) string {
+	s := strings.TrimSpace(raw)
+	if s == "" {
+		return s
+	}
+	intl := s
+	if rest, ok := strings.CutPrefix(s, "00"); ok {
+		intl = "+" + rest
+	}
+	n, err := phonenumbers.Parse(intl, "ZZ")
+	if err != nil || !phonenumbers.IsValidNumber(n) {
+		return s
+	}
+	return phonenumbers.Format(n, phonenumbers.E164)
 }
 
 // Normalize returns l in canonical form, or every reason it cannot be:
 //   - email trimmed, lowercased and checked by [NormalizeEmail];
-//   - domain taken from the email unless the email is at a free-mail
-//     provider, in which case the domain the lead gave (normalized by
-//     [NormalizeDomain]) or none;
-//   - names, company, title, phone and status trimmed;
+//   - domain: the registrable domain of the email's, unless the email is
+//     at a free-mail provider, in which case the domain or website the lead
+//     gave (normalized by [NormalizeDomain]) or none;
+//   - names, company (the display name; see [CompanyKey] for matching),
+//     title and status trimmed;
+//   - phone in E.164 form when [NormalizePhone] can tell, else trimmed;
 //   - created_at in UTC, defaulting to capturedAt when the lead has none.
 //
 // Normalize is idempotent: normalizing its output again changes nothing.
@@ -180,16 +217,17 @@ func Normalize(l contracts.Lead, capturedAt time.Time, free *FreeMail) (contract
 	l.Domain = ""
 	switch emailDomain := email[strings.LastIndexByte(email, '@')+1:]; {
 	case email != "" && !free.Contains(emailDomain):
-		l.Domain = emailDomain
+		l.Domain, _ = RegistrableDomain(emailDomain) // none for an address at a public suffix
 	case strings.TrimSpace(given) != "":
 		d, err := NormalizeDomain(given)
 		reject(err)
 		l.Domain = d
 	}
 
-	for _, f := range []*string{&l.FirstName, &l.LastName, &l.Company, &l.Title, &l.Phone, &l.Status} {
+	for _, f := range []*string{&l.FirstName, &l.LastName, &l.Company, &l.Title, &l.Status} {
 		*f = strings.TrimSpace(*f)
 	}
+	l.Phone = NormalizePhone(l.Phone)
 
 	switch {
 	case l.CreatedAt != nil:

@@ -1,0 +1,96 @@
+package enrich
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/gtmhub/gtmhub/contracts"
+	"github.com/gtmhub/gtmhub/events"
+)
+
+// enricher asks every configured provider about a lead.
+type enricher struct {
+	providers  []*guarded
+	maxDeliver int // the consumer's attempts: the last one never waits
+}
+
+// enrich asks every provider at once and merges their answers: the first
+// provider in configuration order to return a company or an email
+// verification wins it. When a provider asks to be asked again later
+// (rate limited, queued, failing, breaker open), enrich returns a retry
+// error, unless the lead has waited that provider's max_wait or this is
+// the last attempt: then the provider is reported as skipped and the lead
+// goes on.
+func (e *enricher) enrich(ctx context.Context, q Query) (contracts.Enrichment, error) {
+	outs := make([]outcome, len(e.providers))
+	var wg sync.WaitGroup
+	for i, g := range e.providers {
+		wg.Go(func() { outs[i] = g.lookup(ctx, q) })
+	}
+	wg.Wait()
+
+	enr := contracts.Enrichment{Status: make(map[string]contracts.ProviderStatus, len(e.providers))}
+	var retries []error
+	for i, g := range e.providers {
+		o := outs[i]
+		if o.retry != nil {
+			waited, left := e.waited(ctx, g.cfg.MaxWait)
+			if !waited {
+				retries = append(retries, clampRetry(o.retry, left))
+				continue
+			}
+			o = skipped(fmt.Sprintf("gave up after waiting %s: %s", g.cfg.MaxWait, events.Redact(o.retry.Error())))
+		}
+		enr.Status[g.p.Name()] = o.status
+		if enr.Company == nil {
+			enr.Company = o.result.Company
+		}
+		if enr.EmailVerification == nil {
+			enr.EmailVerification = o.result.EmailVerification
+		}
+	}
+	if len(retries) > 0 {
+		return contracts.Enrichment{}, joinRetries(retries)
+	}
+	return enr, nil
+}
+
+// waited reports whether the lead being handled has waited maxWait since
+// its first delivery, or is on its last attempt; otherwise it returns how
+// much of maxWait is left.
+func (e *enricher) waited(ctx context.Context, maxWait time.Duration) (bool, time.Duration) {
+	d, ok := events.DeliveryFrom(ctx)
+	if !ok || (e.maxDeliver > 0 && d.Attempt >= e.maxDeliver) {
+		return true, 0
+	}
+	left := maxWait - time.Since(d.Published)
+	return left <= 0, left
+}
+
+// clampRetry shortens a requested delay to what is left of the wait, so the
+// lead comes back in time to give up.
+func clampRetry(err error, left time.Duration) error {
+	if d, ok := events.RetryDelay(err); ok && d > left {
+		return events.RetryAfter(left, err)
+	}
+	return err
+}
+
+// joinRetries combines the providers' retry errors: an events.RetryAfter
+// for the longest delay when every provider named one, else a plain error
+// so the consumer backs off.
+func joinRetries(errs []error) error {
+	joined := errors.Join(errs...)
+	var longest time.Duration
+	for _, err := range errs {
+		d, ok := events.RetryDelay(err)
+		if !ok {
+			return joined
+		}
+		longest = max(longest, d)
+	}
+	return events.RetryAfter(longest, joined)
+}

@@ -1,0 +1,169 @@
+package enrich
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"golang.org/x/sync/singleflight"
+	"golang.org/x/time/rate"
+
+	"github.com/gtmhub/gtmhub/contracts"
+	"github.com/gtmhub/gtmhub/events"
+)
+
+// ErrRateLimited is wrapped by a provider's answer to a 429. The provider's
+// every worker then waits out its Retry-After.
+var ErrRateLimited = errors.New("rate limited")
+
+// guarded wraps a [Provider] with what every provider gets: the answer
+// cache, the monthly credits, a token bucket shared by all workers, a
+// pause after a 429, and a circuit breaker.
+type guarded struct {
+	p        Provider
+	cfg      ProviderConfig
+	limiter  *rate.Limiter
+	breakers *events.Breakers
+	credits  *credits
+	cache    *cache
+	log      *slog.Logger
+	flight   singleflight.Group // one lookup at a time per key in this process
+
+	mu        sync.Mutex
+	notBefore time.Time // no request before this time: a 429's Retry-After
+}
+
+// outcome is one provider's part in one lead's enrichment: a final status
+// and result, or retry, an error saying to ask again later.
+type outcome struct {
+	status contracts.ProviderStatus
+	result Result
+	retry  error
+}
+
+func skipped(reason string) outcome {
+	return outcome{status: contracts.ProviderStatus{State: contracts.ProviderSkipped, Reason: reason}}
+}
+
+func later(err error) outcome { return outcome{retry: err} }
+
+// lookup answers q from the cache, or asks the provider if the budget, the
+// rate limit and the breaker allow it. Workers asking about the same key at
+// once share one answer, so concurrent leads from one domain cost one call.
+func (g *guarded) lookup(ctx context.Context, q Query) outcome {
+	key, err := g.p.Key(q)
+	if err != nil {
+		return skipped(err.Error())
+	}
+	o, _, _ := g.flight.Do(key, func() (any, error) { return g.lookupKey(ctx, key, q), nil })
+	return o.(outcome)
+}
+
+func (g *guarded) lookupKey(ctx context.Context, key string, q Query) outcome {
+	ce, hit, err := g.cache.get(ctx, key)
+	switch {
+	case err != nil:
+		return later(err)
+	case hit && ce.Skip != "":
+		return skipped(ce.Skip)
+	case hit && !ce.Pending:
+		return outcome{status: contracts.ProviderStatus{State: contracts.ProviderCached}, result: ce.Result}
+	}
+	if d := g.paused(); d > 0 {
+		return later(events.RetryAfter(d, fmt.Errorf("%s: %w, waiting %s", g.p.Name(), ErrRateLimited, d.Round(time.Millisecond))))
+	}
+
+	var reserved string
+	if !ce.Pending { // a queued lookup was charged when it was queued
+		if reserved, err = g.credits.reserve(ctx); err != nil {
+			if errors.Is(err, ErrBudgetSpent) {
+				return skipped(err.Error())
+			}
+			return later(err)
+		}
+	}
+	ans, err := g.call(ctx, q)
+	if reserved != "" && !ans.Charged {
+		if rerr := g.credits.refund(context.WithoutCancel(ctx), reserved); rerr != nil {
+			g.log.WarnContext(ctx, "refund provider credit", "provider", g.p.Name(), "err", rerr)
+		}
+	}
+	return g.settle(ctx, key, ans, err)
+}
+
+// call waits for the rate limit and asks the provider through its breaker.
+// Only failures count against the breaker: a 429, a queued lookup or a
+// refused input is the provider working.
+func (g *guarded) call(ctx context.Context, q Query) (Answer, error) {
+	if err := g.limiter.Wait(ctx); err != nil {
+		return Answer{}, fmt.Errorf("%s: rate limit: %w", g.p.Name(), err)
+	}
+	var (
+		ans     Answer
+		callErr error
+	)
+	err := g.breakers.Do(ctx, g.p.Name(), func(ctx context.Context) error {
+		ans, callErr = g.p.Lookup(ctx, q)
+		if failing(callErr) {
+			return callErr
+		}
+		return nil
+	})
+	if err != nil {
+		return ans, err // a failure, or the breaker refusing the call
+	}
+	return ans, callErr
+}
+
+// settle turns the provider's answer into an outcome and caches it.
+func (g *guarded) settle(ctx context.Context, key string, ans Answer, err error) outcome {
+	var skip *SkipError
+	switch {
+	case err == nil:
+		g.store(ctx, key, cacheEntry{Result: ans.Result})
+		return outcome{status: contracts.ProviderStatus{State: contracts.ProviderDone}, result: ans.Result}
+	case errors.As(err, &skip):
+		g.store(ctx, key, cacheEntry{Skip: skip.Reason})
+		return skipped(skip.Reason)
+	case errors.Is(err, ErrRateLimited):
+		if d, ok := events.RetryDelay(err); ok {
+			g.pause(d)
+		}
+	case ans.Charged: // queued and charged: asking again is free
+		g.store(ctx, key, cacheEntry{Pending: true})
+	}
+	return later(err)
+}
+
+func (g *guarded) store(ctx context.Context, key string, ce cacheEntry) {
+	if err := g.cache.put(ctx, key, ce); err != nil {
+		g.log.WarnContext(ctx, "cache provider answer", "provider", g.p.Name(), "err", err)
+	}
+}
+
+// pause holds every request to the provider for d.
+func (g *guarded) pause(d time.Duration) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if t := time.Now().Add(d); t.After(g.notBefore) {
+		g.notBefore = t
+	}
+}
+
+// paused returns how long requests are still held after a 429.
+func (g *guarded) paused() time.Duration {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return time.Until(g.notBefore)
+}
+
+// failing reports whether err means the provider is failing, as opposed to
+// answering: a final refusal, a queued lookup or a rate limit.
+func failing(err error) bool {
+	var skip *SkipError
+	_, retry := events.RetryDelay(err)
+	return err != nil && !retry && !errors.As(err, &skip) && !errors.Is(err, ErrNotApplicable)
+}

@@ -1,0 +1,271 @@
+package enrich
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/sony/gobreaker/v2"
+
+	"github.com/gtmhub/gtmhub/contracts"
+	"github.com/gtmhub/gtmhub/events"
+	"github.com/gtmhub/gtmhub/events/eventstest"
+	"github.com/gtmhub/gtmhub/events/service"
+	"github.com/gtmhub/gtmhub/services/enrich/internal/fakeprovider"
+)
+
+const testKey = "sk_test_secret"
+
+// guardedFor builds the guarded providers of cfgs against a fresh embedded
+// JetStream and returns them in order.
+func guardedFor(t *testing.T, cfgs ...ProviderConfig) []*guarded {
+	t.Helper()
+	srv := eventstest.RunServer(t)
+	ctx := t.Context()
+	r, closeFn, err := service.Deps{Conn: srv.Conn}.Resolve(ctx, "", Name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(closeFn)
+	gs, err := openProviders(ctx, cfgs, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return gs
+}
+
+func newFake(t *testing.T) *fakeprovider.Server {
+	t.Helper()
+	f := fakeprovider.New(testKey)
+	t.Cleanup(f.Close)
+	f.AddCompany(fakeprovider.Company{Domain: "acme.io", Name: "Acme", Industry: "Software",
+		Employees: 250, CountryCode: "GB", Country: "United Kingdom"})
+	f.AddEmail("ada@acme.io", fakeprovider.Verification{Status: "valid", Score: 97})
+	return f
+}
+
+func clearbitConfig(f *fakeprovider.Server) ProviderConfig {
+	return ProviderConfig{Name: "clearbit", BaseURL: f.URL, Key: testKey, RateLimit: 1000, Burst: 100,
+		BreakerTimeout: time.Second, Timeout: 2 * time.Second}
+}
+
+func query(email string) Query {
+	domain := email[strings.LastIndexByte(email, '@')+1:]
+	return Query{Email: email, Domain: domain, Lead: contracts.Lead{Email: email, Domain: domain}}
+}
+
+func TestGuardedAnswers(t *testing.T) {
+	f := newFake(t)
+	hunter := clearbitConfig(f)
+	hunter.Name, hunter.Kind = "hunter", KindHunter
+	gs := guardedFor(t, clearbitConfig(f), hunter)
+	clearbit, verifier := gs[0], gs[1]
+	ctx := t.Context()
+
+	tests := []struct {
+		name      string
+		g         *guarded
+		inject    *fakeprovider.Reply
+		q         Query
+		wantState contracts.ProviderState
+		wantRetry bool
+		wantDelay time.Duration
+		wantCalls int // requests this lookup adds
+		wantUsed  int // credits used after it
+	}{
+		{name: "known company", g: clearbit, q: query("ada@acme.io"), wantState: contracts.ProviderDone, wantCalls: 1, wantUsed: 1},
+		{name: "known company again is cached", g: clearbit, q: query("bob@acme.io"), wantState: contracts.ProviderCached, wantUsed: 1},
+		{name: "unknown company costs a credit", g: clearbit, q: query("x@unknown.dev"), wantState: contracts.ProviderDone, wantCalls: 1, wantUsed: 2},
+		{name: "unknown company is cached too", g: clearbit, q: query("y@unknown.dev"), wantState: contracts.ProviderCached, wantUsed: 2},
+		{name: "422 is skipped and free", g: clearbit, inject: &fakeprovider.Reply{Status: 422}, q: query("x@refused.dev"),
+			wantState: contracts.ProviderSkipped, wantCalls: 1, wantUsed: 2},
+		{name: "429 is retried after Retry-After and free", g: clearbit, inject: &fakeprovider.Reply{Status: 429, RetryAfter: "2"},
+			q: query("x@later.dev"), wantRetry: true, wantDelay: 2 * time.Second, wantCalls: 1, wantUsed: 2},
+		{name: "while rate limited, no request", g: clearbit, q: query("x@later2.dev"), wantRetry: true, wantUsed: 2},
+		{name: "no domain is skipped", g: clearbit, q: Query{Email: "bob@gmail.com"}, wantState: contracts.ProviderSkipped, wantUsed: 2},
+		{name: "email verified", g: verifier, q: query("ada@acme.io"), wantState: contracts.ProviderDone, wantCalls: 1, wantUsed: 1},
+		{name: "202 while verifying", g: verifier, inject: &fakeprovider.Reply{Status: 202, RetryAfter: "1"}, q: query("eve@acme.io"),
+			wantRetry: true, wantDelay: time.Second, wantCalls: 1, wantUsed: 1},
+		{name: "500 is a failure to retry", g: verifier, inject: &fakeprovider.Reply{Status: 500}, q: query("eve@acme.io"),
+			wantRetry: true, wantCalls: 1, wantUsed: 1},
+		{name: "disposable is not verified", g: verifier, q: Query{Email: "x@yopmail.com", Notes: Notes{Disposable: true}},
+			wantState: contracts.ProviderSkipped, wantUsed: 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			kind := fakeprovider.Kind(tt.g.cfg.Kind)
+			if tt.inject != nil {
+				f.Inject(kind, *tt.inject)
+			}
+			before := f.Requests(kind)
+			o := tt.g.lookup(ctx, tt.q)
+			if got := f.Requests(kind) - before; got != tt.wantCalls {
+				t.Errorf("%d requests, want %d", got, tt.wantCalls)
+			}
+			if (o.retry != nil) != tt.wantRetry {
+				t.Fatalf("outcome %+v, want retry %v", o, tt.wantRetry)
+			}
+			if tt.wantRetry {
+				d, ok := events.RetryDelay(o.retry)
+				if tt.wantDelay > 0 && (!ok || d != tt.wantDelay) {
+					t.Errorf("retry %v: delay %v, want %v", o.retry, d, tt.wantDelay)
+				}
+				if strings.Contains(o.retry.Error(), testKey) {
+					t.Errorf("error %q contains the key", o.retry)
+				}
+			} else if o.status.State != tt.wantState || (o.status.State == contracts.ProviderSkipped) != (o.status.Reason != "") {
+				t.Errorf("status %+v, want %s", o.status, tt.wantState)
+			}
+			if used, err := tt.g.credits.used(ctx); err != nil || used != tt.wantUsed {
+				t.Errorf("credits used %d (%v), want %d", used, err, tt.wantUsed)
+			}
+		})
+	}
+
+	c := clearbit.lookup(ctx, query("ada@acme.io")).result.Company
+	if c == nil || c.Name != "Acme" || c.Industry != "Software" || c.Employees == nil || *c.Employees != 250 || c.Country != "GB" {
+		t.Errorf("company %+v", c)
+	}
+}
+
+// TestGuardedQueuedLookupIsChargedOnce checks that Clearbit's 202 is
+// charged once: asking again about a queued lookup is free.
+func TestGuardedQueuedLookupIsChargedOnce(t *testing.T) {
+	f := newFake(t)
+	g := guardedFor(t, clearbitConfig(f))[0]
+	ctx := t.Context()
+	f.Queue("acme.io", 1)
+	if o := g.lookup(ctx, query("ada@acme.io")); o.retry == nil {
+		t.Fatalf("queued lookup: %+v, want a retry", o)
+	}
+	if o := g.lookup(ctx, query("ada@acme.io")); o.status.State != contracts.ProviderDone || o.result.Company == nil {
+		t.Fatalf("second lookup: %+v", o)
+	}
+	if used, _ := g.credits.used(ctx); used != 1 || f.Requests(fakeprovider.Clearbit) != 2 {
+		t.Errorf("credits used %d after %d requests, want 1 after 2", used, f.Requests(fakeprovider.Clearbit))
+	}
+}
+
+// TestGuardedBreaker checks that five consecutive 500s open the breaker and
+// that no request reaches the provider until it half-opens.
+func TestGuardedBreaker(t *testing.T) {
+	f := newFake(t)
+	g := guardedFor(t, clearbitConfig(f))[0]
+	ctx := t.Context()
+	f.Fail(fakeprovider.Clearbit, http.StatusInternalServerError, 5)
+	for i := range 5 {
+		o := g.lookup(ctx, query(fmt.Sprintf("x@down%d.dev", i)))
+		if _, ok := events.RetryDelay(o.retry); o.retry == nil || ok {
+			t.Fatalf("failure %d: %+v, want a plain error", i, o)
+		}
+	}
+	openedAt := time.Now()
+	if st := g.breakers.State("clearbit"); st != gobreaker.StateOpen {
+		t.Fatalf("breaker %s after five 500s, want open", st)
+	}
+	for i := 0; g.breakers.State("clearbit") == gobreaker.StateOpen; i++ {
+		o := g.lookup(ctx, query(fmt.Sprintf("x@open%d.dev", i)))
+		if d, ok := events.RetryDelay(o.retry); !ok || d > time.Second {
+			t.Fatalf("open breaker: %+v, want a retry within the breaker timeout", o)
+		}
+		if n := f.Requests(fakeprovider.Clearbit); n != 5 {
+			t.Fatalf("%d requests while the breaker is open, want 5", n)
+		}
+		time.Sleep(50 * time.Millisecond) // polling the breaker's state
+	}
+	if waited := time.Since(openedAt); waited < 900*time.Millisecond {
+		t.Errorf("breaker half-opened after %v, want about 1s", waited)
+	}
+	if o := g.lookup(ctx, query("ada@acme.io")); o.status.State != contracts.ProviderDone {
+		t.Fatalf("trial request: %+v", o)
+	}
+	if n := f.Requests(fakeprovider.Clearbit); n != 6 {
+		t.Errorf("%d requests, want 6", n)
+	}
+	if used, _ := g.credits.used(ctx); used != 1 {
+		t.Errorf("credits used %d, want 1: failures are free", used)
+	}
+}
+
+// TestGuardedBudget checks that concurrent workers never spend more than
+// the monthly credits, and that the rest is skipped with the reason.
+func TestGuardedBudget(t *testing.T) {
+	f := newFake(t)
+	pc := clearbitConfig(f)
+	pc.MonthlyCredits = 10
+	g := guardedFor(t, pc)[0]
+	ctx := t.Context()
+
+	var (
+		mu     sync.Mutex
+		states = map[contracts.ProviderState]int{}
+		wg     sync.WaitGroup
+	)
+	for w := range 8 {
+		wg.Go(func() {
+			for i := range 5 {
+				o := g.lookup(ctx, query(fmt.Sprintf("x@d%d-%d.dev", w, i)))
+				mu.Lock()
+				states[o.status.State]++
+				mu.Unlock()
+				if o.status.State == contracts.ProviderSkipped && !strings.Contains(o.status.Reason, ErrBudgetSpent.Error()) {
+					t.Errorf("skipped for %q", o.status.Reason)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if states[contracts.ProviderDone] != 10 || states[contracts.ProviderSkipped] != 30 {
+		t.Errorf("states %v, want 10 done and 30 skipped", states)
+	}
+	if used, _ := g.credits.used(ctx); used != 10 || f.Requests(fakeprovider.Clearbit) != 10 {
+		t.Errorf("credits used %d, requests %d; want 10 and 10", used, f.Requests(fakeprovider.Clearbit))
+	}
+}
+
+func TestEnricherGivesUp(t *testing.T) {
+	f := newFake(t)
+	pc := clearbitConfig(f)
+	pc.MaxWait = time.Minute
+	e := &enricher{providers: guardedFor(t, pc), maxDeliver: 8}
+
+	tests := []struct {
+		name      string
+		published time.Duration // ago
+		attempt   int
+		wantSkip  bool
+	}{
+		{name: "within max_wait", published: 10 * time.Second, attempt: 2},
+		{name: "past max_wait", published: 2 * time.Minute, attempt: 2, wantSkip: true},
+		{name: "last attempt", published: time.Second, attempt: 8, wantSkip: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f.Inject(fakeprovider.Clearbit, fakeprovider.Reply{Status: 429, RetryAfter: "3600"})
+			ctx := events.WithDelivery(t.Context(), events.Delivery{Attempt: tt.attempt, Published: time.Now().Add(-tt.published)})
+			enr, err := e.enrich(ctx, query("x@slow.dev"))
+			if tt.wantSkip {
+				st := enr.Status["clearbit"]
+				if err != nil || st.State != contracts.ProviderSkipped || !strings.Contains(st.Reason, "gave up") {
+					t.Fatalf("enrich = %+v, %v; want clearbit skipped", enr, err)
+				}
+				return
+			}
+			d, ok := events.RetryDelay(err)
+			if !ok || d > time.Minute-tt.published {
+				t.Fatalf("enrich error %v (delay %v), want a retry within what is left of max_wait", err, d)
+			}
+			if errors.Is(err, ErrBudgetSpent) {
+				t.Fatal(err)
+			}
+		})
+		// Forget the 429 pause so the next case asks the provider.
+		e.providers[0].mu.Lock()
+		e.providers[0].notBefore = time.Time{}
+		e.providers[0].mu.Unlock()
+	}
+}
