@@ -77,6 +77,16 @@ func TestSenderRetryStoredOnce(t *testing.T) {
 			stream: "RAW", wantID: DeliveryEventID("hubspot", "1"),
 		},
 		{
+			name: "stripe: the event id in the body",
+			cfg:  func(t *testing.T) Config { s := sourceOf(t, "stripe"); return s.config(s.old) },
+			attempt: func(t *testing.T, n int) request {
+				s := sourceOf(t, "stripe")
+				return s.request(t, s.old, "", `{"id":"evt_1NG8Du2eZvKYlo2CUI79vXWy","object":"event","type":"invoice.paid"}`,
+					time.Now().Add(time.Duration(n)*time.Second))
+			},
+			stream: "RAW", wantID: DeliveryEventID("stripe", "evt_1NG8Du2eZvKYlo2CUI79vXWy"),
+		},
+		{
 			name: "form: Idempotency-Key",
 			cfg:  func(*testing.T) Config { return testConfig() },
 			attempt: func(_ *testing.T, n int) request {

@@ -42,9 +42,13 @@ func TestNATSOutage(t *testing.T) {
 
 	srv.Shutdown()
 	srv.WaitForShutdown()
-	for range 3 {
+	ce := `{"specversion":"1.0","id":"o-1","source":"/crm","type":"com.gtmhub.lead.captured","data":{"email":"a@b.co"}}`
+	for _, req := range []request{post, post,
+		{path: "/events", contentType: MediaCloudEvents, body: ce},
+		{path: "/events", contentType: MediaCloudEventsBatch, body: "[" + ce + "]"},
+	} {
 		start := time.Now()
-		rec := post.do(t, h)
+		rec := req.do(t, h)
 		if took := time.Since(start); took > 2*time.Second {
 			t.Fatalf("answered after %s, want within 2s", took)
 		}
