@@ -71,10 +71,21 @@ func (db *DB) CountContacts(ctx context.Context) (int, error) {
 	return db.sql.count(ctx, contactSchema)
 }
 
-// Company returns the company with the given domain, which is matched
-// case-insensitively, and whether there is one.
+// Activities returns the events that touched the contact with the given
+// email, oldest first.
+func (db *DB) Activities(ctx context.Context, email string) ([]Activity, error) {
+	return db.sql.activities(ctx, normalizeEmail(email))
+}
+
+// Company returns the company of the given domain, and whether there is
+// one. Companies are keyed by registrable domain, so www.acme.com finds
+// acme.com.
 func (db *DB) Company(ctx context.Context, domain string) (Company, bool, error) {
-	r, ok, err := db.sql.get(ctx, companySchema, normalizeDomain(domain))
+	key := registrableDomain(domain)
+	if key == "" {
+		return Company{}, false, nil
+	}
+	r, ok, err := db.sql.get(ctx, companySchema, key)
 	if err != nil || !ok {
 		return Company{}, false, err
 	}

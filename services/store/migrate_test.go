@@ -63,6 +63,7 @@ func TestOpenMigratesOnceAndKeepsTheSchemaContract(t *testing.T) {
 		"companies":        {"domain": "TEXT", "name": "TEXT"},
 		"processed_events": {"event_id": "TEXT", "subject": "TEXT", "processed_at": "TEXT"},
 		"contact_fields":   {"email": "TEXT", "field": "TEXT", "event_id": "TEXT", "event_time": "TEXT", "source": "TEXT"},
+		"activities":       {"email": "TEXT", "event_id": "TEXT", "type": "TEXT", "source": "TEXT", "event_time": "TEXT"},
 	}
 	for table, want := range contract {
 		rows, err := s.reader.Query("SELECT name, type FROM pragma_table_info(?)", table)
@@ -91,6 +92,79 @@ func TestOpenMigratesOnceAndKeepsTheSchemaContract(t *testing.T) {
 		if err != nil || unique != 1 {
 			t.Errorf("%s.%s unique: %d, %v", idx.table, idx.col, unique, err)
 		}
+	}
+}
+
+func TestOpenPostgresMigratesOnceAndKeepsTheSchemaContract(t *testing.T) {
+	ctx := context.Background()
+	cfg := Config{DatabaseURL: testPostgresSchema(t)}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if d := cfg.Database(); !strings.HasPrefix(d, "postgres://") || strings.Contains(d, DBFile) {
+		t.Errorf("Database() = %q", d)
+	}
+	for range 2 {
+		db, err := Open(ctx, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := db.Ping(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	db, err := Open(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	migs, err := loadMigrations(postgresMigrations, "migrations/postgres")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sqliteMigs, err := loadMigrations(sqliteMigrations, "migrations/sqlite")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(migs) != len(sqliteMigs) {
+		t.Errorf("%d postgres migrations, %d sqlite ones: each version must exist in both", len(migs), len(sqliteMigs))
+	}
+	if n := rowCount(t, db.sql, "schema_migrations"); n != len(migs) {
+		t.Errorf("schema_migrations has %d rows, want %d", n, len(migs))
+	}
+	contract := map[string]map[string]string{
+		"contacts": {"email": "text", "first_name": "text", "domain": "text", "status": "text",
+			"signal_score": "double precision", "created_at": "text", "updated_at": "text"},
+		"companies":        {"domain": "text", "name": "text", "employees": "bigint"},
+		"processed_events": {"event_id": "text", "subject": "text", "processed_at": "text"},
+		"activities":       {"email": "text", "event_id": "text", "type": "text", "source": "text", "event_time": "text"},
+	}
+	for table, want := range contract {
+		rows, err := db.sql.reader.Query(`SELECT column_name, data_type FROM information_schema.columns
+			WHERE table_schema = current_schema() AND table_name = $1`, table)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := map[string]string{}
+		for rows.Next() {
+			var name, typ string
+			if err := rows.Scan(&name, &typ); err != nil {
+				t.Fatal(err)
+			}
+			got[name] = typ
+		}
+		rows.Close()
+		for col, typ := range want {
+			if got[col] != typ {
+				t.Errorf("%s.%s has type %q, want %q", table, col, got[col], typ)
+			}
+		}
+	}
+	if err := (Config{DatabaseURL: "mysql://x"}).Validate(); err == nil || !strings.Contains(err.Error(), "database_url") {
+		t.Errorf("Validate(mysql://) = %v", err)
 	}
 }
 

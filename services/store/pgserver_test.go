@@ -62,6 +62,22 @@ func testPostgresURL(t testing.TB) string {
 // test ends.
 func openTestPostgres(t testing.TB) *sqlStore {
 	t.Helper()
+	s, err := openPostgres(context.Background(), testPostgresSchema(t))
+	if err != nil {
+		t.Fatalf("open postgres: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := s.Close(); err != nil {
+			t.Errorf("close: %v", err)
+		}
+	})
+	return s
+}
+
+// testPostgresSchema creates a schema with a unique name, to be dropped when
+// the test ends, and returns a URL whose connections use it.
+func testPostgresSchema(t testing.TB) string {
+	t.Helper()
 	ctx := context.Background()
 	base := testPostgresURL(t)
 	admin, err := sql.Open("pgx", base)
@@ -82,19 +98,12 @@ func openTestPostgres(t testing.TB) *sqlStore {
 	q := u.Query()
 	q.Set("search_path", schema)
 	u.RawQuery = q.Encode()
-	s, err := openPostgres(ctx, u.String())
-	if err != nil {
-		t.Fatalf("open postgres: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := s.Close(); err != nil {
-			t.Errorf("close: %v", err)
-		}
+	t.Cleanup(func() { // after the cleanups registered later, which close the store
 		if _, err := admin.ExecContext(ctx, "DROP SCHEMA "+schema+" CASCADE"); err != nil {
 			t.Errorf("drop schema: %v", err)
 		}
 	})
-	return s
+	return u.String()
 }
 
 var _ = stdlib.GetDefaultDriver // registers the "pgx" driver used above

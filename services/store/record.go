@@ -244,6 +244,19 @@ func contactFromRecord(r record) Contact {
 	}
 }
 
+// Activity is one event that touched a contact.
+type Activity struct {
+	// EventID is the CloudEvent id of the event.
+	EventID string `json:"event_id"`
+	// Type is its CloudEvent type, such as com.gtmhub.lead.enriched.
+	Type string `json:"type"`
+	// Source is where the lead came from (its source field, such as form),
+	// or else the service that published the event.
+	Source string `json:"source"`
+	// Time is the event's time.
+	Time time.Time `json:"time"`
+}
+
 // Company is a company record as the store holds it.
 type Company struct {
 	Domain      string `json:"domain"`

@@ -50,6 +50,7 @@ const maxTxAttempts = 4
 // queries are the store's SQL, rebound for its dialect once at open.
 type queries struct {
 	processed, markProcessed                   string
+	addActivity, activities                    string
 	enqueue, pendingFor, pendingBefore, delete string
 	tables                                     map[*recordSchema]tableQueries
 }
@@ -73,6 +74,10 @@ func newSQLStore(d dialect, writer, reader *sql.DB) *sqlStore {
 		pendingBefore: r(`SELECT seq, input_event_id, subject, event, created_at FROM outbox
 			WHERE created_at <= ? ORDER BY seq LIMIT ?`),
 		delete: r(`DELETE FROM outbox WHERE seq = ?`),
+		addActivity: r(`INSERT INTO activities (email, event_id, type, source, event_time) VALUES (?, ?, ?, ?, ?)
+			ON CONFLICT (email, event_id) DO NOTHING`),
+		activities: r(`SELECT event_id, type, source, event_time FROM activities WHERE email = ?
+			ORDER BY event_time, event_id`),
 		tables: map[*recordSchema]tableQueries{},
 	}
 	for _, s := range []*recordSchema{contactSchema, companySchema} {
@@ -453,6 +458,41 @@ func (t *sqlTx) Enqueue(ctx context.Context, e outboxEntry) error {
 		return fmt.Errorf("enqueue %s: %w", e.event.ID(), err)
 	}
 	return nil
+}
+
+func (t *sqlTx) AddActivity(ctx context.Context, email string, a Activity) error {
+	_, err := t.tx.ExecContext(ctx, t.s.q.addActivity, email, a.EventID, a.Type, a.Source, formatTime(a.Time))
+	if err != nil {
+		return fmt.Errorf("add activity: %w", err)
+	}
+	return nil
+}
+
+// activities reads the activities of the contact email, oldest first.
+func (s *sqlStore) activities(ctx context.Context, email string) ([]Activity, error) {
+	rows, err := s.reader.QueryContext(ctx, s.q.activities, email)
+	if err != nil {
+		return nil, fmt.Errorf("read activities: %w", err)
+	}
+	defer rows.Close()
+	var out []Activity
+	for rows.Next() {
+		var (
+			a  Activity
+			at string
+		)
+		if err := rows.Scan(&a.EventID, &a.Type, &a.Source, &at); err != nil {
+			return nil, fmt.Errorf("read activities: %w", err)
+		}
+		if a.Time, err = parseTime(at); err != nil {
+			return nil, fmt.Errorf("activity %s: %w", a.EventID, err)
+		}
+		out = append(out, a)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read activities: %w", err)
+	}
+	return out, nil
 }
 
 // outboxEntry is a change event waiting to be published.

@@ -15,6 +15,7 @@ import (
 	"github.com/cloudevents/sdk-go/v2/event"
 	"github.com/google/uuid"
 	"go.opentelemetry.io/otel/propagation"
+	"golang.org/x/net/publicsuffix"
 
 	"github.com/gtmhub/gtmhub/contracts"
 	"github.com/gtmhub/gtmhub/events"
@@ -46,6 +47,9 @@ type recordTx interface {
 	Save(ctx context.Context, s *recordSchema, r record, fields []string) error
 	// Enqueue adds a change event to the outbox.
 	Enqueue(ctx context.Context, e outboxEntry) error
+	// AddActivity records that an event touched a contact; recording the
+	// same event for the same contact again changes nothing.
+	AddActivity(ctx context.Context, email string, a Activity) error
 }
 
 // writer applies enriched leads to the store.
@@ -80,7 +84,11 @@ func (w *writer) apply(ctx context.Context, tx recordTx, in leadEvent) error {
 		return err
 	}
 	now := w.now().UTC()
-	if err := w.upsert(ctx, tx, contactSchema, in.contactWrite(), in.id, now); err != nil {
+	cw := in.contactWrite()
+	if err := w.upsert(ctx, tx, contactSchema, cw, in.id, now); err != nil {
+		return err
+	}
+	if err := tx.AddActivity(ctx, cw.key, in.activity()); err != nil {
 		return err
 	}
 	if cw, ok := in.companyWrite(); ok {
@@ -175,6 +183,7 @@ func changeEvent(s *recordSchema, m merged, inputID string, now time.Time) (even
 // leadEvent is a lead.enriched event, decoded and checked.
 type leadEvent struct {
 	id      string
+	typ     string
 	subject string    // the NATS subject it arrived on
 	at      time.Time // event time: the write's place in last-writer-wins
 	// producer names the service that published it, the last element of
@@ -199,7 +208,7 @@ func decodeLead(ctx context.Context, ev event.Event) (leadEvent, error) {
 		}
 		return leadEvent{}, fmt.Errorf("validate %s: %w", ev.Type(), err)
 	}
-	in := leadEvent{id: ev.ID(), subject: events.SubjectLeadsEnriched, at: ev.Time(), producer: producer(ev.Source())}
+	in := leadEvent{id: ev.ID(), typ: ev.Type(), subject: events.SubjectLeadsEnriched, at: ev.Time(), producer: producer(ev.Source())}
 	if err := json.Unmarshal(ev.Data(), &in.lead); err != nil {
 		return leadEvent{}, events.Permanent(fmt.Errorf("decode %s data: %w", ev.Type(), err))
 	}
@@ -231,7 +240,7 @@ func (in leadEvent) contactWrite() write {
 	w.text("first_name", l.FirstName, source)
 	w.text("last_name", l.LastName, source)
 	w.text("company", l.Company, source)
-	w.text("domain", normalizeDomain(l.Domain), source)
+	w.text("domain", cmp.Or(registrableDomain(l.Domain), normalizeDomain(l.Domain)), source)
 	w.text("title", l.Title, source)
 	w.text("phone", l.Phone, source)
 	w.text("status", l.Status, source)
@@ -242,14 +251,21 @@ func (in leadEvent) contactWrite() write {
 	return w
 }
 
+// activity is the event as an activity of its contact.
+func (in leadEvent) activity() Activity {
+	return Activity{EventID: in.id, Type: in.typ, Source: cmp.Or(in.lead.Source, in.producer), Time: in.at}
+}
+
 // companyWrite is what the event says about the lead's company: the name
-// the lead gave and the profile enrichment found. There is none without a
-// domain. A profile found for another domain is left out.
+// the lead gave and the profile enrichment found. The company is keyed by
+// the registrable domain, so www.acme.com and eu.acme.com are one company;
+// there is none without a domain, or for a domain that is a public suffix.
+// A profile found for another domain is left out.
 func (in leadEvent) companyWrite() (write, bool) {
 	l, prof := in.lead.Lead, in.lead.Enrichment.Company
-	domain := normalizeDomain(l.Domain)
+	domain := registrableDomain(l.Domain)
 	if domain == "" && prof != nil {
-		domain = normalizeDomain(prof.Domain)
+		domain = registrableDomain(prof.Domain)
 	}
 	if domain == "" {
 		return write{}, false
@@ -257,7 +273,7 @@ func (in leadEvent) companyWrite() (write, bool) {
 	source := cmp.Or(l.Source, in.producer)
 	w := in.newWrite(domain, source)
 	w.createdAt = in.at
-	if prof != nil && (prof.Domain == "" || normalizeDomain(prof.Domain) == domain) {
+	if prof != nil && (prof.Domain == "" || registrableDomain(prof.Domain) == domain) {
 		w.text("name", prof.Name, in.producer)
 		w.text("industry", prof.Industry, in.producer)
 		if prof.Employees != nil {
@@ -297,6 +313,20 @@ func normalizeEmail(s string) string { return strings.ToLower(strings.TrimSpace(
 
 func normalizeDomain(s string) string {
 	return strings.TrimSuffix(strings.ToLower(strings.TrimSpace(s)), ".")
+}
+
+// registrableDomain returns the domain that owns s, one label under its
+// public suffix (acme.co.uk for www.acme.co.uk), or "" when s has none.
+func registrableDomain(s string) string {
+	d := normalizeDomain(s)
+	if d == "" {
+		return ""
+	}
+	r, err := publicsuffix.EffectiveTLDPlusOne(d)
+	if err != nil {
+		return ""
+	}
+	return r
 }
 
 // producer returns the last element of a CloudEvent source such as
