@@ -49,6 +49,11 @@ func (b Binary[C]) Main(ctx context.Context, args []string, stderr io.Writer) er
 	level := fs.String("log-level", Env("info", "GTMHUB_LOG_LEVEL"), "debug, info, warn or error")
 	natsURL := fs.String("nats-url", Env("nats://127.0.0.1:4222", "GTMHUB_NATS_URL"), "NATS server URL")
 	replicas := fs.Int("replicas", envInt("GTMHUB_REPLICAS", 1), "stream replicas when creating the topology")
+	ensure := fs.Bool("ensure-topology", Env("true", "GTMHUB_ENSURE_TOPOLOGY") == "true",
+		"create or update the streams at start (off where the service's NATS user may not, as in deploy/nats)")
+	creds := fs.String("nats-creds", Env("", "GTMHUB_NATS_CREDS"), "NATS credentials file")
+	user := fs.String("nats-user", Env("", "GTMHUB_NATS_USER"), "NATS user")
+	password := fs.String("nats-password", Env("", "GTMHUB_NATS_PASSWORD"), "NATS password (prefer the environment variable)")
 	if b.Flags != nil {
 		b.Flags(fs, &cfg)
 	}
@@ -67,13 +72,15 @@ func (b Binary[C]) Main(ctx context.Context, args []string, stderr io.Writer) er
 	log := NewLogger(stderr, ParseLevel(*level), b.Name)
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	nc, js, err := Connect(ctx, *natsURL, "gtmhub-"+b.Name, log)
+	nc, js, err := Connect(ctx, *natsURL, "gtmhub-"+b.Name, log, Credentials(*creds, *user, *password)...)
 	if err != nil {
 		return err
 	}
 	defer func() { _ = nc.Drain() }()
-	if err := EnsureTopology(ctx, js, *replicas); err != nil {
-		return err
+	if *ensure {
+		if err := EnsureTopology(ctx, js, *replicas); err != nil {
+			return err
+		}
 	}
 	tracing, err := SetupTracing(ctx, b.Name)
 	if err != nil {

@@ -38,3 +38,16 @@ func Connect(ctx context.Context, url, name string, log *slog.Logger, opts ...na
 	}
 	return nc, js, nil
 }
+
+// Credentials returns the connect options for a credentials file or a user
+// and password; none when all are empty.
+func Credentials(credsFile, user, password string) []nats.Option {
+	var opts []nats.Option
+	if credsFile != "" {
+		opts = append(opts, nats.UserCredentials(credsFile))
+	}
+	if user != "" {
+		opts = append(opts, nats.UserInfo(user, password))
+	}
+	return opts
+}

@@ -1,0 +1,180 @@
+package stack_test
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/gtmhub/gtmhub/events"
+	"github.com/gtmhub/gtmhub/events/eventstest"
+	"github.com/gtmhub/gtmhub/events/service"
+	"github.com/gtmhub/gtmhub/services/enrich"
+	"github.com/gtmhub/gtmhub/services/ingest"
+	"github.com/gtmhub/gtmhub/services/notify"
+	"github.com/gtmhub/gtmhub/services/store"
+)
+
+// accountsServer runs a server with deploy/nats/accounts.conf and a password
+// per user.
+func accountsServer(t *testing.T) *server.Server {
+	t.Helper()
+	dir := t.TempDir()
+	accounts, err := os.ReadFile(filepath.Join("..", "..", "..", "deploy", "nats", "accounts.conf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "accounts.conf"), accounts, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	conf := fmt.Sprintf("host: 127.0.0.1\nport: -1\njetstream { store_dir: %q }\ninclude ./accounts.conf\n", filepath.Join(dir, "js"))
+	if err := os.WriteFile(filepath.Join(dir, "server.conf"), []byte(conf), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range []string{"OPERATOR", "INGEST", "ENRICH", "STORE", "NOTIFY", "KNOWLEDGE"} {
+		t.Setenv("GTMHUB_"+u+"_PASSWORD", strings.ToLower(u)+"-secret")
+	}
+	opts, err := server.ProcessConfigFile(filepath.Join(dir, "server.conf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts.NoLog, opts.NoSigs = true, true
+	ns, err := server.NewServer(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ns.Start()
+	t.Cleanup(ns.Shutdown)
+	if !ns.ReadyForConnections(10 * time.Second) {
+		t.Fatal("server not ready")
+	}
+	return ns
+}
+
+// violations collects a connection's permission errors.
+type violations struct {
+	mu   sync.Mutex
+	errs []string
+}
+
+func (v *violations) handler(_ *nats.Conn, _ *nats.Subscription, err error) {
+	if errors.Is(err, nats.ErrPermissionViolation) || strings.Contains(err.Error(), "Permissions Violation") {
+		v.mu.Lock()
+		v.errs = append(v.errs, err.Error())
+		v.mu.Unlock()
+	}
+}
+
+func (v *violations) list() []string {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return append([]string(nil), v.errs...)
+}
+
+func connectAs(t *testing.T, ns *server.Server, user string, v *violations) *nats.Conn {
+	t.Helper()
+	nc, err := nats.Connect(ns.ClientURL(), nats.UserInfo(user, user+"-secret"), nats.ErrorHandler(v.handler))
+	if err != nil {
+		t.Fatalf("connect as %s: %v", user, err)
+	}
+	t.Cleanup(nc.Close)
+	return nc
+}
+
+// TestServicesRunWithTheirOwnUsers runs the lead path with each service on
+// its own least-privilege user: a webhook becomes a stored contact and a
+// notify decision, and no service is refused anything it needs.
+func TestServicesRunWithTheirOwnUsers(t *testing.T) {
+	ns := accountsServer(t)
+	v := map[string]*violations{}
+	conns := map[string]*nats.Conn{}
+	for _, u := range []string{"operator", "ingest", "enrich", "store", "notify"} {
+		v[u] = &violations{}
+		conns[u] = connectAs(t, ns, u, v[u])
+	}
+	opJS, _ := jetstream.New(conns["operator"])
+	if err := service.EnsureTopology(context.Background(), opJS, 1); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	storeCfg := store.DefaultConfig()
+	storeCfg.DataDir = dir
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventstest.Go(t, func(ctx context.Context) error { return ingest.Serve(ctx, ln, ingest.DefaultConfig(), service.Deps{Conn: conns["ingest"]}) })
+	eventstest.Go(t, func(ctx context.Context) error { return enrich.Run(ctx, enrich.DefaultConfig(), service.Deps{Conn: conns["enrich"]}) })
+	eventstest.Go(t, func(ctx context.Context) error { return store.Run(ctx, storeCfg, service.Deps{Conn: conns["store"]}) })
+	eventstest.Go(t, func(ctx context.Context) error { return notify.Run(ctx, notify.DefaultConfig(), service.Deps{Conn: conns["notify"]}) })
+
+	status, body, err := postLead(http.DefaultClient, ln.Addr().String(), map[string]string{"email": "perm@example.com"})
+	if err != nil || status != http.StatusAccepted {
+		t.Fatalf("post: %d %v %v", status, body, err)
+	}
+	db, err := sql.Open("sqlite", "file:"+filepath.Join(dir, "gtmhub.db")+"?mode=ro")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	waitFor(t, 20*time.Second, "contact stored", func() (bool, string) {
+		var n int
+		err := db.QueryRow(`SELECT count(*) FROM contacts WHERE email = 'perm@example.com'`).Scan(&n)
+		return err == nil && n == 1, fmt.Sprint(n, err)
+	})
+	waitFor(t, 20*time.Second, "notify decision", func() (bool, string) {
+		s, err := opJS.Stream(context.Background(), events.StreamNotify)
+		if err != nil {
+			return false, err.Error()
+		}
+		return s.CachedInfo().State.Msgs > 0, "no decision"
+	})
+	for u, vs := range v {
+		if errs := vs.list(); len(errs) > 0 {
+			t.Errorf("%s was refused: %v", u, errs)
+		}
+	}
+}
+
+// TestIngestUserCannotWriteRecords: ingest may publish leads, not records.
+func TestIngestUserCannotWriteRecords(t *testing.T) {
+	ns := accountsServer(t)
+	vop, ving := &violations{}, &violations{}
+	op := connectAs(t, ns, "operator", vop)
+	opJS, _ := jetstream.New(op)
+	if err := service.EnsureTopology(context.Background(), opJS, 1); err != nil {
+		t.Fatal(err)
+	}
+	nc := connectAs(t, ns, "ingest", ving)
+	js, _ := jetstream.New(nc)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if _, err := js.Publish(ctx, "gtm.leads.captured.form", []byte(`{}`)); err != nil {
+		t.Errorf("ingest publishing a lead: %v", err)
+	}
+	ctx2, cancel2 := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel2()
+	if _, err := js.Publish(ctx2, "gtm.records.contact.created", []byte(`{}`)); err == nil {
+		t.Error("ingest published to gtm.records.>")
+	}
+	waitFor(t, 5*time.Second, "permission violation reported", func() (bool, string) {
+		for _, e := range ving.list() {
+			if strings.Contains(e, "gtm.records.contact.created") {
+				return true, ""
+			}
+		}
+		return false, fmt.Sprint(ving.list())
+	})
+}
