@@ -3,6 +3,7 @@ package enrich_test
 import (
 	"context"
 	"encoding/json"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -255,5 +256,50 @@ func TestConfigValidateListsEveryProblem(t *testing.T) {
 	}
 	if err := enrich.DefaultConfig().Validate(); err != nil {
 		t.Errorf("DefaultConfig().Validate() = %v", err)
+	}
+}
+
+func TestConfigFromYAML(t *testing.T) {
+	t.Setenv("GTMHUB_TEST_CLEARBIT_KEY", "sk_test")
+	path := t.TempDir() + "/gtmhub.yaml"
+	yaml := `
+enrich:
+  providers:
+    - name: clearbit
+      base_url: http://127.0.0.1:9999
+      key_env: GTMHUB_TEST_CLEARBIT_KEY
+      rate_limit: 2.5
+      burst: 3
+      monthly_credits: 100
+      cache_ttl: 48h
+      max_wait: 90s
+      timeout: 3s
+    - name: verifier
+      kind: hunter
+      key: inline
+  scoring:
+    weights: {intent: 0.5, fit: 0.5}
+    fit:
+      - {name: big, when: "company.employees > 1000", points: 60}
+`
+	if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg := enrich.DefaultConfig()
+	if err := service.LoadFile(path, &cfg); err != nil {
+		t.Fatal(err)
+	}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	p := cfg.Enrich.Providers
+	if len(p) != 2 || p[0].RateLimit != 2.5 || p[0].Burst != 3 || p[0].MonthlyCredits != 100 ||
+		p[0].CacheTTL != 48*time.Hour || p[0].MaxWait != 90*time.Second || p[0].Timeout != 3*time.Second ||
+		p[1].Kind != enrich.KindHunter || p[1].Key != "inline" {
+		t.Errorf("providers %+v", p)
+	}
+	s := cfg.Enrich.Scoring
+	if s.Weights != (enrich.Weights{Intent: 0.5, Fit: 0.5}) || len(s.Fit) != 1 || len(s.Intent) != len(enrich.DefaultScoring().Intent) {
+		t.Errorf("scoring %+v: want the fit rules replaced and the intent rules kept", s)
 	}
 }
