@@ -34,7 +34,11 @@ func TestNATSOutage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h, err := NewHandler(testConfig(), pub, testLogger(t), WithConn(nc))
+	// The default publish timeout: a post that races the client noticing
+	// the disconnect waits for it, and must still be answered within 2 s.
+	cfg := testConfig()
+	cfg.PublishTimeout = DefaultPublishTimeout
+	h, err := NewHandler(cfg, pub, testLogger(t), WithConn(nc))
 	if err != nil {
 		t.Fatal(err)
 	}
