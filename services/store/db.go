@@ -55,7 +55,23 @@ func (db *DB) Contact(ctx context.Context, email string) (Contact, bool, error) 
 // Contacts returns up to limit contacts, newest first (by CreatedAt), or all
 // of them when limit <= 0.
 func (db *DB) Contacts(ctx context.Context, limit int) ([]Contact, error) {
-	recs, err := db.sql.list(ctx, contactSchema, limit)
+	return db.ListContacts(ctx, ContactFilter{Limit: limit})
+}
+
+// ListContacts returns the contacts f selects, newest first (by
+// CreatedAt): up to f.Limit of them, or all when f.Limit <= 0.
+func (db *DB) ListContacts(ctx context.Context, f ContactFilter) ([]Contact, error) {
+	var where []condition
+	if !f.Since.IsZero() {
+		where = append(where, condition{"updated_at >= ?", []any{formatTime(f.Since)}})
+	}
+	if f.Status != "" {
+		where = append(where, condition{"status = ?", []any{f.Status}})
+	}
+	if f.MinScore != nil {
+		where = append(where, condition{"signal_score >= ?", []any{*f.MinScore}})
+	}
+	recs, err := db.sql.find(ctx, contactSchema, where, f.Limit)
 	if err != nil {
 		return nil, err
 	}

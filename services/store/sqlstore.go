@@ -58,8 +58,7 @@ type queries struct {
 // tableQueries are the queries on one record table and its provenance.
 type tableQueries struct {
 	load, loadProv, save, saveProv string
-	list, listAll, listProv        string
-	listAllProv, count             string
+	count                          string
 }
 
 func newSQLStore(d dialect, writer, reader *sql.DB) *sqlStore {
@@ -89,7 +88,6 @@ func newSQLStore(d dialect, writer, reader *sql.DB) *sqlStore {
 func newTableQueries(d dialect, s *recordSchema) tableQueries {
 	cols := s.columns()
 	sel := "SELECT " + strings.Join(cols, ", ") + " FROM " + s.table
-	order := " ORDER BY created_at DESC, id DESC"
 	prov := "SELECT " + s.key + ", field, event_id, event_time, source FROM " + s.fieldTable
 	r := d.rebind
 	return tableQueries{
@@ -98,11 +96,7 @@ func newTableQueries(d dialect, s *recordSchema) tableQueries {
 		save:     r(d.upsert(s.table, []string{s.key}, cols)),
 		saveProv: r(d.upsert(s.fieldTable, []string{s.key, "field"},
 			[]string{s.key, "field", "event_id", "event_time", "source"})),
-		list:        r(sel + order + " LIMIT ?"),
-		listAll:     r(sel + order),
-		listProv:    r(prov + " WHERE " + s.key + " IN (SELECT " + s.key + " FROM " + s.table + order + " LIMIT ?)"),
-		listAllProv: r(prov),
-		count:       r("SELECT count(*) FROM " + s.table),
+		count: r("SELECT count(*) FROM " + s.table),
 	}
 }
 
@@ -247,13 +241,41 @@ func (s *sqlStore) get(ctx context.Context, sc *recordSchema, key string) (rec r
 
 // list reads up to limit records, newest first, or all when limit <= 0.
 func (s *sqlStore) list(ctx context.Context, sc *recordSchema, limit int) ([]record, error) {
-	tq := s.q.tables[sc]
-	rowsQ, provQ, args := tq.listAll, tq.listAllProv, []any(nil)
-	if limit > 0 {
-		rowsQ, provQ, args = tq.list, tq.listProv, []any{limit}
+	return s.find(ctx, sc, nil, limit)
+}
+
+// condition is one term of a WHERE clause, with ? placeholders.
+type condition struct {
+	sql  string
+	args []any
+}
+
+// find reads up to limit records matching every condition, newest first,
+// or all of them when limit <= 0, with their provenance.
+func (s *sqlStore) find(ctx context.Context, sc *recordSchema, where []condition, limit int) ([]record, error) {
+	from := " FROM " + sc.table
+	var (
+		terms []string
+		args  []any
+	)
+	for _, c := range where {
+		terms = append(terms, c.sql)
+		args = append(args, c.args...)
 	}
+	if len(terms) > 0 {
+		from += " WHERE " + strings.Join(terms, " AND ")
+	}
+	from += " ORDER BY created_at DESC, id DESC"
+	if limit > 0 {
+		from += " LIMIT ?"
+		args = append(args, limit)
+	}
+	rowsQ := s.d.rebind("SELECT " + strings.Join(sc.columns(), ", ") + from)
+	provQ := s.d.rebind("SELECT " + sc.key + ", field, event_id, event_time, source FROM " + sc.fieldTable +
+		" WHERE " + sc.key + " IN (SELECT " + sc.key + from + ")")
 	var recs []record
 	err := s.read(ctx, func(tx *sql.Tx) error {
+		recs = nil
 		rows, err := tx.QueryContext(ctx, rowsQ, args...)
 		if err != nil {
 			return err

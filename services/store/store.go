@@ -134,6 +134,11 @@ func Run(ctx context.Context, cfg Config, deps service.Deps) error {
 	}
 	defer db.Close()
 	r.Health.Add(Name, db.Ping)
+	api, err := serveAPI(ctx, r.Conn, db, r.Logger)
+	if err != nil {
+		return fmt.Errorf("store: %w", err)
+	}
+	defer func() { _ = api.Stop() }() // before the database closes
 	r.Health.Add(Name+".streams", service.StreamsCheck(r.JS, events.StreamLeads, events.StreamRecords))
 
 	pub, err := r.Publisher()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"reflect"
 	"slices"
@@ -339,5 +340,26 @@ func TestRun(t *testing.T) {
 		}
 	})
 
+	t.Run("read API", func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		c := store.NewClient(srv.Conn)
+		ada, ok, err := c.Contact(ctx, "ada@example.com")
+		if err != nil || !ok || ada.Title != "CTO" || len(ada.Activities) != 3 {
+			t.Errorf("Contact(ada) = %+v, %v, %v: want her with lead-a, lead-b and lead-c", ada, ok, err)
+		}
+		list, err := c.Contacts(ctx, store.ContactFilter{Status: "new"})
+		if err != nil || len(list) != 1 || list[0].Email != "grace@example.com" {
+			t.Errorf("Contacts(status new) = %+v, %v", list, err)
+		}
+		co, ok, err := c.Company(ctx, "www.example.com")
+		if err != nil || !ok || co.Employees == nil || *co.Employees != 300 {
+			t.Errorf("Company(www.example.com) = %+v, %v, %v", co, ok, err)
+		}
+	})
+
 	stop()
+	if _, err := store.NewClient(srv.Conn).Contacts(context.Background(), store.ContactFilter{}); !errors.Is(err, store.ErrNoStore) {
+		t.Errorf("after Run returned the read API still answers: %v", err)
+	}
 }
