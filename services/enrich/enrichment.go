@@ -11,6 +11,9 @@ import (
 	"github.com/gtmhub/gtmhub/events"
 )
 
+// maxReason is the contract's limit on a provider status's reason.
+const maxReason = 1000
+
 // enricher asks every configured provider about a lead.
 type enricher struct {
 	providers  []*guarded
@@ -42,7 +45,7 @@ func (e *enricher) enrich(ctx context.Context, q Query) (contracts.Enrichment, e
 				retries = append(retries, clampRetry(o.retry, left))
 				continue
 			}
-			o = skipped(fmt.Sprintf("gave up after waiting %s: %s", g.cfg.MaxWait, events.Redact(o.retry.Error())))
+			o = skipped(truncate(fmt.Sprintf("gave up after waiting %s: %s", g.cfg.MaxWait, events.Redact(o.retry.Error())), maxReason))
 		}
 		enr.Status[g.p.Name()] = o.status
 		if enr.Company == nil {

@@ -45,7 +45,7 @@ type outcome struct {
 }
 
 func skipped(reason string) outcome {
-	return outcome{status: contracts.ProviderStatus{State: contracts.ProviderSkipped, Reason: reason}}
+	return outcome{status: contracts.ProviderStatus{State: contracts.ProviderSkipped, Reason: truncate(reason, maxReason)}}
 }
 
 func later(err error) outcome { return outcome{retry: err} }

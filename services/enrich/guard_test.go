@@ -167,7 +167,11 @@ func TestGuardedBreaker(t *testing.T) {
 	if st := g.breakers.State("clearbit"); st != gobreaker.StateOpen {
 		t.Fatalf("breaker %s after five 500s, want open", st)
 	}
+	deadline := openedAt.Add(5 * time.Second)
 	for i := 0; g.breakers.State("clearbit") == gobreaker.StateOpen; i++ {
+		if time.Now().After(deadline) {
+			t.Fatal("breaker still open after 5s, want half-open after 1s")
+		}
 		o := g.lookup(ctx, query(fmt.Sprintf("x@open%d.dev", i)))
 		if d, ok := events.RetryDelay(o.retry); !ok || d > time.Second {
 			t.Fatalf("open breaker: %+v, want a retry within the breaker timeout", o)
@@ -267,5 +271,24 @@ func TestEnricherGivesUp(t *testing.T) {
 		e.providers[0].mu.Lock()
 		e.providers[0].notBefore = time.Time{}
 		e.providers[0].mu.Unlock()
+	}
+}
+
+// TestGuardedErrorsKeepSecrets checks that a failed request's error names
+// neither the API key nor the email looked up.
+func TestGuardedErrorsKeepSecrets(t *testing.T) {
+	f := newFake(t)
+	hunter := clearbitConfig(f)
+	hunter.Name, hunter.Kind = "hunter", KindHunter
+	g := guardedFor(t, hunter)[0]
+	f.Close() // every request now fails to connect
+	o := g.lookup(t.Context(), query("ada@acme.io"))
+	if o.retry == nil {
+		t.Fatalf("outcome %+v, want a failure", o)
+	}
+	for _, secret := range []string{testKey, "ada@acme.io", "ada%40acme.io", "api_key"} {
+		if strings.Contains(o.retry.Error(), secret) {
+			t.Errorf("error %q contains %q", o.retry, secret)
+		}
 	}
 }

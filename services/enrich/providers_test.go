@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -271,5 +272,63 @@ func waitAsync(t *testing.T, ctx context.Context, srv *eventstest.Server) {
 	case <-srv.JS.PublishAsyncComplete():
 	case <-ctx.Done():
 		t.Fatal("async publishes not acknowledged")
+	}
+}
+
+// TestRunGoesOnWithoutProvider checks that a lead whose provider has spent
+// its credits, or has failed for max_wait, is enriched with what there is
+// and says which provider was skipped and why.
+func TestRunGoesOnWithoutProvider(t *testing.T) {
+	tests := []struct {
+		name       string
+		setup      func(cfg *enrich.Config, f *fakeprovider.Server)
+		spendFirst bool // enrich a lead from another domain first
+		wantReason string
+	}{
+		{
+			name: "credits spent",
+			setup: func(cfg *enrich.Config, f *fakeprovider.Server) {
+				cfg.Enrich.Providers[0].MonthlyCredits = 1
+				f.AddCompany(fakeprovider.Company{Domain: "first.dev", Name: "First"})
+			},
+			spendFirst: true,
+			wantReason: "monthly credits spent",
+		},
+		{
+			name: "down past max_wait",
+			setup: func(cfg *enrich.Config, f *fakeprovider.Server) {
+				cfg.Enrich.Providers[0].MaxWait = 1500 * time.Millisecond
+				f.Fail(fakeprovider.Clearbit, http.StatusServiceUnavailable, 100)
+			},
+			wantReason: "gave up after waiting 1.5s",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := eventstest.RunServer(t)
+			cfg, f := withFake(t)
+			tt.setup(&cfg, f)
+			startEnrich(t, srv, cfg)
+
+			n := 1
+			if tt.spendFirst {
+				srv.Publish(t, events.SubjectLeadsCaptured+".form", leadEvent(t, contracts.Lead{Email: "x@first.dev"}, nil))
+				srv.Await(t, events.StreamLeads, events.SubjectLeadsEnriched, 1, wait)
+				n = 2
+			}
+			srv.Publish(t, events.SubjectLeadsCaptured+".form", leadEvent(t, contracts.Lead{Email: "ada@acme.io"}, nil))
+			msgs := srv.Await(t, events.StreamLeads, events.SubjectLeadsEnriched, n, wait)
+			got := enrichedLead(t, msgs[n-1])
+			st := got.Enrichment.Status["clearbit"]
+			if st.State != contracts.ProviderSkipped || !strings.Contains(st.Reason, tt.wantReason) {
+				t.Errorf("clearbit status %+v, want skipped: %s", st, tt.wantReason)
+			}
+			if got.Enrichment.Company != nil || got.Enrichment.EmailVerification == nil || got.SignalScore == nil {
+				t.Errorf("enrichment %+v, scores %v: want no company, the email verified, and scores", got.Enrichment, got.SignalScore)
+			}
+			if strings.Contains(st.Reason, fakeKey) {
+				t.Errorf("reason %q contains the key", st.Reason)
+			}
+		})
 	}
 }
