@@ -135,8 +135,8 @@ func Run(ctx context.Context, cfg Config, deps service.Deps) error {
 	if err != nil {
 		return err // Validate has already checked the list.
 	}
-	var problems service.Problems
-	scorer := newScorer(cfg.Enrich.Scoring, &problems) // Validate has already checked the rules.
+	var ignored service.Problems // Validate has already reported them.
+	scorer := newScorer(cfg.Enrich.Scoring, &ignored)
 	spec, ok := events.DefaultTopology().Consumer(Name)
 	if !ok {
 		return errors.New("enrich: the topology declares no enrich consumer")

@@ -33,3 +33,15 @@ func ExampleNormalize() {
 	// bob@gmx.de domain="acme.io" first_name="" created_at=2025-11-20T09:14:03Z
 	// rejected: email invalid_format
 }
+
+func ExampleCompanyKey() {
+	for _, name := range []string{"ACME, Inc.", "Acme Inc", "acme", "Müller GmbH & Co. KG", "Société Générale S.A."} {
+		fmt.Printf("%-22q → %q\n", name, enrich.CompanyKey(name))
+	}
+	// Output:
+	// "ACME, Inc."           → "acme"
+	// "Acme Inc"             → "acme"
+	// "acme"                 → "acme"
+	// "Müller GmbH & Co. KG" → "muller"
+	// "Société Générale S.A." → "societe generale"
+}

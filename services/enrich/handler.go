@@ -62,20 +62,10 @@ func (h *handler) handle(ctx context.Context, ev event.Event) error {
 	if len(reasons) > 0 {
 		return h.reject(ctx, ev, in.Lead, reasons)
 	}
-	notes := h.classify.Classify(lead.Email)
-	enr, err := h.enricher.enrich(ctx, Query{Email: lead.Email, Domain: lead.Domain, Lead: lead, Notes: notes})
+	out, err := h.enrich(ctx, ev, lead, in.Attributes)
 	if err != nil {
 		return err
 	}
-	if notes.Disposable && enr.EmailVerification == nil {
-		enr.EmailVerification = &contracts.EmailVerification{Status: "disposable"}
-	}
-	h.score(ctx, ev, &lead, in.Attributes, enr, notes)
-	for name, st := range enr.Status {
-		h.metrics.providers.WithLabelValues(name, string(st.State)).Inc()
-	}
-
-	out := contracts.LeadEnriched{Lead: lead, Enrichment: enr}
 	data, err := json.Marshal(out)
 	if err != nil {
 		return fmt.Errorf("encode enriched lead: %w", err)
@@ -95,8 +85,35 @@ func (h *handler) handle(ctx context.Context, ev event.Event) error {
 	if err := h.pub.Publish(ctx, events.SubjectLeadsEnriched, next); err != nil {
 		return fmt.Errorf("publish enriched lead: %w", err)
 	}
+	h.recordProviders(ctx, ev, out.Enrichment)
 	h.metrics.leads.WithLabelValues("enriched").Inc()
 	return nil
+}
+
+// enrich asks the providers about the normalized lead and scores it. Its
+// error asks for the capture to be redelivered later.
+func (h *handler) enrich(ctx context.Context, ev event.Event, lead contracts.Lead, attrs map[string]any) (contracts.LeadEnriched, error) {
+	notes := h.classify.Classify(lead.Email)
+	enr, err := h.enricher.enrich(ctx, Query{Email: lead.Email, Domain: lead.Domain, Lead: lead, Notes: notes})
+	if err != nil {
+		return contracts.LeadEnriched{}, err
+	}
+	if notes.Disposable && enr.EmailVerification == nil {
+		enr.EmailVerification = &contracts.EmailVerification{Status: "disposable"}
+	}
+	h.score(ctx, ev, &lead, attrs, enr, notes)
+	return contracts.LeadEnriched{Lead: lead, Enrichment: enr}, nil
+}
+
+// recordProviders counts what each provider did for a published lead and
+// logs the ones skipped.
+func (h *handler) recordProviders(ctx context.Context, ev event.Event, enr contracts.Enrichment) {
+	for name, st := range enr.Status {
+		h.metrics.providers.WithLabelValues(name, string(st.State)).Inc()
+		if st.State == contracts.ProviderSkipped {
+			h.log.InfoContext(ctx, "provider skipped", "event_id", ev.ID(), "provider", name, "reason", st.Reason)
+		}
+	}
 }
 
 // score sets the lead's fit, intent and signal scores. A rule that fails
