@@ -23,6 +23,7 @@ type Publisher struct {
 	sem     chan struct{}
 	tel     telemetry
 	metrics *Metrics
+	timeout time.Duration
 }
 
 // PublisherOption configures a [Publisher].
@@ -30,6 +31,7 @@ type PublisherOption func(*publisherOptions)
 
 type publisherOptions struct {
 	maxPending int
+	timeout    time.Duration
 	metrics    *Metrics
 	tp         trace.TracerProvider
 	prop       propagation.TextMapPropagator
@@ -38,6 +40,14 @@ type publisherOptions struct {
 // WithMaxPending bounds the publishes awaiting a PubAck. Default 1024.
 func WithMaxPending(n int) PublisherOption {
 	return func(o *publisherOptions) { o.maxPending = n }
+}
+
+// WithPublishTimeout bounds the wait for a PubAck when the caller's context
+// has no deadline of its own. An ack lost with a failed server would
+// otherwise be waited for for ever; after the timeout the publish fails as
+// retryable, and a retry is de-duplicated. Default 10s.
+func WithPublishTimeout(d time.Duration) PublisherOption {
+	return func(o *publisherOptions) { o.timeout = d }
 }
 
 // WithPublishMetrics records publish latency by stream in m.
@@ -62,14 +72,15 @@ func NewPublisher(js jetstream.JetStream, opts ...PublisherOption) (*Publisher, 
 	if js == nil {
 		return nil, errors.New("events: nil JetStream")
 	}
-	o := publisherOptions{maxPending: 1024}
+	o := publisherOptions{maxPending: 1024, timeout: 10 * time.Second}
 	for _, opt := range opts {
 		opt(&o)
 	}
 	if o.maxPending < 1 {
 		return nil, fmt.Errorf("events: max pending %d < 1", o.maxPending)
 	}
-	return &Publisher{js: js, sem: make(chan struct{}, o.maxPending), tel: newTelemetry(o.tp, o.prop), metrics: o.metrics}, nil
+	return &Publisher{js: js, sem: make(chan struct{}, o.maxPending), tel: newTelemetry(o.tp, o.prop), metrics: o.metrics,
+		timeout: o.timeout}, nil
 }
 
 // Publish stores ev on subject and returns after the PubAck. The event's id
@@ -113,6 +124,11 @@ func (p *Publisher) PublishAck(ctx context.Context, subject string, ev event.Eve
 func (p *Publisher) PublishMsg(ctx context.Context, msg *nats.Msg) (ack *jetstream.PubAck, err error) {
 	start := time.Now()
 	defer func() { p.metrics.published(msg.Subject, time.Since(start), err) }()
+	if _, ok := ctx.Deadline(); !ok && p.timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, p.timeout)
+		defer cancel()
+	}
 	select {
 	case p.sem <- struct{}{}:
 	case <-ctx.Done():

@@ -195,10 +195,28 @@ type Cluster struct {
 	dirs    []string
 }
 
+// ClusterOption adjusts every node's options before it starts.
+type ClusterOption func(*server.Options) error
+
+// WithConfigFile starts every node from a nats-server configuration file
+// (accounts, users, permissions); ports, routes and stores stay the test's.
+func WithConfigFile(path string) ClusterOption {
+	return func(o *server.Options) error {
+		base, err := server.ProcessConfigFile(path)
+		if err != nil {
+			return fmt.Errorf("config %s: %w", path, err)
+		}
+		base.ServerName, base.Host, base.Port, base.JetStream = o.ServerName, o.Host, o.Port, true
+		base.StoreDir, base.NoLog, base.NoSigs, base.Routes, base.Cluster = o.StoreDir, true, true, o.Routes, o.Cluster
+		*o = *base
+		return nil
+	}
+}
+
 // RunCluster starts an n-node JetStream cluster for t on free ports, with
 // its store in temporary directories, and shuts it down when t ends. It
 // returns once the cluster has elected a meta leader.
-func RunCluster(t testing.TB, n int) *Cluster {
+func RunCluster(t testing.TB, n int, opts ...ClusterOption) *Cluster {
 	t.Helper()
 	ports := make([]int, n)
 	for i := range ports {
@@ -213,9 +231,15 @@ func RunCluster(t testing.TB, n int) *Cluster {
 			}
 		}
 		dir := t.TempDir()
-		ns, err := server.NewServer(&server.Options{ServerName: fmt.Sprintf("n%d", i+1), Host: "127.0.0.1", Port: -1,
+		o := &server.Options{ServerName: fmt.Sprintf("n%d", i+1), Host: "127.0.0.1", Port: -1,
 			JetStream: true, StoreDir: dir, NoLog: true, NoSigs: true, Routes: routes,
-			Cluster: server.ClusterOpts{Name: "gtmhub-test", Host: "127.0.0.1", Port: ports[i]}})
+			Cluster: server.ClusterOpts{Name: "gtmhub-test", Host: "127.0.0.1", Port: ports[i]}}
+		for _, opt := range opts {
+			if err := opt(o); err != nil {
+				t.Fatalf("eventstest: cluster node %d: %v", i+1, err)
+			}
+		}
+		ns, err := server.NewServer(o)
 		if err != nil {
 			t.Fatalf("eventstest: cluster node %d: %v", i+1, err)
 		}
@@ -243,6 +267,16 @@ func (c *Cluster) hasMetaLeader() bool {
 	return false
 }
 
+// StreamLeaderIn returns the node leading stream in account, or nil.
+func (c *Cluster) StreamLeaderIn(account, stream string) *server.Server {
+	for _, s := range c.Servers {
+		if s.Running() && s.JetStreamIsStreamLeader(account, stream) {
+			return s
+		}
+	}
+	return nil
+}
+
 // URLs is a client URL list of every running node.
 func (c *Cluster) URLs() string {
 	var urls []string
@@ -254,14 +288,9 @@ func (c *Cluster) URLs() string {
 	return strings.Join(urls, ",")
 }
 
-// StreamLeader returns the node leading stream, or nil.
+// StreamLeader returns the node leading stream in the global account, or nil.
 func (c *Cluster) StreamLeader(stream string) *server.Server {
-	for _, s := range c.Servers {
-		if s.Running() && s.JetStreamIsStreamLeader(server.DEFAULT_GLOBAL_ACCOUNT, stream) {
-			return s
-		}
-	}
-	return nil
+	return c.StreamLeaderIn(server.DEFAULT_GLOBAL_ACCOUNT, stream)
 }
 
 func freePort(t testing.TB) int {

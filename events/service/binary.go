@@ -93,7 +93,7 @@ func (b Binary[C]) Main(ctx context.Context, args []string, stderr io.Writer) er
 		return err
 	}
 	defer func() { _ = announced.Stop() }()
-	deps := Deps{Conn: nc, Logger: log, Registry: reg, Health: NewHealth(),
+	deps := Deps{Conn: nc, Logger: log, Registry: reg, Health: NewHealth(), Replicas: *replicas,
 		TracerProvider: tracing.Provider, Propagator: tracing.Propagator}
 
 	ln, err := net.Listen("tcp", *admin)

@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 
 	"github.com/nats-io/nats.go"
@@ -25,6 +26,9 @@ type Deps struct {
 	Health         *Health
 	TracerProvider trace.TracerProvider
 	Propagator     propagation.TextMapPropagator
+	// Replicas is the replica count of the KV buckets a service creates,
+	// the same as its streams': 3 on a cluster. Default 1.
+	Replicas int
 }
 
 // Resolved are Deps with every field set and the JetStream context ready.
@@ -41,6 +45,7 @@ func (d Deps) Resolve(ctx context.Context, natsURL, name string) (r Resolved, cl
 	if d.Logger == nil {
 		d.Logger = slog.New(slog.DiscardHandler)
 	}
+	d.Replicas = max(d.Replicas, 1)
 	if d.Registry == nil {
 		d.Registry = prometheus.NewRegistry()
 	}
@@ -91,4 +96,15 @@ func (r Resolved) Publisher(opts ...events.PublisherOption) (*events.Publisher, 
 	return events.NewPublisher(r.JS, append([]events.PublisherOption{
 		events.WithTracerProvider(r.TracerProvider), events.WithPropagator(r.Propagator),
 		events.WithPublishMetrics(r.Metrics)}, opts...)...)
+}
+
+// KeyValue creates or updates a service's KV bucket with the deployment's
+// replica count, so its state survives the loss of a node like its streams.
+func (r Resolved) KeyValue(ctx context.Context, cfg jetstream.KeyValueConfig) (jetstream.KeyValue, error) {
+	cfg.Replicas = r.Replicas
+	kv, err := r.JS.CreateOrUpdateKeyValue(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("bucket %s: %w", cfg.Bucket, err)
+	}
+	return kv, nil
 }
