@@ -126,7 +126,9 @@ func (g *guarded) settle(ctx context.Context, key string, ans Answer, err error)
 		g.store(ctx, key, cacheEntry{Result: ans.Result})
 		return outcome{status: contracts.ProviderStatus{State: contracts.ProviderDone}, result: ans.Result}
 	case errors.As(err, &skip):
-		g.store(ctx, key, cacheEntry{Skip: skip.Reason})
+		if skip.Final {
+			g.store(ctx, key, cacheEntry{Skip: skip.Reason})
+		}
 		return skipped(skip.Reason)
 	case errors.Is(err, ErrRateLimited):
 		if d, ok := events.RetryDelay(err); ok {

@@ -24,7 +24,13 @@ const testKey = "sk_test_secret"
 // JetStream and returns them in order.
 func guardedFor(t *testing.T, cfgs ...ProviderConfig) []*guarded {
 	t.Helper()
-	srv := eventstest.RunServer(t)
+	return guardedOn(t, eventstest.RunServer(t), cfgs...)
+}
+
+// guardedOn builds the guarded providers of cfgs on srv, as one process
+// would: several calls share the KV buckets like several processes.
+func guardedOn(t *testing.T, srv *eventstest.Server, cfgs ...ProviderConfig) []*guarded {
+	t.Helper()
 	ctx := t.Context()
 	r, closeFn, err := service.Deps{Conn: srv.Conn}.Resolve(ctx, "", Name)
 	if err != nil {
@@ -88,12 +94,16 @@ func TestGuardedAnswers(t *testing.T) {
 		{name: "while rate limited, no request", g: clearbit, q: query("x@later2.dev"), wantRetry: true, wantUsed: 2},
 		{name: "no domain is skipped", g: clearbit, q: Query{Email: "bob@gmail.com"}, wantState: contracts.ProviderSkipped, wantUsed: 2},
 		{name: "email verified", g: verifier, q: query("ada@acme.io"), wantState: contracts.ProviderDone, wantCalls: 1, wantUsed: 1},
+		{name: "refused key is skipped, not cached", g: verifier, inject: &fakeprovider.Reply{Status: 401}, q: query("x@acme2.io"),
+			wantState: contracts.ProviderSkipped, wantCalls: 1, wantUsed: 1},
+		{name: "so the next lookup asks again", g: verifier, q: query("x@acme2.io"),
+			wantState: contracts.ProviderDone, wantCalls: 1, wantUsed: 2},
 		{name: "202 while verifying", g: verifier, inject: &fakeprovider.Reply{Status: 202, RetryAfter: "1"}, q: query("eve@acme.io"),
-			wantRetry: true, wantDelay: time.Second, wantCalls: 1, wantUsed: 1},
+			wantRetry: true, wantDelay: time.Second, wantCalls: 1, wantUsed: 2},
 		{name: "500 is a failure to retry", g: verifier, inject: &fakeprovider.Reply{Status: 500}, q: query("eve@acme.io"),
-			wantRetry: true, wantCalls: 1, wantUsed: 1},
+			wantRetry: true, wantCalls: 1, wantUsed: 2},
 		{name: "disposable is not verified", g: verifier, q: Query{Email: "x@yopmail.com", Notes: Notes{Disposable: true}},
-			wantState: contracts.ProviderSkipped, wantUsed: 1},
+			wantState: contracts.ProviderSkipped, wantUsed: 2},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -195,13 +205,16 @@ func TestGuardedBreaker(t *testing.T) {
 	}
 }
 
-// TestGuardedBudget checks that concurrent workers never spend more than
-// the monthly credits, and that the rest is skipped with the reason.
+// TestGuardedBudget checks that concurrent workers in two processes never
+// spend more than the monthly credits between them, and that the rest is
+// skipped with the reason.
 func TestGuardedBudget(t *testing.T) {
 	f := newFake(t)
 	pc := clearbitConfig(f)
 	pc.MonthlyCredits = 10
-	g := guardedFor(t, pc)[0]
+	srv := eventstest.RunServer(t)
+	procs := []*guarded{guardedOn(t, srv, pc)[0], guardedOn(t, srv, pc)[0]}
+	g := procs[0]
 	ctx := t.Context()
 
 	var (
@@ -212,7 +225,7 @@ func TestGuardedBudget(t *testing.T) {
 	for w := range 8 {
 		wg.Go(func() {
 			for i := range 5 {
-				o := g.lookup(ctx, query(fmt.Sprintf("x@d%d-%d.dev", w, i)))
+				o := procs[w%2].lookup(ctx, query(fmt.Sprintf("x@d%d-%d.dev", w, i)))
 				mu.Lock()
 				states[o.status.State]++
 				mu.Unlock()

@@ -58,11 +58,16 @@ type Answer struct {
 // look up for a lead. The provider is reported as skipped.
 var ErrNotApplicable = errors.New("nothing to look up")
 
-// SkipError is a provider's final refusal of one input, such as Clearbit's
-// 422 for a domain it cannot look up. The lead goes on without this
-// provider, which is reported as skipped with Reason.
+// SkipError is a provider's refusal to answer, such as Clearbit's 422 for
+// a domain it cannot look up or a 401 for a key it does not accept. The
+// lead goes on without this provider, which is reported as skipped with
+// Reason.
 type SkipError struct {
 	Reason string
+	// Final is true when the refusal concerns the input, which will never
+	// be answered: it is cached like an answer. A refused key or an account
+	// over quota is not final.
+	Final bool
 }
 
 func (e *SkipError) Error() string { return e.Reason }

@@ -136,7 +136,9 @@ func (c *Clearbit) Lookup(ctx context.Context, q Query) (Answer, error) {
 	case http.StatusNotFound:
 		return Answer{Charged: true}, nil
 	case http.StatusUnprocessableEntity:
-		return Answer{}, &SkipError{Reason: c.name + " cannot look this domain up (HTTP 422)"}
+		return Answer{}, &SkipError{Reason: c.name + " cannot look this domain up (HTTP 422)", Final: true}
+	case http.StatusUnauthorized, http.StatusPaymentRequired, http.StatusForbidden:
+		return Answer{}, refused(c.name, status)
 	case http.StatusTooManyRequests:
 		return Answer{}, events.RetryAfter(retryAfter(h, time.Second), fmt.Errorf("%s: %w (HTTP 429)", c.name, ErrRateLimited))
 	}
@@ -235,7 +237,9 @@ func (h *Hunter) Lookup(ctx context.Context, q Query) (Answer, error) {
 	case http.StatusTooManyRequests:
 		return Answer{}, events.RetryAfter(retryAfter(hdr, time.Second), fmt.Errorf("%s: %w (HTTP 429)", h.name, ErrRateLimited))
 	case http.StatusBadRequest, http.StatusUnprocessableEntity:
-		return Answer{}, &SkipError{Reason: fmt.Sprintf("%s cannot verify this address (HTTP %d)", h.name, status)}
+		return Answer{}, &SkipError{Reason: fmt.Sprintf("%s cannot verify this address (HTTP %d)", h.name, status), Final: true}
+	case http.StatusUnauthorized, http.StatusPaymentRequired, http.StatusForbidden:
+		return Answer{}, refused(h.name, status)
 	}
 	return Answer{}, &statusError{provider: h.name, status: status}
 }
@@ -255,6 +259,15 @@ func (t privateQuery) RoundTrip(req *http.Request) (*http.Response, error) {
 	r := req.Clone(req.Context())
 	r.URL.RawQuery = q.Encode()
 	return t.next.RoundTrip(r)
+}
+
+// refused is the skip for an account the provider turns away: a wrong key
+// (401, 403) or no quota left (402). Waiting would not help the lead.
+func refused(name string, status int) *SkipError {
+	if status == http.StatusPaymentRequired {
+		return &SkipError{Reason: fmt.Sprintf("%s says the account is over quota (HTTP 402)", name)}
+	}
+	return &SkipError{Reason: fmt.Sprintf("%s refused the API key (HTTP %d)", name, status)}
 }
 
 // retryAfter reads a Retry-After header in seconds or as an HTTP date, or
