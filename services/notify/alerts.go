@@ -97,8 +97,8 @@ type alerter struct {
 	queue   chan SlackMessage
 }
 
-func openAlerter(ctx context.Context, js jetstream.JetStream, cfg Alerts, webhook string, hooks *SlackWebhooks, log *slog.Logger) (*alerter, error) {
-	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+func openAlerter(ctx context.Context, open bucketOpener, cfg Alerts, webhook string, hooks *SlackWebhooks, log *slog.Logger) (*alerter, error) {
+	kv, err := open(ctx, jetstream.KeyValueConfig{
 		Bucket:      AlertsBucket,
 		Description: "alert levels raised per period, and active alerts",
 		TTL:         7 * 24 * time.Hour,

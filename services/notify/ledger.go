@@ -56,9 +56,13 @@ type LedgerEntry struct {
 	Published bool `json:"published,omitempty"`
 }
 
+// bucketOpener creates or updates a KV bucket with the deployment's replica
+// count (service.Resolved.KeyValue).
+type bucketOpener func(context.Context, jetstream.KeyValueConfig) (jetstream.KeyValue, error)
+
 // openLedger creates or updates the bucket; entries expire after ttl.
-func openLedger(ctx context.Context, js jetstream.JetStream, ttl time.Duration) (*ledger, error) {
-	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+func openLedger(ctx context.Context, open bucketOpener, ttl time.Duration) (*ledger, error) {
+	kv, err := open(ctx, jetstream.KeyValueConfig{
 		Bucket:      LedgerBucket,
 		Description: "notification decisions within the dedupe window, by decision id",
 		TTL:         ttl,

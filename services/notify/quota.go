@@ -42,8 +42,8 @@ type quota struct {
 	crossed func(ctx context.Context, day string, level, used, limit int)
 }
 
-func openQuota(ctx context.Context, js jetstream.JetStream, limit int, loc *time.Location, levels []int) (*quota, error) {
-	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+func openQuota(ctx context.Context, open bucketOpener, limit int, loc *time.Location, levels []int) (*quota, error) {
+	kv, err := open(ctx, jetstream.KeyValueConfig{
 		Bucket:      QuotaBucket,
 		Description: "emails sent per local day, against the daily quota",
 		TTL:         72 * time.Hour,
@@ -135,8 +135,8 @@ type deferred struct {
 	Event event.Event `json:"event"`
 }
 
-func openDeferred(ctx context.Context, js jetstream.JetStream) (jetstream.KeyValue, error) {
-	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+func openDeferred(ctx context.Context, open bucketOpener) (jetstream.KeyValue, error) {
+	kv, err := open(ctx, jetstream.KeyValueConfig{
 		Bucket:      DeferredBucket,
 		Description: "notifications deferred by the daily email quota, by decision id",
 		History:     1,

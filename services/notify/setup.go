@@ -14,7 +14,7 @@ import (
 // newNotifier opens the buckets and builds the senders cfg configures.
 // cfg has its defaults applied.
 func newNotifier(ctx context.Context, cfg Config, engine *Engine, r service.Resolved) (*notifier, error) {
-	led, err := openLedger(ctx, r.JS, cfg.DedupeWindow)
+	led, err := openLedger(ctx, r.KeyValue, cfg.DedupeWindow)
 	if err != nil {
 		return nil, err
 	}
@@ -34,7 +34,7 @@ func newNotifier(ctx context.Context, cfg Config, engine *Engine, r service.Reso
 	}
 	n.hooks = NewSlackWebhooks(cfg.Slack, n.breakers)
 	n.hooks.onRateLimit = n.stats.rateLimited
-	if n.alerts, err = openAlerter(ctx, r.JS, cfg.Alerts, cfg.alertsWebhook(), n.hooks, r.Logger); err != nil {
+	if n.alerts, err = openAlerter(ctx, r.KeyValue, cfg.Alerts, cfg.alertsWebhook(), n.hooks, r.Logger); err != nil {
 		return nil, err
 	}
 	n.alerts.now = cfg.Now
@@ -55,11 +55,11 @@ func newNotifier(ctx context.Context, cfg Config, engine *Engine, r service.Reso
 	}
 	if n.senders[contracts.ChannelEmail] != nil {
 		loc, _ := cfg.SMTP.location() // validated
-		if n.quota, err = openQuota(ctx, r.JS, cfg.SMTP.quotaLimit(), loc, cfg.SMTP.alertLevels()); err != nil {
+		if n.quota, err = openQuota(ctx, r.KeyValue, cfg.SMTP.quotaLimit(), loc, cfg.SMTP.alertLevels()); err != nil {
 			return nil, err
 		}
 		n.quota.crossed, n.quota.now = n.quotaCrossed, cfg.Now
-		if n.deferredKV, err = openDeferred(ctx, r.JS); err != nil {
+		if n.deferredKV, err = openDeferred(ctx, r.KeyValue); err != nil {
 			return nil, err
 		}
 	}
