@@ -97,13 +97,13 @@ func TestGuardedAnswers(t *testing.T) {
 		{name: "refused key is skipped, not cached", g: verifier, inject: &fakeprovider.Reply{Status: 401}, q: query("x@acme2.io"),
 			wantState: contracts.ProviderSkipped, wantCalls: 1, wantUsed: 1},
 		{name: "so the next lookup asks again", g: verifier, q: query("x@acme2.io"),
-			wantState: contracts.ProviderDone, wantCalls: 1, wantUsed: 2},
+			wantState: contracts.ProviderDone, wantCalls: 1, wantUsed: 1}, // unknown: free
 		{name: "202 while verifying", g: verifier, inject: &fakeprovider.Reply{Status: 202, RetryAfter: "1"}, q: query("eve@acme.io"),
-			wantRetry: true, wantDelay: time.Second, wantCalls: 1, wantUsed: 2},
+			wantRetry: true, wantDelay: time.Second, wantCalls: 1, wantUsed: 1},
 		{name: "500 is a failure to retry", g: verifier, inject: &fakeprovider.Reply{Status: 500}, q: query("eve@acme.io"),
-			wantRetry: true, wantCalls: 1, wantUsed: 2},
+			wantRetry: true, wantCalls: 1, wantUsed: 1},
 		{name: "disposable is not verified", g: verifier, q: Query{Email: "x@yopmail.com", Notes: Notes{Disposable: true}},
-			wantState: contracts.ProviderSkipped, wantUsed: 2},
+			wantState: contracts.ProviderSkipped, wantUsed: 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

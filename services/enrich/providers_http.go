@@ -176,8 +176,9 @@ func (r clearbitCompany) company(queried string) *contracts.Company {
 
 // Hunter verifies email addresses with a Hunter-compatible Email Verifier.
 // It answers 200 with data.status and data.score, 202 while the
-// verification is still running, and 429 when rate limited. Hunter counts
-// every 200 against the monthly credits.
+// verification is still running, and 429 when rate limited. Hunter counts a
+// verification against the monthly credits unless its status is unknown or
+// disposable.
 type Hunter struct{ httpProvider }
 
 // Name returns the provider's configured name.
@@ -231,7 +232,8 @@ func (h *Hunter) Lookup(ctx context.Context, q Query) (Answer, error) {
 		if s := raw.Data.Score; s != nil && *s >= 0 && *s <= 100 {
 			v.Score = s
 		}
-		return Answer{Result: Result{EmailVerification: v}, Charged: true}, nil
+		charged := v.Status != "unknown" && v.Status != "disposable"
+		return Answer{Result: Result{EmailVerification: v}, Charged: charged}, nil
 	case http.StatusAccepted:
 		return Answer{}, events.RetryAfter(retryAfter(hdr, retryPending), fmt.Errorf("%s: verification in progress", h.name))
 	case http.StatusTooManyRequests:
