@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -58,6 +59,49 @@ func BenchmarkUpsert(b *testing.B) {
 					i++
 				}
 				b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
+			})
+		}
+	}
+}
+
+// BenchmarkUpsertUnderLoad handles new leads from many goroutines at once,
+// as the consumer's workers do, each event in a transaction of its own or
+// batched by group commit as Run does.
+func BenchmarkUpsertUnderLoad(b *testing.B) {
+	for _, bk := range testBackends {
+		for _, batched := range []bool{false, true} {
+			name := bk.name + "/one transaction per event"
+			if batched {
+				name = bk.name + "/batched"
+			}
+			b.Run(name, func(b *testing.B) {
+				s := bk.open(b)
+				w := newTestWriter(s, discard{})
+				if batched {
+					ctx, cancel := context.WithCancel(context.Background())
+					batches := newBatcher(s, maxBatch)
+					done := make(chan struct{})
+					go func() { batches.run(ctx, s.writers); close(done) }()
+					defer func() { cancel(); <-done }()
+					w.store, w.relay.store = batches, batches
+				}
+				var n atomic.Int64
+				b.SetParallelism(8)
+				b.ResetTimer()
+				b.RunParallel(func(pb *testing.PB) {
+					for pb.Next() {
+						i := n.Add(1)
+						l := adaLead(func(l *contracts.Lead) {
+							l.Email, l.FirstName, l.Domain = fmt.Sprintf("lead%d@example.com", i), "Ada", "example.com"
+							l.SignalScore = ptr(float64(i % 100))
+						})
+						if err := w.handle(context.Background(), enriched(b, fmt.Sprint("e", i), t0, l)); err != nil {
+							b.Error(err)
+							return
+						}
+					}
+				})
+				b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "upserts/s")
 			})
 		}
 	}

@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"database/sql"
 	"embed"
 	"errors"
 	"fmt"
@@ -61,16 +60,17 @@ func (postgresDialect) retryable(err error) bool {
 // lockMigrations serializes migrations of one database across processes.
 func (postgresDialect) lockMigrations() string { return `SELECT pg_advisory_xact_lock(4711001)` }
 
-// writeTx makes concurrent writes of one record conflict instead of losing
-// one of them: a transaction reads the record, merges, and writes it back.
-func (postgresDialect) writeTx() *sql.TxOptions {
-	return &sql.TxOptions{Isolation: sql.LevelSerializable}
-}
+// lockWrites serializes write transactions on the database, across
+// processes: a write reads a record, merges and writes it back, and two
+// writes of the same contact or company must not interleave. One lock,
+// taken first, cannot deadlock; group commit (see batcher) keeps its cost
+// to one transaction per batch of events.
+func (postgresDialect) lockWrites() string { return `SELECT pg_advisory_xact_lock(4711002)` }
 
-// Pool sizes of a PostgreSQL store. Writers run concurrently in
-// serializable transactions.
+// Pool sizes of a PostgreSQL store. Write transactions take turns (see
+// lockWrites): a second writer prepares its batch while the first commits.
 const (
-	pgMaxWriters = 8
+	pgMaxWriters = 2
 	pgMaxReaders = 4
 )
 

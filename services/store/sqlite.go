@@ -48,8 +48,9 @@ func (sqliteDialect) retryable(err error) bool {
 // already serializes them across processes.
 func (sqliteDialect) lockMigrations() string { return "" }
 
-// writeTx is the default: the single writer connection serializes writes.
-func (sqliteDialect) writeTx() *sql.TxOptions { return nil }
+// lockWrites is empty: the single writer connection, and BEGIN IMMEDIATE
+// across processes, serialize write transactions.
+func (sqliteDialect) lockWrites() string { return "" }
 
 // upsertOnConflict writes INSERT ... ON CONFLICT (...) DO UPDATE, which
 // SQLite (3.24+) and PostgreSQL (9.5+) both understand.

@@ -28,19 +28,23 @@ type dialect interface {
 	// transaction, keeps other processes from migrating at the same time;
 	// empty when the transaction alone does.
 	lockMigrations() string
-	// writeTx are the options of write transactions.
-	writeTx() *sql.TxOptions
+	// lockWrites is a statement that, run first in a write transaction,
+	// waits until no other write transaction on the database runs; empty
+	// when the driver already serializes them.
+	lockWrites() string
 }
 
 // sqlStore keeps records in a SQL database through database/sql. Writes go
-// through the writer pool (one connection on SQLite, so that transactions
-// never contend inside the process; serializable transactions on
-// PostgreSQL); reads use their own pool.
+// through the writer pool and take turns (one connection on SQLite; an
+// advisory lock on PostgreSQL), so that the read-merge-write of a record
+// never interleaves with another; reads use their own pool.
 type sqlStore struct {
-	d      dialect
-	writer *sql.DB
-	reader *sql.DB
-	q      queries
+	d dialect
+	// writers is how many write transactions may run at once.
+	writers int
+	writer  *sql.DB
+	reader  *sql.DB
+	q       queries
 }
 
 // maxTxAttempts bounds how often Update runs a transaction that met lock
@@ -82,7 +86,7 @@ func newSQLStore(d dialect, writer, reader *sql.DB) *sqlStore {
 	for _, s := range []*recordSchema{contactSchema, companySchema} {
 		q.tables[s] = newTableQueries(d, s)
 	}
-	return &sqlStore{d: d, writer: writer, reader: reader, q: q}
+	return &sqlStore{d: d, writers: max(writer.Stats().MaxOpenConnections, 1), writer: writer, reader: reader, q: q}
 }
 
 func newTableQueries(d dialect, s *recordSchema) tableQueries {
@@ -147,7 +151,7 @@ func (s *sqlStore) retry(ctx context.Context, txn func() error) error {
 }
 
 func (s *sqlStore) update(ctx context.Context, fn func(tx recordTx) error) (err error) {
-	tx, err := s.writer.BeginTx(ctx, s.d.writeTx())
+	tx, err := s.writer.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
@@ -156,6 +160,11 @@ func (s *sqlStore) update(ctx context.Context, fn func(tx recordTx) error) (err 
 			_ = tx.Rollback()
 		}
 	}()
+	if lock := s.d.lockWrites(); lock != "" {
+		if _, err := tx.ExecContext(ctx, lock); err != nil {
+			return fmt.Errorf("lock writes: %w", err)
+		}
+	}
 	if err := fn(&sqlTx{tx: tx, s: s}); err != nil {
 		return err
 	}
@@ -208,23 +217,17 @@ func (s *sqlStore) pending(ctx context.Context, query string, args ...any) ([]ou
 // Done removes published outbox entries, in one transaction. Removing an
 // entry twice is not an error.
 func (s *sqlStore) Done(ctx context.Context, seqs ...int64) error {
+	return done(ctx, s, seqs)
+}
+
+// done removes published outbox entries in one transaction of s.
+func done(ctx context.Context, s interface {
+	Update(context.Context, func(recordTx) error) error
+}, seqs []int64) error {
 	if len(seqs) == 0 {
 		return nil
 	}
-	err := s.retry(ctx, func() error {
-		tx, err := s.writer.BeginTx(ctx, nil)
-		if err != nil {
-			return err
-		}
-		defer func() { _ = tx.Rollback() }()
-		for _, seq := range seqs {
-			if _, err := tx.ExecContext(ctx, s.q.delete, seq); err != nil {
-				return err
-			}
-		}
-		return tx.Commit()
-	})
-	if err != nil {
+	if err := s.Update(ctx, func(tx recordTx) error { return tx.Remove(ctx, seqs...) }); err != nil {
 		return fmt.Errorf("remove published outbox entries: %w", err)
 	}
 	return nil
@@ -478,6 +481,15 @@ func (t *sqlTx) Enqueue(ctx context.Context, e outboxEntry) error {
 	_, err = t.tx.ExecContext(ctx, t.s.q.enqueue, e.event.ID(), e.inputID, e.subject, string(data), formatTime(e.createdAt))
 	if err != nil {
 		return fmt.Errorf("enqueue %s: %w", e.event.ID(), err)
+	}
+	return nil
+}
+
+func (t *sqlTx) Remove(ctx context.Context, seqs ...int64) error {
+	for _, seq := range seqs {
+		if _, err := t.tx.ExecContext(ctx, t.s.q.delete, seq); err != nil {
+			return err
+		}
 	}
 	return nil
 }

@@ -113,6 +113,9 @@ const (
 	relayGrace    = 30 * time.Second
 )
 
+// maxBatch bounds how many events' writes share one transaction.
+const maxBatch = 64
+
 // Run opens the database, publishes change events left in the outbox, and
 // consumes enriched leads until ctx is cancelled. It then drains in-flight
 // events, closes the database and returns nil. It returns an error if the
@@ -145,8 +148,14 @@ func Run(ctx context.Context, cfg Config, deps service.Deps) error {
 	if err != nil {
 		return fmt.Errorf("store: %w", err)
 	}
+	// Handlers write, and remove what they published from the outbox, in
+	// batches; the relay that sweeps the outbox in the background does not
+	// need to wait for them.
+	batches := newBatcher(db.sql, maxBatch)
 	rl := &relay{store: db.sql, pub: pub, prop: r.Propagator, log: r.Logger, now: time.Now}
-	w := &writer{store: db.sql, relay: rl, prop: r.Propagator, now: time.Now}
+	handlerRelay := *rl
+	handlerRelay.store = batches
+	w := &writer{store: batches, relay: &handlerRelay, prop: r.Propagator, now: time.Now}
 
 	spec, ok := events.DefaultTopology().Consumer(Name)
 	if !ok {
@@ -160,7 +169,13 @@ func Run(ctx context.Context, cfg Config, deps service.Deps) error {
 	r.Logger.InfoContext(ctx, "store running", "db", cfg.Database(), "consumer", spec.Durable)
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return rl.run(gctx, relayInterval, relayGrace) })
+	// The batcher outlives the consumer, which drains its in-flight events
+	// through it.
+	bctx, stopBatches := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopBatches()
+	g.Go(func() error { batches.run(bctx, db.sql.writers); return nil })
 	g.Go(func() error {
+		defer stopBatches()
 		err := c.Run(gctx)
 		if err == nil && ctx.Err() == nil {
 			err = errors.New("consumer stopped")

@@ -47,6 +47,9 @@ type recordTx interface {
 	Save(ctx context.Context, s *recordSchema, r record, fields []string) error
 	// Enqueue adds a change event to the outbox.
 	Enqueue(ctx context.Context, e outboxEntry) error
+	// Remove removes published outbox entries; removing one twice is not
+	// an error.
+	Remove(ctx context.Context, seqs ...int64) error
 	// AddActivity records that an event touched a contact; recording the
 	// same event for the same contact again changes nothing.
 	AddActivity(ctx context.Context, email string, a Activity) error

@@ -1,0 +1,110 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"sync"
+)
+
+// batcher is group commit: it runs the write transactions of concurrent
+// handlers together, up to max at a time, in one database transaction, so
+// that a burst of events costs one commit (one fsync on SQLite) instead of
+// one each. If the shared transaction fails, each of its writes runs again
+// alone, so that one bad write fails only its own event.
+type batcher struct {
+	recordStore
+	max     int
+	reqs    chan batchReq
+	stopped chan struct{}
+}
+
+// batchReq is one handler's transaction waiting for its batch.
+type batchReq struct {
+	ctx  context.Context
+	fn   func(tx recordTx) error
+	done chan error
+}
+
+// errStopping is returned to writes that arrive after the batcher stopped.
+var errStopping = errors.New("store is stopping")
+
+func newBatcher(s recordStore, max int) *batcher {
+	return &batcher{recordStore: s, max: max, reqs: make(chan batchReq), stopped: make(chan struct{})}
+}
+
+// Update runs fn in the next batch and returns once that batch committed,
+// or with fn's error.
+func (b *batcher) Update(ctx context.Context, fn func(tx recordTx) error) error {
+	r := batchReq{ctx: ctx, fn: fn, done: make(chan error, 1)}
+	select {
+	case b.reqs <- r:
+	case <-b.stopped:
+		return errStopping
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	return <-r.done // a batch runs to its end: its outcome is always known
+}
+
+// Done removes published outbox entries in the next batch.
+func (b *batcher) Done(ctx context.Context, seqs ...int64) error { return done(ctx, b, seqs) }
+
+// run forms batches from the waiting writes until ctx is done, committing
+// up to workers batches at a time.
+func (b *batcher) run(ctx context.Context, workers int) {
+	var wg sync.WaitGroup
+	for range max(workers, 1) {
+		wg.Go(func() { b.loop(ctx) })
+	}
+	wg.Wait()
+	close(b.stopped)
+}
+
+func (b *batcher) loop(ctx context.Context) {
+	for {
+		var first batchReq
+		select {
+		case first = <-b.reqs:
+		case <-ctx.Done():
+			return
+		}
+		batch := []batchReq{first}
+	fill:
+		for len(batch) < b.max {
+			select {
+			case r := <-b.reqs:
+				batch = append(batch, r)
+			default:
+				break fill
+			}
+		}
+		b.commit(batch)
+	}
+}
+
+// commit runs batch in one transaction and, if that fails, each write in
+// a transaction of its own.
+func (b *batcher) commit(batch []batchReq) {
+	if len(batch) > 1 {
+		err := b.recordStore.Update(context.Background(), func(tx recordTx) error {
+			for _, r := range batch {
+				if err := r.ctx.Err(); err != nil {
+					return err
+				}
+				if err := r.fn(tx); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err == nil {
+			for _, r := range batch {
+				r.done <- nil
+			}
+			return
+		}
+	}
+	for _, r := range batch {
+		r.done <- b.recordStore.Update(r.ctx, r.fn)
+	}
+}

@@ -1,0 +1,132 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"reflect"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/gtmhub/gtmhub/contracts"
+)
+
+// countingStore counts the transactions run on a recordStore.
+type countingStore struct {
+	recordStore
+	txs atomic.Int64
+}
+
+func (c *countingStore) Update(ctx context.Context, fn func(tx recordTx) error) error {
+	c.txs.Add(1)
+	return c.recordStore.Update(ctx, fn)
+}
+
+func TestBatchCommitsTogetherAndIsolatesAFailure(t *testing.T) {
+	ctx := context.Background()
+	mark := func(id string, err error) batchReq {
+		return batchReq{ctx: ctx, done: make(chan error, 1), fn: func(tx recordTx) error {
+			if e := tx.MarkProcessed(ctx, id, "test", clock); e != nil {
+				return e
+			}
+			return err
+		}}
+	}
+	bad := errors.New("bad write")
+	tests := []struct {
+		name    string
+		batch   []batchReq
+		wantErr []error
+		wantTxs int64 // transactions run
+		wantIDs []string
+	}{
+		{"one transaction for the batch", []batchReq{mark("a", nil), mark("b", nil), mark("c", nil)},
+			[]error{nil, nil, nil}, 1, []string{"a", "b", "c"}},
+		{"a failing write fails alone", []batchReq{mark("a", nil), mark("b", bad), mark("c", nil)},
+			[]error{nil, bad, nil}, 4, []string{"a", "c"}},
+	}
+	for _, b := range testBackends {
+		for _, tt := range tests {
+			t.Run(b.name+"/"+tt.name, func(t *testing.T) {
+				s := b.open(t)
+				cs := &countingStore{recordStore: s}
+				newBatcher(cs, maxBatch).commit(tt.batch)
+				for i, r := range tt.batch {
+					if err := <-r.done; !errors.Is(err, tt.wantErr[i]) {
+						t.Errorf("write %d: %v, want %v", i, err, tt.wantErr[i])
+					}
+				}
+				if n := cs.txs.Load(); n != tt.wantTxs {
+					t.Errorf("%d transactions, want %d", n, tt.wantTxs)
+				}
+				var ids []string
+				rows, err := s.reader.Query("SELECT event_id FROM processed_events ORDER BY event_id")
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer rows.Close()
+				for rows.Next() {
+					var id string
+					_ = rows.Scan(&id)
+					ids = append(ids, id)
+				}
+				if !reflect.DeepEqual(ids, tt.wantIDs) {
+					t.Errorf("processed %v, want %v", ids, tt.wantIDs)
+				}
+			})
+		}
+	}
+}
+
+// TestConcurrentDeliveriesThroughBatches delivers events for a few contacts
+// from many goroutines at once, each event twice, through the batcher as Run
+// does: the rows are those of one delivery of each, in order.
+func TestConcurrentDeliveriesThroughBatches(t *testing.T) {
+	var steps []step
+	for i := range 24 {
+		steps = append(steps, step{fmt.Sprintf("e%02d", i), t0.Add(time.Duration(i%5) * time.Minute),
+			adaLead(func(l *contracts.Lead) {
+				l.Email = fmt.Sprintf("lead%d@example.com", i%4)
+				l.Title, l.Domain = fmt.Sprintf("Title %d", i%3), "example.com"
+				l.SignalScore = ptr(float64(i))
+			})})
+	}
+	for _, b := range testBackends {
+		t.Run(b.name, func(t *testing.T) {
+			ctx, cancel := context.WithCancel(context.Background())
+			serial, concurrent := b.open(t), b.open(t)
+			runSteps(t, serial, steps)
+
+			batches := newBatcher(concurrent, maxBatch)
+			done := make(chan struct{})
+			go func() { batches.run(ctx, concurrent.writers); close(done) }()
+			w := newTestWriter(concurrent, discard{})
+			w.store, w.relay.store = batches, batches
+			var wg sync.WaitGroup
+			errs := make(chan error, 2*len(steps))
+			for _, st := range append(append([]step(nil), steps...), steps...) {
+				wg.Go(func() {
+					if err := w.handle(ctx, enriched(t, st.id, st.at, st.lead)); err != nil {
+						errs <- fmt.Errorf("%s: %w", st.id, err)
+					}
+				})
+			}
+			wg.Wait()
+			cancel()
+			<-done
+			close(errs)
+			for err := range errs {
+				t.Error(err)
+			}
+			if want, got := dump(t, serial), dump(t, concurrent); !reflect.DeepEqual(got, want) {
+				t.Errorf("rows differ\nconcurrent:\n%s\nserial:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+			}
+			if err := batches.Update(context.Background(), func(recordTx) error { return nil }); !errors.Is(err, errStopping) {
+				t.Errorf("Update after the batcher stopped = %v, want errStopping", err)
+			}
+		})
+	}
+}
