@@ -190,7 +190,7 @@ func openProviders(ctx context.Context, cfgs []ProviderConfig, r service.Resolve
 		if err != nil {
 			return nil, err
 		}
-		creditsKV, cacheKV, err := openBuckets(ctx, r.JS, pc)
+		creditsKV, cacheKV, err := openBuckets(ctx, r, pc)
 		if err != nil {
 			return nil, fmt.Errorf("provider %s: %w", pc.Name, err)
 		}

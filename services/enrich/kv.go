@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/gtmhub/gtmhub/events/service"
 )
 
 // CreditsBucket is the JetStream KV bucket holding each provider's credits
@@ -147,17 +149,17 @@ func (c *cache) put(ctx context.Context, lookup string, ce cacheEntry) error {
 }
 
 // openBuckets creates or updates the credits bucket and the provider's
-// cache bucket.
-func openBuckets(ctx context.Context, js jetstream.JetStream, pc ProviderConfig) (jetstream.KeyValue, jetstream.KeyValue, error) {
-	cr, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: CreditsBucket,
+// cache bucket, with the deployment's replicas.
+func openBuckets(ctx context.Context, r service.Resolved, pc ProviderConfig) (jetstream.KeyValue, jetstream.KeyValue, error) {
+	cr, err := r.KeyValue(ctx, jetstream.KeyValueConfig{Bucket: CreditsBucket,
 		Description: "enrich: provider credits used per month"})
 	if err != nil {
-		return nil, nil, fmt.Errorf("bucket %s: %w", CreditsBucket, err)
+		return nil, nil, err
 	}
-	ca, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: CacheBucket(pc.Name),
+	ca, err := r.KeyValue(ctx, jetstream.KeyValueConfig{Bucket: CacheBucket(pc.Name),
 		Description: "enrich: " + pc.Name + " answers by domain or email", TTL: pc.CacheTTL})
 	if err != nil {
-		return nil, nil, fmt.Errorf("bucket %s: %w", CacheBucket(pc.Name), err)
+		return nil, nil, err
 	}
 	return cr, ca, nil
 }
