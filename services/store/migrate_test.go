@@ -270,7 +270,7 @@ func TestConfigValidate(t *testing.T) {
 
 func TestConfigFromGtmhubYAML(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "gtmhub.yaml")
-	yaml := "data_dir: /var/lib/gtmhub\nenrich:\n  free_mail_domains: [gmail.com]\n"
+	yaml := "data_dir: /var/lib/gtmhub\ndatabase_url: postgres://gtmhub:secret@db:5432/gtmhub\nenrich:\n  free_mail_domains: [gmail.com]\n"
 	if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -278,7 +278,11 @@ func TestConfigFromGtmhubYAML(t *testing.T) {
 	if err := service.LoadFile(path, &cfg); err != nil {
 		t.Fatal(err)
 	}
-	if cfg.DataDir != "/var/lib/gtmhub" || cfg.DBPath() != "/var/lib/gtmhub/gtmhub.db" {
+	if cfg.DataDir != "/var/lib/gtmhub" || cfg.DBPath() != "/var/lib/gtmhub/gtmhub.db" ||
+		cfg.DatabaseURL != "postgres://gtmhub:secret@db:5432/gtmhub" {
 		t.Errorf("config %+v, db %s", cfg, cfg.DBPath())
+	}
+	if d := cfg.Database(); strings.Contains(d, "secret") {
+		t.Errorf("Database() = %q shows the password", d)
 	}
 }

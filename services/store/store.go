@@ -4,27 +4,33 @@
 // upserts each lead into SQLite, or PostgreSQL when [Config.DatabaseURL] is
 // a postgres:// URL: the contact keyed by its lowercased email, the company
 // keyed by its registrable domain (acme.com for www.acme.com), and an
-// activity for every event that touched the contact. Fields merge by per-field
-// last-writer-wins on the event time: a non-empty incoming value replaces the
-// stored one only when its event is at least as recent as the event that set
-// the stored one, so events may arrive in any order and an empty value never
-// erases anything. Which event set each field, and when, is kept beside the
-// record as its provenance.
+// activity for every event that touched the contact. Fields merge by
+// per-field last-writer-wins on the event time, ties going to the greater
+// event id: a non-empty incoming value replaces the stored one only when its
+// event is newer than the event that set the stored one, and an empty value
+// never erases anything, so any order of delivery, with any event delivered
+// again, leaves the same rows. Which event set each field, and when, is kept
+// beside the record as its provenance.
 //
 // Every change is published on the RECORDS stream as
 // com.gtmhub.contact.created|updated and com.gtmhub.company.created|updated
 // with the field diff. Handling one event is one transaction: the write, the
 // event's id in processed_events, and the change events in an outbox table.
-// The change events are published from the outbox after the commit, and the
-// input event is acknowledged only once they are all stored. A redelivered
-// event whose write already committed is not applied again but still
-// publishes what its outbox holds; the outbox is also emptied at start-up and
-// periodically. Change event ids derive from the input event id, so a
-// publish repeated after a crash is de-duplicated by the stream.
+// Concurrent handlers' transactions are grouped into one commit (group
+// commit). The change events are published from the outbox after the
+// commit, and the input event is acknowledged only once they are all
+// stored. A redelivered event whose write already committed is not applied
+// again but still publishes what its outbox holds; the outbox is also
+// emptied at start-up and periodically. Change event ids derive from the
+// input event id, so a publish repeated after a crash is de-duplicated by
+// the stream.
+//
+// Run also serves the read API, the NATS micro service gtmhub-store
+// (contacts.get, contacts.list, companies.get); [Client] calls it.
 //
 // The SQL lives behind small interfaces declared where they are used, with
-// dialect differences (placeholders, upsert) in one place, so that a
-// PostgreSQL backend can join SQLite under the same tests.
+// dialect differences (placeholders, locking, migrations) in one place; the
+// same conformance suite runs on SQLite and PostgreSQL.
 package store
 
 import (
