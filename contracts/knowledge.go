@@ -15,7 +15,24 @@ type KnowledgePage struct {
 	LocalUpdatedAt  *time.Time `json:"local_updated_at,omitempty"`
 	RemoteUpdatedAt *time.Time `json:"remote_updated_at,omitempty"`
 	Resolution      Resolution `json:"resolution,omitempty"`
+	// Action is what a sync did to the side it wrote (synced events only).
+	Action Action `json:"action,omitempty"`
+	// LocalHash and RemoteHash are the SHA-256 (hex) of the Markdown file and
+	// of the Notion page's title, tags and content after a sync (synced
+	// events only).
+	LocalHash  string `json:"local_hash,omitempty"`
+	RemoteHash string `json:"remote_hash,omitempty"`
 }
+
+// Action is what a sync did to the side it wrote.
+type Action string
+
+// Actions.
+const (
+	ActionCreated Action = "created"
+	ActionUpdated Action = "updated"
+	ActionDeleted Action = "deleted" // a file removed, a Notion page archived
+)
 
 // Direction is the way a sync copied a page.
 type Direction string

@@ -184,6 +184,8 @@ func DefaultTopology() Topology {
 				Description: "upsert enriched leads into contacts and companies"},
 			{Service: "notify", Stream: StreamRecords, Durable: "notify", Filters: []string{"gtm.records.>"},
 				Description: "evaluate notification rules on record changes"},
+			{Service: "knowledge-sync", Stream: StreamKnowledge, Durable: "knowledge-sync", Filters: []string{"gtm.knowledge.command.>"},
+				Description: "run a knowledge sync on demand", AckWait: 5 * time.Minute, MaxDeliver: 3},
 		},
 	}
 }

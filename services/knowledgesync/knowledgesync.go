@@ -1,24 +1,32 @@
-// Package knowledgesync keeps an index of a folder of Markdown pages, the
-// local side of the Markdown ⇄ Notion knowledge sync.
+// Package knowledgesync keeps a folder of Markdown pages and a Notion
+// database in step.
 //
-// On start, every interval (15 minutes by default) and on demand
-// ([Syncer.Scan]), it walks the folder for *.md files, reads their optional
-// YAML front matter (title, notion_id, tags, and any other keys as
-// properties) and indexes each page by path with its title, Notion id, tags,
-// content hash and modification time. A page without front matter takes its
-// title from its first "# heading", else from its file name. A file whose
-// front matter is malformed is left out of the index and reported by name;
-// it never stops a scan.
+// On start, every interval (15 minutes by default) and on demand (a
+// [TypeSyncRequested] command on [SubjectSyncCommand], which `gtmhub
+// knowledge sync` publishes), it walks the folder for *.md files with
+// optional YAML front matter (title, notion_id, tags, and any other keys as
+// properties), queries the database, and compares both with the state of
+// the last sync, kept per page in the JetStream key-value bucket
+// [StateBucket]:
 //
-// Syncing with a Notion database is not implemented yet. The service says so
-// once at start and only indexes; it publishes no knowledge events until it
-// copies pages.
+//   - changed on one side only: copied to the other;
+//   - changed on both: the later edit wins and is written to Notion, the
+//     file keeps both versions between conflict markers, and a
+//     com.gtmhub.knowledge.page.conflict event is published;
+//   - deleted on one side and unchanged on the other: deleted (archived in
+//     Notion) on the other; deleted on one side and changed on the other: a
+//     conflict, and nothing is deleted;
+//   - a file without a notion_id creates a page (the id is written into its
+//     front matter); a page without a file creates one named after its title.
+//
+// Every page or file written publishes com.gtmhub.knowledge.page.synced.
+// Markdown is converted to Notion blocks and back by package
+// internal/mdnotion; Notion is called through internal/notion, paced to 3
+// requests a second. Without a database id and a token the service only
+// indexes the folder.
 package knowledgesync
 
 import (
-	"context"
-	"fmt"
-	"os"
 	"strings"
 	"time"
 
@@ -33,6 +41,10 @@ const (
 	DefaultDir            = "./data/knowledge"
 	DefaultInterval       = 15 * time.Minute
 	DefaultNotionTokenEnv = "NOTION_TOKEN"
+	DefaultTitleProperty  = "Name"
+	DefaultTagsProperty   = "Tags"
+	DefaultRequestsPerSec = 3
+	DefaultBurst          = 5
 )
 
 // Config is the knowledge-sync service's configuration.
@@ -56,13 +68,28 @@ type Knowledge struct {
 	// NotionTokenEnv names the environment variable holding the Notion
 	// integration token. Default NOTION_TOKEN.
 	NotionTokenEnv string `yaml:"notion_token_env"`
+	// NotionBaseURL is where the Notion API is served. Empty:
+	// https://api.notion.com.
+	NotionBaseURL string `yaml:"notion_base_url"`
+	// TitleProperty is the database's title property. Default Name.
+	TitleProperty string `yaml:"title_property"`
+	// TagsProperty is the database's multi-select property holding the
+	// tags. Default Tags.
+	TagsProperty string `yaml:"tags_property"`
+	// RequestsPerSecond paces Notion requests on average. Default 3, Notion's
+	// documented limit.
+	RequestsPerSecond float64 `yaml:"requests_per_second"`
+	// Burst is how many Notion requests may go at once above the average.
+	// Default 5.
+	Burst int `yaml:"burst"`
 }
 
 // DefaultConfig returns the configuration used when gtmhub.yaml says
 // nothing: ./data/knowledge scanned every 15 minutes, no Notion database.
 func DefaultConfig() Config {
 	return Config{Knowledge: Knowledge{Dir: DefaultDir, Interval: DefaultInterval,
-		NotionTokenEnv: DefaultNotionTokenEnv}}
+		NotionTokenEnv: DefaultNotionTokenEnv, TitleProperty: DefaultTitleProperty, TagsProperty: DefaultTagsProperty,
+		RequestsPerSecond: DefaultRequestsPerSec, Burst: DefaultBurst}}
 }
 
 // Validate reports every problem with c at once.
@@ -81,6 +108,15 @@ func (c Config) Validate() error {
 	if strings.TrimSpace(k.NotionTokenEnv) == "" {
 		p.Addf("knowledge.notion_token_env is required")
 	}
+	if strings.TrimSpace(k.TitleProperty) == "" || strings.TrimSpace(k.TagsProperty) == "" {
+		p.Addf("knowledge.title_property and knowledge.tags_property are required")
+	}
+	if k.RequestsPerSecond <= 0 || k.Burst < 1 {
+		p.Addf("knowledge.requests_per_second must be above 0 and knowledge.burst at least 1")
+	}
+	if u := k.NotionBaseURL; u != "" && !strings.HasPrefix(u, "https://") && !strings.HasPrefix(u, "http://") {
+		p.Addf("knowledge.notion_base_url %q: want an http(s) URL", u)
+	}
 	return p.Err()
 }
 
@@ -97,51 +133,4 @@ func isNotionID(id string) bool {
 		}
 	}
 	return true
-}
-
-// Run creates the folder if it is missing, registers the "knowledge"
-// readiness check, and scans the folder at start and every interval until
-// ctx is cancelled; it then returns nil. It returns an error if the
-// configuration is invalid or the folder cannot be created.
-func Run(ctx context.Context, cfg Config, deps service.Deps) error {
-	if err := cfg.Validate(); err != nil {
-		return err
-	}
-	r, closeConn, err := deps.Resolve(ctx, cfg.NATSURL, Name)
-	if err != nil {
-		return fmt.Errorf("knowledge-sync: %w", err)
-	}
-	defer closeConn()
-
-	k := cfg.Knowledge
-	if err := os.MkdirAll(k.Dir, 0o755); err != nil {
-		return fmt.Errorf("knowledge-sync: knowledge folder: %w", err)
-	}
-	s := NewSyncer(k.Dir, r.Logger)
-	r.Health.Add("knowledge", s.Check)
-
-	logNotionState(ctx, r, k)
-	r.Logger.InfoContext(ctx, "knowledge-sync started", "dir", k.Dir, "interval", k.Interval.String())
-	if err := s.Run(ctx, k.Interval); err != nil {
-		return fmt.Errorf("knowledge-sync: %w", err)
-	}
-	r.Logger.Info("knowledge-sync stopped")
-	return nil
-}
-
-// logNotionState says once why the folder is only indexed. The token itself
-// is never logged.
-func logNotionState(ctx context.Context, r service.Resolved, k Knowledge) {
-	hasToken := os.Getenv(k.NotionTokenEnv) != ""
-	switch {
-	case k.NotionDatabaseID == "" && !hasToken:
-		r.Logger.InfoContext(ctx, "Notion not configured: indexing the Markdown folder only",
-			"set", "knowledge.notion_database_id and "+k.NotionTokenEnv)
-	case k.NotionDatabaseID == "" || !hasToken:
-		r.Logger.WarnContext(ctx, "Notion half configured: indexing the Markdown folder only",
-			"database_id_set", k.NotionDatabaseID != "", "token_env", k.NotionTokenEnv, "token_set", hasToken)
-	default:
-		r.Logger.WarnContext(ctx, "Notion sync is not implemented yet: indexing the Markdown folder only",
-			"database_id", k.NotionDatabaseID)
-	}
 }

@@ -12,9 +12,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gtmhub/gtmhub/events"
 	"github.com/gtmhub/gtmhub/events/eventstest"
 	"github.com/gtmhub/gtmhub/events/service"
 	"github.com/gtmhub/gtmhub/services/knowledgesync"
+	"github.com/gtmhub/gtmhub/services/knowledgesync/internal/fakenotion"
 )
 
 const wait = 10 * time.Second
@@ -116,18 +118,45 @@ func TestRunIndexesTheFolder(t *testing.T) {
 	}
 }
 
-func TestRunWithNotionConfiguredOnlyIndexes(t *testing.T) {
+func TestRunSyncsOnStartAndOnCommand(t *testing.T) {
 	srv := eventstest.RunServer(t)
+	fake := fakenotion.New(t.Cleanup, "secret_notion_token_value", fakenotion.WithRateLimit(300, 50))
+	db := fake.NewDatabase()
 	logs := &logBuffer{}
 	t.Setenv("GTMHUB_TEST_NOTION_TOKEN", "secret_notion_token_value")
 	cfg := knowledgesync.DefaultConfig()
 	cfg.Knowledge.Dir = t.TempDir()
-	cfg.Knowledge.NotionDatabaseID = "1f2e3d4c5b6a79881f2e3d4c5b6a7988"
+	cfg.Knowledge.Interval = time.Hour
+	cfg.Knowledge.NotionDatabaseID = strings.ReplaceAll(db, "-", "")
 	cfg.Knowledge.NotionTokenEnv = "GTMHUB_TEST_NOTION_TOKEN"
+	cfg.Knowledge.NotionBaseURL = fake.URL
+	cfg.Knowledge.RequestsPerSecond = 200
+	writeFile(t, cfg.Knowledge.Dir, "icp.md", "---\ntitle: ICP\n---\nWho we sell to.\n")
 	start(t, cfg, service.Deps{Conn: srv.Conn, Logger: slog.New(slog.NewJSONHandler(logs, nil))})
 
-	eventually(t, "the not-implemented notice", func() bool {
-		return len(logs.records(t, "Notion sync is not implemented yet: indexing the Markdown folder only")) == 1
+	eventually(t, "the first sync", func() bool { return len(fake.Pages(db)) == 1 })
+	srv.Await(t, events.StreamKnowledge, events.SubjectKnowledgeSynced, 1, wait)
+
+	if _, err := fake.AddPage(db, "Pricing FAQ", nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	pub, err := events.NewPublisher(srv.JS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := knowledgesync.RequestSync(context.Background(), pub, true); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the dry run", func() bool { return len(logs.records(t, "knowledge sync command done")) == 1 })
+	if _, err := os.Stat(filepath.Join(cfg.Knowledge.Dir, "pricing-faq.md")); !os.IsNotExist(err) {
+		t.Fatalf("a dry run wrote a file: %v", err)
+	}
+	if _, err := knowledgesync.RequestSync(context.Background(), pub, false); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the page pulled on command", func() bool {
+		_, err := os.Stat(filepath.Join(cfg.Knowledge.Dir, "pricing-faq.md"))
+		return err == nil
 	})
 	if strings.Contains(logs.String(), "secret_notion_token_value") {
 		t.Error("the Notion token was logged")
@@ -164,8 +193,8 @@ func TestConfigFromYAML(t *testing.T) {
 	if err := service.LoadFile(path, &cfg); err != nil {
 		t.Fatal(err)
 	}
-	want := knowledgesync.Knowledge{Dir: "/srv/kb", Interval: 5 * time.Minute,
-		NotionDatabaseID: "1f2e3d4c5b6a79881f2e3d4c5b6a7988", NotionTokenEnv: knowledgesync.DefaultNotionTokenEnv}
+	want := knowledgesync.DefaultConfig().Knowledge
+	want.Dir, want.Interval, want.NotionDatabaseID = "/srv/kb", 5*time.Minute, "1f2e3d4c5b6a79881f2e3d4c5b6a7988"
 	if cfg.Knowledge != want {
 		t.Errorf("loaded %+v, want %+v", cfg.Knowledge, want)
 	}

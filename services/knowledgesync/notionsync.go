@@ -1,0 +1,661 @@
+package knowledgesync
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/cloudevents/sdk-go/v2/event"
+	"github.com/google/uuid"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/gtmhub/gtmhub/contracts"
+	"github.com/gtmhub/gtmhub/events"
+	"github.com/gtmhub/gtmhub/services/knowledgesync/internal/mdnotion"
+	"github.com/gtmhub/gtmhub/services/knowledgesync/internal/notion"
+)
+
+// StateBucket is the JetStream key-value bucket holding, per Notion page,
+// what both sides looked like at the last sync.
+const StateBucket = "knowledge-state"
+
+// Source is the CloudEvents source of the events the service publishes.
+const Source = "/gtmhub/knowledge-sync"
+
+// eventNamespace derives deterministic event ids.
+var eventNamespace = uuid.MustParse("6f1d3c2e-8b0a-4e57-9a43-2b8f0d6c5e11")
+
+// Publisher publishes one CloudEvent; [events.Publisher] is one.
+type Publisher interface {
+	Publish(ctx context.Context, subject string, ev event.Event) error
+}
+
+// pageState is what both sides of a page looked like at the last sync.
+type pageState struct {
+	Path       string    `json:"path"`
+	LocalHash  string    `json:"local_hash"`
+	RemoteHash string    `json:"remote_hash"`
+	LocalTime  time.Time `json:"local_time"`
+	RemoteTime time.Time `json:"remote_time"`
+	SyncedAt   time.Time `json:"synced_at"`
+}
+
+// Report says what one sync did, or would do on a dry run.
+type Report struct {
+	DryRun    bool
+	ToNotion  int // pages written to Notion (created or updated)
+	ToLocal   int // files written from Notion (created or updated)
+	Archived  int // Notion pages archived because their file was deleted
+	Deleted   int // files deleted because their page was archived
+	Conflicts int
+	Unchanged int
+	// Unresolved counts files left alone because they hold conflict markers.
+	Unresolved int
+	// Actions lists what was done (or planned), one line a page.
+	Actions []string
+	// Errors lists pages that failed; the others were synced.
+	Errors []error
+}
+
+func (r *Report) act(format string, args ...any) {
+	r.Actions = append(r.Actions, fmt.Sprintf(format, args...))
+}
+
+// NotionSync keeps a Markdown folder and a Notion database in step. It is
+// safe for concurrent use; syncs run one at a time.
+type NotionSync struct {
+	index    *Syncer
+	dir      string
+	db       string
+	client   *notion.Client
+	kv       jetstream.KeyValue
+	pub      Publisher
+	log      *slog.Logger
+	titleKey string
+	tagsKey  string
+	// granularity is how coarse Notion's last_edited_time is: a page edited
+	// in the same minute as a sync keeps the same time.
+	granularity time.Duration
+
+	mu sync.Mutex
+}
+
+// NewNotionSync returns a sync of the folder indexed by index with the
+// database, keeping state in kv and publishing events with pub.
+func NewNotionSync(index *Syncer, databaseID string, client *notion.Client, kv jetstream.KeyValue, pub Publisher,
+	k Knowledge, log *slog.Logger) *NotionSync {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &NotionSync{index: index, dir: index.Dir(), db: databaseID, client: client, kv: kv, pub: pub, log: log,
+		titleKey: k.TitleProperty, tagsKey: k.TagsProperty, granularity: time.Minute}
+}
+
+// localFile is one indexed Markdown file with its content.
+type localFile struct {
+	Page
+	content []byte
+	doc     Document
+}
+
+// remoteSide is a Notion page with its content, read when needed.
+type remoteSide struct {
+	page notion.Page
+	tree []notion.Block
+	md   []byte
+	hash string
+	read bool
+}
+
+func (r *remoteSide) tags(key string) []string {
+	var out []string
+	for _, o := range r.page.Properties[key].MultiSelect {
+		out = append(out, o.Name)
+	}
+	return out
+}
+
+// Sync brings the folder and the database in step once. A page that fails
+// is reported and tried again at the next sync; Sync fails as a whole only
+// when the folder, the database or the state cannot be read.
+func (s *NotionSync) Sync(ctx context.Context, dryRun bool) (Report, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	start := time.Now()
+	rep := Report{DryRun: dryRun}
+
+	local, fresh, err := s.readLocal(ctx)
+	if err != nil {
+		return rep, err
+	}
+	pages, err := s.client.QueryDatabase(ctx, s.db)
+	if err != nil {
+		return rep, fmt.Errorf("query Notion database: %w", err)
+	}
+	remote := map[string]*remoteSide{}
+	for _, p := range pages {
+		remote[normalizeID(p.ID)] = &remoteSide{page: p}
+	}
+	states, err := s.loadStates(ctx)
+	if err != nil {
+		return rep, err
+	}
+	ids := map[string]bool{}
+	for id := range local {
+		ids[id] = true
+	}
+	for id := range remote {
+		ids[id] = true
+	}
+	for id := range states {
+		ids[id] = true
+	}
+	taken := map[string]bool{}
+	for _, id := range slices.Sorted(mapKeys(ids)) {
+		l, r := local[id], remote[id]
+		st, hasState := states[id]
+		if err := s.syncPage(ctx, id, l, r, st, hasState, taken, &rep); err != nil {
+			rep.Errors = append(rep.Errors, fmt.Errorf("page %s: %w", id, err))
+			if d, ok := events.RetryDelay(err); ok && d > 0 {
+				break // the breaker is open: the rest would fail too
+			}
+		}
+	}
+	for _, f := range fresh {
+		if err := s.createPage(ctx, f, &rep); err != nil {
+			rep.Errors = append(rep.Errors, fmt.Errorf("%s: %w", f.Path, err))
+		}
+	}
+	for _, e := range rep.Errors {
+		s.log.WarnContext(ctx, "knowledge page not synced", "err", e)
+	}
+	s.log.InfoContext(ctx, "knowledge synced", "dry_run", dryRun, "to_notion", rep.ToNotion, "to_local", rep.ToLocal,
+		"archived", rep.Archived, "deleted", rep.Deleted, "conflicts", rep.Conflicts, "unchanged", rep.Unchanged,
+		"unresolved", rep.Unresolved, "failed", len(rep.Errors), "duration", time.Since(start))
+	return rep, nil
+}
+
+func mapKeys[K comparable, V any](m map[K]V) func(func(K) bool) {
+	return func(yield func(K) bool) {
+		for k := range m {
+			if !yield(k) {
+				return
+			}
+		}
+	}
+}
+
+// normalizeID gives a Notion id in its hyphen-less lowercase form, the
+// state's key.
+func normalizeID(id string) string {
+	if u, err := uuid.Parse(id); err == nil {
+		return strings.ReplaceAll(u.String(), "-", "")
+	}
+	return strings.ToLower(strings.ReplaceAll(id, "-", ""))
+}
+
+// readLocal scans the folder: files linked to a page by their notion_id,
+// and files without one.
+func (s *NotionSync) readLocal(ctx context.Context) (linked map[string]*localFile, fresh []*localFile, err error) {
+	if _, err := s.index.Scan(ctx); err != nil {
+		return nil, nil, err
+	}
+	linked = map[string]*localFile{}
+	for _, p := range s.index.Pages() {
+		content, err := os.ReadFile(filepath.Join(s.dir, filepath.FromSlash(p.Path)))
+		if err != nil {
+			continue // gone since the scan
+		}
+		doc, err := ParseDocument(p.Path, content)
+		if err != nil {
+			continue
+		}
+		f := &localFile{Page: p, content: content, doc: doc}
+		f.Hash = hashBytes(content)
+		if p.NotionID == "" {
+			fresh = append(fresh, f)
+			continue
+		}
+		id := normalizeID(p.NotionID)
+		if other, dup := linked[id]; dup {
+			s.log.WarnContext(ctx, "two files link the same Notion page; syncing the first", "page", id,
+				"file", other.Path, "ignored", p.Path)
+			continue
+		}
+		linked[id] = f
+	}
+	return linked, fresh, nil
+}
+
+// syncPage settles one page known to the folder, the database or the state.
+func (s *NotionSync) syncPage(ctx context.Context, id string, l *localFile, r *remoteSide, st pageState, hasState bool,
+	taken map[string]bool, rep *Report) error {
+	switch {
+	case l != nil && r != nil:
+		return s.syncBoth(ctx, id, l, r, st, hasState, rep)
+	case l != nil && hasState: // the page was archived or deleted in Notion
+		if l.Hash == st.LocalHash {
+			return s.deleteFile(ctx, id, l, rep)
+		}
+		return s.recreatePage(ctx, id, l, rep)
+	case l != nil:
+		s.log.WarnContext(ctx, "file links a page that is not in the database", "file", l.Path, "page", id)
+		return nil
+	case r != nil && hasState: // the file was deleted
+		if _, err := os.Stat(filepath.Join(s.dir, filepath.FromSlash(st.Path))); err == nil {
+			s.log.WarnContext(ctx, "file of a synced page unreadable or unlinked; leaving the page", "file", st.Path, "page", id)
+			return nil
+		}
+		changed, err := s.remoteChanged(ctx, r, st, true)
+		if err != nil {
+			return err
+		}
+		if !changed {
+			return s.archivePage(ctx, id, r, st, rep)
+		}
+		return s.restoreFile(ctx, id, r, st, rep)
+	case r != nil:
+		path := freePath(s.dir, r.page.Title(), taken)
+		taken[path] = true
+		return s.pull(ctx, id, r, path, nil, contracts.ActionCreated, rep)
+	default: // gone on both sides
+		if rep.DryRun {
+			return nil
+		}
+		return s.kv.Delete(ctx, id)
+	}
+}
+
+// syncBoth settles a page present on both sides.
+func (s *NotionSync) syncBoth(ctx context.Context, id string, l *localFile, r *remoteSide, st pageState, hasState bool, rep *Report) error {
+	if hasMarkers(l.doc.Body) {
+		rep.Unresolved++
+		s.log.WarnContext(ctx, "knowledge page has unresolved conflict markers; not synced", "file", l.Path, "page", id)
+		return nil
+	}
+	remoteChanged, err := s.remoteChanged(ctx, r, st, hasState)
+	if err != nil {
+		return err
+	}
+	localChanged := !hasState || l.Hash != st.LocalHash
+	if !hasState && remoteHash(l.doc.Title, l.doc.Tags, mdnotion.ToMarkdown(mdnotion.ToBlocks(l.doc.Body))) == r.hash {
+		localChanged, remoteChanged = false, false // linked by hand, already equal
+	}
+	switch {
+	case localChanged && remoteChanged:
+		return s.conflict(ctx, id, l, r, rep)
+	case localChanged:
+		return s.push(ctx, id, l, r, contracts.ActionUpdated, rep)
+	case remoteChanged:
+		return s.pull(ctx, id, r, l.Path, l.doc.Properties, contracts.ActionUpdated, rep)
+	}
+	rep.Unchanged++
+	if !hasState || !r.page.LastEditedTime.Equal(st.RemoteTime) || st.Path != l.Path {
+		if rep.DryRun {
+			return nil
+		}
+		st.Path, st.LocalHash, st.LocalTime = l.Path, l.Hash, l.ModTime
+		if r.read {
+			st.RemoteHash = r.hash
+		}
+		st.RemoteTime, st.SyncedAt = r.page.LastEditedTime, time.Now().UTC()
+		return s.saveState(ctx, id, st)
+	}
+	return nil
+}
+
+// remoteChanged reports whether the page differs from the state. The
+// content is read only when the edit time says it may have changed.
+func (s *NotionSync) remoteChanged(ctx context.Context, r *remoteSide, st pageState, hasState bool) (bool, error) {
+	if hasState && r.page.LastEditedTime.Equal(st.RemoteTime) && st.SyncedAt.Sub(st.RemoteTime) >= s.granularity {
+		return false, nil
+	}
+	if err := s.read(ctx, r); err != nil {
+		return false, err
+	}
+	return !hasState || r.hash != st.RemoteHash, nil
+}
+
+// read fetches a page's content once.
+func (s *NotionSync) read(ctx context.Context, r *remoteSide) error {
+	if r.read {
+		return nil
+	}
+	tree, err := s.client.BlockTree(ctx, r.page.ID)
+	if err != nil {
+		return fmt.Errorf("read Notion page: %w", err)
+	}
+	r.tree, r.md, r.read = tree, mdnotion.ToMarkdown(tree), true
+	r.hash = remoteHash(r.page.Title(), r.tags(s.tagsKey), r.md)
+	return nil
+}
+
+// push writes a file's title, tags and content to its page.
+func (s *NotionSync) push(ctx context.Context, id string, l *localFile, r *remoteSide, action contracts.Action, rep *Report) error {
+	rep.act("to notion: %s → %s", l.Path, id)
+	rep.ToNotion++
+	if rep.DryRun {
+		return nil
+	}
+	if err := s.read(ctx, r); err != nil {
+		return err
+	}
+	blocks := mdnotion.ToBlocks(l.doc.Body)
+	if r.page.Title() != l.doc.Title || !slices.Equal(r.tags(s.tagsKey), l.doc.Tags) {
+		if _, err := s.client.UpdatePage(ctx, r.page.ID, s.properties(l.doc)); err != nil {
+			return fmt.Errorf("update properties: %w", err)
+		}
+	}
+	if err := s.replaceContent(ctx, r.page.ID, r.tree, blocks); err != nil {
+		return err
+	}
+	page, err := s.client.RetrievePage(ctx, r.page.ID)
+	if err != nil {
+		return err
+	}
+	st := pageState{Path: l.Path, LocalHash: l.Hash, LocalTime: l.ModTime, RemoteTime: page.LastEditedTime,
+		RemoteHash: remoteHash(l.doc.Title, l.doc.Tags, mdnotion.ToMarkdown(blocks)), SyncedAt: time.Now().UTC()}
+	if err := s.saveState(ctx, id, st); err != nil {
+		return err
+	}
+	return s.synced(ctx, page.ID, l.doc.Title, contracts.DirectionToNotion, action, st)
+}
+
+func (s *NotionSync) properties(doc Document) map[string]notion.Property {
+	return map[string]notion.Property{s.titleKey: notion.TitleProperty(doc.Title),
+		s.tagsKey: notion.MultiSelectProperty(doc.Tags)}
+}
+
+// pull writes a page to the file at path, keeping the file's other
+// front-matter properties.
+func (s *NotionSync) pull(ctx context.Context, id string, r *remoteSide, path string, props map[string]any,
+	action contracts.Action, rep *Report) error {
+	rep.act("to local: %s → %s", id, path)
+	rep.ToLocal++
+	if rep.DryRun {
+		return nil
+	}
+	if err := s.read(ctx, r); err != nil {
+		return err
+	}
+	content, err := composeFile(r.page.Title(), r.page.ID, r.tags(s.tagsKey), props, r.md)
+	if err != nil {
+		return err
+	}
+	st, err := s.writeLocal(path, content, r)
+	if err != nil {
+		return err
+	}
+	if err := s.saveState(ctx, id, st); err != nil {
+		return err
+	}
+	return s.synced(ctx, r.page.ID, r.page.Title(), contracts.DirectionToLocal, action, st)
+}
+
+// writeLocal writes a file and returns the state of the page after it.
+func (s *NotionSync) writeLocal(path string, content []byte, r *remoteSide) (pageState, error) {
+	if err := writeFile(s.dir, path, content); err != nil {
+		return pageState{}, fmt.Errorf("write %s: %w", path, err)
+	}
+	var mtime time.Time
+	if info, err := os.Stat(filepath.Join(s.dir, filepath.FromSlash(path))); err == nil {
+		mtime = info.ModTime().UTC()
+	}
+	return pageState{Path: path, LocalHash: hashBytes(content), LocalTime: mtime, RemoteHash: r.hash,
+		RemoteTime: r.page.LastEditedTime, SyncedAt: time.Now().UTC()}, nil
+}
+
+// createPage creates a page for a file without a notion_id and writes the
+// new id into the file's front matter.
+func (s *NotionSync) createPage(ctx context.Context, l *localFile, rep *Report) error {
+	rep.act("new page: %s", l.Path)
+	rep.ToNotion++
+	if rep.DryRun {
+		return nil
+	}
+	if hasMarkers(l.doc.Body) {
+		rep.ToNotion--
+		rep.Unresolved++
+		return nil
+	}
+	blocks := mdnotion.ToBlocks(l.doc.Body)
+	created, err := s.client.CreatePage(ctx, s.db, s.properties(l.doc), blocks)
+	if err != nil {
+		return fmt.Errorf("create page: %w", err)
+	}
+	return s.linkFile(ctx, l, created.ID, blocks, contracts.ActionCreated)
+}
+
+// linkFile writes a new page's id into the file and records the state.
+func (s *NotionSync) linkFile(ctx context.Context, l *localFile, pageID string, blocks []notion.Block, action contracts.Action) error {
+	page, err := s.client.RetrievePage(ctx, pageID)
+	if err != nil {
+		return err
+	}
+	content, err := composeFile(l.doc.Title, page.ID, l.doc.Tags, l.doc.Properties, l.doc.Body)
+	if err != nil {
+		return err
+	}
+	r := &remoteSide{page: page, hash: remoteHash(l.doc.Title, l.doc.Tags, mdnotion.ToMarkdown(blocks))}
+	st, err := s.writeLocal(l.Path, content, r)
+	if err != nil {
+		return err
+	}
+	if err := s.saveState(ctx, normalizeID(page.ID), st); err != nil {
+		return err
+	}
+	return s.synced(ctx, page.ID, l.doc.Title, contracts.DirectionToNotion, action, st)
+}
+
+// recreatePage handles a file changed while its page was archived in
+// Notion: nothing is deleted; the file gets a new page.
+func (s *NotionSync) recreatePage(ctx context.Context, oldID string, l *localFile, rep *Report) error {
+	rep.Conflicts++
+	rep.act("conflict: %s changed, its page %s was archived: new page", l.Path, oldID)
+	if rep.DryRun {
+		return nil
+	}
+	if err := s.conflictEvent(ctx, oldID, l.Path, l.doc.Title, contracts.DirectionToNotion,
+		contracts.ResolutionLocalWins, l.ModTime, time.Now().UTC(), "recreated:"+l.Hash); err != nil {
+		return err
+	}
+	if err := s.kv.Delete(ctx, oldID); err != nil {
+		return err
+	}
+	return s.createPage(ctx, l, rep)
+}
+
+// restoreFile handles a page changed in Notion while its file was deleted:
+// nothing is deleted; the file comes back.
+func (s *NotionSync) restoreFile(ctx context.Context, id string, r *remoteSide, st pageState, rep *Report) error {
+	rep.Conflicts++
+	if !rep.DryRun {
+		if err := s.conflictEvent(ctx, id, st.Path, r.page.Title(), contracts.DirectionToLocal,
+			contracts.ResolutionRemoteWins, st.LocalTime, r.page.LastEditedTime, "restored:"+r.hash); err != nil {
+			return err
+		}
+	}
+	return s.pull(ctx, id, r, st.Path, nil, contracts.ActionCreated, rep)
+}
+
+// deleteFile deletes a file whose page was archived in Notion.
+func (s *NotionSync) deleteFile(ctx context.Context, id string, l *localFile, rep *Report) error {
+	rep.act("delete file: %s (page %s archived)", l.Path, id)
+	rep.Deleted++
+	if rep.DryRun {
+		return nil
+	}
+	if err := os.Remove(filepath.Join(s.dir, filepath.FromSlash(l.Path))); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	if err := s.kv.Delete(ctx, id); err != nil {
+		return err
+	}
+	return s.synced(ctx, id, l.doc.Title, contracts.DirectionToLocal, contracts.ActionDeleted,
+		pageState{Path: l.Path, SyncedAt: time.Now().UTC()})
+}
+
+// archivePage archives a page whose file was deleted.
+func (s *NotionSync) archivePage(ctx context.Context, id string, r *remoteSide, st pageState, rep *Report) error {
+	rep.act("archive page: %s (file %s deleted)", id, st.Path)
+	rep.Archived++
+	if rep.DryRun {
+		return nil
+	}
+	if err := s.client.ArchivePage(ctx, r.page.ID); err != nil {
+		return err
+	}
+	if err := s.kv.Delete(ctx, id); err != nil {
+		return err
+	}
+	return s.synced(ctx, r.page.ID, r.page.Title(), contracts.DirectionToNotion, contracts.ActionDeleted,
+		pageState{Path: st.Path, SyncedAt: time.Now().UTC()})
+}
+
+// conflict settles a page changed on both sides: the later edit wins and is
+// written to Notion; the file keeps both versions between conflict markers.
+func (s *NotionSync) conflict(ctx context.Context, id string, l *localFile, r *remoteSide, rep *Report) error {
+	rep.Conflicts++
+	if err := s.read(ctx, r); err != nil {
+		return err
+	}
+	localWins := l.ModTime.After(r.page.LastEditedTime)
+	resolution, direction := contracts.ResolutionRemoteWins, contracts.DirectionToLocal
+	if localWins {
+		resolution, direction = contracts.ResolutionLocalWins, contracts.DirectionToNotion
+	}
+	rep.act("conflict: %s ⇄ %s, %s", l.Path, id, resolution)
+	if rep.DryRun {
+		return nil
+	}
+	if err := s.conflictEvent(ctx, id, l.Path, l.doc.Title, direction, resolution, l.ModTime,
+		r.page.LastEditedTime, l.Hash+":"+r.hash); err != nil {
+		return err
+	}
+	notionMD := r.md // the Notion version, before a winning file replaces it
+	title, tags := r.page.Title(), r.tags(s.tagsKey)
+	if localWins {
+		if err := s.push(ctx, id, l, r, contracts.ActionUpdated, rep); err != nil {
+			return err
+		}
+		page, err := s.client.RetrievePage(ctx, r.page.ID)
+		if err != nil {
+			return err
+		}
+		title, tags = l.doc.Title, l.doc.Tags
+		r = &remoteSide{page: page, read: true,
+			hash: remoteHash(title, tags, mdnotion.ToMarkdown(mdnotion.ToBlocks(l.doc.Body)))}
+	}
+	body := conflictBody(notionMD, l.doc.Body)
+	content, err := composeFile(title, r.page.ID, tags, l.doc.Properties, body)
+	if err != nil {
+		return err
+	}
+	st, err := s.writeLocal(l.Path, content, r)
+	if err != nil {
+		return err
+	}
+	if err := s.saveState(ctx, id, st); err != nil {
+		return err
+	}
+	return s.synced(ctx, r.page.ID, title, contracts.DirectionToLocal, contracts.ActionUpdated, st)
+}
+
+func (s *NotionSync) loadStates(ctx context.Context) (map[string]pageState, error) {
+	out := map[string]pageState{}
+	lister, err := s.kv.ListKeys(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("list sync state: %w", err)
+	}
+	defer lister.Stop()
+	for key := range lister.Keys() {
+		entry, err := s.kv.Get(ctx, key)
+		if errors.Is(err, jetstream.ErrKeyNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("read sync state %s: %w", key, err)
+		}
+		var st pageState
+		if err := json.Unmarshal(entry.Value(), &st); err != nil {
+			s.log.WarnContext(ctx, "unreadable sync state dropped", "page", key, "err", err)
+			continue
+		}
+		out[key] = st
+	}
+	return out, nil
+}
+
+func (s *NotionSync) saveState(ctx context.Context, id string, st pageState) error {
+	b, err := json.Marshal(st)
+	if err != nil {
+		return err
+	}
+	if _, err := s.kv.Put(ctx, id, b); err != nil {
+		return fmt.Errorf("save sync state: %w", err)
+	}
+	return nil
+}
+
+// synced publishes com.gtmhub.knowledge.page.synced for a page written.
+func (s *NotionSync) synced(ctx context.Context, pageID, title string, dir contracts.Direction, action contracts.Action, st pageState) error {
+	data := contracts.KnowledgePage{Path: st.Path, NotionID: pageID, Title: title, Direction: dir, Action: action,
+		LocalHash: st.LocalHash, RemoteHash: st.RemoteHash}
+	if !st.LocalTime.IsZero() {
+		t := st.LocalTime
+		data.LocalUpdatedAt = &t
+	}
+	if !st.RemoteTime.IsZero() {
+		t := st.RemoteTime
+		data.RemoteUpdatedAt = &t
+	}
+	key := strings.Join([]string{"synced", normalizeID(pageID), string(dir), string(action), st.LocalHash, st.RemoteHash}, ":")
+	return s.publish(ctx, events.SubjectKnowledgeSynced, contracts.TypeKnowledgePageSynced, key, st.Path, data)
+}
+
+// conflictEvent publishes com.gtmhub.knowledge.page.conflict.
+func (s *NotionSync) conflictEvent(ctx context.Context, pageID, path, title string, dir contracts.Direction,
+	res contracts.Resolution, localAt, remoteAt time.Time, key string) error {
+	localAt, remoteAt = localAt.UTC(), remoteAt.UTC()
+	data := contracts.KnowledgePage{Path: path, NotionID: pageID, Title: title, Direction: dir, Resolution: res,
+		LocalUpdatedAt: &localAt, RemoteUpdatedAt: &remoteAt}
+	return s.publish(ctx, events.SubjectKnowledgeConflict, contracts.TypeKnowledgePageConflict,
+		"conflict:"+normalizeID(pageID)+":"+key, path, data)
+}
+
+// publish validates and publishes one event whose id derives from key, so
+// that publishing the same outcome again is deduplicated.
+func (s *NotionSync) publish(ctx context.Context, subject, typ, key, ceSubject string, data contracts.KnowledgePage) error {
+	if s.pub == nil {
+		return nil
+	}
+	body, err := json.Marshal(data)
+	if err != nil {
+		return err
+	}
+	if err := contracts.Validate(typ, body); err != nil {
+		s.log.ErrorContext(ctx, "knowledge event does not match its contract; not published", "type", typ, "err", err)
+		return nil
+	}
+	ev := event.New()
+	ev.SetID(uuid.NewSHA1(eventNamespace, []byte(Name+":"+key)).String())
+	ev.SetSource(Source)
+	ev.SetType(typ)
+	ev.SetSubject(ceSubject)
+	ev.SetTime(time.Now().UTC())
+	if err := ev.SetData(event.ApplicationJSON, body); err != nil {
+		return err
+	}
+	if err := s.pub.Publish(ctx, subject, ev); err != nil {
+		return fmt.Errorf("publish %s: %w", typ, err)
+	}
+	return nil
+}

@@ -1,0 +1,104 @@
+package knowledgesync
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/gtmhub/gtmhub/services/knowledgesync/internal/mdnotion"
+	"github.com/gtmhub/gtmhub/services/knowledgesync/internal/notion"
+)
+
+// replaceContent makes a page's content next, writing as little as it can:
+// top-level blocks that read the same in Markdown are kept, the others are
+// deleted, and the new ones are inserted after the block they follow. Child
+// pages and databases are never deleted.
+func (s *NotionSync) replaceContent(ctx context.Context, pageID string, old, next []notion.Block) error {
+	keep := matchBlocks(old, next)
+	if len(next) > 0 && keep[0] < 0 {
+		// Notion can insert after a block, not before the first: a new first
+		// block means writing the content again.
+		for j := range keep {
+			keep[j] = -1
+		}
+	}
+	kept := make([]bool, len(old))
+	for _, i := range keep {
+		if i >= 0 {
+			kept[i] = true
+		}
+	}
+	for j := 0; j < len(next); {
+		if keep[j] >= 0 {
+			j++
+			continue
+		}
+		run := j
+		for j < len(next) && keep[j] < 0 {
+			j++
+		}
+		after := ""
+		if run > 0 {
+			after = old[keep[run-1]].ID
+		}
+		if _, err := s.client.AppendChildren(ctx, pageID, after, next[run:j]); err != nil {
+			return fmt.Errorf("write content: %w", err)
+		}
+	}
+	for i, b := range old {
+		if kept[i] || b.Type == "child_page" || b.Type == "child_database" {
+			continue
+		}
+		if err := s.client.DeleteBlock(ctx, b.ID); err != nil && !notion.IsNotFound(err) {
+			return fmt.Errorf("delete block: %w", err)
+		}
+	}
+	return nil
+}
+
+// matchBlocks pairs old and next blocks that read the same, keeping their
+// order (a longest common subsequence). keep[j] is the old index kept for
+// next[j], or -1.
+func matchBlocks(old, next []notion.Block) []int {
+	a, b := keys(old), keys(next)
+	n, m := len(a), len(b)
+	lcs := make([][]int32, n+1)
+	for i := range lcs {
+		lcs[i] = make([]int32, m+1)
+	}
+	for i := n - 1; i >= 0; i-- {
+		for j := m - 1; j >= 0; j-- {
+			if a[i] == b[j] {
+				lcs[i][j] = lcs[i+1][j+1] + 1
+			} else {
+				lcs[i][j] = max(lcs[i+1][j], lcs[i][j+1])
+			}
+		}
+	}
+	keep := make([]int, m)
+	for j := range keep {
+		keep[j] = -1
+	}
+	for i, j := 0, 0; i < n && j < m; {
+		switch {
+		case a[i] == b[j]:
+			keep[j] = i
+			i++
+			j++
+		case lcs[i+1][j] >= lcs[i][j+1]:
+			i++
+		default:
+			j++
+		}
+	}
+	return keep
+}
+
+// keys renders each block, with its children, to Markdown: blocks that read
+// the same are the same.
+func keys(blocks []notion.Block) []string {
+	out := make([]string, len(blocks))
+	for i, b := range blocks {
+		out[i] = b.Type + "\x00" + string(mdnotion.ToMarkdown([]notion.Block{b}))
+	}
+	return out
+}
