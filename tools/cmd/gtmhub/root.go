@@ -18,7 +18,7 @@ func newRootCmd() *cobra.Command {
 	}
 	connFlags(root.PersistentFlags())
 	root.PersistentFlags().Bool("json", false, "print JSON instead of tables")
-	root.AddCommand(newUpCmd(), newInitCmd(), newStatusCmd(), newContractsCmd(), newContactsCmd(), newDLQCmd(), newReplayCmd(), newSendCmd(), newDigestCmd(), newQuarantineCmd(), newBenchCmd())
+	root.AddCommand(newUpCmd(), newInitCmd(), newStatusCmd(), newContractsCmd(), newContactsCmd(), newDLQCmd(), newReplayCmd(), newSendCmd(), newDigestCmd(), newQuarantineCmd(), newBenchCmd(), newKnowledgeCmd())
 	return root
 }
 
