@@ -123,9 +123,9 @@ func (c *Consumer) Run(ctx context.Context) error {
 		}
 	}()
 	for _, spec := range []ConsumerSpec{c.spec, c.spec.replaySpec()} {
-		cons, err := c.js.CreateOrUpdateConsumer(ctx, spec.Stream, spec.jetstreamConfig())
+		cons, err := c.bind(ctx, spec)
 		if err != nil {
-			return fmt.Errorf("bind consumer %s/%s: %w", spec.Stream, spec.Durable, err)
+			return err
 		}
 		it, err := cons.Messages(jetstream.PullMaxMessages(c.o.batch))
 		if err != nil {
@@ -164,6 +164,27 @@ func (c *Consumer) Run(ctx context.Context) error {
 	close(work)
 	workers.Wait()
 	return errors.Join(errs...)
+}
+
+// bind creates or updates the consumer, retrying for up to a minute while
+// the cluster answers with timeouts (a leader election, a busy meta leader).
+func (c *Consumer) bind(ctx context.Context, spec ConsumerSpec) (jetstream.Consumer, error) {
+	deadline := time.Now().Add(time.Minute)
+	for attempt := 1; ; attempt++ {
+		cons, err := c.js.CreateOrUpdateConsumer(ctx, spec.Stream, spec.jetstreamConfig())
+		if err == nil {
+			return cons, nil
+		}
+		if !retryablePublish(err) || time.Now().After(deadline) || ctx.Err() != nil {
+			return nil, fmt.Errorf("bind consumer %s/%s: %w", spec.Stream, spec.Durable, err)
+		}
+		c.o.logger.Warn("bind consumer: retrying", "consumer", spec.Durable, "attempt", attempt, "err", err)
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("bind consumer %s/%s: %w", spec.Stream, spec.Durable, ctx.Err())
+		case <-time.After(ExponentialBackoff(200*time.Millisecond, 5*time.Second)(attempt)):
+		}
+	}
 }
 
 // pull feeds messages to the workers until the iterator is drained or the

@@ -2,8 +2,10 @@ package service
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -100,11 +102,24 @@ func (r Resolved) Publisher(opts ...events.PublisherOption) (*events.Publisher, 
 
 // KeyValue creates or updates a service's KV bucket with the deployment's
 // replica count, so its state survives the loss of a node like its streams.
+// Timeouts while a cluster is busy electing leaders are retried for up to a
+// minute.
 func (r Resolved) KeyValue(ctx context.Context, cfg jetstream.KeyValueConfig) (jetstream.KeyValue, error) {
 	cfg.Replicas = r.Replicas
-	kv, err := r.JS.CreateOrUpdateKeyValue(ctx, cfg)
-	if err != nil {
-		return nil, fmt.Errorf("bucket %s: %w", cfg.Bucket, err)
+	deadline := time.Now().Add(time.Minute)
+	for attempt := 1; ; attempt++ {
+		kv, err := r.JS.CreateOrUpdateKeyValue(ctx, cfg)
+		if err == nil {
+			return kv, nil
+		}
+		if !errors.Is(err, context.DeadlineExceeded) || ctx.Err() != nil || time.Now().After(deadline) {
+			return nil, fmt.Errorf("bucket %s: %w", cfg.Bucket, err)
+		}
+		r.Logger.Warn("create bucket: retrying", "bucket", cfg.Bucket, "attempt", attempt, "err", err)
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("bucket %s: %w", cfg.Bucket, ctx.Err())
+		case <-time.After(events.ExponentialBackoff(200*time.Millisecond, 5*time.Second)(attempt)):
+		}
 	}
-	return kv, nil
 }

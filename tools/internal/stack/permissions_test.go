@@ -27,9 +27,9 @@ import (
 	"github.com/gtmhub/gtmhub/services/store"
 )
 
-// accountsServer runs a server with deploy/nats/accounts.conf and a password
-// per user.
-func accountsServer(t *testing.T) *server.Server {
+// accountsConfig writes a server configuration including
+// deploy/nats/accounts.conf, sets a password per user, and returns its path.
+func accountsConfig(t *testing.T) string {
 	t.Helper()
 	dir := t.TempDir()
 	accounts, err := os.ReadFile(filepath.Join("..", "..", "..", "deploy", "nats", "accounts.conf"))
@@ -46,7 +46,13 @@ func accountsServer(t *testing.T) *server.Server {
 	for _, u := range []string{"OPERATOR", "INGEST", "ENRICH", "STORE", "NOTIFY", "KNOWLEDGE"} {
 		t.Setenv("GTMHUB_"+u+"_PASSWORD", strings.ToLower(u)+"-secret")
 	}
-	opts, err := server.ProcessConfigFile(filepath.Join(dir, "server.conf"))
+	return filepath.Join(dir, "server.conf")
+}
+
+// accountsServer runs a server with deploy/nats/accounts.conf.
+func accountsServer(t *testing.T) *server.Server {
+	t.Helper()
+	opts, err := server.ProcessConfigFile(accountsConfig(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,7 +91,13 @@ func (v *violations) list() []string {
 
 func connectAs(t *testing.T, ns *server.Server, user string, v *violations) *nats.Conn {
 	t.Helper()
-	nc, err := nats.Connect(ns.ClientURL(), nats.UserInfo(user, user+"-secret"), nats.ErrorHandler(v.handler))
+	return connectURL(t, ns.ClientURL(), user, v)
+}
+
+func connectURL(t *testing.T, url, user string, v *violations) *nats.Conn {
+	t.Helper()
+	nc, err := nats.Connect(url, nats.UserInfo(user, user+"-secret"), nats.ErrorHandler(v.handler),
+		nats.MaxReconnects(-1), nats.ReconnectWait(50*time.Millisecond))
 	if err != nil {
 		t.Fatalf("connect as %s: %v", user, err)
 	}

@@ -121,6 +121,7 @@ func Run(ctx context.Context, cfg Config, opts ...Option) error {
 	if err != nil {
 		return err
 	}
+	shared.replicas = cfg.Replicas
 	httpLn, err := net.Listen("tcp", cfg.HTTPAddr)
 	if err != nil {
 		return fmt.Errorf("ingest listen: %w", err)
@@ -138,11 +139,12 @@ func Run(ctx context.Context, cfg Config, opts ...Option) error {
 
 // shared is what the services of one stack have in common.
 type shared struct {
-	nc      *nats.Conn
-	log     *slog.Logger
-	reg     *prometheus.Registry
-	metrics *events.Metrics
-	health  *service.Health
+	replicas int
+	nc       *nats.Conn
+	log      *slog.Logger
+	reg      *prometheus.Registry
+	metrics  *events.Metrics
+	health   *service.Health
 }
 
 func newShared(nc *nats.Conn, js jetstream.JetStream, log *slog.Logger) (*shared, error) {
@@ -175,7 +177,7 @@ func (s *shared) serve(ctx context.Context, adminLn net.Listener, runners []runn
 			return err
 		}
 		defer func() { _ = announced.Stop() }()
-		deps[i] = service.Deps{Conn: s.nc, Logger: s.log.With("service", r.name), Registry: s.reg,
+		deps[i] = service.Deps{Replicas: s.replicas, Conn: s.nc, Logger: s.log.With("service", r.name), Registry: s.reg,
 			Metrics: s.metrics, Health: s.health, TracerProvider: tracing.Provider, Propagator: tracing.Propagator}
 	}
 	g, gctx := errgroup.WithContext(ctx)
