@@ -298,7 +298,9 @@ func (s *NotionSync) syncBoth(ctx context.Context, id string, l *localFile, r *r
 		return s.pull(ctx, id, r, l.Path, l.doc.Properties, contracts.ActionUpdated, rep)
 	}
 	rep.Unchanged++
-	if !hasState || !r.page.LastEditedTime.Equal(st.RemoteTime) || st.Path != l.Path {
+	// Record what was read, so that the next sync can trust the edit time
+	// once it is a whole granule older than the sync.
+	if !hasState || r.read || !r.page.LastEditedTime.Equal(st.RemoteTime) || st.Path != l.Path {
 		if rep.DryRun {
 			return nil
 		}

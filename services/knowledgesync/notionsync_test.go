@@ -421,3 +421,28 @@ func must(t *testing.T, err error) {
 		t.Fatal(err)
 	}
 }
+
+// TestSyncReadsOnlyPagesThatMayHaveChanged: once a page's last edit is a
+// whole minute (Notion's granularity) older than the last sync, an unchanged
+// edit time means unchanged content, and the content is not read again.
+func TestSyncReadsOnlyPagesThatMayHaveChanged(t *testing.T) {
+	e := newEnv(t, fakenotion.WithRateLimit(300, 50),
+		fakenotion.WithClock(func() time.Time { return time.Now().Add(-2 * time.Minute) }))
+	writeFile(t, e.dir, "a.md", "# A\n\ntext\n")
+	writeFile(t, e.dir, "b.md", "# B\n\ntext\n")
+	e.run(false)
+	e.run(false)
+	reads := e.fake.Count(fakenotion.KindListChildren)
+	e.run(false)
+	if d := e.fake.Count(fakenotion.KindListChildren) - reads; d != 0 {
+		t.Errorf("a sync of unchanged pages read content %d times", d)
+	}
+	must(t, e.fake.EditPage(e.pageOf("b.md"), mdnotion.ToBlocks([]byte("# B\n\nnew text\n"))))
+	e.run(false)
+	if d := e.fake.Count(fakenotion.KindListChildren) - reads; d != 1 {
+		t.Errorf("read content %d times after one page was edited, want 1", d)
+	}
+	if !strings.Contains(e.read("b.md"), "new text") {
+		t.Error("the edit was not pulled")
+	}
+}
