@@ -18,8 +18,6 @@ import (
 	"strconv"
 	"sync"
 	"testing"
-
-	"github.com/jackc/pgx/v5/stdlib"
 )
 
 // testDatabaseURLEnv names the PostgreSQL server the tests use. CI sets it;
@@ -80,7 +78,7 @@ func testPostgresSchema(t testing.TB) string {
 	t.Helper()
 	ctx := context.Background()
 	base := testPostgresURL(t)
-	admin, err := sql.Open("pgx", base)
+	admin, err := sql.Open("pgx", base) // the driver pgx/v5/stdlib registers
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -105,8 +103,6 @@ func testPostgresSchema(t testing.TB) string {
 	})
 	return u.String()
 }
-
-var _ = stdlib.GetDefaultDriver // registers the "pgx" driver used above
 
 // startPostgres runs initdb and pg_ctl on a temporary directory and a free
 // port, as the postgres user when running as root (they refuse root), and
