@@ -352,7 +352,7 @@ func (s *NotionSync) push(ctx context.Context, id string, l *localFile, r *remot
 	}
 	blocks := mdnotion.ToBlocks(l.doc.Body)
 	if r.page.Title() != l.doc.Title || !slices.Equal(r.tags(s.tagsKey), l.doc.Tags) {
-		if _, err := s.client.UpdatePage(ctx, r.page.ID, s.properties(l.doc)); err != nil {
+		if _, err := s.client.UpdatePage(ctx, r.page.ID, s.properties(l.doc, hasProperty(r.page, s.tagsKey))); err != nil {
 			return fmt.Errorf("update properties: %w", err)
 		}
 	}
@@ -371,9 +371,19 @@ func (s *NotionSync) push(ctx context.Context, id string, l *localFile, r *remot
 	return s.synced(ctx, page.ID, l.doc.Title, contracts.DirectionToNotion, action, st)
 }
 
-func (s *NotionSync) properties(doc Document) map[string]notion.Property {
-	return map[string]notion.Property{s.titleKey: notion.TitleProperty(doc.Title),
-		s.tagsKey: notion.MultiSelectProperty(doc.Tags)}
+// properties are a file's title and tags as page properties. The tags are
+// left out when there are none and the database may lack the property.
+func (s *NotionSync) properties(doc Document, hasTags bool) map[string]notion.Property {
+	props := map[string]notion.Property{s.titleKey: notion.TitleProperty(doc.Title)}
+	if hasTags || len(doc.Tags) > 0 {
+		props[s.tagsKey] = notion.MultiSelectProperty(doc.Tags)
+	}
+	return props
+}
+
+func hasProperty(p notion.Page, key string) bool {
+	_, ok := p.Properties[key]
+	return ok
 }
 
 // pull writes a page to the file at path, keeping the file's other
@@ -429,7 +439,7 @@ func (s *NotionSync) createPage(ctx context.Context, l *localFile, rep *Report) 
 		return nil
 	}
 	blocks := mdnotion.ToBlocks(l.doc.Body)
-	created, err := s.client.CreatePage(ctx, s.db, s.properties(l.doc), blocks)
+	created, err := s.client.CreatePage(ctx, s.db, s.properties(l.doc, false), blocks)
 	if err != nil {
 		return fmt.Errorf("create page: %w", err)
 	}

@@ -1,5 +1,6 @@
 // Command knowledge-sync runs the knowledge-sync service on its own: it
-// indexes a folder of Markdown pages. See package knowledgesync.
+// keeps a folder of Markdown pages and a Notion database in step. See
+// package knowledgesync.
 package main
 
 import (
