@@ -2,13 +2,19 @@ package notify
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
+	"net/http"
 	"sync"
 	"time"
 
 	"github.com/gtmhub/gtmhub/contracts"
+	"github.com/gtmhub/gtmhub/events"
 	"github.com/gtmhub/gtmhub/events/service"
+	"go.opentelemetry.io/otel/codes"
+	semconv "go.opentelemetry.io/otel/semconv/v1.40.0"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // newNotifier opens the buckets and builds the senders cfg configures.
@@ -32,7 +38,7 @@ func newNotifier(ctx context.Context, cfg Config, engine *Engine, r service.Reso
 	if n.senders == nil {
 		n.senders = map[contracts.Channel]Sender{}
 	}
-	n.hooks = NewSlackWebhooks(cfg.Slack, n.breakers)
+	n.hooks = NewSlackWebhooks(tracedSlack(cfg.Slack, r), n.breakers)
 	n.hooks.onRateLimit = n.stats.rateLimited
 	if n.alerts, err = openAlerter(ctx, r.KeyValue, cfg.Alerts, cfg.alertsWebhook(), n.hooks, r.Logger); err != nil {
 		return nil, err
@@ -115,4 +121,48 @@ func (n *notifier) deferredLoop(ctx context.Context, every time.Duration) {
 		case <-t.C:
 		}
 	}
+}
+
+// tracedSlack gives the Slack client a traced transport, so every webhook
+// call is a client span in the lead's trace.
+func tracedSlack(cfg Slack, r service.Resolved) Slack {
+	client := http.Client{Timeout: cfg.Timeout}
+	if cfg.HTTPClient != nil {
+		client = *cfg.HTTPClient
+	}
+	if client.Timeout == 0 {
+		client.Timeout = 10 * time.Second
+	}
+	base := client.Transport
+	if base == nil {
+		base = http.DefaultTransport
+	}
+	client.Transport = secretURLTransport{base: base, tracer: r.TracerProvider.Tracer("github.com/gtmhub/gtmhub/services/notify")}
+	cfg.HTTPClient = &client
+	return cfg
+}
+
+// secretURLTransport traces calls to URLs that are secrets (a Slack
+// incoming webhook's path is its credential): the span names the host only,
+// where otelhttp would record the full URL.
+type secretURLTransport struct {
+	base   http.RoundTripper
+	tracer trace.Tracer
+}
+
+func (t secretURLTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	ctx, span := t.tracer.Start(req.Context(), req.Method+" "+req.URL.Host, trace.WithSpanKind(trace.SpanKindClient),
+		trace.WithAttributes(semconv.HTTPRequestMethodKey.String(req.Method), semconv.ServerAddress(req.URL.Hostname())))
+	defer span.End()
+	resp, err := t.base.RoundTrip(req.WithContext(ctx))
+	if err != nil {
+		span.RecordError(errors.New(events.Redact(err.Error())))
+		span.SetStatus(codes.Error, "request failed")
+		return nil, err
+	}
+	span.SetAttributes(semconv.HTTPResponseStatusCode(resp.StatusCode))
+	if resp.StatusCode >= 400 {
+		span.SetStatus(codes.Error, resp.Status)
+	}
+	return resp, nil
 }
