@@ -179,7 +179,10 @@ func DefaultTopology() Topology {
 		},
 		Consumers: []ConsumerSpec{
 			{Service: "enrich", Stream: StreamLeads, Durable: "enrich", Filters: []string{SubjectLeadsCaptured + ".>"},
-				Description: "normalize, enrich and score captured leads", AckWait: time.Minute},
+				// 20 deliveries with backoff span well over enrich's max_wait (10m), so
+				// a lead waiting on a failing provider goes on without it rather
+				// than into the DLQ.
+				Description: "normalize, enrich and score captured leads", AckWait: time.Minute, MaxDeliver: 20},
 			{Service: "store", Stream: StreamLeads, Durable: "store", Filters: []string{SubjectLeadsEnriched},
 				Description: "upsert enriched leads into contacts and companies"},
 			{Service: "notify", Stream: StreamRecords, Durable: "notify", Filters: []string{"gtm.records.>"},
