@@ -6,8 +6,10 @@
 //   - page_size at most 100, with start_cursor / next_cursor / has_more
 //     pagination;
 //   - at most 100 blocks in any children array and two levels of nesting in
-//     one request, and at most 2,000 characters in one rich text content
-//     (400 validation_error otherwise);
+//     one request, at most 100 rich text objects in one array and at most
+//     2,000 characters in one rich text content, code languages from
+//     Notion's list, and only properties the database has (400
+//     validation_error otherwise);
 //   - 3 requests a second on average with bursts (429 rate_limited with a
 //     Retry-After header beyond that);
 //   - the Notion-Version header and the bearer token on every request.

@@ -218,3 +218,17 @@ func TestFakeCountsWrites(t *testing.T) {
 		t.Errorf("injected failure answered %d", status)
 	}
 }
+
+func TestFakeLimitsRichTextArrays(t *testing.T) {
+	s := fast(t)
+	pageID := newPage(t, s, s.NewDatabase(), nil)
+	rts := make([]any, 101)
+	for i := range rts {
+		rts[i] = map[string]any{"type": "text", "text": map[string]any{"content": "x"}}
+	}
+	status, _, out := call(t, s, "PATCH", "/v1/blocks/"+pageID+"/children", map[string]any{"children": []any{
+		map[string]any{"type": "paragraph", "paragraph": map[string]any{"rich_text": rts}}}}, nil)
+	if status != 400 || out["code"] != "validation_error" {
+		t.Errorf("101 rich text objects: %d %v", status, out)
+	}
+}

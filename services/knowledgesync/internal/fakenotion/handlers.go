@@ -224,6 +224,10 @@ func checkBlocks(path string, blocks []notion.Block, depth int) error {
 			return validation("body failed validation: %s.language should be one of Notion's languages, instead was `%s`.",
 				bp, b.Content.Language)
 		}
+		if n := len(b.Content.RichText); n > notion.MaxChildren {
+			return validation("body failed validation: %s.rich_text.length should be ≤ `%d`, instead was `%d`.",
+				bp, notion.MaxChildren, n)
+		}
 		for j, rt := range b.Content.RichText {
 			if err := checkRichText(fmt.Sprintf("%s.rich_text[%d]", bp, j), rt); err != nil {
 				return err

@@ -2,6 +2,7 @@ package mdnotion_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -101,5 +102,23 @@ func TestUnsupportedBlocksArePlaceholders(t *testing.T) {
 	b, _ := json.Marshal(out[1:])
 	if string(a) != string(b) {
 		t.Errorf("placeholders changed the blocks:\n%s\n%s", a, b)
+	}
+}
+
+func TestRichTextArraysStayWithinTheLimit(t *testing.T) {
+	var md strings.Builder
+	for i := range 250 {
+		fmt.Fprintf(&md, "**b%d** i%d ", i, i)
+	}
+	blocks := mdnotion.ToBlocks([]byte(md.String() + "\n"))
+	total := 0
+	for _, b := range blocks {
+		if n := len(b.Content.RichText); n > notion.MaxChildren {
+			t.Errorf("%s with %d rich text objects", b.Type, n)
+		}
+		total += len(b.Content.RichText)
+	}
+	if len(blocks) != 5 || total != 500 {
+		t.Errorf("%d blocks with %d rich text objects, want 5 and 500", len(blocks), total)
 	}
 }

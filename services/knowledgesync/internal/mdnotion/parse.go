@@ -5,7 +5,8 @@
 // bulleted, numbered and to-do lists with nesting, block quotes, fenced and
 // indented code (with the language, when Notion knows it), thematic breaks
 // and inline bold, italic, code, strikethrough and links map to their Notion
-// counterparts. Rich text is split at Notion's 2,000-character limit.
+// counterparts. Rich text is split at Notion's 2,000-character limit, and a
+// block with more than 100 rich text objects continues in paragraphs.
 //
 // A block with no Markdown form (an image, a callout, a toggle, a paragraph
 // with children...) is written as one HTML comment,
@@ -46,7 +47,29 @@ func ToBlocks(md []byte) []notion.Block {
 	p := goldmark.New(goldmark.WithExtensions(extension.Strikethrough, extension.TaskList)).Parser()
 	doc := p.Parse(text.NewReader(md))
 	c := converter{src: md}
-	return c.blocks(doc)
+	return limitRichText(c.blocks(doc))
+}
+
+// limitRichText keeps every rich text array within Notion's 100 elements: a
+// block with more continues in paragraphs after it.
+func limitRichText(blocks []notion.Block) []notion.Block {
+	out := make([]notion.Block, 0, len(blocks))
+	for _, b := range blocks {
+		b.Children = limitRichText(b.Children)
+		rt := b.Content.RichText
+		if len(rt) <= notion.MaxChildren {
+			out = append(out, b)
+			continue
+		}
+		b.Content.RichText = rt[:notion.MaxChildren]
+		out = append(out, b)
+		for rest := rt[notion.MaxChildren:]; len(rest) > 0; {
+			n := min(len(rest), notion.MaxChildren)
+			out = append(out, notion.Block{Type: "paragraph", Content: notion.BlockContent{RichText: rest[:n]}})
+			rest = rest[n:]
+		}
+	}
+	return out
 }
 
 type converter struct{ src []byte }
