@@ -286,8 +286,9 @@ func (s *NotionSync) syncBoth(ctx context.Context, id string, l *localFile, r *r
 		return err
 	}
 	localChanged := !hasState || l.Hash != st.LocalHash
-	if !hasState && remoteHash(l.doc.Title, l.doc.Tags, mdnotion.ToMarkdown(mdnotion.ToBlocks(l.doc.Body))) == r.hash {
-		localChanged, remoteChanged = false, false // linked by hand, already equal
+	if localChanged && remoteChanged &&
+		remoteHash(l.doc.Title, l.doc.Tags, mdnotion.ToMarkdown(mdnotion.ToBlocks(l.doc.Body))) == r.hash {
+		localChanged, remoteChanged = false, false // linked by hand, or the same edit on both sides
 	}
 	switch {
 	case localChanged && remoteChanged:

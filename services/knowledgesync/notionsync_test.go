@@ -446,3 +446,16 @@ func TestSyncReadsOnlyPagesThatMayHaveChanged(t *testing.T) {
 		t.Error("the edit was not pulled")
 	}
 }
+
+func TestSyncSameEditOnBothSidesIsNoConflict(t *testing.T) {
+	e := newEnv(t)
+	writeFile(t, e.dir, "same.md", "# Same\n\nold\n")
+	e.run(false)
+	id := e.pageOf("same.md")
+	must(t, e.fake.EditPage(id, mdnotion.ToBlocks([]byte("# Same\n\nnew\n"))))
+	writeFile(t, e.dir, "same.md", strings.Replace(e.read("same.md"), "old", "new", 1))
+	writes := e.fake.Writes()
+	if rep := e.run(false); rep.Conflicts != 0 || rep.Unchanged != 1 || e.fake.Writes() != writes {
+		t.Errorf("report %+v after the same edit on both sides", rep)
+	}
+}
