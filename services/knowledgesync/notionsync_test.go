@@ -459,3 +459,28 @@ func TestSyncSameEditOnBothSidesIsNoConflict(t *testing.T) {
 		t.Errorf("report %+v after the same edit on both sides", rep)
 	}
 }
+
+// TestSyncWritesOnlyTheChangedBlocks: editing one paragraph of a long page
+// replaces that block only.
+func TestSyncWritesOnlyTheChangedBlocks(t *testing.T) {
+	e := newEnv(t)
+	var md strings.Builder
+	md.WriteString("# Long\n")
+	for i := range 150 {
+		fmt.Fprintf(&md, "\nparagraph %d\n", i)
+	}
+	writeFile(t, e.dir, "long.md", md.String())
+	e.run(false)
+	id := e.pageOf("long.md")
+
+	writeFile(t, e.dir, "long.md", strings.Replace(e.read("long.md"), "paragraph 120\n", "paragraph 120, edited\n", 1))
+	appends, deletes := e.fake.Count(fakenotion.KindAppendChildren), e.fake.Count(fakenotion.KindDeleteBlock)
+	e.run(false)
+	if a, d := e.fake.Count(fakenotion.KindAppendChildren)-appends, e.fake.Count(fakenotion.KindDeleteBlock)-deletes; a != 1 || d != 1 {
+		t.Errorf("one edited paragraph took %d appends and %d deletes, want 1 and 1", a, d)
+	}
+	content := e.fake.Content(id)
+	if len(content) != 151 || notion.PlainText(content[121].Content.RichText) != "paragraph 120, edited" {
+		t.Errorf("page has %d blocks, block 121 %q", len(content), notion.PlainText(content[121].Content.RichText))
+	}
+}
