@@ -16,6 +16,9 @@ import (
 	"github.com/cloudevents/sdk-go/v2/event"
 	"github.com/google/uuid"
 	"github.com/nats-io/nats.go/jetstream"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/gtmhub/gtmhub/contracts"
 	"github.com/gtmhub/gtmhub/events"
@@ -84,6 +87,7 @@ type NotionSync struct {
 	// granularity is how coarse Notion's last_edited_time is: a page edited
 	// in the same minute as a sync keeps the same time.
 	granularity time.Duration
+	tracer      trace.Tracer
 
 	mu sync.Mutex
 }
@@ -96,7 +100,8 @@ func NewNotionSync(index *Syncer, databaseID string, client *notion.Client, kv j
 		log = slog.New(slog.DiscardHandler)
 	}
 	return &NotionSync{index: index, dir: index.Dir(), db: databaseID, client: client, kv: kv, pub: pub, log: log,
-		titleKey: k.TitleProperty, tagsKey: k.TagsProperty, granularity: time.Minute}
+		titleKey: k.TitleProperty, tagsKey: k.TagsProperty, granularity: time.Minute,
+		tracer: otel.GetTracerProvider().Tracer("github.com/gtmhub/gtmhub/services/knowledgesync")}
 }
 
 // localFile is one indexed Markdown file with its content.
@@ -131,6 +136,8 @@ func (s *NotionSync) Sync(ctx context.Context, dryRun bool) (Report, error) {
 	defer s.mu.Unlock()
 	start := time.Now()
 	rep := Report{DryRun: dryRun}
+	ctx, span := s.tracer.Start(ctx, "knowledge sync", trace.WithAttributes(attribute.Bool("gtmhub.dry_run", dryRun)))
+	defer span.End()
 
 	local, fresh, err := s.readLocal(ctx)
 	if err != nil {

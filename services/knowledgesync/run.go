@@ -83,6 +83,9 @@ func runSync(ctx context.Context, r service.Resolved, k Knowledge, index *Syncer
 		return err
 	}
 	s := NewNotionSync(index, k.NotionDatabaseID, client, kv, pub, k, r.Logger)
+	if r.TracerProvider != nil {
+		s.tracer = r.TracerProvider.Tracer("github.com/gtmhub/gtmhub/services/knowledgesync")
+	}
 
 	spec, ok := events.DefaultTopology().Consumer(Durable)
 	if !ok {
