@@ -72,10 +72,18 @@ func TestPipelineOnClusterSurvivesLeaderLoss(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	eventstest.Go(t, func(ctx context.Context) error { return ingest.Serve(ctx, ln, ingest.DefaultConfig(), service.Deps{Conn: conns["ingest"], Replicas: 3}) })
-	eventstest.Go(t, func(ctx context.Context) error { return enrich.Run(ctx, enrich.DefaultConfig(), service.Deps{Conn: conns["enrich"], Replicas: 3}) })
-	eventstest.Go(t, func(ctx context.Context) error { return store.Run(ctx, storeCfg, service.Deps{Conn: conns["store"], Replicas: 3}) })
-	eventstest.Go(t, func(ctx context.Context) error { return notify.Run(ctx, notify.DefaultConfig(), service.Deps{Conn: conns["notify"], Replicas: 3}) })
+	eventstest.Go(t, func(ctx context.Context) error {
+		return ingest.Serve(ctx, ln, ingest.DefaultConfig(), service.Deps{Conn: conns["ingest"], Replicas: 3})
+	})
+	eventstest.Go(t, func(ctx context.Context) error {
+		return enrich.Run(ctx, enrich.DefaultConfig(), service.Deps{Conn: conns["enrich"], Replicas: 3})
+	})
+	eventstest.Go(t, func(ctx context.Context) error {
+		return store.Run(ctx, storeCfg, service.Deps{Conn: conns["store"], Replicas: 3})
+	})
+	eventstest.Go(t, func(ctx context.Context) error {
+		return notify.Run(ctx, notify.DefaultConfig(), service.Deps{Conn: conns["notify"], Replicas: 3})
+	})
 
 	const total, workers = 300, 8
 	client := &http.Client{Timeout: 10 * time.Second}

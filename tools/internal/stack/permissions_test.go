@@ -127,10 +127,16 @@ func TestServicesRunWithTheirOwnUsers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	eventstest.Go(t, func(ctx context.Context) error { return ingest.Serve(ctx, ln, ingest.DefaultConfig(), service.Deps{Conn: conns["ingest"]}) })
-	eventstest.Go(t, func(ctx context.Context) error { return enrich.Run(ctx, enrich.DefaultConfig(), service.Deps{Conn: conns["enrich"]}) })
+	eventstest.Go(t, func(ctx context.Context) error {
+		return ingest.Serve(ctx, ln, ingest.DefaultConfig(), service.Deps{Conn: conns["ingest"]})
+	})
+	eventstest.Go(t, func(ctx context.Context) error {
+		return enrich.Run(ctx, enrich.DefaultConfig(), service.Deps{Conn: conns["enrich"]})
+	})
 	eventstest.Go(t, func(ctx context.Context) error { return store.Run(ctx, storeCfg, service.Deps{Conn: conns["store"]}) })
-	eventstest.Go(t, func(ctx context.Context) error { return notify.Run(ctx, notify.DefaultConfig(), service.Deps{Conn: conns["notify"]}) })
+	eventstest.Go(t, func(ctx context.Context) error {
+		return notify.Run(ctx, notify.DefaultConfig(), service.Deps{Conn: conns["notify"]})
+	})
 
 	status, body, err := postLead(http.DefaultClient, ln.Addr().String(), map[string]string{"email": "perm@example.com"})
 	if err != nil || status != http.StatusAccepted {
