@@ -54,6 +54,9 @@ type handler struct {
 	// quarantineDropped counts failed requests not stored in QUARANTINE
 	// because the source's quarantine rate limit was exceeded.
 	quarantineDropped *prometheus.CounterVec
+	// requests counts answers by source and status; latency times them.
+	requests *prometheus.CounterVec
+	latency  *prometheus.HistogramVec
 }
 
 // HandlerOption adjusts [NewHandler].
@@ -120,17 +123,22 @@ func newHandler(cfg Config, pub Publisher, log *slog.Logger, opts ...HandlerOpti
 			Namespace: "gtmhub", Subsystem: "ingest", Name: "quarantine_dropped_total",
 			Help: "Requests that failed verification and were not stored in QUARANTINE because of its rate limit.",
 		}, []string{"source"}),
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "gtmhub", Subsystem: "ingest", Name: "requests_total",
+			Help: "Requests answered, by source (a configured source, events, or unknown) and HTTP status.",
+		}, []string{"source", "status"}),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Namespace: "gtmhub", Subsystem: "ingest", Name: "request_seconds",
+			Help:    "Time from request to answer (202 means after the PubAck), by source.",
+			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16),
+		}, []string{"source"}),
 	}
 	if o.conn != nil {
 		h.connected = o.conn.IsConnected
 	}
 	if o.registry != nil {
-		if err := o.registry.Register(h.quarantineDropped); err != nil {
-			var are prometheus.AlreadyRegisteredError
-			if !errors.As(err, &are) {
-				return nil, fmt.Errorf("ingest: metrics: %w", err)
-			}
-			h.quarantineDropped = are.ExistingCollector.(*prometheus.CounterVec)
+		if err := h.register(o.registry); err != nil {
+			return nil, err
 		}
 	}
 	for _, s := range sources {
@@ -140,6 +148,49 @@ func newHandler(cfg Config, pub Publisher, log *slog.Logger, opts ...HandlerOpti
 		}
 	}
 	return h, nil
+}
+
+// register adds the handler's collectors to reg, sharing those already
+// registered by another handler on the same registry.
+func (h *handler) register(reg prometheus.Registerer) error {
+	var err error
+	if h.quarantineDropped, err = registered(reg, h.quarantineDropped); err != nil {
+		return err
+	}
+	if h.requests, err = registered(reg, h.requests); err != nil {
+		return err
+	}
+	h.latency, err = registered(reg, h.latency)
+	return err
+}
+
+// registered registers c, or returns the equal collector registered before.
+func registered[C prometheus.Collector](reg prometheus.Registerer, c C) (C, error) {
+	err := reg.Register(c)
+	var are prometheus.AlreadyRegisteredError
+	switch {
+	case err == nil:
+		return c, nil
+	case errors.As(err, &are):
+		if existing, ok := are.ExistingCollector.(C); ok {
+			return existing, nil
+		}
+	}
+	return c, fmt.Errorf("ingest: metrics: %w", err)
+}
+
+// metricSource bounds the source label to configured sources.
+func (h *handler) metricSource(r *http.Request) string {
+	if src := r.PathValue("source"); src != "" {
+		if _, ok := h.sources[src]; ok {
+			return src
+		}
+		return "unknown"
+	}
+	if r.URL.Path == "/events" {
+		return "events"
+	}
+	return "unknown"
 }
 
 // accepted is the answer to a request whose event is stored.
@@ -251,6 +302,9 @@ func (h *handler) endpoint(fn func(http.ResponseWriter, *http.Request) (accepted
 		}
 		attrs = append(attrs, slog.Int("status", status), slog.Duration("duration", time.Since(start)))
 		h.log.LogAttrs(r.Context(), level, "request", attrs...)
+		src := h.metricSource(r)
+		h.requests.WithLabelValues(src, strconv.Itoa(status)).Inc()
+		h.latency.WithLabelValues(src).Observe(time.Since(start).Seconds())
 	})
 }
 

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/gtmhub/gtmhub/events"
 	"github.com/gtmhub/gtmhub/events/eventstest"
@@ -182,5 +183,37 @@ func TestQuarantineRateLimit(t *testing.T) {
 	}
 	if dropped != 17 {
 		t.Fatalf("gtmhub_ingest_quarantine_dropped_total = %v, want 17", dropped)
+	}
+}
+
+// TestRequestMetrics: answers are counted by configured source and status,
+// and a path naming no source counts as unknown, so labels stay bounded.
+func TestRequestMetrics(t *testing.T) {
+	srv := eventstest.RunServer(t)
+	pub, err := events.NewPublisher(srv.JS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg := prometheus.NewRegistry()
+	h, err := NewHandler(testConfig(), pub, testLogger(t), WithRegistry(reg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range []string{"/webhooks/form", "/webhooks/form", "/webhooks/no-such-source-1", "/webhooks/no-such-source-2"} {
+		req := httptest.NewRequest(http.MethodPost, path, strings.NewReader(`{"email":"ada@example.com"}`))
+		req.Header.Set("Content-Type", "application/json")
+		h.ServeHTTP(httptest.NewRecorder(), req)
+	}
+	want := `
+# HELP gtmhub_ingest_requests_total Requests answered, by source (a configured source, events, or unknown) and HTTP status.
+# TYPE gtmhub_ingest_requests_total counter
+gtmhub_ingest_requests_total{source="form",status="202"} 2
+gtmhub_ingest_requests_total{source="unknown",status="404"} 2
+`
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "gtmhub_ingest_requests_total"); err != nil {
+		t.Error(err)
+	}
+	if n := testutil.CollectAndCount(reg, "gtmhub_ingest_request_seconds"); n != 2 {
+		t.Errorf("%d latency series, want 2", n)
 	}
 }
