@@ -179,6 +179,16 @@ func registered[C prometheus.Collector](reg prometheus.Registerer, c C) (C, erro
 	return c, fmt.Errorf("ingest: metrics: %w", err)
 }
 
+// observe records one answer; a handler built without metrics records none.
+func (h *handler) observe(r *http.Request, status int, d time.Duration) {
+	if h.requests == nil || h.latency == nil {
+		return
+	}
+	src := h.metricSource(r)
+	h.requests.WithLabelValues(src, strconv.Itoa(status)).Inc()
+	h.latency.WithLabelValues(src).Observe(d.Seconds())
+}
+
 // metricSource bounds the source label to configured sources.
 func (h *handler) metricSource(r *http.Request) string {
 	if src := r.PathValue("source"); src != "" {
@@ -302,9 +312,7 @@ func (h *handler) endpoint(fn func(http.ResponseWriter, *http.Request) (accepted
 		}
 		attrs = append(attrs, slog.Int("status", status), slog.Duration("duration", time.Since(start)))
 		h.log.LogAttrs(r.Context(), level, "request", attrs...)
-		src := h.metricSource(r)
-		h.requests.WithLabelValues(src, strconv.Itoa(status)).Inc()
-		h.latency.WithLabelValues(src).Observe(time.Since(start).Seconds())
+		h.observe(r, status, time.Since(start))
 	})
 }
 
