@@ -27,6 +27,10 @@ type Binary[C any] struct {
 	Validate func(c C) error                              // every problem at once
 	Run      func(ctx context.Context, c C, d Deps) error // blocks until ctx is done
 	NATSURL  func(c *C) *string                           // where the NATS URL lives in C
+	// SelfAnnounced is set for a service that registers its own NATS micro
+	// service under gtmhub-<name> (the store's read API), so Main does not
+	// announce it a second time.
+	SelfAnnounced bool
 }
 
 // Main parses args, loads the config file, applies the environment and
@@ -88,11 +92,13 @@ func (b Binary[C]) Main(ctx context.Context, args []string, stderr io.Writer) er
 	}
 	defer func() { _ = tracing.Shutdown(context.WithoutCancel(ctx)) }()
 	reg.MustRegister(NewConsumerCollector(js))
-	announced, err := Announce(nc, b.Name, Version)
-	if err != nil {
-		return err
+	if !b.SelfAnnounced {
+		announced, err := Announce(nc, b.Name, Version)
+		if err != nil {
+			return err
+		}
+		defer func() { _ = announced.Stop() }()
 	}
-	defer func() { _ = announced.Stop() }()
 	deps := Deps{Conn: nc, Logger: log, Registry: reg, Health: NewHealth(), Replicas: *replicas,
 		TracerProvider: tracing.Provider, Propagator: tracing.Propagator}
 

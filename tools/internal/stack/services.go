@@ -27,6 +27,8 @@ type services struct {
 type runner struct {
 	name string
 	run  func(context.Context, service.Deps) error
+	// selfAnnounced: the service registers gtmhub-<name> for discovery itself.
+	selfAnnounced bool
 }
 
 // loadServices reads every service's part of the config file over its
@@ -37,6 +39,7 @@ func loadServices(cfg Config) (services, error) {
 		notify: notify.DefaultConfig(), knowledge: knowledgesync.DefaultConfig(),
 	}
 	s.store.DataDir = cfg.DataDir
+	s.store.DatabaseURL = service.Env(s.store.DatabaseURL, "GTMHUB_DATABASE_URL")
 	s.knowledge.Knowledge.Dir = filepath.Join(cfg.DataDir, "knowledge")
 	for _, dst := range []any{&s.ingest, &s.enrich, &s.store, &s.notify, &s.knowledge} {
 		if err := service.LoadFile(cfg.ConfigFile, dst); err != nil {
@@ -57,10 +60,10 @@ func loadServices(cfg Config) (services, error) {
 
 func (s services) runners(httpLn net.Listener) []runner {
 	return []runner{
-		{"ingest", func(ctx context.Context, d service.Deps) error { return ingest.Serve(ctx, httpLn, s.ingest, d) }},
-		{"enrich", func(ctx context.Context, d service.Deps) error { return enrich.Run(ctx, s.enrich, d) }},
-		{"store", func(ctx context.Context, d service.Deps) error { return store.Run(ctx, s.store, d) }},
-		{"notify", func(ctx context.Context, d service.Deps) error { return notify.Run(ctx, s.notify, d) }},
-		{"knowledge-sync", func(ctx context.Context, d service.Deps) error { return knowledgesync.Run(ctx, s.knowledge, d) }},
+		{name: "ingest", run: func(ctx context.Context, d service.Deps) error { return ingest.Serve(ctx, httpLn, s.ingest, d) }},
+		{name: "enrich", run: func(ctx context.Context, d service.Deps) error { return enrich.Run(ctx, s.enrich, d) }},
+		{name: "store", run: func(ctx context.Context, d service.Deps) error { return store.Run(ctx, s.store, d) }, selfAnnounced: true},
+		{name: "notify", run: func(ctx context.Context, d service.Deps) error { return notify.Run(ctx, s.notify, d) }},
+		{name: "knowledge-sync", run: func(ctx context.Context, d service.Deps) error { return knowledgesync.Run(ctx, s.knowledge, d) }},
 	}
 }

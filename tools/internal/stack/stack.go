@@ -171,12 +171,14 @@ func (s *shared) serve(ctx context.Context, adminLn net.Listener, runners []runn
 			return err
 		}
 		defer func() { _ = tracing.Shutdown(context.WithoutCancel(ctx)) }()
-		announced, err := service.Announce(s.nc, r.name, service.Version)
-		if err != nil {
-			adminLn.Close()
-			return err
+		if !r.selfAnnounced {
+			announced, err := service.Announce(s.nc, r.name, service.Version)
+			if err != nil {
+				adminLn.Close()
+				return err
+			}
+			defer func() { _ = announced.Stop() }()
 		}
-		defer func() { _ = announced.Stop() }()
 		deps[i] = service.Deps{Replicas: s.replicas, Conn: s.nc, Logger: s.log.With("service", r.name), Registry: s.reg,
 			Metrics: s.metrics, Health: s.health, TracerProvider: tracing.Provider, Propagator: tracing.Propagator}
 	}

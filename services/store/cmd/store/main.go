@@ -39,5 +39,7 @@ func run(ctx context.Context) error {
 		Validate: store.Config.Validate,
 		Run:      store.Run,
 		NATSURL:  func(c *store.Config) *string { return &c.NATSURL },
+		// The read API announces gtmhub-store itself.
+		SelfAnnounced: true,
 	}.Main(ctx, os.Args[1:], os.Stderr)
 }
