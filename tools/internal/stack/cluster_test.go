@@ -6,7 +6,6 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
 	"path/filepath"
 	"sync"
@@ -14,16 +13,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/gtmhub/gtmhub/events"
 	"github.com/gtmhub/gtmhub/events/eventstest"
-	"github.com/gtmhub/gtmhub/events/service"
-	"github.com/gtmhub/gtmhub/services/enrich"
-	"github.com/gtmhub/gtmhub/services/ingest"
-	"github.com/gtmhub/gtmhub/services/notify"
-	"github.com/gtmhub/gtmhub/services/store"
 )
 
 // sendUntilAccepted posts a lead as a webhook sender does: on 503 it retries
@@ -55,35 +48,8 @@ func sendUntilAccepted(client *http.Client, addr, email string) error {
 // accepted lead stored exactly once, with the pipeline still going.
 func TestPipelineOnClusterSurvivesLeaderLoss(t *testing.T) {
 	c := eventstest.RunCluster(t, 3, eventstest.WithConfigFile(accountsConfig(t)))
-	v := map[string]*violations{}
-	conns := map[string]*nats.Conn{}
-	for _, u := range []string{"operator", "ingest", "enrich", "store", "notify"} {
-		v[u] = &violations{}
-		conns[u] = connectURL(t, c.URLs(), u, v[u])
-	}
-	opJS, _ := jetstream.New(conns["operator"])
-	if err := service.EnsureTopology(context.Background(), opJS, 3); err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	storeCfg := store.DefaultConfig()
-	storeCfg.DataDir = dir
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	eventstest.Go(t, func(ctx context.Context) error {
-		return ingest.Serve(ctx, ln, ingest.DefaultConfig(), service.Deps{Conn: conns["ingest"], Replicas: 3})
-	})
-	eventstest.Go(t, func(ctx context.Context) error {
-		return enrich.Run(ctx, enrich.DefaultConfig(), service.Deps{Conn: conns["enrich"], Replicas: 3})
-	})
-	eventstest.Go(t, func(ctx context.Context) error {
-		return store.Run(ctx, storeCfg, service.Deps{Conn: conns["store"], Replicas: 3})
-	})
-	eventstest.Go(t, func(ctx context.Context) error {
-		return notify.Run(ctx, notify.DefaultConfig(), service.Deps{Conn: conns["notify"], Replicas: 3})
-	})
+	lp := startLeadPath(t, c.URLs(), 3)
+	v, opJS, dir, ln := lp.violations, lp.operator, lp.dir, lp.ln
 
 	const total, workers = 300, 8
 	client := &http.Client{Timeout: 10 * time.Second}

@@ -105,39 +105,52 @@ func connectURL(t *testing.T, url, user string, v *violations) *nats.Conn {
 	return nc
 }
 
+// leadPath is ingest, enrich, store and notify running against one server
+// or cluster, each service on its own NATS user from deploy/nats.
+type leadPath struct {
+	violations map[string]*violations
+	operator   jetstream.JetStream
+	dir        string // the store's data
+	ln         net.Listener
+}
+
+// startLeadPath creates the topology as the operator, then starts the
+// services, each connected as itself, until the test ends.
+func startLeadPath(t *testing.T, url string, replicas int) leadPath {
+	t.Helper()
+	lp := leadPath{violations: map[string]*violations{}, dir: t.TempDir()}
+	conns := map[string]*nats.Conn{}
+	for _, u := range []string{"operator", "ingest", "enrich", "store", "notify"} {
+		lp.violations[u] = &violations{}
+		conns[u] = connectURL(t, url, u, lp.violations[u])
+	}
+	lp.operator, _ = jetstream.New(conns["operator"])
+	if err := service.EnsureTopology(context.Background(), lp.operator, replicas); err != nil {
+		t.Fatal(err)
+	}
+	storeCfg := store.DefaultConfig()
+	storeCfg.DataDir = lp.dir
+	var err error
+	if lp.ln, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
+		t.Fatal(err)
+	}
+	deps := func(user string) service.Deps { return service.Deps{Conn: conns[user], Replicas: replicas} }
+	eventstest.Go(t, func(ctx context.Context) error {
+		return ingest.Serve(ctx, lp.ln, ingest.DefaultConfig(), deps("ingest"))
+	})
+	eventstest.Go(t, func(ctx context.Context) error { return enrich.Run(ctx, enrich.DefaultConfig(), deps("enrich")) })
+	eventstest.Go(t, func(ctx context.Context) error { return store.Run(ctx, storeCfg, deps("store")) })
+	eventstest.Go(t, func(ctx context.Context) error { return notify.Run(ctx, notify.DefaultConfig(), deps("notify")) })
+	return lp
+}
+
 // TestServicesRunWithTheirOwnUsers runs the lead path with each service on
 // its own least-privilege user: a webhook becomes a stored contact and a
 // notify decision, and no service is refused anything it needs.
 func TestServicesRunWithTheirOwnUsers(t *testing.T) {
 	ns := accountsServer(t)
-	v := map[string]*violations{}
-	conns := map[string]*nats.Conn{}
-	for _, u := range []string{"operator", "ingest", "enrich", "store", "notify"} {
-		v[u] = &violations{}
-		conns[u] = connectAs(t, ns, u, v[u])
-	}
-	opJS, _ := jetstream.New(conns["operator"])
-	if err := service.EnsureTopology(context.Background(), opJS, 1); err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	storeCfg := store.DefaultConfig()
-	storeCfg.DataDir = dir
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	eventstest.Go(t, func(ctx context.Context) error {
-		return ingest.Serve(ctx, ln, ingest.DefaultConfig(), service.Deps{Conn: conns["ingest"]})
-	})
-	eventstest.Go(t, func(ctx context.Context) error {
-		return enrich.Run(ctx, enrich.DefaultConfig(), service.Deps{Conn: conns["enrich"]})
-	})
-	eventstest.Go(t, func(ctx context.Context) error { return store.Run(ctx, storeCfg, service.Deps{Conn: conns["store"]}) })
-	eventstest.Go(t, func(ctx context.Context) error {
-		return notify.Run(ctx, notify.DefaultConfig(), service.Deps{Conn: conns["notify"]})
-	})
-
+	lp := startLeadPath(t, ns.ClientURL(), 1)
+	v, opJS, dir, ln := lp.violations, lp.operator, lp.dir, lp.ln
 	status, body, err := postLead(http.DefaultClient, ln.Addr().String(), map[string]string{"email": "perm@example.com"})
 	if err != nil || status != http.StatusAccepted {
 		t.Fatalf("post: %d %v %v", status, body, err)
