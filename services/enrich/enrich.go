@@ -200,9 +200,10 @@ func openProviders(ctx context.Context, cfgs []ProviderConfig, r service.Resolve
 			limiter: rate.NewLimiter(rate.Limit(pc.RateLimit), pc.Burst),
 			breakers: events.NewBreakers(events.WithTripAfter(uint32(pc.TripAfter)),
 				events.WithBreakerTimeout(pc.BreakerTimeout), events.WithBreakerMetrics(r.Metrics)),
-			credits: &credits{kv: creditsKV, provider: pc.Name, limit: pc.MonthlyCredits, now: time.Now},
-			cache:   &cache{kv: cacheKV},
-			log:     r.Logger,
+			credits: &credits{kv: creditsKV, provider: pc.Name, limit: pc.MonthlyCredits, now: time.Now,
+				report: usageReporter(r, pc)},
+			cache: &cache{kv: cacheKV},
+			log:   r.Logger,
 		})
 	}
 	if len(out) > 0 {
@@ -212,4 +213,17 @@ func openProviders(ctx context.Context, cfgs []ProviderConfig, r service.Resolve
 		})
 	}
 	return out, nil
+}
+
+// usageReporter records a provider's monthly credits in the usage bucket,
+// where gtmhub status rates them against the budget. A failure to record is
+// logged: it must not fail the lead.
+func usageReporter(r service.Resolved, pc ProviderConfig) func(context.Context, int) {
+	return func(ctx context.Context, used int) {
+		u := service.Usage{Resource: "enrich." + pc.Name + ".credits", Used: float64(used),
+			Limit: float64(pc.MonthlyCredits), Unit: "credits", Period: time.Now().UTC().Format("2006-01")}
+		if err := service.PutUsage(ctx, r.JS, u); err != nil {
+			r.Logger.WarnContext(ctx, "record credit usage", "provider", pc.Name, "err", err)
+		}
+	}
 }

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -31,6 +32,10 @@ type credits struct {
 	provider string
 	limit    int // 0: no limit
 	now      func() time.Time
+	// report, when set, is told the month's count after every change, for
+	// usage against the quota (gtmhub status).
+	report   func(ctx context.Context, used int)
+	reportMu sync.Mutex
 }
 
 // CreditsKey returns the key of provider's credit count for the month of t.
@@ -49,6 +54,19 @@ func (c *credits) reserve(ctx context.Context) (string, error) {
 // not charge for.
 func (c *credits) refund(ctx context.Context, key string) error {
 	return c.add(ctx, key, -1)
+}
+
+// reportUsage tells report the month's count as it is now: reports are
+// serialized and each reads the count afresh, so the last one is current.
+func (c *credits) reportUsage(ctx context.Context) {
+	if c.report == nil {
+		return
+	}
+	c.reportMu.Lock()
+	defer c.reportMu.Unlock()
+	if n, err := c.used(ctx); err == nil {
+		c.report(ctx, n)
+	}
 }
 
 // used returns the credits used this month.
@@ -75,6 +93,7 @@ func (c *credits) add(ctx context.Context, key string, delta int) error {
 		}
 		switch {
 		case err == nil:
+			c.reportUsage(ctx)
 			return nil
 		case errors.Is(err, jetstream.ErrKeyExists), errors.Is(err, jetstream.ErrKeyRevisionMismatch):
 			continue // another worker got there first: read again

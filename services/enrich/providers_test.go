@@ -15,6 +15,7 @@ import (
 	"github.com/gtmhub/gtmhub/contracts"
 	"github.com/gtmhub/gtmhub/events"
 	"github.com/gtmhub/gtmhub/events/eventstest"
+	"github.com/gtmhub/gtmhub/events/service"
 	"github.com/gtmhub/gtmhub/services/enrich"
 	"github.com/gtmhub/gtmhub/services/enrich/internal/fakeprovider"
 )
@@ -330,5 +331,30 @@ func TestRunGoesOnWithoutProvider(t *testing.T) {
 				t.Errorf("reason %q contains the key", st.Reason)
 			}
 		})
+	}
+}
+
+// TestRunReportsCreditUsage: a provider's monthly credits appear in the usage
+// bucket against its budget, so `gtmhub status` rates 8 of 10 as Warning.
+func TestRunReportsCreditUsage(t *testing.T) {
+	srv := eventstest.RunServer(t)
+	cfg, f := withFake(t)
+	cfg.Enrich.Providers = cfg.Enrich.Providers[:1] // clearbit
+	cfg.Enrich.Providers[0].MonthlyCredits = 10
+	for i := range 8 {
+		f.AddCompany(fakeprovider.Company{Domain: fmt.Sprintf("co%d.io", i), Name: fmt.Sprintf("Co %d", i)})
+	}
+	startEnrich(t, srv, cfg)
+	for i := range 8 {
+		srv.Publish(t, events.SubjectLeadsCaptured+".form", leadEvent(t, contracts.Lead{Email: fmt.Sprintf("a@co%d.io", i)}, nil))
+	}
+	srv.Await(t, events.StreamLeads, events.SubjectLeadsEnriched, 8, wait)
+	usage, err := service.ListUsage(context.Background(), srv.JS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(usage) != 1 || usage[0].Resource != "enrich.clearbit.credits" || usage[0].Used != 8 || usage[0].Limit != 10 ||
+		usage[0].Level() != service.LevelWarning {
+		t.Errorf("usage %+v", usage)
 	}
 }
