@@ -122,10 +122,11 @@ func (e *env) gtmhub(ctx context.Context) (stack.Addrs, error) {
 	}
 }
 
-// lead is a JSON lead with an unique email and padding up to the payload size.
+// lead is a JSON lead with a unique email, padded up to the payload size
+// with a free-text field that ingest keeps among the lead's attributes.
 func (e *env) lead(run string, i int) []byte {
 	var b bytes.Buffer
-	fmt.Fprintf(&b, `{"email":"lead%d@%s.bench.example","first_name":"Ada","last_name":"Lovelace","company":"Example Inc","title":"`, i, run)
+	fmt.Fprintf(&b, `{"email":"lead%d@%s.bench.example","first_name":"Ada","last_name":"Lovelace","company":"Example Inc","message":"`, i, run)
 	pad := e.cfg.PayloadSize - b.Len() - 2
 	if pad > 0 {
 		b.WriteString(strings.Repeat("x", pad))
