@@ -20,7 +20,7 @@ func EnsureTopology(ctx context.Context, js jetstream.JetStream, replicas int) e
 	defer cancel()
 	var err error
 	for {
-		if err = events.DefaultTopology().Ensure(ctx, js, events.WithReplicas(replicas)); err == nil {
+		if err = ensureAll(ctx, js, replicas); err == nil {
 			return nil
 		}
 		select {
@@ -36,4 +36,18 @@ func envInt(name string, def int) int {
 		return v
 	}
 	return def
+}
+
+// ensureAll creates the streams and consumers, and the shared state buckets
+// with the same replicas.
+func ensureAll(ctx context.Context, js jetstream.JetStream, replicas int) error {
+	if err := events.DefaultTopology().Ensure(ctx, js, events.WithReplicas(replicas)); err != nil {
+		return err
+	}
+	for _, b := range []string{UsageBucket, NotesBucket} {
+		if _, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: b, History: 1, Replicas: replicas}); err != nil {
+			return fmt.Errorf("bucket %s: %w", b, err)
+		}
+	}
+	return nil
 }

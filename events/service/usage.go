@@ -59,38 +59,80 @@ func (u Usage) Level() Level {
 	return LevelOK
 }
 
-func usageBucket(ctx context.Context, js jetstream.JetStream) (jetstream.KeyValue, error) {
-	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: UsageBucket,
-		Description: "usage against quotas, per resource", History: 1})
-	if err != nil {
-		return nil, fmt.Errorf("usage bucket: %w", err)
-	}
-	return kv, nil
-}
-
 // PutUsage records u under its resource name.
 func PutUsage(ctx context.Context, js jetstream.JetStream, u Usage) error {
-	if u.Resource == "" || strings.ContainsAny(u.Resource, " *>") {
-		return fmt.Errorf("usage resource %q is not a valid key", u.Resource)
-	}
-	kv, err := usageBucket(ctx, js)
-	if err != nil {
-		return err
-	}
 	if u.UpdatedAt.IsZero() {
 		u.UpdatedAt = time.Now().UTC()
 	}
-	b, err := json.Marshal(u)
-	if err != nil {
-		return err
-	}
-	_, err = kv.Put(ctx, u.Resource, b)
-	return err
+	return putJSON(ctx, js, UsageBucket, u.Resource, u)
 }
 
 // ListUsage returns every recorded usage, sorted by resource.
 func ListUsage(ctx context.Context, js jetstream.JetStream) ([]Usage, error) {
-	kv, err := usageBucket(ctx, js)
+	return listJSON[Usage](ctx, js, UsageBucket)
+}
+
+// NotesBucket holds what services want operators to know about their state,
+// such as a notification channel that is not configured; gtmhub status
+// lists them.
+const NotesBucket = "notes"
+
+// Note is one thing a service says about its state.
+type Note struct {
+	Service   string    `json:"service"`
+	Key       string    `json:"key"`
+	Level     Level     `json:"level"`
+	Text      string    `json:"text"`
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+// PutNote records n under its service and key, replacing an earlier one.
+func PutNote(ctx context.Context, js jetstream.JetStream, n Note) error {
+	if n.UpdatedAt.IsZero() {
+		n.UpdatedAt = time.Now().UTC()
+	}
+	return putJSON(ctx, js, NotesBucket, n.Service+"."+n.Key, n)
+}
+
+// ListNotes returns every note, sorted by service and key.
+func ListNotes(ctx context.Context, js jetstream.JetStream) ([]Note, error) {
+	return listJSON[Note](ctx, js, NotesBucket)
+}
+
+// bucket binds a small state bucket, creating it with one replica when no
+// topology created it first.
+func bucket(ctx context.Context, js jetstream.JetStream, name string) (jetstream.KeyValue, error) {
+	kv, err := js.KeyValue(ctx, name)
+	if errors.Is(err, jetstream.ErrBucketNotFound) {
+		kv, err = js.CreateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: name, History: 1})
+		if errors.Is(err, jetstream.ErrBucketExists) {
+			kv, err = js.KeyValue(ctx, name)
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("bucket %s: %w", name, err)
+	}
+	return kv, nil
+}
+
+func putJSON(ctx context.Context, js jetstream.JetStream, name, key string, v any) error {
+	if key == "" || strings.ContainsAny(key, " *>") {
+		return fmt.Errorf("%s key %q is not valid", name, key)
+	}
+	kv, err := bucket(ctx, js, name)
+	if err != nil {
+		return err
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	_, err = kv.Put(ctx, key, b)
+	return err
+}
+
+func listJSON[T any](ctx context.Context, js jetstream.JetStream, name string) ([]T, error) {
+	kv, err := bucket(ctx, js, name)
 	if err != nil {
 		return nil, err
 	}
@@ -98,7 +140,7 @@ func ListUsage(ctx context.Context, js jetstream.JetStream) ([]Usage, error) {
 	if err != nil {
 		return nil, err
 	}
-	var out []Usage
+	var out []T
 	for k := range keys.Keys() {
 		e, err := kv.Get(ctx, k)
 		if errors.Is(err, jetstream.ErrKeyNotFound) {
@@ -107,11 +149,11 @@ func ListUsage(ctx context.Context, js jetstream.JetStream) ([]Usage, error) {
 		if err != nil {
 			return nil, err
 		}
-		var u Usage
-		if err := json.Unmarshal(e.Value(), &u); err != nil {
-			return nil, fmt.Errorf("usage %s: %w", k, err)
+		var v T
+		if err := json.Unmarshal(e.Value(), &v); err != nil {
+			return nil, fmt.Errorf("%s %s: %w", name, k, err)
 		}
-		out = append(out, u)
+		out = append(out, v)
 	}
 	return out, nil
 }

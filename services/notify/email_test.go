@@ -236,6 +236,12 @@ func TestEmailQuotaDefersToTheNextDay(t *testing.T) {
 	if len(ms.messages()) != 5 {
 		t.Fatalf("%d emails before the day changed, want 5", len(ms.messages()))
 	}
+	// gtmhub status sees the quota used up.
+	usage, err := service.ListUsage(context.Background(), srv.JS)
+	if err != nil || len(usage) != 1 || usage[0].Resource != "notify.email.daily" || usage[0].Used != 5 ||
+		usage[0].Limit != 5 || usage[0].Period != "2026-11-23" || usage[0].Level() != service.LevelCritical {
+		t.Errorf("usage %+v, %v", usage, err)
+	}
 
 	// notify stops; the next day a new notify sends the deferred emails,
 	// once each.

@@ -66,6 +66,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -276,6 +277,7 @@ func Run(ctx context.Context, cfg Config, deps service.Deps) error {
 	r.Health.Add("stream:"+events.StreamRecords, service.StreamsCheck(r.JS, events.StreamRecords))
 	r.Health.Add("stream:"+events.StreamNotify, service.StreamsCheck(r.JS, events.StreamNotify))
 	r.Health.Add("ledger:"+LedgerBucket, n.ledger.check)
+	noteChannels(ctx, r, cfg)
 
 	// One event at a time: a claim in the ledger already keeps two workers
 	// from sending the same notification, and Slack's one message a second
@@ -301,4 +303,23 @@ func Run(ctx context.Context, cfg Config, deps service.Deps) error {
 	}
 	r.Logger.Info("notify stopped")
 	return nil
+}
+
+// noteChannels tells gtmhub status which channels are configured, and which
+// rules stay inert until theirs is.
+func noteChannels(ctx context.Context, r service.Resolved, cfg Config) {
+	for _, ch := range cfg.Channels() {
+		note := service.Note{Service: Name, Key: "channel." + string(ch.Channel), Level: service.LevelOK,
+			Text: string(ch.Channel) + " configured"}
+		if !ch.Ready {
+			note.Text = string(ch.Channel) + " not configured: " + ch.Reason
+			if len(ch.Rules) > 0 {
+				note.Level = service.LevelWarning
+				note.Text += "; inert rules: " + strings.Join(ch.Rules, ", ")
+			}
+		}
+		if err := service.PutNote(ctx, r.JS, note); err != nil {
+			r.Logger.WarnContext(ctx, "record channel status", "channel", ch.Channel, "err", err)
+		}
+	}
 }

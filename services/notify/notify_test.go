@@ -290,3 +290,27 @@ func TestRunRejectsInvalidConfig(t *testing.T) {
 		t.Fatal("Run started with a broken rule")
 	}
 }
+
+// TestRunNotesInertChannels: with neither Slack nor SMTP configured, notify
+// tells gtmhub status that its default rules are inert, and why.
+func TestRunNotesInertChannels(t *testing.T) {
+	srv := eventstest.RunServer(t)
+	startNotify(t, srv, notify.DefaultConfig())
+	deadline := time.Now().Add(wait)
+	for {
+		notes, err := service.ListNotes(context.Background(), srv.JS)
+		if err == nil && len(notes) == 2 {
+			for _, n := range notes {
+				if n.Service != "notify" || n.Level != service.LevelWarning || !strings.Contains(n.Text, "not configured") ||
+					!strings.Contains(n.Text, "inert rules: ") {
+					t.Errorf("note %+v", n)
+				}
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("notes %+v, %v", notes, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

@@ -40,6 +40,8 @@ type quota struct {
 	now    func() time.Time
 	// crossed is called with the usage level (percent) an email crossed.
 	crossed func(ctx context.Context, day string, level, used, limit int)
+	// used, when set, is told the day's count after every email.
+	used func(ctx context.Context, day string, used, limit int)
 }
 
 func openQuota(ctx context.Context, open bucketOpener, limit int, loc *time.Location, levels []int) (*quota, error) {
@@ -82,6 +84,9 @@ func (q *quota) reserve(ctx context.Context) (bool, error) {
 		switch {
 		case err == nil:
 			q.notify(ctx, day, used, used+1)
+			if q.used != nil {
+				q.used(ctx, day, used+1, q.limit)
+			}
 			return true, nil
 		case errors.Is(err, jetstream.ErrKeyExists):
 			continue // another writer: read again

@@ -65,6 +65,7 @@ func newNotifier(ctx context.Context, cfg Config, engine *Engine, r service.Reso
 			return nil, err
 		}
 		n.quota.crossed, n.quota.now = n.quotaCrossed, cfg.Now
+		n.quota.used = emailUsage(r)
 		if n.deferredKV, err = openDeferred(ctx, r.KeyValue); err != nil {
 			return nil, err
 		}
@@ -165,4 +166,16 @@ func (t secretURLTransport) RoundTrip(req *http.Request) (*http.Response, error)
 		span.SetStatus(codes.Error, resp.Status)
 	}
 	return resp, nil
+}
+
+// emailUsage records the day's emails against the quota in the usage
+// bucket, where gtmhub status rates them. A failure to record is logged.
+func emailUsage(r service.Resolved) func(context.Context, string, int, int) {
+	return func(ctx context.Context, day string, used, limit int) {
+		u := service.Usage{Resource: "notify.email.daily", Used: float64(used), Limit: float64(limit),
+			Unit: "emails", Period: day}
+		if err := service.PutUsage(ctx, r.JS, u); err != nil {
+			r.Logger.WarnContext(ctx, "record email usage", "err", err)
+		}
+	}
 }

@@ -23,6 +23,7 @@ type status struct {
 	Quaran   map[string]int  `json:"quarantine_by_source"`
 	Services []serviceStatus `json:"services"`
 	Usage    []usageStatus   `json:"usage"`
+	Notes    []service.Note  `json:"notes"`
 }
 
 type streamStatus struct {
@@ -113,7 +114,8 @@ func collectStatus(ctx context.Context, nc *nats.Conn, js jetstream.JetStream) (
 	for _, u := range usage {
 		st.Usage = append(st.Usage, usageStatus{Usage: u, Percent: u.Percent(), Level: u.Level()})
 	}
-	return st, nil
+	st.Notes, err = service.ListNotes(ctx, js)
+	return st, err
 }
 
 func collectStreams(ctx context.Context, js jetstream.JetStream) ([]streamStatus, error) {
@@ -227,6 +229,9 @@ func printStatus(cmd *cobra.Command, st status) error {
 	}
 	for _, u := range st.Usage {
 		rows = append(rows, []string{"usage", u.Resource, fmt.Sprintf("%.0f/%.0f %s (%.0f%%)", u.Used, u.Limit, u.Unit, u.Percent), strings.ToUpper(string(u.Level))})
+	}
+	for _, n := range st.Notes {
+		rows = append(rows, []string{"note", n.Service, strings.ToUpper(string(n.Level)), n.Text})
 	}
 	cmd.Println()
 	return p.print(nil, []string{"WHAT", "NAME", "STATE", "NOTE"}, rows)

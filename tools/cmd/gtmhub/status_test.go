@@ -26,6 +26,10 @@ func TestStatusUsageLevels(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer announced.Stop()
+	if err := service.PutNote(ctx, srv.JS, service.Note{Service: "notify", Key: "channel.slack", Level: service.LevelWarning,
+		Text: "slack not configured; inert rules: high-intent"}); err != nil {
+		t.Fatal(err)
+	}
 	out, err := gtmhub(t, srv, "", "status", "--json")
 	if err != nil {
 		t.Fatal(err, out)
@@ -36,6 +40,9 @@ func TestStatusUsageLevels(t *testing.T) {
 	}
 	if len(st.Usage) != 1 || st.Usage[0].Level != service.LevelWarning || st.Usage[0].Percent != 80 {
 		t.Errorf("usage %+v", st.Usage)
+	}
+	if len(st.Notes) != 1 || !strings.Contains(st.Notes[0].Text, "inert rules: high-intent") {
+		t.Errorf("notes %+v", st.Notes)
 	}
 	if len(st.Services) != 1 || st.Services[0].Name != "gtmhub-store" {
 		t.Errorf("services %+v", st.Services)
