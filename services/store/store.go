@@ -77,6 +77,15 @@ func DefaultConfig() Config {
 	return Config{DataDir: "./data"}
 }
 
+// dbSystem names the database for traces, as OpenTelemetry's semantic
+// conventions do.
+func (c Config) dbSystem() string {
+	if IsPostgresURL(c.DatabaseURL) {
+		return "postgresql"
+	}
+	return "sqlite"
+}
+
 // Validate reports every problem with c at once.
 func (c Config) Validate() error {
 	var p service.Problems
@@ -161,7 +170,8 @@ func Run(ctx context.Context, cfg Config, deps service.Deps) error {
 	rl := &relay{store: db.sql, pub: pub, prop: r.Propagator, log: r.Logger, now: time.Now}
 	handlerRelay := *rl
 	handlerRelay.store = batches
-	w := &writer{store: batches, relay: &handlerRelay, prop: r.Propagator, now: time.Now}
+	w := &writer{store: batches, relay: &handlerRelay, prop: r.Propagator, now: time.Now,
+		tracer: r.TracerProvider.Tracer("github.com/gtmhub/gtmhub/services/store"), dbSystem: cfg.dbSystem()}
 
 	spec, ok := events.DefaultTopology().Consumer(Name)
 	if !ok {

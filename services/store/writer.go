@@ -14,7 +14,10 @@ import (
 
 	"github.com/cloudevents/sdk-go/v2/event"
 	"github.com/google/uuid"
+	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/propagation"
+	semconv "go.opentelemetry.io/otel/semconv/v1.40.0"
+	"go.opentelemetry.io/otel/trace"
 	"golang.org/x/net/publicsuffix"
 
 	"github.com/gtmhub/gtmhub/contracts"
@@ -61,6 +64,10 @@ type writer struct {
 	relay *relay
 	prop  propagation.TextMapPropagator
 	now   func() time.Time
+	// tracer, when set, records each database transaction as a span of
+	// the lead's trace, on dbSystem ("sqlite" or "postgresql").
+	tracer   trace.Tracer
+	dbSystem string
 }
 
 // handle stores one lead.enriched event and publishes the change events its
@@ -72,10 +79,26 @@ func (w *writer) handle(ctx context.Context, ev event.Event) error {
 	if err != nil {
 		return err
 	}
-	if err := w.store.Update(ctx, func(tx recordTx) error { return w.apply(ctx, tx, in) }); err != nil {
+	if err := w.transaction(ctx, func(tx recordTx) error { return w.apply(ctx, tx, in) }); err != nil {
 		return fmt.Errorf("store event %s: %w", in.id, err)
 	}
 	return w.relay.publishFor(ctx, in.id)
+}
+
+// transaction runs fn in one database transaction, traced as a client span.
+func (w *writer) transaction(ctx context.Context, fn func(tx recordTx) error) error {
+	if w.tracer == nil {
+		return w.store.Update(ctx, fn)
+	}
+	ctx, span := w.tracer.Start(ctx, "upsert lead", trace.WithSpanKind(trace.SpanKindClient),
+		trace.WithAttributes(semconv.DBSystemNameKey.String(w.dbSystem), semconv.DBOperationName("upsert")))
+	defer span.End()
+	err := w.store.Update(ctx, fn)
+	if err != nil {
+		span.RecordError(err)
+		span.SetStatus(codes.Error, "transaction failed")
+	}
+	return err
 }
 
 // apply writes in within tx unless its write committed before: the contact,
