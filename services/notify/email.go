@@ -13,6 +13,10 @@ import (
 	"time"
 
 	"github.com/wneessen/go-mail"
+	"go.opentelemetry.io/otel/codes"
+	semconv "go.opentelemetry.io/otel/semconv/v1.40.0"
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/gtmhub/gtmhub/events"
 )
@@ -220,16 +224,31 @@ func compileEmail(t EmailTemplate) (compiledEmail, error) {
 
 // Mailer sends email over SMTP with one configuration.
 type Mailer struct {
-	cfg  SMTP
-	opts []mail.Option
-	host string
+	cfg    SMTP
+	opts   []mail.Option
+	host   string
+	port   int
+	tracer trace.Tracer
+}
+
+// MailerOption configures a [Mailer].
+type MailerOption func(*Mailer)
+
+// WithMailerTracerProvider records each SMTP session as a client span from
+// tp. Without it, sends are not traced.
+func WithMailerTracerProvider(tp trace.TracerProvider) MailerOption {
+	return func(m *Mailer) { m.tracer = tp.Tracer("github.com/gtmhub/gtmhub/services/notify") }
 }
 
 // NewMailer returns a mailer for cfg, which must be valid.
-func NewMailer(cfg SMTP) (*Mailer, error) {
+func NewMailer(cfg SMTP, options ...MailerOption) (*Mailer, error) {
 	host, port, err := cfg.hostPort()
 	if err != nil {
 		return nil, err
+	}
+	ml := &Mailer{cfg: cfg, host: host, port: port, tracer: noop.NewTracerProvider().Tracer("")}
+	for _, o := range options {
+		o(ml)
 	}
 	timeout := cfg.Timeout
 	if timeout == 0 {
@@ -260,7 +279,8 @@ func NewMailer(cfg SMTP) (*Mailer, error) {
 		}
 		opts = append(opts, mail.WithSMTPAuth(auth), mail.WithUsername(cfg.Username), mail.WithPassword(cfg.Password))
 	}
-	return &Mailer{cfg: cfg, opts: opts, host: host}, nil
+	ml.opts = opts
+	return ml, nil
 }
 
 // Email is one email to send.
@@ -297,14 +317,26 @@ func (ml *Mailer) Send(ctx context.Context, e Email) error {
 	if e.HTML != "" {
 		msg.AddAlternativeString(mail.TypeTextHTML, e.HTML)
 	}
+	return ml.send(ctx, msg)
+}
+
+// send runs one SMTP session for msg, traced as a client span that names
+// the server but never the recipient or the credentials.
+func (ml *Mailer) send(ctx context.Context, msg *mail.Msg) error {
+	ctx, span := ml.tracer.Start(ctx, "smtp send", trace.WithSpanKind(trace.SpanKindClient),
+		trace.WithAttributes(semconv.ServerAddress(ml.host), semconv.ServerPort(ml.port)))
+	defer span.End()
 	client, err := mail.NewClient(ml.host, ml.opts...)
 	if err != nil {
-		return events.Permanent(fmt.Errorf("smtp client: %w", err))
+		err = events.Permanent(fmt.Errorf("smtp client: %w", err))
+	} else if err = client.DialAndSendWithContext(ctx, msg); err != nil {
+		err = classifySMTP(err)
 	}
-	if err := client.DialAndSendWithContext(ctx, msg); err != nil {
-		return classifySMTP(err)
+	if err != nil {
+		span.RecordError(err)
+		span.SetStatus(codes.Error, "smtp send failed")
 	}
-	return nil
+	return err
 }
 
 // classifySMTP maps a send error to the error contract: 5xx permanent,

@@ -16,6 +16,10 @@ import (
 
 	"github.com/emersion/go-smtp"
 	"github.com/nats-io/nats.go/jetstream"
+	"go.opentelemetry.io/otel/codes"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/gtmhub/gtmhub/contracts"
 	"github.com/gtmhub/gtmhub/events"
@@ -289,4 +293,54 @@ func mustKV(t *testing.T, srv *eventstest.Server, bucket string) jetstream.KeyVa
 		t.Fatal(err)
 	}
 	return kv
+}
+
+// TestMailerTraces checks that every SMTP session is a client span naming
+// the server, never the recipient, with the failure recorded on it.
+func TestMailerTraces(t *testing.T) {
+	ms := startMailServer(t, mailOptions{})
+	rec := tracetest.NewSpanRecorder()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
+	mailer, err := notify.NewMailer(smtpConfig(ms, notify.SecurityPlain), notify.WithMailerTracerProvider(tp))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name   string
+		fail   error
+		status codes.Code
+	}{
+		{"sent", nil, codes.Unset},
+		{"rejected", &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: "mailbox unavailable"}, codes.Error},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if tt.fail != nil {
+				ms.failNext(tt.fail)
+			}
+			err := mailer.Send(context.Background(), notify.Email{To: "ada@example.com", Subject: "s", Text: "t"})
+			if (err != nil) != (tt.fail != nil) {
+				t.Fatalf("Send = %v, want failure %v", err, tt.fail)
+			}
+			spans := rec.Ended()
+			if len(spans) != i+1 {
+				t.Fatalf("%d spans ended, want %d", len(spans), i+1)
+			}
+			s := spans[i]
+			if s.Name() != "smtp send" || s.SpanKind() != trace.SpanKindClient || s.Status().Code != tt.status {
+				t.Errorf("span %q kind %v status %v, want smtp send, client, %v", s.Name(), s.SpanKind(), s.Status().Code, tt.status)
+			}
+			host, _, _ := net.SplitHostPort(ms.addr)
+			var server bool
+			for _, a := range s.Attributes() {
+				server = server || (a.Key == "server.address" && a.Value.AsString() == host)
+				if strings.Contains(a.Value.Emit(), "ada@") || (ms.password != "" && strings.Contains(a.Value.Emit(), ms.password)) {
+					t.Errorf("attribute %s holds the recipient or the password", a.Key)
+				}
+			}
+			if !server {
+				t.Errorf("span does not name the server %s: %v", host, s.Attributes())
+			}
+		})
+	}
 }

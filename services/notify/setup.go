@@ -48,7 +48,7 @@ func newNotifier(ctx context.Context, cfg Config, engine *Engine, r service.Reso
 		n.senders[contracts.ChannelSlack] = NewSlackSender(cfg.Slack, n.hooks)
 	}
 	if cfg.SMTP.configured() {
-		if n.mailer, err = NewMailer(cfg.SMTP); err != nil {
+		if n.mailer, err = NewMailer(cfg.SMTP, WithMailerTracerProvider(r.TracerProvider)); err != nil {
 			return nil, err
 		}
 		if _, ok := n.senders[contracts.ChannelEmail]; !ok {

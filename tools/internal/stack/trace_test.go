@@ -79,6 +79,9 @@ func TestOneTracePerLead(t *testing.T) {
 				return false, "missing " + w.name
 			}
 		}
+		if find(spans, "upsert lead") == nil {
+			return false, "missing the store's transaction span"
+		}
 		return clientSpanTo(spans, slack.URL) != nil, "no Slack client span"
 	})
 	server := serverSpan(spans)
@@ -96,6 +99,10 @@ func TestOneTracePerLead(t *testing.T) {
 			t.Errorf("%s does not descend from %s", w.name, prev.Name())
 		}
 		prev = s
+	}
+	if tx := find(spans, "upsert lead"); tx == nil || tx.SpanKind() != trace.SpanKindClient ||
+		!descends(spans, tx, find(spans, "process gtm.leads.enriched")) || !hasAttr(tx, "db.system.name", "sqlite") {
+		t.Errorf("no sqlite transaction span under the store's process span: %v", tx)
 	}
 	post := clientSpanTo(spans, slack.URL)
 	if post.SpanContext().TraceID() != traceID || !descends(spans, post, prev) {
@@ -149,6 +156,16 @@ func descends(spans []sdktrace.ReadOnlySpan, s, ancestor sdktrace.ReadOnlySpan) 
 		}
 		if !cur.Parent().IsValid() {
 			return false
+		}
+	}
+	return false
+}
+
+// hasAttr reports whether s carries the attribute key with value.
+func hasAttr(s sdktrace.ReadOnlySpan, key, value string) bool {
+	for _, a := range s.Attributes() {
+		if string(a.Key) == key && a.Value.Emit() == value {
+			return true
 		}
 	}
 	return false
