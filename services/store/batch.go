@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"time"
 )
 
 // batcher is group commit: it runs the write transactions of concurrent
@@ -16,6 +17,12 @@ type batcher struct {
 	max     int
 	reqs    chan batchReq
 	stopped chan struct{}
+
+	// removed are published outbox entries to remove in the next batch, or
+	// after removeEvery when no batch comes.
+	mu          sync.Mutex
+	removed     []int64
+	removeEvery time.Duration
 }
 
 // batchReq is one handler's transaction waiting for its batch.
@@ -29,7 +36,8 @@ type batchReq struct {
 var errStopping = errors.New("store is stopping")
 
 func newBatcher(s recordStore, max int) *batcher {
-	return &batcher{recordStore: s, max: max, reqs: make(chan batchReq), stopped: make(chan struct{})}
+	return &batcher{recordStore: s, max: max, reqs: make(chan batchReq), stopped: make(chan struct{}),
+		removeEvery: removeInterval}
 }
 
 // Update runs fn in the next batch and returns once that batch committed,
@@ -46,8 +54,33 @@ func (b *batcher) Update(ctx context.Context, fn func(tx recordTx) error) error 
 	return <-r.done // a batch runs to its end: its outcome is always known
 }
 
-// Done removes published outbox entries in the next batch.
-func (b *batcher) Done(ctx context.Context, seqs ...int64) error { return done(ctx, b, seqs) }
+// removeInterval is how long published outbox entries wait for a batch to
+// be removed in before they get one of their own.
+const removeInterval = 100 * time.Millisecond
+
+// Done removes published outbox entries in the next batch, without waiting
+// for it: an entry whose removal is lost is published again by the relay,
+// with the same id, and the stream keeps it once.
+func (b *batcher) Done(_ context.Context, seqs ...int64) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.removed = append(b.removed, seqs...)
+	return nil
+}
+
+// removals returns the batch request that removes the entries published
+// since the last one, or false when there are none.
+func (b *batcher) removals() (batchReq, bool) {
+	b.mu.Lock()
+	seqs := b.removed
+	b.removed = nil
+	b.mu.Unlock()
+	if len(seqs) == 0 {
+		return batchReq{}, false
+	}
+	return batchReq{ctx: context.Background(), done: make(chan error, 1),
+		fn: func(tx recordTx) error { return tx.Remove(context.Background(), seqs...) }}, true
+}
 
 // run forms batches from the waiting writes until ctx is done, committing
 // up to workers batches at a time.
@@ -61,14 +94,20 @@ func (b *batcher) run(ctx context.Context, workers int) {
 }
 
 func (b *batcher) loop(ctx context.Context) {
+	tick := time.NewTicker(b.removeEvery)
+	defer tick.Stop()
 	for {
-		var first batchReq
+		var batch []batchReq
 		select {
-		case first = <-b.reqs:
+		case first := <-b.reqs:
+			batch = append(batch, first)
+		case <-tick.C:
 		case <-ctx.Done():
+			if r, ok := b.removals(); ok {
+				b.commit([]batchReq{r})
+			}
 			return
 		}
-		batch := []batchReq{first}
 	fill:
 		for len(batch) < b.max {
 			select {
@@ -78,7 +117,12 @@ func (b *batcher) loop(ctx context.Context) {
 				break fill
 			}
 		}
-		b.commit(batch)
+		if r, ok := b.removals(); ok {
+			batch = append(batch, r)
+		}
+		if len(batch) > 0 {
+			b.commit(batch)
+		}
 	}
 }
 

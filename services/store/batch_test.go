@@ -130,3 +130,60 @@ func TestConcurrentDeliveriesThroughBatches(t *testing.T) {
 		})
 	}
 }
+
+// TestBatchRemovesPublishedEntriesWithTheNextWrite checks that removing
+// published outbox entries costs no transaction of its own while writes
+// come, and that removals still pending when the batcher stops are made.
+func TestBatchRemovesPublishedEntriesWithTheNextWrite(t *testing.T) {
+	for _, b := range testBackends {
+		t.Run(b.name, func(t *testing.T) {
+			ctx := context.Background()
+			s := b.open(t)
+			var seqs []int64
+			err := s.Update(ctx, func(tx recordTx) error {
+				for i := range 3 {
+					ev := enriched(t, fmt.Sprintf("change-%d", i), clock, contracts.LeadEnriched{})
+					seq, err := tx.Enqueue(ctx, outboxEntry{inputID: "in", subject: "gtm.records.contact.created", event: ev, createdAt: clock})
+					if err != nil {
+						return err
+					}
+					seqs = append(seqs, seq)
+				}
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			cs := &countingStore{recordStore: s}
+			bt := newBatcher(cs, maxBatch)
+			bt.removeEvery = time.Hour // removals ride on writes, or go at the stop
+			bctx, stop := context.WithCancel(ctx)
+			stopped := make(chan struct{})
+			go func() { bt.run(bctx, 1); close(stopped) }()
+
+			if err := bt.Done(ctx, seqs[:2]...); err != nil {
+				t.Fatal(err)
+			}
+			if err := bt.Update(ctx, func(tx recordTx) error { return tx.MarkProcessed(ctx, "w", "test", clock) }); err != nil {
+				t.Fatal(err)
+			}
+			left, err := s.PendingFor(ctx, "in")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(left) != 1 || left[0].seq != seqs[2] || cs.txs.Load() != 1 {
+				t.Errorf("after one write: %d entries left, %d transactions; want entry %d alone, 1 transaction",
+					len(left), cs.txs.Load(), seqs[2])
+			}
+
+			if err := bt.Done(ctx, seqs[2]); err != nil {
+				t.Fatal(err)
+			}
+			stop()
+			<-stopped
+			if left, err := s.PendingFor(ctx, "in"); err != nil || len(left) != 0 {
+				t.Errorf("after stopping: %d entries left (%v), want none", len(left), err)
+			}
+		})
+	}
+}

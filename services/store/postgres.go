@@ -108,5 +108,5 @@ func openPostgres(ctx context.Context, dsn string) (*sqlStore, error) {
 	reader.SetMaxOpenConns(pgMaxReaders)
 	reader.SetMaxIdleConns(pgMaxReaders)
 	reader.SetConnMaxIdleTime(5 * time.Minute)
-	return newSQLStore(postgresDialect{}, writer, reader), nil
+	return newSQLStore(ctx, postgresDialect{}, writer, reader)
 }

@@ -125,7 +125,7 @@ func openSQLite(ctx context.Context, path string, busy time.Duration) (*sqlStore
 	}
 	reader.SetMaxOpenConns(maxReaders)
 	reader.SetMaxIdleConns(maxReaders)
-	return newSQLStore(sqliteDialect{}, writer, reader), nil
+	return newSQLStore(ctx, sqliteDialect{}, writer, reader)
 }
 
 // sqliteDSN is a file: URI, so that any path is safe in it.

@@ -45,6 +45,8 @@ type sqlStore struct {
 	writer  *sql.DB
 	reader  *sql.DB
 	q       queries
+	// stmts are the writer's prepared statements.
+	stmts *stmtCache
 }
 
 // maxTxAttempts bounds how often Update runs a transaction that met lock
@@ -65,13 +67,13 @@ type tableQueries struct {
 	count                          string
 }
 
-func newSQLStore(d dialect, writer, reader *sql.DB) *sqlStore {
+func newSQLStore(ctx context.Context, d dialect, writer, reader *sql.DB) (*sqlStore, error) {
 	r := d.rebind
 	q := queries{
 		processed:     r(`SELECT 1 FROM processed_events WHERE event_id = ?`),
 		markProcessed: r(`INSERT INTO processed_events (event_id, subject, processed_at) VALUES (?, ?, ?)`),
 		enqueue: r(`INSERT INTO outbox (event_id, input_event_id, subject, event, created_at)
-			VALUES (?, ?, ?, ?, ?)`),
+			VALUES (?, ?, ?, ?, ?) RETURNING seq`),
 		pendingFor: r(`SELECT seq, input_event_id, subject, event, created_at FROM outbox
 			WHERE input_event_id = ? ORDER BY seq`),
 		pendingBefore: r(`SELECT seq, input_event_id, subject, event, created_at FROM outbox
@@ -86,7 +88,21 @@ func newSQLStore(d dialect, writer, reader *sql.DB) *sqlStore {
 	for _, s := range []*recordSchema{contactSchema, companySchema} {
 		q.tables[s] = newTableQueries(d, s)
 	}
-	return &sqlStore{d: d, writers: max(writer.Stats().MaxOpenConnections, 1), writer: writer, reader: reader, q: q}
+	stmts, err := prepareStmts(ctx, writer, q.writes()...)
+	if err != nil {
+		return nil, errors.Join(err, writer.Close(), reader.Close())
+	}
+	return &sqlStore{d: d, writers: max(writer.Stats().MaxOpenConnections, 1), writer: writer, reader: reader, q: q,
+		stmts: stmts}, nil
+}
+
+// writes lists the queries that write transactions run.
+func (q queries) writes() []string {
+	out := []string{q.processed, q.markProcessed, q.enqueue, q.delete, q.addActivity}
+	for _, t := range q.tables {
+		out = append(out, t.load, t.loadProv, t.save, t.saveProv)
+	}
+	return out
 }
 
 func newTableQueries(d dialect, s *recordSchema) tableQueries {
@@ -116,7 +132,7 @@ func (s *recordSchema) columns() []string {
 
 // Close closes both pools.
 func (s *sqlStore) Close() error {
-	return errors.Join(s.reader.Close(), s.writer.Close())
+	return errors.Join(s.stmts.Close(), s.reader.Close(), s.writer.Close())
 }
 
 // Ping checks that the database answers.
@@ -165,7 +181,7 @@ func (s *sqlStore) update(ctx context.Context, fn func(tx recordTx) error) (err 
 			return fmt.Errorf("lock writes: %w", err)
 		}
 	}
-	if err := fn(&sqlTx{tx: tx, s: s}); err != nil {
+	if err := fn(&sqlTx{tx: preparedTx{tx: tx, cache: s.stmts}, s: s}); err != nil {
 		return err
 	}
 	if err := tx.Commit(); err != nil {
@@ -329,7 +345,7 @@ func (s *sqlStore) read(ctx context.Context, fn func(tx *sql.Tx) error) error {
 }
 
 // load reads one record and its provenance within tx.
-func (s *sqlStore) load(ctx context.Context, tx *sql.Tx, sc *recordSchema, key string) (record, bool, error) {
+func (s *sqlStore) load(ctx context.Context, tx querier, sc *recordSchema, key string) (record, bool, error) {
 	tq := s.q.tables[sc]
 	r, err := scanRecord(sc, tx.QueryRowContext(ctx, tq.load, key))
 	if errors.Is(err, sql.ErrNoRows) {
@@ -403,7 +419,7 @@ func (v valueScanner) Scan(src any) error {
 }
 
 // scanProvenance runs a provenance query and calls add for each row.
-func scanProvenance(ctx context.Context, tx *sql.Tx, query string, args []any,
+func scanProvenance(ctx context.Context, tx querier, query string, args []any,
 	add func(key, field string, p contracts.Provenance)) error {
 	rows, err := tx.QueryContext(ctx, query, args...)
 	if err != nil {
@@ -426,7 +442,7 @@ func scanProvenance(ctx context.Context, tx *sql.Tx, query string, args []any,
 
 // sqlTx is one write transaction of a sqlStore.
 type sqlTx struct {
-	tx *sql.Tx
+	tx preparedTx
 	s  *sqlStore
 }
 
@@ -473,16 +489,18 @@ func (t *sqlTx) Save(ctx context.Context, sc *recordSchema, r record, fields []s
 	return nil
 }
 
-func (t *sqlTx) Enqueue(ctx context.Context, e outboxEntry) error {
+func (t *sqlTx) Enqueue(ctx context.Context, e outboxEntry) (int64, error) {
 	data, err := json.Marshal(e.event)
 	if err != nil {
-		return fmt.Errorf("encode %s: %w", e.event.ID(), err)
+		return 0, fmt.Errorf("encode %s: %w", e.event.ID(), err)
 	}
-	_, err = t.tx.ExecContext(ctx, t.s.q.enqueue, e.event.ID(), e.inputID, e.subject, string(data), formatTime(e.createdAt))
+	var seq int64
+	err = t.tx.QueryRowContext(ctx, t.s.q.enqueue, e.event.ID(), e.inputID, e.subject, string(data),
+		formatTime(e.createdAt)).Scan(&seq)
 	if err != nil {
-		return fmt.Errorf("enqueue %s: %w", e.event.ID(), err)
+		return 0, fmt.Errorf("enqueue %s: %w", e.event.ID(), err)
 	}
-	return nil
+	return seq, nil
 }
 
 func (t *sqlTx) Remove(ctx context.Context, seqs ...int64) error {

@@ -177,7 +177,8 @@ func Run(ctx context.Context, cfg Config, deps service.Deps) error {
 	if !ok {
 		return errors.New("store: no consumer named store in the topology")
 	}
-	c, err := events.NewConsumer(r.JS, spec, w.handle, r.ConsumerOptions()...)
+	// As many handlers as a batch holds, so that a burst fills batches.
+	c, err := events.NewConsumer(r.JS, spec, w.handle, r.ConsumerOptions(events.WithConcurrency(maxBatch))...)
 	if err != nil {
 		return fmt.Errorf("store: %w", err)
 	}

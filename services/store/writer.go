@@ -48,8 +48,8 @@ type recordTx interface {
 	Load(ctx context.Context, s *recordSchema, key string) (record, bool, error)
 	// Save inserts or replaces the record, and the provenance of fields.
 	Save(ctx context.Context, s *recordSchema, r record, fields []string) error
-	// Enqueue adds a change event to the outbox.
-	Enqueue(ctx context.Context, e outboxEntry) error
+	// Enqueue adds a change event to the outbox and returns its sequence.
+	Enqueue(ctx context.Context, e outboxEntry) (int64, error)
 	// Remove removes published outbox entries; removing one twice is not
 	// an error.
 	Remove(ctx context.Context, seqs ...int64) error
@@ -79,10 +79,36 @@ func (w *writer) handle(ctx context.Context, ev event.Event) error {
 	if err != nil {
 		return err
 	}
-	if err := w.transaction(ctx, func(tx recordTx) error { return w.apply(ctx, tx, in) }); err != nil {
+	var rec *enqueued
+	err = w.transaction(ctx, func(tx recordTx) error {
+		rec = &enqueued{recordTx: tx} // afresh each run: a failed batch runs fn again
+		return w.apply(ctx, rec, in)
+	})
+	if err != nil {
 		return fmt.Errorf("store event %s: %w", in.id, err)
 	}
+	if len(rec.entries) > 0 {
+		return w.relay.publish(ctx, rec.entries)
+	}
+	// Nothing enqueued now: the event may have been written before, its
+	// change events left in the outbox by a failed publish.
 	return w.relay.publishFor(ctx, in.id)
+}
+
+// enqueued is a transaction that keeps what it adds to the outbox, so that
+// its handler publishes the change events without reading them back.
+type enqueued struct {
+	recordTx
+	entries []outboxEntry
+}
+
+func (e *enqueued) Enqueue(ctx context.Context, entry outboxEntry) (int64, error) {
+	seq, err := e.recordTx.Enqueue(ctx, entry)
+	if err == nil {
+		entry.seq = seq
+		e.entries = append(e.entries, entry)
+	}
+	return seq, err
 }
 
 // transaction runs fn in one database transaction, traced as a client span.
@@ -146,7 +172,8 @@ func (w *writer) upsert(ctx context.Context, tx recordTx, s *recordSchema, wr wr
 		return err
 	}
 	events.InjectTrace(ctx, w.prop, &ev)
-	return tx.Enqueue(ctx, outboxEntry{inputID: inputID, subject: subject, event: ev, createdAt: now})
+	_, err = tx.Enqueue(ctx, outboxEntry{inputID: inputID, subject: subject, event: ev, createdAt: now})
+	return err
 }
 
 // ChangeEventID returns the CloudEvent id of the change event that the input

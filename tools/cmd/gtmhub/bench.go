@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"runtime/pprof"
 	"strings"
 	"time"
 
@@ -15,7 +16,7 @@ import (
 
 func newBenchCmd() *cobra.Command {
 	cfg := bench.DefaultConfig()
-	var only string
+	var only, cpuProfile string
 	cmd := &cobra.Command{
 		Use:   "bench",
 		Short: "Measure gtmhub against raw HTTP and raw JetStream on this machine, in one run",
@@ -30,7 +31,14 @@ the cost per event stay flat.`,
 			if only != "" {
 				cfg.Only = strings.Split(only, ",")
 			}
+			stop, err := startCPUProfile(cpuProfile)
+			if err != nil {
+				return err
+			}
 			rep, err := bench.Run(cmd.Context(), cfg, benchProgress(cmd))
+			if err := stop(); err != nil {
+				return err
+			}
 			if err != nil {
 				return err
 			}
@@ -44,8 +52,29 @@ the cost per event stay flat.`,
 	f.IntVar(&cfg.Concurrency, "concurrency", cfg.Concurrency, "concurrent keep-alive HTTP clients")
 	f.Float64Var(&cfg.Rate, "rate", cfg.Rate, "offered load in leads/s for the latency run")
 	f.StringVar(&only, "only", "", "scenarios to run, comma-separated (e.g. ceiling,ingest)")
+	f.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run to this file (go tool pprof)")
 	f.StringVar(&cfg.DataDir, "data-dir", "", "scratch directory (default: a temporary one, removed after)")
 	return cmd
+}
+
+// startCPUProfile profiles the process into path until the returned stop;
+// with no path it does nothing.
+func startCPUProfile(path string) (stop func() error, err error) {
+	if path == "" {
+		return func() error { return nil }, nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("cpu profile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("cpu profile: %w", err)
+	}
+	return func() error {
+		pprof.StopCPUProfile()
+		return f.Close()
+	}, nil
 }
 
 func benchProgress(cmd *cobra.Command) bench.Progress {

@@ -97,7 +97,9 @@ func Run(ctx context.Context, cfg Config, progress Progress) (Report, error) {
 		runtime.ReadMemStats(&after)
 		r.Name, r.What, r.Baseline = s.name, s.what, s.baseline
 		if r.Ops > 0 {
-			r.AllocsOp = float64(after.Mallocs-before.Mallocs) / float64(r.Ops)
+			if r.AllocsOp == 0 {
+				r.AllocsOp = float64(after.Mallocs-before.Mallocs) / float64(r.Ops)
+			}
 			if r.PerSecond == 0 {
 				r.PerSecond = float64(r.Ops) / r.Elapsed.Seconds()
 			}

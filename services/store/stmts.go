@@ -1,0 +1,88 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"sync"
+)
+
+// stmtCache holds the writer's queries prepared once, before any
+// transaction, so that a write transaction does not parse its SQL again for
+// every event. database/sql prepares a statement again on another
+// connection of the pool the first time a transaction there uses it.
+// Preparing happens up front because a transaction holds SQLite's only
+// writer connection, on which nothing else could prepare meanwhile.
+type stmtCache struct {
+	mu sync.Mutex
+	m  map[string]*sql.Stmt
+}
+
+// prepareStmts prepares every query on db.
+func prepareStmts(ctx context.Context, db *sql.DB, queries ...string) (*stmtCache, error) {
+	c := &stmtCache{m: make(map[string]*sql.Stmt, len(queries))}
+	for _, q := range queries {
+		st, err := db.PrepareContext(ctx, q)
+		if err != nil {
+			return nil, errors.Join(fmt.Errorf("prepare %q: %w", q, err), c.Close())
+		}
+		c.m[q] = st
+	}
+	return c, nil
+}
+
+// get returns the prepared statement for query, or nil.
+func (c *stmtCache) get(query string) *sql.Stmt {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.m[query]
+}
+
+// Close closes every prepared statement.
+func (c *stmtCache) Close() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var errs []error
+	for q, st := range c.m {
+		errs = append(errs, st.Close())
+		delete(c.m, q)
+	}
+	return errors.Join(errs...)
+}
+
+// querier is what reading a record needs: a transaction, or a transaction
+// running prepared statements.
+type querier interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// preparedTx runs queries in tx through the statements of cache.
+type preparedTx struct {
+	tx    *sql.Tx
+	cache *stmtCache
+}
+
+// A query that was not prepared runs as it is.
+
+func (p preparedTx) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	if st := p.cache.get(query); st != nil {
+		return p.tx.StmtContext(ctx, st).ExecContext(ctx, args...)
+	}
+	return p.tx.ExecContext(ctx, query, args...)
+}
+
+func (p preparedTx) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	if st := p.cache.get(query); st != nil {
+		return p.tx.StmtContext(ctx, st).QueryContext(ctx, args...)
+	}
+	return p.tx.QueryContext(ctx, query, args...)
+}
+
+func (p preparedTx) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	if st := p.cache.get(query); st != nil {
+		return p.tx.StmtContext(ctx, st).QueryRowContext(ctx, args...)
+	}
+	return p.tx.QueryRowContext(ctx, query, args...)
+}
