@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -22,6 +24,7 @@ type Breakers struct {
 	breakers  map[string]*gobreaker.CircuitBreaker[struct{}]
 	openUntil map[string]time.Time
 	watchers  map[string][]func(open bool, until time.Time)
+	declared  []string
 }
 
 // BreakerOption configures [Breakers].
@@ -43,6 +46,12 @@ func WithTripAfter(n uint32) BreakerOption {
 // WithBreakerMetrics exports each breaker's state.
 func WithBreakerMetrics(m *Metrics) BreakerOption { return func(b *Breakers) { b.metrics = m } }
 
+// WithDestinations creates the breakers of dests up front, so that
+// [Breakers.States] lists them, closed, before their first request.
+func WithDestinations(dests ...string) BreakerOption {
+	return func(b *Breakers) { b.declared = append(b.declared, dests...) }
+}
+
 // NewBreakers returns an empty set; breakers are created on first use.
 func NewBreakers(opts ...BreakerOption) *Breakers {
 	b := &Breakers{
@@ -57,6 +66,10 @@ func NewBreakers(opts ...BreakerOption) *Breakers {
 	b.settings.ReadyToTrip = func(c gobreaker.Counts) bool { return c.ConsecutiveFailures >= 5 }
 	for _, opt := range opts {
 		opt(b)
+	}
+	// After the options, so these breakers have their settings too.
+	for _, dest := range b.declared {
+		b.get(dest)
 	}
 	return b
 }
@@ -78,6 +91,43 @@ func (b *Breakers) Do(ctx context.Context, dest string, fn func(context.Context)
 
 // State returns the state of dest's breaker.
 func (b *Breakers) State(dest string) gobreaker.State { return b.get(dest).State() }
+
+// BreakerState is a snapshot of one destination's breaker.
+type BreakerState struct {
+	Destination string `json:"destination"`
+	// State is "closed", "half-open" or "open".
+	State string `json:"state"`
+	// RetryAt is when an open breaker half-opens and lets a trial request
+	// through; zero for a breaker that is not open.
+	RetryAt time.Time `json:"retry_at,omitzero"`
+}
+
+// States returns the state of every breaker created so far, by destination.
+func (b *Breakers) States() []BreakerState {
+	b.mu.Lock()
+	dests := make([]string, 0, len(b.breakers))
+	cbs := make([]*gobreaker.CircuitBreaker[struct{}], 0, len(b.breakers))
+	for dest, cb := range b.breakers {
+		dests = append(dests, dest)
+		cbs = append(cbs, cb)
+	}
+	b.mu.Unlock()
+	out := make([]BreakerState, 0, len(dests))
+	for i, cb := range cbs {
+		// State may half-open the breaker, which calls changed: b.mu must
+		// not be held here.
+		st := cb.State()
+		s := BreakerState{Destination: dests[i], State: st.String()}
+		if st == gobreaker.StateOpen {
+			b.mu.Lock()
+			s.RetryAt = b.openUntil[dests[i]]
+			b.mu.Unlock()
+		}
+		out = append(out, s)
+	}
+	slices.SortFunc(out, func(x, y BreakerState) int { return strings.Compare(x.Destination, y.Destination) })
+	return out
+}
 
 // Watch calls fn whenever dest's breaker opens (open=true, with the time it
 // will half-open) or closes. It returns a function that stops watching.

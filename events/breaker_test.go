@@ -3,6 +3,7 @@ package events_test
 import (
 	"context"
 	"errors"
+	"slices"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -79,5 +80,59 @@ func TestBreakerPausesConsumer(t *testing.T) {
 	}
 	if n := calls.Load(); n != 2 {
 		t.Errorf("handler called %d times, want 2 (one failure, one trial after the pause)", n)
+	}
+}
+
+// TestBreakerStates: States lists declared and used destinations in order,
+// and an open breaker says when it will let a trial request through.
+func TestBreakerStates(t *testing.T) {
+	down := errors.New("503")
+	tests := []struct {
+		name     string
+		failures int // consecutive failures of clearbit; it trips at 3
+		timeout  time.Duration
+		want     string // clearbit's state
+	}{
+		{"declared, never used", 0, time.Minute, "closed"},
+		{"fewer failures than the trip", 2, time.Minute, "closed"},
+		{"tripped", 3, time.Minute, "open"},
+		{"tripped, timeout passed", 3, 20 * time.Millisecond, "half-open"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b := events.NewBreakers(events.WithDestinations("hunter", "clearbit"),
+				events.WithTripAfter(3), events.WithBreakerTimeout(tt.timeout))
+			ctx := context.Background()
+			if err := b.Do(ctx, "apollo", func(context.Context) error { return nil }); err != nil {
+				t.Fatal(err)
+			}
+			before := time.Now()
+			for range tt.failures {
+				_ = b.Do(ctx, "clearbit", func(context.Context) error { return down })
+			}
+			after := time.Now()
+			states := b.States()
+			for deadline := time.Now().Add(5 * time.Second); len(states) == 3 && states[1].State != tt.want && time.Now().Before(deadline); {
+				time.Sleep(5 * time.Millisecond)
+				states = b.States()
+			}
+			var got []string
+			for _, s := range states {
+				got = append(got, s.Destination+" "+s.State)
+			}
+			want := []string{"apollo closed", "clearbit " + tt.want, "hunter closed"}
+			if !slices.Equal(got, want) {
+				t.Fatalf("states %v, want %v", got, want)
+			}
+			for _, s := range states {
+				switch {
+				case s.State != "open" && !s.RetryAt.IsZero():
+					t.Errorf("%s is %s but retries at %v", s.Destination, s.State, s.RetryAt)
+				case s.State == "open" && (s.RetryAt.Before(before.Add(tt.timeout)) || s.RetryAt.After(after.Add(tt.timeout))):
+					t.Errorf("%s retries at %v, want between %v and %v", s.Destination, s.RetryAt,
+						before.Add(tt.timeout), after.Add(tt.timeout))
+				}
+			}
+		})
 	}
 }

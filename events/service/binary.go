@@ -92,15 +92,16 @@ func (b Binary[C]) Main(ctx context.Context, args []string, stderr io.Writer) er
 	}
 	defer func() { _ = tracing.Shutdown(context.WithoutCancel(ctx)) }()
 	reg.MustRegister(NewConsumerCollector(js))
+	breakers := NewBreakerRegistry()
 	if !b.SelfAnnounced {
-		announced, err := Announce(nc, b.Name, Version)
+		announced, err := Announce(nc, b.Name, Version, WithBreakerStates(breakers))
 		if err != nil {
 			return err
 		}
 		defer func() { _ = announced.Stop() }()
 	}
 	deps := Deps{Conn: nc, Logger: log, Registry: reg, Health: NewHealth(), Replicas: *replicas,
-		TracerProvider: tracing.Provider, Propagator: tracing.Propagator}
+		TracerProvider: tracing.Provider, Propagator: tracing.Propagator, Breakers: breakers}
 
 	ln, err := net.Listen("tcp", *admin)
 	if err != nil {

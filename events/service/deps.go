@@ -28,6 +28,9 @@ type Deps struct {
 	Health         *Health
 	TracerProvider trace.TracerProvider
 	Propagator     propagation.TextMapPropagator
+	// Breakers is where the service registers the circuit breakers it
+	// creates; the host announces their states (see [WithBreakerStates]).
+	Breakers *BreakerRegistry
 	// Replicas is the replica count of the KV buckets a service creates,
 	// the same as its streams': 3 on a cluster. Default 1.
 	Replicas int
@@ -58,6 +61,9 @@ func (d Deps) Resolve(ctx context.Context, natsURL, name string) (r Resolved, cl
 	}
 	if d.Health == nil {
 		d.Health = NewHealth()
+	}
+	if d.Breakers == nil {
+		d.Breakers = NewBreakerRegistry()
 	}
 	if d.TracerProvider == nil {
 		d.TracerProvider = otel.GetTracerProvider()

@@ -305,3 +305,40 @@ func TestGuardedErrorsKeepSecrets(t *testing.T) {
 		}
 	}
 }
+
+// TestProvidersRegisterBreakers: each provider's breaker is registered for
+// the service's announced states, listed before its first request and
+// open once it trips.
+func TestProvidersRegisterBreakers(t *testing.T) {
+	f := newFake(t)
+	srv := eventstest.RunServer(t)
+	reg := service.NewBreakerRegistry()
+	r, closeFn, err := service.Deps{Conn: srv.Conn, Breakers: reg}.Resolve(t.Context(), "", Name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(closeFn)
+	hunter := clearbitConfig(f)
+	hunter.Name = "hunter"
+	gs, err := openProviders(t.Context(), []ProviderConfig{clearbitConfig(f), hunter}, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	states := func() string {
+		var out []string
+		for _, s := range reg.States() {
+			out = append(out, s.Destination+" "+s.State)
+		}
+		return strings.Join(out, ", ")
+	}
+	if got := states(); got != "clearbit closed, hunter closed" {
+		t.Errorf("before any request: %s", got)
+	}
+	f.Fail(fakeprovider.Clearbit, http.StatusInternalServerError, 5)
+	for i := range 5 {
+		gs[0].lookup(t.Context(), query(fmt.Sprintf("x@down%d.dev", i)))
+	}
+	if got := states(); got != "clearbit open, hunter closed" {
+		t.Errorf("after five 500s from clearbit: %s", got)
+	}
+}

@@ -71,7 +71,7 @@ func runSync(ctx context.Context, r service.Resolved, k Knowledge, index *Syncer
 		return err
 	}
 	opts := []notion.Option{notion.WithRateLimit(rate.Limit(k.RequestsPerSecond), k.Burst),
-		notion.WithBreakers(events.NewBreakers())}
+		notion.WithBreakers(r.Breakers.Register(events.NewBreakers(events.WithDestinations(notion.Destination))))}
 	if k.NotionBaseURL != "" {
 		opts = append(opts, notion.WithBaseURL(k.NotionBaseURL))
 	}

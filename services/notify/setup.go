@@ -34,7 +34,7 @@ func newNotifier(ctx context.Context, cfg Config, engine *Engine, r service.Reso
 	}
 	n := &notifier{engine: engine, ledger: led, pub: pub, replays: cfg.NotifyReplays, lease: cfg.ClaimLease,
 		log: r.Logger, outcomes: outcomes, now: cfg.Now, stats: &sendStats{},
-		breakers: cfg.Slack.breakers(r.Metrics), senders: maps.Clone(cfg.Senders)}
+		breakers: r.Breakers.Register(cfg.Slack.breakers(r.Metrics)), senders: maps.Clone(cfg.Senders)}
 	if n.senders == nil {
 		n.senders = map[contracts.Channel]Sender{}
 	}

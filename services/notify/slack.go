@@ -9,8 +9,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -139,10 +141,17 @@ func NewSlackWebhooks(cfg Slack, breakers *events.Breakers) *SlackWebhooks {
 		limiters: make(map[string]*rate.Limiter)}
 }
 
-// breakers returns circuit breakers with cfg's settings, exporting their
-// state to m when it is set.
+// breakers returns circuit breakers with cfg's settings, one for each
+// configured webhook from the start, exporting their state to m when it is
+// set.
 func (s Slack) breakers(m *events.Metrics) *events.Breakers {
-	var opts []events.BreakerOption
+	var dests []string
+	for _, hook := range append([]string{s.WebhookURL}, slices.Collect(maps.Values(s.Webhooks))...) {
+		if hook != "" {
+			dests = append(dests, SlackDestination(hook))
+		}
+	}
+	opts := []events.BreakerOption{events.WithDestinations(dests...)}
 	if m != nil {
 		opts = append(opts, events.WithBreakerMetrics(m))
 	}

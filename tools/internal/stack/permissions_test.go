@@ -23,6 +23,7 @@ import (
 	"github.com/gtmhub/gtmhub/events/service"
 	"github.com/gtmhub/gtmhub/services/enrich"
 	"github.com/gtmhub/gtmhub/services/ingest"
+	"github.com/gtmhub/gtmhub/services/knowledgesync"
 	"github.com/gtmhub/gtmhub/services/notify"
 	"github.com/gtmhub/gtmhub/services/store"
 )
@@ -208,4 +209,50 @@ func TestIngestUserCannotWriteRecords(t *testing.T) {
 		}
 		return false, fmt.Sprint(ving.list())
 	})
+}
+
+// TestBreakerStatesWithTheirOwnUsers: each service, on its own user, can
+// serve its breakers endpoint, and the operator can ask it.
+func TestBreakerStatesWithTheirOwnUsers(t *testing.T) {
+	ns := accountsServer(t)
+	vop := &violations{}
+	op := connectAs(t, ns, "operator", vop)
+	tests := []struct{ user, service string }{
+		{"ingest", "ingest"},
+		{"enrich", enrich.Name},
+		{"notify", notify.Name},
+		{"knowledge", knowledgesync.Name},
+	}
+	for _, tt := range tests {
+		t.Run(tt.service, func(t *testing.T) {
+			v := &violations{}
+			nc := connectAs(t, ns, tt.user, v)
+			reg := service.NewBreakerRegistry()
+			reg.Register(events.NewBreakers(events.WithDestinations("destination-of-" + tt.service)))
+			svc, err := service.Announce(nc, tt.service, service.Version, service.WithBreakerStates(reg))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer func() { _ = svc.Stop() }()
+			if err := nc.Flush(); err != nil {
+				t.Fatal(err)
+			}
+			var subject string
+			for _, e := range svc.Info().Endpoints {
+				if e.Name == service.BreakersEndpoint {
+					subject = e.Subject
+				}
+			}
+			m, err := op.Request(subject, nil, 2*time.Second)
+			if err != nil {
+				t.Fatalf("request %q as operator: %v (service refused: %v)", subject, err, v.list())
+			}
+			if !strings.Contains(string(m.Data), `"destination-of-`+tt.service+`"`) {
+				t.Errorf("answer %s", m.Data)
+			}
+			if errs := append(v.list(), vop.list()...); len(errs) > 0 {
+				t.Errorf("refused: %v", errs)
+			}
+		})
+	}
 }

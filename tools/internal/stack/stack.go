@@ -171,8 +171,9 @@ func (s *shared) serve(ctx context.Context, adminLn net.Listener, runners []runn
 			return err
 		}
 		defer func() { _ = tracing.Shutdown(context.WithoutCancel(ctx)) }()
+		breakers := service.NewBreakerRegistry()
 		if !r.selfAnnounced {
-			announced, err := service.Announce(s.nc, r.name, service.Version)
+			announced, err := service.Announce(s.nc, r.name, service.Version, service.WithBreakerStates(breakers))
 			if err != nil {
 				adminLn.Close()
 				return err
@@ -180,7 +181,8 @@ func (s *shared) serve(ctx context.Context, adminLn net.Listener, runners []runn
 			defer func() { _ = announced.Stop() }()
 		}
 		deps[i] = service.Deps{Replicas: s.replicas, Conn: s.nc, Logger: s.log.With("service", r.name), Registry: s.reg,
-			Metrics: s.metrics, Health: s.health, TracerProvider: tracing.Provider, Propagator: tracing.Propagator}
+			Metrics: s.metrics, Health: s.health, TracerProvider: tracing.Provider, Propagator: tracing.Propagator,
+			Breakers: breakers}
 	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return service.Serve(gctx, adminLn, service.AdminHandler(s.health, s.reg)) })
