@@ -1,10 +1,12 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -50,6 +52,10 @@ type serviceStatus struct {
 	Name    string `json:"name"`
 	ID      string `json:"id"`
 	Version string `json:"version"`
+	// Breakers are the instance's circuit breakers, by destination.
+	Breakers []events.BreakerState `json:"breakers,omitempty"`
+	// BreakersError says why the breakers could not be read.
+	BreakersError string `json:"breakers_error,omitempty"`
 }
 
 type usageStatus struct {
@@ -64,11 +70,13 @@ var errCritical = errors.New("usage is critical")
 func newStatusCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:   "status",
-		Short: "Streams, consumers, dead letters, quarantine, live services and usage against quotas",
+		Short: "Streams, consumers, dead letters, quarantine, live services, circuit breakers and usage against quotas",
 		Long: `status shows every stream and consumer, dead letters per service,
-quarantined webhooks per source, the services answering discovery, and usage
-against quotas rated OK (< 70 %), Warning (70–85 %), Caution (85–95 %) or
-Critical (> 95 %). It exits non-zero when any usage is Critical.`,
+quarantined webhooks per source, the services answering discovery with the
+state of each one's circuit breakers (closed, half-open, or open and when it
+will next try), and usage against quotas rated OK (< 70 %), Warning
+(70–85 %), Caution (85–95 %) or Critical (> 95 %). It exits non-zero when
+any usage is Critical.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, cancel := context.WithTimeout(cmd.Context(), 15*time.Second)
 			defer cancel()
@@ -172,29 +180,72 @@ func subjectCounts(ctx context.Context, js jetstream.JetStream, stream string, t
 	return out, nil
 }
 
-// discover asks NATS service discovery who is alive.
+// discover asks NATS service discovery who is alive, then each instance
+// for the states of its circuit breakers.
 func discover(ctx context.Context, nc *nats.Conn) []serviceStatus {
+	infos := discoverInfo(ctx, nc)
+	out := make([]serviceStatus, 0, len(infos))
+	for _, info := range infos {
+		s := serviceStatus{Name: info.Name, ID: info.ID, Version: info.Version}
+		var err error
+		if s.Breakers, err = breakerStates(ctx, nc, info); err != nil {
+			s.BreakersError = err.Error()
+		}
+		out = append(out, s)
+	}
+	slices.SortFunc(out, func(a, b serviceStatus) int {
+		return cmp.Or(strings.Compare(a.Name, b.Name), strings.Compare(a.ID, b.ID))
+	})
+	return out
+}
+
+// discoverInfo collects the $SRV.INFO answers of gtmhub's services for
+// half a second.
+func discoverInfo(ctx context.Context, nc *nats.Conn) []micro.Info {
 	inbox := nats.NewInbox()
 	sub, err := nc.SubscribeSync(inbox)
 	if err != nil {
 		return nil
 	}
 	defer func() { _ = sub.Unsubscribe() }()
-	if err := nc.PublishRequest(micro.APIPrefix+".PING", inbox, nil); err != nil {
+	if err := nc.PublishRequest(micro.APIPrefix+".INFO", inbox, nil); err != nil {
 		return nil
 	}
-	var out []serviceStatus
+	var out []micro.Info
 	deadline := time.Now().Add(500 * time.Millisecond)
 	for {
 		m, err := sub.NextMsg(time.Until(deadline))
 		if err != nil || ctx.Err() != nil {
 			return out
 		}
-		var p micro.Ping
-		if json.Unmarshal(m.Data, &p) == nil && strings.HasPrefix(p.Name, "gtmhub-") {
-			out = append(out, serviceStatus{Name: p.Name, ID: p.ID, Version: p.Version})
+		var info micro.Info
+		if json.Unmarshal(m.Data, &info) == nil && strings.HasPrefix(info.Name, "gtmhub-") {
+			out = append(out, info)
 		}
 	}
+}
+
+// breakerStates asks one instance for its circuit breakers; nil for a
+// service without the endpoint.
+func breakerStates(ctx context.Context, nc *nats.Conn, info micro.Info) ([]events.BreakerState, error) {
+	i := slices.IndexFunc(info.Endpoints, func(e micro.EndpointInfo) bool { return e.Name == service.BreakersEndpoint })
+	if i < 0 {
+		return nil, nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	m, err := nc.RequestWithContext(ctx, info.Endpoints[i].Subject, nil)
+	if err != nil {
+		return nil, fmt.Errorf("breakers: %w", err)
+	}
+	if code := m.Header.Get(micro.ErrorCodeHeader); code != "" {
+		return nil, fmt.Errorf("breakers: %s %s", code, m.Header.Get(micro.ErrorHeader))
+	}
+	var states []events.BreakerState
+	if err := json.Unmarshal(m.Data, &states); err != nil {
+		return nil, fmt.Errorf("breakers: %w", err)
+	}
+	return states, nil
 }
 
 func printStatus(cmd *cobra.Command, st status) error {
@@ -202,8 +253,19 @@ func printStatus(cmd *cobra.Command, st status) error {
 	if p.json {
 		return p.print(st, nil, nil)
 	}
+	if err := printStreams(p, st.Streams); err != nil {
+		return err
+	}
+	cmd.Println()
+	if err := printSummary(p, st); err != nil {
+		return err
+	}
+	return printBreakers(cmd, p, st.Services)
+}
+
+func printStreams(p printer, streams []streamStatus) error {
 	var rows [][]string
-	for _, s := range st.Streams {
+	for _, s := range streams {
 		rows = append(rows, []string{s.Name, fmt.Sprint(s.Messages), fmt.Sprint(s.Bytes), stamp(s.First), stamp(s.Last), "", "", "", "", ""})
 		for _, c := range s.Consumers {
 			paused := ""
@@ -214,10 +276,12 @@ func printStatus(cmd *cobra.Command, st status) error {
 				fmt.Sprint(c.Redelivered), strings.TrimSpace(stamp(c.LastActive) + " " + paused)})
 		}
 	}
-	if err := p.print(nil, []string{"STREAM", "MESSAGES", "BYTES", "FIRST", "LAST", "CONSUMER", "PENDING", "UNACKED", "REDELIVERED", "LAST ACTIVE"}, rows); err != nil {
-		return err
-	}
-	rows = rows[:0]
+	return p.print(nil, []string{"STREAM", "MESSAGES", "BYTES", "FIRST", "LAST", "CONSUMER", "PENDING", "UNACKED", "REDELIVERED", "LAST ACTIVE"}, rows)
+}
+
+// printSummary lists dead letters, quarantine, services, usage and notes.
+func printSummary(p printer, st status) error {
+	var rows [][]string
 	for name, n := range st.DLQ {
 		rows = append(rows, []string{"dead letters", name, fmt.Sprint(n), "gtmhub dlq ls --service " + name})
 	}
@@ -225,7 +289,11 @@ func printStatus(cmd *cobra.Command, st status) error {
 		rows = append(rows, []string{"quarantined", name, fmt.Sprint(n), "gtmhub quarantine ls"})
 	}
 	for _, s := range st.Services {
-		rows = append(rows, []string{"service", s.Name, "alive", s.ID})
+		note := s.ID
+		if s.BreakersError != "" {
+			note += " " + s.BreakersError
+		}
+		rows = append(rows, []string{"service", s.Name, "alive", note})
 	}
 	for _, u := range st.Usage {
 		rows = append(rows, []string{"usage", u.Resource, fmt.Sprintf("%.0f/%.0f %s (%.0f%%)", u.Used, u.Limit, u.Unit, u.Percent), strings.ToUpper(string(u.Level))})
@@ -233,8 +301,30 @@ func printStatus(cmd *cobra.Command, st status) error {
 	for _, n := range st.Notes {
 		rows = append(rows, []string{"note", n.Service, strings.ToUpper(string(n.Level)), n.Text})
 	}
-	cmd.Println()
 	return p.print(nil, []string{"WHAT", "NAME", "STATE", "NOTE"}, rows)
+}
+
+// printBreakers lists every service's circuit breakers, if any, with open
+// ones in capitals like other problems, and when they will next try.
+func printBreakers(cmd *cobra.Command, p printer, services []serviceStatus) error {
+	var rows [][]string
+	for _, s := range services {
+		for _, b := range s.Breakers {
+			state, retry := b.State, ""
+			if b.State == "open" {
+				state, retry = strings.ToUpper(b.State), "-"
+				if !b.RetryAt.IsZero() {
+					retry = fmt.Sprintf("%s (in %s)", stamp(b.RetryAt), max(time.Until(b.RetryAt), 0).Round(time.Second))
+				}
+			}
+			rows = append(rows, []string{s.Name, b.Destination, state, retry})
+		}
+	}
+	if len(rows) == 0 {
+		return nil
+	}
+	cmd.Println()
+	return p.print(nil, []string{"SERVICE", "DESTINATION", "BREAKER", "RETRY AT"}, rows)
 }
 
 func stamp(t time.Time) string {

@@ -4,15 +4,21 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/gtmhub/gtmhub/contracts"
 	"github.com/gtmhub/gtmhub/events"
 	"github.com/gtmhub/gtmhub/events/eventstest"
 	"github.com/gtmhub/gtmhub/events/service"
+	"github.com/gtmhub/gtmhub/services/enrich"
 )
 
 func TestStatusUsageLevels(t *testing.T) {
@@ -62,6 +68,96 @@ func TestStatusUsageLevels(t *testing.T) {
 	}
 	if out, err := gtmhub(t, srv, "", "status"); !errors.Is(err, errCritical) || !strings.Contains(out, "CRITICAL") {
 		t.Errorf("critical usage: err %v\n%s", err, out)
+	}
+}
+
+// TestStatusShowsBreakers runs enrich, announced as its binary announces it,
+// with Clearbit down: once its breaker trips, status shows it open with when
+// it will next try, Hunter's closed, and nothing for the store, which has
+// no breakers endpoint.
+func TestStatusShowsBreakers(t *testing.T) {
+	srv := eventstest.RunServer(t)
+	down := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		http.Error(w, "down", http.StatusInternalServerError)
+	}))
+	t.Cleanup(down.Close)
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		_, _ = w.Write([]byte(`{"data":{"status":"valid","score":90}}`))
+	}))
+	t.Cleanup(up.Close)
+	cfg := enrich.DefaultConfig()
+	cfg.Enrich.Providers = []enrich.ProviderConfig{
+		{Name: "clearbit", BaseURL: down.URL, Key: "k", TripAfter: 1, BreakerTimeout: time.Hour},
+		{Name: "hunter", BaseURL: up.URL, Key: "k"},
+	}
+	breakers := service.NewBreakerRegistry()
+	for _, a := range []struct {
+		name string
+		opts []service.AnnounceOption
+	}{{enrich.Name, []service.AnnounceOption{service.WithBreakerStates(breakers)}}, {"store", nil}} {
+		announced, err := service.Announce(srv.Conn, a.name, service.Version, a.opts...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = announced.Stop() })
+	}
+	eventstest.Go(t, func(ctx context.Context) error {
+		return enrich.Run(ctx, cfg, service.Deps{Conn: srv.Conn, Breakers: breakers})
+	})
+	srv.Publish(t, "gtm.leads.captured.form", eventstest.NewEvent(t, contracts.TypeLeadCaptured,
+		contracts.LeadCaptured{Lead: contracts.Lead{Email: "ada@acme.io"}}))
+	for deadline := time.Now().Add(20 * time.Second); !strings.Contains(fmt.Sprint(breakers.States()), "clearbit open"); {
+		if time.Now().After(deadline) {
+			t.Fatalf("clearbit's breaker did not open: %+v", breakers.States())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+
+	out, err := gtmhub(t, srv, "", "status", "--json")
+	if err != nil {
+		t.Fatal(err, out)
+	}
+	var st status
+	if err := json.Unmarshal([]byte(out), &st); err != nil {
+		t.Fatal(err, out)
+	}
+	got := map[string]serviceStatus{}
+	for _, s := range st.Services {
+		got[s.Name] = s
+	}
+	if s := got["gtmhub-store"]; s.ID == "" || len(s.Breakers) > 0 || s.BreakersError != "" {
+		t.Errorf("store %+v, want alive without breakers", s)
+	}
+	enr := got["gtmhub-"+enrich.Name]
+	want := []struct {
+		destination, state string
+		retries            bool
+	}{{"clearbit", "open", true}, {"hunter", "closed", false}}
+	if len(enr.Breakers) != len(want) || enr.BreakersError != "" {
+		t.Fatalf("enrich %+v, want %d breakers", enr, len(want))
+	}
+	for i, w := range want {
+		b := enr.Breakers[i]
+		if b.Destination != w.destination || b.State != w.state || b.RetryAt.IsZero() == w.retries {
+			t.Errorf("breaker %d: %+v, want %s %s", i, b, w.destination, w.state)
+		}
+		if w.retries && (b.RetryAt.Before(time.Now().Add(59*time.Minute)) || b.RetryAt.After(time.Now().Add(time.Hour))) {
+			t.Errorf("%s retries at %v, want in about an hour", b.Destination, b.RetryAt)
+		}
+	}
+
+	out, err = gtmhub(t, srv, "", "status")
+	if err != nil {
+		t.Fatal(err, out)
+	}
+	for _, re := range []string{`(?m)^SERVICE +DESTINATION +BREAKER +RETRY AT$`,
+		`(?m)^gtmhub-enrich +clearbit +OPEN +\S+ \S+ \(in 59m\d+s\)$`, `(?m)^gtmhub-enrich +hunter +closed *$`} {
+		if !regexp.MustCompile(re).MatchString(out) {
+			t.Errorf("no line matching %s in\n%s", re, out)
+		}
+	}
+	if regexp.MustCompile(`(?m)^gtmhub-store +\S+ +(closed|half-open|OPEN)`).MatchString(out) {
+		t.Errorf("breakers listed for the store:\n%s", out)
 	}
 }
 
