@@ -4,6 +4,7 @@ import (
 	"embed"
 	"fmt"
 	"io/fs"
+	"sync"
 )
 
 // Event types, as set in the CloudEvent type attribute.
@@ -81,13 +82,19 @@ func Catalog() []Entry {
 
 // Lookup returns the catalog entry for eventType.
 func Lookup(eventType string) (Entry, bool) {
-	for _, e := range Catalog() {
-		if e.Type == eventType {
-			return e, true
-		}
-	}
-	return Entry{}, false
+	e, ok := catalogByType()[eventType]
+	return e, ok
 }
+
+// catalogByType is the catalog by event type, built once: Lookup runs for
+// every event.
+var catalogByType = sync.OnceValue(func() map[string]Entry {
+	m := map[string]Entry{}
+	for _, e := range Catalog() {
+		m[e.Type] = e
+	}
+	return m
+})
 
 // Schema returns the JSON Schema for eventType's data. Its $refs point into
 // the shared definitions, which [SchemaFS] also holds.

@@ -62,8 +62,16 @@ func decodeAny(t *testing.T, b []byte) any {
 func TestExamplesValidate(t *testing.T) {
 	for _, e := range contracts.Catalog() {
 		t.Run(e.Type, func(t *testing.T) {
-			if err := contracts.Validate(e.Type, readExample(t, e.Type)); err != nil {
+			data := readExample(t, e.Type)
+			if err := contracts.Validate(e.Type, data); err != nil {
 				t.Fatalf("example does not validate: %v", err)
+			}
+			var v any
+			if err := json.Unmarshal(data, &v); err != nil {
+				t.Fatal(err)
+			}
+			if err := contracts.ValidateValue(e.Type, v); err != nil {
+				t.Fatalf("decoded example does not validate: %v", err)
 			}
 		})
 	}

@@ -114,15 +114,10 @@ func compileSchemas() (map[string]*jsonschema.Schema, error) {
 // The schemas are compiled on the first call. Validate is safe for
 // concurrent use.
 func Validate(eventType string, data []byte) error {
-	schemas, err := compiledSchemas()
+	sch, err := schemaFor(eventType)
 	if err != nil {
 		return err
 	}
-	sch, ok := schemas[eventType]
-	if !ok {
-		return fmt.Errorf("%w %q", ErrUnknownType, eventType)
-	}
-
 	if len(bytes.TrimSpace(data)) == 0 {
 		return fmt.Errorf("%w: %s: no data", ErrInvalidJSON, eventType)
 	}
@@ -130,8 +125,35 @@ func Validate(eventType string, data []byte) error {
 	if err != nil {
 		return fmt.Errorf("%w: %s: %w", ErrInvalidJSON, eventType, err)
 	}
+	return validate(eventType, sch, doc)
+}
 
-	err = sch.Validate(doc)
+// ValidateValue is [Validate] for data already decoded by encoding/json into
+// an any (numbers as float64 or json.Number), so that a consumer that needs
+// the decoded form does not parse the data twice.
+func ValidateValue(eventType string, v any) error {
+	sch, err := schemaFor(eventType)
+	if err != nil {
+		return err
+	}
+	return validate(eventType, sch, v)
+}
+
+// schemaFor returns the compiled schema of eventType.
+func schemaFor(eventType string) (*jsonschema.Schema, error) {
+	schemas, err := compiledSchemas()
+	if err != nil {
+		return nil, err
+	}
+	sch, ok := schemas[eventType]
+	if !ok {
+		return nil, fmt.Errorf("%w %q", ErrUnknownType, eventType)
+	}
+	return sch, nil
+}
+
+func validate(eventType string, sch *jsonschema.Schema, doc any) error {
+	err := sch.Validate(doc)
 	var verr *jsonschema.ValidationError
 	switch {
 	case err == nil:

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"testing"
 
@@ -83,6 +84,15 @@ func TestInvalidExamples(t *testing.T) {
 			}
 			if !slices.Equal(got, tt.pointers) {
 				t.Errorf("pointers:\n got %q\nwant %q\nerror: %v", got, tt.pointers, err)
+			}
+			// The same data decoded by encoding/json fails the same way.
+			var v any
+			if err := json.Unmarshal(data, &v); err != nil {
+				t.Fatal(err)
+			}
+			var vErr *contracts.ValidationError
+			if err := contracts.ValidateValue(tt.typ, v); !errors.As(err, &vErr) || !reflect.DeepEqual(vErr.Fields, verr.Fields) {
+				t.Errorf("ValidateValue = %v, want the fields Validate found", err)
 			}
 		})
 	}

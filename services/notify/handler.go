@@ -353,12 +353,16 @@ func (n *notifier) publish(ctx context.Context, trigger event.Event, id string, 
 // decodeData decodes the event's JSON object and, for a type the contracts
 // know, checks it against its schema.
 func decodeData(ev event.Event) (map[string]any, error) {
-	if err := contracts.Validate(ev.Type(), ev.Data()); err != nil && !errors.Is(err, contracts.ErrUnknownType) {
+	var v any
+	if err := json.Unmarshal(ev.Data(), &v); err != nil {
+		return nil, fmt.Errorf("decode %s data: %w", ev.Type(), err)
+	}
+	if err := contracts.ValidateValue(ev.Type(), v); err != nil && !errors.Is(err, contracts.ErrUnknownType) {
 		return nil, err
 	}
-	var data map[string]any
-	if err := json.Unmarshal(ev.Data(), &data); err != nil {
-		return nil, fmt.Errorf("decode %s data: %w", ev.Type(), err)
+	data, ok := v.(map[string]any)
+	if !ok {
+		return nil, fmt.Errorf("decode %s data: not a JSON object", ev.Type())
 	}
 	return data, nil
 }
