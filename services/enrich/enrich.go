@@ -78,6 +78,9 @@ import (
 // source's last element.
 const Name = "enrich"
 
+// workers is how many leads are enriched at once.
+const workers = 32
+
 // Config is the enrich service's configuration.
 type Config struct {
 	// Enrich holds what a user writes under enrich: in gtmhub.yaml.
@@ -163,7 +166,9 @@ func Run(ctx context.Context, cfg Config, deps service.Deps) error {
 	}
 	h := &handler{pub: pub, free: free, classify: NewClassifier(free), scorer: scorer,
 		enricher: &enricher{providers: providers}, log: r.Logger, metrics: m}
-	consumer, err := events.NewConsumer(r.JS, spec, h.handle, r.ConsumerOptions()...)
+	// Most of a lead's time here is spent waiting for providers, whose rate
+	// limiters, not the worker count, bound the calls made.
+	consumer, err := events.NewConsumer(r.JS, spec, h.handle, r.ConsumerOptions(events.WithConcurrency(workers))...)
 	if err != nil {
 		return fmt.Errorf("enrich: %w", err)
 	}

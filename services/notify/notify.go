@@ -246,6 +246,9 @@ func (c Config) alertsWebhook() string {
 	return c.Slack.Webhooks[c.Alerts.Channel]
 }
 
+// workers is how many change events are decided on at once.
+const workers = 16
+
 // Run evaluates the rules on record changes until ctx is cancelled, then
 // drains in-flight events and returns nil. It also sends deferred emails
 // when their day comes, the daily digest on its schedule, and alerts. It
@@ -279,10 +282,10 @@ func Run(ctx context.Context, cfg Config, deps service.Deps) error {
 	r.Health.Add("ledger:"+LedgerBucket, n.ledger.check)
 	noteChannels(ctx, r, cfg)
 
-	// One event at a time: a claim in the ledger already keeps two workers
-	// from sending the same notification, and Slack's one message a second
-	// per webhook leaves nothing to gain from more.
-	consumer, err := events.NewConsumer(r.JS, spec, n.handle, r.ConsumerOptions(events.WithConcurrency(1))...)
+	// Several events at a time: a claim in the ledger keeps two workers from
+	// sending the same notification, the quota is updated by compare-and-set,
+	// and each Slack webhook's limiter paces its posts whatever the count.
+	consumer, err := events.NewConsumer(r.JS, spec, n.handle, r.ConsumerOptions(events.WithConcurrency(workers))...)
 	if err != nil {
 		return fmt.Errorf("notify: %w", err)
 	}
