@@ -66,6 +66,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"golang.org/x/time/rate"
@@ -178,11 +179,24 @@ func Run(ctx context.Context, cfg Config, deps service.Deps) error {
 	if len(providers) == 0 {
 		r.Logger.InfoContext(ctx, "no enrichment providers configured: leads are normalized and scored only")
 	}
-	if err := consumer.Run(ctx); err != nil {
+	err = consumer.Run(ctx)
+	releaseCredits(context.WithoutCancel(ctx), providers, r.Logger)
+	if err != nil {
 		return fmt.Errorf("enrich: %w", err)
 	}
 	r.Logger.Info("enrich stopped")
 	return nil
+}
+
+// releaseCredits returns each provider's unspent credit lease to its bucket.
+func releaseCredits(ctx context.Context, providers []*guarded, log *slog.Logger) {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	for _, g := range providers {
+		if err := g.credits.release(ctx); err != nil {
+			log.WarnContext(ctx, "return unspent provider credits", "provider", g.p.Name(), "err", err)
+		}
+	}
 }
 
 // openProviders builds each configured provider with its guards and opens

@@ -32,58 +32,178 @@ type credits struct {
 	provider string
 	limit    int // 0: no limit
 	now      func() time.Time
-	// report, when set, is told the month's count after every change, for
-	// usage against the quota (gtmhub status).
-	report   func(ctx context.Context, used int)
-	reportMu sync.Mutex
+	// report, when set, is told the month's count after changes, for usage
+	// against the quota (gtmhub status): at once after a quiet spell, then at
+	// most once per reportEvery, the last change always reported.
+	report      func(ctx context.Context, used int)
+	reportEvery time.Duration
+	reportMu    sync.Mutex
+	reportRun   sync.Mutex // one report at a time, so the last is current
+	reportAt    time.Time  // when the last report ran
+	reportDue   bool       // a change not yet reported; a report is scheduled
+
+	// leased are credits taken from the bucket and not yet spent, by key.
+	leaseMu sync.Mutex
+	leased  map[string]int
+	takeMu  sync.Mutex // held while taking a lease from the bucket
 }
+
+// defaultReportEvery paces credit usage reports.
+const defaultReportEvery = time.Second
 
 // CreditsKey returns the key of provider's credit count for the month of t.
 func CreditsKey(provider string, t time.Time) string {
 	return provider + "." + t.UTC().Format("2006-01")
 }
 
+// maxLease is the most credits a process takes from the bucket at a time.
+const maxLease = 32
+
+// leaseSize is how many credits a process takes from the bucket at a time:
+// a hundredth of the budget, 1 to maxLease, so that workers do not contend
+// for the count on every call while processes sharing a small budget still
+// split it exactly.
+func (c *credits) leaseSize() int {
+	if c.limit == 0 {
+		return maxLease
+	}
+	return min(max(c.limit/100, 1), maxLease)
+}
+
 // reserve takes one credit for this month, or returns [ErrBudgetSpent]. It
-// returns the key it was taken from, for [credits.refund].
+// returns the key it was taken from, for [credits.refund]. Credits come
+// from the process's lease, taken from the bucket a few at a time; a
+// process that stops without releasing its lease loses it, so the budget
+// may be under-spent but never over-spent.
 func (c *credits) reserve(ctx context.Context) (string, error) {
 	key := CreditsKey(c.provider, c.now())
-	return key, c.add(ctx, key, 1)
+	if c.fromLease(key) {
+		c.reportUsage(ctx)
+		return key, nil
+	}
+	// One worker takes a new lease while the others wait for it.
+	c.takeMu.Lock()
+	defer c.takeMu.Unlock()
+	if !c.fromLease(key) {
+		got, err := c.take(ctx, key, c.leaseSize())
+		if err != nil {
+			return "", err
+		}
+		c.leaseMu.Lock()
+		if c.leased == nil {
+			c.leased = map[string]int{}
+		}
+		c.leased[key] += got - 1
+		c.leaseMu.Unlock()
+	}
+	c.reportUsage(ctx)
+	return key, nil
+}
+
+// fromLease takes one credit under key from the lease, if it holds one.
+func (c *credits) fromLease(key string) bool {
+	c.leaseMu.Lock()
+	defer c.leaseMu.Unlock()
+	if c.leased[key] > 0 {
+		c.leased[key]--
+		return true
+	}
+	return false
 }
 
 // refund gives back a credit reserved under key for a call the provider did
-// not charge for.
-func (c *credits) refund(ctx context.Context, key string) error {
-	return c.add(ctx, key, -1)
+// not charge for: to the lease, for the next call.
+func (c *credits) refund(_ context.Context, key string) error {
+	c.leaseMu.Lock()
+	defer c.leaseMu.Unlock()
+	if c.leased == nil {
+		c.leased = map[string]int{}
+	}
+	c.leased[key]++
+	return nil
 }
 
-// reportUsage tells report the month's count as it is now: reports are
-// serialized and each reads the count afresh, so the last one is current.
+// release returns the unspent lease to the bucket, at shutdown.
+func (c *credits) release(ctx context.Context) error {
+	c.leaseMu.Lock()
+	leased := c.leased
+	c.leased = nil
+	c.leaseMu.Unlock()
+	var errs []error
+	for key, n := range leased {
+		if n > 0 {
+			if _, err := c.add(ctx, key, -n); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// reportUsage has report told the month's count: now when the last report
+// is older than reportEvery, otherwise once that much time has passed. Each
+// report reads the count afresh, so the last one is current, and a burst of
+// lookups costs a report a second instead of one each.
 func (c *credits) reportUsage(ctx context.Context) {
 	if c.report == nil {
 		return
 	}
+	every := c.reportEvery
+	if every == 0 {
+		every = defaultReportEvery
+	}
 	c.reportMu.Lock()
 	defer c.reportMu.Unlock()
-	if n, err := c.used(ctx); err == nil {
-		c.report(ctx, n)
+	if c.reportDue {
+		return // the scheduled report will read this change too
 	}
+	c.reportDue = true
+	wait := max(every-time.Since(c.reportAt), 0)
+	time.AfterFunc(wait, func() {
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		c.reportMu.Lock()
+		c.reportDue, c.reportAt = false, time.Now()
+		c.reportMu.Unlock()
+		c.reportRun.Lock()
+		defer c.reportRun.Unlock()
+		if n, err := c.used(rctx); err == nil {
+			c.report(rctx, n)
+		}
+	})
 }
 
-// used returns the credits used this month.
+// used returns the credits used this month: taken from the bucket and not
+// still in this process's lease.
 func (c *credits) used(ctx context.Context) (int, error) {
-	n, _, err := c.get(ctx, CreditsKey(c.provider, c.now()))
-	return n, err
+	key := CreditsKey(c.provider, c.now())
+	n, _, err := c.get(ctx, key)
+	c.leaseMu.Lock()
+	defer c.leaseMu.Unlock()
+	return max(n-c.leased[key], 0), err
 }
 
-func (c *credits) add(ctx context.Context, key string, delta int) error {
+// take takes up to want credits under key, at least one, or returns
+// [ErrBudgetSpent].
+func (c *credits) take(ctx context.Context, key string, want int) (int, error) {
+	return c.add(ctx, key, want)
+}
+
+// add changes the count under key by delta, within the budget when it
+// grows: it returns how much it changed, and [ErrBudgetSpent] when the
+// budget has nothing left.
+func (c *credits) add(ctx context.Context, key string, delta int) (int, error) {
 	for {
 		n, rev, err := c.get(ctx, key)
 		if err != nil {
-			return err
+			return 0, err
 		}
 		next := max(n+delta, 0)
 		if delta > 0 && c.limit > 0 && next > c.limit {
-			return fmt.Errorf("%w (%d of %d this month)", ErrBudgetSpent, n, c.limit)
+			next = c.limit
+		}
+		if delta > 0 && next == n {
+			return 0, fmt.Errorf("%w (%d of %d this month)", ErrBudgetSpent, n, c.limit)
 		}
 		val := []byte(strconv.Itoa(next))
 		if rev == 0 {
@@ -93,12 +213,11 @@ func (c *credits) add(ctx context.Context, key string, delta int) error {
 		}
 		switch {
 		case err == nil:
-			c.reportUsage(ctx)
-			return nil
+			return next - n, nil
 		case errors.Is(err, jetstream.ErrKeyExists), errors.Is(err, jetstream.ErrKeyRevisionMismatch):
-			continue // another worker got there first: read again
+			continue // another process got there first: read again
 		default:
-			return fmt.Errorf("credits %s: %w", key, err)
+			return 0, fmt.Errorf("credits %s: %w", key, err)
 		}
 	}
 }

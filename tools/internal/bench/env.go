@@ -22,6 +22,8 @@ const (
 	benchSecret  = "bench-shared-secret"
 	benchSource  = "bench"
 	secretHeader = "X-Webhook-Secret"
+	// benchCompanies is how many company domains the leads share.
+	benchCompanies = 500
 )
 
 // env is one NATS server, file storage, shared by every scenario, and the
@@ -35,6 +37,7 @@ type env struct {
 	client    *http.Client
 	stackAddr stack.Addrs
 	stopStack func()
+	stopFakes func()
 }
 
 func newEnv(ctx context.Context, cfg Config) (*env, error) {
@@ -75,6 +78,9 @@ func (e *env) close() {
 	if e.stopStack != nil {
 		e.stopStack()
 	}
+	if e.stopFakes != nil {
+		e.stopFakes()
+	}
 	e.nc.Close()
 	e.ns.Shutdown()
 	e.ns.WaitForShutdown()
@@ -89,15 +95,32 @@ func (e *env) gtmhub(ctx context.Context) (stack.Addrs, error) {
 	if e.stopStack != nil {
 		return e.stackAddr, nil
 	}
+	fakes, stopFakes, err := serveLoopback(providers())
+	if err != nil {
+		return stack.Addrs{}, err
+	}
+	e.stopFakes = stopFakes
 	cfgFile := filepath.Join(e.dir, "gtmhub.yaml")
 	yaml := fmt.Sprintf(`sources:
-  - name: %s
+  - name: %[1]s
     scheme: shared-secret
-    header: %s
+    header: %[2]s
     secrets:
-      - value: %s
+      - value: %[3]s
     kind: lead
-`, benchSource, secretHeader, benchSecret)
+enrich:
+  providers:
+    - name: clearbit
+      base_url: %[4]s
+      key: bench
+      rate_limit: 1000000
+      burst: 10000
+    - name: hunter
+      base_url: %[4]s
+      key: bench
+      rate_limit: 1000000
+      burst: 10000
+`, benchSource, secretHeader, benchSecret, fakes)
 	if err := os.WriteFile(cfgFile, []byte(yaml), 0o600); err != nil {
 		return stack.Addrs{}, err
 	}
@@ -126,13 +149,20 @@ func (e *env) gtmhub(ctx context.Context) (stack.Addrs, error) {
 // with a free-text field that ingest keeps among the lead's attributes.
 func (e *env) lead(run string, i int) []byte {
 	var b bytes.Buffer
-	fmt.Fprintf(&b, `{"email":"lead%d@%s.bench.example","first_name":"Ada","last_name":"Lovelace","company":"Example Inc","message":"`, i, run)
+	// Leads come from a few hundred companies: a company is looked up once
+	// and then found in the cache, each email is verified once.
+	fmt.Fprintf(&b, `{"email":%q,"first_name":"Ada","last_name":"Lovelace","company":"Example Inc","message":"`, leadEmail(run, i))
 	pad := e.cfg.PayloadSize - b.Len() - 2
 	if pad > 0 {
 		b.WriteString(strings.Repeat("x", pad))
 	}
 	b.WriteString(`"}`)
 	return b.Bytes()
+}
+
+// leadEmail is the email of lead i of a run.
+func leadEmail(run string, i int) string {
+	return fmt.Sprintf("lead%d@co%d-%s.example", i, i%benchCompanies, run)
 }
 
 // post sends one webhook and reads the answer; anything but 202 is an error.

@@ -142,7 +142,7 @@ func runPipelineLatency(ctx context.Context, e *env, p Progress) (Result, error)
 	start := time.Now()
 	sent, err := openLoop(ctx, e.cfg.Rate, e.cfg.Duration, func(i int, at time.Time) error {
 		f.mu.Lock()
-		f.scheduled[fmt.Sprintf("lead%d@%s.bench.example", i, run)] = at
+		f.scheduled[leadEmail(run, i)] = at
 		f.mu.Unlock()
 		return e.post(url, e.lead(run, i), true)
 	})
