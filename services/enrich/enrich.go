@@ -80,7 +80,7 @@ import (
 const Name = "enrich"
 
 // workers is how many leads are enriched at once.
-const workers = 32
+const workers = 64
 
 // Config is the enrich service's configuration.
 type Config struct {

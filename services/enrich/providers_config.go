@@ -144,7 +144,7 @@ func newProvider(c ProviderConfig, tp trace.TracerProvider, prop propagation.Tex
 		return nil, fmt.Errorf("provider %s: base_url: %w", c.Name, err)
 	}
 	transport := http.DefaultTransport.(*http.Transport).Clone()
-	transport.MaxIdleConnsPerHost = 16
+	transport.MaxIdleConnsPerHost = workers
 	client := &http.Client{
 		Timeout: c.Timeout,
 		Transport: otelhttp.NewTransport(privateQuery{transport},
