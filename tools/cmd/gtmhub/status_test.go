@@ -36,14 +36,7 @@ func TestStatusUsageLevels(t *testing.T) {
 		Text: "slack not configured; inert rules: high-intent"}); err != nil {
 		t.Fatal(err)
 	}
-	out, err := gtmhub(t, srv, "", "status", "--json")
-	if err != nil {
-		t.Fatal(err, out)
-	}
-	var st status
-	if err := json.Unmarshal([]byte(out), &st); err != nil {
-		t.Fatal(err, out)
-	}
+	st := statusJSON(t, srv)
 	if len(st.Usage) != 1 || st.Usage[0].Level != service.LevelWarning || st.Usage[0].Percent != 80 {
 		t.Errorf("usage %+v", st.Usage)
 	}
@@ -113,14 +106,7 @@ func TestStatusShowsBreakers(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 
-	out, err := gtmhub(t, srv, "", "status", "--json")
-	if err != nil {
-		t.Fatal(err, out)
-	}
-	var st status
-	if err := json.Unmarshal([]byte(out), &st); err != nil {
-		t.Fatal(err, out)
-	}
+	st := statusJSON(t, srv)
 	got := map[string]serviceStatus{}
 	for _, s := range st.Services {
 		got[s.Name] = s
@@ -146,7 +132,7 @@ func TestStatusShowsBreakers(t *testing.T) {
 		}
 	}
 
-	out, err = gtmhub(t, srv, "", "status")
+	out, err := gtmhub(t, srv, "", "status")
 	if err != nil {
 		t.Fatal(err, out)
 	}
@@ -207,4 +193,18 @@ func TestContractsValidate(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "/email") || !strings.Contains(err.Error(), "/first_name") {
 		t.Errorf("bad data: %v", err)
 	}
+}
+
+// statusJSON runs `gtmhub status --json` and decodes its output.
+func statusJSON(t *testing.T, srv *eventstest.Server) status {
+	t.Helper()
+	out, err := gtmhub(t, srv, "", "status", "--json")
+	if err != nil {
+		t.Fatal(err, out)
+	}
+	var st status
+	if err := json.Unmarshal([]byte(out), &st); err != nil {
+		t.Fatal(err, out)
+	}
+	return st
 }
