@@ -246,9 +246,6 @@ func (c Config) alertsWebhook() string {
 	return c.Slack.Webhooks[c.Alerts.Channel]
 }
 
-// workers is how many change events are decided on at once.
-const workers = 16
-
 // Run evaluates the rules on record changes until ctx is cancelled, then
 // drains in-flight events and returns nil. It also sends deferred emails
 // when their day comes, the daily digest on its schedule, and alerts. It
@@ -282,10 +279,12 @@ func Run(ctx context.Context, cfg Config, deps service.Deps) error {
 	r.Health.Add("ledger:"+LedgerBucket, n.ledger.check)
 	noteChannels(ctx, r, cfg)
 
-	// Several events at a time: a claim in the ledger keeps two workers from
-	// sending the same notification, the quota is updated by compare-and-set,
-	// and each Slack webhook's limiter paces its posts whatever the count.
-	consumer, err := events.NewConsumer(r.JS, spec, n.handle, r.ConsumerOptions(events.WithConcurrency(workers))...)
+	// One event at a time. A claim in the ledger would keep two workers from
+	// sending the same notification, but a duplicate that finds the other's
+	// send in flight waits a quarter of the lease for it, and quota alerts
+	// would go out of order; Slack's one message a second per webhook leaves
+	// little to gain from more.
+	consumer, err := events.NewConsumer(r.JS, spec, n.handle, r.ConsumerOptions(events.WithConcurrency(1))...)
 	if err != nil {
 		return fmt.Errorf("notify: %w", err)
 	}
