@@ -35,12 +35,11 @@ type credits struct {
 	// report, when set, is told the month's count after changes, for usage
 	// against the quota (gtmhub status): at once after a quiet spell, then at
 	// most once per reportEvery, the last change always reported.
-	report      func(ctx context.Context, used int)
-	reportEvery time.Duration
-	reportMu    sync.Mutex
-	reportRun   sync.Mutex // one report at a time, so the last is current
-	reportAt    time.Time  // when the last report ran
-	reportDue   bool       // a change not yet reported; a report is scheduled
+	report    func(ctx context.Context, used int)
+	reportMu  sync.Mutex
+	reportRun sync.Mutex // one report at a time, so the last is current
+	reportAt  time.Time  // when the last report ran
+	reportDue bool       // a change not yet reported; a report is scheduled
 
 	// leased are credits taken from the bucket and not yet spent, by key.
 	leaseMu sync.Mutex
@@ -48,8 +47,8 @@ type credits struct {
 	takeMu  sync.Mutex // held while taking a lease from the bucket
 }
 
-// defaultReportEvery paces credit usage reports.
-const defaultReportEvery = time.Second
+// reportEvery paces credit usage reports.
+const reportEvery = time.Second
 
 // CreditsKey returns the key of provider's credit count for the month of t.
 func CreditsKey(provider string, t time.Time) string {
@@ -85,16 +84,11 @@ func (c *credits) reserve(ctx context.Context) (string, error) {
 	c.takeMu.Lock()
 	defer c.takeMu.Unlock()
 	if !c.fromLease(key) {
-		got, err := c.take(ctx, key, c.leaseSize())
+		got, err := c.add(ctx, key, c.leaseSize())
 		if err != nil {
 			return "", err
 		}
-		c.leaseMu.Lock()
-		if c.leased == nil {
-			c.leased = map[string]int{}
-		}
-		c.leased[key] += got - 1
-		c.leaseMu.Unlock()
+		c.lend(key, got-1)
 	}
 	c.reportUsage(ctx)
 	return key, nil
@@ -114,13 +108,18 @@ func (c *credits) fromLease(key string) bool {
 // refund gives back a credit reserved under key for a call the provider did
 // not charge for: to the lease, for the next call.
 func (c *credits) refund(_ context.Context, key string) error {
+	c.lend(key, 1)
+	return nil
+}
+
+// lend adds n credits under key to the lease.
+func (c *credits) lend(key string, n int) {
 	c.leaseMu.Lock()
 	defer c.leaseMu.Unlock()
 	if c.leased == nil {
 		c.leased = map[string]int{}
 	}
-	c.leased[key]++
-	return nil
+	c.leased[key] += n
 }
 
 // release returns the unspent lease to the bucket, at shutdown.
@@ -148,17 +147,13 @@ func (c *credits) reportUsage(ctx context.Context) {
 	if c.report == nil {
 		return
 	}
-	every := c.reportEvery
-	if every == 0 {
-		every = defaultReportEvery
-	}
 	c.reportMu.Lock()
 	defer c.reportMu.Unlock()
 	if c.reportDue {
 		return // the scheduled report will read this change too
 	}
 	c.reportDue = true
-	wait := max(every-time.Since(c.reportAt), 0)
+	wait := max(reportEvery-time.Since(c.reportAt), 0)
 	time.AfterFunc(wait, func() {
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 		defer cancel()
@@ -181,12 +176,6 @@ func (c *credits) used(ctx context.Context) (int, error) {
 	c.leaseMu.Lock()
 	defer c.leaseMu.Unlock()
 	return max(n-c.leased[key], 0), err
-}
-
-// take takes up to want credits under key, at least one, or returns
-// [ErrBudgetSpent].
-func (c *credits) take(ctx context.Context, key string, want int) (int, error) {
-	return c.add(ctx, key, want)
 }
 
 // add changes the count under key by delta, within the budget when it
