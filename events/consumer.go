@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"log/slog"
 	"runtime/debug"
 	"sync"
@@ -41,6 +42,7 @@ type consumerOptions struct {
 	pauses          []pauseRule
 	tp              trace.TracerProvider
 	prop            propagation.TextMapPropagator
+	key             func(jetstream.Msg) string
 }
 
 // WithMiddleware wraps the handler; the first middleware runs outermost.
@@ -50,6 +52,18 @@ func WithMiddleware(mw ...Middleware) ConsumerOption {
 
 // WithConcurrency sets how many messages are handled at once. Default 4.
 func WithConcurrency(n int) ConsumerOption { return func(o *consumerOptions) { o.concurrency = n } }
+
+// WithOrderingKey keeps messages with the same key in order: they are
+// handled one at a time, by the same worker, in the order they were
+// delivered, while messages with different keys run concurrently on up to
+// the consumer's concurrency. Without it any worker takes any message.
+func WithOrderingKey(key func(jetstream.Msg) string) ConsumerOption {
+	return func(o *consumerOptions) { o.key = key }
+}
+
+// SubjectKey is an ordering key: the CloudEvent subject of the message (a
+// contact's, a company's), so the changes to one record are handled in turn.
+func SubjectKey(m jetstream.Msg) string { return m.Headers().Get(HeaderPrefix + "subject") }
 
 // WithBatch sets how many messages are pulled ahead. Default 2×concurrency.
 func WithBatch(n int) ConsumerOption { return func(o *consumerOptions) { o.batch = n } }
@@ -146,24 +160,52 @@ func (c *Consumer) Run(ctx context.Context) error {
 	})
 	defer stopDrain()
 
-	work := make(chan jetstream.Msg)
+	queues := c.queues()
 	var workers sync.WaitGroup
-	for range c.o.concurrency {
-		workers.Go(func() {
-			for m := range work {
-				c.process(handlerCtx, m)
-			}
-		})
+	for _, q := range queues {
+		for range c.o.concurrency / len(queues) {
+			workers.Go(func() {
+				for m := range q {
+					c.process(handlerCtx, m)
+				}
+			})
+		}
 	}
 	errs := make([]error, len(iters))
 	var pullers sync.WaitGroup
 	for i, it := range iters {
-		pullers.Go(func() { errs[i] = c.pull(ctx, it, work) })
+		pullers.Go(func() { errs[i] = c.pull(ctx, it, func(m jetstream.Msg) { queues[c.queue(m, len(queues))] <- m }) })
 	}
 	pullers.Wait()
-	close(work)
+	for _, q := range queues {
+		close(q)
+	}
 	workers.Wait()
 	return errors.Join(errs...)
+}
+
+// queues returns the queues workers take messages from: one shared by all
+// of them, or one per worker when messages are ordered by key.
+func (c *Consumer) queues() []chan jetstream.Msg {
+	n := 1
+	if c.o.key != nil {
+		n = c.o.concurrency
+	}
+	qs := make([]chan jetstream.Msg, n)
+	for i := range qs {
+		qs[i] = make(chan jetstream.Msg, min(n-1, 2)) // keyed: a little slack per worker
+	}
+	return qs
+}
+
+// queue picks the queue for m: the same one for every message with m's key.
+func (c *Consumer) queue(m jetstream.Msg, n int) int {
+	if n == 1 {
+		return 0
+	}
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(c.o.key(m)))
+	return int(h.Sum32() % uint32(n))
 }
 
 // bind creates or updates the consumer, retrying for up to a minute while
@@ -189,12 +231,12 @@ func (c *Consumer) bind(ctx context.Context, spec ConsumerSpec) (jetstream.Consu
 
 // pull feeds messages to the workers until the iterator is drained or the
 // consumer is gone.
-func (c *Consumer) pull(ctx context.Context, iter jetstream.MessagesContext, work chan<- jetstream.Msg) error {
+func (c *Consumer) pull(ctx context.Context, iter jetstream.MessagesContext, dispatch func(jetstream.Msg)) error {
 	for {
 		m, err := iter.Next()
 		switch {
 		case err == nil:
-			work <- m
+			dispatch(m)
 		case errors.Is(err, jetstream.ErrMsgIteratorClosed):
 			return nil
 		case errors.Is(err, jetstream.ErrConsumerDeleted), errors.Is(err, jetstream.ErrConsumerNotFound):

@@ -153,7 +153,8 @@ func TestAlertLatencyAndPending(t *testing.T) {
 		Latency: 100 * time.Millisecond, Pending: 2}
 	startNotify(t, srv, cfg)
 
-	for i := range 8 {
+	// More than notify's workers and their pull-ahead, so some wait.
+	for i := range 64 {
 		publish(t, srv, contactEvent(t, contracts.TypeContactCreated, fmt.Sprintf("p%d@example.com", i), 10))
 	}
 	awaitAlert(t, fake, "Notification latency above threshold")

@@ -182,9 +182,14 @@ func (n *notifier) decide(ctx context.Context, ev event.Event, data map[string]a
 func (n *notifier) reclaim(ctx context.Context, ev event.Event, m Match, id string, cur LedgerEntry, rev uint64) (uint64, bool, error) {
 	switch {
 	case cur.State == StateClaimed && n.now().Sub(cur.At) < n.lease:
-		// Look again a few times within the lease: the claimant may release
-		// the claim (its send failed) well before the lease runs out.
-		wait := min(n.lease-n.now().Sub(cur.At), n.lease/4)
+		// Look again soon, then less and less often: the claimant usually
+		// records its outcome in milliseconds, or releases the claim when
+		// its send failed, well before the lease runs out.
+		attempt := 1
+		if d, ok := events.DeliveryFrom(ctx); ok {
+			attempt = d.Attempt
+		}
+		wait := min(n.lease-n.now().Sub(cur.At), events.ExponentialBackoff(inFlightRetry, n.lease/4)(attempt))
 		return 0, false, events.RetryAfter(wait, fmt.Errorf("notification %s: a send is in flight", id))
 	case cur.State == StateClaimed:
 		// The process stopped between sending and recording: maybe sent.
@@ -257,6 +262,10 @@ func (n *notifier) act(ctx context.Context, ev event.Event, data map[string]any,
 		return n.releasing(ctx, id, rev, fmt.Errorf("rule %s: send %s: %w", m.Rule, m.Channel, err))
 	}
 }
+
+// inFlightRetry is the first wait of an event whose notification another
+// worker is sending.
+const inFlightRetry = 250 * time.Millisecond
 
 var errQuotaReached = errors.New("daily email quota reached")
 

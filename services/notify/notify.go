@@ -79,6 +79,9 @@ import (
 // source's last element.
 const Name = "notify"
 
+// workers is how many record changes notify handles at once.
+const workers = 16
+
 // Defaults.
 const (
 	// DefaultDedupeWindow is how long a decision is remembered by default.
@@ -279,12 +282,12 @@ func Run(ctx context.Context, cfg Config, deps service.Deps) error {
 	r.Health.Add("ledger:"+LedgerBucket, n.ledger.check)
 	noteChannels(ctx, r, cfg)
 
-	// One event at a time. A claim in the ledger would keep two workers from
-	// sending the same notification, but a duplicate that finds the other's
-	// send in flight waits a quarter of the lease for it, and quota alerts
-	// would go out of order; Slack's one message a second per webhook leaves
-	// little to gain from more.
-	consumer, err := events.NewConsumer(r.JS, spec, n.handle, r.ConsumerOptions(events.WithConcurrency(1))...)
+	// The changes to one record are handled in turn (a record's events are
+	// keyed by their CloudEvent subject), different records at once. Two
+	// records matching the same notification still meet at its claim in the
+	// ledger: only one sends it.
+	consumer, err := events.NewConsumer(r.JS, spec, n.handle, r.ConsumerOptions(
+		events.WithConcurrency(workers), events.WithOrderingKey(events.SubjectKey))...)
 	if err != nil {
 		return fmt.Errorf("notify: %w", err)
 	}

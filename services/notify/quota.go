@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/cloudevents/sdk-go/v2/event"
@@ -33,6 +34,9 @@ const DeferredBucket = "notify-deferred"
 // quota counts the emails sent per local day in KV, so every instance and
 // restart shares it.
 type quota struct {
+	// mu makes one reservation at a time in this process, so the levels it
+	// crosses are reported in order.
+	mu     sync.Mutex
 	kv     jetstream.KeyValue
 	limit  int
 	loc    *time.Location
@@ -65,6 +69,8 @@ func (q *quota) day(t time.Time) string { return t.In(q.loc).Format(time.DateOnl
 // quota is used up. A reserved email whose send fails is not given back: a
 // retry may use one more than was sent, never one less.
 func (q *quota) reserve(ctx context.Context) (bool, error) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
 	day := q.day(q.now())
 	key := "email." + day
 	for {
