@@ -275,7 +275,7 @@ func (n *notifier) sendDigest(ctx context.Context, day time.Time, dryRun bool) (
 	ev.SetSubject("digest/" + report.Date)
 	m := Match{Rule: DigestRule, Channel: contracts.ChannelEmail, Target: strings.Join(n.digest.To, ","), DedupeKey: report.Date}
 	id := DecisionID(m.Rule, m.DedupeKey)
-	cur, rev, claimed, err := n.ledger.claim(ctx, id, LedgerEntry{Rule: m.Rule, Channel: m.Channel, EventID: ev.ID(), At: n.now()})
+	cur, rev, claimed, err := n.ledger.claim(ctx, id, LedgerEntry{Rule: m.Rule, Channel: m.Channel, State: StateClaimed, EventID: ev.ID(), At: n.now()})
 	if err != nil {
 		return res, err
 	}

@@ -164,11 +164,20 @@ func (n *notifier) silent(ev event.Event) bool {
 // or settles with what the ledger already holds.
 func (n *notifier) decide(ctx context.Context, ev event.Event, data map[string]any, m Match) error {
 	id := DecisionID(m.Rule, m.DedupeKey)
-	cur, rev, claimed, err := n.ledger.claim(ctx, id, LedgerEntry{Rule: m.Rule, Channel: m.Channel, EventID: ev.ID(), At: n.now()})
-	if err != nil {
-		return err
+	entry := LedgerEntry{Rule: m.Rule, Channel: m.Channel, State: StateClaimed, EventID: ev.ID(), At: n.now()}
+	if _, ok := n.senders[m.Channel]; !ok {
+		// Nothing will be sent: the entry starts in its final state.
+		entry.State, entry.Reason = StateSkipped, n.missing[m.Channel]
 	}
-	if !claimed {
+	cur, rev, claimed, err := n.ledger.claim(ctx, id, entry)
+	switch {
+	case err != nil:
+		return err
+	case claimed && entry.State == StateSkipped:
+		// Not marked published: a redelivery publishes the same decision
+		// again under the same id, which the stream keeps once.
+		return n.announce(ctx, ev, m, id, entry)
+	case !claimed:
 		if rev, claimed, err = n.reclaim(ctx, ev, m, id, cur, rev); err != nil || !claimed {
 			return err
 		}
@@ -291,6 +300,18 @@ func (n *notifier) finish(ctx context.Context, ev event.Event, m Match, id strin
 // record publishes the decision for ledger entry e (revision rev of id) and
 // marks it published.
 func (n *notifier) record(ctx context.Context, ev event.Event, m Match, id string, rev uint64, e LedgerEntry) error {
+	if err := n.announce(ctx, ev, m, id, e); err != nil {
+		return err
+	}
+	e.Published = true
+	if _, err := n.ledger.update(ctx, id, rev, e); err != nil {
+		return err
+	}
+	return nil
+}
+
+// announce publishes the decision for ledger entry e of id.
+func (n *notifier) announce(ctx context.Context, ev event.Event, m Match, id string, e LedgerEntry) error {
 	outcome, decisionID := outcomeOf(e.State), id
 	switch e.State {
 	case StateFailed:
@@ -299,10 +320,6 @@ func (n *notifier) record(ctx context.Context, ev event.Event, m Match, id strin
 		decisionID = derivedID(id, "deferred", ev.ID())
 	}
 	if err := n.publish(ctx, ev, decisionID, n.decision(m, ev, outcome, e.Reason)); err != nil {
-		return err
-	}
-	e.Published = true
-	if _, err := n.ledger.update(ctx, id, rev, e); err != nil {
 		return err
 	}
 	n.count(m.Rule, outcome)

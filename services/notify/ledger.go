@@ -25,7 +25,9 @@ const LedgerBucket = "notify-ledger"
 // again. A claim still standing after the claim lease means the process
 // stopped between sending and writing the outcome: notify cannot know
 // whether the message went out, and picks at-most-once: it does not send
-// again and records the notification as suppressed ("interrupted").
+// again and records the notification as suppressed ("interrupted"). A
+// notification whose channel is not configured is created as skipped:
+// nothing is sent, so there is nothing to claim.
 type State string
 
 // Ledger states.
@@ -75,10 +77,10 @@ func openLedger(ctx context.Context, open bucketOpener, ttl time.Duration) (*led
 	return &ledger{kv: kv}, nil
 }
 
-// claim creates id as claimed by e. When id already exists it returns the
-// existing entry and its revision instead, and claimed is false.
+// claim creates id with e, in state claimed or, when nothing will be sent,
+// skipped. When id already exists it returns the existing entry and its
+// revision instead, and claimed is false.
 func (l *ledger) claim(ctx context.Context, id string, e LedgerEntry) (cur LedgerEntry, rev uint64, claimed bool, err error) {
-	e.State = StateClaimed
 	b, err := json.Marshal(e)
 	if err != nil {
 		return LedgerEntry{}, 0, false, fmt.Errorf("ledger entry: %w", err)

@@ -150,8 +150,13 @@ func TestRunRecordsEachNotificationOnce(t *testing.T) {
 	if st.TTL() != notify.DefaultDedupeWindow || st.Values() != 3 {
 		t.Errorf("ledger TTL %s with %d values, want %s and 3", st.TTL(), st.Values(), notify.DefaultDedupeWindow)
 	}
-	if _, err := kv.Get(context.Background(), notify.DecisionID("high-intent", "ada@example.com")); err != nil {
-		t.Errorf("ledger has no high-intent entry for ada: %v", err)
+	kve, err := kv.Get(context.Background(), notify.DecisionID("high-intent", "ada@example.com"))
+	if err != nil {
+		t.Fatalf("ledger has no high-intent entry for ada: %v", err)
+	}
+	var e notify.LedgerEntry
+	if err := json.Unmarshal(kve.Value(), &e); err != nil || e.State != notify.StateSkipped || e.EventID != hot.ID() {
+		t.Errorf("ledger entry %+v (%v), want skipped for %s", e, err, hot.ID())
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -41,6 +42,18 @@ func runPipeline(ctx context.Context, e *env, p Progress) (Result, error) {
 	start := time.Now()
 	stop := ticker(func() { p("pipeline", int(decided.Load()), n) })
 	defer stop()
+	dbg := ticker(func() {
+		var b []string
+		for _, c := range pipelineConsumers {
+			cons, _ := e.js.Consumer(ctx, c.stream, c.name)
+			if cons == nil { continue }
+			i, _ := cons.Info(ctx)
+			if i == nil { continue }
+			b = append(b, fmt.Sprintf("%s=%d/%d", c.name, i.NumPending, i.NumAckPending))
+		}
+		fmt.Fprintln(os.Stderr, "DBG", time.Since(start).Round(100*time.Millisecond), decided.Load(), b)
+	})
+	defer dbg()
 	if _, _, err := closedLoop(ctx, n, e.cfg.Concurrency, func(i int) error {
 		return e.post(url, e.lead(run, i), true)
 	}, func(int) {}); err != nil {
