@@ -38,8 +38,8 @@ func (postgresDialect) rebind(query string) string {
 	return b.String()
 }
 
-func (postgresDialect) upsert(table string, conflict, cols []string) string {
-	return upsertOnConflict(table, conflict, cols)
+func (postgresDialect) upsert(table string, conflict, cols []string, rows int) string {
+	return upsertOnConflict(table, conflict, cols, rows)
 }
 
 // retryable reports a serialization failure or a deadlock: another

@@ -25,8 +25,8 @@ type sqliteDialect struct{}
 
 func (sqliteDialect) rebind(query string) string { return query }
 
-func (sqliteDialect) upsert(table string, conflict, cols []string) string {
-	return upsertOnConflict(table, conflict, cols)
+func (sqliteDialect) upsert(table string, conflict, cols []string, rows int) string {
+	return upsertOnConflict(table, conflict, cols, rows)
 }
 
 // retryable reports SQLITE_BUSY and SQLITE_LOCKED, with their extended
@@ -54,10 +54,11 @@ func (sqliteDialect) lockWrites() string { return "" }
 
 // upsertOnConflict writes INSERT ... ON CONFLICT (...) DO UPDATE, which
 // SQLite (3.24+) and PostgreSQL (9.5+) both understand.
-func upsertOnConflict(table string, conflict, cols []string) string {
+func upsertOnConflict(table string, conflict, cols []string, rows int) string {
+	row := "(" + strings.TrimSuffix(strings.Repeat("?, ", len(cols)), ", ") + ")"
 	var b strings.Builder
-	fmt.Fprintf(&b, "INSERT INTO %s (%s) VALUES (%s) ON CONFLICT (%s) DO UPDATE SET ",
-		table, strings.Join(cols, ", "), strings.TrimSuffix(strings.Repeat("?, ", len(cols)), ", "),
+	fmt.Fprintf(&b, "INSERT INTO %s (%s) VALUES %s ON CONFLICT (%s) DO UPDATE SET ",
+		table, strings.Join(cols, ", "), strings.TrimSuffix(strings.Repeat(row+", ", rows), ", "),
 		strings.Join(conflict, ", "))
 	first := true
 	for _, c := range cols {

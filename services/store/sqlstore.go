@@ -18,9 +18,10 @@ import (
 type dialect interface {
 	// rebind rewrites a query's ? placeholders into the driver's own.
 	rebind(query string) string
-	// upsert returns an INSERT of cols into table that, when a row with the
-	// same conflict columns exists, updates its other columns instead.
-	upsert(table string, conflict, cols []string) string
+	// upsert returns an INSERT of rows rows of cols into table that, where
+	// a row with the same conflict columns exists, updates its other
+	// columns instead.
+	upsert(table string, conflict, cols []string, rows int) string
 	// retryable reports whether err is lock contention after which the
 	// whole transaction may simply run again.
 	retryable(err error) bool
@@ -63,8 +64,10 @@ type queries struct {
 
 // tableQueries are the queries on one record table and its provenance.
 type tableQueries struct {
-	load, loadProv, save, saveProv string
-	count                          string
+	load, loadProv, save string
+	// saveProv[n-1] upserts the provenance of n fields in one statement.
+	saveProv []string
+	count    string
 }
 
 func newSQLStore(ctx context.Context, d dialect, writer, reader *sql.DB) (*sqlStore, error) {
@@ -100,7 +103,8 @@ func newSQLStore(ctx context.Context, d dialect, writer, reader *sql.DB) (*sqlSt
 func (q queries) writes() []string {
 	out := []string{q.processed, q.markProcessed, q.enqueue, q.delete, q.addActivity}
 	for _, t := range q.tables {
-		out = append(out, t.load, t.loadProv, t.save, t.saveProv)
+		out = append(out, t.load, t.loadProv, t.save)
+		out = append(out, t.saveProv...)
 	}
 	return out
 }
@@ -110,14 +114,17 @@ func newTableQueries(d dialect, s *recordSchema) tableQueries {
 	sel := "SELECT " + strings.Join(cols, ", ") + " FROM " + s.table
 	prov := "SELECT " + s.key + ", field, event_id, event_time, source FROM " + s.fieldTable
 	r := d.rebind
-	return tableQueries{
+	q := tableQueries{
 		load:     r(sel + " WHERE " + s.key + " = ?"),
 		loadProv: r(prov + " WHERE " + s.key + " = ?"),
-		save:     r(d.upsert(s.table, []string{s.key}, cols)),
-		saveProv: r(d.upsert(s.fieldTable, []string{s.key, "field"},
-			[]string{s.key, "field", "event_id", "event_time", "source"})),
-		count: r("SELECT count(*) FROM " + s.table),
+		save:     r(d.upsert(s.table, []string{s.key}, cols, 1)),
+		count:    r("SELECT count(*) FROM " + s.table),
 	}
+	for n := 1; n <= len(s.fields); n++ {
+		q.saveProv = append(q.saveProv, r(d.upsert(s.fieldTable, []string{s.key, "field"},
+			[]string{s.key, "field", "event_id", "event_time", "source"}, n)))
+	}
+	return q
 }
 
 // columns lists the record table's columns in scan order.
@@ -480,11 +487,19 @@ func (t *sqlTx) Save(ctx context.Context, sc *recordSchema, r record, fields []s
 	if _, err := t.tx.ExecContext(ctx, tq.save, args...); err != nil {
 		return fmt.Errorf("save %s: %w", sc.name, err)
 	}
+	if len(fields) == 0 {
+		return nil
+	}
+	if len(fields) > len(tq.saveProv) {
+		return fmt.Errorf("save %s provenance: %d fields, the schema has %d", sc.name, len(fields), len(tq.saveProv))
+	}
+	args = args[:0]
 	for _, f := range fields {
 		p := r.prov[f]
-		if _, err := t.tx.ExecContext(ctx, tq.saveProv, r.key, f, p.EventID, formatTime(p.At), p.Source); err != nil {
-			return fmt.Errorf("save %s provenance: %w", sc.name, err)
-		}
+		args = append(args, r.key, f, p.EventID, formatTime(p.At), p.Source)
+	}
+	if _, err := t.tx.ExecContext(ctx, tq.saveProv[len(fields)-1], args...); err != nil {
+		return fmt.Errorf("save %s provenance: %w", sc.name, err)
 	}
 	return nil
 }
