@@ -2,6 +2,7 @@ package events
 
 import (
 	"fmt"
+	"maps"
 	"strings"
 
 	"github.com/nats-io/nats.go"
@@ -27,10 +28,10 @@ const (
 // replay and the original sequence, so resuming a replay does not store a
 // message twice.
 func ReplayMsg(id string, seq uint64, subject string, header nats.Header, data []byte, target string, sideEffects bool) (*nats.Msg, error) {
+	// The values are shared, not copied: Set and Del below replace a key's
+	// slice, they never write into one.
 	h := make(nats.Header, len(header)+4)
-	for k, v := range header {
-		h[k] = append([]string(nil), v...)
-	}
+	maps.Copy(h, header)
 	if h.Get(ceSpecs.PrefixedSpecVersionName()) == "" {
 		ev, err := Decode(header, data)
 		if err != nil {

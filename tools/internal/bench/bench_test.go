@@ -17,7 +17,7 @@ func TestRunSmall(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(rep.Results) != 8 || !progressed || rep.PeakRSS <= 0 {
+	if len(rep.Results) != 9 || !progressed || rep.PeakRSS <= 0 {
 		t.Fatalf("report %+v", rep)
 	}
 	for _, r := range rep.Results {

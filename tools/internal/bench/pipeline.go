@@ -3,8 +3,8 @@ package bench
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
-	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -22,7 +22,7 @@ func runPipeline(ctx context.Context, e *env, p Progress) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	if err := waitConsumersIdle(ctx, e.js, 5*time.Minute); err != nil {
+	if err := waitConsumersIdle(ctx, e.js, pipelineConsumers, 5*time.Minute); err != nil {
 		return Result{}, err
 	}
 	n := e.cfg.Events
@@ -42,18 +42,6 @@ func runPipeline(ctx context.Context, e *env, p Progress) (Result, error) {
 	start := time.Now()
 	stop := ticker(func() { p("pipeline", int(decided.Load()), n) })
 	defer stop()
-	dbg := ticker(func() {
-		var b []string
-		for _, c := range pipelineConsumers {
-			cons, _ := e.js.Consumer(ctx, c.stream, c.name)
-			if cons == nil { continue }
-			i, _ := cons.Info(ctx)
-			if i == nil { continue }
-			b = append(b, fmt.Sprintf("%s=%d/%d", c.name, i.NumPending, i.NumAckPending))
-		}
-		fmt.Fprintln(os.Stderr, "DBG", time.Since(start).Round(100*time.Millisecond), decided.Load(), b)
-	})
-	defer dbg()
 	if _, _, err := closedLoop(ctx, n, e.cfg.Concurrency, func(i int) error {
 		return e.post(url, e.lead(run, i), true)
 	}, func(int) {}); err != nil {
@@ -136,7 +124,7 @@ func runPipelineLatency(ctx context.Context, e *env, p Progress) (Result, error)
 	if err != nil {
 		return Result{}, err
 	}
-	if err := waitConsumersIdle(ctx, e.js, 5*time.Minute); err != nil {
+	if err := waitConsumersIdle(ctx, e.js, pipelineConsumers, 5*time.Minute); err != nil {
 		return Result{}, err
 	}
 	want := int(e.cfg.Rate * e.cfg.Duration.Seconds())
@@ -179,21 +167,59 @@ func runPipelineLatency(ctx context.Context, e *env, p Progress) (Result, error)
 	return Result{Ops: sent, Elapsed: time.Since(start), PerSecond: e.cfg.Rate, P50: p50, P99: p99, P999: p999}, nil
 }
 
-// runReplay re-delivers every enriched lead so far to the store consumer.
+// runReplay measures the replay feed alone, as J consume is measured: the
+// store's replay consumer is paused while the replay runs, then resumed and
+// drained before the next scenario.
 func runReplay(ctx context.Context, e *env, p Progress) (Result, error) {
+	if err := replayReady(ctx, e); err != nil {
+		return Result{}, err
+	}
+	resume, err := pauseConsumers(ctx, e.js, storeReplay)
+	if err != nil {
+		return Result{}, err
+	}
+	r, err := replayAll(ctx, e, p, "replay")
+	if err := errors.Join(err, resume()); err != nil {
+		return Result{}, err
+	}
+	return r, waitConsumersIdle(ctx, e.js, storeReplay, 10*time.Minute)
+}
+
+// runReplayStore replays LEADS to the store and measures until the store
+// has re-processed every replayed event.
+func runReplayStore(ctx context.Context, e *env, p Progress) (Result, error) {
+	if err := replayReady(ctx, e); err != nil {
+		return Result{}, err
+	}
+	start := time.Now()
+	r, err := replayAll(ctx, e, p, "replay/store")
+	if err != nil {
+		return Result{}, err
+	}
+	if err := waitConsumersIdle(ctx, e.js, storeReplay, 10*time.Minute); err != nil {
+		return Result{}, err
+	}
+	r.Elapsed = time.Since(start)
+	return r, nil
+}
+
+// replayReady starts gtmhub and waits until the pipeline is idle.
+func replayReady(ctx context.Context, e *env) error {
 	if _, err := e.gtmhub(ctx); err != nil {
-		return Result{}, err
+		return err
 	}
-	if err := waitConsumersIdle(ctx, e.js, 5*time.Minute); err != nil {
-		return Result{}, err
-	}
+	return waitConsumersIdle(ctx, e.js, pipelineConsumers, 5*time.Minute)
+}
+
+// replayAll replays everything LEADS holds to the store.
+func replayAll(ctx context.Context, e *env, p Progress, name string) (Result, error) {
 	r, err := replay.New(ctx, e.js)
 	if err != nil {
 		return Result{}, err
 	}
 	start := time.Now()
 	cp, err := r.Start(ctx, replay.Spec{To: "store", Since: start.Add(-24 * time.Hour)},
-		func(pr replay.Progress) { p("replay", int(pr.Done), int(pr.Total)) })
+		func(pr replay.Progress) { p(name, int(pr.Done), int(pr.Total)) })
 	if err != nil {
 		return Result{}, err
 	}

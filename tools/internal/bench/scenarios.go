@@ -25,7 +25,8 @@ func scenarios() []scenario {
 		{name: "ingest", what: "gtmhub ingest: verified webhook POST → validated CloudEvent → 202 after PubAck", baseline: "ceiling/http+jetstream", run: runIngest},
 		{name: "pipeline", what: "webhook → enrich → store row → change event → notify decision, leads/s", baseline: "ceiling/http+jetstream", run: runPipeline},
 		{name: "pipeline/latency", what: "end-to-end latency at a fixed offered load (open loop)", run: runPipelineLatency},
-		{name: "replay", what: "events re-delivered from LEADS by time to the store consumer", baseline: "ceiling/jetstream-consume", run: runReplay},
+		{name: "replay", what: "replay feed: events read from LEADS by time and handed to the store's replay consumer", baseline: "ceiling/jetstream-consume", run: runReplay},
+		{name: "replay/store", what: "replay into the store: events/s until the store has re-processed every one", run: runReplayStore},
 	}
 }
 
@@ -153,7 +154,7 @@ func runIngest(ctx context.Context, e *env, p Progress) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	resume, err := pauseConsumers(ctx, e.js)
+	resume, err := pauseConsumers(ctx, e.js, pipelineConsumers)
 	if err != nil {
 		return Result{}, err
 	}
@@ -168,26 +169,32 @@ func runIngest(ctx context.Context, e *env, p Progress) (Result, error) {
 	if err != nil {
 		return r, err
 	}
-	return r, waitConsumersIdle(ctx, e.js, 5*time.Minute)
+	return r, waitConsumersIdle(ctx, e.js, pipelineConsumers, 5*time.Minute)
 }
+
+// consumer names a durable consumer.
+type consumer struct{ stream, name string }
 
 // pipelineConsumers are the durable consumers that carry a lead from
 // capture to its notify decision.
-var pipelineConsumers = []struct{ stream, name string }{{"LEADS", "enrich"}, {"LEADS", "store"}, {"RECORDS", "notify"}}
+var pipelineConsumers = []consumer{{"LEADS", "enrich"}, {"LEADS", "store"}, {"RECORDS", "notify"}}
 
-// pauseConsumers pauses the pipeline's consumers for up to an hour and
-// returns the function that resumes them.
-func pauseConsumers(ctx context.Context, js jetstream.JetStream) (resume func() error, err error) {
+// storeReplay is the store's consumer of replays addressed to it.
+var storeReplay = []consumer{{"REPLAY", "store-replay"}}
+
+// pauseConsumers pauses consumers for up to an hour and returns the
+// function that resumes them.
+func pauseConsumers(ctx context.Context, js jetstream.JetStream, consumers []consumer) (resume func() error, err error) {
 	resume = func() error {
 		var errs []error
-		for _, c := range pipelineConsumers {
+		for _, c := range consumers {
 			if _, err := js.ResumeConsumer(context.WithoutCancel(ctx), c.stream, c.name); err != nil {
 				errs = append(errs, fmt.Errorf("resume %s: %w", c.name, err))
 			}
 		}
 		return errors.Join(errs...)
 	}
-	for _, c := range pipelineConsumers {
+	for _, c := range consumers {
 		if _, err := js.PauseConsumer(ctx, c.stream, c.name, time.Now().Add(time.Hour)); err != nil {
 			return nil, errors.Join(fmt.Errorf("pause %s: %w", c.name, err), resume())
 		}
@@ -195,12 +202,12 @@ func pauseConsumers(ctx context.Context, js jetstream.JetStream) (resume func() 
 	return resume, nil
 }
 
-// waitConsumersIdle waits until gtmhub's consumers have nothing pending.
-func waitConsumersIdle(ctx context.Context, js jetstream.JetStream, timeout time.Duration) error {
+// waitConsumersIdle waits until consumers have nothing pending.
+func waitConsumersIdle(ctx context.Context, js jetstream.JetStream, consumers []consumer, timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
 	for {
 		busy := false
-		for _, c := range pipelineConsumers {
+		for _, c := range consumers {
 			cons, err := js.Consumer(ctx, c.stream, c.name)
 			if err != nil {
 				return err

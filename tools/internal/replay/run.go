@@ -37,7 +37,10 @@ func (r *Replayer) run(ctx context.Context, cp Checkpoint, progress func(Progres
 	var inflight []jetstream.PubAckFuture
 	var inflightLast uint64
 	for cp.Replayed+uint64(len(inflight)) < total && max(cp.LastSeq, inflightLast) < cp.EndSeq {
-		batch, err := cons.Fetch(batchSize, jetstream.FetchMaxWait(time.Second))
+		// Ask for no more than is left: a fetch waits until its batch is
+		// full or its wait is over.
+		left := total - cp.Replayed - uint64(len(inflight))
+		batch, err := cons.Fetch(int(min(batchSize, left)), jetstream.FetchMaxWait(time.Second))
 		if err != nil {
 			return r.fail(ctx, cp, err)
 		}
