@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"runtime/pprof"
 	"sort"
 	"strconv"
 	"strings"
@@ -25,6 +26,7 @@ type Config struct {
 	Concurrency int           // concurrent keep-alive HTTP clients
 	Rate        float64       // offered load (events/s) for the open-loop latency run
 	Only        []string      // scenario names to run; empty: all
+	HeapProfile string        // write a heap profile here after the last scenario
 	DataDir     string        // scratch space
 }
 
@@ -111,7 +113,27 @@ func Run(ctx context.Context, cfg Config, progress Progress) (Report, error) {
 		rep.Results = append(rep.Results, r)
 	}
 	rep.PeakRSS = peakRSS()
+	if cfg.HeapProfile != "" {
+		if err := writeHeapProfile(cfg.HeapProfile); err != nil {
+			return rep, err
+		}
+	}
 	return rep, nil
+}
+
+// writeHeapProfile writes what is live on the heap after the last scenario,
+// with the gtmhub stack still running, to path.
+func writeHeapProfile(path string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("heap profile: %w", err)
+	}
+	runtime.GC()
+	if err := pprof.WriteHeapProfile(f); err != nil {
+		_ = f.Close()
+		return fmt.Errorf("heap profile: %w", err)
+	}
+	return f.Close()
 }
 
 func selected(only []string, name string) bool {

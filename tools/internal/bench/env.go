@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -38,6 +39,9 @@ type env struct {
 	stackAddr stack.Addrs
 	stopStack func()
 	stopFakes func()
+	// hjPeak and ingestPeak are the rates HJ and ingest reached, 0 before
+	// they ran.
+	hjPeak, ingestPeak float64
 }
 
 func newEnv(ctx context.Context, cfg Config) (*env, error) {
@@ -180,14 +184,11 @@ func (e *env) post(url string, body []byte, secret bool) error {
 		return err
 	}
 	defer resp.Body.Close()
-	var buf [512]byte
-	for {
-		if _, err := resp.Body.Read(buf[:]); err != nil {
-			break
-		}
-	}
 	if resp.StatusCode != http.StatusAccepted {
-		return fmt.Errorf("POST %s: %s", url, resp.Status)
+		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 1024))
+		_, _ = io.Copy(io.Discard, resp.Body)
+		return fmt.Errorf("POST %s: %s: %s", url, resp.Status, bytes.TrimSpace(msg))
 	}
-	return nil
+	_, err = io.Copy(io.Discard, resp.Body) // drained, so the connection is reused
+	return err
 }

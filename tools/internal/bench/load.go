@@ -45,9 +45,15 @@ func closedLoop(ctx context.Context, n, conc int, do func(i int) error, progress
 	return lat, elapsed, firstErr
 }
 
+// warmup is how long an open-loop run offers its load before the calls it
+// measures: new connections, cold caches and the first compilation of
+// prepared statements are not what a latency figure is about.
+const warmup = time.Second
+
 // openLoop starts do at a fixed rate for d regardless of how long earlier
 // calls take, so slow answers cannot hide latency (no coordinated
-// omission). do reports completion through the returned callback.
+// omission). Callers time each call from its scheduled time, and leave out
+// the calls scheduled within warmup of the start (see warmedUp).
 func openLoop(ctx context.Context, rate float64, d time.Duration, do func(i int, scheduled time.Time) error) (int, error) {
 	if rate <= 0 {
 		return 0, errors.New("offered rate must be positive")
@@ -95,4 +101,11 @@ func ticker(fn func()) (stop func()) {
 		}
 	}()
 	return func() { t.Stop(); close(done) }
+}
+
+// warmedUp reports whether call i of an open loop at rate comes after the
+// warm-up, and how many calls the warm-up holds.
+func warmedUp(i int, rate float64) (bool, int) {
+	w := int(rate * warmup.Seconds())
+	return i >= w, w
 }

@@ -127,6 +127,7 @@ func runPipelineLatency(ctx context.Context, e *env, p Progress) (Result, error)
 	if err := waitConsumersIdle(ctx, e.js, pipelineConsumers, 5*time.Minute); err != nil {
 		return Result{}, err
 	}
+	_, warm := warmedUp(0, e.cfg.Rate)
 	want := int(e.cfg.Rate * e.cfg.Duration.Seconds())
 	f := &flow{scheduled: map[string]time.Time{}, byEvent: map[string]string{}, early: map[string]time.Time{}, done: make(chan struct{}), want: want}
 	for subj, fn := range map[string]nats.MsgHandler{"gtm.records.contact.created": f.onRecord, "gtm.notify.>": f.onDecision} {
@@ -141,7 +142,10 @@ func runPipelineLatency(ctx context.Context, e *env, p Progress) (Result, error)
 	stop := ticker(func() { f.mu.Lock(); n := len(f.lat); f.mu.Unlock(); p("pipeline/latency", n, want) })
 	defer stop()
 	start := time.Now()
-	sent, err := openLoop(ctx, e.cfg.Rate, e.cfg.Duration, func(i int, at time.Time) error {
+	sent, err := openLoop(ctx, e.cfg.Rate, warmup+e.cfg.Duration, func(i int, at time.Time) error {
+		if ok, _ := warmedUp(i, e.cfg.Rate); !ok {
+			return e.post(url, e.lead(run, i), true)
+		}
 		f.mu.Lock()
 		f.scheduled[leadEmail(run, i)] = at
 		f.mu.Unlock()
@@ -150,6 +154,7 @@ func runPipelineLatency(ctx context.Context, e *env, p Progress) (Result, error)
 	if err != nil {
 		return Result{}, err
 	}
+	sent -= warm
 	if sent != want {
 		f.mu.Lock()
 		f.want = sent

@@ -20,9 +20,11 @@ func scenarios() []scenario {
 	return []scenario{
 		{name: "ceiling/http", what: "bare net/http handler: read body, answer 202 (H)", run: runHTTP},
 		{name: "ceiling/http+jetstream", what: "bare handler: publish body with a dedup id, 202 after the PubAck (HJ)", baseline: "ceiling/http", run: runHTTPJetStream},
+		{name: "ceiling/http+jetstream/latency", what: "HJ latency at half its peak, open loop", run: runHTTPJetStreamLatency},
 		{name: "ceiling/jetstream-publish", what: "raw JetStream async publish, file storage (J)", run: runJSPublish},
 		{name: "ceiling/jetstream-consume", what: "raw durable pull consume + ack (J)", run: runJSConsume},
 		{name: "ingest", what: "gtmhub ingest: verified webhook POST → validated CloudEvent → 202 after PubAck", baseline: "ceiling/http+jetstream", run: runIngest},
+		{name: "ingest/latency", what: "ingest latency at half its peak, open loop (p99 target < 10ms)", run: runIngestLatency},
 		{name: "pipeline", what: "webhook → enrich → store row → change event → notify decision, leads/s", baseline: "ceiling/http+jetstream", run: runPipeline},
 		{name: "pipeline/latency", what: "end-to-end latency at a fixed offered load (open loop)", run: runPipelineLatency},
 		{name: "replay", what: "replay feed: events read from LEADS by time and handed to the store's replay consumer", baseline: "ceiling/jetstream-consume", run: runReplay},
@@ -72,7 +74,39 @@ func runHTTP(ctx context.Context, e *env, p Progress) (Result, error) {
 }
 
 func runHTTPJetStream(ctx context.Context, e *env, p Progress) (Result, error) {
-	url, stop, err := serveLoopback(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	url, stop, err := serveLoopback(hjHandler(e))
+	if err != nil {
+		return Result{}, err
+	}
+	defer stop()
+	r, err := httpRun(ctx, e, p, "ceiling/http+jetstream", url, false)
+	e.hjPeak = float64(r.Ops) / r.Elapsed.Seconds()
+	return r, err
+}
+
+// runHTTPJetStreamLatency is HJ's latency at half its peak, open loop: the
+// tail the machine and the NATS server give any receiver at that load.
+func runHTTPJetStreamLatency(ctx context.Context, e *env, p Progress) (Result, error) {
+	url, stop, err := serveLoopback(hjHandler(e))
+	if err != nil {
+		return Result{}, err
+	}
+	defer stop()
+	return latencyRun(ctx, e, p, "ceiling/http+jetstream/latency", url, halfOr(e.hjPeak, e.cfg.Rate), false)
+}
+
+// halfOr is half of peak, or rate when the peak was not measured.
+func halfOr(peak, rate float64) float64 {
+	if peak > 0 {
+		return peak / 2
+	}
+	return rate
+}
+
+// hjHandler publishes the body with a dedup id and answers 202 after the
+// PubAck: the least any webhook receiver on NATS can do.
+func hjHandler(e *env) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, err := io.ReadAll(r.Body)
 		if err != nil {
 			w.WriteHeader(http.StatusBadRequest)
@@ -84,12 +118,7 @@ func runHTTPJetStream(ctx context.Context, e *env, p Progress) (Result, error) {
 			return
 		}
 		w.WriteHeader(http.StatusAccepted)
-	}))
-	if err != nil {
-		return Result{}, err
-	}
-	defer stop()
-	return httpRun(ctx, e, p, "ceiling/http+jetstream", url, false)
+	})
 }
 
 func runJSPublish(ctx context.Context, e *env, p Progress) (Result, error) {
@@ -169,7 +198,57 @@ func runIngest(ctx context.Context, e *env, p Progress) (Result, error) {
 	if err != nil {
 		return r, err
 	}
+	e.ingestPeak = float64(r.Ops) / r.Elapsed.Seconds()
 	return r, waitConsumersIdle(ctx, e.js, pipelineConsumers, 5*time.Minute)
+}
+
+// runIngestLatency offers signed webhooks at half the rate the ingest
+// scenario reached (the --rate flag when it did not run), open loop, with
+// the pipeline's consumers paused as for ingest.
+func runIngestLatency(ctx context.Context, e *env, p Progress) (Result, error) {
+	a, err := e.gtmhub(ctx)
+	if err != nil {
+		return Result{}, err
+	}
+	resume, err := pauseConsumers(ctx, e.js, pipelineConsumers)
+	if err != nil {
+		return Result{}, err
+	}
+	url := "http://" + a.HTTP + "/webhooks/" + benchSource
+	r, err := latencyRun(ctx, e, p, "ingest/latency", url, halfOr(e.ingestPeak, e.cfg.Rate), true)
+	if err := errors.Join(err, resume()); err != nil {
+		return Result{}, err
+	}
+	return r, waitConsumersIdle(ctx, e.js, pipelineConsumers, 5*time.Minute)
+}
+
+// latencyRun posts leads to url at rate, open loop, and times each answer
+// from when its request was due.
+func latencyRun(ctx context.Context, e *env, p Progress, name, url string, rate float64, secret bool) (Result, error) {
+	run := uuid.NewString()[:8]
+	_, warm := warmedUp(0, rate)
+	lat := make([]time.Duration, warm+int(rate*e.cfg.Duration.Seconds())+1)
+	var done atomic.Int64
+	stop := ticker(func() { p(name, int(done.Load()), len(lat)) })
+	defer stop()
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	sent, err := openLoop(ctx, rate, warmup+e.cfg.Duration, func(i int, at time.Time) error {
+		err := e.post(url, e.lead(run, i), secret)
+		if ok, _ := warmedUp(i, rate); ok && i < len(lat) {
+			lat[i] = time.Since(at)
+		}
+		done.Add(1)
+		return err
+	})
+	if err != nil {
+		return Result{}, err
+	}
+	runtime.ReadMemStats(&after)
+	measured := lat[warm:max(warm, min(sent, len(lat)))]
+	p50, p99, p999 := percentiles(measured)
+	return Result{Ops: len(measured), Elapsed: e.cfg.Duration, PerSecond: rate, P50: p50, P99: p99, P999: p999,
+		AllocsOp: float64(after.Mallocs-before.Mallocs) / float64(max(sent, 1))}, nil
 }
 
 // consumer names a durable consumer.
