@@ -23,6 +23,7 @@ func scenarios() []scenario {
 		{name: "ceiling/http+jetstream/latency", what: "HJ latency at half its peak, open loop", run: runHTTPJetStreamLatency},
 		{name: "ceiling/jetstream-publish", what: "raw JetStream async publish, file storage (J)", run: runJSPublish},
 		{name: "ceiling/jetstream-consume", what: "raw durable pull consume + ack (J)", run: runJSConsume},
+		{name: "ceiling/pipeline-hops", what: "the pipeline's hops by hand: HTTP, PubAcks, deliveries, KV, provider calls, SQLite (P)", baseline: "ceiling/http+jetstream", run: runPipelineHops},
 		{name: "ingest", what: "gtmhub ingest: verified webhook POST → validated CloudEvent → 202 after PubAck", baseline: "ceiling/http+jetstream", run: runIngest},
 		{name: "ingest/latency", what: "ingest latency at half its peak, open loop (p99 target < 10ms)", run: runIngestLatency},
 		{name: "pipeline", what: "webhook → enrich → store row → change event → notify decision, leads/s", baseline: "ceiling/http+jetstream", run: runPipeline},
@@ -105,15 +106,18 @@ func halfOr(peak, rate float64) float64 {
 
 // hjHandler publishes the body with a dedup id and answers 202 after the
 // PubAck: the least any webhook receiver on NATS can do.
-func hjHandler(e *env) http.Handler {
+func hjHandler(e *env) http.Handler { return hjHandlerOn(e.js, "bench.hj") }
+
+// hjHandlerOn is hjHandler publishing with js on subject.
+func hjHandlerOn(js jetstream.JetStream, subject string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, err := io.ReadAll(r.Body)
 		if err != nil {
 			w.WriteHeader(http.StatusBadRequest)
 			return
 		}
-		msg := &nats.Msg{Subject: "bench.hj", Data: body, Header: nats.Header{"Nats-Msg-Id": {uuid.NewString()}}}
-		if _, err := e.js.PublishMsg(r.Context(), msg); err != nil {
+		msg := &nats.Msg{Subject: subject, Data: body, Header: nats.Header{"Nats-Msg-Id": {uuid.NewString()}}}
+		if _, err := js.PublishMsg(r.Context(), msg); err != nil {
 			w.WriteHeader(http.StatusServiceUnavailable)
 			return
 		}
