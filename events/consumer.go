@@ -299,20 +299,31 @@ func (c *Consumer) call(ctx context.Context, ev event.Event) (err error) {
 
 // keepAlive tells the server the message is still being worked on while a
 // handler outlives half the AckWait.
+// Most handlers finish long before, so nothing runs until then: no
+// goroutine or ticker per message.
 func (c *Consumer) keepAlive(m jetstream.Msg) (stop func()) {
-	t := time.NewTicker(c.spec.AckWait / 2)
-	done := make(chan struct{})
-	go func() {
-		for {
-			select {
-			case <-t.C:
-				_ = m.InProgress()
-			case <-done:
-				return
-			}
+	every := c.spec.AckWait / 2
+	var (
+		mu      sync.Mutex
+		stopped bool
+		t       *time.Timer
+	)
+	mu.Lock()
+	t = time.AfterFunc(every, func() {
+		_ = m.InProgress()
+		mu.Lock()
+		defer mu.Unlock()
+		if !stopped {
+			t.Reset(every)
 		}
-	}()
-	return func() { t.Stop(); close(done) }
+	})
+	mu.Unlock()
+	return func() {
+		mu.Lock()
+		defer mu.Unlock()
+		stopped = true
+		t.Stop()
+	}
 }
 
 // settle acknowledges, redelivers or dead-letters m according to herr.

@@ -81,3 +81,35 @@ func TestOrderingKey(t *testing.T) {
 		}
 	}
 }
+
+// TestSlowHandlerKeptAlive runs a handler for three times the AckWait: the
+// consumer tells the server it is still working, so the message is not
+// redelivered meanwhile and is handled once.
+func TestSlowHandlerKeptAlive(t *testing.T) {
+	srv := eventstest.RunServer(t)
+	srv.Publish(t, testSubject, eventstest.NewEvent(t, "com.gtmhub.lead.captured", nil))
+	var mu sync.Mutex
+	calls := 0
+	done := make(chan struct{})
+	h := func(ctx context.Context, ev event.Event) error {
+		mu.Lock()
+		calls++
+		first := calls == 1
+		mu.Unlock()
+		if first {
+			time.Sleep(3 * time.Second)
+			close(done)
+		}
+		return nil
+	}
+	spec := testSpec(5)
+	spec.AckWait = time.Second
+	runConsumer(t, srv, spec, h)
+	<-done
+	waitSettled(t, srv, spec.Durable)
+	mu.Lock()
+	defer mu.Unlock()
+	if calls != 1 {
+		t.Errorf("handled %d times, want once: the message was redelivered while its handler ran", calls)
+	}
+}
