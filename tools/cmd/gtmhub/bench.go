@@ -123,8 +123,12 @@ func printBench(cmd *cobra.Command, rep bench.Report) error {
 	}
 	cmd.Printf("\npeak RSS %.0f MiB, GOMAXPROCS %d, %d-byte leads, %d clients\n", float64(rep.PeakRSS)/(1<<20), rep.GoMax,
 		rep.Config.PayloadSize, rep.Config.Concurrency)
+	width := 0
 	for _, r := range rep.Results {
-		cmd.Printf("  %-26s %s\n", r.Name, r.What)
+		width = max(width, len(r.Name))
+	}
+	for _, r := range rep.Results {
+		cmd.Printf("  %-*s %s\n", width, r.Name, r.What)
 	}
 	return nil
 }
