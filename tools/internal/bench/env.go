@@ -192,3 +192,9 @@ func (e *env) post(url string, body []byte, secret bool) error {
 	_, err = io.Copy(io.Discard, resp.Body) // drained, so the connection is reused
 	return err
 }
+
+// patience is how long a scenario waits for the pipeline to catch up: five
+// minutes, and 2ms more per event, so a million-event run is not cut short.
+func (e *env) patience() time.Duration {
+	return 5*time.Minute + time.Duration(e.cfg.Events)*2*time.Millisecond
+}

@@ -70,7 +70,7 @@ func runPipelineHops(ctx context.Context, e *env, p Progress) (Result, error) {
 		return Result{}, err
 	}
 	for h.decided.Load() < int64(n) {
-		if time.Since(start) > 5*time.Minute {
+		if time.Since(start) > e.patience() {
 			return Result{}, fmt.Errorf("hops decided on %d of %d leads", h.decided.Load(), n)
 		}
 		select {

@@ -22,7 +22,7 @@ func runPipeline(ctx context.Context, e *env, p Progress) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	if err := waitConsumersIdle(ctx, e.js, pipelineConsumers, 5*time.Minute); err != nil {
+	if err := waitConsumersIdle(ctx, e.js, pipelineConsumers, e.patience()); err != nil {
 		return Result{}, err
 	}
 	n := e.cfg.Events
@@ -49,7 +49,7 @@ func runPipeline(ctx context.Context, e *env, p Progress) (Result, error) {
 	}
 	select {
 	case <-all:
-	case <-time.After(5 * time.Minute):
+	case <-time.After(e.patience()):
 		return Result{}, fmt.Errorf("notify decided on %d of %d leads", decided.Load(), n)
 	case <-ctx.Done():
 		return Result{}, ctx.Err()
@@ -124,7 +124,7 @@ func runPipelineLatency(ctx context.Context, e *env, p Progress) (Result, error)
 	if err != nil {
 		return Result{}, err
 	}
-	if err := waitConsumersIdle(ctx, e.js, pipelineConsumers, 5*time.Minute); err != nil {
+	if err := waitConsumersIdle(ctx, e.js, pipelineConsumers, e.patience()); err != nil {
 		return Result{}, err
 	}
 	_, warm := warmedUp(0, e.cfg.Rate)
@@ -187,7 +187,7 @@ func runReplay(ctx context.Context, e *env, p Progress) (Result, error) {
 	if err := errors.Join(err, resume()); err != nil {
 		return Result{}, err
 	}
-	return r, waitConsumersIdle(ctx, e.js, storeReplay, 10*time.Minute)
+	return r, waitConsumersIdle(ctx, e.js, storeReplay, 2*e.patience())
 }
 
 // runReplayStore replays LEADS to the store and measures until the store
@@ -201,7 +201,7 @@ func runReplayStore(ctx context.Context, e *env, p Progress) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	if err := waitConsumersIdle(ctx, e.js, storeReplay, 10*time.Minute); err != nil {
+	if err := waitConsumersIdle(ctx, e.js, storeReplay, 2*e.patience()); err != nil {
 		return Result{}, err
 	}
 	r.Elapsed = time.Since(start)
@@ -213,7 +213,7 @@ func replayReady(ctx context.Context, e *env) error {
 	if _, err := e.gtmhub(ctx); err != nil {
 		return err
 	}
-	return waitConsumersIdle(ctx, e.js, pipelineConsumers, 5*time.Minute)
+	return waitConsumersIdle(ctx, e.js, pipelineConsumers, e.patience())
 }
 
 // replayAll replays everything LEADS holds to the store.

@@ -170,7 +170,7 @@ func runJSConsume(ctx context.Context, e *env, p Progress) (Result, error) {
 	defer stop()
 	select {
 	case <-all:
-	case <-time.After(5 * time.Minute):
+	case <-time.After(e.patience()):
 		return Result{}, fmt.Errorf("consumed %d of %d", got.Load(), n)
 	case <-ctx.Done():
 		return Result{}, ctx.Err()
@@ -203,7 +203,7 @@ func runIngest(ctx context.Context, e *env, p Progress) (Result, error) {
 		return r, err
 	}
 	e.ingestPeak = float64(r.Ops) / r.Elapsed.Seconds()
-	return r, waitConsumersIdle(ctx, e.js, pipelineConsumers, 5*time.Minute)
+	return r, waitConsumersIdle(ctx, e.js, pipelineConsumers, e.patience())
 }
 
 // runIngestLatency offers signed webhooks at half the rate the ingest
@@ -223,7 +223,7 @@ func runIngestLatency(ctx context.Context, e *env, p Progress) (Result, error) {
 	if err := errors.Join(err, resume()); err != nil {
 		return Result{}, err
 	}
-	return r, waitConsumersIdle(ctx, e.js, pipelineConsumers, 5*time.Minute)
+	return r, waitConsumersIdle(ctx, e.js, pipelineConsumers, e.patience())
 }
 
 // latencyRun posts leads to url at rate, open loop, and times each answer
