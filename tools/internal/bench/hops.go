@@ -127,12 +127,11 @@ func startHops(ctx context.Context, e *env) (*hops, func(), error) {
 	cctx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	stops = append(stops, func() { cancel(); wg.Wait() })
-	for _, st := range []struct {
-		name    string
-		workers int
-		handle  func(context.Context, jetstream.Msg) error
-	}{{"enrich", 64, h.enrich}, {"notify", 16, h.notify}} {
-		if err := h.consume(cctx, &wg, st.name, st.workers, st.handle); err != nil {
+	for _, st := range []hopsStage{
+		{name: "enrich", subject: "hops.captured", conn: 1, workers: 64, handle: h.enrich},
+		{name: "notify", subject: "hops.changed", conn: 3, workers: 16, handle: h.notify},
+	} {
+		if err := h.consume(cctx, &wg, st); err != nil {
 			return fail(err)
 		}
 	}
@@ -175,29 +174,35 @@ func hopsDB(ctx context.Context, path string) (*sql.DB, error) {
 	return db, nil
 }
 
-// consume runs handle on workers goroutines over a durable consumer of
-// subject, acking what it handled and asking again for what failed.
-func (h *hops) consume(ctx context.Context, wg *sync.WaitGroup, name string, workers int, handle func(context.Context, jetstream.Msg) error) error {
-	subject := map[string]string{"enrich": "hops.captured", "notify": "hops.changed"}[name]
-	conn := map[string]int{"enrich": 1, "notify": 3}[name]
-	cons, err := h.jss[conn].CreateOrUpdateConsumer(ctx, hopsStream, jetstream.ConsumerConfig{Durable: "hops-" + name,
-		FilterSubject: subject, AckPolicy: jetstream.AckExplicitPolicy, MaxAckPending: 4 * workers})
+// hopsStage is a consumer of the hand-written pipeline: handle runs on
+// workers goroutines over the messages on subject, on connection conn.
+type hopsStage struct {
+	name, subject string
+	conn, workers int
+	handle        func(context.Context, jetstream.Msg) error
+}
+
+// consume runs st's handler over a durable consumer, acking what it handled
+// and asking again for what failed.
+func (h *hops) consume(ctx context.Context, wg *sync.WaitGroup, st hopsStage) error {
+	cons, err := h.jss[st.conn].CreateOrUpdateConsumer(ctx, hopsStream, jetstream.ConsumerConfig{Durable: "hops-" + st.name,
+		FilterSubject: st.subject, AckPolicy: jetstream.AckExplicitPolicy, MaxAckPending: 4 * st.workers})
 	if err != nil {
 		return err
 	}
-	it, err := cons.Messages(jetstream.PullMaxMessages(2 * workers))
+	it, err := cons.Messages(jetstream.PullMaxMessages(2 * st.workers))
 	if err != nil {
 		return err
 	}
 	context.AfterFunc(ctx, it.Stop)
-	for range workers {
+	for range st.workers {
 		wg.Go(func() {
 			for {
 				m, err := it.Next()
 				if err != nil {
 					return
 				}
-				if err := handle(ctx, m); err != nil {
+				if err := st.handle(ctx, m); err != nil {
 					_ = m.Nak()
 					continue
 				}
@@ -264,13 +269,11 @@ func (h *hops) consumeBatches(ctx context.Context, wg *sync.WaitGroup) error {
 	}
 	wg.Go(func() {
 		for ctx.Err() == nil {
-			batch, err := cons.FetchNoWait(64)
-			if err != nil {
-				continue
-			}
 			var msgs []jetstream.Msg
-			for m := range batch.Messages() {
-				msgs = append(msgs, m)
+			if batch, err := cons.FetchNoWait(64); err == nil {
+				for m := range batch.Messages() {
+					msgs = append(msgs, m)
+				}
 			}
 			if len(msgs) == 0 {
 				time.Sleep(time.Millisecond)

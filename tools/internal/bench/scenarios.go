@@ -183,33 +183,32 @@ func runJSConsume(ctx context.Context, e *env, p Progress) (Result, error) {
 // notify do not share the cores with it) and resumed after, and the run
 // waits for them to catch up before the next scenario.
 func runIngest(ctx context.Context, e *env, p Progress) (Result, error) {
-	a, err := e.gtmhub(ctx)
-	if err != nil {
-		return Result{}, err
-	}
-	resume, err := pauseConsumers(ctx, e.js, pipelineConsumers)
-	if err != nil {
-		return Result{}, err
-	}
-	var before, after runtime.MemStats
-	runtime.ReadMemStats(&before)
-	r, err := httpRun(ctx, e, p, "ingest", "http://"+a.HTTP+"/webhooks/"+benchSource, true)
-	runtime.ReadMemStats(&after)
-	r.AllocsOp = float64(after.Mallocs-before.Mallocs) / float64(max(r.Ops, 1))
-	if rerr := resume(); err == nil && rerr != nil {
-		return r, rerr
-	}
-	if err != nil {
+	r, err := ingestAlone(ctx, e, func(url string) (Result, error) {
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		r, err := httpRun(ctx, e, p, "ingest", url, true)
+		runtime.ReadMemStats(&after)
+		r.AllocsOp = float64(after.Mallocs-before.Mallocs) / float64(max(r.Ops, 1))
 		return r, err
+	})
+	if err == nil {
+		e.ingestPeak = float64(r.Ops) / r.Elapsed.Seconds()
 	}
-	e.ingestPeak = float64(r.Ops) / r.Elapsed.Seconds()
-	return r, waitConsumersIdle(ctx, e.js, pipelineConsumers, e.patience())
+	return r, err
 }
 
 // runIngestLatency offers signed webhooks at half the rate the ingest
 // scenario reached (the --rate flag when it did not run), open loop, with
 // the pipeline's consumers paused as for ingest.
 func runIngestLatency(ctx context.Context, e *env, p Progress) (Result, error) {
+	return ingestAlone(ctx, e, func(url string) (Result, error) {
+		return latencyRun(ctx, e, p, "ingest/latency", url, halfOr(e.ingestPeak, e.cfg.Rate), true)
+	})
+}
+
+// ingestAlone runs measure against ingest's webhook URL with the pipeline's
+// consumers paused, then resumes them and waits until they caught up.
+func ingestAlone(ctx context.Context, e *env, measure func(url string) (Result, error)) (Result, error) {
 	a, err := e.gtmhub(ctx)
 	if err != nil {
 		return Result{}, err
@@ -218,8 +217,7 @@ func runIngestLatency(ctx context.Context, e *env, p Progress) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	url := "http://" + a.HTTP + "/webhooks/" + benchSource
-	r, err := latencyRun(ctx, e, p, "ingest/latency", url, halfOr(e.ingestPeak, e.cfg.Rate), true)
+	r, err := measure("http://" + a.HTTP + "/webhooks/" + benchSource)
 	if err := errors.Join(err, resume()); err != nil {
 		return Result{}, err
 	}
