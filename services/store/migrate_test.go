@@ -258,6 +258,7 @@ func TestConfigValidate(t *testing.T) {
 	}{
 		{Config{}, "data_dir: must not be empty"},
 		{Config{DataDir: file}, "is not a directory"},
+		{Config{DataDir: "./data", ProcessedRetention: -time.Hour}, "processed_retention: must not be negative"},
 	} {
 		if err := c.cfg.Validate(); err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("Validate(%+v) = %v, want %q", c.cfg, err, c.want)
@@ -270,7 +271,7 @@ func TestConfigValidate(t *testing.T) {
 
 func TestConfigFromGtmhubYAML(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "gtmhub.yaml")
-	yaml := "data_dir: /var/lib/gtmhub\ndatabase_url: postgres://gtmhub:secret@db:5432/gtmhub\nenrich:\n  free_mail_domains: [gmail.com]\n"
+	yaml := "data_dir: /var/lib/gtmhub\ndatabase_url: postgres://gtmhub:secret@db:5432/gtmhub\nprocessed_retention: 720h\nenrich:\n  free_mail_domains: [gmail.com]\n"
 	if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -279,7 +280,7 @@ func TestConfigFromGtmhubYAML(t *testing.T) {
 		t.Fatal(err)
 	}
 	if cfg.DataDir != "/var/lib/gtmhub" || cfg.DBPath() != "/var/lib/gtmhub/gtmhub.db" ||
-		cfg.DatabaseURL != "postgres://gtmhub:secret@db:5432/gtmhub" {
+		cfg.DatabaseURL != "postgres://gtmhub:secret@db:5432/gtmhub" || cfg.ProcessedRetention != 720*time.Hour {
 		t.Errorf("config %+v, db %s", cfg, cfg.DBPath())
 	}
 	if d := cfg.Database(); strings.Contains(d, "secret") {

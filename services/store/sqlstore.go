@@ -56,7 +56,7 @@ const maxTxAttempts = 4
 
 // queries are the store's SQL, rebound for its dialect once at open.
 type queries struct {
-	processed, markProcessed                   string
+	processed, markProcessed, forgetProcessed  string
 	addActivity, activities                    string
 	enqueue, pendingFor, pendingBefore, delete string
 	tables                                     map[*recordSchema]tableQueries
@@ -75,6 +75,8 @@ func newSQLStore(ctx context.Context, d dialect, writer, reader *sql.DB) (*sqlSt
 	q := queries{
 		processed:     r(`SELECT 1 FROM processed_events WHERE event_id = ?`),
 		markProcessed: r(`INSERT INTO processed_events (event_id, subject, processed_at) VALUES (?, ?, ?)`),
+		forgetProcessed: r(`DELETE FROM processed_events WHERE event_id IN
+			(SELECT event_id FROM processed_events WHERE processed_at < ? ORDER BY processed_at LIMIT ?)`),
 		enqueue: r(`INSERT INTO outbox (event_id, input_event_id, subject, event, created_at)
 			VALUES (?, ?, ?, ?, ?) RETURNING seq`),
 		pendingFor: r(`SELECT seq, input_event_id, subject, event, created_at FROM outbox
@@ -525,6 +527,14 @@ func (t *sqlTx) Remove(ctx context.Context, seqs ...int64) error {
 		}
 	}
 	return nil
+}
+
+func (t *sqlTx) ForgetProcessed(ctx context.Context, before time.Time, limit int) (int64, error) {
+	res, err := t.tx.ExecContext(ctx, t.s.q.forgetProcessed, formatTime(before), limit)
+	if err != nil {
+		return 0, fmt.Errorf("forget processed events: %w", err)
+	}
+	return res.RowsAffected()
 }
 
 func (t *sqlTx) AddActivity(ctx context.Context, email string, a Activity) error {

@@ -67,6 +67,10 @@ type Config struct {
 	// store then keeps its records in that PostgreSQL database instead of
 	// SQLite in DataDir. Binaries read it from GTMHUB_DATABASE_URL.
 	DatabaseURL string `yaml:"database_url"`
+	// ProcessedRetention is how long the store remembers which events it
+	// processed (default 30 days, as long as LEADS keeps them); 0 keeps
+	// them forever.
+	ProcessedRetention time.Duration `yaml:"processed_retention"`
 	// NATSURL is where to connect when the host passes no connection.
 	NATSURL string `yaml:"-"`
 }
@@ -74,7 +78,7 @@ type Config struct {
 // DefaultConfig returns the configuration used when gtmhub.yaml says
 // nothing: the database in ./data.
 func DefaultConfig() Config {
-	return Config{DataDir: "./data"}
+	return Config{DataDir: "./data", ProcessedRetention: DefaultProcessedRetention}
 }
 
 // dbSystem names the database for traces, as OpenTelemetry's semantic
@@ -89,6 +93,9 @@ func (c Config) dbSystem() string {
 // Validate reports every problem with c at once.
 func (c Config) Validate() error {
 	var p service.Problems
+	if c.ProcessedRetention < 0 {
+		p.Addf("processed_retention: must not be negative")
+	}
 	switch {
 	case c.DatabaseURL != "":
 		if !IsPostgresURL(c.DatabaseURL) {
@@ -191,6 +198,10 @@ func Run(ctx context.Context, cfg Config, deps service.Deps) error {
 	bctx, stopBatches := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopBatches()
 	g.Go(func() error { batches.run(bctx, db.sql.writers); return nil })
+	if cfg.ProcessedRetention > 0 {
+		f := &forgetter{store: batches, retention: cfg.ProcessedRetention, log: r.Logger, now: time.Now}
+		g.Go(func() error { f.run(gctx, forgetEvery); return nil })
+	}
 	g.Go(func() error {
 		defer stopBatches()
 		err := c.Run(gctx)

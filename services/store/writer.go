@@ -56,6 +56,9 @@ type recordTx interface {
 	// AddActivity records that an event touched a contact; recording the
 	// same event for the same contact again changes nothing.
 	AddActivity(ctx context.Context, email string, a Activity) error
+	// ForgetProcessed forgets up to limit of the events processed before
+	// before, oldest first, and returns how many it forgot.
+	ForgetProcessed(ctx context.Context, before time.Time, limit int) (int64, error)
 }
 
 // writer applies enriched leads to the store.

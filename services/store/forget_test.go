@@ -1,0 +1,82 @@
+package store
+
+import (
+	"context"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/gtmhub/gtmhub/contracts"
+)
+
+// TestForgetProcessed forgets the events processed before the retention, in
+// batches, and keeps the others.
+func TestForgetProcessed(t *testing.T) {
+	for _, b := range testBackends {
+		t.Run(b.name, func(t *testing.T) {
+			s, ctx := b.open(t), context.Background()
+			const old = forgetBatch + 5 // more than one batch
+			if err := s.Update(ctx, func(tx recordTx) error {
+				for i := range old {
+					if err := tx.MarkProcessed(ctx, "old-"+time.Duration(i).String(), "s", clock.Add(-40*24*time.Hour)); err != nil {
+						return err
+					}
+				}
+				return tx.MarkProcessed(ctx, "recent", "s", clock.Add(-29*24*time.Hour))
+			}); err != nil {
+				t.Fatal(err)
+			}
+			f := &forgetter{store: s, retention: DefaultProcessedRetention, log: slog.New(slog.DiscardHandler),
+				now: func() time.Time { return clock }}
+			n, err := f.forget(ctx)
+			if err != nil || n != old {
+				t.Fatalf("forget = %d, %v; want %d", n, err, old)
+			}
+			for id, want := range map[string]bool{"recent": true, "old-0s": false} {
+				var done bool
+				if err := s.Update(ctx, func(tx recordTx) (err error) { done, err = tx.Processed(ctx, id); return err }); err != nil {
+					t.Fatal(err)
+				}
+				if done != want {
+					t.Errorf("%s remembered = %v, want %v", id, done, want)
+				}
+			}
+		})
+	}
+}
+
+// TestForgottenEventAgainChangesNothing applies a lead, forgets that it was
+// processed, and applies it again: nothing changes and no change event is
+// published, which is what makes forgetting safe.
+func TestForgottenEventAgainChangesNothing(t *testing.T) {
+	for _, b := range testBackends {
+		t.Run(b.name, func(t *testing.T) {
+			s, ctx := b.open(t), context.Background()
+			rec := &recorder{}
+			w := newTestWriter(s, rec)
+			ev := enriched(t, "e1", t0, adaLead(func(l *contracts.Lead) { l.FirstName, l.Domain = "Ada", "example.com" }))
+			if err := w.handle(ctx, ev); err != nil {
+				t.Fatal(err)
+			}
+			published := len(rec.events())
+			if published == 0 {
+				t.Fatal("the first write published no change event")
+			}
+			f := &forgetter{store: s, retention: time.Nanosecond, log: slog.New(slog.DiscardHandler),
+				now: func() time.Time { return clock.Add(time.Hour) }}
+			if n, err := f.forget(ctx); err != nil || n != 1 {
+				t.Fatalf("forget = %d, %v; want 1", n, err)
+			}
+			if err := w.handle(ctx, ev); err != nil {
+				t.Fatal(err)
+			}
+			if got := len(rec.events()); got != published {
+				t.Errorf("applying the forgotten event again published %d more change events", got-published)
+			}
+			acts, err := s.activities(ctx, "ada@example.com")
+			if err != nil || len(acts) != 1 {
+				t.Errorf("activities %v, %v; want one", acts, err)
+			}
+		})
+	}
+}
