@@ -131,7 +131,9 @@ type Source struct {
 	// the request's path and query are appended to it.
 	PublicURL string `yaml:"public_url"`
 	// Secrets are the accepted secrets; any of them matches, so a new
-	// secret can be added before the old one is removed.
+	// secret can be added before the old one is removed. For
+	// standard-webhooks they are whsec_ secrets (v1 signatures), whpk_
+	// Ed25519 public keys (v1a), or both.
 	Secrets []Secret `yaml:"secrets"`
 	// Optional turns a source whose scheme needs a secret but has none
 	// (its secret_env variables are unset) into a disabled source that

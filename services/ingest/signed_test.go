@@ -1,6 +1,8 @@
 package ingest
 
 import (
+	"crypto/ed25519"
+	"crypto/rand"
 	"encoding/base64"
 	"fmt"
 	"net/http"
@@ -215,5 +217,44 @@ gtmhub_ingest_requests_total{source="unknown",status="404"} 2
 	}
 	if n := testutil.CollectAndCount(reg, "gtmhub_ingest_request_seconds"); n != 2 {
 		t.Errorf("%d latency series, want 2", n)
+	}
+}
+
+// TestStandardWebhooksEd25519 serves a Standard Webhooks source that holds
+// only the sender's whpk_ public key: a v1a request signed with the sender's
+// private key is stored, one signed with another key is quarantined.
+func TestStandardWebhooksEd25519(t *testing.T) {
+	keys := func() (signing, public string) {
+		pub, priv, err := ed25519.GenerateKey(rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return signature.StandardSigningKeyPrefix + base64.StdEncoding.EncodeToString(priv),
+			signature.StandardPublicKeyPrefix + base64.StdEncoding.EncodeToString(pub)
+	}
+	signing, public := keys()
+	forger, _ := keys()
+	s := signedSource{Source: Source{Name: "svix", Scheme: "standard-webhooks"}}
+	srv := eventstest.RunServer(t)
+	h := newTestHandler(t, srv, s.config(public))
+	body := `{"type":"contact.created","data":{"email":"ada@example.com"}}`
+	for _, tt := range []struct {
+		name, key        string
+		status           int
+		raw, quarantined uint64
+	}{
+		{"signed by the sender", signing, http.StatusAccepted, 1, 0},
+		{"signed with another key", forger, http.StatusUnauthorized, 1, 1},
+	} {
+		rec := s.request(t, tt.key, fmt.Sprintf("msg_%d", tt.raw+tt.quarantined), body, time.Now()).do(t, h)
+		if rec.Code != tt.status {
+			t.Fatalf("%s: status %d, want %d: %s", tt.name, rec.Code, tt.status, rec.Body)
+		}
+		if n := srv.Count(t, "RAW", "gtm.raw.svix.>"); n != tt.raw {
+			t.Fatalf("%s: %d events in RAW, want %d", tt.name, n, tt.raw)
+		}
+		if n := srv.Count(t, "QUARANTINE", "gtm.quarantine.svix"); n != tt.quarantined {
+			t.Fatalf("%s: %d in QUARANTINE, want %d", tt.name, n, tt.quarantined)
+		}
 	}
 }

@@ -1,6 +1,7 @@
 package signature
 
 import (
+	"crypto/ed25519"
 	"encoding/base64"
 	"encoding/hex"
 	"fmt"
@@ -49,14 +50,13 @@ func (s Signer) Sign(r *Request) (http.Header, error) {
 		}
 		h.Set("X-Airtable-Content-MAC", "hmac-sha256="+hex.EncodeToString(Sign(key, r.Body)))
 	case "standard-webhooks":
-		key, err := decodeBase64([]byte(strings.TrimPrefix(string(s.Secret), StandardSecretPrefix)))
+		sig, err := s.signStandard(unix, r.Body)
 		if err != nil {
-			return nil, fmt.Errorf("standard-webhooks secret: %w", err)
+			return nil, err
 		}
-		sig := Sign(key, []byte(s.DeliveryID+"."+unix+"."), r.Body)
 		h.Set(HeaderWebhookID, s.DeliveryID)
 		h.Set(HeaderWebhookTimestamp, unix)
-		h.Set(HeaderWebhookSignature, "v1,"+base64.StdEncoding.EncodeToString(sig))
+		h.Set(HeaderWebhookSignature, sig)
 	case "slack":
 		h.Set(HeaderSlackTimestamp, unix)
 		h.Set(HeaderSlackSignature, "v0="+hex.EncodeToString(Sign(s.Secret, []byte("v0:"+unix+":"), r.Body)))
@@ -79,4 +79,27 @@ func orDefault(s, def string) string {
 		return def
 	}
 	return s
+}
+
+// signStandard returns a webhook-signature entry: v1a under a whsk_ Ed25519
+// private key (its 64 bytes, or the 32-byte seed), v1 under a whsec_ secret.
+func (s Signer) signStandard(unix string, body []byte) (string, error) {
+	signed := []byte(s.DeliveryID + "." + unix + "." + string(body))
+	if k, ok := strings.CutPrefix(string(s.Secret), StandardSigningKeyPrefix); ok {
+		b, err := decodeBase64([]byte(k))
+		switch {
+		case err != nil:
+			return "", fmt.Errorf("standard-webhooks signing key: %w", err)
+		case len(b) == ed25519.SeedSize:
+			b = ed25519.NewKeyFromSeed(b)
+		case len(b) != ed25519.PrivateKeySize:
+			return "", fmt.Errorf("standard-webhooks signing key: %d bytes, want %d or %d", len(b), ed25519.SeedSize, ed25519.PrivateKeySize)
+		}
+		return "v1a," + base64.StdEncoding.EncodeToString(ed25519.Sign(ed25519.PrivateKey(b), signed)), nil
+	}
+	key, err := decodeBase64([]byte(strings.TrimPrefix(string(s.Secret), StandardSecretPrefix)))
+	if err != nil {
+		return "", fmt.Errorf("standard-webhooks secret: %w", err)
+	}
+	return "v1," + base64.StdEncoding.EncodeToString(Sign(key, signed)), nil
 }

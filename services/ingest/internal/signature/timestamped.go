@@ -1,6 +1,7 @@
 package signature
 
 import (
+	"crypto/ed25519"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -9,38 +10,83 @@ import (
 	"time"
 )
 
-// Standard Webhooks headers and secret prefix.
+// Standard Webhooks headers and key prefixes.
 const (
 	HeaderWebhookID        = "Webhook-Id"
 	HeaderWebhookTimestamp = "Webhook-Timestamp"
 	HeaderWebhookSignature = "Webhook-Signature"
-	StandardSecretPrefix   = "whsec_"
+	// StandardSecretPrefix starts a symmetric secret (v1 signatures).
+	StandardSecretPrefix = "whsec_"
+	// StandardPublicKeyPrefix starts an Ed25519 public key, which verifies
+	// v1a signatures; StandardSigningKeyPrefix starts its private key, which
+	// only the sender holds.
+	StandardPublicKeyPrefix  = "whpk_"
+	StandardSigningKeyPrefix = "whsk_"
 )
 
-// StandardWebhooks verifies the symmetric scheme of the Standard Webhooks
-// specification: webhook-signature holds space-separated "v1,<base64>"
-// entries, each an HMAC-SHA256 of "{webhook-id}.{webhook-timestamp}.{body}"
-// under the base64 part of a "whsec_" secret; webhook-timestamp is Unix
-// seconds within the tolerance. Entries of other versions (v1a) are skipped.
+// StandardWebhooks verifies both schemes of the Standard Webhooks
+// specification. webhook-signature holds space-separated "version,<base64>"
+// entries over "{webhook-id}.{webhook-timestamp}.{body}": "v1" entries are
+// its HMAC-SHA256 under the base64 part of a "whsec_" secret, "v1a" entries
+// its Ed25519 signature under the base64 part of a "whpk_" public key. A
+// source lists secrets, public keys or both (while a sender moves from one
+// to the other); webhook-timestamp is Unix seconds within the tolerance.
 func StandardWebhooks() Scheme {
 	return Scheme{
-		Name:    "standard-webhooks",
-		Summary: "Standard Webhooks: webhook-signature v1,<base64 HMAC-SHA256 of id.timestamp.body> under a whsec_ secret",
+		Name: "standard-webhooks",
+		Summary: "Standard Webhooks: webhook-signature v1,<base64 HMAC-SHA256 of id.timestamp.body> under a whsec_ secret, " +
+			"or v1a,<base64 Ed25519 signature> under a whpk_ public key",
 		New: func(p Params) (Verifier, error) {
 			tolerance, optErr := options(p, true, false)
-			keys, err := newKeyring(p.Secrets, func(s []byte) ([]byte, error) {
-				return decodeBase64([]byte(strings.TrimPrefix(string(s), StandardSecretPrefix)))
-			})
-			if err := errors.Join(optErr, err); err != nil {
+			var secrets, public [][]byte
+			for _, s := range p.Secrets {
+				if strings.HasPrefix(string(s), StandardPublicKeyPrefix) {
+					public = append(public, s)
+				} else {
+					secrets = append(secrets, s)
+				}
+			}
+			v := &standardWebhooks{tolerance: tolerance}
+			var err error
+			if len(secrets) > 0 || len(public) == 0 {
+				v.keys, err = newKeyring(secrets, func(s []byte) ([]byte, error) {
+					return decodeBase64([]byte(strings.TrimPrefix(string(s), StandardSecretPrefix)))
+				})
+			}
+			var keyErr error
+			v.public, keyErr = publicKeys(public)
+			if err := errors.Join(optErr, err, keyErr); err != nil {
 				return nil, err
 			}
-			return &standardWebhooks{keys: keys, tolerance: tolerance}, nil
+			return v, nil
 		},
 	}
 }
 
+// publicKeys decodes whpk_ keys and says what is wrong with any that are
+// not base64 Ed25519 public keys.
+func publicKeys(keys [][]byte) ([]ed25519.PublicKey, error) {
+	var (
+		out  []ed25519.PublicKey
+		errs []error
+	)
+	for i, k := range keys {
+		b, err := decodeBase64([]byte(strings.TrimPrefix(string(k), StandardPublicKeyPrefix)))
+		if err == nil && len(b) != ed25519.PublicKeySize {
+			err = fmt.Errorf("%d bytes, want %d", len(b), ed25519.PublicKeySize)
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("public key %d: not a base64 Ed25519 key after %s: %w", i+1, StandardPublicKeyPrefix, err))
+			continue
+		}
+		out = append(out, ed25519.PublicKey(b))
+	}
+	return out, errors.Join(errs...)
+}
+
 type standardWebhooks struct {
-	keys      keyring
+	keys      keyring             // whsec_ secrets, for v1
+	public    []ed25519.PublicKey // whpk_ keys, for v1a
 	tolerance time.Duration
 }
 
@@ -60,21 +106,45 @@ func (v *standardWebhooks) Verify(r *Request) error {
 	if err := checkTimestamp(r, HeaderWebhookTimestamp, ts, time.Second, v.tolerance); err != nil {
 		return err
 	}
-	sigs := ParseStandardSignatures(header, "v1")
-	if len(sigs) == 0 {
-		return fmt.Errorf("%w: no v1 signature in %s", ErrMismatch, HeaderWebhookSignature)
+	v1, v1a := ParseStandardSignatures(header, "v1"), ParseStandardSignatures(header, "v1a")
+	if (len(v1) == 0 || len(v.keys) == 0) && (len(v1a) == 0 || len(v.public) == 0) {
+		return fmt.Errorf("%w: no %s signature in %s", ErrMismatch, v.versions(), HeaderWebhookSignature)
 	}
-	if !v.keys.match(sigs, []byte(id), []byte("."), []byte(ts), []byte("."), r.Body) {
-		return fmt.Errorf("%w: no %s signature matches", ErrMismatch, HeaderWebhookSignature)
+	if len(v.keys) > 0 && v.keys.match(v1, []byte(id), []byte("."), []byte(ts), []byte("."), r.Body) {
+		return nil
 	}
-	return nil
+	if len(v1a) > 0 && len(v.public) > 0 {
+		signed := make([]byte, 0, len(id)+len(ts)+2+len(r.Body))
+		signed = append(append(append(append(append(signed, id...), '.'), ts...), '.'), r.Body...)
+		for _, key := range v.public {
+			for _, sig := range v1a {
+				if ed25519.Verify(key, signed, sig) {
+					return nil
+				}
+			}
+		}
+	}
+	return fmt.Errorf("%w: no %s signature matches", ErrMismatch, HeaderWebhookSignature)
+}
+
+// versions names the signature versions v accepts.
+func (v *standardWebhooks) versions() string {
+	switch {
+	case len(v.keys) > 0 && len(v.public) > 0:
+		return "v1 or v1a"
+	case len(v.public) > 0:
+		return "v1a"
+	default:
+		return "v1"
+	}
 }
 
 func (v *standardWebhooks) SecretHeaders() []string { return nil }
 
 // ParseStandardSignatures returns the decoded signatures of one version
-// (such as "v1") in a webhook-signature header: space-separated
-// "version,base64" entries. Malformed entries are skipped.
+// (such as "v1", HMAC-SHA256, or "v1a", Ed25519) in a webhook-signature
+// header: space-separated "version,base64" entries. Malformed entries are
+// skipped.
 func ParseStandardSignatures(header, version string) [][]byte {
 	var sigs [][]byte
 	for entry := range strings.FieldsSeq(header) {
@@ -82,7 +152,11 @@ func ParseStandardSignatures(header, version string) [][]byte {
 		if !ok || v != version {
 			continue
 		}
-		if b := decodeSignature(sig, EncodingBase64); b != nil {
+		if version == "v1a" { // Ed25519
+			if b, err := decodeBase64([]byte(sig)); err == nil && len(b) == ed25519.SignatureSize {
+				sigs = append(sigs, b)
+			}
+		} else if b := decodeSignature(sig, EncodingBase64); b != nil {
 			sigs = append(sigs, b)
 		}
 	}
