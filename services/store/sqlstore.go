@@ -122,7 +122,8 @@ func newTableQueries(d dialect, s *recordSchema) tableQueries {
 		save:     r(d.upsert(s.table, []string{s.key}, cols, 1)),
 		count:    r("SELECT count(*) FROM " + s.table),
 	}
-	for n := 1; n <= len(s.fields); n++ {
+	// A write can touch the key and every field.
+	for n := 1; n <= len(s.fields)+1; n++ {
 		q.saveProv = append(q.saveProv, r(d.upsert(s.fieldTable, []string{s.key, "field"},
 			[]string{s.key, "field", "event_id", "event_time", "source"}, n)))
 	}
@@ -493,7 +494,7 @@ func (t *sqlTx) Save(ctx context.Context, sc *recordSchema, r record, fields []s
 		return nil
 	}
 	if len(fields) > len(tq.saveProv) {
-		return fmt.Errorf("save %s provenance: %d fields, the schema has %d", sc.name, len(fields), len(tq.saveProv))
+		return fmt.Errorf("save %s provenance: %d fields, at most %d can be touched", sc.name, len(fields), len(tq.saveProv))
 	}
 	args = args[:0]
 	for _, f := range fields {

@@ -133,3 +133,36 @@ func TestRetryableIsOnlyLockContention(t *testing.T) {
 		t.Error("only *sqlite.Error values with a busy or locked code are retryable")
 	}
 }
+
+// TestSaveEveryField saves a record whose key and every field were touched
+// by one write: their provenance goes in one statement of the largest size.
+func TestSaveEveryField(t *testing.T) {
+	for _, b := range testBackends {
+		t.Run(b.name, func(t *testing.T) {
+			s, ctx := b.open(t), context.Background()
+			for _, sc := range []*recordSchema{contactSchema, companySchema} {
+				r := record{key: "k@example.com", values: map[string]any{}, prov: map[string]contracts.Provenance{},
+					createdAt: t0, updatedAt: t0}
+				fields := []string{sc.key}
+				r.prov[sc.key] = contracts.Provenance{Source: "form", EventID: "e1", At: t0}
+				for _, c := range sc.fields {
+					if c.name == sc.key {
+						continue
+					}
+					fields = append(fields, c.name)
+					r.prov[c.name] = contracts.Provenance{Source: "form", EventID: "e1", At: t0}
+				}
+				if err := s.Update(ctx, func(tx recordTx) error { return tx.Save(ctx, sc, r, fields) }); err != nil {
+					t.Fatalf("%s: save with %d touched fields: %v", sc.name, len(fields), err)
+				}
+				var got record
+				if err := s.Update(ctx, func(tx recordTx) (err error) { got, _, err = tx.Load(ctx, sc, r.key); return err }); err != nil {
+					t.Fatal(err)
+				}
+				if len(got.prov) != len(fields) {
+					t.Errorf("%s: %d provenance rows, want %d", sc.name, len(got.prov), len(fields))
+				}
+			}
+		})
+	}
+}
