@@ -56,7 +56,10 @@ func WithConcurrency(n int) ConsumerOption { return func(o *consumerOptions) { o
 // WithOrderingKey keeps messages with the same key in order: they are
 // handled one at a time, by the same worker, in the order they were
 // delivered, while messages with different keys run concurrently on up to
-// the consumer's concurrency. Without it any worker takes any message.
+// the consumer's concurrency. Keys are spread over the workers by hash, so
+// a worker busy with one key holds the others that hash to it; the rest go
+// on until its queue holds a pull batch. Without it any worker takes any
+// message.
 func WithOrderingKey(key func(jetstream.Msg) string) ConsumerOption {
 	return func(o *consumerOptions) { o.key = key }
 }
@@ -185,15 +188,16 @@ func (c *Consumer) Run(ctx context.Context) error {
 }
 
 // queues returns the queues workers take messages from: one shared by all
-// of them, or one per worker when messages are ordered by key.
+// of them, or one per worker when messages are ordered by key. A keyed
+// queue holds up to a pull batch, so one busy worker does not stop the
+// puller from feeding the others until its queue is full.
 func (c *Consumer) queues() []chan jetstream.Msg {
-	n := 1
-	if c.o.key != nil {
-		n = c.o.concurrency
+	if c.o.key == nil {
+		return []chan jetstream.Msg{make(chan jetstream.Msg)}
 	}
-	qs := make([]chan jetstream.Msg, n)
+	qs := make([]chan jetstream.Msg, c.o.concurrency)
 	for i := range qs {
-		qs[i] = make(chan jetstream.Msg, min(n-1, 2)) // keyed: a little slack per worker
+		qs[i] = make(chan jetstream.Msg, c.o.batch)
 	}
 	return qs
 }
@@ -298,9 +302,8 @@ func (c *Consumer) call(ctx context.Context, ev event.Event) (err error) {
 }
 
 // keepAlive tells the server the message is still being worked on while a
-// handler outlives half the AckWait.
-// Most handlers finish long before, so nothing runs until then: no
-// goroutine or ticker per message.
+// handler outlives half the AckWait. Most handlers finish long before, so
+// nothing runs until then: no goroutine or ticker per message.
 func (c *Consumer) keepAlive(m jetstream.Msg) (stop func()) {
 	every := c.spec.AckWait / 2
 	var (
