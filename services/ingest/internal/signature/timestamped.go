@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 )
@@ -113,9 +114,8 @@ func (v *standardWebhooks) Verify(r *Request) error {
 	if len(v.keys) > 0 && v.keys.match(v1, []byte(id), []byte("."), []byte(ts), []byte("."), r.Body) {
 		return nil
 	}
-	if len(v1a) > 0 && len(v.public) > 0 {
-		signed := make([]byte, 0, len(id)+len(ts)+2+len(r.Body))
-		signed = append(append(append(append(append(signed, id...), '.'), ts...), '.'), r.Body...)
+	if len(v1a) > 0 {
+		signed := slices.Concat([]byte(id), []byte("."), []byte(ts), []byte("."), r.Body)
 		for _, key := range v.public {
 			for _, sig := range v1a {
 				if ed25519.Verify(key, signed, sig) {
