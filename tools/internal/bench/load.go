@@ -53,7 +53,7 @@ const warmup = time.Second
 // openLoop starts do at a fixed rate for d regardless of how long earlier
 // calls take, so slow answers cannot hide latency (no coordinated
 // omission). Callers time each call from its scheduled time, and leave out
-// the calls scheduled within warmup of the start (see warmedUp).
+// the calls scheduled within warmup of the start (see warmupCalls).
 func openLoop(ctx context.Context, rate float64, d time.Duration, do func(i int, scheduled time.Time) error) (int, error) {
 	if rate <= 0 {
 		return 0, errors.New("offered rate must be positive")
@@ -103,9 +103,6 @@ func ticker(fn func()) (stop func()) {
 	return func() { t.Stop(); close(done) }
 }
 
-// warmedUp reports whether call i of an open loop at rate comes after the
-// warm-up, and how many calls the warm-up holds.
-func warmedUp(i int, rate float64) (bool, int) {
-	w := int(rate * warmup.Seconds())
-	return i >= w, w
-}
+// warmupCalls is how many calls of an open loop at rate fall within the
+// warm-up: calls 0 to warmupCalls-1 are not measured.
+func warmupCalls(rate float64) int { return int(rate * warmup.Seconds()) }

@@ -127,7 +127,7 @@ func runPipelineLatency(ctx context.Context, e *env, p Progress) (Result, error)
 	if err := waitConsumersIdle(ctx, e.js, pipelineConsumers, e.patience()); err != nil {
 		return Result{}, err
 	}
-	_, warm := warmedUp(0, e.cfg.Rate)
+	warm := warmupCalls(e.cfg.Rate)
 	want := int(e.cfg.Rate * e.cfg.Duration.Seconds())
 	f := &flow{scheduled: map[string]time.Time{}, byEvent: map[string]string{}, early: map[string]time.Time{}, done: make(chan struct{}), want: want}
 	for subj, fn := range map[string]nats.MsgHandler{"gtm.records.contact.created": f.onRecord, "gtm.notify.>": f.onDecision} {
@@ -143,7 +143,7 @@ func runPipelineLatency(ctx context.Context, e *env, p Progress) (Result, error)
 	defer stop()
 	start := time.Now()
 	sent, err := openLoop(ctx, e.cfg.Rate, warmup+e.cfg.Duration, func(i int, at time.Time) error {
-		if ok, _ := warmedUp(i, e.cfg.Rate); !ok {
+		if i < warm {
 			return e.post(url, e.lead(run, i), true)
 		}
 		f.mu.Lock()

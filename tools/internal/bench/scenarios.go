@@ -228,7 +228,7 @@ func ingestAlone(ctx context.Context, e *env, measure func(url string) (Result, 
 // from when its request was due.
 func latencyRun(ctx context.Context, e *env, p Progress, name, url string, rate float64, secret bool) (Result, error) {
 	run := uuid.NewString()[:8]
-	_, warm := warmedUp(0, rate)
+	warm := warmupCalls(rate)
 	lat := make([]time.Duration, warm+int(rate*e.cfg.Duration.Seconds())+1)
 	var done atomic.Int64
 	stop := ticker(func() { p(name, int(done.Load()), len(lat)) })
@@ -237,7 +237,7 @@ func latencyRun(ctx context.Context, e *env, p Progress, name, url string, rate 
 	runtime.ReadMemStats(&before)
 	sent, err := openLoop(ctx, rate, warmup+e.cfg.Duration, func(i int, at time.Time) error {
 		err := e.post(url, e.lead(run, i), secret)
-		if ok, _ := warmedUp(i, rate); ok && i < len(lat) {
+		if i >= warm && i < len(lat) {
 			lat[i] = time.Since(at)
 		}
 		done.Add(1)
