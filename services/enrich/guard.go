@@ -87,9 +87,7 @@ func (g *guarded) lookupKey(ctx context.Context, key string, q Query) outcome {
 	}
 	ans, err := g.call(ctx, q)
 	if reserved != "" && !ans.Charged {
-		if rerr := g.credits.refund(context.WithoutCancel(ctx), reserved); rerr != nil {
-			g.log.WarnContext(ctx, "refund provider credit", "provider", g.p.Name(), "err", rerr)
-		}
+		g.credits.refund(reserved)
 	}
 	return g.settle(ctx, key, ans, err)
 }

@@ -107,10 +107,7 @@ func (c *credits) fromLease(key string) bool {
 
 // refund gives back a credit reserved under key for a call the provider did
 // not charge for: to the lease, for the next call.
-func (c *credits) refund(_ context.Context, key string) error {
-	c.lend(key, 1)
-	return nil
-}
+func (c *credits) refund(key string) { c.lend(key, 1) }
 
 // lend adds n credits under key to the lease.
 func (c *credits) lend(key string, n int) {
