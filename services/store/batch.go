@@ -60,7 +60,10 @@ const removeInterval = 100 * time.Millisecond
 
 // Done removes published outbox entries in the next batch, without waiting
 // for it: an entry whose removal is lost is published again by the relay,
-// with the same id, and the stream keeps it once.
+// with the same id, within a minute, and the stream keeps it once. Only a
+// crash followed by more than the stream's two-minute duplicate window can
+// store it twice, and consumers settle a change event they already handled
+// by its id.
 func (b *batcher) Done(_ context.Context, seqs ...int64) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
