@@ -29,7 +29,7 @@ func TestBatchCommitsTogetherAndIsolatesAFailure(t *testing.T) {
 	ctx := context.Background()
 	mark := func(id string, err error) batchReq {
 		return batchReq{ctx: ctx, done: make(chan error, 1), fn: func(tx recordTx) error {
-			if e := tx.MarkProcessed(ctx, id, "test", clock); e != nil {
+			if _, e := tx.MarkProcessed(ctx, id, "test", clock); e != nil {
 				return e
 			}
 			return err
@@ -164,7 +164,10 @@ func TestBatchRemovesPublishedEntriesWithTheNextWrite(t *testing.T) {
 			if err := bt.Done(ctx, seqs[:2]...); err != nil {
 				t.Fatal(err)
 			}
-			if err := bt.Update(ctx, func(tx recordTx) error { return tx.MarkProcessed(ctx, "w", "test", clock) }); err != nil {
+			if err := bt.Update(ctx, func(tx recordTx) error {
+				_, err := tx.MarkProcessed(ctx, "w", "test", clock)
+				return err
+			}); err != nil {
 				t.Fatal(err)
 			}
 			left, err := s.PendingFor(ctx, "in")
@@ -183,6 +186,69 @@ func TestBatchRemovesPublishedEntriesWithTheNextWrite(t *testing.T) {
 			<-stopped
 			if left, err := s.PendingFor(ctx, "in"); err != nil || len(left) != 0 {
 				t.Errorf("after stopping: %d entries left (%v), want none", len(left), err)
+			}
+		})
+	}
+}
+
+// TestBatchWaitsForAnnouncedWrites commits a write at once when no other is
+// on its way, and otherwise waits, up to the commit delay, for the writes
+// announced meanwhile, to commit them together.
+func TestBatchWaitsForAnnouncedWrites(t *testing.T) {
+	tests := []struct {
+		name      string
+		delay     time.Duration
+		announced int // writes announced before the first is submitted
+		submitted int // of those, how many are submitted
+		wantTxs   int64
+	}{
+		{"a lone write does not wait", time.Hour, 0, 0, 1},
+		{"announced writes share the commit", time.Hour, 2, 2, 1},
+		{"a write that never comes is waited for up to the delay", 50 * time.Millisecond, 1, 0, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := context.Background()
+			cs := &countingStore{recordStore: testBackends[0].open(t)}
+			bt := newBatcher(cs, maxBatch)
+			bt.delay = tt.delay
+			bctx, stop := context.WithCancel(ctx)
+			stopped := make(chan struct{})
+			go func() { bt.run(bctx, 1); close(stopped) }()
+			defer func() { stop(); <-stopped }()
+
+			write := func(id string) chan error {
+				done := make(chan error, 1)
+				go func() {
+					done <- bt.Update(ctx, func(tx recordTx) error {
+						_, err := tx.MarkProcessed(ctx, id, "test", clock)
+						return err
+					})
+				}()
+				return done
+			}
+			var arrivals []func()
+			for range tt.announced {
+				arrivals = append(arrivals, bt.expect())
+			}
+			dones := []chan error{write("first")}
+			for i := range tt.submitted {
+				time.Sleep(10 * time.Millisecond) // the first write is waiting by now
+				arrivals[i]()
+				dones = append(dones, write(fmt.Sprint("announced-", i)))
+			}
+			for i, done := range dones {
+				select {
+				case err := <-done:
+					if err != nil {
+						t.Fatalf("write %d: %v", i, err)
+					}
+				case <-time.After(10 * time.Second):
+					t.Fatalf("write %d still waiting", i)
+				}
+			}
+			if got := cs.txs.Load(); got != tt.wantTxs {
+				t.Errorf("%d transactions, want %d", got, tt.wantTxs)
 			}
 		})
 	}

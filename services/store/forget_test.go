@@ -2,7 +2,9 @@ package store
 
 import (
 	"context"
+	"errors"
 	"log/slog"
+	"slices"
 	"testing"
 	"time"
 
@@ -18,11 +20,12 @@ func TestForgetProcessed(t *testing.T) {
 			const old = forgetBatch + 5 // more than one batch
 			if err := s.Update(ctx, func(tx recordTx) error {
 				for i := range old {
-					if err := tx.MarkProcessed(ctx, "old-"+time.Duration(i).String(), "s", clock.Add(-40*24*time.Hour)); err != nil {
+					if _, err := tx.MarkProcessed(ctx, "old-"+time.Duration(i).String(), "s", clock.Add(-40*24*time.Hour)); err != nil {
 						return err
 					}
 				}
-				return tx.MarkProcessed(ctx, "recent", "s", clock.Add(-29*24*time.Hour))
+				_, err := tx.MarkProcessed(ctx, "recent", "s", clock.Add(-29*24*time.Hour))
+				return err
 			}); err != nil {
 				t.Fatal(err)
 			}
@@ -33,11 +36,7 @@ func TestForgetProcessed(t *testing.T) {
 				t.Fatalf("forget = %d, %v; want %d", n, err, old)
 			}
 			for id, want := range map[string]bool{"recent": true, "old-0s": false} {
-				var done bool
-				if err := s.Update(ctx, func(tx recordTx) (err error) { done, err = tx.Processed(ctx, id); return err }); err != nil {
-					t.Fatal(err)
-				}
-				if done != want {
+				if done := processed(t, s, id); done != want {
 					t.Errorf("%s remembered = %v, want %v", id, done, want)
 				}
 			}
@@ -79,4 +78,62 @@ func TestForgottenEventAgainChangesNothing(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestMarkProcessedOnce marks an event processed the first time only, within
+// a transaction and across them, and keeps nothing of a rolled-back mark.
+func TestMarkProcessedOnce(t *testing.T) {
+	rollback := errors.New("rollback")
+	for _, b := range testBackends {
+		t.Run(b.name, func(t *testing.T) {
+			s, ctx := b.open(t), context.Background()
+			mark := func(tx recordTx, id string) bool {
+				fresh, err := tx.MarkProcessed(ctx, id, "s", clock)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return fresh
+			}
+			var got []bool
+			if err := s.Update(ctx, func(tx recordTx) error {
+				got = append(got, mark(tx, "a"), mark(tx, "a"))
+				return nil
+			}); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.Update(ctx, func(tx recordTx) error {
+				got = append(got, mark(tx, "a"), mark(tx, "b"))
+				return rollback
+			}); !errors.Is(err, rollback) {
+				t.Fatalf("rolled-back update: %v", err)
+			}
+			if err := s.Update(ctx, func(tx recordTx) error {
+				got = append(got, mark(tx, "b"))
+				return nil
+			}); err != nil {
+				t.Fatal(err)
+			}
+			if want := []bool{true, false, false, true, true}; !slices.Equal(got, want) {
+				t.Errorf("fresh = %v, want %v", got, want)
+			}
+		})
+	}
+}
+
+// processed reports whether s remembers processing the event id, without
+// changing what it remembers.
+func processed(t *testing.T, s recordStore, id string) bool {
+	t.Helper()
+	errPeek := errors.New("peek")
+	var fresh bool
+	err := s.Update(context.Background(), func(tx recordTx) (err error) {
+		if fresh, err = tx.MarkProcessed(context.Background(), id, "s", clock); err != nil {
+			return err
+		}
+		return errPeek // roll the mark back
+	})
+	if !errors.Is(err, errPeek) {
+		t.Fatal(err)
+	}
+	return !fresh
 }

@@ -2,7 +2,9 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"errors"
+	"net/url"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -285,5 +287,58 @@ func TestConfigFromGtmhubYAML(t *testing.T) {
 	}
 	if d := cfg.Database(); strings.Contains(d, "secret") {
 		t.Errorf("Database() = %q shows the password", d)
+	}
+}
+
+// TestSQLiteUpgradeClustersProvenance opens a database written by the first
+// two migrations and checks that the third keeps every provenance and
+// processed-event row while storing those tables on their primary key.
+func TestSQLiteUpgradeClustersProvenance(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "old.db")
+	old, err := sql.Open("sqlite", sqliteDSN(path, url.Values{"_foreign_keys": {"1"}}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	migs, err := loadMigrations(sqliteMigrations, "migrations/sqlite")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := migrate(ctx, old, sqliteDialect{}, migs[:2], clock); err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{
+		`INSERT INTO contacts (email, first_name, created_at, updated_at) VALUES ('ada@example.com', 'Ada', '2025-11-20T09:14:03.000000000Z', '2025-11-20T09:14:03.000000000Z')`,
+		`INSERT INTO contact_fields VALUES ('ada@example.com', 'first_name', 'e1', '2025-11-20T09:14:03.000000000Z', 'form')`,
+		`INSERT INTO companies (domain, name, created_at, updated_at) VALUES ('example.com', 'Example', '2025-11-20T09:14:03.000000000Z', '2025-11-20T09:14:03.000000000Z')`,
+		`INSERT INTO company_fields VALUES ('example.com', 'name', 'e1', '2025-11-20T09:14:03.000000000Z', 'enrich')`,
+		`INSERT INTO processed_events VALUES ('e1', 'gtm.leads.enriched', 't')`,
+	} {
+		if _, err := old.ExecContext(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	if err := old.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	s, err := openSQLite(ctx, path, busyTimeout)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	for _, table := range []string{"contact_fields", "company_fields", "processed_events"} {
+		if n := rowCount(t, s, table); n != 1 {
+			t.Errorf("%s has %d rows after the upgrade, want 1", table, n)
+		}
+		var withoutRowid bool
+		if err := s.writer.QueryRowContext(ctx, `SELECT wr FROM pragma_table_list WHERE name = ?`, table).
+			Scan(&withoutRowid); err != nil || !withoutRowid {
+			t.Errorf("%s WITHOUT ROWID = %v (%v), want true", table, withoutRowid, err)
+		}
+	}
+	r, found, err := s.load(ctx, s.writer, contactSchema, "ada@example.com")
+	if err != nil || !found || r.prov["first_name"].EventID != "e1" {
+		t.Errorf("ada after the upgrade: found %v, provenance %+v, %v", found, r.prov, err)
 	}
 }

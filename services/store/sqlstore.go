@@ -56,7 +56,7 @@ const maxTxAttempts = 4
 
 // queries are the store's SQL, rebound for its dialect once at open.
 type queries struct {
-	processed, markProcessed, forgetProcessed  string
+	markProcessed, forgetProcessed             string
 	addActivity, activities                    string
 	enqueue, pendingFor, pendingBefore, delete string
 	tables                                     map[*recordSchema]tableQueries
@@ -73,8 +73,8 @@ type tableQueries struct {
 func newSQLStore(ctx context.Context, d dialect, writer, reader *sql.DB) (*sqlStore, error) {
 	r := d.rebind
 	q := queries{
-		processed:     r(`SELECT 1 FROM processed_events WHERE event_id = ?`),
-		markProcessed: r(`INSERT INTO processed_events (event_id, subject, processed_at) VALUES (?, ?, ?)`),
+		markProcessed: r(`INSERT INTO processed_events (event_id, subject, processed_at) VALUES (?, ?, ?)
+			ON CONFLICT (event_id) DO NOTHING`),
 		forgetProcessed: r(`DELETE FROM processed_events WHERE event_id IN
 			(SELECT event_id FROM processed_events WHERE processed_at < ? ORDER BY processed_at LIMIT ?)`),
 		enqueue: r(`INSERT INTO outbox (event_id, input_event_id, subject, event, created_at)
@@ -103,7 +103,7 @@ func newSQLStore(ctx context.Context, d dialect, writer, reader *sql.DB) (*sqlSt
 
 // writes lists the queries that write transactions run.
 func (q queries) writes() []string {
-	out := []string{q.processed, q.markProcessed, q.enqueue, q.delete, q.addActivity}
+	out := []string{q.markProcessed, q.enqueue, q.delete, q.addActivity}
 	for _, t := range q.tables {
 		out = append(out, t.load, t.loadProv, t.save)
 		out = append(out, t.saveProv...)
@@ -456,23 +456,16 @@ type sqlTx struct {
 	s  *sqlStore
 }
 
-func (t *sqlTx) Processed(ctx context.Context, eventID string) (bool, error) {
-	var one int
-	err := t.tx.QueryRowContext(ctx, t.s.q.processed, eventID).Scan(&one)
-	switch {
-	case errors.Is(err, sql.ErrNoRows):
-		return false, nil
-	case err != nil:
-		return false, fmt.Errorf("check processed event: %w", err)
+func (t *sqlTx) MarkProcessed(ctx context.Context, eventID, subject string, at time.Time) (bool, error) {
+	res, err := t.tx.ExecContext(ctx, t.s.q.markProcessed, eventID, subject, formatTime(at))
+	if err != nil {
+		return false, fmt.Errorf("mark event processed: %w", err)
 	}
-	return true, nil
-}
-
-func (t *sqlTx) MarkProcessed(ctx context.Context, eventID, subject string, at time.Time) error {
-	if _, err := t.tx.ExecContext(ctx, t.s.q.markProcessed, eventID, subject, formatTime(at)); err != nil {
-		return fmt.Errorf("mark event processed: %w", err)
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, fmt.Errorf("mark event processed: %w", err)
 	}
-	return nil
+	return n == 1, nil
 }
 
 func (t *sqlTx) Load(ctx context.Context, sc *recordSchema, key string) (record, bool, error) {

@@ -39,11 +39,10 @@ type recordStore interface {
 
 // recordTx is one transaction of a recordStore.
 type recordTx interface {
-	// Processed reports whether the write of the event eventID committed.
-	Processed(ctx context.Context, eventID string) (bool, error)
 	// MarkProcessed records that the write of the event eventID is in this
-	// transaction.
-	MarkProcessed(ctx context.Context, eventID, subject string, at time.Time) error
+	// transaction, and returns false, changing nothing, if a write of it
+	// committed before or is already in this transaction.
+	MarkProcessed(ctx context.Context, eventID, subject string, at time.Time) (bool, error)
 	// Load reads the record with the given key and its provenance.
 	Load(ctx context.Context, s *recordSchema, key string) (record, bool, error)
 	// Save inserts or replaces the record, and the provenance of fields.
@@ -64,6 +63,9 @@ type recordTx interface {
 // writer applies enriched leads to the store.
 type writer struct {
 	store recordStore
+	// batch, when set, is told of each write before the event is decoded,
+	// so the batch forming meanwhile can wait for it.
+	batch interface{ expect() (arrived func()) }
 	relay *relay
 	prop  propagation.TextMapPropagator
 	now   func() time.Time
@@ -78,7 +80,12 @@ type writer struct {
 // publish failures are returned for a retry, which does not write twice but
 // publishes what is still in the outbox.
 func (w *writer) handle(ctx context.Context, ev event.Event) error {
+	arrived := func() {}
+	if w.batch != nil {
+		arrived = w.batch.expect()
+	}
 	in, err := decodeLead(ctx, ev)
+	arrived()
 	if err != nil {
 		return err
 	}
@@ -130,15 +137,15 @@ func (w *writer) transaction(ctx context.Context, fn func(tx recordTx) error) er
 	return err
 }
 
-// apply writes in within tx unless its write committed before: the contact,
-// the company when the lead names a domain, the event id, and a change event
-// in the outbox for each record that changed.
+// apply writes in within tx unless its write committed before: the event
+// id, the contact, the company when the lead names a domain, and a change
+// event in the outbox for each record that changed.
 func (w *writer) apply(ctx context.Context, tx recordTx, in leadEvent) error {
-	done, err := tx.Processed(ctx, in.id)
-	if err != nil || done {
+	now := w.now().UTC()
+	fresh, err := tx.MarkProcessed(ctx, in.id, in.subject, now)
+	if err != nil || !fresh {
 		return err
 	}
-	now := w.now().UTC()
 	cw := in.contactWrite()
 	if err := w.upsert(ctx, tx, contactSchema, cw, in.id, now); err != nil {
 		return err
@@ -151,7 +158,7 @@ func (w *writer) apply(ctx context.Context, tx recordTx, in leadEvent) error {
 			return err
 		}
 	}
-	return tx.MarkProcessed(ctx, in.id, in.subject, now)
+	return nil
 }
 
 // upsert merges one write into its record and enqueues the change event.

@@ -1,0 +1,4 @@
+-- SQLite's 0003 stores provenance and processed events clustered on their
+-- primary key. PostgreSQL keeps every table as a heap beside its primary key
+-- index and has no such layout, so its schema does not change here; the
+-- version exists so both databases count the same migrations.
