@@ -222,7 +222,7 @@ func openProviders(ctx context.Context, cfgs []ProviderConfig, r service.Resolve
 				events.WithBreakerMetrics(r.Metrics))),
 			credits: &credits{kv: creditsKV, provider: pc.Name, limit: pc.MonthlyCredits, now: time.Now,
 				report: usageReporter(r, pc)},
-			cache: &cache{kv: cacheKV},
+			cache: newCache(cacheKV, pc.CacheTTL),
 			log:   r.Logger,
 		})
 	}

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	lru "github.com/hashicorp/golang-lru/v2"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/gtmhub/gtmhub/events/service"
@@ -237,7 +238,32 @@ type cacheEntry struct {
 // cache keeps a provider's answers in a KV bucket whose entries expire
 // after the provider's cache_ttl. Keys are SHA-256 hashes of what was
 // looked up, so no email appears in a key.
-type cache struct{ kv jetstream.KeyValue }
+//
+// In front of the bucket, the process keeps the most recently used final
+// answers (not pending ones), each until its bucket entry expires: leads
+// from one company find its answer without a round trip to the server.
+// Answers for the same lookup are interchangeable, so another process's
+// newer entry is not missed.
+type cache struct {
+	kv    jetstream.KeyValue
+	ttl   time.Duration
+	local *lru.Cache[string, localEntry]
+	now   func() time.Time
+}
+
+// localEntry is an answer kept in the process until expires.
+type localEntry struct {
+	ce      cacheEntry
+	expires time.Time
+}
+
+// localAnswers is how many answers a provider's cache keeps in the process.
+const localAnswers = 4096
+
+func newCache(kv jetstream.KeyValue, ttl time.Duration) *cache {
+	local, _ := lru.New[string, localEntry](localAnswers) // fails only for a size <= 0
+	return &cache{kv: kv, ttl: ttl, local: local, now: time.Now}
+}
 
 func cacheKey(lookup string) string {
 	sum := sha256.Sum256([]byte(lookup))
@@ -246,7 +272,14 @@ func cacheKey(lookup string) string {
 
 // get returns the entry for lookup, if any.
 func (c *cache) get(ctx context.Context, lookup string) (cacheEntry, bool, error) {
-	e, err := c.kv.Get(ctx, cacheKey(lookup))
+	key := cacheKey(lookup)
+	if le, ok := c.local.Get(key); ok {
+		if c.now().Before(le.expires) {
+			return le.ce, true, nil
+		}
+		c.local.Remove(key)
+	}
+	e, err := c.kv.Get(ctx, key)
 	switch {
 	case errors.Is(err, jetstream.ErrKeyNotFound):
 		return cacheEntry{}, false, nil
@@ -257,6 +290,7 @@ func (c *cache) get(ctx context.Context, lookup string) (cacheEntry, bool, error
 	if err := json.Unmarshal(e.Value(), &ce); err != nil {
 		return cacheEntry{}, false, nil // unreadable: ask the provider again
 	}
+	c.keep(key, ce, e.Created())
 	return ce, true, nil
 }
 
@@ -266,10 +300,22 @@ func (c *cache) put(ctx context.Context, lookup string, ce cacheEntry) error {
 	if err != nil {
 		return fmt.Errorf("cache: %w", err)
 	}
-	if _, err := c.kv.Put(ctx, cacheKey(lookup), b); err != nil {
+	key := cacheKey(lookup)
+	if _, err := c.kv.Put(ctx, key, b); err != nil {
 		return fmt.Errorf("cache: %w", err)
 	}
+	c.keep(key, ce, c.now())
 	return nil
+}
+
+// keep holds a final answer stored at created in the process until its
+// bucket entry expires; a pending one is left to the bucket.
+func (c *cache) keep(key string, ce cacheEntry, created time.Time) {
+	if ce.Pending {
+		c.local.Remove(key)
+		return
+	}
+	c.local.Add(key, localEntry{ce: ce, expires: created.Add(c.ttl)})
 }
 
 // openBuckets creates or updates the credits bucket and the provider's

@@ -1,0 +1,84 @@
+package enrich
+
+import (
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/gtmhub/gtmhub/contracts"
+	"github.com/gtmhub/gtmhub/events/eventstest"
+)
+
+// TestCacheKeepsFinalAnswersInProcess serves a final answer from the
+// process, without the bucket, until the bucket entry would expire, and
+// leaves pending answers to the bucket.
+func TestCacheKeepsFinalAnswersInProcess(t *testing.T) {
+	const ttl = time.Hour
+	tests := []struct {
+		name    string
+		entry   cacheEntry
+		age     time.Duration // how long after the put the lookup comes
+		wantHit bool
+	}{
+		{"a final answer, fresh", cacheEntry{Result: Result{Company: &contracts.Company{Name: "Acme"}}}, ttl / 2, true},
+		{"a refusal, fresh", cacheEntry{Skip: "not a company domain"}, ttl / 2, true},
+		{"a final answer, expired", cacheEntry{Result: Result{Company: &contracts.Company{Name: "Acme"}}}, ttl, false},
+		{"a pending answer", cacheEntry{Pending: true}, 0, false},
+	}
+	srv := eventstest.RunServer(t)
+	kv, err := srv.JS.CreateKeyValue(t.Context(), jetstream.KeyValueConfig{Bucket: "cache_test", TTL: ttl})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := t.Context()
+			now := time.Now()
+			c := newCache(kv, ttl)
+			c.now = func() time.Time { return now }
+			lookup := "domain:" + tt.name
+			if err := c.put(ctx, lookup, tt.entry); err != nil {
+				t.Fatal(err)
+			}
+			// Gone from the bucket: only the process can still answer.
+			if err := kv.Purge(ctx, cacheKey(lookup)); err != nil {
+				t.Fatal(err)
+			}
+			now = now.Add(tt.age)
+			got, hit, err := c.get(ctx, lookup)
+			if err != nil || hit != tt.wantHit {
+				t.Fatalf("get = %+v, hit %v, %v; want hit %v", got, hit, err, tt.wantHit)
+			}
+			if hit && got.Skip != tt.entry.Skip {
+				t.Errorf("get = %+v, want %+v", got, tt.entry)
+			}
+		})
+	}
+}
+
+// TestCacheKeepsWhatAnotherProcessStored reads another process's answer
+// from the bucket once, then from the process until that entry expires.
+func TestCacheKeepsWhatAnotherProcessStored(t *testing.T) {
+	ctx := t.Context()
+	srv := eventstest.RunServer(t)
+	kv, err := srv.JS.CreateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: "cache_test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, mine := newCache(kv, time.Hour), newCache(kv, time.Hour)
+	if err := other.put(ctx, "domain:acme.io", cacheEntry{Result: Result{Company: &contracts.Company{Name: "Acme"}}}); err != nil {
+		t.Fatal(err)
+	}
+	for i, purge := range []bool{false, true} {
+		if purge {
+			if err := kv.Purge(ctx, cacheKey("domain:acme.io")); err != nil {
+				t.Fatal(err)
+			}
+		}
+		got, hit, err := mine.get(ctx, "domain:acme.io")
+		if err != nil || !hit || got.Company == nil || got.Company.Name != "Acme" {
+			t.Errorf("read %d: %+v, hit %v, %v; want Acme", i, got, hit, err)
+		}
+	}
+}
