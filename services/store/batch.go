@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"sync"
-	"sync/atomic"
 	"time"
 )
 
@@ -18,12 +17,6 @@ type batcher struct {
 	max     int
 	reqs    chan batchReq
 	stopped chan struct{}
-	// delay bounds how long a batch waits for the upcoming writes before
-	// it commits: group commit's commit delay.
-	delay time.Duration
-	// upcoming counts the handlers that announced a write and have not
-	// submitted it yet.
-	upcoming atomic.Int64
 
 	// removed are published outbox entries to remove in the next batch, or
 	// after removeEvery when no batch comes.
@@ -44,7 +37,7 @@ var errStopping = errors.New("store is stopping")
 
 func newBatcher(s recordStore, max int) *batcher {
 	return &batcher{recordStore: s, max: max, reqs: make(chan batchReq), stopped: make(chan struct{}),
-		delay: commitDelay, removeEvery: removeInterval}
+		removeEvery: removeInterval}
 }
 
 // Update runs fn in the next batch and returns once that batch committed,
@@ -59,22 +52,6 @@ func (b *batcher) Update(ctx context.Context, fn func(tx recordTx) error) error 
 		return ctx.Err()
 	}
 	return <-r.done // a batch runs to its end: its outcome is always known
-}
-
-// commitDelay is how long at most a batch waits for the writes that
-// handlers announced and are still preparing (decoding and validating their
-// event). A batch that no announced write is missing commits at once, so a
-// quiet store adds no latency; under load, one commit then serves many
-// writes (one fsync, and one write of each shared page, instead of one per
-// handful), which is worth more than the wait to each.
-const commitDelay = 2 * time.Millisecond
-
-// expect announces a write that its caller is about to submit with Update,
-// so that the batch forming waits for it; the caller calls arrived once,
-// just before Update, or when it will not submit after all.
-func (b *batcher) expect() (arrived func()) {
-	b.upcoming.Add(1)
-	return sync.OnceFunc(func() { b.upcoming.Add(-1) })
 }
 
 // removeInterval is how long published outbox entries wait for a batch to
@@ -134,7 +111,15 @@ func (b *batcher) loop(ctx context.Context) {
 			}
 			return
 		}
-		batch = b.fill(batch)
+	fill:
+		for len(batch) < b.max {
+			select {
+			case r := <-b.reqs:
+				batch = append(batch, r)
+			default:
+				break fill
+			}
+		}
 		if r, ok := b.removals(); ok {
 			batch = append(batch, r)
 		}
@@ -142,38 +127,6 @@ func (b *batcher) loop(ctx context.Context) {
 			b.commit(batch)
 		}
 	}
-}
-
-// fill adds the writes waiting, up to max, to batch, and waits up to delay
-// for the announced ones still missing.
-func (b *batcher) fill(batch []batchReq) []batchReq {
-	var (
-		linger *time.Timer
-		expiry <-chan time.Time
-	)
-	for len(batch) < b.max {
-		select {
-		case r := <-b.reqs:
-			batch = append(batch, r)
-			continue
-		default:
-		}
-		if b.upcoming.Load() <= 0 || b.delay <= 0 {
-			return batch
-		}
-		if linger == nil {
-			linger = time.NewTimer(b.delay)
-			defer linger.Stop()
-			expiry = linger.C
-		}
-		select {
-		case r := <-b.reqs:
-			batch = append(batch, r)
-		case <-expiry:
-			return batch
-		}
-	}
-	return batch
 }
 
 // commit runs batch in one transaction and, if that fails, each write in

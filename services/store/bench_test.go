@@ -83,7 +83,7 @@ func BenchmarkUpsertUnderLoad(b *testing.B) {
 					done := make(chan struct{})
 					go func() { batches.run(ctx, s.writers); close(done) }()
 					defer func() { cancel(); <-done }()
-					w.store, w.batch, w.relay.store = batches, batches, batches
+					w.store, w.relay.store = batches, batches
 				}
 				var n atomic.Int64
 				b.SetParallelism(8)

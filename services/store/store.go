@@ -177,7 +177,7 @@ func Run(ctx context.Context, cfg Config, deps service.Deps) error {
 	rl := &relay{store: db.sql, pub: pub, prop: r.Propagator, log: r.Logger, now: time.Now}
 	handlerRelay := *rl
 	handlerRelay.store = batches
-	w := &writer{store: batches, batch: batches, relay: &handlerRelay, prop: r.Propagator, now: time.Now,
+	w := &writer{store: batches, relay: &handlerRelay, prop: r.Propagator, now: time.Now,
 		tracer: r.TracerProvider.Tracer("github.com/gtmhub/gtmhub/services/store"), dbSystem: cfg.dbSystem()}
 
 	spec, ok := events.DefaultTopology().Consumer(Name)

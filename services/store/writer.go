@@ -63,9 +63,6 @@ type recordTx interface {
 // writer applies enriched leads to the store.
 type writer struct {
 	store recordStore
-	// batch, when set, is told of each write before the event is decoded,
-	// so the batch forming meanwhile can wait for it.
-	batch interface{ expect() (arrived func()) }
 	relay *relay
 	prop  propagation.TextMapPropagator
 	now   func() time.Time
@@ -80,12 +77,7 @@ type writer struct {
 // publish failures are returned for a retry, which does not write twice but
 // publishes what is still in the outbox.
 func (w *writer) handle(ctx context.Context, ev event.Event) error {
-	arrived := func() {}
-	if w.batch != nil {
-		arrived = w.batch.expect()
-	}
 	in, err := decodeLead(ctx, ev)
-	arrived()
 	if err != nil {
 		return err
 	}
