@@ -17,6 +17,9 @@ type batcher struct {
 	max     int
 	reqs    chan batchReq
 	stopped chan struct{}
+	// delay is how long a batch that found two or more writes waiting
+	// waits for more before it commits.
+	delay time.Duration
 
 	// removed are published outbox entries to remove in the next batch, or
 	// after removeEvery when no batch comes.
@@ -37,7 +40,7 @@ var errStopping = errors.New("store is stopping")
 
 func newBatcher(s recordStore, max int) *batcher {
 	return &batcher{recordStore: s, max: max, reqs: make(chan batchReq), stopped: make(chan struct{}),
-		removeEvery: removeInterval}
+		delay: commitDelay, removeEvery: removeInterval}
 }
 
 // Update runs fn in the next batch and returns once that batch committed,
@@ -53,6 +56,14 @@ func (b *batcher) Update(ctx context.Context, fn func(tx recordTx) error) error 
 	}
 	return <-r.done // a batch runs to its end: its outcome is always known
 }
+
+// commitDelay is how long a batch that found two or more writes waiting
+// waits for others before it commits: writes queueing up behind a commit
+// mean the store is under load, and then one commit serving 25 writes
+// instead of 5 costs less than half as much per write (fewer WAL frames, one
+// fsync), which is worth more than the wait. A lone write, the rule when the
+// store is quiet, commits at once.
+const commitDelay = 5 * time.Millisecond
 
 // removeInterval is how long published outbox entries wait for a batch to
 // be removed in before they get one of their own.
@@ -111,15 +122,7 @@ func (b *batcher) loop(ctx context.Context) {
 			}
 			return
 		}
-	fill:
-		for len(batch) < b.max {
-			select {
-			case r := <-b.reqs:
-				batch = append(batch, r)
-			default:
-				break fill
-			}
-		}
+		batch = b.fill(batch)
 		if r, ok := b.removals(); ok {
 			batch = append(batch, r)
 		}
@@ -127,6 +130,34 @@ func (b *batcher) loop(ctx context.Context) {
 			b.commit(batch)
 		}
 	}
+}
+
+// fill adds the writes waiting, up to max, to batch; if that makes two or
+// more, it waits up to delay for further ones.
+func (b *batcher) fill(batch []batchReq) []batchReq {
+waiting:
+	for len(batch) < b.max {
+		select {
+		case r := <-b.reqs:
+			batch = append(batch, r)
+		default:
+			break waiting
+		}
+	}
+	if len(batch) < 2 || b.delay <= 0 {
+		return batch
+	}
+	linger := time.NewTimer(b.delay)
+	defer linger.Stop()
+	for len(batch) < b.max {
+		select {
+		case r := <-b.reqs:
+			batch = append(batch, r)
+		case <-linger.C:
+			return batch
+		}
+	}
+	return batch
 }
 
 // commit runs batch in one transaction and, if that fails, each write in

@@ -190,3 +190,64 @@ func TestBatchRemovesPublishedEntriesWithTheNextWrite(t *testing.T) {
 		})
 	}
 }
+
+// TestBatchWaitsOnlyUnderLoad commits a lone write at once, and makes a
+// batch that found writes queueing wait up to the commit delay for more.
+func TestBatchWaitsOnlyUnderLoad(t *testing.T) {
+	tests := []struct {
+		name    string
+		delay   time.Duration
+		queued  int // writes waiting when the batcher starts
+		later   int // writes submitted after it started
+		wantTxs int64
+	}{
+		{"a lone write does not wait", time.Hour, 1, 0, 1},
+		{"queued writes wait for the next ones", 500 * time.Millisecond, 2, 1, 1},
+		{"queued writes wait no longer than the delay", 50 * time.Millisecond, 2, 0, 1},
+		{"without a delay, later writes commit apart", 0, 2, 1, 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := context.Background()
+			cs := &countingStore{recordStore: testBackends[0].open(t)}
+			bt := newBatcher(cs, maxBatch)
+			bt.delay = tt.delay
+			var dones []chan error
+			write := func(id string) {
+				done := make(chan error, 1)
+				dones = append(dones, done)
+				go func() {
+					done <- bt.Update(ctx, func(tx recordTx) error {
+						_, err := tx.MarkProcessed(ctx, id, "test", clock)
+						return err
+					})
+				}()
+			}
+			for i := range tt.queued {
+				write(fmt.Sprint("queued-", i))
+			}
+			time.Sleep(20 * time.Millisecond) // all of them waiting to be taken
+			bctx, stop := context.WithCancel(ctx)
+			stopped := make(chan struct{})
+			go func() { bt.run(bctx, 1); close(stopped) }()
+			defer func() { stop(); <-stopped }()
+			for i := range tt.later {
+				time.Sleep(20 * time.Millisecond) // the first batch has formed
+				write(fmt.Sprint("later-", i))
+			}
+			for i, done := range dones {
+				select {
+				case err := <-done:
+					if err != nil {
+						t.Fatalf("write %d: %v", i, err)
+					}
+				case <-time.After(10 * time.Second):
+					t.Fatalf("write %d still waiting", i)
+				}
+			}
+			if got := cs.txs.Load(); got != tt.wantTxs {
+				t.Errorf("%d transactions, want %d", got, tt.wantTxs)
+			}
+		})
+	}
+}
