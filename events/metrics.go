@@ -23,7 +23,13 @@ type Metrics struct {
 	age      *prometheus.HistogramVec
 	breaker  *prometheus.GaugeVec
 	publish  *prometheus.HistogramVec
+	// streams are the subject prefixes of the topology's streams, which
+	// name the stream of a published subject.
+	streams []streamPrefix
 }
+
+// streamPrefix is the subjects of one stream: those that start with prefix.
+type streamPrefix struct{ prefix, stream string }
 
 // NewMetrics registers the collectors with reg.
 func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
@@ -51,6 +57,13 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 			Namespace: "gtmhub", Subsystem: "breaker", Name: "state",
 			Help: "Circuit breaker state per destination: 0 closed, 1 half-open, 2 open.",
 		}, []string{"destination"}),
+	}
+	for _, st := range DefaultTopology().Streams {
+		for _, f := range st.Subjects {
+			if p, ok := strings.CutSuffix(f, ">"); ok {
+				m.streams = append(m.streams, streamPrefix{prefix: p, stream: st.Name})
+			}
+		}
 	}
 	for _, c := range []prometheus.Collector{m.messages, m.handler, m.age, m.breaker, m.publish} {
 		if err := reg.Register(c); err != nil {
@@ -92,17 +105,15 @@ func (m *Metrics) published(subject string, d time.Duration, err error) {
 	if err != nil {
 		outcome = "error"
 	}
-	m.publish.WithLabelValues(streamOf(subject), outcome).Observe(d.Seconds())
+	m.publish.WithLabelValues(m.streamOf(subject), outcome).Observe(d.Seconds())
 }
 
 // streamOf names the stream of a gtm.* subject for metric labels, keeping
 // their cardinality to the few streams.
-func streamOf(subject string) string {
-	for _, s := range DefaultTopology().Streams {
-		for _, f := range s.Subjects {
-			if p, ok := strings.CutSuffix(f, ">"); ok && strings.HasPrefix(subject, p) {
-				return s.Name
-			}
+func (m *Metrics) streamOf(subject string) string {
+	for _, s := range m.streams {
+		if strings.HasPrefix(subject, s.prefix) {
+			return s.stream
 		}
 	}
 	return "other"

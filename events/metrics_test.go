@@ -1,0 +1,30 @@
+package events
+
+import (
+	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// TestMetricsNameTheStreamOfASubject labels publish metrics with the
+// topology's stream of the subject, and "other" outside it.
+func TestMetricsNameTheStreamOfASubject(t *testing.T) {
+	m, err := NewMetrics(prometheus.NewRegistry())
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct{ subject, want string }{
+		{"gtm.leads.captured.form", StreamLeads},
+		{"gtm.leads.enriched", StreamLeads},
+		{"gtm.records.contact.created", StreamRecords},
+		{"gtm.dlq.store.gtm.leads.enriched", StreamDLQ},
+		{"gtm.quarantine.hubspot", StreamQuarantine},
+		{"gtm.unknown.x", "other"},
+		{"orders.created", "other"},
+	}
+	for _, tt := range tests {
+		if got := m.streamOf(tt.subject); got != tt.want {
+			t.Errorf("streamOf(%q) = %q, want %q", tt.subject, got, tt.want)
+		}
+	}
+}
