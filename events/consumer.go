@@ -142,6 +142,9 @@ func (c *Consumer) Run(ctx context.Context) error {
 	for _, spec := range []ConsumerSpec{c.spec, c.spec.replaySpec()} {
 		cons, err := c.bind(ctx, spec)
 		if err != nil {
+			if ctx.Err() != nil {
+				return nil // stopped before it started: nothing was pulled
+			}
 			return err
 		}
 		it, err := cons.Messages(jetstream.PullMaxMessages(c.o.batch))

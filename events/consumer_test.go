@@ -257,3 +257,18 @@ func waitBound(t *testing.T, srv *eventstest.Server, spec events.ConsumerSpec) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// TestConsumerStoppedBeforeItStarts returns nil, as any stop does, when its
+// context ends before the consumer is bound.
+func TestConsumerStoppedBeforeItStarts(t *testing.T) {
+	srv := eventstest.RunServer(t)
+	c, err := events.NewConsumer(srv.JS, testSpec(3), newRecorder(nil).handle)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := c.Run(ctx); err != nil {
+		t.Errorf("Run after its context ended = %v, want nil", err)
+	}
+}
