@@ -82,14 +82,9 @@ func (w *writer) handle(ctx context.Context, ev event.Event) error {
 		return err
 	}
 	var rec *enqueued
-	// The write's statements may share a transaction with other events'
-	// writes, so this event's cancellation must not interrupt them halfway
-	// (the batch checks it before the write starts). A context that cannot
-	// be cancelled also spares the driver a watcher goroutine per statement.
-	stmtCtx := context.WithoutCancel(ctx)
 	err = w.transaction(ctx, func(tx recordTx) error {
 		rec = &enqueued{recordTx: tx} // afresh each run: a failed batch runs fn again
-		return w.apply(stmtCtx, rec, in)
+		return w.apply(ctx, rec, in)
 	})
 	if err != nil {
 		return fmt.Errorf("store event %s: %w", in.id, err)
