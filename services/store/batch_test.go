@@ -36,6 +36,10 @@ func TestBatchCommitsTogetherAndIsolatesAFailure(t *testing.T) {
 		}}
 	}
 	bad := errors.New("bad write")
+	gaveUp, cancel := context.WithCancel(ctx)
+	cancel()
+	abandoned := mark("b", nil)
+	abandoned.ctx = gaveUp // its handler gave up waiting
 	tests := []struct {
 		name    string
 		batch   []batchReq
@@ -47,6 +51,8 @@ func TestBatchCommitsTogetherAndIsolatesAFailure(t *testing.T) {
 			[]error{nil, nil, nil}, 1, []string{"a", "b", "c"}},
 		{"a failing write fails alone", []batchReq{mark("a", nil), mark("b", bad), mark("c", nil)},
 			[]error{nil, bad, nil}, 4, []string{"a", "c"}},
+		{"an abandoned write is left out", []batchReq{mark("a", nil), abandoned, mark("c", nil)},
+			[]error{nil, context.Canceled, nil}, 1, []string{"a", "c"}},
 	}
 	for _, b := range testBackends {
 		for _, tt := range tests {
