@@ -15,16 +15,19 @@ import (
 // leaves pending answers to the bucket.
 func TestCacheKeepsFinalAnswersInProcess(t *testing.T) {
 	const ttl = time.Hour
+	acme := cacheEntry{Result: Result{Company: &contracts.Company{Name: "Acme"}}}
 	tests := []struct {
 		name    string
+		ttl     time.Duration // the provider's cache_ttl
 		entry   cacheEntry
 		age     time.Duration // how long after the put the lookup comes
 		wantHit bool
 	}{
-		{"a final answer, fresh", cacheEntry{Result: Result{Company: &contracts.Company{Name: "Acme"}}}, ttl / 2, true},
-		{"a refusal, fresh", cacheEntry{Skip: "not a company domain"}, ttl / 2, true},
-		{"a final answer, expired", cacheEntry{Result: Result{Company: &contracts.Company{Name: "Acme"}}}, ttl, false},
-		{"a pending answer", cacheEntry{Pending: true}, 0, false},
+		{"a final answer, fresh", ttl, acme, 30 * time.Second, true},
+		{"a refusal, fresh", ttl, cacheEntry{Skip: "not a company domain"}, 30 * time.Second, true},
+		{"a final answer, held for the local age", ttl, acme, localAge, false},
+		{"a final answer past its bucket entry's expiry", 10 * time.Second, acme, 10 * time.Second, false},
+		{"a pending answer", ttl, cacheEntry{Pending: true}, 0, false},
 	}
 	srv := eventstest.RunServer(t)
 	kv, err := srv.JS.CreateKeyValue(t.Context(), jetstream.KeyValueConfig{Bucket: "cache_test", TTL: ttl})
@@ -35,7 +38,7 @@ func TestCacheKeepsFinalAnswersInProcess(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			ctx := t.Context()
 			now := time.Now()
-			c := newCache(kv, ttl)
+			c := newCache(kv, tt.ttl)
 			c.now = func() time.Time { return now }
 			lookup := "domain:" + tt.name
 			if err := c.put(ctx, lookup, tt.entry); err != nil {

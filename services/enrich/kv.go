@@ -240,10 +240,10 @@ type cacheEntry struct {
 // looked up, so no email appears in a key.
 //
 // In front of the bucket, the process keeps the most recently used final
-// answers (not pending ones), each until its bucket entry expires: leads
-// from one company find its answer without a round trip to the server.
-// Answers for the same lookup are interchangeable, so another process's
-// newer entry is not missed.
+// answers (not pending ones) for up to a minute, and never past their bucket
+// entry's expiry: leads from one company find its answer without a round
+// trip to the server, and an entry deleted from the bucket is forgotten by
+// every process within the minute.
 type cache struct {
 	kv    jetstream.KeyValue
 	ttl   time.Duration
@@ -257,8 +257,12 @@ type localEntry struct {
 	expires time.Time
 }
 
-// localAnswers is how many answers a provider's cache keeps in the process.
-const localAnswers = 4096
+// localAnswers is how many answers a provider's cache keeps in the process,
+// and localAge for how long at most.
+const (
+	localAnswers = 4096
+	localAge     = time.Minute
+)
 
 func newCache(kv jetstream.KeyValue, ttl time.Duration) *cache {
 	local, _ := lru.New[string, localEntry](localAnswers) // fails only for a size <= 0
@@ -308,14 +312,19 @@ func (c *cache) put(ctx context.Context, lookup string, ce cacheEntry) error {
 	return nil
 }
 
-// keep holds a final answer stored at created in the process until its
-// bucket entry expires; a pending one is left to the bucket.
+// keep holds a final answer stored at created in the process for up to
+// localAge, and not past its bucket entry's expiry; a pending one is left to
+// the bucket.
 func (c *cache) keep(key string, ce cacheEntry, created time.Time) {
 	if ce.Pending {
 		c.local.Remove(key)
 		return
 	}
-	c.local.Add(key, localEntry{ce: ce, expires: created.Add(c.ttl)})
+	expires := created.Add(c.ttl)
+	if soon := c.now().Add(localAge); soon.Before(expires) {
+		expires = soon
+	}
+	c.local.Add(key, localEntry{ce: ce, expires: expires})
 }
 
 // openBuckets creates or updates the credits bucket and the provider's
