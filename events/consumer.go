@@ -143,7 +143,7 @@ func (c *Consumer) Run(ctx context.Context) error {
 		cons, err := c.bind(ctx, spec)
 		if err != nil {
 			if ctx.Err() != nil {
-				return nil // stopped before it started: nothing was pulled
+				return nil // stopped while starting, which is no failure
 			}
 			return err
 		}
