@@ -97,17 +97,26 @@ func TestPipelineOnClusterSurvivesLeaderLoss(t *testing.T) {
 		err := db.QueryRow(`SELECT count(*) FROM contacts WHERE email LIKE '%@cluster.example'`).Scan(&n)
 		return err == nil && n == total, fmt.Sprint(n, " ", err, " ", consumerStates(opJS))
 	})
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	st, err := opJS.Stream(ctx, events.StreamRecords)
-	if err != nil {
-		t.Fatal(err)
-	}
-	info, err := st.Info(ctx, jetstream.WithSubjectFilter(events.SubjectContactCreated))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if created := info.State.Subjects[events.SubjectContactCreated]; created != total {
+	// A change event is published after its write commits, and one whose
+	// publish met the election is published again by a redelivery or, at
+	// the latest, by the outbox relay (every 30 s, for entries older than
+	// 30 s): wait for them, then count exactly.
+	var created uint64
+	waitFor(t, 2*time.Minute, "every change event published", func() (bool, string) {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		st, err := opJS.Stream(ctx, events.StreamRecords)
+		if err != nil {
+			return false, err.Error()
+		}
+		info, err := st.Info(ctx, jetstream.WithSubjectFilter(events.SubjectContactCreated))
+		if err != nil {
+			return false, err.Error()
+		}
+		created = info.State.Subjects[events.SubjectContactCreated]
+		return created >= total, fmt.Sprint(created, " contact.created")
+	})
+	if created != total {
 		t.Errorf("%d contact.created change events for %d leads: stored more or less than once", created, total)
 	}
 	for u, vs := range v {
