@@ -187,6 +187,12 @@ func (c *Consumer) Run(ctx context.Context) error {
 		close(q)
 	}
 	workers.Wait()
+	// Acks and naks are sent without waiting for the server; a round trip
+	// makes sure it has them all before Run returns, so that nothing of
+	// what Run settled waits for the AckWait.
+	if err := c.js.Conn().FlushTimeout(c.o.shutdownTimeout); err != nil {
+		c.o.logger.Warn("flush settled messages", "consumer", c.spec.Durable, "err", err)
+	}
 	return errors.Join(errs...)
 }
 
