@@ -103,18 +103,9 @@ func TestPipelineOnClusterSurvivesLeaderLoss(t *testing.T) {
 	// 30 s): wait for them, then count exactly.
 	var created uint64
 	waitFor(t, 2*time.Minute, "every change event published", func() (bool, string) {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		st, err := opJS.Stream(ctx, events.StreamRecords)
-		if err != nil {
-			return false, err.Error()
-		}
-		info, err := st.Info(ctx, jetstream.WithSubjectFilter(events.SubjectContactCreated))
-		if err != nil {
-			return false, err.Error()
-		}
-		created = info.State.Subjects[events.SubjectContactCreated]
-		return created >= total, fmt.Sprint(created, " contact.created")
+		var err error
+		created, err = contactsCreated(opJS)
+		return err == nil && created >= total, fmt.Sprint(created, " contact.created ", err)
 	})
 	if created != total {
 		t.Errorf("%d contact.created change events for %d leads: stored more or less than once", created, total)

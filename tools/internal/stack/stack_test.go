@@ -211,6 +211,9 @@ func TestReplayRebuildsWipedDatabase(t *testing.T) {
 	db := openDB(t, dir)
 	waitFor(t, 15*time.Second, "leads stored", func() (bool, string) { n := countContacts(db); return n == leads, fmt.Sprint(n) })
 	db.Close()
+	// Change events are published just after their rows commit: count the
+	// notifications once notify has been given all of them.
+	waitChangeEvents(t, addrs.NATS, leads)
 	notified := notifications(t, addrs.NATS)
 	stop()
 
@@ -239,6 +242,37 @@ func TestReplayRebuildsWipedDatabase(t *testing.T) {
 	if got := notifications(t, addrs.NATS); got != notified {
 		t.Errorf("notifications sent or attempted went from %d to %d: the replay notified again", notified, got)
 	}
+}
+
+// waitChangeEvents waits until the RECORDS stream holds n contact.created
+// change events.
+func waitChangeEvents(t *testing.T, url string, n uint64) {
+	t.Helper()
+	nc, err := nats.Connect(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, _ := jetstream.New(nc)
+	waitFor(t, 15*time.Second, "change events published", func() (bool, string) {
+		got, err := contactsCreated(js)
+		return err == nil && got == n, fmt.Sprint(got, " contact.created ", err)
+	})
+}
+
+// contactsCreated counts the contact.created change events in RECORDS.
+func contactsCreated(js jetstream.JetStream) (uint64, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	s, err := js.Stream(ctx, events.StreamRecords)
+	if err != nil {
+		return 0, err
+	}
+	info, err := s.Info(ctx, jetstream.WithSubjectFilter(events.SubjectContactCreated))
+	if err != nil {
+		return 0, err
+	}
+	return info.State.Subjects[events.SubjectContactCreated], nil
 }
 
 // notifications waits until notify has decided on everything it was given,
