@@ -248,16 +248,26 @@ func TestReplayRebuildsWipedDatabase(t *testing.T) {
 // change events.
 func waitChangeEvents(t *testing.T, url string, n uint64) {
 	t.Helper()
-	nc, err := nats.Connect(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, _ := jetstream.New(nc)
+	js := connectJS(t, url)
 	waitFor(t, 15*time.Second, "change events published", func() (bool, string) {
 		got, err := contactsCreated(js)
 		return err == nil && got == n, fmt.Sprint(got, " contact.created ", err)
 	})
+}
+
+// connectJS connects to the NATS server at url for the rest of the test.
+func connectJS(t *testing.T, url string) jetstream.JetStream {
+	t.Helper()
+	nc, err := nats.Connect(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return js
 }
 
 // contactsCreated counts the contact.created change events in RECORDS.
@@ -280,12 +290,7 @@ func contactsCreated(js jetstream.JetStream) (uint64, error) {
 // configured (suppressed decisions do not count).
 func notifications(t *testing.T, url string) uint64 {
 	t.Helper()
-	nc, err := nats.Connect(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, _ := jetstream.New(nc)
+	js := connectJS(t, url)
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
 	waitFor(t, 15*time.Second, "notify idle", func() (bool, string) {
