@@ -1,9 +1,11 @@
 package service_test
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/gtmhub/gtmhub/events/service"
 )
@@ -35,4 +37,18 @@ func ExampleLoadFile() {
 	// invalid configuration:
 	// source "clay": unknown scheme "md5"
 	// max_body must be positive
+}
+
+// Periodic work runs at once, then at every tick, until the context ends.
+func ExampleEvery() {
+	ctx, cancel := context.WithCancel(context.Background())
+	runs := 0
+	service.Every(ctx, time.Millisecond, func(context.Context) {
+		runs++
+		if runs == 3 {
+			cancel()
+		}
+	})
+	fmt.Println(runs)
+	// Output: 3
 }

@@ -107,18 +107,12 @@ func runSync(ctx context.Context, r service.Resolved, k Knowledge, index *Syncer
 // returns nil then. A failed sync is logged and tried again at the next
 // tick.
 func (s *NotionSync) Every(ctx context.Context, interval time.Duration) error {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
+	service.Every(ctx, interval, func(ctx context.Context) {
 		if _, err := s.Sync(ctx, false); err != nil && ctx.Err() == nil {
 			s.log.ErrorContext(ctx, "knowledge sync failed", "err", err)
 		}
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-t.C:
-		}
-	}
+	})
+	return nil
 }
 
 // logNotionState says once why the folder is only indexed. The token itself

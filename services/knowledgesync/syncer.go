@@ -15,6 +15,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/gtmhub/gtmhub/events/service"
 )
 
 // Page is one Markdown file in the index.
@@ -196,16 +198,10 @@ func (s *Syncer) Check(context.Context) error {
 // Run scans now and then every interval until ctx is cancelled, and returns
 // nil then. A failed scan is logged and tried again at the next tick.
 func (s *Syncer) Run(ctx context.Context, interval time.Duration) error {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
+	service.Every(ctx, interval, func(ctx context.Context) {
 		if _, err := s.Scan(ctx); err != nil && ctx.Err() == nil {
 			s.log.ErrorContext(ctx, "knowledge scan failed", "err", err)
 		}
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-t.C:
-		}
-	}
+	})
+	return nil
 }

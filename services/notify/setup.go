@@ -108,20 +108,13 @@ func (n *notifier) background(ctx context.Context, wg *sync.WaitGroup, cfg Confi
 // deferredLoop sends due deferred notifications at start and every
 // interval, so the first tick after midnight sends the day's share.
 func (n *notifier) deferredLoop(ctx context.Context, every time.Duration) {
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
+	service.Every(ctx, every, func(ctx context.Context) {
 		if sent, err := n.sendDeferred(ctx); err != nil && ctx.Err() == nil {
 			n.log.WarnContext(ctx, "deferred notifications", "err", err)
 		} else if sent > 0 {
 			n.log.InfoContext(ctx, "deferred notifications sent", "count", sent)
 		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
+	})
 }
 
 // tracedSlack gives the Slack client a traced transport, so every webhook

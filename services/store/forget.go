@@ -4,6 +4,8 @@ import (
 	"context"
 	"log/slog"
 	"time"
+
+	"github.com/gtmhub/gtmhub/events/service"
 )
 
 // DefaultProcessedRetention is how long the store remembers that it
@@ -33,20 +35,13 @@ type forgetter struct {
 
 // run forgets at start and then every interval until ctx is done.
 func (f *forgetter) run(ctx context.Context, interval time.Duration) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
+	service.Every(ctx, interval, func(ctx context.Context) {
 		if n, err := f.forget(ctx); err != nil && ctx.Err() == nil {
 			f.log.WarnContext(ctx, "forget processed events", "err", err)
 		} else if n > 0 {
 			f.log.InfoContext(ctx, "forgot processed events", "count", n, "retention", f.retention.String())
 		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
+	})
 }
 
 // forget forgets every event processed longer than the retention ago, a
