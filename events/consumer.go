@@ -4,7 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"hash/fnv"
+	"hash/maphash"
 	"log/slog"
 	"runtime/debug"
 	"sync"
@@ -25,6 +25,7 @@ type Consumer struct {
 	pub      *Publisher
 	o        consumerOptions
 	failures *failureLog
+	seed     maphash.Seed // spreads ordering keys over the workers
 }
 
 // ConsumerOption configures a [Consumer].
@@ -120,7 +121,7 @@ func NewConsumer(js jetstream.JetStream, spec ConsumerSpec, h Handler, opts ...C
 		return nil, err
 	}
 	return &Consumer{js: js, spec: spec.withDefaults(), handler: Chain(h, o.middleware...), pub: pub,
-		o: o, failures: newFailureLog()}, nil
+		o: o, failures: newFailureLog(), seed: maphash.MakeSeed()}, nil
 }
 
 // Spec returns the consumer's declaration with defaults applied.
@@ -216,9 +217,7 @@ func (c *Consumer) queue(m jetstream.Msg, n int) int {
 	if n == 1 {
 		return 0
 	}
-	h := fnv.New32a()
-	_, _ = h.Write([]byte(c.o.key(m)))
-	return int(h.Sum32() % uint32(n))
+	return int(maphash.String(c.seed, c.o.key(m)) % uint64(n))
 }
 
 // bind creates or updates the consumer, retrying for up to a minute while
