@@ -90,17 +90,16 @@ func Run(ctx context.Context, cfg Config, progress Progress) (Report, error) {
 		if !selected(cfg.Only, s.name) {
 			continue
 		}
-		var before, after runtime.MemStats
-		runtime.ReadMemStats(&before)
+		before := mallocs()
 		r, err := s.run(ctx, e, progress)
 		if err != nil {
 			return rep, fmt.Errorf("%s: %w", s.name, err)
 		}
-		runtime.ReadMemStats(&after)
+		allocated := mallocs() - before
 		r.Name, r.What, r.Baseline = s.name, s.what, s.baseline
 		if r.Ops > 0 {
 			if r.AllocsOp == 0 {
-				r.AllocsOp = float64(after.Mallocs-before.Mallocs) / float64(r.Ops)
+				r.AllocsOp = perOp(allocated, r.Ops)
 			}
 			if r.PerSecond == 0 {
 				r.PerSecond = float64(r.Ops) / r.Elapsed.Seconds()

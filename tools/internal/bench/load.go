@@ -3,6 +3,7 @@ package bench
 import (
 	"context"
 	"errors"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -106,3 +107,13 @@ func ticker(fn func()) (stop func()) {
 // warmupCalls is how many calls of an open loop at rate fall within the
 // warm-up: calls 0 to warmupCalls-1 are not measured.
 func warmupCalls(rate float64) int { return int(rate * warmup.Seconds()) }
+
+// mallocs is how many heap objects the process has allocated so far.
+func mallocs() uint64 {
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return m.Mallocs
+}
+
+// perOp spreads n allocations over ops operations.
+func perOp(n uint64, ops int) float64 { return float64(n) / float64(max(ops, 1)) }

@@ -7,7 +7,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"runtime"
 	"sync/atomic"
 	"time"
 
@@ -184,11 +183,9 @@ func runJSConsume(ctx context.Context, e *env, p Progress) (Result, error) {
 // waits for them to catch up before the next scenario.
 func runIngest(ctx context.Context, e *env, p Progress) (Result, error) {
 	r, err := ingestAlone(ctx, e, func(url string) (Result, error) {
-		var before, after runtime.MemStats
-		runtime.ReadMemStats(&before)
+		before := mallocs()
 		r, err := httpRun(ctx, e, p, "ingest", url, true)
-		runtime.ReadMemStats(&after)
-		r.AllocsOp = float64(after.Mallocs-before.Mallocs) / float64(max(r.Ops, 1))
+		r.AllocsOp = perOp(mallocs()-before, r.Ops)
 		return r, err
 	})
 	if err == nil {
@@ -233,8 +230,7 @@ func latencyRun(ctx context.Context, e *env, p Progress, name, url string, rate 
 	var done atomic.Int64
 	stop := ticker(func() { p(name, int(done.Load()), len(lat)) })
 	defer stop()
-	var before, after runtime.MemStats
-	runtime.ReadMemStats(&before)
+	before := mallocs()
 	sent, err := openLoop(ctx, rate, warmup+e.cfg.Duration, func(i int, at time.Time) error {
 		err := e.post(url, e.lead(run, i), secret)
 		if i >= warm && i < len(lat) {
@@ -246,11 +242,11 @@ func latencyRun(ctx context.Context, e *env, p Progress, name, url string, rate 
 	if err != nil {
 		return Result{}, err
 	}
-	runtime.ReadMemStats(&after)
+	allocated := mallocs() - before
 	measured := lat[warm:max(warm, min(sent, len(lat)))]
 	p50, p99, p999 := percentiles(measured)
 	return Result{Ops: len(measured), Elapsed: e.cfg.Duration, PerSecond: rate, P50: p50, P99: p99, P999: p999,
-		AllocsOp: float64(after.Mallocs-before.Mallocs) / float64(max(sent, 1))}, nil
+		AllocsOp: perOp(allocated, sent)}, nil
 }
 
 // consumer names a durable consumer.
