@@ -69,7 +69,14 @@ func (e *ValidationError) Error() string {
 // and returns the same result ever after.
 var compiledSchemas = sync.OnceValues(compileSchemas)
 
-func compileSchemas() (map[string]*jsonschema.Schema, error) {
+// compiled is an event type's schema and the plan that checks documents
+// against it before the library is asked.
+type compiled struct {
+	schema *jsonschema.Schema
+	plan   *plan
+}
+
+func compileSchemas() (map[string]compiled, error) {
 	c := jsonschema.NewCompiler()
 	c.DefaultDraft(jsonschema.Draft2020)
 	c.AssertFormat()
@@ -94,13 +101,13 @@ func compileSchemas() (map[string]*jsonschema.Schema, error) {
 		}
 	}
 
-	schemas := make(map[string]*jsonschema.Schema)
+	schemas := make(map[string]compiled)
 	for _, e := range Catalog() {
 		s, err := c.Compile(e.DataSchema)
 		if err != nil {
 			return nil, fmt.Errorf("contracts: compiling schema for %s: %w", e.Type, err)
 		}
-		schemas[e.Type] = s
+		schemas[e.Type] = compiled{schema: s, plan: newPlan(s)}
 	}
 	return schemas, nil
 }
@@ -140,20 +147,25 @@ func ValidateValue(eventType string, v any) error {
 }
 
 // schemaFor returns the compiled schema of eventType.
-func schemaFor(eventType string) (*jsonschema.Schema, error) {
+func schemaFor(eventType string) (compiled, error) {
 	schemas, err := compiledSchemas()
 	if err != nil {
-		return nil, err
+		return compiled{}, err
 	}
 	sch, ok := schemas[eventType]
 	if !ok {
-		return nil, fmt.Errorf("%w %q", ErrUnknownType, eventType)
+		return compiled{}, fmt.Errorf("%w %q", ErrUnknownType, eventType)
 	}
 	return sch, nil
 }
 
-func validate(eventType string, sch *jsonschema.Schema, doc any) error {
-	err := sch.Validate(doc)
+// validate returns nil when the plan finds doc conforming, and the
+// library's verdict, with every problem it finds, otherwise.
+func validate(eventType string, sch compiled, doc any) error {
+	if sch.plan.conforms(doc) == conforming {
+		return nil
+	}
+	err := sch.schema.Validate(doc)
 	var verr *jsonschema.ValidationError
 	switch {
 	case err == nil:

@@ -1,0 +1,466 @@
+package contracts
+
+import (
+	"encoding/json"
+	"math"
+	"math/big"
+	"strconv"
+	"unicode/utf8"
+
+	"github.com/santhosh-tekuri/jsonschema/v6"
+)
+
+// The schema library validates a document as if it had to explain every
+// problem: it allocates a scope for every subschema it enters, tracks
+// unevaluated properties and parses every number into a big.Rat. Nearly
+// every event is valid, so validation first asks the cheaper question
+// "does it conform?" of a plan walked over the same compiled schemas, and
+// asks the library only when the answer is not a plain yes. The plan
+// evaluates the keywords the catalog uses, with the library's own format
+// checkers and regular expressions; a schema that uses any other keyword is
+// left to the library whole.
+
+// verdict is what the plan can say of a value.
+type verdict uint8
+
+const (
+	// unknown: the schema uses a keyword the plan does not evaluate, or a
+	// number it cannot compare exactly; only the library can tell.
+	unknown verdict = iota
+	conforming
+	nonconforming
+)
+
+// maxDepth bounds how deep the plan follows references into one value; a
+// schema that recurses further is left to the library, which detects
+// reference cycles.
+const maxDepth = 64
+
+// typeSet is a set of JSON types.
+type typeSet uint8
+
+const (
+	typeNull typeSet = 1 << iota
+	typeBoolean
+	typeNumber
+	typeInteger
+	typeString
+	typeArray
+	typeObject
+)
+
+var typeNames = map[string]typeSet{
+	"null": typeNull, "boolean": typeBoolean, "number": typeNumber, "integer": typeInteger,
+	"string": typeString, "array": typeArray, "object": typeObject,
+}
+
+// plan is one compiled schema, ready to be asked whether a value conforms.
+type plan struct {
+	s       *jsonschema.Schema
+	known   bool    // every keyword of s is one the plan evaluates
+	boolean *bool   // a boolean schema
+	types   typeSet // 0: any type
+	enum    []string
+	min     *float64 // integer bounds, exact as float64
+	max     *float64
+
+	ref                 *plan
+	properties          map[string]*plan
+	patterns            []patternPlan
+	additional          *plan // nil: see noAdditional
+	noAdditional        bool  // additionalProperties: false
+	items               *plan
+	ifP, thenP, elseP   *plan
+	allOf, anyOf, oneOf []*plan
+	not                 *plan
+}
+
+type patternPlan struct {
+	re   jsonschema.Regexp
+	plan *plan
+}
+
+// newPlan compiles the plan of s and of every schema it reaches.
+func newPlan(s *jsonschema.Schema) *plan {
+	return planOf(s, map[*jsonschema.Schema]*plan{})
+}
+
+func planOf(s *jsonschema.Schema, seen map[*jsonschema.Schema]*plan) *plan {
+	if s == nil {
+		return nil
+	}
+	if p, ok := seen[s]; ok {
+		return p
+	}
+	p := &plan{s: s, boolean: s.Bool}
+	seen[s] = p
+	p.known = s.DraftVersion >= 2020 && plainKeywords(s)
+	if s.Types != nil {
+		for _, name := range s.Types.ToStrings() {
+			p.types |= typeNames[name]
+		}
+	}
+	p.known = p.known && p.setEnum(s) && p.setBounds(s)
+	p.ref = planOf(s.Ref, seen)
+	if len(s.Properties) > 0 {
+		p.properties = make(map[string]*plan, len(s.Properties))
+		for name, sub := range s.Properties {
+			p.properties[name] = planOf(sub, seen)
+		}
+	}
+	for re, sub := range s.PatternProperties {
+		p.patterns = append(p.patterns, patternPlan{re: re, plan: planOf(sub, seen)})
+	}
+	switch a := s.AdditionalProperties.(type) {
+	case bool:
+		p.noAdditional = !a
+	case *jsonschema.Schema:
+		p.additional = planOf(a, seen)
+	}
+	p.items = planOf(s.Items2020, seen)
+	p.ifP, p.thenP, p.elseP = planOf(s.If, seen), planOf(s.Then, seen), planOf(s.Else, seen)
+	p.not = planOf(s.Not, seen)
+	for _, list := range []struct {
+		from []*jsonschema.Schema
+		to   *[]*plan
+	}{{s.AllOf, &p.allOf}, {s.AnyOf, &p.anyOf}, {s.OneOf, &p.oneOf}} {
+		for _, sub := range list.from {
+			*list.to = append(*list.to, planOf(sub, seen))
+		}
+	}
+	return p
+}
+
+// plainKeywords reports whether s uses only keywords the plan evaluates.
+func plainKeywords(s *jsonschema.Schema) bool {
+	return s.RecursiveRef == nil && s.DynamicRef == nil && len(s.Extensions) == 0 &&
+		s.PropertyNames == nil && len(s.Dependencies) == 0 && len(s.DependentRequired) == 0 &&
+		len(s.DependentSchemas) == 0 && s.UnevaluatedProperties == nil &&
+		!s.UniqueItems && s.Contains == nil && s.Items == nil && s.AdditionalItems == nil &&
+		len(s.PrefixItems) == 0 && s.UnevaluatedItems == nil &&
+		s.ContentEncoding == nil && s.ContentMediaType == nil && s.ContentSchema == nil &&
+		s.ExclusiveMaximum == nil && s.ExclusiveMinimum == nil && s.MultipleOf == nil &&
+		(s.Format == nil || s.Format.Name != "regex")
+}
+
+// setEnum takes enum and const when every value is a string.
+func (p *plan) setEnum(s *jsonschema.Schema) bool {
+	if s.Const != nil {
+		c, ok := (*s.Const).(string)
+		if !ok {
+			return false
+		}
+		p.enum = []string{c}
+	}
+	if s.Enum != nil {
+		if s.Const != nil {
+			return false
+		}
+		for _, v := range s.Enum.Values {
+			str, ok := v.(string)
+			if !ok {
+				return false
+			}
+			p.enum = append(p.enum, str)
+		}
+	}
+	return true
+}
+
+// setBounds takes minimum and maximum when a float64 holds them exactly.
+func (p *plan) setBounds(s *jsonschema.Schema) bool {
+	exact := func(r *big.Rat) (*float64, bool) {
+		if r == nil {
+			return nil, true
+		}
+		if !r.IsInt() || r.Num().BitLen() > 53 {
+			return nil, false
+		}
+		f, _ := r.Float64()
+		return &f, true
+	}
+	var okMin, okMax bool
+	p.min, okMin = exact(s.Minimum)
+	p.max, okMax = exact(s.Maximum)
+	return okMin && okMax
+}
+
+// conforms tells whether v, a document decoded by encoding/json (numbers
+// as float64 or json.Number), satisfies the schema.
+func (p *plan) conforms(v any) verdict { return p.check(v, 0) }
+
+func (p *plan) check(v any, depth int) verdict {
+	if p.boolean != nil {
+		return either(*p.boolean)
+	}
+	if !p.known || depth > maxDepth {
+		return unknown
+	}
+	t := typeOf(v)
+	if t == 0 {
+		return unknown
+	}
+	if p.types != 0 && p.types&t == 0 {
+		if p.types&typeInteger == 0 || t != typeNumber {
+			return nonconforming
+		}
+		if r := isInteger(v); r != conforming {
+			return r
+		}
+	}
+	if p.enum != nil {
+		if r := p.checkEnum(v); r != conforming {
+			return r
+		}
+	}
+	if p.s.Format != nil && p.s.Format.Validate(v) != nil {
+		return nonconforming
+	}
+	r := conforming
+	if p.ref != nil {
+		r = p.ref.check(v, depth+1)
+	}
+	switch v := v.(type) {
+	case map[string]any:
+		r = join(r, p.checkObject(v, depth))
+	case []any:
+		r = join(r, p.checkArray(v, depth))
+	case string:
+		r = join(r, p.checkString(v))
+	case float64, json.Number:
+		r = join(r, p.checkNumber(v))
+	}
+	return join(r, p.checkApplicators(v, depth))
+}
+
+func (p *plan) checkEnum(v any) verdict {
+	if s, ok := v.(string); ok {
+		for _, e := range p.enum {
+			if s == e {
+				return conforming
+			}
+		}
+	}
+	return nonconforming
+}
+
+func (p *plan) checkObject(obj map[string]any, depth int) verdict {
+	s := p.s
+	if s.MinProperties != nil && len(obj) < *s.MinProperties ||
+		s.MaxProperties != nil && len(obj) > *s.MaxProperties {
+		return nonconforming
+	}
+	for _, name := range s.Required {
+		if _, ok := obj[name]; !ok {
+			return nonconforming
+		}
+	}
+	r := conforming
+	for name, val := range obj {
+		evaluated := false
+		if sub, ok := p.properties[name]; ok {
+			evaluated = true
+			r = join(r, sub.check(val, depth+1))
+		}
+		for _, pp := range p.patterns {
+			if pp.re.MatchString(name) {
+				evaluated = true
+				r = join(r, pp.plan.check(val, depth+1))
+			}
+		}
+		switch {
+		case evaluated:
+		case p.noAdditional:
+			return nonconforming
+		case p.additional != nil:
+			r = join(r, p.additional.check(val, depth+1))
+		}
+		if r == nonconforming {
+			return r
+		}
+	}
+	return r
+}
+
+func (p *plan) checkArray(arr []any, depth int) verdict {
+	s := p.s
+	if s.MinItems != nil && len(arr) < *s.MinItems || s.MaxItems != nil && len(arr) > *s.MaxItems {
+		return nonconforming
+	}
+	r := conforming
+	if p.items != nil {
+		for _, item := range arr {
+			if r = join(r, p.items.check(item, depth+1)); r == nonconforming {
+				return r
+			}
+		}
+	}
+	return r
+}
+
+func (p *plan) checkString(str string) verdict {
+	s := p.s
+	if s.MinLength != nil || s.MaxLength != nil {
+		n := utf8.RuneCountInString(str)
+		if s.MinLength != nil && n < *s.MinLength || s.MaxLength != nil && n > *s.MaxLength {
+			return nonconforming
+		}
+	}
+	if s.Pattern != nil && !s.Pattern.MatchString(str) {
+		return nonconforming
+	}
+	return conforming
+}
+
+// checkNumber compares v with integer bounds. The library compares the
+// number's decimal text exactly; a float64 compares the same way with a
+// bound it holds exactly, and so does a json.Number whose nearest float64
+// is not the bound itself, or that is a plain integer.
+func (p *plan) checkNumber(v any) verdict {
+	if p.min == nil && p.max == nil {
+		return conforming
+	}
+	f, exact, ok := numberValue(v)
+	if !ok {
+		return unknown
+	}
+	for _, b := range []struct {
+		bound *float64
+		below bool
+	}{{p.min, true}, {p.max, false}} {
+		switch {
+		case b.bound == nil:
+		case f == *b.bound && !exact:
+			return unknown
+		case b.below && f < *b.bound, !b.below && f > *b.bound:
+			return nonconforming
+		}
+	}
+	return conforming
+}
+
+// numberValue returns v as a float64, and whether that float64 is exactly
+// the number v stands for.
+func numberValue(v any) (f float64, exact, ok bool) {
+	switch v := v.(type) {
+	case float64:
+		return v, true, true // a float64 is exactly the value its text stands for
+	case json.Number:
+		if i, err := strconv.ParseInt(string(v), 10, 64); err == nil && i > -1<<53 && i < 1<<53 {
+			return float64(i), true, true
+		}
+		f, err := strconv.ParseFloat(string(v), 64)
+		return f, false, err == nil
+	}
+	return 0, false, false
+}
+
+// checkApplicators evaluates if/then/else, allOf, anyOf, oneOf and not.
+func (p *plan) checkApplicators(v any, depth int) verdict {
+	r := conforming
+	if p.ifP != nil {
+		switch p.ifP.check(v, depth+1) {
+		case unknown:
+			return unknown
+		case conforming:
+			if p.thenP != nil {
+				r = p.thenP.check(v, depth+1)
+			}
+		case nonconforming:
+			if p.elseP != nil {
+				r = p.elseP.check(v, depth+1)
+			}
+		}
+	}
+	for _, sub := range p.allOf {
+		r = join(r, sub.check(v, depth+1))
+	}
+	if len(p.anyOf) > 0 {
+		r = join(r, matching(p.anyOf, v, depth, func(n int) bool { return n > 0 }))
+	}
+	if len(p.oneOf) > 0 {
+		r = join(r, matching(p.oneOf, v, depth, func(n int) bool { return n == 1 }))
+	}
+	if p.not != nil {
+		switch p.not.check(v, depth+1) {
+		case unknown:
+			return unknown
+		case conforming:
+			return nonconforming
+		}
+	}
+	return r
+}
+
+// matching checks v against every schema in subs and tells whether the number
+// that v conforms to satisfies want.
+func matching(subs []*plan, v any, depth int, want func(n int) bool) verdict {
+	n := 0
+	for _, sub := range subs {
+		switch sub.check(v, depth+1) {
+		case unknown:
+			return unknown
+		case conforming:
+			n++
+		}
+	}
+	return either(want(n))
+}
+
+// isInteger tells whether a number is an integer, as the library does
+// (its decimal text has no fractional part).
+func isInteger(v any) verdict {
+	switch v := v.(type) {
+	case float64:
+		return either(v == math.Trunc(v))
+	case json.Number:
+		if _, err := strconv.ParseInt(string(v), 10, 64); err == nil {
+			return conforming
+		}
+	}
+	return unknown
+}
+
+// typeOf returns the JSON type of a decoded value, or 0 for one the plan
+// does not know.
+func typeOf(v any) typeSet {
+	switch v := v.(type) {
+	case nil:
+		return typeNull
+	case bool:
+		return typeBoolean
+	case float64:
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return 0
+		}
+		return typeNumber
+	case json.Number:
+		return typeNumber
+	case string:
+		return typeString
+	case []any:
+		return typeArray
+	case map[string]any:
+		return typeObject
+	}
+	return 0
+}
+
+func either(ok bool) verdict {
+	if ok {
+		return conforming
+	}
+	return nonconforming
+}
+
+// join combines the verdicts on two parts of one value: any nonconforming
+// part makes it nonconforming, any unknown one unknown.
+func join(a, b verdict) verdict {
+	switch {
+	case a == nonconforming || b == nonconforming:
+		return nonconforming
+	case a == unknown || b == unknown:
+		return unknown
+	}
+	return conforming
+}

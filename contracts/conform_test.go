@@ -1,0 +1,272 @@
+package contracts
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/santhosh-tekuri/jsonschema/v6"
+)
+
+// TestPlanAgreesWithLibrary checks the plan against the library on every
+// example, every invalid document in testdata, and thousands of variants
+// of the examples: each leaf replaced by an edge value, each property
+// removed, an unknown property added. Wherever the plan gives a verdict it
+// must be the library's, for numbers decoded as json.Number (Validate) and
+// as float64 (ValidateValue).
+func TestPlanAgreesWithLibrary(t *testing.T) {
+	schemas, err := compiledSchemas()
+	if err != nil {
+		t.Fatal(err)
+	}
+	docs := corpus(t)
+	var decided, total int
+	for typ, list := range docs {
+		sch := schemas[typ]
+		for _, raw := range list {
+			for _, doc := range decodings(t, raw) {
+				total++
+				got := sch.plan.conforms(doc)
+				if got == unknown {
+					continue
+				}
+				decided++
+				if want := either(sch.schema.Validate(doc) == nil); got != want {
+					t.Errorf("%s: plan says %v, library %v, for %s", typ, got, want, raw)
+				}
+			}
+		}
+	}
+	t.Logf("%d documents, the plan decided %d", total, decided)
+	if decided < total*3/4 {
+		t.Errorf("the plan decided only %d of %d documents", decided, total)
+	}
+}
+
+// TestPlanDecidesTheHotTypes fails if the plan leaves a type the pipeline
+// validates on every lead to the library: the fast path would be lost
+// without anything else failing.
+func TestPlanDecidesTheHotTypes(t *testing.T) {
+	schemas, err := compiledSchemas()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, typ := range []string{TypeLeadCaptured, TypeLeadEnriched, TypeContactCreated, TypeContactUpdated,
+		TypeCompanyCreated, TypeCompanyUpdated, TypeNotificationSent} {
+		raw := example(t, typ)
+		for _, doc := range decodings(t, raw) {
+			if got := schemas[typ].plan.conforms(doc); got != conforming {
+				t.Errorf("%s: plan says %v of its example", typ, got)
+			}
+		}
+	}
+}
+
+func TestPlanNumbers(t *testing.T) {
+	c := jsonschema.NewCompiler()
+	if err := c.AddResource("score.json", map[string]any{"type": "number", "minimum": 0, "maximum": 100}); err != nil {
+		t.Fatal(err)
+	}
+	score, err := c.Compile("score.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := newPlan(score)
+	tests := []struct {
+		in   any
+		want verdict
+	}{
+		{json.Number("0"), conforming},
+		{json.Number("100"), conforming},
+		{json.Number("64.5"), conforming},
+		{json.Number("101"), nonconforming},
+		{json.Number("-1"), nonconforming},
+		{json.Number("-0.5"), nonconforming},
+		{json.Number("100.5"), nonconforming},
+		// Its nearest float64 is the bound: only exact arithmetic can tell.
+		{json.Number("100.00000000000000001"), unknown},
+		{json.Number("100.0"), unknown},
+		{json.Number("1e400"), unknown},
+		{0.0, conforming},
+		{100.0, conforming},
+		{100.00000000000001, nonconforming},
+		{-1e-300, nonconforming},
+		{"50", nonconforming},
+	}
+	for _, tt := range tests {
+		if got := p.conforms(tt.in); got != tt.want {
+			t.Errorf("%v: got %v, want %v", tt.in, got, tt.want)
+		}
+		if tt.want != unknown {
+			if lib := either(score.Validate(tt.in) == nil); lib != tt.want {
+				t.Errorf("%v: the library says %v, the table %v", tt.in, lib, tt.want)
+			}
+		}
+	}
+}
+
+func (v verdict) String() string {
+	return [...]string{"unknown", "conforming", "nonconforming"}[v]
+}
+
+// corpus returns documents by event type: the examples, testdata's invalid
+// documents and the examples' variants.
+func corpus(t *testing.T) map[string][][]byte {
+	t.Helper()
+	docs := map[string][][]byte{}
+	for _, e := range Catalog() {
+		raw := example(t, e.Type)
+		docs[e.Type] = append(docs[e.Type], raw)
+		var v any
+		if err := json.Unmarshal(raw, &v); err != nil {
+			t.Fatal(err)
+		}
+		for _, variant := range variants(v) {
+			b, err := json.Marshal(variant)
+			if err != nil {
+				t.Fatal(err)
+			}
+			docs[e.Type] = append(docs[e.Type], b)
+		}
+	}
+	files, err := filepath.Glob("testdata/invalid/*.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		name, _, _ := strings.Cut(filepath.Base(f), ".bad")
+		name, _, _ = strings.Cut(name, ".missing")
+		name, _, _ = strings.Cut(name, ".not-")
+		for _, e := range Catalog() {
+			if strings.HasPrefix(name, strings.TrimPrefix(e.Type, "com.gtmhub.")) {
+				docs[e.Type] = append(docs[e.Type], b)
+			}
+		}
+	}
+	return docs
+}
+
+func example(t testing.TB, typ string) []byte {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join("examples", typ+".json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return raw
+}
+
+// decodings returns raw decoded as Validate decodes it (json.Number) and as
+// encoding/json does by default (float64).
+func decodings(t testing.TB, raw []byte) []any {
+	t.Helper()
+	asNumber, err := jsonschema.UnmarshalJSON(bytes.NewReader(raw))
+	if err != nil {
+		t.Fatalf("%s: %v", raw, err)
+	}
+	var asFloat any
+	if err := json.Unmarshal(raw, &asFloat); err != nil {
+		t.Fatalf("%s: %v", raw, err)
+	}
+	return []any{asNumber, asFloat}
+}
+
+// edges are the values each leaf of an example is replaced with.
+var edges = []any{
+	nil, true, false, "", "x", strings.Repeat("é", 300), strings.Repeat("a", 6000),
+	json.Number("0"), json.Number("-1"), json.Number("1.5"), json.Number("100"), json.Number("101"),
+	json.Number("1e2"), json.Number("12345678901234567890"), json.Number("99.99999999999999999"),
+	"ada@example.com", "not an email", "example.com", "-bad-.example", "https://example.com/x", "::",
+	"2025-11-20T09:14:03Z", "2025-11-20T09:14:03.5+01:00", "2025-11-20t09:14:03z", "2025-13-01T00:00:00Z",
+	"2016-12-31T23:59:60Z", "valid", "sent", "email", "slack", "form", "Web Form", "first_name", "First",
+	[]any{}, []any{"x"}, map[string]any{}, map[string]any{"x": 1},
+}
+
+// variants returns copies of doc with one change each.
+func variants(doc any) []any {
+	var out []any
+	var walk func(path []any)
+	walk = func(path []any) {
+		at := lookup(doc, path)
+		switch v := at.(type) {
+		case map[string]any:
+			for k := range v {
+				out = append(out, edit(doc, path, func(parent any) any {
+					m := clone(parent).(map[string]any)
+					delete(m, k)
+					return m
+				}))
+				walk(append(slices.Clone(path), k))
+			}
+			out = append(out, edit(doc, path, func(parent any) any {
+				m := clone(parent).(map[string]any)
+				m["unknown_property"] = "x"
+				return m
+			}))
+		case []any:
+			for i := range v {
+				walk(append(slices.Clone(path), i))
+			}
+		}
+		for _, e := range edges {
+			out = append(out, edit(doc, path, func(any) any { return e }))
+		}
+	}
+	walk(nil)
+	return out
+}
+
+func lookup(doc any, path []any) any {
+	for _, p := range path {
+		switch k := p.(type) {
+		case string:
+			doc = doc.(map[string]any)[k]
+		case int:
+			doc = doc.([]any)[k]
+		}
+	}
+	return doc
+}
+
+// edit returns a deep copy of doc with the value at path replaced by f's
+// result.
+func edit(doc any, path []any, f func(any) any) any {
+	if len(path) == 0 {
+		return f(doc)
+	}
+	c := clone(doc)
+	switch k := path[0].(type) {
+	case string:
+		m := c.(map[string]any)
+		m[k] = edit(m[k], path[1:], f)
+	case int:
+		a := c.([]any)
+		a[k] = edit(a[k], path[1:], f)
+	}
+	return c
+}
+
+func clone(v any) any {
+	switch v := v.(type) {
+	case map[string]any:
+		m := make(map[string]any, len(v))
+		for k, x := range v {
+			m[k] = clone(x)
+		}
+		return m
+	case []any:
+		a := make([]any, len(v))
+		for i, x := range v {
+			a[i] = clone(x)
+		}
+		return a
+	}
+	return v
+}
