@@ -43,12 +43,22 @@ func Encode(subject string, ev event.Event) (*nats.Msg, error) {
 	if err := ev.Validate(); err != nil {
 		return nil, fmt.Errorf("encode event: %w", err)
 	}
-	w := &binaryWriter{header: nats.Header{}}
-	ctx := binding.WithForceBinary(context.Background())
-	if _, err := binding.Write(ctx, binding.ToMessage(&ev), nil, w); err != nil {
-		return nil, fmt.Errorf("encode event %s: %w", ev.ID(), err)
+	// What binding.Write does for an event in binary mode, without its
+	// message wrapper and without copying the data: the message shares
+	// the event's data, which neither changes.
+	w := &binaryWriter{header: make(nats.Header, 12), values: make([]string, 0, 12), data: ev.Data()}
+	c := ev.Context
+	for _, a := range ceSpecs.Version(c.GetSpecVersion()).Attributes() {
+		if err := w.SetAttribute(a, a.Get(c)); err != nil {
+			return nil, fmt.Errorf("encode event %s: %w", ev.ID(), err)
+		}
 	}
-	w.header.Set(HeaderMsgID, percentEncode(ev.ID())) // header-safe, still one-to-one
+	for name, v := range c.GetExtensions() {
+		if err := w.SetExtension(name, v); err != nil {
+			return nil, fmt.Errorf("encode event %s: %w", ev.ID(), err)
+		}
+	}
+	w.set(HeaderMsgID, percentEncode(ev.ID())) // header-safe, still one-to-one
 	return &nats.Msg{Subject: subject, Header: w.header, Data: w.data}, nil
 }
 
@@ -172,6 +182,7 @@ func (m *message) GetExtension(name string) any {
 // binaryWriter is a binding.BinaryWriter producing NATS headers and a body.
 type binaryWriter struct {
 	header nats.Header
+	values []string // backs header's values
 	data   []byte
 }
 
@@ -183,15 +194,32 @@ func (w *binaryWriter) SetAttribute(attr spec.Attribute, value any) error {
 		return nil
 	}
 	if attr.Kind() == spec.DataContentType {
-		w.header.Set(HeaderContentType, fmt.Sprint(value))
+		w.set(HeaderContentType, fmt.Sprint(value))
 		return nil
 	}
 	s, err := formatValue(value)
 	if err != nil {
 		return err
 	}
-	w.header.Set(HeaderPrefix+attr.Name(), percentEncode(s))
+	w.set(headerName(attr), percentEncode(s))
 	return nil
+}
+
+// headerName is the ce- header of an attribute, taken from the attribute
+// when it carries the prefix (Encode's do) instead of concatenated.
+func headerName(attr spec.Attribute) string {
+	if name := attr.PrefixedName(); strings.HasPrefix(name, HeaderPrefix) {
+		return name
+	}
+	return HeaderPrefix + attr.Name()
+}
+
+// set sets a header to one value. The values share one backing array: a
+// message has a dozen headers, and each would otherwise be an allocation.
+func (w *binaryWriter) set(name, value string) {
+	w.values = append(w.values, value)
+	n := len(w.values)
+	w.header[name] = w.values[n-1 : n : n]
 }
 
 func (w *binaryWriter) SetExtension(name string, value any) error {
@@ -202,7 +230,7 @@ func (w *binaryWriter) SetExtension(name string, value any) error {
 	if err != nil {
 		return err
 	}
-	w.header.Set(HeaderPrefix+strings.ToLower(name), percentEncode(s))
+	w.set(HeaderPrefix+strings.ToLower(name), percentEncode(s))
 	return nil
 }
 

@@ -101,7 +101,9 @@ func (p *Publisher) PublishAck(ctx context.Context, subject string, ev event.Eve
 		trace.WithAttributes(semconv.MessagingOperationTypeSend))
 	defer span.End()
 
-	ev = ev.Clone()
+	// The trace context goes on a copy of the attributes; the data is
+	// shared, as nothing here writes to it.
+	ev.Context = ev.Context.Clone()
 	InjectTrace(ctx, p.tel.propagator, &ev)
 	markReplay(ctx, &ev)
 	msg, err := Encode(subject, ev)
