@@ -134,7 +134,10 @@ func (m *message) ReadBinary(ctx context.Context, w binding.BinaryWriter) error 
 		}
 	}
 	if len(m.data) > 0 {
-		return w.SetData(bytes.NewReader(m.data))
+		// A *bytes.Buffer, not a reader: the SDK's event writer then
+		// keeps the message's body as the event's data instead of
+		// copying it.
+		return w.SetData(bytes.NewBuffer(m.data))
 	}
 	return nil
 }
