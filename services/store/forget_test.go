@@ -137,3 +137,34 @@ func processed(t *testing.T, s recordStore, id string) bool {
 	}
 	return !fresh
 }
+
+// TestStatementsAfterCancel: on SQLite, whose lock waits end at
+// busy_timeout, a statement runs to the end even when its caller has
+// given up; on PostgreSQL, where only the context can end a wait, it does
+// not start.
+func TestStatementsAfterCancel(t *testing.T) {
+	for _, b := range testBackends {
+		t.Run(b.name, func(t *testing.T) {
+			s := b.open(t)
+			gone, cancel := context.WithCancel(context.Background())
+			cancel()
+			var err error
+			if uerr := s.Update(context.Background(), func(tx recordTx) error {
+				_, err = tx.MarkProcessed(gone, "cancelled", "s", clock)
+				return nil
+			}); uerr != nil {
+				t.Fatal(uerr)
+			}
+			detached := s.d.boundedWaits()
+			if detached != (b.name == "sqlite") {
+				t.Errorf("%s: bounded waits = %v", b.name, detached)
+			}
+			if ran := err == nil; ran != detached {
+				t.Errorf("statement after cancel: err = %v, want it to run: %v", err, detached)
+			}
+			if detached && !processed(t, s, "cancelled") {
+				t.Error("the statement ran but its row is not there")
+			}
+		})
+	}
+}

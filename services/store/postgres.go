@@ -67,6 +67,10 @@ func (postgresDialect) lockMigrations() string { return `SELECT pg_advisory_xact
 // to one transaction per batch of events.
 func (postgresDialect) lockWrites() string { return `SELECT pg_advisory_xact_lock(4711002)` }
 
+// boundedWaits is false: a statement can wait on a row lock for as long
+// as another transaction holds it, so only its context can end the wait.
+func (postgresDialect) boundedWaits() bool { return false }
+
 // Pool sizes of a PostgreSQL store. Write transactions take turns (see
 // lockWrites): a second writer prepares its batch while the first commits.
 const (

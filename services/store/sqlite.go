@@ -52,6 +52,10 @@ func (sqliteDialect) lockMigrations() string { return "" }
 // across processes, serialize write transactions.
 func (sqliteDialect) lockWrites() string { return "" }
 
+// boundedWaits is true: a statement waits for another connection's lock at
+// most busy_timeout.
+func (sqliteDialect) boundedWaits() bool { return true }
+
 // upsertOnConflict writes INSERT ... ON CONFLICT (...) DO UPDATE, which
 // SQLite (3.24+) and PostgreSQL (9.5+) both understand.
 func upsertOnConflict(table string, conflict, cols []string, rows int) string {

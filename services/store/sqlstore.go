@@ -33,6 +33,12 @@ type dialect interface {
 	// waits until no other write transaction on the database runs; empty
 	// when the driver already serializes them.
 	lockWrites() string
+	// boundedWaits reports whether no statement can wait on a lock longer
+	// than a fixed timeout. Statements then run without the caller's
+	// cancellation, which would cost the driver a watcher per statement;
+	// a caller that gives up waits at most that long for the statement
+	// it was in.
+	boundedWaits() bool
 }
 
 // sqlStore keeps records in a SQL database through database/sql. Writes go
@@ -191,7 +197,7 @@ func (s *sqlStore) update(ctx context.Context, fn func(tx recordTx) error) (err 
 			return fmt.Errorf("lock writes: %w", err)
 		}
 	}
-	if err := fn(&sqlTx{tx: preparedTx{tx: tx, cache: s.stmts}, s: s}); err != nil {
+	if err := fn(&sqlTx{tx: preparedTx{tx: tx, cache: s.stmts, detach: s.d.boundedWaits()}, s: s}); err != nil {
 		return err
 	}
 	if err := tx.Commit(); err != nil {

@@ -62,11 +62,22 @@ type querier interface {
 type preparedTx struct {
 	tx    *sql.Tx
 	cache *stmtCache
+	// detach runs statements without the caller's cancellation (see
+	// dialect.boundedWaits).
+	detach bool
+}
+
+func (p preparedTx) context(ctx context.Context) context.Context {
+	if p.detach {
+		return context.WithoutCancel(ctx)
+	}
+	return ctx
 }
 
 // A query that was not prepared runs as it is.
 
 func (p preparedTx) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	ctx = p.context(ctx)
 	if st := p.cache.get(query); st != nil {
 		return p.tx.StmtContext(ctx, st).ExecContext(ctx, args...)
 	}
@@ -74,6 +85,7 @@ func (p preparedTx) ExecContext(ctx context.Context, query string, args ...any) 
 }
 
 func (p preparedTx) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	ctx = p.context(ctx)
 	if st := p.cache.get(query); st != nil {
 		return p.tx.StmtContext(ctx, st).QueryContext(ctx, args...)
 	}
@@ -81,6 +93,7 @@ func (p preparedTx) QueryContext(ctx context.Context, query string, args ...any)
 }
 
 func (p preparedTx) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	ctx = p.context(ctx)
 	if st := p.cache.get(query); st != nil {
 		return p.tx.StmtContext(ctx, st).QueryRowContext(ctx, args...)
 	}
