@@ -124,6 +124,17 @@ func NewConsumer(js jetstream.JetStream, spec ConsumerSpec, h Handler, opts ...C
 		o: o, failures: newFailureLog(), seed: maphash.MakeSeed()}, nil
 }
 
+// A pull request that the server no longer holds while the client still
+// counts on it (nats-io/nats.go#1622: no waiting pulls, messages pending,
+// nothing in flight) stops a consumer until two heartbeats are missed and
+// the client pulls again: 30 s with the client's defaults, seen as 15-25 s
+// stalls of the whole pipeline under load. A 1 s heartbeat bounds that to
+// about 2 s, for a heartbeat a second from each idle consumer.
+const (
+	pullExpiry    = 5 * time.Second
+	pullHeartbeat = time.Second
+)
+
 // Spec returns the consumer's declaration with defaults applied.
 func (c *Consumer) Spec() ConsumerSpec { return c.spec }
 
@@ -148,7 +159,8 @@ func (c *Consumer) Run(ctx context.Context) error {
 			}
 			return err
 		}
-		it, err := cons.Messages(jetstream.PullMaxMessages(c.o.batch))
+		it, err := cons.Messages(jetstream.PullMaxMessages(c.o.batch),
+			jetstream.PullExpiry(pullExpiry), jetstream.PullHeartbeat(pullHeartbeat))
 		if err != nil {
 			return fmt.Errorf("pull consumer %s: %w", spec.Durable, err)
 		}
