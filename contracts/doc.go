@@ -7,6 +7,11 @@
 // reporting every field error with its JSON pointer. [Catalog] lists each type
 // with the subject it is published on and the stream that stores it.
 //
+// Validation runs on every event at every stage, so it has a fast path: the
+// compiled schemas are also walked by a plan that only answers whether a
+// document conforms, and the schema library is asked, and writes the
+// errors, only when the plan does not say yes.
+//
 // A type's data is the body of a binary-mode CloudEvent; the envelope itself
 // (id, source, time, subject) belongs to the events module. The Go types are
 // for building and reading data. They do not enforce the schema on their own:
