@@ -153,8 +153,8 @@ func (p *plan) setEnum(s *jsonschema.Schema) bool {
 		p.enum = []string{c}
 	}
 	if s.Enum != nil {
-		if s.Const != nil {
-			return false
+		if s.Const != nil || len(s.Enum.Values) == 0 {
+			return false // an empty enum allows nothing: the library says so
 		}
 		for _, v := range s.Enum.Values {
 			str, ok := v.(string)
@@ -218,7 +218,12 @@ func (p *plan) check(v any, depth int) verdict {
 	}
 	r := conforming
 	if p.ref != nil {
-		r = p.ref.check(v, depth+1)
+		// Stop at the first unknown wherever a schema applies several
+		// subschemas to the same value: a schema that recurses through
+		// two of them would otherwise branch at every level.
+		if r = p.ref.check(v, depth+1); r == unknown {
+			return unknown
+		}
 	}
 	switch v := v.(type) {
 	case map[string]any:
@@ -230,7 +235,10 @@ func (p *plan) check(v any, depth int) verdict {
 	case float64, json.Number:
 		r = join(r, p.checkNumber(v))
 	}
-	return join(r, p.checkApplicators(v, depth))
+	if r != conforming {
+		return r
+	}
+	return p.checkApplicators(v, depth)
 }
 
 func (p *plan) checkEnum(v any) verdict {
@@ -372,14 +380,23 @@ func (p *plan) checkApplicators(v any, depth int) verdict {
 			}
 		}
 	}
+	if r != conforming {
+		return r
+	}
 	for _, sub := range p.allOf {
-		r = join(r, sub.check(v, depth+1))
+		if r = sub.check(v, depth+1); r != conforming {
+			return r
+		}
 	}
 	if len(p.anyOf) > 0 {
-		r = join(r, matching(p.anyOf, v, depth, func(n int) bool { return n > 0 }))
+		if r = matching(p.anyOf, v, depth, func(n int) bool { return n > 0 }); r != conforming {
+			return r
+		}
 	}
 	if len(p.oneOf) > 0 {
-		r = join(r, matching(p.oneOf, v, depth, func(n int) bool { return n == 1 }))
+		if r = matching(p.oneOf, v, depth, func(n int) bool { return n == 1 }); r != conforming {
+			return r
+		}
 	}
 	if p.not != nil {
 		switch p.not.check(v, depth+1) {

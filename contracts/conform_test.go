@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
 )
@@ -106,6 +107,44 @@ func TestPlanNumbers(t *testing.T) {
 				t.Errorf("%v: the library says %v, the table %v", tt.in, lib, tt.want)
 			}
 		}
+	}
+}
+
+// TestPlanEdgeSchemas covers schemas the catalog does not use today: the
+// plan must not call conforming what the library rejects, and must give up
+// at once on a schema that recurses on the same value.
+func TestPlanEdgeSchemas(t *testing.T) {
+	tests := []struct {
+		name   string
+		schema map[string]any
+		doc    any
+	}{
+		{"empty enum allows nothing", map[string]any{"enum": []any{}}, "a"},
+		{"empty enum under not", map[string]any{"not": map[string]any{"enum": []any{}}}, "a"},
+		{"recursion through allOf", map[string]any{"allOf": []any{map[string]any{"$ref": "#"}, map[string]any{"$ref": "#"}}}, "a"},
+		{"recursion through anyOf", map[string]any{"anyOf": []any{map[string]any{"$ref": "#"}, map[string]any{"$ref": "#"}}}, "a"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := jsonschema.NewCompiler()
+			if err := c.AddResource("s.json", tt.schema); err != nil {
+				t.Fatal(err)
+			}
+			s, err := c.Compile("s.json")
+			if err != nil {
+				t.Fatal(err)
+			}
+			done := make(chan verdict, 1)
+			go func() { done <- newPlan(s).conforms(tt.doc) }()
+			select {
+			case got := <-done:
+				if lib := either(s.Validate(tt.doc) == nil); got != unknown && got != lib {
+					t.Errorf("plan says %v, library %v", got, lib)
+				}
+			case <-time.After(5 * time.Second):
+				t.Fatal("the plan did not answer within 5 s")
+			}
+		})
 	}
 }
 
