@@ -129,7 +129,10 @@ func NewConsumer(js jetstream.JetStream, spec ConsumerSpec, h Handler, opts ...C
 // nothing in flight) stops a consumer until two heartbeats are missed and
 // the client pulls again: 30 s with the client's defaults, seen as 15-25 s
 // stalls of the whole pipeline under load. A 1 s heartbeat bounds that to
-// about 2 s, for a heartbeat a second from each idle consumer.
+// about 2 s, for a heartbeat a second from each idle consumer. The client
+// pulls again by itself after missed heartbeats; it is not told to report
+// them, which a pause of 2 s anywhere (a long GC, a starved machine) would
+// turn into a warning and a stale error on the next message.
 const (
 	pullExpiry    = 5 * time.Second
 	pullHeartbeat = time.Second
@@ -160,7 +163,8 @@ func (c *Consumer) Run(ctx context.Context) error {
 			return err
 		}
 		it, err := cons.Messages(jetstream.PullMaxMessages(c.o.batch),
-			jetstream.PullExpiry(pullExpiry), jetstream.PullHeartbeat(pullHeartbeat))
+			jetstream.PullExpiry(pullExpiry), jetstream.PullHeartbeat(pullHeartbeat),
+			jetstream.WithMessagesErrOnMissingHeartbeat(false))
 		if err != nil {
 			return fmt.Errorf("pull consumer %s: %w", spec.Durable, err)
 		}
