@@ -94,13 +94,12 @@ func planOf(s *jsonschema.Schema, seen map[*jsonschema.Schema]*plan) *plan {
 	}
 	p := &plan{s: s, boolean: s.Bool}
 	seen[s] = p
-	p.known = s.DraftVersion >= 2020 && plainKeywords(s)
+	p.known = s.DraftVersion >= 2020 && plainKeywords(s) && p.setEnum(s) && p.setBounds(s)
 	if s.Types != nil {
 		for _, name := range s.Types.ToStrings() {
 			p.types |= typeNames[name]
 		}
 	}
-	p.known = p.known && p.setEnum(s) && p.setBounds(s)
 	p.ref = planOf(s.Ref, seen)
 	if len(s.Properties) > 0 {
 		p.properties = make(map[string]*plan, len(s.Properties))
@@ -120,15 +119,16 @@ func planOf(s *jsonschema.Schema, seen map[*jsonschema.Schema]*plan) *plan {
 	p.items = planOf(s.Items2020, seen)
 	p.ifP, p.thenP, p.elseP = planOf(s.If, seen), planOf(s.Then, seen), planOf(s.Else, seen)
 	p.not = planOf(s.Not, seen)
-	for _, list := range []struct {
-		from []*jsonschema.Schema
-		to   *[]*plan
-	}{{s.AllOf, &p.allOf}, {s.AnyOf, &p.anyOf}, {s.OneOf, &p.oneOf}} {
-		for _, sub := range list.from {
-			*list.to = append(*list.to, planOf(sub, seen))
-		}
-	}
+	p.allOf, p.anyOf, p.oneOf = plansOf(s.AllOf, seen), plansOf(s.AnyOf, seen), plansOf(s.OneOf, seen)
 	return p
+}
+
+func plansOf(schemas []*jsonschema.Schema, seen map[*jsonschema.Schema]*plan) []*plan {
+	var out []*plan
+	for _, s := range schemas {
+		out = append(out, planOf(s, seen))
+	}
+	return out
 }
 
 // plainKeywords reports whether s uses only keywords the plan evaluates.
