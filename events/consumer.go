@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/cloudevents/sdk-go/v2/event"
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
@@ -124,18 +125,21 @@ func NewConsumer(js jetstream.JetStream, spec ConsumerSpec, h Handler, opts ...C
 		o: o, failures: newFailureLog(), seed: maphash.MakeSeed()}, nil
 }
 
-// A pull request that the server no longer holds while the client still
-// counts on it (nats-io/nats.go#1622: no waiting pulls, messages pending,
-// nothing in flight) stops a consumer until two heartbeats are missed and
-// the client pulls again: 30 s with the client's defaults, seen as 15-25 s
-// stalls of the whole pipeline under load. A 1 s heartbeat bounds that to
-// about 2 s, for a heartbeat a second from each idle consumer. The client
-// pulls again by itself after missed heartbeats; it is not told to report
-// them, which a pause of 2 s anywhere (a long GC, a starved machine) would
-// turn into a warning and a stale error on the next message.
+// Run sends its pull requests itself, one batch at a time, rather than
+// through the client's message iterator. The iterator can send another
+// request after it was told to drain, and a request the server answers
+// after the inbox is gone leaves its messages waiting for AckWait, so a
+// restart delayed them. Run stops asking when it stops and reads every
+// request it sent to its end: a full batch, or the server's timeout after
+// fetchExpiry. The short expiry bounds both a shutdown while idle and a
+// request the server lost without telling the client (nats-io/nats.go#1622,
+// seen as 15-25 s stalls with the iterator's 30 s default), since the client
+// gives a request up a second after its expiry.
 const (
-	pullExpiry    = 5 * time.Second
-	pullHeartbeat = time.Second
+	fetchExpiry = time.Second
+	// pullRetryDelay is the pause after a pull the server or the
+	// connection failed.
+	pullRetryDelay = 250 * time.Millisecond
 )
 
 // Spec returns the consumer's declaration with defaults applied.
@@ -143,17 +147,12 @@ func (c *Consumer) Spec() ConsumerSpec { return c.spec }
 
 // Run creates or updates the durable consumer, and its replay companion on
 // the REPLAY stream, and processes messages from both until ctx is cancelled.
-// It then stops pulling, lets in-flight handlers finish within the shutdown
-// timeout, returns unprocessed messages for immediate redelivery, and
-// returns nil. It returns an error if a consumer cannot be bound or
+// It then stops pulling, reads its last pull request to its end (at most
+// a second), lets in-flight handlers finish within the shutdown timeout,
+// returns unprocessed messages for immediate redelivery, and returns nil. It returns an error if a consumer cannot be bound or
 // disappears.
 func (c *Consumer) Run(ctx context.Context) error {
-	var iters []jetstream.MessagesContext
-	defer func() {
-		for _, it := range iters {
-			it.Stop()
-		}
-	}()
+	var consumers []jetstream.Consumer
 	for _, spec := range []ConsumerSpec{c.spec, c.spec.replaySpec()} {
 		cons, err := c.bind(ctx, spec)
 		if err != nil {
@@ -162,48 +161,39 @@ func (c *Consumer) Run(ctx context.Context) error {
 			}
 			return err
 		}
-		it, err := cons.Messages(jetstream.PullMaxMessages(c.o.batch),
-			jetstream.PullExpiry(pullExpiry), jetstream.PullHeartbeat(pullHeartbeat),
-			jetstream.WithMessagesErrOnMissingHeartbeat(false))
-		if err != nil {
-			return fmt.Errorf("pull consumer %s: %w", spec.Durable, err)
-		}
-		iters = append(iters, it)
+		consumers = append(consumers, cons)
 	}
 	unwatch := c.watchBreakers(ctx)
 	defer unwatch()
 
 	handlerCtx, cancelHandlers := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelHandlers()
-	stopDrain := context.AfterFunc(ctx, func() {
-		for _, it := range iters {
-			it.Drain()
-		}
-		time.AfterFunc(c.o.shutdownTimeout, cancelHandlers)
-	})
-	defer stopDrain()
+	stopHandlers := context.AfterFunc(ctx, func() { time.AfterFunc(c.o.shutdownTimeout, cancelHandlers) })
+	defer stopHandlers()
 
+	var returned returns
 	queues := c.queues()
 	var workers sync.WaitGroup
 	for _, q := range queues {
 		for range c.o.concurrency / len(queues) {
 			workers.Go(func() {
 				for m := range q {
-					c.process(handlerCtx, m)
+					c.process(handlerCtx, m, &returned)
 				}
 			})
 		}
 	}
-	errs := make([]error, len(iters))
+	errs := make([]error, len(consumers))
 	var pullers sync.WaitGroup
-	for i, it := range iters {
-		pullers.Go(func() { errs[i] = c.pull(ctx, it, func(m jetstream.Msg) { queues[c.queue(m, len(queues))] <- m }) })
+	for i, cons := range consumers {
+		pullers.Go(func() { errs[i] = c.pull(ctx, cons, func(m jetstream.Msg) { queues[c.queue(m, len(queues))] <- m }) })
 	}
 	pullers.Wait()
 	for _, q := range queues {
 		close(q)
 	}
 	workers.Wait()
+	returned.nak(c.o.metrics, c.spec.Durable)
 	// Acks and naks are sent without waiting for the server; a round trip
 	// makes sure it has them all before Run returns, so that nothing of
 	// what Run settled waits for the AckWait.
@@ -213,13 +203,18 @@ func (c *Consumer) Run(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
+// pullSize is how many messages one pull request asks for: half the batch,
+// the other half waiting in the shared queue meanwhile.
+func (o consumerOptions) pullSize() int { return max(o.batch/2, 1) }
+
 // queues returns the queues workers take messages from: one shared by all
-// of them, or one per worker when messages are ordered by key. A keyed
-// queue holds up to a pull batch, so one busy worker does not stop the
-// puller from feeding the others until its queue is full.
+// of them, or one per worker when messages are ordered by key. The shared
+// queue holds what the batch leaves beside a pull request. A keyed queue
+// holds up to a batch, so one busy worker does not stop the puller from
+// feeding the others until its queue is full.
 func (c *Consumer) queues() []chan jetstream.Msg {
 	if c.o.key == nil {
-		return []chan jetstream.Msg{make(chan jetstream.Msg)}
+		return []chan jetstream.Msg{make(chan jetstream.Msg, c.o.batch-c.o.pullSize())}
 	}
 	qs := make([]chan jetstream.Msg, c.o.concurrency)
 	for i := range qs {
@@ -257,28 +252,50 @@ func (c *Consumer) bind(ctx context.Context, spec ConsumerSpec) (jetstream.Consu
 	}
 }
 
-// pull feeds messages to the workers until the iterator is drained or the
-// consumer is gone.
-func (c *Consumer) pull(ctx context.Context, iter jetstream.MessagesContext, dispatch func(jetstream.Msg)) error {
-	for {
-		m, err := iter.Next()
-		switch {
-		case err == nil:
-			dispatch(m)
-		case errors.Is(err, jetstream.ErrMsgIteratorClosed):
-			return nil
-		case errors.Is(err, jetstream.ErrConsumerDeleted), errors.Is(err, jetstream.ErrConsumerNotFound):
-			if ctx.Err() != nil {
-				return nil
+// pull feeds messages to the workers until ctx is done and the last
+// request sent has ended, or until the consumer is gone. One request is
+// open at a time: the server spreads messages over a consumer's open
+// requests, and one inbox per request could not put them back in order.
+// The next request goes out once the current one has ended and its
+// messages are queued, while the workers still have them to take.
+func (c *Consumer) pull(ctx context.Context, cons jetstream.Consumer, dispatch func(jetstream.Msg)) error {
+	for ctx.Err() == nil {
+		b, err := cons.Fetch(c.o.pullSize(), jetstream.FetchMaxWait(fetchExpiry))
+		if err == nil {
+			for m := range b.Messages() {
+				dispatch(m)
 			}
-			return fmt.Errorf("consumer %s: %w", c.spec.Durable, err)
-		default:
-			c.o.logger.Warn("pull consumer", "consumer", c.spec.Durable, "err", err)
+			err = b.Error()
+		}
+		if err != nil {
+			if err := c.pullFailed(ctx, err); err != nil {
+				return err
+			}
 		}
 	}
+	return nil
 }
 
-func (c *Consumer) process(ctx context.Context, m jetstream.Msg) {
+// pullFailed returns an error if pulling cannot go on: the consumer or the
+// connection is gone while ctx is live. Otherwise it logs err and waits a
+// moment, so a failing server is not asked again at once.
+func (c *Consumer) pullFailed(ctx context.Context, err error) error {
+	if errors.Is(err, jetstream.ErrConsumerDeleted) || errors.Is(err, jetstream.ErrConsumerNotFound) ||
+		errors.Is(err, nats.ErrConnectionClosed) {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return fmt.Errorf("consumer %s: %w", c.spec.Durable, err)
+	}
+	c.o.logger.Warn("pull consumer", "consumer", c.spec.Durable, "err", err)
+	select {
+	case <-ctx.Done():
+	case <-time.After(pullRetryDelay):
+	}
+	return nil
+}
+
+func (c *Consumer) process(ctx context.Context, m jetstream.Msg, returned *returns) {
 	md, err := m.Metadata()
 	if err != nil {
 		c.o.logger.Error("message without JetStream metadata", "consumer", c.spec.Durable, "err", err)
@@ -293,8 +310,7 @@ func (c *Consumer) process(ctx context.Context, m jetstream.Msg) {
 	d.Replay = m.Headers().Get(HeaderPrefix+ExtensionReplay) == "true"
 	d.SideEffects = m.Headers().Get(HeaderPrefix+ExtensionSideEffects) == "true"
 	if ctx.Err() != nil {
-		_ = m.Nak()
-		c.o.metrics.outcome(d.Consumer, outcomeReturned)
+		returned.add(m)
 		return
 	}
 	start := time.Now()
@@ -310,7 +326,36 @@ func (c *Consumer) process(ctx context.Context, m jetstream.Msg) {
 	if herr == nil {
 		c.o.metrics.eventAge(d.Consumer, ev.Time())
 	}
+	if ctx.Err() != nil && errors.Is(herr, context.Canceled) {
+		returned.add(m) // shutting down: another instance takes it
+		return
+	}
 	c.settle(ctx, m, d, ev, herr)
+}
+
+// returns holds the messages a stopping consumer hands back until its pull
+// requests have ended: naked while one is open, a message would come straight
+// back to the same instance, be handed back again and use up its deliveries.
+type returns struct {
+	mu   sync.Mutex
+	msgs []jetstream.Msg
+}
+
+func (r *returns) add(m jetstream.Msg) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.msgs = append(r.msgs, m)
+}
+
+// nak hands every held message back for immediate redelivery.
+func (r *returns) nak(metrics *Metrics, consumer string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, m := range r.msgs {
+		_ = m.Nak()
+		metrics.outcome(consumer, outcomeReturned)
+	}
+	r.msgs = nil
 }
 
 // call runs the handler chain, turning a panic into an error.
@@ -361,9 +406,6 @@ func (c *Consumer) settle(ctx context.Context, m jetstream.Msg, d Delivery, ev e
 	case herr == nil:
 		c.failures.forget(d.Sequence)
 		c.ack(sctx, m, d)
-	case ctx.Err() != nil && errors.Is(herr, context.Canceled):
-		_ = m.Nak() // shutting down: hand it to another instance now
-		c.o.metrics.outcome(d.Consumer, outcomeReturned)
 	case IsPermanent(herr) || d.Attempt >= c.spec.MaxDeliver:
 		c.deadLetter(sctx, m, d, ev, herr)
 	default:
