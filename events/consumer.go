@@ -125,21 +125,22 @@ func NewConsumer(js jetstream.JetStream, spec ConsumerSpec, h Handler, opts ...C
 		o: o, failures: newFailureLog(), seed: maphash.MakeSeed()}, nil
 }
 
-// Run sends its pull requests itself, one batch at a time, rather than
-// through the client's message iterator. The iterator can send another
-// request after it was told to drain, and a request the server answers
-// after the inbox is gone leaves its messages waiting for AckWait, so a
-// restart delayed them. Run stops asking when it stops and reads every
-// request it sent to its end: a full batch, or the server's timeout after
-// fetchExpiry. The short expiry bounds both a shutdown while idle and a
-// request the server lost without telling the client (nats-io/nats.go#1622,
-// seen as 15-25 s stalls with the iterator's 30 s default), since the client
-// gives a request up a second after its expiry.
+// Run sends its pull requests itself, one at a time, rather than through
+// the client's message iterator. The iterator keeps a request open and can
+// send another after it was told to drain; a message the server delivers
+// on such a request after the inbox is gone waits for the AckWait. Run
+// stops asking when it stops and reads every request it sent to its end: a
+// full batch, or the server's timeout after fetchExpiry. The short expiry
+// bounds a shutdown while idle, and a request the server lost without
+// telling the client (nats-io/nats.go#1622, seen as 15-25 s stalls with the
+// iterator's 30 s default), since the client gives a request up a second
+// after its expiry.
 const (
 	fetchExpiry = time.Second
-	// pullRetryDelay is the pause after a pull the server or the
-	// connection failed.
-	pullRetryDelay = 250 * time.Millisecond
+	// pullRetryDelay is the first pause after a pull the server or the
+	// connection failed; it doubles while they keep failing.
+	pullRetryDelay    = 250 * time.Millisecond
+	pullRetryMaxDelay = 5 * time.Second
 )
 
 // Spec returns the consumer's declaration with defaults applied.
@@ -147,10 +148,11 @@ func (c *Consumer) Spec() ConsumerSpec { return c.spec }
 
 // Run creates or updates the durable consumer, and its replay companion on
 // the REPLAY stream, and processes messages from both until ctx is cancelled.
-// It then stops pulling, reads its last pull request to its end (at most
-// a second), lets in-flight handlers finish within the shutdown timeout,
-// returns unprocessed messages for immediate redelivery, and returns nil. It returns an error if a consumer cannot be bound or
-// disappears.
+// It then stops pulling, reads its last pull requests to their end (up to
+// two seconds), lets in-flight handlers finish within the shutdown timeout,
+// returns unprocessed messages for immediate redelivery, and returns nil.
+// It returns an error if a consumer cannot be bound, or if one disappears
+// or the connection closes while it runs.
 func (c *Consumer) Run(ctx context.Context) error {
 	var consumers []jetstream.Consumer
 	for _, spec := range []ConsumerSpec{c.spec, c.spec.replaySpec()} {
@@ -171,7 +173,7 @@ func (c *Consumer) Run(ctx context.Context) error {
 	stopHandlers := context.AfterFunc(ctx, func() { time.AfterFunc(c.o.shutdownTimeout, cancelHandlers) })
 	defer stopHandlers()
 
-	var returned returns
+	returned := returns{metrics: c.o.metrics, consumer: c.spec.Durable}
 	queues := c.queues()
 	var workers sync.WaitGroup
 	for _, q := range queues {
@@ -184,16 +186,25 @@ func (c *Consumer) Run(ctx context.Context) error {
 		}
 	}
 	errs := make([]error, len(consumers))
+	pullCtx, stopPulling := context.WithCancel(ctx)
+	defer stopPulling()
 	var pullers sync.WaitGroup
 	for i, cons := range consumers {
-		pullers.Go(func() { errs[i] = c.pull(ctx, cons, func(m jetstream.Msg) { queues[c.queue(m, len(queues))] <- m }) })
+		pullers.Go(func() {
+			errs[i] = c.pull(pullCtx, cons, func(m jetstream.Msg) { queues[c.queue(m, len(queues))] <- m })
+			if errs[i] != nil {
+				stopPulling() // one consumer gone stops the other, and Run reports it
+			}
+		})
 	}
 	pullers.Wait()
+	// No pull request is open any more, so what is handed back now goes
+	// to another instance instead of straight back to this one.
+	returned.release()
 	for _, q := range queues {
 		close(q)
 	}
 	workers.Wait()
-	returned.nak(c.o.metrics, c.spec.Durable)
 	// Acks and naks are sent without waiting for the server; a round trip
 	// makes sure it has them all before Run returns, so that nothing of
 	// what Run settled waits for the AckWait.
@@ -205,7 +216,7 @@ func (c *Consumer) Run(ctx context.Context) error {
 
 // pullSize is how many messages one pull request asks for: half the batch,
 // the other half waiting in the shared queue meanwhile.
-func (o consumerOptions) pullSize() int { return max(o.batch/2, 1) }
+func (o consumerOptions) pullSize() int { return (o.batch + 1) / 2 }
 
 // queues returns the queues workers take messages from: one shared by all
 // of them, or one per worker when messages are ordered by key. The shared
@@ -259,6 +270,7 @@ func (c *Consumer) bind(ctx context.Context, spec ConsumerSpec) (jetstream.Consu
 // The next request goes out once the current one has ended and its
 // messages are queued, while the workers still have them to take.
 func (c *Consumer) pull(ctx context.Context, cons jetstream.Consumer, dispatch func(jetstream.Msg)) error {
+	failures := 0
 	for ctx.Err() == nil {
 		b, err := cons.Fetch(c.o.pullSize(), jetstream.FetchMaxWait(fetchExpiry))
 		if err == nil {
@@ -267,30 +279,44 @@ func (c *Consumer) pull(ctx context.Context, cons jetstream.Consumer, dispatch f
 			}
 			err = b.Error()
 		}
-		if err != nil {
-			if err := c.pullFailed(ctx, err); err != nil {
-				return err
-			}
+		if err == nil {
+			failures = 0
+			continue
+		}
+		failures++
+		if err := c.pullFailed(ctx, cons, err, failures); err != nil {
+			return err
 		}
 	}
 	return nil
 }
 
 // pullFailed returns an error if pulling cannot go on: the consumer or the
-// connection is gone while ctx is live. Otherwise it logs err and waits a
-// moment, so a failing server is not asked again at once.
-func (c *Consumer) pullFailed(ctx context.Context, err error) error {
-	if errors.Is(err, jetstream.ErrConsumerDeleted) || errors.Is(err, jetstream.ErrConsumerNotFound) ||
-		errors.Is(err, nats.ErrConnectionClosed) {
-		if ctx.Err() != nil {
-			return nil
+// connection is gone while ctx is live. Otherwise it logs err and waits,
+// longer after each failure in a row, before the next pull.
+func (c *Consumer) pullFailed(ctx context.Context, cons jetstream.Consumer, err error, failures int) error {
+	if ctx.Err() != nil {
+		return nil
+	}
+	if errors.Is(err, nats.ErrNoResponders) {
+		// No request was open when the consumer went away, so the server
+		// had no one to say so to; ask it.
+		if _, ierr := cons.Info(ctx); errors.Is(ierr, jetstream.ErrConsumerNotFound) {
+			err = ierr
 		}
+	}
+	if errors.Is(err, jetstream.ErrConsumerDeleted) || errors.Is(err, jetstream.ErrConsumerNotFound) ||
+		errors.Is(err, nats.ErrConnectionClosed) || errors.Is(err, nats.ErrConnectionDraining) {
 		return fmt.Errorf("consumer %s: %w", c.spec.Durable, err)
 	}
-	c.o.logger.Warn("pull consumer", "consumer", c.spec.Durable, "err", err)
+	level := slog.LevelWarn
+	if errors.Is(err, nats.ErrNoResponders) || errors.Is(err, jetstream.ErrConsumerLeadershipChanged) {
+		level = slog.LevelDebug // a leader election, over by the next pull
+	}
+	c.o.logger.Log(ctx, level, "pull consumer", "consumer", c.spec.Durable, "failures", failures, "err", err)
 	select {
 	case <-ctx.Done():
-	case <-time.After(pullRetryDelay):
+	case <-time.After(ExponentialBackoff(pullRetryDelay, pullRetryMaxDelay)(failures)):
 	}
 	return nil
 }
@@ -336,26 +362,39 @@ func (c *Consumer) process(ctx context.Context, m jetstream.Msg, returned *retur
 // returns holds the messages a stopping consumer hands back until its pull
 // requests have ended: naked while one is open, a message would come straight
 // back to the same instance, be handed back again and use up its deliveries.
+// Once released, what is handed back is naked at once.
 type returns struct {
-	mu   sync.Mutex
-	msgs []jetstream.Msg
+	mu       sync.Mutex
+	msgs     []jetstream.Msg
+	released bool
+	metrics  *Metrics
+	consumer string
 }
 
 func (r *returns) add(m jetstream.Msg) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if r.released {
+		r.nak(m)
+		return
+	}
 	r.msgs = append(r.msgs, m)
 }
 
-// nak hands every held message back for immediate redelivery.
-func (r *returns) nak(metrics *Metrics, consumer string) {
+// release hands every held message back for immediate redelivery, and
+// every later one as it comes.
+func (r *returns) release() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for _, m := range r.msgs {
-		_ = m.Nak()
-		metrics.outcome(consumer, outcomeReturned)
+		r.nak(m)
 	}
-	r.msgs = nil
+	r.msgs, r.released = nil, true
+}
+
+func (r *returns) nak(m jetstream.Msg) {
+	_ = m.Nak()
+	r.metrics.outcome(r.consumer, outcomeReturned)
 }
 
 // call runs the handler chain, turning a panic into an error.

@@ -2,12 +2,14 @@ package events_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/cloudevents/sdk-go/v2/event"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/gtmhub/gtmhub/events"
 	"github.com/gtmhub/gtmhub/events/eventstest"
@@ -34,7 +36,7 @@ func TestShutdownDrains(t *testing.T) {
 		return nil
 	}
 	spec := testSpec(5)
-	spec.AckWait = 2 * time.Second
+	spec.AckWait = time.Minute
 	opts := []events.ConsumerOption{events.WithConcurrency(4), events.WithBatch(16)}
 
 	stop := runConsumer(t, srv, spec, h, opts...)
@@ -42,9 +44,15 @@ func TestShutdownDrains(t *testing.T) {
 		<-handled
 	}
 	stop()
-	info := consumerInfo(t, srv, spec.Durable)
-	if info.NumAckPending != 0 {
-		t.Fatalf("after shutdown %d messages await an ack timeout", info.NumAckPending)
+	// The server applies acks and naks after it has received them, so
+	// the count may lag for a moment; a message delivered and left
+	// unsettled would keep it up for the AckWait.
+	deadline := time.Now().Add(5 * time.Second)
+	for info := consumerInfo(t, srv, spec.Durable); info.NumAckPending != 0; info = consumerInfo(t, srv, spec.Durable) {
+		if time.Now().After(deadline) {
+			t.Fatalf("after shutdown %d messages await an ack timeout", info.NumAckPending)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 
 	runConsumer(t, srv, spec, h, opts...)
@@ -99,5 +107,87 @@ func TestShutdownReturnsUnfinishedWork(t *testing.T) {
 	waitSettled(t, srv, spec.Durable)
 	if n := srv.Count(t, events.StreamDLQ, "gtm.dlq.>"); n != 0 {
 		t.Errorf("%d dead letters", n)
+	}
+}
+
+// TestRestartsLeaveNothingForAckWait stops and restarts a busy consumer
+// again and again with an AckWait far longer than the test: a message
+// delivered to an instance that was stopping, and neither handled nor
+// handed back, would keep the consumer from settling.
+func TestRestartsLeaveNothingForAckWait(t *testing.T) {
+	srv := eventstest.RunServer(t)
+	const total, restarts = 1000, 6
+	for i := range total {
+		srv.Publish(t, testSubject, eventstest.NewEvent(t, "com.gtmhub.lead.captured", map[string]int{"n": i}))
+	}
+	var mu sync.Mutex
+	calls := map[string]int{}
+	handled := make(chan struct{}, total*2)
+	h := func(ctx context.Context, ev event.Event) error {
+		time.Sleep(2 * time.Millisecond)
+		mu.Lock()
+		calls[ev.ID()]++
+		mu.Unlock()
+		handled <- struct{}{}
+		return nil
+	}
+	spec := testSpec(5)
+	spec.AckWait = time.Minute
+	opts := []events.ConsumerOption{events.WithConcurrency(4), events.WithBatch(16)}
+	for range restarts {
+		stop := runConsumer(t, srv, spec, h, opts...)
+		for range total / (2 * restarts) {
+			<-handled
+		}
+		stop()
+	}
+	runConsumer(t, srv, spec, h, opts...)
+	waitSettled(t, srv, spec.Durable)
+	mu.Lock()
+	defer mu.Unlock()
+	if len(calls) != total {
+		t.Fatalf("handled %d distinct events, want %d", len(calls), total)
+	}
+	for id, n := range calls {
+		if n != 1 {
+			t.Errorf("event %s handled %d times", id, n)
+		}
+	}
+}
+
+// TestRunReportsDeletedConsumer deletes the consumer while Run's only
+// worker is busy and no pull request is open: Run notices and says so.
+func TestRunReportsDeletedConsumer(t *testing.T) {
+	srv := eventstest.RunServer(t)
+	for i := range 10 {
+		srv.Publish(t, testSubject, eventstest.NewEvent(t, "com.gtmhub.lead.captured", map[string]int{"n": i}))
+	}
+	started, release := make(chan struct{}, 10), make(chan struct{})
+	h := func(ctx context.Context, _ event.Event) error {
+		started <- struct{}{}
+		<-release
+		return nil
+	}
+	spec := testSpec(5)
+	c, err := events.NewConsumer(srv.JS, spec, h, events.WithConcurrency(1), events.WithBatch(2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- c.Run(ctx) }()
+	<-started
+	if err := srv.JS.DeleteConsumer(ctx, spec.Stream, spec.Durable); err != nil {
+		t.Fatal(err)
+	}
+	close(release)
+	select {
+	case err := <-done:
+		if !errors.Is(err, jetstream.ErrConsumerNotFound) && !errors.Is(err, jetstream.ErrConsumerDeleted) {
+			t.Fatalf("Run returned %v, want the consumer reported gone", err)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("Run did not notice its consumer was deleted")
 	}
 }
