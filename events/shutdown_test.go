@@ -15,34 +15,64 @@ import (
 	"github.com/gtmhub/gtmhub/events/eventstest"
 )
 
+// onceCounter is a handler that counts the calls for each event, for tests
+// that check every event is handled exactly once.
+type onceCounter struct {
+	mu      sync.Mutex
+	calls   map[string]int
+	handled chan struct{}
+}
+
+func newOnceCounter(t *testing.T, srv *eventstest.Server, total int) *onceCounter {
+	t.Helper()
+	for i := range total {
+		srv.Publish(t, testSubject, eventstest.NewEvent(t, "com.gtmhub.lead.captured", map[string]int{"n": i}))
+	}
+	return &onceCounter{calls: map[string]int{}, handled: make(chan struct{}, total*2)}
+}
+
+func (o *onceCounter) handle(ctx context.Context, ev event.Event) error {
+	time.Sleep(2 * time.Millisecond)
+	o.mu.Lock()
+	o.calls[ev.ID()]++
+	o.mu.Unlock()
+	o.handled <- struct{}{}
+	return nil
+}
+
+// wait returns once n more events have been handled.
+func (o *onceCounter) wait(n int) {
+	for range n {
+		<-o.handled
+	}
+}
+
+func (o *onceCounter) check(t *testing.T, total int) {
+	t.Helper()
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if len(o.calls) != total {
+		t.Fatalf("handled %d distinct events, want %d", len(o.calls), total)
+	}
+	for id, n := range o.calls {
+		if n != 1 {
+			t.Errorf("event %s handled %d times", id, n)
+		}
+	}
+}
+
 // TestShutdownDrains stops a busy consumer and restarts it: every event is
 // handled exactly once, and nothing is left waiting for an ack timeout.
 func TestShutdownDrains(t *testing.T) {
 	srv := eventstest.RunServer(t)
 	const total = 300
-	for i := range total {
-		ev := eventstest.NewEvent(t, "com.gtmhub.lead.captured", map[string]int{"n": i})
-		srv.Publish(t, testSubject, ev)
-	}
-	var mu sync.Mutex
-	calls := map[string]int{}
-	handled := make(chan struct{}, total*2)
-	h := func(ctx context.Context, ev event.Event) error {
-		time.Sleep(2 * time.Millisecond)
-		mu.Lock()
-		calls[ev.ID()]++
-		mu.Unlock()
-		handled <- struct{}{}
-		return nil
-	}
+	h := newOnceCounter(t, srv, total)
 	spec := testSpec(5)
 	spec.AckWait = time.Minute
 	opts := []events.ConsumerOption{events.WithConcurrency(4), events.WithBatch(16)}
 
-	stop := runConsumer(t, srv, spec, h, opts...)
-	for range 50 {
-		<-handled
-	}
+	stop := runConsumer(t, srv, spec, h.handle, opts...)
+	h.wait(50)
 	stop()
 	// The server applies acks and naks after it has received them, so
 	// the count may lag for a moment; a message delivered and left
@@ -55,18 +85,9 @@ func TestShutdownDrains(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 
-	runConsumer(t, srv, spec, h, opts...)
+	runConsumer(t, srv, spec, h.handle, opts...)
 	waitSettled(t, srv, spec.Durable)
-	mu.Lock()
-	defer mu.Unlock()
-	if len(calls) != total {
-		t.Fatalf("handled %d distinct events, want %d", len(calls), total)
-	}
-	for id, n := range calls {
-		if n != 1 {
-			t.Errorf("event %s handled %d times", id, n)
-		}
-	}
+	h.check(t, total)
 }
 
 // TestShutdownReturnsUnfinishedWork cancels handlers that outlive the
@@ -117,42 +138,18 @@ func TestShutdownReturnsUnfinishedWork(t *testing.T) {
 func TestRestartsLeaveNothingForAckWait(t *testing.T) {
 	srv := eventstest.RunServer(t)
 	const total, restarts = 1000, 6
-	for i := range total {
-		srv.Publish(t, testSubject, eventstest.NewEvent(t, "com.gtmhub.lead.captured", map[string]int{"n": i}))
-	}
-	var mu sync.Mutex
-	calls := map[string]int{}
-	handled := make(chan struct{}, total*2)
-	h := func(ctx context.Context, ev event.Event) error {
-		time.Sleep(2 * time.Millisecond)
-		mu.Lock()
-		calls[ev.ID()]++
-		mu.Unlock()
-		handled <- struct{}{}
-		return nil
-	}
+	h := newOnceCounter(t, srv, total)
 	spec := testSpec(5)
 	spec.AckWait = time.Minute
 	opts := []events.ConsumerOption{events.WithConcurrency(4), events.WithBatch(16)}
 	for range restarts {
-		stop := runConsumer(t, srv, spec, h, opts...)
-		for range total / (2 * restarts) {
-			<-handled
-		}
+		stop := runConsumer(t, srv, spec, h.handle, opts...)
+		h.wait(total / (2 * restarts))
 		stop()
 	}
-	runConsumer(t, srv, spec, h, opts...)
+	runConsumer(t, srv, spec, h.handle, opts...)
 	waitSettled(t, srv, spec.Durable)
-	mu.Lock()
-	defer mu.Unlock()
-	if len(calls) != total {
-		t.Fatalf("handled %d distinct events, want %d", len(calls), total)
-	}
-	for id, n := range calls {
-		if n != 1 {
-			t.Errorf("event %s handled %d times", id, n)
-		}
-	}
+	h.check(t, total)
 }
 
 // TestRunReportsDeletedConsumer deletes the consumer while Run's only
