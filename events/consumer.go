@@ -125,17 +125,12 @@ func NewConsumer(js jetstream.JetStream, spec ConsumerSpec, h Handler, opts ...C
 		o: o, failures: newFailureLog(), seed: maphash.MakeSeed()}, nil
 }
 
-// Run sends its pull requests itself, one at a time, rather than through
-// the client's message iterator. The iterator keeps a request open and can
-// send another after it was told to drain; a message the server delivers
-// on such a request after the inbox is gone waits for the AckWait. Run
-// stops asking when it stops and reads every request it sent to its end: a
-// full batch, or the server's timeout after fetchExpiry. The short expiry
-// bounds a shutdown while idle, and a request the server lost without
-// telling the client (nats-io/nats.go#1622, seen as 15-25 s stalls with the
-// iterator's 30 s default), since the client gives a request up a second
-// after its expiry.
 const (
+	// fetchExpiry is how long a pull request waits on the server. It
+	// bounds a shutdown while idle, and a request the server lost without
+	// telling the client (nats-io/nats.go#1622, seen as 15-25 s stalls with
+	// the iterator's 30 s default), since the client gives a request up a
+	// second after its expiry.
 	fetchExpiry = time.Second
 	// pullRetryDelay is the first pause after a pull the server or the
 	// connection failed; it doubles while they keep failing.
@@ -264,11 +259,15 @@ func (c *Consumer) bind(ctx context.Context, spec ConsumerSpec) (jetstream.Consu
 }
 
 // pull feeds messages to the workers until ctx is done and the last
-// request sent has ended, or until the consumer is gone. One request is
-// open at a time: the server spreads messages over a consumer's open
-// requests, and one inbox per request could not put them back in order.
-// The next request goes out once the current one has ended and its
-// messages are queued, while the workers still have them to take.
+// request sent has ended, or until the consumer is gone. It sends its pull
+// requests itself rather than through the client's message iterator, which
+// keeps a request open and can send another after it was told to drain: a
+// message the server delivers on such a request once the inbox is gone
+// waits for the AckWait. One request is open at a time: the server spreads
+// messages over a consumer's open requests, and one inbox per request
+// could not put them back in order. The next request goes out once the
+// current one has ended and its messages are queued, while the workers
+// still have them to take.
 func (c *Consumer) pull(ctx context.Context, cons jetstream.Consumer, dispatch func(jetstream.Msg)) error {
 	failures := 0
 	for ctx.Err() == nil {
@@ -305,8 +304,11 @@ func (c *Consumer) pullFailed(ctx context.Context, cons jetstream.Consumer, err 
 			err = ierr
 		}
 	}
-	if errors.Is(err, jetstream.ErrConsumerDeleted) || errors.Is(err, jetstream.ErrConsumerNotFound) ||
-		errors.Is(err, nats.ErrConnectionClosed) || errors.Is(err, nats.ErrConnectionDraining) {
+	switch {
+	case errors.Is(err, jetstream.ErrConsumerDeleted) || errors.Is(err, jetstream.ErrConsumerNotFound):
+		return fmt.Errorf("consumer %s was deleted while running (starting the service again creates it): %w",
+			c.spec.Durable, err)
+	case errors.Is(err, nats.ErrConnectionClosed) || errors.Is(err, nats.ErrConnectionDraining):
 		return fmt.Errorf("consumer %s: %w", c.spec.Durable, err)
 	}
 	level := slog.LevelWarn

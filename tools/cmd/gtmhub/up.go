@@ -87,9 +87,8 @@ func memoryLimit(flag, gomemlimit string) (int64, error) {
 	if err != nil {
 		return 0, fmt.Errorf("memory limit %q: want a size such as 192MiB or 1GiB, or off", flag)
 	}
-	const floor = 32 << 20
-	if n < floor || n > math.MaxInt64 {
-		return 0, fmt.Errorf("memory limit %q: want at least 32MiB", flag)
+	if n < 32<<20 {
+		return 0, fmt.Errorf("memory limit %q: want at least 32MiB, or off", flag)
 	}
-	return int64(n), nil
+	return int64(min(n, math.MaxInt64)), nil
 }
