@@ -197,7 +197,7 @@ func (s *sqlStore) update(ctx context.Context, fn func(tx recordTx) error) (err 
 			return fmt.Errorf("lock writes: %w", err)
 		}
 	}
-	if err := fn(&sqlTx{tx: preparedTx{tx: tx, cache: s.stmts, detach: s.d.boundedWaits()}, s: s}); err != nil {
+	if err := fn(&sqlTx{tx: newPreparedTx(tx, s.stmts, s.d.boundedWaits()), s: s}); err != nil {
 		return err
 	}
 	if err := tx.Commit(); err != nil {
@@ -458,7 +458,7 @@ func scanProvenance(ctx context.Context, tx querier, query string, args []any,
 
 // sqlTx is one write transaction of a sqlStore.
 type sqlTx struct {
-	tx preparedTx
+	tx *preparedTx
 	s  *sqlStore
 }
 

@@ -58,44 +58,65 @@ type querier interface {
 	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
 }
 
-// preparedTx runs queries in tx through the statements of cache.
+// preparedTx runs queries in tx through the statements of cache. Each
+// statement is bound to tx once, on first use: binding allocates, and a
+// batch of writes runs the same few statements many times.
 type preparedTx struct {
 	tx    *sql.Tx
 	cache *stmtCache
 	// detach runs statements without the caller's cancellation (see
 	// dialect.boundedWaits).
 	detach bool
+	bound  map[string]*sql.Stmt
 }
 
-func (p preparedTx) context(ctx context.Context) context.Context {
+func newPreparedTx(tx *sql.Tx, cache *stmtCache, detach bool) *preparedTx {
+	return &preparedTx{tx: tx, cache: cache, detach: detach, bound: make(map[string]*sql.Stmt)}
+}
+
+func (p *preparedTx) context(ctx context.Context) context.Context {
 	if p.detach {
 		return context.WithoutCancel(ctx)
 	}
 	return ctx
 }
 
+// stmt returns query's statement bound to the transaction, or nil when the
+// query was not prepared. A statement bound to a transaction closes with it.
+func (p *preparedTx) stmt(ctx context.Context, query string) *sql.Stmt {
+	if st, ok := p.bound[query]; ok {
+		return st
+	}
+	var st *sql.Stmt
+	if prepared := p.cache.get(query); prepared != nil {
+		st = p.tx.StmtContext(ctx, prepared)
+	}
+	p.bound[query] = st
+	return st
+}
+
 // A query that was not prepared runs as it is.
 
-func (p preparedTx) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+func (p *preparedTx) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
 	ctx = p.context(ctx)
-	if st := p.cache.get(query); st != nil {
-		return p.tx.StmtContext(ctx, st).ExecContext(ctx, args...)
+	if st := p.stmt(ctx, query); st != nil {
+		return st.ExecContext(ctx, args...)
 	}
 	return p.tx.ExecContext(ctx, query, args...)
 }
 
-func (p preparedTx) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+func (p *preparedTx) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
 	ctx = p.context(ctx)
-	if st := p.cache.get(query); st != nil {
-		return p.tx.StmtContext(ctx, st).QueryContext(ctx, args...)
+	if st := p.stmt(ctx, query); st != nil {
+		return st.QueryContext(ctx, args...)
 	}
 	return p.tx.QueryContext(ctx, query, args...)
 }
 
-func (p preparedTx) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+func (p *preparedTx) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
 	ctx = p.context(ctx)
-	if st := p.cache.get(query); st != nil {
-		return p.tx.StmtContext(ctx, st).QueryRowContext(ctx, args...)
+	if st := p.stmt(ctx, query); st != nil {
+		return st.QueryRowContext(ctx, args...)
 	}
 	return p.tx.QueryRowContext(ctx, query, args...)
 }
