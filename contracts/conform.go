@@ -2,12 +2,13 @@ package contracts
 
 import (
 	"encoding/json"
-	"math"
 	"math/big"
+	"slices"
 	"strconv"
 	"unicode/utf8"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
+	"github.com/valyala/fastjson"
 )
 
 // The schema library validates a document as if it had to explain every
@@ -15,10 +16,11 @@ import (
 // unevaluated properties and parses every number into a big.Rat. Nearly
 // every event is valid, so validation first asks the cheaper question
 // "does it conform?" of a plan walked over the same compiled schemas, and
-// asks the library only when the answer is not a plain yes. The plan
-// evaluates the keywords the catalog uses, with the library's own format
-// checkers and regular expressions; a schema that uses any other keyword is
-// left to the library whole.
+// asks the library only when the answer is not a plain yes. The plan reads
+// the document parsed in place (see parsed.go) and evaluates the keywords
+// the catalog uses, with the library's own format checkers and regular
+// expressions; a schema that uses any other keyword is left to the library
+// whole.
 
 // verdict is what the plan can say of a value.
 type verdict uint8
@@ -185,18 +187,19 @@ func (p *plan) setBounds(s *jsonschema.Schema) bool {
 	return okMin && okMax
 }
 
-// conforms tells whether v, a document decoded by encoding/json (numbers
-// as float64 or json.Number), satisfies the schema.
-func (p *plan) conforms(v any) verdict { return p.check(v, 0) }
+// conforms tells whether v, a document parsed in place, satisfies the
+// schema.
+func (p *plan) conforms(v *fastjson.Value) verdict { return check(p, v, 0) }
 
-func (p *plan) check(v any, depth int) verdict {
+// check tells whether v satisfies p's schema.
+func check(p *plan, v *fastjson.Value, depth int) verdict {
 	if p.boolean != nil {
 		return either(*p.boolean)
 	}
 	if !p.known || depth > maxDepth {
 		return unknown
 	}
-	t := typeOf(v)
+	t := kindOf(v)
 	if t == 0 {
 		return unknown
 	}
@@ -204,93 +207,108 @@ func (p *plan) check(v any, depth int) verdict {
 		if p.types&typeInteger == 0 || t != typeNumber {
 			return nonconforming
 		}
-		if r := isInteger(v); r != conforming {
+		if r := isInteger(numberText(v)); r != conforming {
 			return r
 		}
 	}
-	if p.enum != nil {
-		if r := p.checkEnum(v); r != conforming {
-			return r
-		}
-	}
-	if p.s.Format != nil && p.s.Format.Validate(v) != nil {
+	str := v.GetStringBytes() // nil unless a string
+	if p.enum != nil && (t != typeString || !slices.ContainsFunc(p.enum, func(e string) bool { return e == string(str) })) {
 		return nonconforming
+	}
+	if p.s.Format != nil {
+		if r := p.checkFormat(v, t, str); r != conforming {
+			return r
+		}
 	}
 	r := conforming
 	if p.ref != nil {
 		// Stop at the first unknown wherever a schema applies several
 		// subschemas to the same value: a schema that recurses through
 		// two of them would otherwise branch at every level.
-		if r = p.ref.check(v, depth+1); r == unknown {
+		if r = check(p.ref, v, depth+1); r == unknown {
 			return unknown
 		}
 	}
-	switch v := v.(type) {
-	case map[string]any:
-		r = join(r, p.checkObject(v, depth))
-	case []any:
-		r = join(r, p.checkArray(v, depth))
-	case string:
-		r = join(r, p.checkString(v))
-	case float64, json.Number:
-		r = join(r, p.checkNumber(v))
+	switch t {
+	case typeObject:
+		r = join(r, checkObject(p, v.GetObject(), depth))
+	case typeArray:
+		r = join(r, checkArray(p, v.GetArray(), depth))
+	case typeString:
+		r = join(r, p.checkString(str))
+	case typeNumber:
+		r = join(r, p.checkNumber(numberText(v)))
 	}
 	if r != conforming {
 		return r
 	}
-	return p.checkApplicators(v, depth)
+	return checkApplicators(p, v, depth)
 }
 
-func (p *plan) checkEnum(v any) verdict {
-	if s, ok := v.(string); ok {
-		for _, e := range p.enum {
-			if s == e {
-				return conforming
-			}
-		}
+// checkFormat asks the library's format checker, giving it v as
+// encoding/json would decode it.
+func (p *plan) checkFormat(v *fastjson.Value, t typeSet, str []byte) verdict {
+	var decoded any
+	switch t {
+	case typeString:
+		decoded = string(str)
+	case typeNumber:
+		decoded = numberText(v)
+	case typeBoolean:
+		decoded = v.GetBool()
+	case typeNull:
+	default:
+		return unknown
 	}
-	return nonconforming
+	return either(p.s.Format.Validate(decoded) == nil)
 }
 
-func (p *plan) checkObject(obj map[string]any, depth int) verdict {
+func checkObject(p *plan, obj *fastjson.Object, depth int) verdict {
 	s := p.s
-	if s.MinProperties != nil && len(obj) < *s.MinProperties ||
-		s.MaxProperties != nil && len(obj) > *s.MaxProperties {
+	if s.MinProperties != nil && obj.Len() < *s.MinProperties ||
+		s.MaxProperties != nil && obj.Len() > *s.MaxProperties {
 		return nonconforming
 	}
 	for _, name := range s.Required {
-		if _, ok := obj[name]; !ok {
+		if obj.Get(name) == nil {
 			return nonconforming
 		}
 	}
 	r := conforming
-	for name, val := range obj {
-		evaluated := false
-		if sub, ok := p.properties[name]; ok {
+	obj.Visit(func(key []byte, val *fastjson.Value) {
+		if r != nonconforming {
+			r = join(r, p.checkMember(key, val, depth))
+		}
+	})
+	return r
+}
+
+// checkMember checks the object member name: val against the properties,
+// patternProperties and additionalProperties of p.
+func (p *plan) checkMember(name []byte, val *fastjson.Value, depth int) verdict {
+	r := conforming
+	evaluated := false
+	if sub, ok := p.properties[string(name)]; ok {
+		evaluated = true
+		r = join(r, check(sub, val, depth+1))
+	}
+	for _, pp := range p.patterns {
+		if pp.re.MatchString(string(name)) {
 			evaluated = true
-			r = join(r, sub.check(val, depth+1))
+			r = join(r, check(pp.plan, val, depth+1))
 		}
-		for _, pp := range p.patterns {
-			if pp.re.MatchString(name) {
-				evaluated = true
-				r = join(r, pp.plan.check(val, depth+1))
-			}
-		}
-		switch {
-		case evaluated:
-		case p.noAdditional:
-			return nonconforming
-		case p.additional != nil:
-			r = join(r, p.additional.check(val, depth+1))
-		}
-		if r == nonconforming {
-			return r
-		}
+	}
+	switch {
+	case evaluated:
+	case p.noAdditional:
+		return nonconforming
+	case p.additional != nil:
+		r = join(r, check(p.additional, val, depth+1))
 	}
 	return r
 }
 
-func (p *plan) checkArray(arr []any, depth int) verdict {
+func checkArray(p *plan, arr []*fastjson.Value, depth int) verdict {
 	s := p.s
 	if s.MinItems != nil && len(arr) < *s.MinItems || s.MaxItems != nil && len(arr) > *s.MaxItems {
 		return nonconforming
@@ -298,7 +316,7 @@ func (p *plan) checkArray(arr []any, depth int) verdict {
 	r := conforming
 	if p.items != nil {
 		for _, item := range arr {
-			if r = join(r, p.items.check(item, depth+1)); r == nonconforming {
+			if r = join(r, check(p.items, item, depth+1)); r == nonconforming {
 				return r
 			}
 		}
@@ -306,29 +324,29 @@ func (p *plan) checkArray(arr []any, depth int) verdict {
 	return r
 }
 
-func (p *plan) checkString(str string) verdict {
+func (p *plan) checkString(str []byte) verdict {
 	s := p.s
 	if s.MinLength != nil || s.MaxLength != nil {
-		n := utf8.RuneCountInString(str)
+		n := utf8.RuneCount(str)
 		if s.MinLength != nil && n < *s.MinLength || s.MaxLength != nil && n > *s.MaxLength {
 			return nonconforming
 		}
 	}
-	if s.Pattern != nil && !s.Pattern.MatchString(str) {
+	if s.Pattern != nil && !s.Pattern.MatchString(string(str)) {
 		return nonconforming
 	}
 	return conforming
 }
 
-// checkNumber compares v with integer bounds. The library compares the
+// checkNumber compares n with integer bounds. The library compares the
 // number's decimal text exactly; a float64 compares the same way with a
-// bound it holds exactly, and so does a json.Number whose nearest float64
-// is not the bound itself, or that is a plain integer.
-func (p *plan) checkNumber(v any) verdict {
+// bound it holds exactly when it is the number itself (a plain integer),
+// or when it is not the bound.
+func (p *plan) checkNumber(n json.Number) verdict {
 	if p.min == nil && p.max == nil {
 		return conforming
 	}
-	f, exact, ok := numberValue(v)
+	f, exact, ok := numberValue(n)
 	if !ok {
 		return unknown
 	}
@@ -347,36 +365,30 @@ func (p *plan) checkNumber(v any) verdict {
 	return conforming
 }
 
-// numberValue returns v as a float64, and whether that float64 is exactly
-// the number v stands for.
-func numberValue(v any) (f float64, exact, ok bool) {
-	switch v := v.(type) {
-	case float64:
-		return v, true, true // a float64 is exactly the value its text stands for
-	case json.Number:
-		if i, err := strconv.ParseInt(string(v), 10, 64); err == nil && i > -1<<53 && i < 1<<53 {
-			return float64(i), true, true
-		}
-		f, err := strconv.ParseFloat(string(v), 64)
-		return f, false, err == nil
+// numberValue returns n as a float64, and whether that float64 is exactly
+// the number n stands for.
+func numberValue(n json.Number) (f float64, exact, ok bool) {
+	if i, err := strconv.ParseInt(string(n), 10, 64); err == nil && i > -1<<53 && i < 1<<53 {
+		return float64(i), true, true
 	}
-	return 0, false, false
+	f, err := strconv.ParseFloat(string(n), 64)
+	return f, false, err == nil
 }
 
 // checkApplicators evaluates if/then/else, allOf, anyOf, oneOf and not.
-func (p *plan) checkApplicators(v any, depth int) verdict {
+func checkApplicators(p *plan, v *fastjson.Value, depth int) verdict {
 	r := conforming
 	if p.ifP != nil {
-		switch p.ifP.check(v, depth+1) {
+		switch check(p.ifP, v, depth+1) {
 		case unknown:
 			return unknown
 		case conforming:
 			if p.thenP != nil {
-				r = p.thenP.check(v, depth+1)
+				r = check(p.thenP, v, depth+1)
 			}
 		case nonconforming:
 			if p.elseP != nil {
-				r = p.elseP.check(v, depth+1)
+				r = check(p.elseP, v, depth+1)
 			}
 		}
 	}
@@ -384,7 +396,7 @@ func (p *plan) checkApplicators(v any, depth int) verdict {
 		return r
 	}
 	for _, sub := range p.allOf {
-		if r = sub.check(v, depth+1); r != conforming {
+		if r = check(sub, v, depth+1); r != conforming {
 			return r
 		}
 	}
@@ -399,7 +411,7 @@ func (p *plan) checkApplicators(v any, depth int) verdict {
 		}
 	}
 	if p.not != nil {
-		switch p.not.check(v, depth+1) {
+		switch check(p.not, v, depth+1) {
 		case unknown:
 			return unknown
 		case conforming:
@@ -411,10 +423,10 @@ func (p *plan) checkApplicators(v any, depth int) verdict {
 
 // matching checks v against every schema in subs and tells whether the number
 // that v conforms to satisfies want.
-func matching(subs []*plan, v any, depth int, want func(n int) bool) verdict {
+func matching(subs []*plan, v *fastjson.Value, depth int, want func(n int) bool) verdict {
 	n := 0
 	for _, sub := range subs {
-		switch sub.check(v, depth+1) {
+		switch check(sub, v, depth+1) {
 		case unknown:
 			return unknown
 		case conforming:
@@ -426,41 +438,11 @@ func matching(subs []*plan, v any, depth int, want func(n int) bool) verdict {
 
 // isInteger tells whether a number is an integer, as the library does
 // (its decimal text has no fractional part).
-func isInteger(v any) verdict {
-	switch v := v.(type) {
-	case float64:
-		return either(v == math.Trunc(v))
-	case json.Number:
-		if _, err := strconv.ParseInt(string(v), 10, 64); err == nil {
-			return conforming
-		}
+func isInteger(n json.Number) verdict {
+	if _, err := strconv.ParseInt(string(n), 10, 64); err == nil {
+		return conforming
 	}
 	return unknown
-}
-
-// typeOf returns the JSON type of a decoded value, or 0 for one the plan
-// does not know.
-func typeOf(v any) typeSet {
-	switch v := v.(type) {
-	case nil:
-		return typeNull
-	case bool:
-		return typeBoolean
-	case float64:
-		if math.IsNaN(v) || math.IsInf(v, 0) {
-			return 0
-		}
-		return typeNumber
-	case json.Number:
-		return typeNumber
-	case string:
-		return typeString
-	case []any:
-		return typeArray
-	case map[string]any:
-		return typeObject
-	}
-	return 0
 }
 
 func either(ok bool) verdict {

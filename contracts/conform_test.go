@@ -29,9 +29,15 @@ func TestPlanAgreesWithLibrary(t *testing.T) {
 	for typ, list := range docs {
 		sch := schemas[typ]
 		for _, raw := range list {
-			for _, doc := range decodings(t, raw) {
+			for i, doc := range decodings(t, raw) {
 				total++
-				got := sch.plan.conforms(doc)
+				got := sch.plan.conformsValue(doc)
+				if i == 0 {
+					// Validate's path: the plan reads the data itself.
+					if fromData := sch.plan.conformsData(raw); fromData != got {
+						t.Errorf("%s: plan says %v of the data, %v of its decoding, for %s", typ, fromData, got, raw)
+					}
+				}
 				if got == unknown {
 					continue
 				}
@@ -59,8 +65,11 @@ func TestPlanDecidesTheHotTypes(t *testing.T) {
 	for _, typ := range []string{TypeLeadCaptured, TypeLeadEnriched, TypeContactCreated, TypeContactUpdated,
 		TypeCompanyCreated, TypeCompanyUpdated, TypeNotificationSent} {
 		raw := example(t, typ)
+		if got := schemas[typ].plan.conformsData(raw); got != conforming {
+			t.Errorf("%s: plan says %v of its example's data", typ, got)
+		}
 		for _, doc := range decodings(t, raw) {
-			if got := schemas[typ].plan.conforms(doc); got != conforming {
+			if got := schemas[typ].plan.conformsValue(doc); got != conforming {
 				t.Errorf("%s: plan says %v of its example", typ, got)
 			}
 		}
@@ -99,7 +108,7 @@ func TestPlanNumbers(t *testing.T) {
 		{"50", nonconforming},
 	}
 	for _, tt := range tests {
-		if got := p.conforms(tt.in); got != tt.want {
+		if got := p.conformsValue(tt.in); got != tt.want {
 			t.Errorf("%v: got %v, want %v", tt.in, got, tt.want)
 		}
 		if tt.want != unknown {
@@ -135,7 +144,7 @@ func TestPlanEdgeSchemas(t *testing.T) {
 				t.Fatal(err)
 			}
 			done := make(chan verdict, 1)
-			go func() { done <- newPlan(s).conforms(tt.doc) }()
+			go func() { done <- newPlan(s).conformsValue(tt.doc) }()
 			select {
 			case got := <-done:
 				if lib := either(s.Validate(tt.doc) == nil); got != unknown && got != lib {
@@ -308,4 +317,56 @@ func clone(v any) any {
 		return a
 	}
 	return v
+}
+
+// TestPlanReadsDataAsTheDecoderDoes covers what fastjson and encoding/json
+// read differently. Where the plan gives a verdict on the data it must be
+// the library's on the data as encoding/json decodes it; a document that is
+// not JSON to encoding/json gets no verdict at all.
+func TestPlanReadsDataAsTheDecoderDoes(t *testing.T) {
+	schemas, err := compiledSchemas()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sch := schemas[TypeLeadCaptured]
+	tests := []struct {
+		name string
+		data string
+		want verdict // the plan's verdict; unknown leaves it to the library
+	}{
+		{"plain", `{"email": "ada@example.com", "source": "form"}`, conforming},
+		{"escaped name and value", `{"em\u0061il": "ada@ex\u0061mple.com", "source": "form"}`, conforming},
+		{"escaped pair", `{"email": "ada@example.com", "source": "form", "first_name": "\ud83d\ude00"}`, unknown},
+		{"lone surrogate", `{"email": "ada@example.com", "source": "form", "first_name": "\ud83d"}`, unknown},
+		{"surrogate then letter", `{"email": "ada@example.com", "source": "form", "first_name": "\ud83d\u0041"}`, unknown},
+		{"name twice, last bad", `{"email": "ada@example.com", "source": "form", "email": "not an email"}`, unknown},
+		{"name twice, last good", `{"email": "x", "source": "form", "email": "ada@example.com"}`, unknown},
+		{"invalid UTF-8 value", "{\"email\": \"ada@example.com\", \"source\": \"form\", \"first_name\": \"A\xffa\"}", unknown},
+		{"invalid UTF-8 name", "{\"email\": \"ada@example.com\", \"source\": \"form\", \"\xff\": 1}", unknown},
+		{"missing email", `{"source": "form"}`, nonconforming},
+		{"number fastjson reads", `{"email": "ada@example.com", "source": "form", "signal_score": 01}`, unknown},
+		{"NaN", `{"email": "ada@example.com", "source": "form", "signal_score": NaN}`, unknown},
+		{"control character", "{\"email\": \"ada@example.com\", \"source\": \"form\", \"first_name\": \"A\tda\"}", unknown},
+		{"unknown escape", `{"email": "ada@example.com", "source": "form", "first_name": "A\qda"}`, unknown},
+		{"trailing data", `{"email": "ada@example.com", "source": "form"} {}`, unknown},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			data := []byte(tt.data)
+			got := sch.plan.conformsData(data)
+			if got != tt.want {
+				t.Errorf("plan says %v, want %v", got, tt.want)
+			}
+			if !json.Valid(data) {
+				return
+			}
+			lib := either(sch.schema.Validate(decodings(t, data)[0]) == nil)
+			if got != unknown && got != lib {
+				t.Errorf("plan says %v, library %v", got, lib)
+			}
+			if err := Validate(TypeLeadCaptured, data); (err == nil) != (lib == conforming) {
+				t.Errorf("Validate: %v, library says %v", err, lib)
+			}
+		})
+	}
 }

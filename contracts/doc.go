@@ -9,8 +9,10 @@
 //
 // Validation runs on every event at every stage, so it has a fast path: the
 // compiled schemas are also walked by a plan that only answers whether a
-// document conforms, and the schema library is asked, and writes the
-// errors, only when the plan does not say yes.
+// document conforms, reading the data in place without decoding it into Go
+// values, and the schema library is asked, and writes the errors, only when
+// the plan does not say yes. [Validate], on the data as received, is
+// therefore cheaper than [ValidateValue] on a value already decoded.
 //
 // A type's data is the body of a binary-mode CloudEvent; the envelope itself
 // (id, source, time, subject) belongs to the events module. The Go types are

@@ -6,3 +6,5 @@ require (
 	github.com/santhosh-tekuri/jsonschema/v6 v6.0.3
 	golang.org/x/text v0.14.0
 )
+
+require github.com/valyala/fastjson v1.6.10 // indirect

@@ -128,6 +128,9 @@ func Validate(eventType string, data []byte) error {
 	if len(bytes.TrimSpace(data)) == 0 {
 		return fmt.Errorf("%w: %s: no data", ErrInvalidJSON, eventType)
 	}
+	if sch.plan.conformsData(data) == conforming {
+		return nil
+	}
 	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(data))
 	if err != nil {
 		return fmt.Errorf("%w: %s: %w", ErrInvalidJSON, eventType, err)
@@ -136,12 +139,16 @@ func Validate(eventType string, data []byte) error {
 }
 
 // ValidateValue is [Validate] for data already decoded by encoding/json into
-// an any (numbers as float64 or json.Number), so that a consumer that needs
-// the decoded form does not parse the data twice.
+// an any (numbers as float64 or json.Number). Its fast path encodes v
+// again, so a consumer that has the data as received should call
+// [Validate] on it instead.
 func ValidateValue(eventType string, v any) error {
 	sch, err := schemaFor(eventType)
 	if err != nil {
 		return err
+	}
+	if sch.plan.conformsValue(v) == conforming {
+		return nil
 	}
 	return validate(eventType, sch, v)
 }
@@ -159,12 +166,9 @@ func schemaFor(eventType string) (compiled, error) {
 	return sch, nil
 }
 
-// validate returns nil when the plan finds doc conforming, and the
-// library's verdict, with every problem it finds, otherwise.
+// validate returns the library's verdict on doc, with every problem it
+// finds. It is asked when the plan does not find doc conforming.
 func validate(eventType string, sch compiled, doc any) error {
-	if sch.plan.conforms(doc) == conforming {
-		return nil
-	}
 	err := sch.schema.Validate(doc)
 	var verr *jsonschema.ValidationError
 	switch {

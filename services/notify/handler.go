@@ -379,12 +379,12 @@ func (n *notifier) publish(ctx context.Context, trigger event.Event, id string, 
 // decodeData decodes the event's JSON object and, for a type the contracts
 // know, checks it against its schema.
 func decodeData(ev event.Event) (map[string]any, error) {
+	if err := contracts.Validate(ev.Type(), ev.Data()); err != nil && !errors.Is(err, contracts.ErrUnknownType) {
+		return nil, err
+	}
 	var v any
 	if err := json.Unmarshal(ev.Data(), &v); err != nil {
 		return nil, fmt.Errorf("decode %s data: %w", ev.Type(), err)
-	}
-	if err := contracts.ValidateValue(ev.Type(), v); err != nil && !errors.Is(err, contracts.ErrUnknownType) {
-		return nil, err
 	}
 	data, ok := v.(map[string]any)
 	if !ok {

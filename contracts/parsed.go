@@ -1,0 +1,115 @@
+package contracts
+
+import (
+	"bytes"
+	"encoding/json"
+	"slices"
+	"unicode/utf8"
+
+	"github.com/valyala/fastjson"
+)
+
+// The plan reads a document parsed in place by fastjson, which builds no Go
+// values: checking a conforming event then allocates next to nothing,
+// where decoding it into an any allocated for every member. fastjson is
+// more lenient than encoding/json and keeps what the decoder would
+// rewrite, so a document is checked only when it reads the same to both:
+// it is valid JSON to encoding/json, no escape in it encodes a UTF-16
+// surrogate, and the values kindOf cannot judge (a string or a name that
+// is not valid UTF-8, an object that names a member twice) are left to the
+// library.
+
+// parsers lends fastjson parsers, each reused for many documents.
+var parsers fastjson.ParserPool
+
+// conformsData tells whether data, a JSON document, satisfies p's schema.
+func (p *plan) conformsData(data []byte) verdict {
+	if !json.Valid(data) || hasSurrogateEscape(data) {
+		return unknown
+	}
+	parser := parsers.Get()
+	defer parsers.Put(parser)
+	v, err := parser.ParseBytes(data)
+	if err != nil {
+		return unknown
+	}
+	return p.conforms(v)
+}
+
+// conformsValue tells whether v, a document decoded by encoding/json,
+// satisfies p's schema.
+func (p *plan) conformsValue(v any) verdict {
+	data, err := json.Marshal(v)
+	if err != nil {
+		return unknown
+	}
+	return p.conformsData(data)
+}
+
+// hasSurrogateEscape reports whether data may hold a \u escape of a UTF-16
+// surrogate, which encoding/json and fastjson decode differently when it
+// is not half of a valid pair.
+func hasSurrogateEscape(data []byte) bool {
+	for {
+		i := bytes.Index(data, []byte(`\u`))
+		if i < 0 || len(data) < i+4 {
+			return false
+		}
+		if hi, next := data[i+2]|0x20, data[i+3]|0x20; hi == 'd' && next >= '8' && (next <= '9' || next >= 'a' && next <= 'f') {
+			return true
+		}
+		data = data[i+2:]
+	}
+}
+
+// kindOf returns the JSON type of v, or 0 when encoding/json would not
+// decode v to what fastjson parsed.
+func kindOf(v *fastjson.Value) typeSet {
+	switch v.Type() {
+	case fastjson.TypeNull:
+		return typeNull
+	case fastjson.TypeTrue, fastjson.TypeFalse:
+		return typeBoolean
+	case fastjson.TypeNumber:
+		return typeNumber
+	case fastjson.TypeString:
+		if utf8.Valid(v.GetStringBytes()) {
+			return typeString
+		}
+	case fastjson.TypeArray:
+		return typeArray
+	case fastjson.TypeObject:
+		if plainMembers(v.GetObject()) {
+			return typeObject
+		}
+	}
+	return 0
+}
+
+// plainMembers reports whether every member name of o is valid UTF-8 and
+// appears once.
+func plainMembers(o *fastjson.Object) bool {
+	if o.Len() > maxScannedMembers {
+		return false
+	}
+	var buf [maxScannedMembers][]byte
+	names := buf[:0]
+	ok := true
+	o.Visit(func(name []byte, _ *fastjson.Value) {
+		if ok = ok && utf8.Valid(name) && !slices.ContainsFunc(names, func(seen []byte) bool {
+			return bytes.Equal(seen, name)
+		}); ok {
+			names = append(names, name)
+		}
+	})
+	return ok
+}
+
+// maxScannedMembers bounds the members of an object that plainMembers
+// compares pairwise; a larger object is left to the library.
+const maxScannedMembers = 64
+
+// numberText returns v's decimal text as encoding/json's UseNumber decodes it.
+func numberText(v *fastjson.Value) json.Number {
+	return json.Number(v.String()) // a number's String is its text as parsed
+}
