@@ -507,7 +507,9 @@ func (t *sqlTx) Save(ctx context.Context, sc *recordSchema, r record, fields []s
 }
 
 func (t *sqlTx) Enqueue(ctx context.Context, e outboxEntry) (int64, error) {
-	data, err := json.Marshal(e.event)
+	// The event's own encoder writes compact JSON; json.Marshal would
+	// only scan and copy it again.
+	data, err := e.event.MarshalJSON()
 	if err != nil {
 		return 0, fmt.Errorf("encode %s: %w", e.event.ID(), err)
 	}
