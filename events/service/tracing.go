@@ -46,3 +46,12 @@ func SetupTracing(ctx context.Context, name string) (Tracing, error) {
 	tp := sdktrace.NewTracerProvider(sdktrace.WithBatcher(exp), sdktrace.WithResource(res))
 	return Tracing{Provider: tp, Propagator: prop, Shutdown: tp.Shutdown}, nil
 }
+
+// Records reports whether tp records spans: false for the no-op provider
+// that SetupTracing returns without an endpoint. HTTP instrumentation is
+// then left out, since it would still build every request's span and
+// metric attributes only to drop them.
+func Records(tp trace.TracerProvider) bool {
+	_, isNoop := tp.(noop.TracerProvider)
+	return !isNoop
+}

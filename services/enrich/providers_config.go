@@ -12,6 +12,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/gtmhub/gtmhub/events"
+	"github.com/gtmhub/gtmhub/events/service"
 )
 
 // ProviderConfig is one entry of enrich.providers in gtmhub.yaml. Zero
@@ -145,13 +146,14 @@ func newProvider(c ProviderConfig, tp trace.TracerProvider, prop propagation.Tex
 	}
 	transport := http.DefaultTransport.(*http.Transport).Clone()
 	transport.MaxIdleConnsPerHost = workers
-	client := &http.Client{
-		Timeout: c.Timeout,
-		Transport: otelhttp.NewTransport(privateQuery{transport},
+	var rt http.RoundTripper = privateQuery{transport}
+	if service.Records(tp) {
+		rt = otelhttp.NewTransport(rt,
 			otelhttp.WithTracerProvider(tp), otelhttp.WithPropagators(prop),
 			// The span name says which provider; the URL query is not in it.
-			otelhttp.WithSpanNameFormatter(func(string, *http.Request) string { return "GET " + c.Kind })),
+			otelhttp.WithSpanNameFormatter(func(string, *http.Request) string { return "GET " + c.Kind }))
 	}
+	client := &http.Client{Timeout: c.Timeout, Transport: rt}
 	hp := httpProvider{name: c.Name, base: base, key: c.apiKey(), client: client}
 	switch c.Kind {
 	case KindClearbit:

@@ -11,6 +11,7 @@ import (
 
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	"go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/gtmhub/gtmhub/events/eventstest"
 	"github.com/gtmhub/gtmhub/events/service"
@@ -149,5 +150,46 @@ func TestGracefulShutdown(t *testing.T) {
 	}
 	if err := <-served; err != nil {
 		t.Fatalf("serveHTTP() = %v", err)
+	}
+}
+
+// TestServeUntracedKeepsCallersTrace runs ingest with tracing off (the no-op
+// provider, no instrumentation): the event still carries the trace context
+// the caller sent.
+func TestServeUntracedKeepsCallersTrace(t *testing.T) {
+	srv := eventstest.RunServer(t)
+	deps := service.Deps{Conn: srv.Conn, TracerProvider: noop.NewTracerProvider(), Logger: testLogger(t)}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	served := make(chan error, 1)
+	go func() { served <- Serve(ctx, ln, testConfig(), deps) }()
+	defer func() {
+		cancel()
+		if err := <-served; err != nil {
+			t.Errorf("Serve() = %v", err)
+		}
+	}()
+
+	const caller = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+	req, err := http.NewRequest(http.MethodPost, "http://"+ln.Addr().String()+"/webhooks/form", strings.NewReader(exampleLead))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Traceparent", caller)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusAccepted {
+		t.Fatalf("status %d, want 202", resp.StatusCode)
+	}
+	ev, _ := awaitEvent(t, srv, "LEADS", "gtm.leads.captured.form")
+	if got, _ := ev.Extensions()["traceparent"].(string); got != caller {
+		t.Errorf("event traceparent %q, want the caller's %q", got, caller)
 	}
 }
