@@ -3,6 +3,7 @@ package ingest
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"strings"
@@ -24,23 +25,9 @@ func TestServe(t *testing.T) {
 	health := service.NewHealth()
 	deps := service.Deps{Conn: srv.Conn, Health: health, TracerProvider: tp, Logger: testLogger(t)}
 
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(t.Context())
-	served := make(chan error, 1)
-	go func() { served <- Serve(ctx, ln, testConfig(), deps) }()
-
-	url := "http://" + ln.Addr().String() + "/webhooks/form"
-	resp, err := http.Post(url, "application/json", strings.NewReader(exampleLead))
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusAccepted {
-		t.Fatalf("status %d, want 202", resp.StatusCode)
-	}
+	addr, stop := serve(t, deps)
+	url := "http://" + addr + "/webhooks/form"
+	postLead(t, url, nil)
 
 	// The request's server span and the event's trace context are one trace.
 	ev, _ := awaitEvent(t, srv, "LEADS", "gtm.leads.captured.form")
@@ -68,14 +55,8 @@ func TestServe(t *testing.T) {
 		t.Fatalf("readiness without QUARANTINE: %v", failed)
 	}
 
-	cancel()
-	select {
-	case err := <-served:
-		if err != nil {
-			t.Fatalf("Serve() = %v", err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("Serve did not return after cancel")
+	if err := stop(); err != nil {
+		t.Fatal(err)
 	}
 	if _, err := http.Post(url, "application/json", strings.NewReader(exampleLead)); err == nil {
 		t.Fatal("still serving after shutdown")
@@ -159,6 +140,26 @@ func TestGracefulShutdown(t *testing.T) {
 func TestServeUntracedKeepsCallersTrace(t *testing.T) {
 	srv := eventstest.RunServer(t)
 	deps := service.Deps{Conn: srv.Conn, TracerProvider: noop.NewTracerProvider(), Logger: testLogger(t)}
+	addr, stop := serve(t, deps)
+	defer func() {
+		if err := stop(); err != nil {
+			t.Error(err)
+		}
+	}()
+
+	const caller = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+	postLead(t, "http://"+addr+"/webhooks/form", http.Header{"Traceparent": {caller}})
+	ev, _ := awaitEvent(t, srv, "LEADS", "gtm.leads.captured.form")
+	if got, _ := ev.Extensions()["traceparent"].(string); got != caller {
+		t.Errorf("event traceparent %q, want the caller's %q", got, caller)
+	}
+}
+
+// serve runs Serve with testConfig and deps on a free port and returns its
+// address, and stop, which cancels it and reports whether it returned nil
+// within 10 s.
+func serve(t *testing.T, deps service.Deps) (addr string, stop func() error) {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -166,20 +167,33 @@ func TestServeUntracedKeepsCallersTrace(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	served := make(chan error, 1)
 	go func() { served <- Serve(ctx, ln, testConfig(), deps) }()
-	defer func() {
+	return ln.Addr().String(), func() error {
 		cancel()
-		if err := <-served; err != nil {
-			t.Errorf("Serve() = %v", err)
+		select {
+		case err := <-served:
+			if err != nil {
+				return fmt.Errorf("Serve() = %w", err)
+			}
+			return nil
+		case <-time.After(10 * time.Second):
+			return errors.New("Serve did not return after cancel")
 		}
-	}()
+	}
+}
 
-	const caller = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
-	req, err := http.NewRequest(http.MethodPost, "http://"+ln.Addr().String()+"/webhooks/form", strings.NewReader(exampleLead))
+// postLead posts the example lead to url with header and fails the test
+// unless the answer is 202.
+func postLead(t *testing.T, url string, header http.Header) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, url, strings.NewReader(exampleLead))
 	if err != nil {
 		t.Fatal(err)
 	}
+	req.Header = header.Clone()
+	if req.Header == nil {
+		req.Header = http.Header{}
+	}
 	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Traceparent", caller)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -187,9 +201,5 @@ func TestServeUntracedKeepsCallersTrace(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusAccepted {
 		t.Fatalf("status %d, want 202", resp.StatusCode)
-	}
-	ev, _ := awaitEvent(t, srv, "LEADS", "gtm.leads.captured.form")
-	if got, _ := ev.Extensions()["traceparent"].(string); got != caller {
-		t.Errorf("event traceparent %q, want the caller's %q", got, caller)
 	}
 }
