@@ -370,3 +370,30 @@ func TestPlanReadsDataAsTheDecoderDoes(t *testing.T) {
 		})
 	}
 }
+
+// TestValidateValueTakesOnlyDecodedJSON checks that ValidateValue leaves to
+// the library what encoding/json would not have decoded, even when encoding
+// it gives a conforming document.
+func TestValidateValueTakesOnlyDecodedJSON(t *testing.T) {
+	tests := []struct {
+		name string
+		v    any
+		ok   bool
+	}{
+		{"decoded map", map[string]any{"email": "ada@example.com", "source": "form"}, true},
+		{"map of strings", map[string]string{"email": "ada@example.com", "source": "form"}, false},
+		{"struct", struct {
+			Email  string `json:"email"`
+			Source string `json:"source"`
+		}{"ada@example.com", "form"}, false},
+		{"invalid UTF-8", map[string]any{"email": "ada@example.com", "source": "form", "first_name": "A\xffa"}, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := ValidateValue(TypeLeadCaptured, tt.v)
+			if (err == nil) != tt.ok {
+				t.Errorf("ValidateValue() = %v, want ok %v", err, tt.ok)
+			}
+		})
+	}
+}

@@ -7,4 +7,4 @@ require (
 	golang.org/x/text v0.14.0
 )
 
-require github.com/valyala/fastjson v1.6.10 // indirect
+require github.com/valyala/fastjson v1.6.10

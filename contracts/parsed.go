@@ -39,11 +39,45 @@ func (p *plan) conformsData(data []byte) verdict {
 // conformsValue tells whether v, a document decoded by encoding/json,
 // satisfies p's schema.
 func (p *plan) conformsValue(v any) verdict {
+	if !decodedJSON(v, 0) {
+		return unknown // json.Marshal would make JSON of what the library rejects
+	}
 	data, err := json.Marshal(v)
 	if err != nil {
 		return unknown
 	}
 	return p.conformsData(data)
+}
+
+// decodedJSON reports whether v is made only of what encoding/json decodes
+// into an any (maps, slices, strings, numbers, booleans and nil), with
+// every string valid UTF-8, so that encoding it again gives the same
+// document.
+func decodedJSON(v any, depth int) bool {
+	if depth > maxDepth {
+		return false
+	}
+	switch v := v.(type) {
+	case nil, bool, float64, json.Number:
+		return true
+	case string:
+		return utf8.ValidString(v)
+	case []any:
+		for _, item := range v {
+			if !decodedJSON(item, depth+1) {
+				return false
+			}
+		}
+		return true
+	case map[string]any:
+		for name, item := range v {
+			if !utf8.ValidString(name) || !decodedJSON(item, depth+1) {
+				return false
+			}
+		}
+		return true
+	}
+	return false
 }
 
 // hasSurrogateEscape reports whether data may hold a \u escape of a UTF-16
