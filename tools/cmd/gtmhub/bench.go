@@ -20,10 +20,12 @@ func newBenchCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "bench",
 		Short: "Measure gtmhub against raw HTTP and raw JetStream on this machine, in one run",
-		Long: `bench starts its own NATS server (file storage) and measures, with the same
-load generator: a bare HTTP handler (H), a bare handler publishing to
-JetStream (HJ), raw JetStream publish and consume (J), then gtmhub's ingest,
-the whole pipeline (webhook to notify decision) and replay. Latency is
+		Long: `bench starts its own NATS server (file storage), or runs on the scratch
+server --nats-url names, which must hold no stream (the bench deletes every
+stream on it when it ends), and measures, with the same load generator: a
+bare HTTP handler (H), a bare handler publishing to JetStream (HJ), raw
+JetStream publish and consume (J), then gtmhub's ingest, the whole pipeline
+(webhook to notify decision) and replay. Latency is
 measured open loop (each request timed from when it was due), after a second
 of warm-up: HJ and ingest at half their own peak, the pipeline end to end at
 --rate. gtmhub figures are shown as a ratio of their ceiling. Run it at
@@ -31,6 +33,10 @@ of warm-up: HJ and ingest at half their own peak, the pipeline end to end at
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if only != "" {
 				cfg.Only = strings.Split(only, ",")
+			}
+			if cmd.Flags().Changed("nats-url") {
+				// Only when asked: the bench writes to the server's streams.
+				cfg.NATSURL, _ = cmd.Flags().GetString("nats-url")
 			}
 			stop, err := startCPUProfile(cpuProfile)
 			if err != nil {

@@ -28,6 +28,10 @@ type Config struct {
 	Only        []string      // scenario names to run; empty: all
 	HeapProfile string        // write a heap profile here after the last scenario
 	DataDir     string        // scratch space
+	// NATSURL is a server to run on instead of an embedded one: a scratch
+	// server, holding no stream, whose streams the bench deletes when it
+	// ends.
+	NATSURL string
 }
 
 // DefaultConfig is a run that finishes in well under a minute on a laptop.

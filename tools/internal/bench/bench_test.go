@@ -6,6 +6,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
 	"github.com/gtmhub/gtmhub/tools/internal/bench"
 )
 
@@ -34,4 +38,85 @@ func TestRunSmall(t *testing.T) {
 			t.Errorf("latency result %+v", r)
 		}
 	}
+}
+
+// TestRunOnGivenServer runs on a server given by URL: the scenarios' messages
+// go through it, and it holds no stream after the run.
+func TestRunOnGivenServer(t *testing.T) {
+	ns := startServer(t)
+	cfg := bench.Config{Events: 200, Duration: time.Second, PayloadSize: 300, Concurrency: 8, Rate: 50,
+		Only: []string{"ceiling/jetstream-publish", "ingest"}, NATSURL: ns.ClientURL()}
+	before := inMsgs(t, ns)
+	rep, err := bench.Run(t.Context(), cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Results) != 3 { // "ingest" selects ingest/latency too
+		t.Fatalf("results %+v", rep.Results)
+	}
+	if got := inMsgs(t, ns) - before; got < 2*int64(cfg.Events) {
+		t.Errorf("the server received %d messages, want at least %d", got, 2*cfg.Events)
+	}
+	if n := streams(t, ns); n != 0 {
+		t.Errorf("%d streams left on the server", n)
+	}
+}
+
+// TestRunRefusesServerWithStreams keeps the bench off a server that holds
+// streams, and leaves them be.
+func TestRunRefusesServerWithStreams(t *testing.T) {
+	ns := startServer(t)
+	nc, err := nats.Connect(ns.ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := js.CreateStream(t.Context(), jetstream.StreamConfig{Name: "ORDERS", Subjects: []string{"orders.>"}}); err != nil {
+		t.Fatal(err)
+	}
+	cfg := bench.Config{Events: 10, Duration: time.Second, PayloadSize: 300, Concurrency: 1, Rate: 10,
+		Only: []string{"ceiling/jetstream-publish"}, NATSURL: ns.ClientURL()}
+	if _, err := bench.Run(t.Context(), cfg, nil); err == nil || !strings.Contains(err.Error(), "ORDERS") {
+		t.Fatalf("Run() = %v, want a refusal naming ORDERS", err)
+	}
+	if n := streams(t, ns); n != 1 {
+		t.Errorf("%d streams on the server, want ORDERS alone", n)
+	}
+}
+
+func startServer(t *testing.T) *server.Server {
+	t.Helper()
+	ns, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, JetStream: true,
+		StoreDir: t.TempDir(), NoLog: true, NoSigs: true, MaxPayload: 8 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ns.Start()
+	if !ns.ReadyForConnections(10 * time.Second) {
+		t.Fatal("nats server did not start")
+	}
+	t.Cleanup(ns.Shutdown)
+	return ns
+}
+
+func inMsgs(t *testing.T, ns *server.Server) int64 {
+	t.Helper()
+	v, err := ns.Varz(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v.InMsgs
+}
+
+func streams(t *testing.T, ns *server.Server) int {
+	t.Helper()
+	jsz, err := ns.Jsz(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return jsz.Streams
 }

@@ -3,6 +3,7 @@ package bench
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -15,6 +16,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/gtmhub/gtmhub/events"
 	"github.com/gtmhub/gtmhub/tools/internal/stack"
 )
 
@@ -30,9 +32,13 @@ const (
 // env is one NATS server, file storage, shared by every scenario, and the
 // gtmhub stack running on it once a scenario needs it.
 type env struct {
-	cfg       Config
-	dir       string
-	ns        *server.Server
+	cfg Config
+	dir string
+	ns  *server.Server // nil on a server given by Config.NATSURL
+	url string         // the server's client URL
+	// scratch is true once a server given by Config.NATSURL was found to
+	// hold no stream: the bench deletes every stream on it when it ends.
+	scratch   bool
 	nc        *nats.Conn
 	js        jetstream.JetStream
 	client    *http.Client
@@ -52,30 +58,90 @@ func newEnv(ctx context.Context, cfg Config) (*env, error) {
 			return nil, err
 		}
 	}
+	e := &env{cfg: cfg, dir: dir, url: cfg.NATSURL}
+	if e.url == "" {
+		ns, err := startServer(filepath.Join(dir, "jetstream"))
+		if err != nil {
+			e.close()
+			return nil, err
+		}
+		e.ns, e.url = ns, ns.ClientURL()
+	}
+	nc, err := nats.Connect(e.url)
+	if err != nil {
+		e.close()
+		return nil, err
+	}
+	e.nc = nc
+	js, err := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(4096))
+	if err != nil {
+		e.close()
+		return nil, err
+	}
+	e.js = js
+	if e.ns == nil {
+		if err := mustBeEmpty(ctx, js); err != nil {
+			e.close()
+			return nil, fmt.Errorf("%s: %w", events.Redact(e.url), err)
+		}
+		e.scratch = true
+	}
+	if _, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{Name: benchStream, Subjects: []string{"bench.>"},
+		Storage: jetstream.FileStorage, Duplicates: 2 * time.Minute}); err != nil {
+		e.close()
+		return nil, err
+	}
+	tr := &http.Transport{MaxIdleConns: 1024, MaxIdleConnsPerHost: 1024, IdleConnTimeout: time.Minute}
+	e.client = &http.Client{Transport: tr, Timeout: 30 * time.Second}
+	return e, nil
+}
+
+// startServer starts an embedded JetStream server storing under dir.
+func startServer(dir string) (*server.Server, error) {
 	ns, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, JetStream: true,
-		StoreDir: filepath.Join(dir, "jetstream"), NoLog: true, NoSigs: true, MaxPayload: 8 << 20})
+		StoreDir: dir, NoLog: true, NoSigs: true, MaxPayload: 8 << 20})
 	if err != nil {
 		return nil, err
 	}
 	ns.Start()
 	if !ns.ReadyForConnections(10 * time.Second) {
-		return nil, fmt.Errorf("bench nats server did not start")
-	}
-	nc, err := nats.Connect(ns.ClientURL())
-	if err != nil {
 		ns.Shutdown()
-		return nil, err
+		return nil, errors.New("bench nats server did not start")
 	}
-	js, err := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(4096))
-	if err != nil {
-		return nil, err
+	return ns, nil
+}
+
+// mustBeEmpty refuses a server that already holds streams: the bench
+// writes to gtmhub's streams and deletes every stream when it ends.
+func mustBeEmpty(ctx context.Context, js jetstream.JetStream) error {
+	var names []string
+	list := js.StreamNames(ctx)
+	for name := range list.Name() {
+		names = append(names, name)
 	}
-	if _, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{Name: benchStream, Subjects: []string{"bench.>"},
-		Storage: jetstream.FileStorage, Duplicates: 2 * time.Minute}); err != nil {
-		return nil, err
+	if err := list.Err(); err != nil {
+		return fmt.Errorf("list streams: %w", err)
 	}
-	tr := &http.Transport{MaxIdleConns: 1024, MaxIdleConnsPerHost: 1024, IdleConnTimeout: time.Minute}
-	return &env{cfg: cfg, dir: dir, ns: ns, nc: nc, js: js, client: &http.Client{Transport: tr, Timeout: 30 * time.Second}}, nil
+	if len(names) > 0 {
+		return fmt.Errorf("the server holds streams (%s): the bench needs a scratch server, whose streams it deletes when it ends",
+			strings.Join(names, ", "))
+	}
+	return nil
+}
+
+// deleteStreams deletes every stream of a server given by Config.NATSURL,
+// which held none when the bench began.
+func (e *env) deleteStreams() {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	list := e.js.StreamNames(ctx)
+	var names []string
+	for name := range list.Name() {
+		names = append(names, name)
+	}
+	for _, name := range names {
+		_ = e.js.DeleteStream(ctx, name)
+	}
 }
 
 func (e *env) close() {
@@ -85,9 +151,16 @@ func (e *env) close() {
 	if e.stopFakes != nil {
 		e.stopFakes()
 	}
-	e.nc.Close()
-	e.ns.Shutdown()
-	e.ns.WaitForShutdown()
+	if e.scratch {
+		e.deleteStreams()
+	}
+	if e.nc != nil {
+		e.nc.Close()
+	}
+	if e.ns != nil {
+		e.ns.Shutdown()
+		e.ns.WaitForShutdown()
+	}
 	if e.cfg.DataDir == "" {
 		_ = os.RemoveAll(e.dir)
 	}
@@ -129,7 +202,7 @@ enrich:
 		return stack.Addrs{}, err
 	}
 	cfg := stack.DefaultConfig()
-	cfg.ConfigFile, cfg.DataDir, cfg.NATSURL = cfgFile, filepath.Join(e.dir, "gtmhub"), e.ns.ClientURL()
+	cfg.ConfigFile, cfg.DataDir, cfg.NATSURL = cfgFile, filepath.Join(e.dir, "gtmhub"), e.url
 	cfg.HTTPAddr, cfg.AdminAddr = "127.0.0.1:0", "127.0.0.1:0"
 	sctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	ready := make(chan stack.Addrs, 1)
