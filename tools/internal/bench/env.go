@@ -70,7 +70,8 @@ func newEnv(ctx context.Context, cfg Config) (*env, error) {
 	nc, err := nats.Connect(e.url)
 	if err != nil {
 		e.close()
-		return nil, err
+		return nil, fmt.Errorf("no NATS server at %s (%w): start one, or leave --nats-url out to run on an embedded one",
+			events.Redact(e.url), err)
 	}
 	e.nc = nc
 	js, err := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(4096))
@@ -114,16 +115,12 @@ func startServer(dir string) (*server.Server, error) {
 // mustBeEmpty refuses a server that already holds streams: the bench
 // writes to gtmhub's streams and deletes every stream when it ends.
 func mustBeEmpty(ctx context.Context, js jetstream.JetStream) error {
-	var names []string
-	list := js.StreamNames(ctx)
-	for name := range list.Name() {
-		names = append(names, name)
-	}
-	if err := list.Err(); err != nil {
-		return fmt.Errorf("list streams: %w", err)
+	names, err := streamNames(ctx, js)
+	if err != nil {
+		return err
 	}
 	if len(names) > 0 {
-		return fmt.Errorf("the server holds streams (%s): the bench needs a scratch server, whose streams it deletes when it ends",
+		return fmt.Errorf("the server holds streams (%s): point --nats-url at a scratch server, since the bench deletes every stream on it when it ends",
 			strings.Join(names, ", "))
 	}
 	return nil
@@ -134,14 +131,23 @@ func mustBeEmpty(ctx context.Context, js jetstream.JetStream) error {
 func (e *env) deleteStreams() {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	list := e.js.StreamNames(ctx)
-	var names []string
-	for name := range list.Name() {
-		names = append(names, name)
-	}
+	names, _ := streamNames(ctx, e.js) // best effort: the run is over
 	for _, name := range names {
 		_ = e.js.DeleteStream(ctx, name)
 	}
+}
+
+// streamNames lists the server's streams.
+func streamNames(ctx context.Context, js jetstream.JetStream) ([]string, error) {
+	var names []string
+	list := js.StreamNames(ctx)
+	for name := range list.Name() {
+		names = append(names, name)
+	}
+	if err := list.Err(); err != nil {
+		return names, fmt.Errorf("list streams: %w", err)
+	}
+	return names, nil
 }
 
 func (e *env) close() {
