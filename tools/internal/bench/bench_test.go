@@ -40,6 +40,26 @@ func TestRunSmall(t *testing.T) {
 	}
 }
 
+// TestRunReplayAlone runs the replay scenarios with nothing before them:
+// they bring the leads they replay through the pipeline themselves, and
+// replay every one of them.
+func TestRunReplayAlone(t *testing.T) {
+	cfg := bench.Config{Events: 150, Duration: time.Second, PayloadSize: 300, Concurrency: 8, Rate: 50,
+		Only: []string{"replay"}}
+	rep, err := bench.Run(t.Context(), cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Results) != 2 { // "replay" selects replay/store too
+		t.Fatalf("results %+v", rep.Results)
+	}
+	for _, r := range rep.Results {
+		if r.Ops != cfg.Events || r.AllocsOp <= 0 {
+			t.Errorf("%s: %d ops, %.0f allocs/op; want %d ops", r.Name, r.Ops, r.AllocsOp, cfg.Events)
+		}
+	}
+}
+
 // TestRunOnGivenServer runs on a server given by URL: the scenarios' messages
 // go through it, and it holds no stream after the run.
 func TestRunOnGivenServer(t *testing.T) {

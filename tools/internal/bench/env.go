@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -218,7 +219,10 @@ enrich:
 	case a := <-ready:
 		e.stackAddr = a
 		e.stopStack = func() { cancel(); <-done }
-		return a, nil
+		// The scenarios pause and watch these consumers, which the
+		// services bind just after the stack is ready.
+		consumers := append(slices.Clone(pipelineConsumers), storeReplay...)
+		return a, waitConsumersIdle(ctx, e.js, consumers, e.patience())
 	case err := <-done:
 		cancel()
 		return stack.Addrs{}, fmt.Errorf("gtmhub: %w", err)

@@ -12,6 +12,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/nats-io/nats.go"
 
+	"github.com/gtmhub/gtmhub/events"
 	"github.com/gtmhub/gtmhub/tools/internal/replay"
 )
 
@@ -176,7 +177,7 @@ func runPipelineLatency(ctx context.Context, e *env, p Progress) (Result, error)
 // store's replay consumer is paused while the replay runs, then resumed and
 // drained before the next scenario.
 func runReplay(ctx context.Context, e *env, p Progress) (Result, error) {
-	if err := replayReady(ctx, e); err != nil {
+	if err := replayReady(ctx, e, p, "replay"); err != nil {
 		return Result{}, err
 	}
 	resume, err := pauseConsumers(ctx, e.js, storeReplay)
@@ -193,10 +194,10 @@ func runReplay(ctx context.Context, e *env, p Progress) (Result, error) {
 // runReplayStore replays LEADS to the store and measures until the store
 // has re-processed every replayed event.
 func runReplayStore(ctx context.Context, e *env, p Progress) (Result, error) {
-	if err := replayReady(ctx, e); err != nil {
+	if err := replayReady(ctx, e, p, "replay/store"); err != nil {
 		return Result{}, err
 	}
-	start := time.Now()
+	before, start := mallocs(), time.Now()
 	r, err := replayAll(ctx, e, p, "replay/store")
 	if err != nil {
 		return Result{}, err
@@ -204,16 +205,30 @@ func runReplayStore(ctx context.Context, e *env, p Progress) (Result, error) {
 	if err := waitConsumersIdle(ctx, e.js, storeReplay, 2*e.patience()); err != nil {
 		return Result{}, err
 	}
-	r.Elapsed = time.Since(start)
+	r.Elapsed, r.AllocsOp = time.Since(start), perOp(mallocs()-before, r.Ops)
 	return r, nil
 }
 
-// replayReady starts gtmhub and waits until the pipeline is idle.
-func replayReady(ctx context.Context, e *env) error {
+// replayReady starts gtmhub and waits until the pipeline is idle. When no
+// earlier scenario left leads in LEADS to replay (--only replay), it runs
+// --events leads through the pipeline first.
+func replayReady(ctx context.Context, e *env, p Progress, name string) error {
 	if _, err := e.gtmhub(ctx); err != nil {
 		return err
 	}
-	return waitConsumersIdle(ctx, e.js, pipelineConsumers, e.patience())
+	if err := waitConsumersIdle(ctx, e.js, pipelineConsumers, e.patience()); err != nil {
+		return err
+	}
+	s, err := e.js.Stream(ctx, events.StreamLeads)
+	if err != nil {
+		return err
+	}
+	info, err := s.Info(ctx)
+	if err != nil || info.State.Msgs > 0 {
+		return err
+	}
+	_, err = runPipeline(ctx, e, func(_ string, done, total int) { p(name+" (leads to replay)", done, total) })
+	return err
 }
 
 // replayAll replays everything LEADS holds to the store.
@@ -222,11 +237,11 @@ func replayAll(ctx context.Context, e *env, p Progress, name string) (Result, er
 	if err != nil {
 		return Result{}, err
 	}
-	start := time.Now()
+	before, start := mallocs(), time.Now()
 	cp, err := r.Start(ctx, replay.Spec{To: "store", Since: start.Add(-24 * time.Hour)},
 		func(pr replay.Progress) { p(name, int(pr.Done), int(pr.Total)) })
 	if err != nil {
 		return Result{}, err
 	}
-	return Result{Ops: int(cp.Replayed), Elapsed: time.Since(start)}, nil
+	return Result{Ops: int(cp.Replayed), Elapsed: time.Since(start), AllocsOp: perOp(mallocs()-before, int(cp.Replayed))}, nil
 }

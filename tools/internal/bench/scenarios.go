@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -279,29 +280,27 @@ func pauseConsumers(ctx context.Context, js jetstream.JetStream, consumers []con
 	return resume, nil
 }
 
-// waitConsumersIdle waits until consumers have nothing pending.
+// waitConsumersIdle waits until consumers exist and have nothing pending.
+// gtmhub's services bind their consumers as they start, just after the
+// stack reports ready, so one not there yet is waited for too.
 func waitConsumersIdle(ctx context.Context, js jetstream.JetStream, consumers []consumer, timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
 	for {
-		busy := false
+		var waiting []string
 		for _, c := range consumers {
-			cons, err := js.Consumer(ctx, c.stream, c.name)
+			busy, err := consumerBusy(ctx, js, c)
 			if err != nil {
 				return err
 			}
-			info, err := cons.Info(ctx)
-			if err != nil {
-				return err
-			}
-			if info.NumPending+uint64(info.NumAckPending) > 0 {
-				busy = true
+			if busy {
+				waiting = append(waiting, c.name)
 			}
 		}
-		if !busy {
+		if len(waiting) == 0 {
 			return nil
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("pipeline still busy after %v", timeout)
+			return fmt.Errorf("consumers %s still busy or missing after %v", strings.Join(waiting, ", "), timeout)
 		}
 		select {
 		case <-ctx.Done():
@@ -309,4 +308,21 @@ func waitConsumersIdle(ctx context.Context, js jetstream.JetStream, consumers []
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
+}
+
+// consumerBusy reports whether c has messages pending or unacknowledged,
+// or does not exist yet.
+func consumerBusy(ctx context.Context, js jetstream.JetStream, c consumer) (bool, error) {
+	cons, err := js.Consumer(ctx, c.stream, c.name)
+	if errors.Is(err, jetstream.ErrConsumerNotFound) || errors.Is(err, jetstream.ErrStreamNotFound) {
+		return true, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	info, err := cons.Info(ctx)
+	if err != nil {
+		return false, err
+	}
+	return info.NumPending+uint64(info.NumAckPending) > 0, nil
 }
