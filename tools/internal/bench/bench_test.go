@@ -40,17 +40,17 @@ func TestRunSmall(t *testing.T) {
 	}
 }
 
-// TestRunReplayAlone runs the replay scenarios with nothing before them:
-// they bring the leads they replay through the pipeline themselves, and
-// replay every one of them.
+// TestRunReplayAlone runs the replay scenarios and their ceiling with
+// nothing before them: each brings the messages it reads itself, and reads
+// every one of them.
 func TestRunReplayAlone(t *testing.T) {
 	cfg := bench.Config{Events: 150, Duration: time.Second, PayloadSize: 300, Concurrency: 8, Rate: 50,
-		Only: []string{"replay"}}
+		Only: []string{"ceiling/jetstream-consume", "replay"}}
 	rep, err := bench.Run(t.Context(), cfg, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(rep.Results) != 2 { // "replay" selects replay/store too
+	if len(rep.Results) != 3 { // "replay" selects replay/store too
 		t.Fatalf("results %+v", rep.Results)
 	}
 	for _, r := range rep.Results {

@@ -127,23 +127,32 @@ func hjHandlerOn(js jetstream.JetStream, subject string) http.Handler {
 
 func runJSPublish(ctx context.Context, e *env, p Progress) (Result, error) {
 	n := e.cfg.Events
-	body := e.lead("j", 0)
 	start := time.Now()
+	if err := publishJ(ctx, e, n, func(i int) { p("ceiling/jetstream-publish", i, n) }); err != nil {
+		return Result{}, err
+	}
+	return Result{Ops: n, Elapsed: time.Since(start)}, nil
+}
+
+// publishJ publishes n leads to bench.j asynchronously and waits for every
+// PubAck.
+func publishJ(ctx context.Context, e *env, n int, progress func(done int)) error {
+	body := e.lead("j", 0)
 	for i := range n {
 		msg := &nats.Msg{Subject: "bench.j", Data: body, Header: nats.Header{"Nats-Msg-Id": {uuid.NewString()}}}
 		if _, err := e.js.PublishMsgAsync(msg); err != nil {
-			return Result{}, err
+			return err
 		}
 		if i%1000 == 0 {
-			p("ceiling/jetstream-publish", i, n)
+			progress(i)
 		}
 	}
 	select {
 	case <-e.js.PublishAsyncComplete():
+		return nil
 	case <-ctx.Done():
-		return Result{}, ctx.Err()
+		return ctx.Err()
 	}
-	return Result{Ops: n, Elapsed: time.Since(start)}, nil
 }
 
 func runJSConsume(ctx context.Context, e *env, p Progress) (Result, error) {
@@ -152,6 +161,18 @@ func runJSConsume(ctx context.Context, e *env, p Progress) (Result, error) {
 		FilterSubject: "bench.j", AckPolicy: jetstream.AckExplicitPolicy, MaxAckPending: 4096})
 	if err != nil {
 		return Result{}, err
+	}
+	// Without the publish ceiling before it (--only), the consumer has
+	// nothing to read: publish what is missing first, untimed.
+	info, err := cons.Info(ctx)
+	if err != nil {
+		return Result{}, err
+	}
+	if missing := n - int(info.NumPending); missing > 0 {
+		name := "ceiling/jetstream-consume (publishing)"
+		if err := publishJ(ctx, e, missing, func(i int) { p(name, i, missing) }); err != nil {
+			return Result{}, err
+		}
 	}
 	var got atomic.Int64
 	all := make(chan struct{})
