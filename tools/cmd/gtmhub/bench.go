@@ -37,6 +37,7 @@ of warm-up: HJ and ingest at half their own peak, the pipeline end to end at
 			if cmd.Flags().Changed("nats-url") {
 				// Only when asked: the bench writes to the server's streams.
 				cfg.NATSURL, _ = cmd.Flags().GetString("nats-url")
+				cfg.NATSOptions = natsOptions(cmd.Flags())
 			}
 			stop, err := startCPUProfile(cpuProfile)
 			if err != nil {

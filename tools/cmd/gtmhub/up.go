@@ -41,6 +41,9 @@ the heap nears it, so resident memory stays near the limit plus about
 				debug.SetMemoryLimit(limit)
 			}
 			cfg.NATSURL, _ = cmd.Flags().GetString("nats-url")
+			if cfg.NATSURL != "" {
+				cfg.NATSOptions = natsOptions(cmd.Flags()) // the embedded server asks for none
+			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
 			defer stop()
 			log := service.NewLogger(os.Stderr, service.ParseLevel(level), "")

@@ -16,6 +16,10 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/gtmhub/gtmhub/events"
 )
 
 // Config sets the size of a run.
@@ -32,6 +36,8 @@ type Config struct {
 	// server, holding no stream, whose streams the bench deletes when it
 	// ends.
 	NATSURL string
+	// NATSOptions are how to connect to NATSURL: credentials, TLS.
+	NATSOptions []nats.Option `json:"-"`
 }
 
 // DefaultConfig is a run that finishes in well under a minute on a laptop.
@@ -89,6 +95,7 @@ func Run(ctx context.Context, cfg Config, progress Progress) (Report, error) {
 	}
 	defer e.close()
 	rep := Report{Config: cfg, GoMax: runtime.GOMAXPROCS(0)}
+	rep.Config.NATSURL = events.Redact(cfg.NATSURL) // the report is printed
 	byName := map[string]Result{}
 	for _, s := range scenarios() {
 		if !selected(cfg.Only, s.name) {

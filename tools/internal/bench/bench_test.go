@@ -2,6 +2,7 @@ package bench_test
 
 import (
 	"context"
+	"encoding/json"
 	"strings"
 	"testing"
 	"time"
@@ -82,6 +83,55 @@ func TestRunOnGivenServer(t *testing.T) {
 	}
 }
 
+// TestRunOnServerWithCredentials runs on a server that wants a user and a
+// password, given as connect options (as --user and --password give them)
+// or in the URL, which the report then prints redacted.
+func TestRunOnServerWithCredentials(t *testing.T) {
+	ns := startServer(t, func(o *server.Options) { o.Username, o.Password = "bench", "s3cret-pass" })
+	hostPort := strings.TrimPrefix(ns.ClientURL(), "nats://")
+	tests := []struct {
+		name    string
+		url     string
+		opts    []nats.Option
+		only    []string
+		wantErr bool
+	}{
+		{name: "connect options, gtmhub included", url: ns.ClientURL(), opts: []nats.Option{nats.UserInfo("bench", "s3cret-pass")},
+			only: []string{"ceiling/jetstream-publish", "ingest"}},
+		{name: "credentials in the URL", url: "nats://bench:s3cret-pass@" + hostPort, only: []string{"ceiling/jetstream-publish"}},
+		{name: "no credentials", url: ns.ClientURL(), only: []string{"ceiling/jetstream-publish"}, wantErr: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := bench.Config{Events: 100, Duration: time.Second, PayloadSize: 300, Concurrency: 4, Rate: 20,
+				Only: tt.only, NATSURL: tt.url, NATSOptions: tt.opts}
+			rep, err := bench.Run(t.Context(), cfg, nil)
+			if tt.wantErr {
+				if err == nil || strings.Contains(err.Error(), "s3cret-pass") {
+					t.Fatalf("Run() = %v, want an error without the password", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(rep.Results) < len(tt.only) {
+				t.Errorf("results %+v", rep.Results)
+			}
+			out, err := json.Marshal(rep)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if strings.Contains(string(out), "s3cret-pass") {
+				t.Errorf("the report holds the password: %s", out)
+			}
+		})
+	}
+	if n := streams(t, ns); n != 0 {
+		t.Errorf("%d streams left on the server", n)
+	}
+}
+
 // TestRunRefusesServerWithStreams keeps the bench off a server that holds
 // streams, and leaves them be.
 func TestRunRefusesServerWithStreams(t *testing.T) {
@@ -108,10 +158,14 @@ func TestRunRefusesServerWithStreams(t *testing.T) {
 	}
 }
 
-func startServer(t *testing.T) *server.Server {
+func startServer(t *testing.T, opts ...func(*server.Options)) *server.Server {
 	t.Helper()
-	ns, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, JetStream: true,
-		StoreDir: t.TempDir(), NoLog: true, NoSigs: true, MaxPayload: 8 << 20})
+	o := &server.Options{Host: "127.0.0.1", Port: -1, JetStream: true,
+		StoreDir: t.TempDir(), NoLog: true, NoSigs: true, MaxPayload: 8 << 20}
+	for _, opt := range opts {
+		opt(o)
+	}
+	ns, err := server.NewServer(o)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -68,7 +68,7 @@ func newEnv(ctx context.Context, cfg Config) (*env, error) {
 		}
 		e.ns, e.url = ns, ns.ClientURL()
 	}
-	nc, err := nats.Connect(e.url)
+	nc, err := nats.Connect(e.url, cfg.NATSOptions...)
 	if err != nil {
 		e.close()
 		return nil, fmt.Errorf("no NATS server at %s (%w): start one, or leave --nats-url out to run on an embedded one",
@@ -210,6 +210,7 @@ enrich:
 	}
 	cfg := stack.DefaultConfig()
 	cfg.ConfigFile, cfg.DataDir, cfg.NATSURL = cfgFile, filepath.Join(e.dir, "gtmhub"), e.url
+	cfg.NATSOptions = e.cfg.NATSOptions
 	cfg.HTTPAddr, cfg.AdminAddr = "127.0.0.1:0", "127.0.0.1:0"
 	sctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	ready := make(chan stack.Addrs, 1)

@@ -99,7 +99,7 @@ func startHops(ctx context.Context, e *env) (*hops, func(), error) {
 	h.providers = base
 	stops = append(stops, stopFakes)
 	for range 4 {
-		nc, err := nats.Connect(e.url)
+		nc, err := nats.Connect(e.url, e.cfg.NATSOptions...)
 		if err != nil {
 			return fail(err)
 		}

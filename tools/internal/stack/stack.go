@@ -34,7 +34,9 @@ type Config struct {
 	AdminAddr  string // /livez, /readyz, /metrics
 	NATSListen string // embedded server's client address
 	NATSURL    string // use this server instead of embedding one
-	Replicas   int    // stream replicas
+	// NATSOptions are how to connect to NATSURL: credentials, TLS.
+	NATSOptions []nats.Option
+	Replicas    int // stream replicas
 }
 
 // DefaultConfig is the configuration of `gtmhub up` without flags.
@@ -109,7 +111,7 @@ func Run(ctx context.Context, cfg Config, opts ...Option) error {
 		return err
 	}
 	defer shutdownNATS()
-	nc, js, err := service.Connect(ctx, natsURL, "gtmhub-up", o.log)
+	nc, js, err := service.Connect(ctx, natsURL, "gtmhub-up", o.log, cfg.NATSOptions...)
 	if err != nil {
 		return err
 	}
