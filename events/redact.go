@@ -7,12 +7,14 @@ import (
 
 // secretPatterns match credentials that can end up in an error message: query
 // parameters and key=value pairs named like secrets, bearer tokens, Slack
-// webhook paths, URL user-info and whsec_ keys.
+// webhook paths, URL user-info (a password, or a lone token as NATS URLs
+// carry one) and whsec_ keys.
 var secretPatterns = []*regexp.Regexp{
 	regexp.MustCompile(`(?i)((?:api[_-]?key|apikey|token|secret|password|passwd|pwd|signature|auth|authorization|access[_-]?key|client[_-]?secret)["']?\s*[=:]\s*["']?)([^\s&"',;}]+)`),
 	regexp.MustCompile(`(?i)(bearer\s+)([a-z0-9._~+/=-]+)`),
 	regexp.MustCompile(`(?i)(hooks\.slack\.com/(?:services|workflows|triggers)/)([^\s"']+)`),
 	regexp.MustCompile(`(://[^/\s:@]+:)([^/\s@]+)(@)`),
+	regexp.MustCompile(`(://)([^/\s:@\[]+)(@)`),
 	regexp.MustCompile(`(whsec_)([A-Za-z0-9+/=]+)`),
 	regexp.MustCompile(`(xox[abposr]-)([A-Za-z0-9-]+)`),
 }

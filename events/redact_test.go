@@ -13,6 +13,7 @@ func TestRedact(t *testing.T) {
 		{"Authorization: Bearer sk_live_9f8e7d", "sk_live_9f8e7d"},
 		{`post https://hooks.slack.com/services/T000/B000/XXXXSECRET: 404 no_service`, "XXXXSECRET"},
 		{"dial postgres://gtm:hunter2@db:5432/gtm failed", "hunter2"},
+		{"no NATS server at nats://t0ken-abc@nats:4222", "t0ken-abc"},
 		{"bad signature with whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"},
 		{`{"token": "xoxb-1234-abcd"}`, "1234-abcd"},
 		{"password=s3cr3t;", "s3cr3t"},

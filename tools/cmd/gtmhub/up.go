@@ -12,6 +12,7 @@ import (
 	"github.com/dustin/go-humanize"
 	"github.com/spf13/cobra"
 
+	"github.com/gtmhub/gtmhub/events"
 	"github.com/gtmhub/gtmhub/events/service"
 	"github.com/gtmhub/gtmhub/tools/internal/stack"
 )
@@ -53,7 +54,7 @@ the heap nears it, so resident memory stays near the limit plus about
 				fmt.Fprintf(out, "  webhooks  http://%s/webhooks/{source}   (try: form)\n", a.HTTP)
 				fmt.Fprintf(out, "  events    http://%s/events\n", a.HTTP)
 				fmt.Fprintf(out, "  admin     http://%s/livez /readyz /metrics\n", a.Admin)
-				fmt.Fprintf(out, "  nats      %s\n", a.NATS)
+				fmt.Fprintf(out, "  nats      %s\n", events.Redact(a.NATS))
 				fmt.Fprintf(out, "  data      %s\n", cfg.DataDir)
 			}))
 		},

@@ -99,6 +99,7 @@ func TestRunOnServerWithCredentials(t *testing.T) {
 		{name: "connect options, gtmhub included", url: ns.ClientURL(), opts: []nats.Option{nats.UserInfo("bench", "s3cret-pass")},
 			only: []string{"ceiling/jetstream-publish", "ingest"}},
 		{name: "credentials in the URL", url: "nats://bench:s3cret-pass@" + hostPort, only: []string{"ceiling/jetstream-publish"}},
+		{name: "wrong password", url: "nats://bench:wr0ng-pass@" + hostPort, only: []string{"ceiling/jetstream-publish"}, wantErr: true},
 		{name: "no credentials", url: ns.ClientURL(), only: []string{"ceiling/jetstream-publish"}, wantErr: true},
 	}
 	for _, tt := range tests {
@@ -107,7 +108,7 @@ func TestRunOnServerWithCredentials(t *testing.T) {
 				Only: tt.only, NATSURL: tt.url, NATSOptions: tt.opts}
 			rep, err := bench.Run(t.Context(), cfg, nil)
 			if tt.wantErr {
-				if err == nil || strings.Contains(err.Error(), "s3cret-pass") {
+				if err == nil || strings.Contains(err.Error(), "s3cret-pass") || strings.Contains(err.Error(), "wr0ng-pass") {
 					t.Fatalf("Run() = %v, want an error without the password", err)
 				}
 				return

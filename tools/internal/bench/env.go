@@ -214,23 +214,48 @@ enrich:
 	cfg.HTTPAddr, cfg.AdminAddr = "127.0.0.1:0", "127.0.0.1:0"
 	sctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	ready := make(chan stack.Addrs, 1)
-	done := make(chan error, 1)
-	go func() { done <- stack.Run(sctx, cfg, stack.WithReady(func(a stack.Addrs) { ready <- a })) }()
+	stopped := make(chan struct{})
+	var runErr error // read once stopped is closed
+	go func() {
+		defer close(stopped)
+		runErr = stack.Run(sctx, cfg, stack.WithReady(func(a stack.Addrs) { ready <- a }))
+	}()
+	e.stopStack = func() { cancel(); <-stopped }
 	select {
 	case a := <-ready:
 		e.stackAddr = a
-		e.stopStack = func() { cancel(); <-done }
-		// The scenarios pause and watch these consumers, which the
-		// services bind just after the stack is ready.
-		consumers := append(slices.Clone(pipelineConsumers), storeReplay...)
-		return a, waitConsumersIdle(ctx, e.js, consumers, e.patience())
-	case err := <-done:
-		cancel()
-		return stack.Addrs{}, fmt.Errorf("gtmhub: %w", err)
+		return a, e.consumersBound(ctx, stopped, &runErr)
+	case <-stopped:
+		return stack.Addrs{}, fmt.Errorf("gtmhub: %w", runErr)
 	case <-time.After(30 * time.Second):
-		cancel()
-		return stack.Addrs{}, fmt.Errorf("gtmhub did not start")
+		return stack.Addrs{}, fmt.Errorf("gtmhub did not start within 30s")
 	}
+}
+
+// consumersBound waits until the consumers the scenarios pause and watch
+// exist, which the services bind just after the stack is ready, and stops
+// waiting with the stack's error if it fails meanwhile.
+func (e *env) consumersBound(ctx context.Context, stopped <-chan struct{}, runErr *error) error {
+	wctx, stopWait := context.WithCancel(ctx)
+	defer stopWait()
+	go func() {
+		select {
+		case <-stopped:
+			stopWait()
+		case <-wctx.Done():
+		}
+	}()
+	consumers := append(slices.Clone(pipelineConsumers), storeReplay...)
+	err := waitConsumersIdle(wctx, e.js, consumers, e.patience())
+	select {
+	case <-stopped:
+		return fmt.Errorf("gtmhub: %w", *runErr)
+	default:
+	}
+	if err != nil {
+		return fmt.Errorf("gtmhub started, but %w", err)
+	}
+	return nil
 }
 
 // lead is a JSON lead with a unique email, padded up to the payload size

@@ -227,8 +227,10 @@ func replayReady(ctx context.Context, e *env, p Progress, name string) error {
 	if err != nil || info.State.Msgs > 0 {
 		return err
 	}
-	_, err = runPipeline(ctx, e, func(_ string, done, total int) { p(name+" (leads to replay)", done, total) })
-	return err
+	if _, err := runPipeline(ctx, e, func(_ string, done, total int) { p(name+" (leads to replay)", done, total) }); err != nil {
+		return err
+	}
+	return waitConsumersIdle(ctx, e.js, pipelineConsumers, e.patience())
 }
 
 // replayAll replays everything LEADS holds to the store.

@@ -176,7 +176,7 @@ func runJSConsume(ctx context.Context, e *env, p Progress) (Result, error) {
 	}
 	var got atomic.Int64
 	all := make(chan struct{})
-	start := time.Now()
+	before, start := mallocs(), time.Now()
 	cc, err := cons.Consume(func(m jetstream.Msg) {
 		_ = m.Ack()
 		if got.Add(1) == int64(n) {
@@ -196,7 +196,7 @@ func runJSConsume(ctx context.Context, e *env, p Progress) (Result, error) {
 	case <-ctx.Done():
 		return Result{}, ctx.Err()
 	}
-	return Result{Ops: n, Elapsed: time.Since(start)}, nil
+	return Result{Ops: n, Elapsed: time.Since(start), AllocsOp: perOp(mallocs()-before, n)}, nil
 }
 
 // runIngest measures ingest on its own, as HJ is measured: the pipeline's
