@@ -93,7 +93,11 @@ func newEnv(ctx context.Context, cfg Config) (*env, error) {
 		e.close()
 		return nil, err
 	}
-	tr := &http.Transport{MaxIdleConns: 1024, MaxIdleConnsPerHost: 1024, IdleConnTimeout: time.Minute}
+	// Open-loop requests that find every connection busy wait for one,
+	// timed from when they were due, instead of dialing until the
+	// process runs out of file descriptors when the server stalls.
+	tr := &http.Transport{MaxIdleConns: maxConns, MaxIdleConnsPerHost: maxConns, MaxConnsPerHost: maxConns,
+		IdleConnTimeout: time.Minute}
 	e.client = &http.Client{Transport: tr, Timeout: 30 * time.Second}
 	return e, nil
 }
@@ -257,6 +261,9 @@ func (e *env) consumersBound(ctx context.Context, stopped <-chan struct{}, runEr
 	}
 	return nil
 }
+
+// maxConns bounds the load generator's connections to one server.
+const maxConns = 1024
 
 // lead is a JSON lead with a unique email, padded up to the payload size
 // with a free-text field that ingest keeps among the lead's attributes.
