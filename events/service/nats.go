@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -26,6 +27,15 @@ func Connect(ctx context.Context, url, name string, log *slog.Logger, opts ...na
 			}
 		}),
 		nats.ReconnectHandler(func(c *nats.Conn) { log.Info("nats reconnected", "url", c.ConnectedUrlRedacted()) }),
+		// A server that refuses the connection (wrong credentials, TLS)
+		// says why here; without it the first sign is a request failing
+		// with "connection closed".
+		nats.ReconnectErrHandler(newFailureLog(log).connectFailed),
+		nats.ClosedHandler(func(c *nats.Conn) {
+			if err := c.LastError(); err != nil {
+				log.Error("nats connection closed", "err", err)
+			}
+		}),
 	}
 	nc, err := nats.Connect(url, append(base, opts...)...)
 	if err != nil {
@@ -50,4 +60,29 @@ func Credentials(credsFile, user, password string) []nats.Option {
 		opts = append(opts, nats.UserInfo(user, password))
 	}
 	return opts
+}
+
+// failureLog logs failed connection attempts: the first of each kind, then
+// every 100th while it repeats, since attempts come four times a second.
+type failureLog struct {
+	log   *slog.Logger
+	mu    sync.Mutex
+	last  string
+	count int
+}
+
+func newFailureLog(log *slog.Logger) *failureLog { return &failureLog{log: log} }
+
+func (f *failureLog) connectFailed(_ *nats.Conn, err error) {
+	f.mu.Lock()
+	msg := err.Error()
+	if msg != f.last {
+		f.last, f.count = msg, 0
+	}
+	f.count++
+	n := f.count
+	f.mu.Unlock()
+	if n == 1 || n%100 == 0 {
+		f.log.Warn("nats connect failed", "err", err, "attempts", n)
+	}
 }

@@ -117,6 +117,9 @@ func Run(ctx context.Context, cfg Config, opts ...Option) error {
 	}
 	defer nc.Close()
 	if err := service.EnsureTopology(ctx, js, cfg.Replicas); err != nil {
+		if last := nc.LastError(); last != nil && nc.IsClosed() {
+			return fmt.Errorf("%w (the server closed the connection: %v)", err, last)
+		}
 		return err
 	}
 	shared, err := newShared(nc, js, o.log)

@@ -1,0 +1,92 @@
+package service_test
+
+import (
+	"bytes"
+	"log/slog"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+
+	"github.com/gtmhub/gtmhub/events/service"
+)
+
+// syncBuffer is a log sink the connection's callbacks can write to while
+// the test reads it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// TestConnectSaysWhyItCannotConnect: a connection that keeps failing is
+// logged with the server's reason, once for a run of the same failure, and
+// without the password.
+func TestConnectSaysWhyItCannotConnect(t *testing.T) {
+	ns, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, NoLog: true, NoSigs: true,
+		Username: "gtm", Password: "right-pass"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ns.Start()
+	defer ns.Shutdown()
+	if !ns.ReadyForConnections(5 * time.Second) {
+		t.Fatal("nats server did not start")
+	}
+	free, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	nobody := "nats://" + free.Addr().String()
+	free.Close()
+	tests := []struct {
+		name, url string
+		opts      []nats.Option
+		want      string // in the last "nats connect failed" line
+	}{
+		{"wrong password", ns.ClientURL(), []nats.Option{nats.UserInfo("gtm", "wrong-pass")}, "Authorization Violation"},
+		{"no server", nobody, nil, "connection refused"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var logs syncBuffer
+			log := slog.New(slog.NewJSONHandler(&logs, nil))
+			nc, _, err := service.Connect(t.Context(), tt.url, "test", log, tt.opts...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer nc.Close()
+			// Long enough for several attempts 250 ms apart.
+			time.Sleep(1500 * time.Millisecond)
+			var failed []string
+			for line := range strings.SplitSeq(logs.String(), "\n") {
+				if strings.Contains(line, `"msg":"nats connect failed"`) {
+					failed = append(failed, line)
+				}
+			}
+			// The first report of an initial failure can be the client's
+			// own "no servers available"; the server's reason follows.
+			if len(failed) == 0 || len(failed) > 2 || !strings.Contains(failed[len(failed)-1], tt.want) {
+				t.Errorf("connect failures logged: %q, want at most two, the last saying %q", failed, tt.want)
+			}
+			if strings.Contains(logs.String(), "wrong-pass") {
+				t.Errorf("the logs hold the password: %s", logs.String())
+			}
+		})
+	}
+}
