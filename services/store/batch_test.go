@@ -198,26 +198,28 @@ func TestBatchRemovesPublishedEntriesWithTheNextWrite(t *testing.T) {
 }
 
 // TestBatchWaitsOnlyUnderLoad commits a lone write at once, and makes a
-// batch that found writes queueing wait up to the commit delay for more.
+// batch that found writes queueing wait up to the commit delay for more, as
+// long as they keep coming.
 func TestBatchWaitsOnlyUnderLoad(t *testing.T) {
 	tests := []struct {
-		name    string
-		delay   time.Duration
-		queued  int // writes waiting when the batcher starts
-		later   int // writes submitted after it started
-		wantTxs int64
+		name       string
+		delay, gap time.Duration
+		queued     int // writes waiting when the batcher starts
+		later      int // writes submitted after it started, 20ms apart
+		wantTxs    int64
 	}{
-		{"a lone write does not wait", time.Hour, 1, 0, 1},
-		{"queued writes wait for the next ones", 500 * time.Millisecond, 2, 1, 1},
-		{"queued writes wait no longer than the delay", 50 * time.Millisecond, 2, 0, 1},
-		{"without a delay, later writes commit apart", 0, 2, 1, 2},
+		{"a lone write does not wait", time.Hour, time.Hour, 1, 0, 1},
+		{"queued writes wait for the next ones", 500 * time.Millisecond, 500 * time.Millisecond, 2, 1, 1},
+		{"queued writes wait no longer than the delay", 50 * time.Millisecond, time.Hour, 2, 0, 1},
+		{"without a delay, later writes commit apart", 0, time.Hour, 2, 1, 2},
+		{"a write later than the gap commits apart", time.Hour, 5 * time.Millisecond, 2, 1, 2},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			ctx := context.Background()
 			cs := &countingStore{recordStore: testBackends[0].open(t)}
 			bt := newBatcher(cs, maxBatch)
-			bt.delay = tt.delay
+			bt.delay, bt.gap = tt.delay, tt.gap
 			var dones []chan error
 			write := func(id string) {
 				done := make(chan error, 1)
