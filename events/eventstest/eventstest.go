@@ -38,6 +38,7 @@ type Option func(*config)
 type config struct {
 	opts     server.Options
 	topology bool
+	client   []nats.Option
 }
 
 // WithoutTopology skips creating gtmhub's streams and consumers.
@@ -46,6 +47,15 @@ func WithoutTopology() Option { return func(c *config) { c.topology = false } }
 // WithStoreDir keeps the JetStream store in dir, so a test can restart a
 // server on the same data.
 func WithStoreDir(dir string) Option { return func(c *config) { c.opts.StoreDir = dir } }
+
+// WithUser makes the server accept only user with password; the
+// Server's own client connects as that user.
+func WithUser(user, password string) Option {
+	return func(c *config) {
+		c.opts.Username, c.opts.Password = user, password
+		c.client = append(c.client, nats.UserInfo(user, password))
+	}
+}
 
 // RunServer starts a JetStream server for t with the gtmhub topology in
 // place, and shuts it down when t ends.
@@ -65,7 +75,7 @@ func RunServer(t testing.TB, opts ...Option) *Server {
 		t.Fatal("eventstest: server not ready")
 	}
 	t.Cleanup(ns.Shutdown)
-	nc, err := nats.Connect(ns.ClientURL())
+	nc, err := nats.Connect(ns.ClientURL(), c.client...)
 	if err != nil {
 		t.Fatalf("eventstest: connect: %v", err)
 	}
