@@ -2,19 +2,24 @@ package service
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
+	neturl "net/url"
 	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/gtmhub/gtmhub/events"
 )
 
 // Connect dials NATS at url as name, reconnecting for ever with jittered
 // waits, and returns the connection and its JetStream context. Connection
 // state changes are logged.
 func Connect(ctx context.Context, url, name string, log *slog.Logger, opts ...nats.Option) (*nats.Conn, jetstream.JetStream, error) {
+	failures := newFailureLog(log)
 	base := []nats.Option{
 		nats.Name(name),
 		nats.MaxReconnects(-1),
@@ -26,18 +31,29 @@ func Connect(ctx context.Context, url, name string, log *slog.Logger, opts ...na
 				log.Warn("nats disconnected", "err", err)
 			}
 		}),
-		nats.ReconnectHandler(func(c *nats.Conn) { log.Info("nats reconnected", "url", c.ConnectedUrlRedacted()) }),
-		// A server that refuses the connection (wrong credentials, TLS)
-		// says why here; without it the first sign is a request failing
-		// with "connection closed".
-		nats.ReconnectErrHandler(newFailureLog(log).connectFailed),
+		nats.ReconnectHandler(func(c *nats.Conn) {
+			failures.reset()
+			log.Info("nats reconnected", "url", c.ConnectedUrlRedacted())
+		}),
+		nats.ConnectHandler(func(*nats.Conn) { failures.reset() }),
+		// Attempts that cannot reach a server, and the first refusal of
+		// the first connection (wrong credentials, TLS), say why here;
+		// without it the first sign is a request failing with
+		// "connection closed". A server that keeps refusing the
+		// credentials closes the connection, which says why below.
+		nats.ReconnectErrHandler(failures.connectFailed),
 		nats.ClosedHandler(func(c *nats.Conn) {
 			if err := c.LastError(); err != nil {
-				log.Error("nats connection closed", "err", err)
+				log.Warn("nats connection closed", "last_err", err)
 			}
 		}),
 	}
 	nc, err := nats.Connect(url, append(base, opts...)...)
+	var badURL *neturl.Error
+	if errors.As(err, &badURL) {
+		// It quotes the URL, and so any password in it.
+		return nil, nil, fmt.Errorf("connect nats: %s", events.Redact(err.Error()))
+	}
 	if err != nil {
 		return nil, nil, fmt.Errorf("connect nats: %w", err)
 	}
@@ -63,26 +79,32 @@ func Credentials(credsFile, user, password string) []nats.Option {
 }
 
 // failureLog logs failed connection attempts: the first of each kind, then
-// every 100th while it repeats, since attempts come four times a second.
+// every 100th of that kind while the failures go on, since attempts come
+// several times a second (once per server of the pool).
 type failureLog struct {
-	log   *slog.Logger
-	mu    sync.Mutex
-	last  string
-	count int
+	log    *slog.Logger
+	mu     sync.Mutex
+	counts map[string]int
 }
 
-func newFailureLog(log *slog.Logger) *failureLog { return &failureLog{log: log} }
+func newFailureLog(log *slog.Logger) *failureLog {
+	return &failureLog{log: log, counts: map[string]int{}}
+}
 
 func (f *failureLog) connectFailed(_ *nats.Conn, err error) {
 	f.mu.Lock()
-	msg := err.Error()
-	if msg != f.last {
-		f.last, f.count = msg, 0
-	}
-	f.count++
-	n := f.count
+	f.counts[err.Error()]++
+	n := f.counts[err.Error()]
 	f.mu.Unlock()
 	if n == 1 || n%100 == 0 {
 		f.log.Warn("nats connect failed", "err", err, "attempts", n)
 	}
+}
+
+// reset starts counting afresh once a connection is made, so that the next
+// outage is logged from its first failure.
+func (f *failureLog) reset() {
+	f.mu.Lock()
+	clear(f.counts)
+	f.mu.Unlock()
 }

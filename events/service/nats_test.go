@@ -34,6 +34,15 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
+// TestConnectRedactsABadURL: a URL that does not parse is refused without
+// the password it holds.
+func TestConnectRedactsABadURL(t *testing.T) {
+	_, _, err := service.Connect(t.Context(), "nats://gtm:hunter2-pass@bad host:4222", "test", slog.New(slog.DiscardHandler))
+	if err == nil || strings.Contains(err.Error(), "hunter2-pass") {
+		t.Fatalf("Connect() = %v, want an error without the password", err)
+	}
+}
+
 // TestConnectSaysWhyItCannotConnect: a connection that keeps failing is
 // logged with the server's reason, once for a run of the same failure, and
 // without the password.
