@@ -213,7 +213,7 @@ func TestBatchWaitsOnlyUnderLoad(t *testing.T) {
 		{"queued writes wait no longer than the delay", 50 * time.Millisecond, time.Hour, 2, 0, 1},
 		{"without a delay, later writes commit apart", 0, time.Hour, 2, 1, 2},
 		{"a write later than the gap commits apart", time.Hour, 5 * time.Millisecond, 2, 1, 2},
-		{"each write within the gap waits it again", time.Hour, 200 * time.Millisecond, 2, 3, 1},
+		{"each write within the gap waits it again", time.Hour, 100 * time.Millisecond, 2, 7, 1}, // 140ms in all
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
