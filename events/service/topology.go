@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/gtmhub/gtmhub/events"
@@ -14,14 +15,22 @@ import (
 
 // EnsureTopology creates or updates gtmhub's streams and consumers with the
 // given replica count, waiting up to 30s for JetStream to become available
-// (a cluster may still be electing its meta leader).
+// (a cluster may still be electing its meta leader). It gives up at once
+// when the server closes the connection (it refused the credentials, say),
+// and names the server's reason.
 func EnsureTopology(ctx context.Context, js jetstream.JetStream, replicas int) error {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
+	nc := js.Conn()
+	stop := cancelOnClose(nc, cancel)
+	defer stop()
 	var err error
 	for {
 		if err = ensureAll(ctx, js, replicas); err == nil {
 			return nil
+		}
+		if nc.IsClosed() {
+			return fmt.Errorf("topology: nats closed the connection (%v): %w", nc.LastError(), err)
 		}
 		select {
 		case <-ctx.Done():
@@ -29,6 +38,24 @@ func EnsureTopology(ctx context.Context, js jetstream.JetStream, replicas int) e
 		case <-time.After(500 * time.Millisecond):
 		}
 	}
+}
+
+// cancelOnClose calls cancel when nc closes (or at once if it is closed),
+// until stop is called.
+func cancelOnClose(nc *nats.Conn, cancel context.CancelFunc) (stop func()) {
+	closed := nc.StatusChanged(nats.CLOSED)
+	done := make(chan struct{})
+	go func() {
+		select {
+		case <-closed:
+			cancel()
+		case <-done:
+		}
+	}()
+	if nc.IsClosed() {
+		cancel()
+	}
+	return func() { close(done); nc.RemoveStatusListener(closed) }
 }
 
 func envInt(name string, def int) int {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -56,6 +57,9 @@ func dial(ctx context.Context, cmd *cobra.Command) (*nats.Conn, jetstream.JetStr
 	timeout, _ := fs.GetDuration("timeout")
 	opts := append(natsOptions(fs), nats.Name("gtmhub-cli"), nats.Timeout(timeout))
 	nc, err := nats.Connect(url, opts...)
+	if errors.Is(err, nats.ErrAuthorization) {
+		return nil, nil, fmt.Errorf("NATS at %s refused the credentials (%w): pass --creds, or --user and --password", events.Redact(url), err)
+	}
 	if err != nil {
 		return nil, nil, fmt.Errorf("no NATS server at %s (%w): start one with `gtmhub up` or pass --nats-url", events.Redact(url), err)
 	}

@@ -147,13 +147,30 @@ func TestStatusShowsBreakers(t *testing.T) {
 	}
 }
 
-func TestStatusWithoutServer(t *testing.T) {
-	root := newRootCmd()
-	root.SetArgs([]string{"status", "--nats-url", "nats://127.0.0.1:1", "--timeout", "200ms"})
-	root.SetOut(new(strings.Builder))
-	err := root.ExecuteContext(context.Background())
-	if err == nil || !strings.Contains(err.Error(), "no NATS server at nats://127.0.0.1:1") {
-		t.Errorf("err = %v", err)
+// TestStatusWithoutConnection: a command that cannot connect says why and
+// what to do, and never prints the password.
+func TestStatusWithoutConnection(t *testing.T) {
+	srv := eventstest.RunServer(t, eventstest.WithoutTopology(), eventstest.WithUser("gtm", "right-pass"))
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"no server", []string{"--nats-url", "nats://127.0.0.1:1"}, "no NATS server at nats://127.0.0.1:1"},
+		{"no credentials", []string{"--nats-url", srv.ClientURL()}, "refused the credentials"},
+		{"wrong password", []string{"--nats-url", srv.ClientURL(), "--user", "gtm", "--password", "wrong-pass"},
+			"refused the credentials"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			root := newRootCmd()
+			root.SetArgs(append([]string{"status", "--timeout", "200ms"}, tt.args...))
+			root.SetOut(new(strings.Builder))
+			err := root.ExecuteContext(context.Background())
+			if err == nil || !strings.Contains(err.Error(), tt.want) || strings.Contains(err.Error(), "wrong-pass") {
+				t.Errorf("err = %v, want one saying %q", err, tt.want)
+			}
+		})
 	}
 }
 

@@ -7,10 +7,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/gtmhub/gtmhub/events/eventstest"
 	"github.com/gtmhub/gtmhub/tools/internal/bench"
 )
 
@@ -64,7 +64,7 @@ func TestRunReplayAlone(t *testing.T) {
 // TestRunOnGivenServer runs on a server given by URL: the scenarios' messages
 // go through it, and it holds no stream after the run.
 func TestRunOnGivenServer(t *testing.T) {
-	ns := startServer(t)
+	ns := eventstest.RunServer(t, eventstest.WithoutTopology())
 	cfg := bench.Config{Events: 200, Duration: time.Second, PayloadSize: 300, Concurrency: 8, Rate: 50,
 		Only: []string{"ceiling/jetstream-publish", "ingest"}, NATSURL: ns.ClientURL()}
 	before := inMsgs(t, ns)
@@ -87,7 +87,7 @@ func TestRunOnGivenServer(t *testing.T) {
 // password, given as connect options (as --user and --password give them)
 // or in the URL, which the report then prints redacted.
 func TestRunOnServerWithCredentials(t *testing.T) {
-	ns := startServer(t, func(o *server.Options) { o.Username, o.Password = "bench", "s3cret-pass" })
+	ns := eventstest.RunServer(t, eventstest.WithoutTopology(), eventstest.WithUser("bench", "s3cret-pass"))
 	hostPort := strings.TrimPrefix(ns.ClientURL(), "nats://")
 	tests := []struct {
 		name    string
@@ -108,8 +108,9 @@ func TestRunOnServerWithCredentials(t *testing.T) {
 				Only: tt.only, NATSURL: tt.url, NATSOptions: tt.opts}
 			rep, err := bench.Run(t.Context(), cfg, nil)
 			if tt.wantErr {
-				if err == nil || strings.Contains(err.Error(), "s3cret-pass") || strings.Contains(err.Error(), "wr0ng-pass") {
-					t.Fatalf("Run() = %v, want an error without the password", err)
+				if err == nil || !strings.Contains(err.Error(), "refused the credentials") ||
+					strings.Contains(err.Error(), "s3cret-pass") || strings.Contains(err.Error(), "wr0ng-pass") {
+					t.Fatalf("Run() = %v, want a refusal of the credentials without the password", err)
 				}
 				return
 			}
@@ -136,17 +137,8 @@ func TestRunOnServerWithCredentials(t *testing.T) {
 // TestRunRefusesServerWithStreams keeps the bench off a server that holds
 // streams, and leaves them be.
 func TestRunRefusesServerWithStreams(t *testing.T) {
-	ns := startServer(t)
-	nc, err := nats.Connect(ns.ClientURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := js.CreateStream(t.Context(), jetstream.StreamConfig{Name: "ORDERS", Subjects: []string{"orders.>"}}); err != nil {
+	ns := eventstest.RunServer(t, eventstest.WithoutTopology())
+	if _, err := ns.JS.CreateStream(t.Context(), jetstream.StreamConfig{Name: "ORDERS", Subjects: []string{"orders.>"}}); err != nil {
 		t.Fatal(err)
 	}
 	cfg := bench.Config{Events: 10, Duration: time.Second, PayloadSize: 300, Concurrency: 1, Rate: 10,
@@ -159,26 +151,7 @@ func TestRunRefusesServerWithStreams(t *testing.T) {
 	}
 }
 
-func startServer(t *testing.T, opts ...func(*server.Options)) *server.Server {
-	t.Helper()
-	o := &server.Options{Host: "127.0.0.1", Port: -1, JetStream: true,
-		StoreDir: t.TempDir(), NoLog: true, NoSigs: true, MaxPayload: 8 << 20}
-	for _, opt := range opts {
-		opt(o)
-	}
-	ns, err := server.NewServer(o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ns.Start()
-	if !ns.ReadyForConnections(10 * time.Second) {
-		t.Fatal("nats server did not start")
-	}
-	t.Cleanup(ns.Shutdown)
-	return ns
-}
-
-func inMsgs(t *testing.T, ns *server.Server) int64 {
+func inMsgs(t *testing.T, ns *eventstest.Server) int64 {
 	t.Helper()
 	v, err := ns.Varz(nil)
 	if err != nil {
@@ -187,7 +160,7 @@ func inMsgs(t *testing.T, ns *server.Server) int64 {
 	return v.InMsgs
 }
 
-func streams(t *testing.T, ns *server.Server) int {
+func streams(t *testing.T, ns *eventstest.Server) int {
 	t.Helper()
 	jsz, err := ns.Jsz(nil)
 	if err != nil {

@@ -2,6 +2,7 @@ package bench
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -69,6 +70,11 @@ func newEnv(ctx context.Context, cfg Config) (*env, error) {
 		e.ns, e.url = ns, ns.ClientURL()
 	}
 	nc, err := nats.Connect(e.url, cfg.NATSOptions...)
+	if errors.Is(err, nats.ErrAuthorization) {
+		e.close()
+		return nil, fmt.Errorf("NATS at %s refused the credentials (%w): pass --creds, or --user and --password",
+			events.Redact(e.url), err)
+	}
 	if err != nil {
 		e.close()
 		return nil, fmt.Errorf("no NATS server at %s (%w): start one, or leave --nats-url out to run on an embedded one",
@@ -218,48 +224,35 @@ enrich:
 	cfg.HTTPAddr, cfg.AdminAddr = "127.0.0.1:0", "127.0.0.1:0"
 	sctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	ready := make(chan stack.Addrs, 1)
-	stopped := make(chan struct{})
-	var runErr error // read once stopped is closed
+	// running ends when the stack has stopped, with its error as the cause.
+	running, stopped := context.WithCancelCause(context.Background())
 	go func() {
-		defer close(stopped)
-		runErr = stack.Run(sctx, cfg, stack.WithReady(func(a stack.Addrs) { ready <- a }))
+		err := stack.Run(sctx, cfg, stack.WithReady(func(a stack.Addrs) { ready <- a }))
+		stopped(fmt.Errorf("gtmhub stopped: %w", cmp.Or(err, context.Canceled)))
 	}()
-	e.stopStack = func() { cancel(); <-stopped }
+	e.stopStack = func() { cancel(); <-running.Done() }
 	select {
 	case a := <-ready:
 		e.stackAddr = a
-		return a, e.consumersBound(ctx, stopped, &runErr)
-	case <-stopped:
-		return stack.Addrs{}, fmt.Errorf("gtmhub: %w", runErr)
+		// The scenarios pause and watch these consumers, which the
+		// services bind just after the stack is ready; a stack that
+		// fails meanwhile ends the wait.
+		wctx, stopWait := context.WithCancel(ctx)
+		defer stopWait()
+		context.AfterFunc(running, stopWait)
+		consumers := append(slices.Clone(pipelineConsumers), storeReplay...)
+		if err := waitConsumersIdle(wctx, e.js, consumers, e.patience()); err != nil {
+			if running.Err() != nil {
+				return a, context.Cause(running)
+			}
+			return a, fmt.Errorf("gtmhub started, but %w", err)
+		}
+		return a, nil
+	case <-running.Done():
+		return stack.Addrs{}, context.Cause(running)
 	case <-time.After(30 * time.Second):
 		return stack.Addrs{}, fmt.Errorf("gtmhub did not start within 30s")
 	}
-}
-
-// consumersBound waits until the consumers the scenarios pause and watch
-// exist, which the services bind just after the stack is ready, and stops
-// waiting with the stack's error if it fails meanwhile.
-func (e *env) consumersBound(ctx context.Context, stopped <-chan struct{}, runErr *error) error {
-	wctx, stopWait := context.WithCancel(ctx)
-	defer stopWait()
-	go func() {
-		select {
-		case <-stopped:
-			stopWait()
-		case <-wctx.Done():
-		}
-	}()
-	consumers := append(slices.Clone(pipelineConsumers), storeReplay...)
-	err := waitConsumersIdle(wctx, e.js, consumers, e.patience())
-	select {
-	case <-stopped:
-		return fmt.Errorf("gtmhub: %w", *runErr)
-	default:
-	}
-	if err != nil {
-		return fmt.Errorf("gtmhub started, but %w", err)
-	}
-	return nil
 }
 
 // maxConns bounds the load generator's connections to one server.

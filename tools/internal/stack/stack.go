@@ -116,7 +116,7 @@ func Run(ctx context.Context, cfg Config, opts ...Option) error {
 		return err
 	}
 	defer nc.Close()
-	if err := ensureTopology(ctx, nc, js, cfg.Replicas); err != nil {
+	if err := service.EnsureTopology(ctx, js, cfg.Replicas); err != nil {
 		return err
 	}
 	shared, err := newShared(nc, js, o.log)
@@ -136,31 +136,6 @@ func Run(ctx context.Context, cfg Config, opts ...Option) error {
 	o.ready(Addrs{HTTP: httpLn.Addr().String(), Admin: adminLn.Addr().String(), NATS: natsURL})
 	err = shared.serve(ctx, adminLn, svcs.runners(httpLn))
 	_ = nc.Drain()
-	return err
-}
-
-// ensureTopology creates the streams and consumers, and gives up as soon as
-// the server closes the connection (it refused the credentials, say),
-// naming the server's reason, instead of when the requests time out.
-func ensureTopology(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, replicas int) error {
-	closed := nc.StatusChanged(nats.CLOSED)
-	defer nc.RemoveStatusListener(closed)
-	tctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	if nc.IsClosed() {
-		cancel()
-	}
-	go func() {
-		select {
-		case <-closed:
-			cancel()
-		case <-tctx.Done():
-		}
-	}()
-	err := service.EnsureTopology(tctx, js, replicas)
-	if err != nil && nc.IsClosed() {
-		return fmt.Errorf("nats closed the connection (%v): %w", nc.LastError(), err)
-	}
 	return err
 }
 
