@@ -92,8 +92,9 @@ func Resolve(s Spec) (Spec, error) {
 
 // Replayer runs replays on one JetStream.
 type Replayer struct {
-	js    jetstream.JetStream
-	state jetstream.KeyValue
+	js        jetstream.JetStream
+	state     jetstream.KeyValue
+	fetchWait time.Duration // how long one read waits for its batch
 }
 
 // New opens (or creates) the checkpoint bucket.
@@ -103,7 +104,7 @@ func New(ctx context.Context, js jetstream.JetStream) (*Replayer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("replay state: %w", err)
 	}
-	return &Replayer{js: js, state: kv}, nil
+	return &Replayer{js: js, state: kv, fetchWait: time.Second}, nil
 }
 
 // Start begins a new replay of spec and runs it to the end.

@@ -109,3 +109,23 @@ func TestResolve(t *testing.T) {
 		}
 	}
 }
+
+// TestReplayOutlastsEmptyReads: reads that come back empty while events are
+// still pending do not end the replay early; it ends done with every event.
+func TestReplayOutlastsEmptyReads(t *testing.T) {
+	srv := eventstest.RunServer(t)
+	const total = 3000
+	publishEnriched(t, srv, total)
+	r, err := replay.New(context.Background(), srv.JS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	replay.SetFetchWait(r, time.Microsecond)
+	cp, err := r.Start(context.Background(), replay.Spec{To: "store", Since: time.Now().Add(-time.Hour)}, nil)
+	if err != nil || cp.Status != "done" || cp.Replayed != total {
+		t.Fatalf("replay: %+v, %v", cp, err)
+	}
+	if n := srv.Count(t, events.StreamReplay, "gtm.replay.>"); n != total {
+		t.Errorf("REPLAY holds %d, want %d", n, total)
+	}
+}

@@ -15,6 +15,10 @@ import (
 // checkpointed at a time.
 const batchSize = 1024
 
+// maxFetchWait bounds how long one read waits for its batch once reads
+// have come back empty.
+const maxFetchWait = 30 * time.Second
+
 // run reads the stream from the checkpoint and republishes each message,
 // saving the checkpoint after every batch of acknowledged publishes.
 func (r *Replayer) run(ctx context.Context, cp Checkpoint, progress func(Progress)) (Checkpoint, error) {
@@ -36,11 +40,12 @@ func (r *Replayer) run(ctx context.Context, cp Checkpoint, progress func(Progres
 	// wait for acks overlaps with the work.
 	var inflight []jetstream.PubAckFuture
 	var inflightLast uint64
+	wait := r.fetchWait
 	for cp.Replayed+uint64(len(inflight)) < total && max(cp.LastSeq, inflightLast) < cp.EndSeq {
 		// Ask for no more than is left: a fetch waits until its batch is
 		// full or its wait is over.
 		left := total - cp.Replayed - uint64(len(inflight))
-		batch, err := cons.Fetch(int(min(batchSize, left)), jetstream.FetchMaxWait(time.Second))
+		batch, err := cons.Fetch(int(min(batchSize, left)), jetstream.FetchMaxWait(wait))
 		if err != nil {
 			return r.fail(ctx, cp, err)
 		}
@@ -53,8 +58,20 @@ func (r *Replayer) run(ctx context.Context, cp Checkpoint, progress func(Progres
 		}
 		inflight, inflightLast = acks, last
 		progress(Progress{Done: cp.Replayed + uint64(len(inflight)), Total: max(total, cp.Replayed), Elapsed: time.Since(start)})
-		if done || len(acks) == 0 {
+		if done {
 			break
+		}
+		if len(acks) == 0 {
+			// A fetch can come back empty while the server is slow to
+			// deliver: the replay is over only when nothing is pending,
+			// and the next read waits longer.
+			if over, err := drained(ctx, cons); err != nil || over {
+				if err != nil {
+					return r.fail(ctx, cp, err)
+				}
+				break
+			}
+			wait = min(2*wait, maxFetchWait)
 		}
 	}
 	if err := r.flush(ctx, &cp, inflightLast, inflight); err != nil {
@@ -62,6 +79,17 @@ func (r *Replayer) run(ctx context.Context, cp Checkpoint, progress func(Progres
 	}
 	cp.Status = "done"
 	return cp, r.save(ctx, &cp)
+}
+
+// drained reports whether the reader has nothing left to deliver: the
+// messages counted at the start may since have been removed by the stream's
+// limits.
+func drained(ctx context.Context, cons jetstream.Consumer) (bool, error) {
+	info, err := cons.Info(ctx)
+	if err != nil {
+		return false, fmt.Errorf("replay reader: %w", err)
+	}
+	return info.NumPending == 0, nil
 }
 
 // reader is an ordered consumer positioned after the checkpoint, or at the
