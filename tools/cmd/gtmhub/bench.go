@@ -137,6 +137,11 @@ func printBench(cmd *cobra.Command, rep bench.Report) error {
 	for _, r := range rep.Results {
 		cmd.Printf("  %-*s %s\n", width, r.Name, r.What)
 	}
+	for _, r := range rep.Results {
+		if r.Retried > 0 {
+			cmd.Printf("%s: %d webhooks were answered \"retry later\" and sent again; their latency includes the wait\n", r.Name, r.Retried)
+		}
+	}
 	return nil
 }
 

@@ -58,6 +58,9 @@ type Result struct {
 	Baseline  string        `json:"baseline,omitempty"`
 	Ratio     float64       `json:"ratio,omitempty"` // PerSecond / baseline's PerSecond
 	AllocsOp  float64       `json:"allocs_per_op"`   // whole process, server included
+	// Retried counts the webhooks answered "retry later" (503, 429) and
+	// sent again after their Retry-After; their latency includes the wait.
+	Retried int64 `json:"retried,omitempty"`
 }
 
 // Report is a whole run.
@@ -101,13 +104,14 @@ func Run(ctx context.Context, cfg Config, progress Progress) (Report, error) {
 		if !selected(cfg.Only, s.name) {
 			continue
 		}
-		before := mallocs()
+		before, retried := mallocs(), e.retried.Load()
 		r, err := s.run(ctx, e, progress)
 		if err != nil {
 			return rep, fmt.Errorf("%s: %w", s.name, err)
 		}
 		allocated := mallocs() - before
 		r.Name, r.What, r.Baseline = s.name, s.what, s.baseline
+		r.Retried = e.retried.Load() - retried
 		if r.Ops > 0 {
 			if r.AllocsOp == 0 {
 				r.AllocsOp = perOp(allocated, r.Ops)

@@ -11,7 +11,9 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -50,6 +52,8 @@ type env struct {
 	// hjPeak and ingestPeak are the rates HJ and ingest reached, 0 before
 	// they ran.
 	hjPeak, ingestPeak float64
+	// retried counts the webhooks answered "retry later" and sent again.
+	retried atomic.Int64
 }
 
 func newEnv(ctx context.Context, cfg Config) (*env, error) {
@@ -278,11 +282,44 @@ func leadEmail(run string, i int) string {
 	return fmt.Sprintf("lead%d@co%d-%s.example", i, i%benchCompanies, run)
 }
 
-// post sends one webhook and reads the answer; anything but 202 is an error.
+// maxAttempts is how many times post sends one webhook that is answered
+// "retry later" (503 or 429), as a webhook sender would.
+const maxAttempts = 5
+
+// post sends one webhook and reads the answer. A 503 or 429 is retried after
+// its Retry-After, as senders do, and counted in e.retried; anything else
+// but 202 is an error.
 func (e *env) post(url string, body []byte, secret bool) error {
+	for attempt := 1; ; attempt++ {
+		resp, err := e.postOnce(url, body, secret)
+		if err != nil {
+			return err
+		}
+		wait, again := retryLater(resp.status, resp.retryAfter)
+		if resp.status == http.StatusAccepted {
+			return nil
+		}
+		if !again || attempt == maxAttempts {
+			return fmt.Errorf("POST %s: %d %s: %s", url, resp.status, http.StatusText(resp.status), resp.body)
+		}
+		e.retried.Add(1)
+		time.Sleep(wait)
+	}
+}
+
+// answer is what post needs of a response.
+type answer struct {
+	status     int
+	retryAfter string
+	body       []byte // the start of the body of an error answer
+}
+
+// postOnce sends one webhook and drains the answer, so the connection is
+// reused.
+func (e *env) postOnce(url string, body []byte, secret bool) (answer, error) {
 	req, err := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
 	if err != nil {
-		return err
+		return answer{}, err
 	}
 	req.Header.Set("Content-Type", "application/json")
 	if secret {
@@ -290,16 +327,28 @@ func (e *env) post(url string, body []byte, secret bool) error {
 	}
 	resp, err := e.client.Do(req)
 	if err != nil {
-		return err
+		return answer{}, err
 	}
 	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusAccepted {
+	a := answer{status: resp.StatusCode, retryAfter: resp.Header.Get("Retry-After")}
+	if a.status != http.StatusAccepted {
 		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 1024))
-		_, _ = io.Copy(io.Discard, resp.Body)
-		return fmt.Errorf("POST %s: %s: %s", url, resp.Status, bytes.TrimSpace(msg))
+		a.body = bytes.TrimSpace(msg)
 	}
-	_, err = io.Copy(io.Discard, resp.Body) // drained, so the connection is reused
-	return err
+	_, err = io.Copy(io.Discard, resp.Body)
+	return a, err
+}
+
+// retryLater says whether an answer asks the sender to retry (503 or 429)
+// and after how long: its Retry-After in seconds, or one second.
+func retryLater(status int, retryAfter string) (time.Duration, bool) {
+	if status != http.StatusServiceUnavailable && status != http.StatusTooManyRequests {
+		return 0, false
+	}
+	if s, err := strconv.Atoi(retryAfter); err == nil && s >= 0 {
+		return time.Duration(s) * time.Second, true
+	}
+	return time.Second, true
 }
 
 // patience is how long a scenario waits for the pipeline to catch up: five
