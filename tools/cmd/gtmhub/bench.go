@@ -63,6 +63,8 @@ of warm-up: HJ and ingest at half their own peak, the pipeline end to end at
 	f.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run to this file (go tool pprof)")
 	f.StringVar(&cfg.HeapProfile, "memprofile", "", "write a heap profile, taken after the last scenario with gtmhub still running, to this file")
 	f.StringVar(&cfg.DataDir, "data-dir", "", "scratch directory (default: a temporary one, removed after)")
+	f.BoolVar(&cfg.SyncAlways, "sync-always", false, "the embedded server syncs every write before acknowledging it (sync_interval: always)")
+	f.DurationVar(&cfg.DedupWindow, "dedup-window", 0, "every stream's Nats-Msg-Id de-duplication window, at least 100ms (default: gtmhub's 2m)")
 	return cmd
 }
 

@@ -7,6 +7,7 @@ package bench
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"runtime"
@@ -38,6 +39,31 @@ type Config struct {
 	NATSURL string
 	// NATSOptions are how to connect to NATSURL: credentials, TLS.
 	NATSOptions []nats.Option `json:"-"`
+	// SyncAlways makes the embedded server sync every write to disk before
+	// it acknowledges it (sync_interval: always), to measure what that
+	// costs against the default of a sync every two minutes.
+	SyncAlways bool `json:",omitempty"`
+	// DedupWindow is every stream's Nats-Msg-Id de-duplication window
+	// (at least 100ms, the server's minimum); 0 keeps gtmhub's 2 minutes.
+	DedupWindow time.Duration `json:",omitempty"`
+}
+
+// minDedupWindow is the shortest de-duplication window NATS accepts.
+const minDedupWindow = 100 * time.Millisecond
+
+// Validate reports every problem with a run's settings at once.
+func (c Config) Validate() error {
+	var errs []error
+	if c.Events <= 0 || c.Concurrency <= 0 || c.Rate <= 0 || c.Duration <= 0 || c.PayloadSize < 0 {
+		errs = append(errs, errors.New("--events, --concurrency, --rate and --duration must be positive, --payload not negative"))
+	}
+	if c.SyncAlways && c.NATSURL != "" {
+		errs = append(errs, errors.New("--sync-always sets the embedded server: a --nats-url server syncs as its own configuration says"))
+	}
+	if c.DedupWindow != 0 && c.DedupWindow < minDedupWindow {
+		errs = append(errs, fmt.Errorf("--dedup-window %s is below the %s NATS accepts", c.DedupWindow, minDedupWindow))
+	}
+	return errors.Join(errs...)
 }
 
 // DefaultConfig is a run that finishes in well under a minute on a laptop.
@@ -91,6 +117,9 @@ func Run(ctx context.Context, cfg Config, progress Progress) (Report, error) {
 		mu.Lock()
 		defer mu.Unlock()
 		report(s, done, total)
+	}
+	if err := cfg.Validate(); err != nil {
+		return Report{}, err
 	}
 	e, err := newEnv(ctx, cfg)
 	if err != nil {

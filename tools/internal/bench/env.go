@@ -66,7 +66,7 @@ func newEnv(ctx context.Context, cfg Config) (*env, error) {
 	}
 	e := &env{cfg: cfg, dir: dir, url: cfg.NATSURL}
 	if e.url == "" {
-		ns, err := startServer(filepath.Join(dir, "jetstream"))
+		ns, err := startServer(filepath.Join(dir, "jetstream"), cfg.SyncAlways)
 		if err != nil {
 			e.close()
 			return nil, err
@@ -99,7 +99,7 @@ func newEnv(ctx context.Context, cfg Config) (*env, error) {
 		e.scratch = true
 	}
 	if _, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{Name: benchStream, Subjects: []string{"bench.>"},
-		Storage: jetstream.FileStorage, Duplicates: 2 * time.Minute}); err != nil {
+		Storage: jetstream.FileStorage, Duplicates: cmp.Or(cfg.DedupWindow, 2*time.Minute)}); err != nil {
 		e.close()
 		return nil, err
 	}
@@ -112,10 +112,11 @@ func newEnv(ctx context.Context, cfg Config) (*env, error) {
 	return e, nil
 }
 
-// startServer starts an embedded JetStream server storing under dir.
-func startServer(dir string) (*server.Server, error) {
+// startServer starts an embedded JetStream server storing under dir,
+// syncing every write when syncAlways is set.
+func startServer(dir string, syncAlways bool) (*server.Server, error) {
 	ns, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, JetStream: true,
-		StoreDir: dir, NoLog: true, NoSigs: true, MaxPayload: 8 << 20})
+		StoreDir: dir, NoLog: true, NoSigs: true, MaxPayload: 8 << 20, SyncAlways: syncAlways})
 	if err != nil {
 		return nil, err
 	}
@@ -150,6 +151,34 @@ func (e *env) deleteStreams() {
 	for _, name := range names {
 		_ = e.js.DeleteStream(ctx, name)
 	}
+}
+
+// setDedupWindow gives gtmhub's streams the run's de-duplication window,
+// when it sets one. Key-value buckets keep theirs: their writes carry no
+// Nats-Msg-Id.
+func (e *env) setDedupWindow(ctx context.Context) error {
+	if e.cfg.DedupWindow == 0 {
+		return nil
+	}
+	names, err := streamNames(ctx, e.js)
+	if err != nil {
+		return err
+	}
+	for _, name := range names {
+		if strings.HasPrefix(name, "KV_") {
+			continue
+		}
+		s, err := e.js.Stream(ctx, name)
+		if err != nil {
+			return fmt.Errorf("dedup window of %s: %w", name, err)
+		}
+		cfg := s.CachedInfo().Config
+		cfg.Duplicates = e.cfg.DedupWindow
+		if _, err := e.js.UpdateStream(ctx, cfg); err != nil {
+			return fmt.Errorf("dedup window of %s: %w", name, err)
+		}
+	}
+	return nil
 }
 
 // streamNames lists the server's streams.
@@ -251,7 +280,7 @@ enrich:
 			}
 			return a, fmt.Errorf("gtmhub started, but %w", err)
 		}
-		return a, nil
+		return a, e.setDedupWindow(ctx)
 	case <-running.Done():
 		return stack.Addrs{}, context.Cause(running)
 	case <-time.After(30 * time.Second):

@@ -1,0 +1,77 @@
+package bench
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gtmhub/gtmhub/events"
+)
+
+func TestConfigValidate(t *testing.T) {
+	ok := DefaultConfig()
+	tests := []struct {
+		name string
+		edit func(*Config)
+		want string // in the error; empty: valid
+	}{
+		{"defaults", func(*Config) {}, ""},
+		{"sync always, embedded", func(c *Config) { c.SyncAlways = true }, ""},
+		{"dedup at the minimum", func(c *Config) { c.DedupWindow = minDedupWindow }, ""},
+		{"sync always on another server", func(c *Config) { c.SyncAlways, c.NATSURL = true, "nats://127.0.0.1:4222" }, "--sync-always"},
+		{"dedup below the minimum", func(c *Config) { c.DedupWindow = 10 * time.Millisecond }, "--dedup-window 10ms"},
+		{"no events", func(c *Config) { c.Events = 0 }, "must be positive"},
+		{"no rate", func(c *Config) { c.Rate = 0 }, "must be positive"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := ok
+			tt.edit(&c)
+			err := c.Validate()
+			if (err == nil) != (tt.want == "") || (err != nil && !strings.Contains(err.Error(), tt.want)) {
+				t.Fatalf("Validate() = %v, want %q", err, tt.want)
+			}
+		})
+	}
+}
+
+// TestGuaranteeSettingsReachTheServer: --sync-always and --dedup-window
+// change the embedded server and every stream gtmhub publishes to, and
+// leave the key-value buckets alone.
+func TestGuaranteeSettingsReachTheServer(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.SyncAlways, cfg.DedupWindow = true, 700*time.Millisecond
+	e, err := newEnv(t.Context(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.close()
+	if !e.ns.JetStreamConfig().SyncAlways {
+		t.Error("the embedded server does not sync every write")
+	}
+	if _, err := e.gtmhub(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	names, err := streamNames(t.Context(), e.js)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]time.Duration{}
+	for _, name := range names {
+		s, err := e.js.Stream(t.Context(), name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		seen[name] = s.CachedInfo().Config.Duplicates
+	}
+	for _, name := range []string{benchStream, events.StreamLeads, events.StreamRecords, events.StreamNotify} {
+		if seen[name] != cfg.DedupWindow {
+			t.Errorf("%s de-duplicates over %s, want %s", name, seen[name], cfg.DedupWindow)
+		}
+	}
+	for name, d := range seen {
+		if strings.HasPrefix(name, "KV_") && d == cfg.DedupWindow {
+			t.Errorf("bucket %s took the run's window", name)
+		}
+	}
+}
