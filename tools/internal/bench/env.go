@@ -52,7 +52,7 @@ type env struct {
 	// hjPeak and ingestPeak are the rates HJ and ingest reached, 0 before
 	// they ran.
 	hjPeak, ingestPeak float64
-	// retried counts the webhooks answered "retry later" and sent again.
+	// retried counts the webhooks sent again after a "retry later".
 	retried atomic.Int64
 }
 
@@ -311,28 +311,33 @@ func leadEmail(run string, i int) string {
 	return fmt.Sprintf("lead%d@co%d-%s.example", i, i%benchCompanies, run)
 }
 
-// maxAttempts is how many times post sends one webhook that is answered
+// postAttempts is how many times post sends one webhook that is answered
 // "retry later" (503 or 429), as a webhook sender would.
-const maxAttempts = 5
+const postAttempts = 5
 
-// post sends one webhook and reads the answer. A 503 or 429 is retried after
-// its Retry-After, as senders do, and counted in e.retried; anything else
-// but 202 is an error.
-func (e *env) post(url string, body []byte, secret bool) error {
+// maxRetryWait is the longest Retry-After post waits out; an answer asking
+// for longer (a source waiting for its secret says a minute) fails the run.
+const maxRetryWait = 5 * time.Second
+
+// post sends one webhook and reads the answer. A 503 or 429 is sent again
+// after its Retry-After, as senders do, and counted in e.retried; anything
+// else but 202 is an error.
+func (e *env) post(ctx context.Context, url string, body []byte, secret bool) error {
 	for attempt := 1; ; attempt++ {
-		resp, err := e.postOnce(url, body, secret)
-		if err != nil {
+		resp, err := e.postOnce(ctx, url, body, secret)
+		if err != nil || resp.status == http.StatusAccepted {
 			return err
 		}
 		wait, again := retryLater(resp.status, resp.retryAfter)
-		if resp.status == http.StatusAccepted {
-			return nil
-		}
-		if !again || attempt == maxAttempts {
+		if !again || wait > maxRetryWait || attempt == postAttempts {
 			return fmt.Errorf("POST %s: %d %s: %s", url, resp.status, http.StatusText(resp.status), resp.body)
 		}
 		e.retried.Add(1)
-		time.Sleep(wait)
+		select {
+		case <-time.After(wait):
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 	}
 }
 
@@ -345,8 +350,8 @@ type answer struct {
 
 // postOnce sends one webhook and drains the answer, so the connection is
 // reused.
-func (e *env) postOnce(url string, body []byte, secret bool) (answer, error) {
-	req, err := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
+func (e *env) postOnce(ctx context.Context, url string, body []byte, secret bool) (answer, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
 	if err != nil {
 		return answer{}, err
 	}

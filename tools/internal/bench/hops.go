@@ -64,7 +64,7 @@ func runPipelineHops(ctx context.Context, e *env, p Progress) (Result, error) {
 	progress := ticker(func() { p("ceiling/pipeline-hops", int(h.decided.Load()), n) })
 	defer progress()
 	if _, _, err := closedLoop(ctx, n, e.cfg.Concurrency, func(i int) error {
-		return e.post(ingest, e.lead(run, i), false)
+		return e.post(ctx, ingest, e.lead(run, i), false)
 	}, func(int) {}); err != nil {
 		return Result{}, err
 	}

@@ -44,7 +44,7 @@ func runPipeline(ctx context.Context, e *env, p Progress) (Result, error) {
 	stop := ticker(func() { p("pipeline", int(decided.Load()), n) })
 	defer stop()
 	if _, _, err := closedLoop(ctx, n, e.cfg.Concurrency, func(i int) error {
-		return e.post(url, e.lead(run, i), true)
+		return e.post(ctx, url, e.lead(run, i), true)
 	}, func(int) {}); err != nil {
 		return Result{}, err
 	}
@@ -145,12 +145,12 @@ func runPipelineLatency(ctx context.Context, e *env, p Progress) (Result, error)
 	start := time.Now()
 	sent, err := openLoop(ctx, e.cfg.Rate, warmup+e.cfg.Duration, func(i int, at time.Time) error {
 		if i < warm {
-			return e.post(url, e.lead(run, i), true)
+			return e.post(ctx, url, e.lead(run, i), true)
 		}
 		f.mu.Lock()
 		f.scheduled[leadEmail(run, i)] = at
 		f.mu.Unlock()
-		return e.post(url, e.lead(run, i), true)
+		return e.post(ctx, url, e.lead(run, i), true)
 	})
 	if err != nil {
 		return Result{}, err

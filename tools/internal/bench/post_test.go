@@ -9,7 +9,7 @@ import (
 )
 
 // TestPostRetriesLikeASender: answers that ask to retry later are sent again
-// and counted; other errors, and retries past maxAttempts, fail the post.
+// and counted; other errors, and retries past postAttempts, fail the post.
 func TestPostRetriesLikeASender(t *testing.T) {
 	tests := []struct {
 		name        string
@@ -21,8 +21,9 @@ func TestPostRetriesLikeASender(t *testing.T) {
 		{"accepted at once", 0, http.StatusServiceUnavailable, "", 0},
 		{"503 twice", 2, http.StatusServiceUnavailable, "", 2},
 		{"429 once", 1, http.StatusTooManyRequests, "", 1},
-		{"503 past the attempts", maxAttempts, http.StatusServiceUnavailable, "Service Unavailable: {\"error\":\"busy\"}", maxAttempts - 1},
+		{"503 past the attempts", postAttempts, http.StatusServiceUnavailable, "Service Unavailable: {\"error\":\"busy\"}", postAttempts - 1},
 		{"400 is not retried", 1, http.StatusBadRequest, "Bad Request", 0},
+		{"a long Retry-After is not waited out", 1, http.StatusServiceUnavailable, "503", 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -32,7 +33,7 @@ func TestPostRetriesLikeASender(t *testing.T) {
 					t.Errorf("secret header %q", r.Header.Get(secretHeader))
 				}
 				if calls.Add(1) <= int64(tt.failures) {
-					w.Header().Set("Retry-After", "0")
+					w.Header().Set("Retry-After", retryAfter(tt.name))
 					w.WriteHeader(tt.status)
 					_, _ = w.Write([]byte(`{"error":"busy"}`))
 					return
@@ -41,7 +42,7 @@ func TestPostRetriesLikeASender(t *testing.T) {
 			}))
 			defer srv.Close()
 			e := &env{client: srv.Client()}
-			err := e.post(srv.URL, []byte(`{}`), true)
+			err := e.post(t.Context(), srv.URL, []byte(`{}`), true)
 			if (err == nil) != (tt.wantErr == "") || (err != nil && !strings.Contains(err.Error(), tt.wantErr)) {
 				t.Fatalf("err = %v, want %q", err, tt.wantErr)
 			}
@@ -71,4 +72,13 @@ func TestRetryLater(t *testing.T) {
 			t.Errorf("retryLater(%d, %q) = %v, %v; want %s, %v", tt.status, tt.retryAfter, wait, again, tt.wait, tt.again)
 		}
 	}
+}
+
+// retryAfter is what the test server answers: a minute for the case that
+// must not wait, else at once.
+func retryAfter(name string) string {
+	if strings.Contains(name, "long") {
+		return "60"
+	}
+	return "0"
 }

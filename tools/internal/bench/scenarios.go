@@ -53,7 +53,7 @@ func httpRun(ctx context.Context, e *env, p Progress, name, url string, secret b
 		bodies[i] = e.lead(run, i)
 	}
 	lat, elapsed, err := closedLoop(ctx, n, e.cfg.Concurrency, func(i int) error {
-		return e.post(url, bodies[i], secret)
+		return e.post(ctx, url, bodies[i], secret)
 	}, func(done int) { p(name, done, n) })
 	if err != nil {
 		return Result{}, err
@@ -254,7 +254,7 @@ func latencyRun(ctx context.Context, e *env, p Progress, name, url string, rate 
 	defer stop()
 	before := mallocs()
 	sent, err := openLoop(ctx, rate, warmup+e.cfg.Duration, func(i int, at time.Time) error {
-		err := e.post(url, e.lead(run, i), secret)
+		err := e.post(ctx, url, e.lead(run, i), secret)
 		if i >= warm && i < len(lat) {
 			lat[i] = time.Since(at)
 		}

@@ -120,7 +120,7 @@ func TestReplayOutlastsEmptyReads(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	replay.SetFetchWait(r, time.Microsecond)
+	replay.SetFetchWait(r, 10*time.Microsecond)
 	cp, err := r.Start(context.Background(), replay.Spec{To: "store", Since: time.Now().Add(-time.Hour)}, nil)
 	if err != nil || cp.Status != "done" || cp.Replayed != total {
 		t.Fatalf("replay: %+v, %v", cp, err)

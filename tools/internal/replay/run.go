@@ -16,8 +16,27 @@ import (
 const batchSize = 1024
 
 // maxFetchWait bounds how long one read waits for its batch once reads
-// have come back empty.
-const maxFetchWait = 30 * time.Second
+// have come back empty; it also bounds how long a cancel waits for a read.
+const maxFetchWait = 5 * time.Second
+
+// maxEmptyReads is how many reads in a row may bring nothing while events
+// are still pending before the replay fails, to be resumed.
+const maxEmptyReads = 12
+
+// feed is one run of a replay: what it has read, published and confirmed.
+type feed struct {
+	cp    Checkpoint
+	cons  jetstream.Consumer
+	lim   *rate.Limiter
+	total uint64 // events to replay, counted when the run began
+	start time.Time
+	// One batch is in flight while the next is read and published, so the
+	// wait for acks overlaps with the work.
+	inflight     []jetstream.PubAckFuture
+	inflightLast uint64
+	wait         time.Duration // how long the next read waits
+	empty        int           // reads in a row that brought nothing
+}
 
 // run reads the stream from the checkpoint and republishes each message,
 // saving the checkpoint after every batch of acknowledged publishes.
@@ -33,63 +52,73 @@ func (r *Replayer) run(ctx context.Context, cp Checkpoint, progress func(Progres
 	if err != nil {
 		return r.fail(ctx, cp, err)
 	}
-	total := cp.Replayed + info.NumPending
-	lim := limiter(cp.Spec.Rate)
-	start := time.Now()
-	// One batch is in flight while the next is read and published, so the
-	// wait for acks overlaps with the work.
-	var inflight []jetstream.PubAckFuture
-	var inflightLast uint64
-	wait := r.fetchWait
-	for cp.Replayed+uint64(len(inflight)) < total && max(cp.LastSeq, inflightLast) < cp.EndSeq {
-		// Ask for no more than is left: a fetch waits until its batch is
-		// full or its wait is over.
-		left := total - cp.Replayed - uint64(len(inflight))
-		batch, err := cons.Fetch(int(min(batchSize, left)), jetstream.FetchMaxWait(wait))
-		if err != nil {
-			return r.fail(ctx, cp, err)
+	f := &feed{cp: cp, cons: cons, lim: limiter(cp.Spec.Rate), total: cp.Replayed + info.NumPending,
+		start: time.Now(), wait: r.fetchWait}
+	for more := true; more && f.sent() < f.total && f.lastSent() < f.cp.EndSeq; {
+		if more, err = r.step(ctx, f); err != nil {
+			return r.fail(ctx, f.cp, err)
 		}
-		last, acks, done, err := r.publishBatch(ctx, cp, batch, lim)
-		if err != nil {
-			return r.fail(ctx, cp, err)
-		}
-		if err := r.flush(ctx, &cp, inflightLast, inflight); err != nil {
-			return r.fail(ctx, cp, err)
-		}
-		inflight, inflightLast = acks, last
-		progress(Progress{Done: cp.Replayed + uint64(len(inflight)), Total: max(total, cp.Replayed), Elapsed: time.Since(start)})
-		if done {
-			break
-		}
-		if len(acks) == 0 {
-			// A fetch can come back empty while the server is slow to
-			// deliver: the replay is over only when nothing is pending,
-			// and the next read waits longer.
-			if over, err := drained(ctx, cons); err != nil || over {
-				if err != nil {
-					return r.fail(ctx, cp, err)
-				}
-				break
-			}
-			wait = min(2*wait, maxFetchWait)
-		}
+		progress(Progress{Done: f.sent(), Total: max(f.total, f.cp.Replayed), Elapsed: time.Since(f.start)})
 	}
-	if err := r.flush(ctx, &cp, inflightLast, inflight); err != nil {
-		return r.fail(ctx, cp, err)
+	if err := r.flush(ctx, &f.cp, f.inflightLast, f.inflight); err != nil {
+		return r.fail(ctx, f.cp, err)
 	}
-	cp.Status = "done"
-	return cp, r.save(ctx, &cp)
+	f.cp.Status = "done"
+	return f.cp, r.save(ctx, &f.cp)
 }
 
-// drained reports whether the reader has nothing left to deliver: the
-// messages counted at the start may since have been removed by the stream's
-// limits.
-func drained(ctx context.Context, cons jetstream.Consumer) (bool, error) {
-	info, err := cons.Info(ctx)
+// sent counts the events confirmed or in flight.
+func (f *feed) sent() uint64 { return f.cp.Replayed + uint64(len(f.inflight)) }
+
+// lastSent is the stream sequence of the last event confirmed or in flight.
+func (f *feed) lastSent() uint64 { return max(f.cp.LastSeq, f.inflightLast) }
+
+// step reads and publishes one batch, then confirms the one before it;
+// more is false once the replay's end is reached.
+func (r *Replayer) step(ctx context.Context, f *feed) (more bool, err error) {
+	// Ask for no more than is left: a fetch waits until its batch is full
+	// or its wait is over.
+	left := f.total - f.sent()
+	batch, err := f.cons.Fetch(int(min(batchSize, left)), jetstream.FetchMaxWait(f.wait))
+	if err != nil {
+		return false, err
+	}
+	last, acks, done, err := r.publishBatch(ctx, f.cp, batch, f.lim)
+	if err != nil {
+		return false, err
+	}
+	if err := r.flush(ctx, &f.cp, f.inflightLast, f.inflight); err != nil {
+		return false, err
+	}
+	f.inflight, f.inflightLast = acks, last
+	if done {
+		return false, nil
+	}
+	if len(acks) > 0 {
+		f.empty = 0 // the wait stays what the server has needed
+		return true, nil
+	}
+	return f.emptyRead(ctx)
+}
+
+// emptyRead handles a read that brought nothing, as one can while the
+// server is slow to deliver: the replay is over when nothing is pending
+// (the stream's limits may have removed what was counted at the start);
+// otherwise the next read waits longer.
+func (f *feed) emptyRead(ctx context.Context) (more bool, err error) {
+	info, err := f.cons.Info(ctx)
 	if err != nil {
 		return false, fmt.Errorf("replay reader: %w", err)
 	}
-	return info.NumPending == 0, nil
+	if info.NumPending == 0 {
+		return false, nil
+	}
+	f.empty++
+	if f.empty >= maxEmptyReads {
+		return false, fmt.Errorf("%d reads in a row brought nothing while %d events are pending", f.empty, info.NumPending)
+	}
+	f.wait = min(2*f.wait, maxFetchWait)
+	return true, nil
 }
 
 // reader is an ordered consumer positioned after the checkpoint, or at the
