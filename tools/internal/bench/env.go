@@ -54,6 +54,9 @@ type env struct {
 	hjPeak, ingestPeak float64
 	// retried counts the webhooks sent again after a "retry later".
 	retried atomic.Int64
+	// asyncFailed counts asynchronous publishes the server did not
+	// acknowledge.
+	asyncFailed atomic.Int64
 }
 
 func newEnv(ctx context.Context, cfg Config) (*env, error) {
@@ -85,7 +88,8 @@ func newEnv(ctx context.Context, cfg Config) (*env, error) {
 			events.Redact(e.url), err)
 	}
 	e.nc = nc
-	js, err := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(4096))
+	js, err := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(4096),
+		jetstream.WithPublishAsyncErrHandler(func(jetstream.JetStream, *nats.Msg, error) { e.asyncFailed.Add(1) }))
 	if err != nil {
 		e.close()
 		return nil, err

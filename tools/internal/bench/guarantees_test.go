@@ -49,6 +49,15 @@ func TestGuaranteeSettingsReachTheServer(t *testing.T) {
 	if !e.ns.JetStreamConfig().SyncAlways {
 		t.Error("the embedded server does not sync every write")
 	}
+	// The server acknowledges each write after its sync, slower than the
+	// client publishes: the ceiling waits instead of failing.
+	const n = 5000
+	if err := publishJ(t.Context(), e, n, func(int) {}); err != nil {
+		t.Fatalf("publish ceiling with every write synced: %v", err)
+	}
+	if s, err := e.js.Stream(t.Context(), benchStream); err != nil || s.CachedInfo().State.Msgs != n {
+		t.Fatalf("BENCH after the publish ceiling: %v", err)
+	}
 	if _, err := e.gtmhub(t.Context()); err != nil {
 		t.Fatal(err)
 	}

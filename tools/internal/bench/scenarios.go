@@ -135,20 +135,40 @@ func runJSPublish(ctx context.Context, e *env, p Progress) (Result, error) {
 }
 
 // publishJ publishes n leads to bench.j asynchronously and waits for every
-// PubAck.
+// PubAck. When the server acknowledges slower than the client publishes (it
+// syncs every write, say), publishing waits for the outstanding ones.
 func publishJ(ctx context.Context, e *env, n int, progress func(done int)) error {
 	body := e.lead("j", 0)
+	failed := e.asyncFailed.Load()
 	for i := range n {
 		msg := &nats.Msg{Subject: "bench.j", Data: body, Header: nats.Header{"Nats-Msg-Id": {uuid.NewString()}}}
-		if _, err := e.js.PublishMsgAsync(msg); err != nil {
+		_, err := e.js.PublishMsgAsync(msg)
+		for errors.Is(err, jetstream.ErrTooManyStalledMsgs) {
+			if err := asyncComplete(ctx, e.js); err != nil {
+				return err
+			}
+			_, err = e.js.PublishMsgAsync(msg)
+		}
+		if err != nil {
 			return err
 		}
 		if i%1000 == 0 {
 			progress(i)
 		}
 	}
+	if err := asyncComplete(ctx, e.js); err != nil {
+		return err
+	}
+	if f := e.asyncFailed.Load() - failed; f > 0 {
+		return fmt.Errorf("%d of %d publishes were not acknowledged", f, n)
+	}
+	return nil
+}
+
+// asyncComplete waits until js has no asynchronous publish outstanding.
+func asyncComplete(ctx context.Context, js jetstream.JetStream) error {
 	select {
-	case <-e.js.PublishAsyncComplete():
+	case <-js.PublishAsyncComplete():
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
