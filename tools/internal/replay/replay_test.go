@@ -22,13 +22,20 @@ func publishEnriched(t *testing.T, srv *eventstest.Server, n int) {
 	srv.Publish(t, events.SubjectLeadsCaptured+".form", eventstest.NewEvent(t, "com.gtmhub.lead.captured", nil))
 }
 
-func TestReplayToConsumer(t *testing.T) {
+// replayerOn starts a server holding n enriched leads and a replayer on it.
+func replayerOn(t *testing.T, n int) (*eventstest.Server, *replay.Replayer) {
+	t.Helper()
 	srv := eventstest.RunServer(t)
-	publishEnriched(t, srv, 40)
+	publishEnriched(t, srv, n)
 	r, err := replay.New(context.Background(), srv.JS)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return srv, r
+}
+
+func TestReplayToConsumer(t *testing.T) {
+	srv, r := replayerOn(t, 40)
 	var last replay.Progress
 	cp, err := r.Start(context.Background(), replay.Spec{To: "store", Since: time.Now().Add(-time.Hour)},
 		func(p replay.Progress) { last = p })
@@ -57,13 +64,8 @@ func TestReplayToConsumer(t *testing.T) {
 // TestReplayResumes: a replay stopped midway resumes from its checkpoint and
 // the destination holds every event exactly once.
 func TestReplayResumes(t *testing.T) {
-	srv := eventstest.RunServer(t)
 	const total = 3000
-	publishEnriched(t, srv, total)
-	r, err := replay.New(context.Background(), srv.JS)
-	if err != nil {
-		t.Fatal(err)
-	}
+	srv, r := replayerOn(t, total)
 	ctx, cancel := context.WithCancel(context.Background())
 	cp, err := r.Start(ctx, replay.Spec{To: "store", Since: time.Now().Add(-time.Hour), Rate: 4000},
 		func(p replay.Progress) {
@@ -113,13 +115,8 @@ func TestResolve(t *testing.T) {
 // TestReplayOutlastsEmptyReads: reads that come back empty while events are
 // still pending do not end the replay early; it ends done with every event.
 func TestReplayOutlastsEmptyReads(t *testing.T) {
-	srv := eventstest.RunServer(t)
 	const total = 3000
-	publishEnriched(t, srv, total)
-	r, err := replay.New(context.Background(), srv.JS)
-	if err != nil {
-		t.Fatal(err)
-	}
+	srv, r := replayerOn(t, total)
 	replay.SetFetchWait(r, 10*time.Microsecond)
 	cp, err := r.Start(context.Background(), replay.Spec{To: "store", Since: time.Now().Add(-time.Hour)}, nil)
 	if err != nil || cp.Status != "done" || cp.Replayed != total {
