@@ -140,6 +140,9 @@ func reportReplay(cmd *cobra.Command, cp replay.Checkpoint, err error) error {
 		return err
 	}
 	cmd.Printf("replay %s done: %d events re-delivered\n", cp.Spec.ID, cp.Replayed)
+	if cp.Gone > 0 {
+		cmd.Printf("%d events in %s when the replay began were removed by its limits before they were read\n", cp.Gone, cp.Spec.Stream)
+	}
 	return nil
 }
 

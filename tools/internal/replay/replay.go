@@ -38,10 +38,13 @@ type Spec struct {
 
 // Checkpoint is a replay's persisted state.
 type Checkpoint struct {
-	Spec      Spec      `json:"spec"`
-	EndSeq    uint64    `json:"end_seq"`  // last stream sequence considered
-	LastSeq   uint64    `json:"last_seq"` // last sequence whose publish was acknowledged
-	Replayed  uint64    `json:"replayed"`
+	Spec     Spec   `json:"spec"`
+	EndSeq   uint64 `json:"end_seq"`  // last stream sequence considered
+	LastSeq  uint64 `json:"last_seq"` // last sequence whose publish was acknowledged
+	Replayed uint64 `json:"replayed"`
+	// Gone counts events that were in the stream when the replay began and
+	// that its limits (age, size) removed before the replay read them.
+	Gone      uint64    `json:"gone,omitempty"`
 	Status    string    `json:"status"` // running, done, failed
 	Error     string    `json:"error,omitempty"`
 	StartedAt time.Time `json:"started_at"`

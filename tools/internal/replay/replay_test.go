@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
+
 	"github.com/gtmhub/gtmhub/events"
 	"github.com/gtmhub/gtmhub/events/eventstest"
 	"github.com/gtmhub/gtmhub/tools/internal/replay"
@@ -124,5 +126,36 @@ func TestReplayOutlastsEmptyReads(t *testing.T) {
 	}
 	if n := srv.Count(t, events.StreamReplay, "gtm.replay.>"); n != total {
 		t.Errorf("REPLAY holds %d, want %d", n, total)
+	}
+}
+
+// TestReplayCountsWhatTheStreamDropped: events the stream's limits remove
+// while a replay runs end it done, with the removed ones counted apart.
+func TestReplayCountsWhatTheStreamDropped(t *testing.T) {
+	const total = 3000
+	srv, r := replayerOn(t, total)
+	purged := false
+	cp, err := r.Start(context.Background(), replay.Spec{To: "store", Since: time.Now().Add(-time.Hour)},
+		func(replay.Progress) {
+			if purged {
+				return
+			}
+			purged = true
+			s, err := srv.JS.Stream(context.Background(), events.StreamLeads)
+			if err == nil {
+				err = s.Purge(context.Background(), jetstream.WithPurgeSubject(events.SubjectLeadsEnriched))
+			}
+			if err != nil {
+				t.Error(err)
+			}
+		})
+	if err != nil || cp.Status != "done" {
+		t.Fatalf("replay: %+v, %v", cp, err)
+	}
+	if cp.Gone == 0 || cp.Replayed+cp.Gone != total {
+		t.Errorf("replayed %d and gone %d, want %d in all with some gone", cp.Replayed, cp.Gone, total)
+	}
+	if n := srv.Count(t, events.StreamReplay, "gtm.replay.>"); n != cp.Replayed {
+		t.Errorf("REPLAY holds %d, the checkpoint says %d", n, cp.Replayed)
 	}
 }

@@ -111,6 +111,9 @@ func (f *feed) emptyRead(ctx context.Context) (more bool, err error) {
 		return false, fmt.Errorf("replay reader: %w", err)
 	}
 	if info.NumPending == 0 {
+		if f.total > f.sent() {
+			f.cp.Gone += f.total - f.sent()
+		}
 		return false, nil
 	}
 	f.empty++
