@@ -13,7 +13,7 @@ var secretPatterns = []*regexp.Regexp{
 	regexp.MustCompile(`(?i)((?:api[_-]?key|apikey|token|secret|password|passwd|pwd|signature|auth|authorization|access[_-]?key|client[_-]?secret)["']?\s*[=:]\s*["']?)([^\s&"',;}]+)`),
 	regexp.MustCompile(`(?i)(bearer\s+)([a-z0-9._~+/=-]+)`),
 	regexp.MustCompile(`(?i)(hooks\.slack\.com/(?:services|workflows|triggers)/)([^\s"']+)`),
-	regexp.MustCompile(`(://[^/\s:@]+:)([^/\s@]+)(@)`),
+	regexp.MustCompile(`(://[^/\s:@]+:)([^/\s]+)(@)`), // to the authority's last @: a password may hold one
 	regexp.MustCompile(`(://)([^/\s:@\[]+)(@)`),
 	regexp.MustCompile(`(whsec_)([A-Za-z0-9+/=]+)`),
 	regexp.MustCompile(`(xox[abposr]-)([A-Za-z0-9-]+)`),

@@ -14,6 +14,8 @@ func TestRedact(t *testing.T) {
 		{`post https://hooks.slack.com/services/T000/B000/XXXXSECRET: 404 no_service`, "XXXXSECRET"},
 		{"dial postgres://gtm:hunter2@db:5432/gtm failed", "hunter2"},
 		{"no NATS server at nats://t0ken-abc@nats:4222", "t0ken-abc"},
+		{`parse "nats://gtm:pa@ssw0rd-x@bad host:4222": invalid character`, "ssw0rd-x"},
+		{"dial postgres://gtm:pa@ssw0rd-y@db:5432/gtm?sslmode=disable failed", "ssw0rd-y"},
 		{"bad signature with whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"},
 		{`{"token": "xoxb-1234-abcd"}`, "1234-abcd"},
 		{"password=s3cr3t;", "s3cr3t"},

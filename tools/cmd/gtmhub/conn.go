@@ -61,7 +61,8 @@ func dial(ctx context.Context, cmd *cobra.Command) (*nats.Conn, jetstream.JetStr
 		return nil, nil, fmt.Errorf("NATS at %s refused the credentials (%w): pass --creds, or --user and --password", events.Redact(url), err)
 	}
 	if err != nil {
-		return nil, nil, fmt.Errorf("no NATS server at %s (%w): start one with `gtmhub up` or pass --nats-url", events.Redact(url), err)
+		// Redacted as text: a URL that does not parse comes back whole in err.
+		return nil, nil, fmt.Errorf("no NATS server at %s (%s): start one with `gtmhub up` or pass --nats-url", events.Redact(url), events.Redact(err.Error()))
 	}
 	js, err := jetstream.New(nc)
 	if err != nil {

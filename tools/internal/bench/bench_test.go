@@ -168,3 +168,14 @@ func streams(t *testing.T, ns *eventstest.Server) int {
 	}
 	return jsz.Streams
 }
+
+// TestRunRedactsABadURL: a --nats-url that does not parse is refused
+// without the password it holds.
+func TestRunRedactsABadURL(t *testing.T) {
+	cfg := bench.Config{Events: 10, Duration: time.Second, PayloadSize: 300, Concurrency: 1, Rate: 10,
+		NATSURL: "nats://bench:pa@ssw0rd-z@bad host:4222"}
+	_, err := bench.Run(t.Context(), cfg, nil)
+	if err == nil || strings.Contains(err.Error(), "ssw0rd-z") {
+		t.Fatalf("Run() = %v, want an error without the password", err)
+	}
+}

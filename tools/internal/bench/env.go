@@ -84,8 +84,9 @@ func newEnv(ctx context.Context, cfg Config) (*env, error) {
 	}
 	if err != nil {
 		e.close()
-		return nil, fmt.Errorf("no NATS server at %s (%w): start one, or leave --nats-url out to run on an embedded one",
-			events.Redact(e.url), err)
+		// Redacted as text: a URL that does not parse comes back whole in err.
+		return nil, fmt.Errorf("no NATS server at %s (%s): start one, or leave --nats-url out to run on an embedded one",
+			events.Redact(e.url), events.Redact(err.Error()))
 	}
 	e.nc = nc
 	js, err := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(4096),
