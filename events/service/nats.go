@@ -87,10 +87,12 @@ type failureLog struct {
 	counts map[string]int
 }
 
+// newFailureLog logs to log.
 func newFailureLog(log *slog.Logger) *failureLog {
 	return &failureLog{log: log, counts: map[string]int{}}
 }
 
+// connectFailed is the connection's error callback for failed attempts.
 func (f *failureLog) connectFailed(_ *nats.Conn, err error) {
 	f.mu.Lock()
 	f.counts[err.Error()]++

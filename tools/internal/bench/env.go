@@ -48,6 +48,7 @@ type env struct {
 	client    *http.Client
 	stackAddr stack.Addrs
 	stopStack func()
+	stackErr  error // why gtmhub could not start, once it could not
 	stopFakes func()
 	// hjPeak and ingestPeak are the rates HJ and ingest reached, 0 before
 	// they ran.
@@ -222,11 +223,17 @@ func (e *env) close() {
 }
 
 // gtmhub starts the whole pipeline on the bench server once, with a form
-// source and a bench source that checks a shared secret.
+// source and a bench source that checks a shared secret; later calls return
+// what the first did.
 func (e *env) gtmhub(ctx context.Context) (stack.Addrs, error) {
-	if e.stopStack != nil {
-		return e.stackAddr, nil
+	if e.stopStack == nil && e.stackErr == nil {
+		e.stackAddr, e.stackErr = e.startGtmhub(ctx)
 	}
+	return e.stackAddr, e.stackErr
+}
+
+// startGtmhub starts the pipeline and waits until its consumers are bound.
+func (e *env) startGtmhub(ctx context.Context) (stack.Addrs, error) {
 	fakes, stopFakes, err := serveLoopback(providers())
 	if err != nil {
 		return stack.Addrs{}, err

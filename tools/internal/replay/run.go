@@ -19,9 +19,9 @@ const batchSize = 1024
 // have come back empty; it also bounds how long a cancel waits for a read.
 const maxFetchWait = 5 * time.Second
 
-// maxEmptyReads is how many reads in a row may bring nothing while events
-// are still pending before the replay fails, to be resumed.
-const maxEmptyReads = 12
+// maxEmptyWait is how long reads in a row may wait in all and bring nothing
+// while events are still pending before the replay fails, to be resumed.
+const maxEmptyWait = 30 * time.Second
 
 // feed is one run of a replay: what it has read, published and confirmed.
 type feed struct {
@@ -35,7 +35,7 @@ type feed struct {
 	inflight     []jetstream.PubAckFuture
 	inflightLast uint64
 	wait         time.Duration // how long the next read waits
-	empty        int           // reads in a row that brought nothing
+	emptyWait    time.Duration // how long the reads in a row that brought nothing waited
 }
 
 // run reads the stream from the checkpoint and republishes each message,
@@ -95,7 +95,7 @@ func (r *Replayer) step(ctx context.Context, f *feed) (more bool, err error) {
 		return false, nil
 	}
 	if len(acks) > 0 {
-		f.empty = 0 // the wait stays what the server has needed
+		f.emptyWait = 0 // the wait stays what the server has needed
 		return true, nil
 	}
 	return f.emptyRead(ctx)
@@ -116,9 +116,9 @@ func (f *feed) emptyRead(ctx context.Context) (more bool, err error) {
 		}
 		return false, nil
 	}
-	f.empty++
-	if f.empty >= maxEmptyReads {
-		return false, fmt.Errorf("%d reads in a row brought nothing while %d events are pending", f.empty, info.NumPending)
+	f.emptyWait += f.wait
+	if f.emptyWait >= maxEmptyWait {
+		return false, fmt.Errorf("reads brought nothing for %s while %d events are pending", f.emptyWait.Round(time.Second), info.NumPending)
 	}
 	f.wait = min(2*f.wait, maxFetchWait)
 	return true, nil
