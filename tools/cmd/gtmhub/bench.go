@@ -141,7 +141,7 @@ func printBench(cmd *cobra.Command, rep bench.Report) error {
 	}
 	for _, r := range rep.Results {
 		if r.Retried > 0 {
-			cmd.Printf("%s: %d webhooks sent again after a \"retry later\" answer; their latency includes the wait\n", r.Name, r.Retried)
+			cmd.Printf("%s: %d resends of webhooks answered \"retry later\"; their latency includes the wait\n", r.Name, r.Retried)
 		}
 	}
 	return nil

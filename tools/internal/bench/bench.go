@@ -84,8 +84,8 @@ type Result struct {
 	Baseline  string        `json:"baseline,omitempty"`
 	Ratio     float64       `json:"ratio,omitempty"` // PerSecond / baseline's PerSecond
 	AllocsOp  float64       `json:"allocs_per_op"`   // whole process, server included
-	// Retried counts the webhooks sent again after a "retry later" (503,
-	// 429) and its Retry-After; their latency includes the wait.
+	// Retried counts the resends of webhooks answered "retry later" (503,
+	// 429), each after its Retry-After; their latency includes the wait.
 	Retried int64 `json:"retried,omitempty"`
 }
 

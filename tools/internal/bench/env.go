@@ -53,7 +53,7 @@ type env struct {
 	// hjPeak and ingestPeak are the rates HJ and ingest reached, 0 before
 	// they ran.
 	hjPeak, ingestPeak float64
-	// retried counts the webhooks sent again after a "retry later".
+	// retried counts the resends of webhooks answered "retry later".
 	retried atomic.Int64
 	// asyncFailed counts asynchronous publishes the server did not
 	// acknowledge.
