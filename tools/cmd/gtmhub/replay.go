@@ -105,9 +105,9 @@ func newReplayLsCmd() *cobra.Command {
 			var rows [][]string
 			for _, cp := range cps {
 				rows = append(rows, []string{cp.Spec.ID, cp.Status, cp.Spec.Stream, destination(cp.Spec),
-					fmt.Sprint(cp.Replayed), fmt.Sprint(cp.LastSeq), cp.UpdatedAt.Format(time.RFC3339), cp.Error})
+					fmt.Sprint(cp.Replayed), fmt.Sprint(cp.Gone), fmt.Sprint(cp.LastSeq), cp.UpdatedAt.Format(time.RFC3339), cp.Error})
 			}
-			return newPrinter(cmd).print(cps, []string{"ID", "STATUS", "STREAM", "TO", "REPLAYED", "LAST SEQ", "UPDATED", "ERROR"}, rows)
+			return newPrinter(cmd).print(cps, []string{"ID", "STATUS", "STREAM", "TO", "REPLAYED", "GONE", "LAST SEQ", "UPDATED", "ERROR"}, rows)
 		}),
 	}
 }
