@@ -65,6 +65,22 @@ func Connect(ctx context.Context, url, name string, log *slog.Logger, opts ...na
 	return nc, js, nil
 }
 
+// Dial connects to NATS at url once, without retrying, for a command that
+// fails at once when no server answers. Its error says what to do: a
+// refusal names the credential flags; otherwise it says no server answered
+// and adds hint. The URL is redacted in both.
+func Dial(url, hint string, opts ...nats.Option) (*nats.Conn, error) {
+	nc, err := nats.Connect(url, opts...)
+	if errors.Is(err, nats.ErrAuthorization) {
+		return nil, fmt.Errorf("NATS at %s refused the credentials (%w): pass --creds, or --user and --password", events.Redact(url), err)
+	}
+	if err != nil {
+		// Redacted as text: a URL that does not parse comes back whole in err.
+		return nil, fmt.Errorf("no NATS server at %s (%s): %s", events.Redact(url), events.Redact(err.Error()), hint)
+	}
+	return nc, nil
+}
+
 // Credentials returns the connect options for a credentials file or a user
 // and password; none when all are empty.
 func Credentials(credsFile, user, password string) []nats.Option {

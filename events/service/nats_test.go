@@ -90,3 +90,49 @@ func TestConnectSaysWhyItCannotConnect(t *testing.T) {
 		})
 	}
 }
+
+// TestDialSaysWhatToDo: a refusal names the credential flags, a missing
+// server gets the caller's hint, and neither error quotes a password.
+func TestDialSaysWhatToDo(t *testing.T) {
+	ns := eventstest.RunServer(t, eventstest.WithoutTopology(), eventstest.WithUser("gtm", "right-pass"))
+	tests := []struct {
+		name    string
+		url     string
+		opts    []nats.Option
+		want    string // in the error; "" for a connection
+		secrets []string
+	}{
+		{name: "right credentials", url: ns.ClientURL(), opts: []nats.Option{nats.UserInfo("gtm", "right-pass")}},
+		{name: "wrong password", url: ns.ClientURL(), opts: []nats.Option{nats.UserInfo("gtm", "wrong-pass")},
+			want: "refused the credentials", secrets: []string{"wrong-pass"}},
+		{name: "no server", url: "nats://gtm:s3cret-pass@127.0.0.1:1", want: "no NATS server at nats://gtm:[REDACTED]@127.0.0.1:1",
+			secrets: []string{"s3cret-pass"}},
+		{name: "hint", url: "nats://127.0.0.1:1", want: "start one here"},
+		{name: "a URL that does not parse", url: "nats://gtm:s3cret@[::1", want: "no NATS server",
+			secrets: []string{"s3cret"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			nc, err := service.Dial(tt.url, "start one here", append(tt.opts, nats.Timeout(time.Second))...)
+			if tt.want == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				nc.Close()
+				return
+			}
+			if err == nil {
+				nc.Close()
+				t.Fatalf("connected, want %q", tt.want)
+			}
+			if !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("err = %v, want %q", err, tt.want)
+			}
+			for _, s := range tt.secrets {
+				if strings.Contains(err.Error(), s) {
+					t.Errorf("err quotes %q: %v", s, err)
+				}
+			}
+		})
+	}
+}

@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -11,7 +9,6 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
-	"github.com/gtmhub/gtmhub/events"
 	"github.com/gtmhub/gtmhub/events/service"
 )
 
@@ -56,13 +53,9 @@ func dial(ctx context.Context, cmd *cobra.Command) (*nats.Conn, jetstream.JetStr
 	}
 	timeout, _ := fs.GetDuration("timeout")
 	opts := append(natsOptions(fs), nats.Name("gtmhub-cli"), nats.Timeout(timeout))
-	nc, err := nats.Connect(url, opts...)
-	if errors.Is(err, nats.ErrAuthorization) {
-		return nil, nil, fmt.Errorf("NATS at %s refused the credentials (%w): pass --creds, or --user and --password", events.Redact(url), err)
-	}
+	nc, err := service.Dial(url, "start one with `gtmhub up` or pass --nats-url", opts...)
 	if err != nil {
-		// Redacted as text: a URL that does not parse comes back whole in err.
-		return nil, nil, fmt.Errorf("no NATS server at %s (%s): start one with `gtmhub up` or pass --nats-url", events.Redact(url), events.Redact(err.Error()))
+		return nil, nil, err
 	}
 	js, err := jetstream.New(nc)
 	if err != nil {

@@ -21,6 +21,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/gtmhub/gtmhub/events"
+	"github.com/gtmhub/gtmhub/events/service"
 	"github.com/gtmhub/gtmhub/tools/internal/stack"
 )
 
@@ -77,17 +78,10 @@ func newEnv(ctx context.Context, cfg Config) (*env, error) {
 		}
 		e.ns, e.url = ns, ns.ClientURL()
 	}
-	nc, err := nats.Connect(e.url, cfg.NATSOptions...)
-	if errors.Is(err, nats.ErrAuthorization) {
-		e.close()
-		return nil, fmt.Errorf("NATS at %s refused the credentials (%w): pass --creds, or --user and --password",
-			events.Redact(e.url), err)
-	}
+	nc, err := service.Dial(e.url, "start one, or leave --nats-url out to run on an embedded one", cfg.NATSOptions...)
 	if err != nil {
 		e.close()
-		// Redacted as text: a URL that does not parse comes back whole in err.
-		return nil, fmt.Errorf("no NATS server at %s (%s): start one, or leave --nats-url out to run on an embedded one",
-			events.Redact(e.url), events.Redact(err.Error()))
+		return nil, err
 	}
 	e.nc = nc
 	js, err := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(4096),
