@@ -27,13 +27,7 @@ func connFlags(fs *pflag.FlagSet) {
 
 func natsOptions(fs *pflag.FlagSet) []nats.Option {
 	get := func(name string) string { v, _ := fs.GetString(name); return v }
-	var opts []nats.Option
-	if v := get("creds"); v != "" {
-		opts = append(opts, nats.UserCredentials(v))
-	}
-	if u := get("user"); u != "" {
-		opts = append(opts, nats.UserInfo(u, get("password")))
-	}
+	opts := service.Credentials(get("creds"), get("user"), get("password"))
 	if c, k := get("tlscert"), get("tlskey"); c != "" || k != "" {
 		opts = append(opts, nats.ClientCert(c, k))
 	}
