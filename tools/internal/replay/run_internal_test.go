@@ -33,8 +33,7 @@ func TestEmptyRead(t *testing.T) {
 	tests := []struct {
 		name     string
 		cons     pendingConsumer
-		wait     time.Duration // the first read's wait
-		reads    int           // empty reads in a row
+		reads    int // empty reads in a row
 		wantMore bool
 		wantErr  string
 		wantWait time.Duration
@@ -42,22 +41,22 @@ func TestEmptyRead(t *testing.T) {
 		replayed uint64
 		total    uint64
 	}{
-		{name: "nothing pending ends the replay", cons: pendingConsumer{}, wait: time.Second, reads: 1,
+		{name: "nothing pending ends the replay", cons: pendingConsumer{}, reads: 1,
 			replayed: 10, total: 10, wantWait: time.Second},
-		{name: "what the stream removed is counted", cons: pendingConsumer{}, wait: time.Second, reads: 1,
+		{name: "what the stream removed is counted", cons: pendingConsumer{}, reads: 1,
 			replayed: 7, total: 10, wantGone: 3, wantWait: time.Second},
-		{name: "pending: the next read waits twice as long", cons: pendingConsumer{pending: 4}, wait: time.Second, reads: 1,
+		{name: "pending: the next read waits twice as long", cons: pendingConsumer{pending: 4}, reads: 1,
 			replayed: 6, total: 10, wantMore: true, wantWait: 2 * time.Second},
-		{name: "the wait is capped", cons: pendingConsumer{pending: 4}, wait: time.Second, reads: 4,
+		{name: "the wait is capped", cons: pendingConsumer{pending: 4}, reads: 4,
 			replayed: 6, total: 10, wantMore: true, wantWait: maxFetchWait},
-		{name: "30 s of empty reads fail the replay", cons: pendingConsumer{pending: 4}, wait: time.Second, reads: 8,
+		{name: "30 s of empty reads fail the replay", cons: pendingConsumer{pending: 4}, reads: 8,
 			replayed: 6, total: 10, wantErr: "reads brought nothing for 32s while 4 events are pending", wantWait: maxFetchWait},
-		{name: "the server's error is returned", cons: pendingConsumer{err: errors.New("no responders")}, wait: time.Second, reads: 1,
+		{name: "the server's error is returned", cons: pendingConsumer{err: errors.New("no responders")}, reads: 1,
 			replayed: 6, total: 10, wantErr: "replay reader: no responders", wantWait: time.Second},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			f := &feed{cp: Checkpoint{Replayed: tt.replayed}, cons: tt.cons, total: tt.total, wait: tt.wait}
+			f := &feed{cp: Checkpoint{Replayed: tt.replayed}, cons: tt.cons, total: tt.total, wait: time.Second}
 			var more bool
 			var err error
 			for i := range tt.reads {
