@@ -15,18 +15,38 @@ import (
 // connFlags are the NATS connection options, named as the nats CLI names
 // them, shared by every command.
 func connFlags(fs *pflag.FlagSet) {
-	fs.String("nats-url", service.Env("", "GTMHUB_NATS_URL", "NATS_URL"), "NATS server URL (env GTMHUB_NATS_URL; default nats://127.0.0.1:4222)")
-	fs.String("creds", service.Env("", "NATS_CREDS"), "user credentials file")
-	fs.String("user", service.Env("", "NATS_USER"), "user name")
-	fs.String("password", service.Env("", "NATS_PASSWORD"), "password")
+	fs.String("nats-url", "", "NATS server URL (env GTMHUB_NATS_URL; default nats://127.0.0.1:4222)")
+	fs.String("creds", "", "user credentials file (env NATS_CREDS)")
+	fs.String("user", "", "user name (env NATS_USER)")
+	fs.String("password", "", "password (env NATS_PASSWORD)")
 	fs.String("tlscert", "", "TLS client certificate")
 	fs.String("tlskey", "", "TLS client key")
 	fs.String("tlsca", "", "TLS certificate authority")
 	fs.Duration("timeout", 3*time.Second, "how long to wait for the server")
 }
 
+// connFlag is a connection flag's value or, when it is not given, its
+// environment variable's. The variables are not the flags' defaults, so that
+// --help never prints a password.
+func connFlag(fs *pflag.FlagSet, name string) string {
+	if v, _ := fs.GetString(name); v != "" || fs.Changed(name) {
+		return v
+	}
+	switch name {
+	case "nats-url":
+		return service.Env("", "GTMHUB_NATS_URL", "NATS_URL")
+	case "creds":
+		return service.Env("", "NATS_CREDS")
+	case "user":
+		return service.Env("", "NATS_USER")
+	case "password":
+		return service.Env("", "NATS_PASSWORD")
+	}
+	return ""
+}
+
 func natsOptions(fs *pflag.FlagSet) []nats.Option {
-	get := func(name string) string { v, _ := fs.GetString(name); return v }
+	get := func(name string) string { return connFlag(fs, name) }
 	opts := service.Credentials(get("creds"), get("user"), get("password"))
 	if c, k := get("tlscert"), get("tlskey"); c != "" || k != "" {
 		opts = append(opts, nats.ClientCert(c, k))
@@ -41,7 +61,7 @@ func natsOptions(fs *pflag.FlagSet) []nats.Option {
 // answers.
 func dial(ctx context.Context, cmd *cobra.Command) (*nats.Conn, jetstream.JetStream, error) {
 	fs := cmd.Flags()
-	url, _ := fs.GetString("nats-url")
+	url := connFlag(fs, "nats-url")
 	if url == "" {
 		url = "nats://127.0.0.1:4222"
 	}

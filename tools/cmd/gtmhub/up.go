@@ -41,7 +41,7 @@ the heap nears it, so resident memory stays near the limit plus about
 			if limit > 0 {
 				debug.SetMemoryLimit(limit)
 			}
-			cfg.NATSURL, _ = cmd.Flags().GetString("nats-url")
+			cfg.NATSURL = connFlag(cmd.Flags(), "nats-url")
 			if cfg.NATSURL != "" {
 				cfg.NATSOptions = natsOptions(cmd.Flags()) // the embedded server asks for none
 			}
