@@ -25,7 +25,9 @@ server --nats-url names, which must hold no stream (the bench deletes every
 stream on it when it ends), and measures, with the same load generator: a
 bare HTTP handler (H), a bare handler publishing to JetStream (HJ), raw
 JetStream publish and consume (J), then gtmhub's ingest, the whole pipeline
-(webhook to notify decision) and replay. Latency is
+(webhook to notify decision), replay, and last the store on its own, on
+SQLite and, given --postgres-url, on PostgreSQL in a scratch schema it drops
+after. Latency is
 measured open loop (each request timed from when it was due), after a second
 of warm-up: HJ and ingest at half their own peak, the pipeline end to end at
 --rate. gtmhub figures are shown as a ratio of their ceiling. Run it at
@@ -33,6 +35,9 @@ of warm-up: HJ and ingest at half their own peak, the pipeline end to end at
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if only != "" {
 				cfg.Only = strings.Split(only, ",")
+			}
+			if !cmd.Flags().Changed("postgres-url") {
+				cfg.PostgresURL = os.Getenv("GTMHUB_BENCH_POSTGRES_URL")
 			}
 			if cmd.Flags().Changed("nats-url") {
 				// Only when asked: the bench writes to the server's streams.
@@ -61,9 +66,10 @@ of warm-up: HJ and ingest at half their own peak, the pipeline end to end at
 	f.Float64Var(&cfg.Rate, "rate", cfg.Rate, "offered load in leads/s for the latency run")
 	f.StringVar(&only, "only", "", "scenarios to run, comma-separated (e.g. ceiling,ingest)")
 	f.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run to this file (go tool pprof)")
-	f.StringVar(&cfg.HeapProfile, "memprofile", "", "write a heap profile, taken after the last scenario with gtmhub still running, to this file")
+	f.StringVar(&cfg.HeapProfile, "memprofile", "", "write a heap profile, taken after the last scenario (with gtmhub still running unless the store scenarios ran), to this file")
 	f.StringVar(&cfg.DataDir, "data-dir", "", "scratch directory (default: a temporary one, removed after)")
 	f.BoolVar(&cfg.SyncAlways, "sync-always", false, "the embedded server syncs every write before acknowledging it (sync_interval: always)")
+	f.StringVar(&cfg.PostgresURL, "postgres-url", "", "PostgreSQL database for the store/postgres scenario, which works in a scratch schema and drops it (env GTMHUB_BENCH_POSTGRES_URL)")
 	f.DurationVar(&cfg.DedupWindow, "dedup-window", 0, "every stream's Nats-Msg-Id de-duplication window, at least 100ms (default: gtmhub's 2m)")
 	return cmd
 }

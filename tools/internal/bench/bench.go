@@ -12,6 +12,7 @@ import (
 	"os"
 	"runtime"
 	"runtime/pprof"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -46,6 +47,9 @@ type Config struct {
 	// DedupWindow is every stream's Nats-Msg-Id de-duplication window
 	// (at least 100ms, the server's minimum); 0 keeps gtmhub's 2 minutes.
 	DedupWindow time.Duration `json:",omitempty"`
+	// PostgresURL is a PostgreSQL database for the store/postgres
+	// scenario, which works in a schema of its own and drops it after.
+	PostgresURL string `json:",omitempty"`
 }
 
 // minDedupWindow is the shortest de-duplication window NATS accepts.
@@ -59,6 +63,9 @@ func (c Config) Validate() error {
 	}
 	if c.SyncAlways && c.NATSURL != "" {
 		errs = append(errs, errors.New("--sync-always sets the embedded server: a --nats-url server syncs as its own configuration says"))
+	}
+	if c.PostgresURL == "" && slices.Contains(c.Only, "store/postgres") {
+		errs = append(errs, errors.New("store/postgres needs --postgres-url"))
 	}
 	if c.DedupWindow != 0 && c.DedupWindow < minDedupWindow {
 		errs = append(errs, fmt.Errorf("--dedup-window %s is below the %s NATS accepts", c.DedupWindow, minDedupWindow))
@@ -104,6 +111,8 @@ type Progress func(scenario string, done, total int)
 type scenario struct {
 	name, what, baseline string
 	run                  func(ctx context.Context, e *env, p Progress) (Result, error)
+	// skip, when set, leaves the scenario out of a run it cannot measure.
+	skip func(Config) bool
 }
 
 // Run measures every scenario of cfg (or those named in cfg.Only).
@@ -128,9 +137,10 @@ func Run(ctx context.Context, cfg Config, progress Progress) (Report, error) {
 	defer e.close()
 	rep := Report{Config: cfg, GoMax: runtime.GOMAXPROCS(0)}
 	rep.Config.NATSURL = events.Redact(cfg.NATSURL) // the report is printed
+	rep.Config.PostgresURL = events.Redact(cfg.PostgresURL)
 	byName := map[string]Result{}
 	for _, s := range scenarios() {
-		if !selected(cfg.Only, s.name) {
+		if !selected(cfg.Only, s.name) || (s.skip != nil && s.skip(cfg)) {
 			continue
 		}
 		before, retried := mallocs(), e.retried.Load()

@@ -23,7 +23,7 @@ func TestRunSmall(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(rep.Results) != 12 || !progressed || rep.PeakRSS <= 0 {
+	if len(rep.Results) != 13 || !progressed || rep.PeakRSS <= 0 {
 		t.Fatalf("report %+v", rep)
 	}
 	for _, r := range rep.Results {

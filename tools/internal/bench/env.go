@@ -216,6 +216,20 @@ func (e *env) close() {
 	}
 }
 
+// stopGtmhub stops the gtmhub stack if it runs, for the store scenarios,
+// which run last; no scenario can start it again.
+func (e *env) stopGtmhub() {
+	if e.stopStack != nil {
+		e.stopStack()
+		e.stopStack = nil
+	}
+	if e.stopFakes != nil {
+		e.stopFakes()
+		e.stopFakes = nil
+	}
+	e.stackErr = errors.New("gtmhub was stopped for the store scenarios, which run last")
+}
+
 // gtmhub starts the whole pipeline on the bench server once, with a form
 // source and a bench source that checks a shared secret; later calls return
 // what the first did.

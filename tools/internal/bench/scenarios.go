@@ -30,6 +30,10 @@ func scenarios() []scenario {
 		{name: "pipeline/latency", what: "end-to-end latency at a fixed offered load (open loop)", run: runPipelineLatency},
 		{name: "replay", what: "replay feed: events read from LEADS by time and handed to the store's replay consumer", baseline: "ceiling/jetstream-consume", run: runReplay},
 		{name: "replay/store", what: "replay into the store: events/s until the store has re-processed every one", run: runReplayStore},
+		// Last: they stop gtmhub, whose store shares their consumer.
+		{name: "store", what: "gtmhub store on SQLite: enriched leads → merged rows, provenance, outbox, change events", baseline: "ceiling/jetstream-consume", run: runStoreSQLite},
+		{name: "store/postgres", what: "the same on PostgreSQL (--postgres-url), in a scratch schema", baseline: "ceiling/jetstream-consume", run: runStorePostgres,
+			skip: func(c Config) bool { return c.PostgresURL == "" }},
 	}
 }
 

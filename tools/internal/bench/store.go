@@ -1,0 +1,235 @@
+package bench
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/cloudevents/sdk-go/v2/event"
+	"github.com/google/uuid"
+	_ "github.com/jackc/pgx/v5/stdlib" // the PostgreSQL driver the store uses
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/gtmhub/gtmhub/contracts"
+	"github.com/gtmhub/gtmhub/events"
+	"github.com/gtmhub/gtmhub/events/service"
+	"github.com/gtmhub/gtmhub/services/store"
+)
+
+// The store scenarios run gtmhub's store service on its own, on a database
+// of its own, and measure how fast it turns enriched leads into rows: each
+// lead decoded and checked against its contract, its contact and company
+// merged field by field with provenance, its activity, processed and outbox
+// rows written in the same group-committed transaction, and its change
+// events published and removed from the outbox. The leads are stored on
+// LEADS first with the store's consumer paused, so the figure is the
+// store's alone, as J consume is the consumer's alone.
+
+// storeConsumer is the store's consumer of enriched leads.
+var storeConsumer = []consumer{{events.StreamLeads, "store"}}
+
+func runStoreSQLite(ctx context.Context, e *env, p Progress) (Result, error) {
+	return runStore(ctx, e, p, "store", "")
+}
+
+// runStorePostgres runs the store on a schema of its own in the database at
+// Config.PostgresURL, dropped when the scenario ends.
+func runStorePostgres(ctx context.Context, e *env, p Progress) (Result, error) {
+	dsn, drop, err := scratchSchema(ctx, e.cfg.PostgresURL)
+	if err != nil {
+		return Result{}, err
+	}
+	r, err := runStore(ctx, e, p, "store/postgres", dsn)
+	return r, errors.Join(err, drop())
+}
+
+// runStore stores --events enriched leads on LEADS, then lets a store
+// service of its own on the database at databaseURL (SQLite when empty)
+// consume them, and measures until the last is acknowledged. It checks that
+// every lead became a contact.
+func runStore(ctx context.Context, e *env, p Progress, name, databaseURL string) (Result, error) {
+	// The store service binds the store's durable consumer, which
+	// gtmhub's own store shares: it must not run beside it.
+	e.stopGtmhub()
+	if err := service.EnsureTopology(ctx, e.js, 1); err != nil {
+		return Result{}, err
+	}
+	cfg := store.DefaultConfig()
+	cfg.DataDir, cfg.DatabaseURL = filepath.Join(e.dir, "store-"+filepath.Base(name)), databaseURL
+	sctx, cancel := context.WithCancel(ctx)
+	stopped := make(chan error, 1)
+	go func() {
+		stopped <- store.Run(sctx, cfg, service.Deps{Conn: e.nc, Logger: slog.New(slog.DiscardHandler)})
+	}()
+	stop := func() error { cancel(); return <-stopped }
+	r, err := measureStore(ctx, e, p, name, stopped)
+	if err := errors.Join(err, stop()); err != nil {
+		return Result{}, err
+	}
+	return r, storedEvery(ctx, cfg, e.cfg.Events)
+}
+
+// measureStore waits for the store's consumer, pauses it while the leads
+// are stored on LEADS, and times it from its resumption to its last ack.
+func measureStore(ctx context.Context, e *env, p Progress, name string, stopped <-chan error) (Result, error) {
+	if err := untilStopped(stopped, func() error {
+		return waitConsumersIdle(ctx, e.js, storeConsumer, e.patience())
+	}); err != nil {
+		return Result{}, err
+	}
+	resume, err := pauseConsumers(ctx, e.js, storeConsumer)
+	if err != nil {
+		return Result{}, err
+	}
+	n := e.cfg.Events
+	if err := e.publishEnriched(ctx, n, func(done int) { p(name+" (leads to store)", done, n) }); err != nil {
+		return Result{}, errors.Join(err, resume())
+	}
+	before, start := mallocs(), time.Now()
+	if err := resume(); err != nil {
+		return Result{}, err
+	}
+	tick := ticker(func() { p(name, n-backlog(ctx, e.js, storeConsumer[0]), n) })
+	defer tick()
+	if err := untilStopped(stopped, func() error {
+		return waitConsumersIdle(ctx, e.js, storeConsumer, 2*e.patience())
+	}); err != nil {
+		return Result{}, err
+	}
+	return Result{Ops: n, Elapsed: time.Since(start), AllocsOp: perOp(mallocs()-before, n)}, nil
+}
+
+// untilStopped runs wait, failing at once with the store's error if the
+// store stops first.
+func untilStopped(stopped <-chan error, wait func() error) error {
+	done := make(chan error, 1)
+	go func() { done <- wait() }()
+	select {
+	case err := <-done:
+		return err
+	case err := <-stopped:
+		return fmt.Errorf("the store stopped: %w", errors.Join(err, errors.New("before its consumer was done")))
+	}
+}
+
+// backlog is how many messages c has pending or unacknowledged.
+func backlog(ctx context.Context, js jetstream.JetStream, c consumer) int {
+	cons, err := js.Consumer(ctx, c.stream, c.name)
+	if err != nil {
+		return 0
+	}
+	info, err := cons.Info(ctx)
+	if err != nil {
+		return 0
+	}
+	return int(info.NumPending) + info.NumAckPending
+}
+
+// publishEnriched stores n enriched leads on LEADS, as enrich publishes
+// them: unique emails from benchCompanies companies, each with what the
+// providers found.
+func (e *env) publishEnriched(ctx context.Context, n int, progress func(done int)) error {
+	run := uuid.NewString()[:8]
+	for i := range n {
+		msg, err := events.Encode(events.SubjectLeadsEnriched, enrichedLead(run, i))
+		if err != nil {
+			return err
+		}
+		if _, err := e.js.PublishMsgAsync(msg); err != nil {
+			return fmt.Errorf("publish enriched lead: %w", err)
+		}
+		if i%1000 == 999 {
+			progress(i + 1)
+		}
+	}
+	select {
+	case <-e.js.PublishAsyncComplete():
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	if failed := e.asyncFailed.Swap(0); failed > 0 {
+		return fmt.Errorf("%d of %d enriched leads were not stored", failed, n)
+	}
+	progress(n)
+	return nil
+}
+
+// enrichedLead is lead i of a run after enrichment.
+func enrichedLead(run string, i int) event.Event {
+	employees, score, signal := i%5000+10, 0.9, float64(i%100)
+	email := leadEmail(run, i)
+	_, domain, _ := strings.Cut(email, "@")
+	l := contracts.LeadEnriched{
+		Lead: contracts.Lead{Email: email, FirstName: "Ada", LastName: "Lovelace", Company: "Example Inc",
+			Domain: domain, Title: "Head of Growth", Source: benchSource, SignalScore: &signal},
+		Enrichment: contracts.Enrichment{
+			Status: map[string]contracts.ProviderStatus{
+				"clearbit": {State: contracts.ProviderDone}, "hunter": {State: contracts.ProviderDone}},
+			Company: &contracts.Company{Name: "Example Inc", Domain: domain, Employees: &employees,
+				Industry: "Software", Country: "GB"},
+			EmailVerification: &contracts.EmailVerification{Status: "valid", Score: &score},
+		},
+	}
+	ev := event.New()
+	ev.SetID(fmt.Sprintf("bench-%s-%d", run, i))
+	ev.SetSource("/gtmhub/enrich")
+	ev.SetType(contracts.TypeLeadEnriched)
+	ev.SetTime(time.Now())
+	_ = ev.SetData(event.ApplicationJSON, l) // a struct of strings and numbers always marshals
+	return ev
+}
+
+// storedEvery checks that the store's database holds a contact for each of
+// the n leads.
+func storedEvery(ctx context.Context, cfg store.Config, n int) error {
+	db, err := store.Open(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	got, err := db.CountContacts(ctx)
+	if err != nil {
+		return err
+	}
+	if got != n {
+		return fmt.Errorf("the store holds %d contacts after %d leads", got, n)
+	}
+	return nil
+}
+
+// scratchSchema creates a schema with a unique name in the database at base
+// and returns a URL whose connections use it, and the function that drops
+// it with everything the store wrote there.
+func scratchSchema(ctx context.Context, base string) (string, func() error, error) {
+	u, err := url.Parse(base)
+	if err != nil {
+		return "", nil, errors.New("--postgres-url does not parse as a URL")
+	}
+	admin, err := sql.Open("pgx", base)
+	if err != nil {
+		return "", nil, err
+	}
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	schema := "gtmhub_bench_" + hex.EncodeToString(b)
+	if _, err := admin.ExecContext(ctx, "CREATE SCHEMA "+schema); err != nil {
+		_ = admin.Close()
+		return "", nil, fmt.Errorf("PostgreSQL at %s: create a scratch schema: %s", u.Redacted(), events.Redact(err.Error()))
+	}
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	drop := func() error {
+		_, err := admin.ExecContext(context.WithoutCancel(ctx), "DROP SCHEMA "+schema+" CASCADE")
+		return errors.Join(err, admin.Close())
+	}
+	return u.String(), drop, nil
+}
