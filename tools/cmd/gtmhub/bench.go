@@ -119,6 +119,21 @@ func benchProgress(cmd *cobra.Command) bench.Progress {
 	}
 }
 
+// ratioText is a result's ratio to its ceiling, with two significant digits
+// at least ("0.021×"), or what to run for one when the ceiling was not
+// measured in the run.
+func ratioText(r bench.Result) string {
+	switch {
+	case r.Baseline == "":
+		return ""
+	case r.Ratio == 0:
+		return "(run " + r.Baseline + " too)"
+	case r.Ratio < 0.1:
+		return fmt.Sprintf("%.3f× %s", r.Ratio, r.Baseline)
+	}
+	return fmt.Sprintf("%.2f× %s", r.Ratio, r.Baseline)
+}
+
 func printBench(cmd *cobra.Command, rep bench.Report) error {
 	p := newPrinter(cmd)
 	if p.json {
@@ -126,12 +141,8 @@ func printBench(cmd *cobra.Command, rep bench.Report) error {
 	}
 	var rows [][]string
 	for _, r := range rep.Results {
-		ratio := ""
-		if r.Baseline != "" {
-			ratio = fmt.Sprintf("%.2f× %s", r.Ratio, r.Baseline)
-		}
 		rows = append(rows, []string{r.Name, fmt.Sprint(r.Ops), fmt.Sprintf("%.0f/s", r.PerSecond), ms(r.P50), ms(r.P99), ms(r.P999),
-			ratio, fmt.Sprintf("%.0f", r.AllocsOp)})
+			ratioText(r), fmt.Sprintf("%.0f", r.AllocsOp)})
 	}
 	if err := p.print(nil, []string{"SCENARIO", "OPS", "RATE", "P50", "P99", "P99.9", "VS CEILING", "ALLOCS/OP"}, rows); err != nil {
 		return err

@@ -1,0 +1,27 @@
+package main
+
+import (
+	"testing"
+
+	"github.com/gtmhub/gtmhub/tools/internal/bench"
+)
+
+func TestRatioText(t *testing.T) {
+	tests := []struct {
+		name string
+		r    bench.Result
+		want string
+	}{
+		{"a ceiling", bench.Result{}, ""},
+		{"ceiling not run", bench.Result{Baseline: "ceiling/jetstream-consume"}, "(run ceiling/jetstream-consume too)"},
+		{"small ratio keeps two digits", bench.Result{Baseline: "ceiling/jetstream-consume", Ratio: 0.02154}, "0.022× ceiling/jetstream-consume"},
+		{"ratio", bench.Result{Baseline: "ceiling/http+jetstream", Ratio: 0.7049}, "0.70× ceiling/http+jetstream"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := ratioText(tt.r); got != tt.want {
+				t.Errorf("ratioText() = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
