@@ -65,11 +65,13 @@ func runStore(ctx context.Context, e *env, p Progress, name, databaseURL string)
 	cfg := store.DefaultConfig()
 	cfg.DataDir, cfg.DatabaseURL = filepath.Join(e.dir, "store-"+filepath.Base(name)), databaseURL
 	sctx, cancel := context.WithCancel(ctx)
-	stopped := make(chan error, 1)
+	stopped := make(chan struct{}) // closed when store.Run has returned runErr
+	var runErr error
 	go func() {
-		stopped <- store.Run(sctx, cfg, service.Deps{Conn: e.nc, Logger: slog.New(slog.DiscardHandler)})
+		defer close(stopped)
+		runErr = store.Run(sctx, cfg, service.Deps{Conn: e.nc, Logger: slog.New(slog.DiscardHandler)})
 	}()
-	stop := func() error { cancel(); return <-stopped }
+	stop := func() error { cancel(); <-stopped; return runErr }
 	r, err := measureStore(ctx, e, p, name, stopped)
 	if err := errors.Join(err, stop()); err != nil {
 		return Result{}, err
@@ -79,8 +81,8 @@ func runStore(ctx context.Context, e *env, p Progress, name, databaseURL string)
 
 // measureStore waits for the store's consumer, pauses it while the leads
 // are stored on LEADS, and times it from its resumption to its last ack.
-func measureStore(ctx context.Context, e *env, p Progress, name string, stopped <-chan error) (Result, error) {
-	if err := untilStopped(stopped, func() error {
+func measureStore(ctx context.Context, e *env, p Progress, name string, stopped <-chan struct{}) (Result, error) {
+	if err := untilStopped(ctx, stopped, func(ctx context.Context) error {
 		return waitConsumersIdle(ctx, e.js, storeConsumer, e.patience())
 	}); err != nil {
 		return Result{}, err
@@ -99,7 +101,7 @@ func measureStore(ctx context.Context, e *env, p Progress, name string, stopped 
 	}
 	tick := ticker(func() { p(name, n-backlog(ctx, e.js, storeConsumer[0]), n) })
 	defer tick()
-	if err := untilStopped(stopped, func() error {
+	if err := untilStopped(ctx, stopped, func(ctx context.Context) error {
 		return waitConsumersIdle(ctx, e.js, storeConsumer, 2*e.patience())
 	}); err != nil {
 		return Result{}, err
@@ -107,16 +109,18 @@ func measureStore(ctx context.Context, e *env, p Progress, name string, stopped 
 	return Result{Ops: n, Elapsed: time.Since(start), AllocsOp: perOp(mallocs()-before, n)}, nil
 }
 
-// untilStopped runs wait, failing at once with the store's error if the
-// store stops first.
-func untilStopped(stopped <-chan error, wait func() error) error {
+// untilStopped runs wait, and fails at once if the store stops first (its
+// error is the one stop returns).
+func untilStopped(ctx context.Context, stopped <-chan struct{}, wait func(context.Context) error) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	done := make(chan error, 1)
-	go func() { done <- wait() }()
+	go func() { done <- wait(ctx) }()
 	select {
 	case err := <-done:
 		return err
-	case err := <-stopped:
-		return fmt.Errorf("the store stopped: %w", errors.Join(err, errors.New("before its consumer was done")))
+	case <-stopped:
+		return errors.New("the store stopped before its consumer was done")
 	}
 }
 
