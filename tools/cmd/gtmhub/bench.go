@@ -119,9 +119,9 @@ func benchProgress(cmd *cobra.Command) bench.Progress {
 	}
 }
 
-// ratioText is a result's ratio to its ceiling, with two significant digits
-// at least ("0.021×"), or what to run for one when the ceiling was not
-// measured in the run.
+// ratioText is a result's ratio to its ceiling, with three decimals below
+// 0.1 ("0.021×"), or what to run for one when the ceiling was not measured
+// in the run.
 func ratioText(r bench.Result) string {
 	switch {
 	case r.Baseline == "":

@@ -14,7 +14,7 @@ func TestRatioText(t *testing.T) {
 	}{
 		{"a ceiling", bench.Result{}, ""},
 		{"ceiling not run", bench.Result{Baseline: "ceiling/jetstream-consume"}, "(run ceiling/jetstream-consume too)"},
-		{"small ratio keeps two digits", bench.Result{Baseline: "ceiling/jetstream-consume", Ratio: 0.02154}, "0.022× ceiling/jetstream-consume"},
+		{"small ratio keeps three decimals", bench.Result{Baseline: "ceiling/jetstream-consume", Ratio: 0.02154}, "0.022× ceiling/jetstream-consume"},
 		{"ratio", bench.Result{Baseline: "ceiling/http+jetstream", Ratio: 0.7049}, "0.70× ceiling/http+jetstream"},
 	}
 	for _, tt := range tests {
