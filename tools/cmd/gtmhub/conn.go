@@ -29,7 +29,8 @@ func connFlags(fs *pflag.FlagSet) {
 // environment variable's. The variables are not the flags' defaults, so that
 // --help never prints a password.
 func connFlag(fs *pflag.FlagSet, name string) string {
-	if v, _ := fs.GetString(name); v != "" || fs.Changed(name) {
+	if fs.Changed(name) {
+		v, _ := fs.GetString(name)
 		return v
 	}
 	switch name {

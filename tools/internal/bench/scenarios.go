@@ -358,16 +358,23 @@ func waitConsumersIdle(ctx context.Context, js jetstream.JetStream, consumers []
 // consumerBusy reports whether c has messages pending or unacknowledged,
 // or does not exist yet.
 func consumerBusy(ctx context.Context, js jetstream.JetStream, c consumer) (bool, error) {
+	n, found, err := consumerBacklog(ctx, js, c)
+	return !found || n > 0, err
+}
+
+// consumerBacklog is how many messages c has pending or unacknowledged;
+// found is false while c or its stream does not exist.
+func consumerBacklog(ctx context.Context, js jetstream.JetStream, c consumer) (n int, found bool, err error) {
 	cons, err := js.Consumer(ctx, c.stream, c.name)
 	if errors.Is(err, jetstream.ErrConsumerNotFound) || errors.Is(err, jetstream.ErrStreamNotFound) {
-		return true, nil
+		return 0, false, nil
 	}
 	if err != nil {
-		return false, err
+		return 0, false, err
 	}
 	info, err := cons.Info(ctx)
 	if err != nil {
-		return false, err
+		return 0, true, err
 	}
-	return info.NumPending+uint64(info.NumAckPending) > 0, nil
+	return int(info.NumPending) + info.NumAckPending, true, nil
 }

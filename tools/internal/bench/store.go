@@ -16,7 +16,6 @@ import (
 	"github.com/cloudevents/sdk-go/v2/event"
 	"github.com/google/uuid"
 	_ "github.com/jackc/pgx/v5/stdlib" // the PostgreSQL driver the store uses
-	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/gtmhub/gtmhub/contracts"
 	"github.com/gtmhub/gtmhub/events"
@@ -99,7 +98,11 @@ func measureStore(ctx context.Context, e *env, p Progress, name string, stopped 
 	if err := resume(); err != nil {
 		return Result{}, err
 	}
-	tick := ticker(func() { p(name, n-backlog(ctx, e.js, storeConsumer[0]), n) })
+	tick := ticker(func() {
+		if left, _, err := consumerBacklog(ctx, e.js, storeConsumer[0]); err == nil {
+			p(name, n-left, n)
+		}
+	})
 	defer tick()
 	if err := untilStopped(ctx, stopped, func(ctx context.Context) error {
 		return waitConsumersIdle(ctx, e.js, storeConsumer, 2*e.patience())
@@ -122,19 +125,6 @@ func untilStopped(ctx context.Context, stopped <-chan struct{}, wait func(contex
 	case <-stopped:
 		return errors.New("the store stopped before its consumer was done")
 	}
-}
-
-// backlog is how many messages c has pending or unacknowledged.
-func backlog(ctx context.Context, js jetstream.JetStream, c consumer) int {
-	cons, err := js.Consumer(ctx, c.stream, c.name)
-	if err != nil {
-		return 0
-	}
-	info, err := cons.Info(ctx)
-	if err != nil {
-		return 0
-	}
-	return int(info.NumPending) + info.NumAckPending
 }
 
 // publishEnriched stores n enriched leads on LEADS, as enrich publishes
@@ -226,7 +216,8 @@ func scratchSchema(ctx context.Context, base string) (string, func() error, erro
 	schema := "gtmhub_bench_" + hex.EncodeToString(b)
 	if _, err := admin.ExecContext(ctx, "CREATE SCHEMA "+schema); err != nil {
 		_ = admin.Close()
-		return "", nil, fmt.Errorf("PostgreSQL at %s: create a scratch schema: %s", u.Redacted(), events.Redact(err.Error()))
+		return "", nil, fmt.Errorf("PostgreSQL at %s: create a scratch schema: %s: --postgres-url must name a database its user may create schemas in",
+			u.Redacted(), events.Redact(err.Error()))
 	}
 	q := u.Query()
 	q.Set("search_path", schema)
