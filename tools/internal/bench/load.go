@@ -87,11 +87,13 @@ func openLoop(ctx context.Context, rate float64, d time.Duration, do func(i int,
 	return n, firstErr
 }
 
-// ticker calls fn every 200ms until stopped.
+// ticker calls fn every 200ms until stopped; stop returns once no call of
+// fn is running, so none outlives the scenario.
 func ticker(fn func()) (stop func()) {
 	t := time.NewTicker(200 * time.Millisecond)
-	done := make(chan struct{})
+	done, exited := make(chan struct{}), make(chan struct{})
 	go func() {
+		defer close(exited)
 		for {
 			select {
 			case <-t.C:
@@ -101,7 +103,7 @@ func ticker(fn func()) (stop func()) {
 			}
 		}
 	}()
-	return func() { t.Stop(); close(done) }
+	return func() { t.Stop(); close(done); <-exited }
 }
 
 // warmupCalls is how many calls of an open loop at rate fall within the

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -48,5 +49,25 @@ func TestUntilStopped(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestTickerStopWaitsForTheCall: stop returns only once a call of fn that
+// is running has returned, so no progress report outlives its scenario.
+func TestTickerStopWaitsForTheCall(t *testing.T) {
+	started := make(chan struct{}, 1)
+	var finished atomic.Bool
+	stop := ticker(func() {
+		select {
+		case started <- struct{}{}:
+		default:
+		}
+		time.Sleep(100 * time.Millisecond)
+		finished.Store(true)
+	})
+	<-started
+	stop()
+	if !finished.Load() {
+		t.Fatal("stop returned while fn was running")
 	}
 }
