@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	neturl "net/url"
+	"regexp"
 	"sync"
 	"time"
 
@@ -49,10 +50,8 @@ func Connect(ctx context.Context, url, name string, log *slog.Logger, opts ...na
 		}),
 	}
 	nc, err := nats.Connect(url, append(base, opts...)...)
-	var badURL *neturl.Error
-	if errors.As(err, &badURL) {
-		// It quotes the URL, and so any password in it.
-		return nil, nil, fmt.Errorf("connect nats: %s", events.Redact(err.Error()))
+	if bad, ok := unparsable(err); ok {
+		return nil, nil, fmt.Errorf("connect nats: %w", bad)
 	}
 	if err != nil {
 		return nil, nil, fmt.Errorf("connect nats: %w", err)
@@ -68,17 +67,36 @@ func Connect(ctx context.Context, url, name string, log *slog.Logger, opts ...na
 // Dial connects to NATS at url once, without retrying, for a command that
 // fails at once when no server answers. Its error says what to do: a
 // refusal names the credential flags; otherwise it says no server answered
-// and adds hint. The URL is redacted in both.
+// and adds hint. The URL is redacted in both; one that does not parse is
+// not quoted at all.
 func Dial(url, hint string, opts ...nats.Option) (*nats.Conn, error) {
 	nc, err := nats.Connect(url, opts...)
+	if bad, ok := unparsable(err); ok {
+		return nil, bad
+	}
 	if errors.Is(err, nats.ErrAuthorization) {
 		return nil, fmt.Errorf("NATS at %s refused the credentials (%w): pass --creds, or --user and --password", events.Redact(url), err)
 	}
 	if err != nil {
-		// Redacted as text: a URL that does not parse comes back whole in err.
 		return nil, fmt.Errorf("no NATS server at %s (%s): %s", events.Redact(url), events.Redact(err.Error()), hint)
 	}
 	return nc, nil
+}
+
+// quoted matches a quoted part of a URL parser's error.
+var quoted = regexp.MustCompile(`"[^"]*"`)
+
+// unparsable returns, for the error of a NATS URL that does not parse, one
+// that says so without quoting the URL or any part of it: a password is what
+// often makes a URL unparsable (a space or a slash in it), and then Redact
+// cannot tell where it ends.
+func unparsable(err error) (error, bool) {
+	var bad *neturl.Error
+	if !errors.As(err, &bad) {
+		return nil, false
+	}
+	return fmt.Errorf("the NATS URL does not parse (%s): write it as nats://[user:password@]host:port, "+
+		"with any reserved character of the password percent-encoded", quoted.ReplaceAllString(bad.Err.Error(), `"…"`)), true
 }
 
 // Credentials returns the connect options for a credentials file or a user

@@ -34,12 +34,33 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-// TestConnectRedactsABadURL: a URL that does not parse is refused without
-// the password it holds.
+// unparsableURLs are NATS URLs that do not parse, with the secrets their
+// errors must not quote.
+var unparsableURLs = []struct {
+	name, url string
+	secrets   []string
+}{
+	{"a space in the host", "nats://gtm:hunter2-pass@bad host:4222", []string{"hunter2-pass"}},
+	{"an open bracket", "nats://gtm:s3cret@[::1", []string{"s3cret"}},
+	{"a space in the password", "nats://gtm:hunter2 pass@127.0.0.1:4222", []string{"hunter2", "pass@"}},
+	{"a slash in the password", "nats://gtm:hun/ter2@127.0.0.1:4222", []string{"hun", "ter2"}},
+}
+
+// TestConnectRedactsABadURL: a URL that does not parse is refused with an
+// error that says so and quotes no part of the password.
 func TestConnectRedactsABadURL(t *testing.T) {
-	_, _, err := service.Connect(t.Context(), "nats://gtm:hunter2-pass@bad host:4222", "test", slog.New(slog.DiscardHandler))
-	if err == nil || strings.Contains(err.Error(), "hunter2-pass") {
-		t.Fatalf("Connect() = %v, want an error without the password", err)
+	for _, tt := range unparsableURLs {
+		t.Run(tt.name, func(t *testing.T) {
+			_, _, err := service.Connect(t.Context(), tt.url, "test", slog.New(slog.DiscardHandler))
+			if err == nil || !strings.Contains(err.Error(), "does not parse") {
+				t.Fatalf("Connect() = %v, want an error saying the URL does not parse", err)
+			}
+			for _, s := range tt.secrets {
+				if strings.Contains(err.Error(), s) {
+					t.Errorf("err quotes %q: %v", s, err)
+				}
+			}
+		})
 	}
 }
 
@@ -108,8 +129,15 @@ func TestDialSaysWhatToDo(t *testing.T) {
 		{name: "no server", url: "nats://gtm:s3cret-pass@127.0.0.1:1", want: "no NATS server at nats://gtm:[REDACTED]@127.0.0.1:1",
 			secrets: []string{"s3cret-pass"}},
 		{name: "hint", url: "nats://127.0.0.1:1", want: "start one here"},
-		{name: "a URL that does not parse", url: "nats://gtm:s3cret@[::1", want: "no NATS server",
-			secrets: []string{"s3cret"}},
+	}
+	for _, u := range unparsableURLs {
+		tests = append(tests, struct {
+			name    string
+			url     string
+			opts    []nats.Option
+			want    string
+			secrets []string
+		}{name: u.name, url: u.url, want: "the NATS URL does not parse", secrets: u.secrets})
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
