@@ -161,6 +161,9 @@ func printBench(cmd *cobra.Command, rep bench.Report) error {
 			cmd.Printf("%s: %d resends of webhooks answered \"retry later\"; their latency includes the wait\n", r.Name, r.Retried)
 		}
 	}
+	for _, n := range rep.NotRun {
+		cmd.Printf("not run: %s, which needs %s\n", n.Name, n.Why)
+	}
 	return nil
 }
 

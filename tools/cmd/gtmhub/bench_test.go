@@ -1,6 +1,7 @@
 package main
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/gtmhub/gtmhub/tools/internal/bench"
@@ -23,5 +24,20 @@ func TestRatioText(t *testing.T) {
 				t.Errorf("ratioText() = %q, want %q", got, tt.want)
 			}
 		})
+	}
+}
+
+// TestBenchSaysWhatItDidNotRun: a scenario selected that the run cannot
+// measure is named with what it needs, not left out without a word.
+func TestBenchSaysWhatItDidNotRun(t *testing.T) {
+	t.Setenv("GTMHUB_BENCH_POSTGRES_URL", "")
+	out, err := cli(t, "bench", "--only", "store", "--events", "50", "--payload", "300", "--concurrency", "2")
+	if err != nil {
+		t.Fatalf("bench: %v\n%s", err, out)
+	}
+	for _, want := range []string{"store ", "not run: store/postgres, which needs a PostgreSQL database: --postgres-url"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
 	}
 }

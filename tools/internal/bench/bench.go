@@ -100,8 +100,16 @@ type Result struct {
 type Report struct {
 	Config  Config   `json:"config"`
 	Results []Result `json:"results"`
+	// NotRun are the scenarios selected that the run could not measure.
+	NotRun  []NotRun `json:"not_run,omitempty"`
 	PeakRSS int64    `json:"peak_rss_bytes"`
 	GoMax   int      `json:"gomaxprocs"`
+}
+
+// NotRun is a scenario left out of a run, and what it needs.
+type NotRun struct {
+	Name string `json:"name"`
+	Why  string `json:"why"`
 }
 
 // Progress is told what runs and how far it got.
@@ -111,8 +119,9 @@ type Progress func(scenario string, done, total int)
 type scenario struct {
 	name, what, baseline string
 	run                  func(ctx context.Context, e *env, p Progress) (Result, error)
-	// skip, when set, leaves the scenario out of a run it cannot measure.
-	skip func(Config) bool
+	// skip, when set, says what the scenario needs that cfg lacks, or ""
+	// when it can run.
+	skip func(Config) string
 }
 
 // Run measures every scenario of cfg (or those named in cfg.Only).
@@ -140,8 +149,14 @@ func Run(ctx context.Context, cfg Config, progress Progress) (Report, error) {
 	rep.Config.PostgresURL = events.Redact(cfg.PostgresURL)
 	byName := map[string]Result{}
 	for _, s := range scenarios() {
-		if !selected(cfg.Only, s.name) || (s.skip != nil && s.skip(cfg)) {
+		if !selected(cfg.Only, s.name) {
 			continue
+		}
+		if s.skip != nil {
+			if why := s.skip(cfg); why != "" {
+				rep.NotRun = append(rep.NotRun, NotRun{Name: s.name, Why: why})
+				continue
+			}
 		}
 		before, retried := mallocs(), e.retried.Load()
 		r, err := s.run(ctx, e, progress)

@@ -33,7 +33,7 @@ func scenarios() []scenario {
 		// Last: they stop gtmhub, whose store shares their consumer.
 		{name: "store", what: "gtmhub store on SQLite: enriched leads → merged rows, provenance, outbox, change events", baseline: "ceiling/jetstream-consume", run: runStoreSQLite},
 		{name: "store/postgres", what: "the same on PostgreSQL (--postgres-url), in a scratch schema", baseline: "ceiling/jetstream-consume", run: runStorePostgres,
-			skip: func(c Config) bool { return c.PostgresURL == "" }},
+			skip: needsPostgres},
 	}
 }
 

@@ -39,6 +39,14 @@ func runStoreSQLite(ctx context.Context, e *env, p Progress) (Result, error) {
 	return runStore(ctx, e, p, "store", "")
 }
 
+// needsPostgres says what store/postgres needs when cfg has no database for it.
+func needsPostgres(cfg Config) string {
+	if cfg.PostgresURL != "" {
+		return ""
+	}
+	return "a PostgreSQL database: --postgres-url or GTMHUB_BENCH_POSTGRES_URL"
+}
+
 // runStorePostgres runs the store on a schema of its own in the database at
 // Config.PostgresURL, dropped when the scenario ends.
 func runStorePostgres(ctx context.Context, e *env, p Progress) (Result, error) {

@@ -36,13 +36,14 @@ func TestRunStore(t *testing.T) {
 		only     []string
 		postgres string
 		want     []string
+		notRun   string // the scenario reported as not run, if any
 	}{
 		{"sqlite", []string{"ceiling/jetstream-consume", "store"}, "",
-			[]string{"ceiling/jetstream-consume", "store"}},
+			[]string{"ceiling/jetstream-consume", "store"}, "store/postgres"},
 		{"sqlite and postgres", []string{"ceiling/jetstream-consume", "store"}, pgURL,
-			[]string{"ceiling/jetstream-consume", "store", "store/postgres"}},
+			[]string{"ceiling/jetstream-consume", "store", "store/postgres"}, ""},
 		{"after the pipeline", []string{"ceiling/jetstream-consume", "pipeline", "store"}, "",
-			[]string{"ceiling/jetstream-consume", "pipeline", "pipeline/latency", "store"}},
+			[]string{"ceiling/jetstream-consume", "pipeline", "pipeline/latency", "store"}, "store/postgres"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -61,6 +62,16 @@ func TestRunStore(t *testing.T) {
 			}
 			if strings.Join(got, ",") != strings.Join(tt.want, ",") {
 				t.Errorf("results %v, want %v", got, tt.want)
+			}
+			var notRun []string
+			for _, n := range rep.NotRun {
+				notRun = append(notRun, n.Name)
+				if !strings.Contains(n.Why, "--postgres-url") {
+					t.Errorf("not run: %s needs %q, want it to name --postgres-url", n.Name, n.Why)
+				}
+			}
+			if strings.Join(notRun, ",") != tt.notRun {
+				t.Errorf("not run %v, want %q", notRun, tt.notRun)
 			}
 		})
 	}
