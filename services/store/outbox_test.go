@@ -4,11 +4,14 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"log/slog"
 	"reflect"
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/cloudevents/sdk-go/v2/event"
 
 	"github.com/gtmhub/gtmhub/contracts"
 	"github.com/gtmhub/gtmhub/events"
@@ -231,5 +234,63 @@ func TestRelaySweepsOnlyStaleEntries(t *testing.T) {
 	}
 	if ids := pendingIDs(t, s); len(ids) != 0 {
 		t.Errorf("outbox still holds %v", ids)
+	}
+}
+
+// TestRemoveInChunks: removing published entries takes them out in chunks
+// of removeChunk, a short chunk and repeated or already removed entries
+// included, and leaves every other entry.
+func TestRemoveInChunks(t *testing.T) {
+	for _, b := range testBackends {
+		t.Run(b.name, func(t *testing.T) {
+			ctx := context.Background()
+			s := b.open(t)
+			n := 2*removeChunk + 6
+			seqs := make([]int64, 0, n)
+			err := s.Update(ctx, func(tx recordTx) error {
+				for i := range n {
+					ev := event.New()
+					ev.SetID(fmt.Sprint("change-", i))
+					ev.SetSource(Source)
+					ev.SetType(contracts.TypeContactCreated)
+					seq, err := tx.Enqueue(ctx, outboxEntry{inputID: fmt.Sprint("in-", i), subject: events.SubjectContactCreated,
+						event: ev, createdAt: t0})
+					if err != nil {
+						return err
+					}
+					seqs = append(seqs, seq)
+				}
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			steps := []struct {
+				name   string
+				remove []int64
+				keep   []int64
+			}{
+				{"more than a chunk, one twice", append(slices.Clone(seqs[:removeChunk+3]), seqs[1]), seqs[removeChunk+3:]},
+				{"a short chunk, one already removed", []int64{seqs[0], seqs[n-1], seqs[removeChunk+5]},
+					slices.Concat(seqs[removeChunk+3:removeChunk+5], seqs[removeChunk+6:n-1])},
+				{"the rest", seqs, nil},
+			}
+			for _, st := range steps {
+				if err := s.Done(ctx, st.remove...); err != nil {
+					t.Fatalf("%s: %v", st.name, err)
+				}
+				left, err := s.PendingBefore(ctx, t0.Add(time.Hour), 10*n)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var got []int64
+				for _, e := range left {
+					got = append(got, e.seq)
+				}
+				if !slices.Equal(got, st.keep) {
+					t.Fatalf("after removing %s: outbox holds %v, want %v", st.name, got, st.keep)
+				}
+			}
+		})
 	}
 }

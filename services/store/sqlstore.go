@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -89,7 +90,7 @@ func newSQLStore(ctx context.Context, d dialect, writer, reader *sql.DB) (*sqlSt
 			WHERE input_event_id = ? ORDER BY seq`),
 		pendingBefore: r(`SELECT seq, input_event_id, subject, event, created_at FROM outbox
 			WHERE created_at <= ? ORDER BY seq LIMIT ?`),
-		delete: r(`DELETE FROM outbox WHERE seq = ?`),
+		delete: r(`DELETE FROM outbox WHERE seq IN (?` + strings.Repeat(", ?", removeChunk-1) + `)`),
 		addActivity: r(`INSERT INTO activities (email, event_id, type, source, event_time) VALUES (?, ?, ?, ?, ?)
 			ON CONFLICT (email, event_id) DO NOTHING`),
 		activities: r(`SELECT event_id, type, source, event_time FROM activities WHERE email = ?
@@ -522,9 +523,20 @@ func (t *sqlTx) Enqueue(ctx context.Context, e outboxEntry) (int64, error) {
 	return seq, nil
 }
 
+// removeChunk is how many outbox entries one statement removes: the
+// entries published since the last batch go in a statement or two instead
+// of one each.
+const removeChunk = 32
+
 func (t *sqlTx) Remove(ctx context.Context, seqs ...int64) error {
-	for _, seq := range seqs {
-		if _, err := t.tx.ExecContext(ctx, t.s.q.delete, seq); err != nil {
+	args := make([]any, removeChunk)
+	for chunk := range slices.Chunk(seqs, removeChunk) {
+		for i := range args {
+			// A short chunk repeats its last entry: the statement is
+			// prepared for removeChunk of them.
+			args[i] = chunk[min(i, len(chunk)-1)]
+		}
+		if _, err := t.tx.ExecContext(ctx, t.s.q.delete, args...); err != nil {
 			return err
 		}
 	}
