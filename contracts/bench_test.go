@@ -1,6 +1,7 @@
 package contracts
 
 import (
+	"encoding/json"
 	"testing"
 )
 
@@ -40,5 +41,64 @@ func BenchmarkValidate(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// BenchmarkDecode validates and decodes the change events notify reads:
+// with Decode, and with Validate then json.Unmarshal as before it.
+func BenchmarkDecode(b *testing.B) {
+	for _, typ := range []string{TypeContactCreated, TypeContactUpdated} {
+		raw := example(b, typ)
+		b.Run(typ+"/Decode", func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := Decode(typ, raw); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run(typ+"/Validate+Unmarshal", func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := Validate(typ, raw); err != nil {
+					b.Fatal(err)
+				}
+				var v any
+				if err := json.Unmarshal(raw, &v); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// TestDecodeReadsOnce: the example of every type whose documents the plan
+// judges is decoded from its one parse, not handed on to Validate and
+// encoding/json; the change events notify reads are among them.
+func TestDecodeReadsOnce(t *testing.T) {
+	schemas, err := compiledSchemas()
+	if err != nil {
+		t.Fatal(err)
+	}
+	judged := 0
+	for _, e := range Catalog() {
+		t.Run(e.Type, func(t *testing.T) {
+			data, p := example(t, e.Type), schemas[e.Type].plan
+			if p.conformsData(data) == unknown {
+				return // left to the library: a schema the plan does not cover
+			}
+			judged++
+			if _, ok := p.decodeConforming(data); !ok {
+				t.Errorf("the example of %s was not decoded from its parse", e.Type)
+			}
+		})
+	}
+	for _, typ := range []string{TypeContactCreated, TypeContactUpdated, TypeCompanyCreated, TypeCompanyUpdated} {
+		if schemas[typ].plan.conformsData(example(t, typ)) == unknown {
+			t.Errorf("the plan leaves %s to the library", typ)
+		}
+	}
+	if judged == 0 {
+		t.Error("the plan judged no example")
 	}
 }

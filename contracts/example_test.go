@@ -31,6 +31,25 @@ func ExampleValidate() {
 	// /signal_score: must be at most 100
 }
 
+// Decode checks data against its type's schema and returns it decoded, as a
+// consumer that reads it as generic JSON (a rules engine) wants it.
+func ExampleDecode() {
+	doc, err := contracts.Decode(contracts.TypeLeadCaptured, []byte(`{"email": "ada@example.com", "signal_score": 93}`))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	lead := doc.(map[string]any)
+	fmt.Println(lead["email"], lead["signal_score"].(float64) > 90)
+
+	_, err = contracts.Decode(contracts.TypeLeadCaptured, []byte(`{"signal_score": 93}`))
+	var verr *contracts.ValidationError
+	fmt.Println(errors.As(err, &verr))
+	// Output:
+	// ada@example.com true
+	// true
+}
+
 // A ValidationError marshals to a body that can be sent back as is, for
 // example with HTTP status 422.
 func ExampleValidationError() {

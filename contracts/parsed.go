@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"slices"
+	"strconv"
 	"unicode/utf8"
 
 	"github.com/valyala/fastjson"
@@ -24,16 +25,80 @@ var parsers fastjson.ParserPool
 
 // conformsData tells whether data, a JSON document, satisfies p's schema.
 func (p *plan) conformsData(data []byte) verdict {
+	verdict := unknown
+	parsed(data, func(v *fastjson.Value) { verdict = p.conforms(v) })
+	return verdict
+}
+
+// decodeConforming returns data as encoding/json decodes it into an any,
+// and true, when data satisfies p's schema and the plan could tell.
+func (p *plan) decodeConforming(data []byte) (any, bool) {
+	var (
+		doc any
+		ok  bool
+	)
+	parsed(data, func(v *fastjson.Value) {
+		if p.conforms(v) == conforming {
+			doc, ok = decodedValue(v, 0)
+		}
+	})
+	return doc, ok
+}
+
+// parsed calls fn with data parsed in place, unless data is a document
+// that fastjson and encoding/json could read differently. v is valid only
+// during fn.
+func parsed(data []byte, fn func(v *fastjson.Value)) {
 	if !json.Valid(data) || hasSurrogateEscape(data) {
-		return unknown
+		return
 	}
 	parser := parsers.Get()
 	defer parsers.Put(parser)
-	v, err := parser.ParseBytes(data)
-	if err != nil {
-		return unknown
+	if v, err := parser.ParseBytes(data); err == nil {
+		fn(v)
 	}
-	return p.conforms(v)
+}
+
+// decodedValue builds from v what encoding/json decodes it to in an any:
+// map[string]any, []any, string, float64, bool or nil. It returns false for
+// what kindOf cannot judge and for a number that does not fit a float64,
+// which encoding/json refuses.
+func decodedValue(v *fastjson.Value, depth int) (any, bool) {
+	if depth > maxDepth || kindOf(v) == 0 {
+		return nil, false
+	}
+	switch v.Type() {
+	case fastjson.TypeObject:
+		o := v.GetObject()
+		m := make(map[string]any, o.Len())
+		ok := true
+		o.Visit(func(name []byte, member *fastjson.Value) {
+			if ok {
+				m[string(name)], ok = decodedValue(member, depth+1)
+			}
+		})
+		return m, ok
+	case fastjson.TypeArray:
+		items := v.GetArray()
+		out := make([]any, len(items))
+		for i, item := range items {
+			var ok bool
+			if out[i], ok = decodedValue(item, depth+1); !ok {
+				return nil, false
+			}
+		}
+		return out, true
+	case fastjson.TypeString:
+		return string(v.GetStringBytes()), true
+	case fastjson.TypeNumber:
+		f, err := strconv.ParseFloat(string(numberText(v)), 64)
+		return f, err == nil
+	case fastjson.TypeTrue:
+		return true, true
+	case fastjson.TypeFalse:
+		return false, true
+	}
+	return nil, true // null
 }
 
 // conformsValue tells whether v, a document decoded by encoding/json,

@@ -138,6 +138,29 @@ func Validate(eventType string, data []byte) error {
 	return validate(eventType, sch, doc)
 }
 
+// Decode is [Validate] for a consumer that wants the data as encoding/json
+// decodes it into an any (objects as map[string]any, numbers as float64):
+// it returns the document when it is valid, reading it once for both where
+// [Validate] and [json.Unmarshal] would read it twice, and the errors of
+// [Validate] otherwise.
+func Decode(eventType string, data []byte) (any, error) {
+	sch, err := schemaFor(eventType)
+	if err != nil {
+		return nil, err
+	}
+	if doc, ok := sch.plan.decodeConforming(data); ok {
+		return doc, nil
+	}
+	if err := Validate(eventType, data); err != nil {
+		return nil, err
+	}
+	var doc any
+	if err := json.Unmarshal(data, &doc); err != nil {
+		return nil, fmt.Errorf("%w: %s: %w", ErrInvalidJSON, eventType, err)
+	}
+	return doc, nil
+}
+
 // ValidateValue is [Validate] for data already decoded by encoding/json into
 // an any (numbers as float64 or json.Number). Its fast path encodes v
 // again, so a consumer that has the data as received should call

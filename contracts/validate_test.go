@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/gtmhub/gtmhub/contracts"
@@ -155,4 +156,85 @@ func TestValidationErrorRootMessage(t *testing.T) {
 	if got, want := err.Error(), "contracts: invalid com.gtmhub.notification.sent data: (root): must be an object, not a string"; got != want {
 		t.Errorf("Error() = %q, want %q", got, want)
 	}
+}
+
+// TestDecode: Decode returns what encoding/json decodes a valid document to,
+// for every example and for the JSON that the fast path must leave to the
+// library, and Validate's errors for the rest.
+func TestDecode(t *testing.T) {
+	examples, err := filepath.Glob(filepath.Join("examples", "*.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	updated, err := os.ReadFile(filepath.Join("examples", contracts.TypeContactUpdated+".json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// change sets the new value of the example's first change, a free-form
+	// JSON value, to value.
+	change := func(value string) []byte {
+		return []byte(strings.Replace(string(updated), `"new": "CTO"`, `"new": `+value, 1))
+	}
+	tests := []struct {
+		name string
+		typ  string
+		data []byte
+		want error // nil: the document as encoding/json decodes it
+	}{
+		{"escapes", contracts.TypeContactUpdated, change(`"caf\u00e9 \"q\" \\ \n \ud83d\ude00"`), nil},
+		{"a large integer", contracts.TypeContactUpdated, change(`123456789012345678901234567890`), nil},
+		{"an exponent", contracts.TypeContactUpdated, change(`-1.5e-7`), nil},
+		{"a member twice", contracts.TypeContactUpdated, change(`{"a": 1, "a": 2}`), nil},
+		{"invalid UTF-8", contracts.TypeContactUpdated, change("\"\xff\xfe\""), nil},
+		{"deep nesting", contracts.TypeContactUpdated, change(strings.Repeat("[", 80) + strings.Repeat("]", 80)), nil},
+		{"a number too large for a float64", contracts.TypeContactUpdated, change(`1e400`), contracts.ErrInvalidJSON},
+		{"not JSON", contracts.TypeContactUpdated, []byte(`{"contact":`), contracts.ErrInvalidJSON},
+		{"no data", contracts.TypeContactUpdated, nil, contracts.ErrInvalidJSON},
+		{"an unknown type", "com.example.unknown", []byte(`{}`), contracts.ErrUnknownType},
+	}
+	for _, file := range examples {
+		typ := strings.TrimSuffix(filepath.Base(file), ".json")
+		data, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tests = append(tests, struct {
+			name string
+			typ  string
+			data []byte
+			want error
+		}{"example " + typ, typ, data, nil})
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := contracts.Decode(tt.typ, tt.data)
+			if tt.want != nil {
+				if !errors.Is(err, tt.want) {
+					t.Fatalf("Decode() = %v, %v; want %v", got, err, tt.want)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			var want any
+			if err := json.Unmarshal(tt.data, &want); err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(got, want) {
+				t.Errorf("Decode() = %#v\nencoding/json: %#v", got, want)
+			}
+		})
+	}
+
+	t.Run("invalid", func(t *testing.T) {
+		data, err := os.ReadFile(filepath.Join("testdata", "invalid", "contact.updated.bad.json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var verr *contracts.ValidationError
+		if _, err := contracts.Decode(contracts.TypeContactUpdated, data); !errors.As(err, &verr) || len(verr.Fields) == 0 {
+			t.Errorf("Decode() = %v, want a *ValidationError", err)
+		}
+	})
 }

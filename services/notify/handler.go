@@ -379,11 +379,11 @@ func (n *notifier) publish(ctx context.Context, trigger event.Event, id string, 
 // decodeData decodes the event's JSON object and, for a type the contracts
 // know, checks it against its schema.
 func decodeData(ev event.Event) (map[string]any, error) {
-	if err := contracts.Validate(ev.Type(), ev.Data()); err != nil && !errors.Is(err, contracts.ErrUnknownType) {
-		return nil, err
+	v, err := contracts.Decode(ev.Type(), ev.Data())
+	if errors.Is(err, contracts.ErrUnknownType) {
+		err = json.Unmarshal(ev.Data(), &v)
 	}
-	var v any
-	if err := json.Unmarshal(ev.Data(), &v); err != nil {
+	if err != nil {
 		return nil, fmt.Errorf("decode %s data: %w", ev.Type(), err)
 	}
 	data, ok := v.(map[string]any)
