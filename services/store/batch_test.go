@@ -145,21 +145,7 @@ func TestBatchRemovesPublishedEntriesWithTheNextWrite(t *testing.T) {
 		t.Run(b.name, func(t *testing.T) {
 			ctx := context.Background()
 			s := b.open(t)
-			var seqs []int64
-			err := s.Update(ctx, func(tx recordTx) error {
-				for i := range 3 {
-					ev := enriched(t, fmt.Sprintf("change-%d", i), clock, contracts.LeadEnriched{})
-					seq, err := tx.Enqueue(ctx, outboxEntry{inputID: "in", subject: "gtm.records.contact.created", event: ev, createdAt: clock})
-					if err != nil {
-						return err
-					}
-					seqs = append(seqs, seq)
-				}
-				return nil
-			})
-			if err != nil {
-				t.Fatal(err)
-			}
+			seqs := enqueueChanges(t, s, 3)
 			cs := &countingStore{recordStore: s}
 			bt := newBatcher(cs, maxBatch)
 			bt.removeEvery = time.Hour // removals ride on writes, or go at the stop

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"path/filepath"
 	"sync"
@@ -13,6 +14,7 @@ import (
 	"go.opentelemetry.io/otel/propagation"
 
 	"github.com/gtmhub/gtmhub/contracts"
+	"github.com/gtmhub/gtmhub/events"
 )
 
 // testBackends are the databases every storage test runs on: the
@@ -129,4 +131,27 @@ func changeOf(t testing.TB, p published) (typ string, changes []contracts.FieldC
 		t.Fatalf("decode %s: %v", ev.ID(), err)
 	}
 	return ev.Type(), data.Changes, data.Provenance
+}
+
+// enqueueChanges adds n change events of the input event "in" to the outbox
+// of s in one transaction and returns their sequences.
+func enqueueChanges(t testing.TB, s recordStore, n int) []int64 {
+	t.Helper()
+	var seqs []int64
+	err := s.Update(context.Background(), func(tx recordTx) error {
+		for i := range n {
+			ev := enriched(t, fmt.Sprintf("change-%d", i), clock, contracts.LeadEnriched{})
+			seq, err := tx.Enqueue(context.Background(), outboxEntry{inputID: "in",
+				subject: events.SubjectContactCreated, event: ev, createdAt: clock})
+			if err != nil {
+				return err
+			}
+			seqs = append(seqs, seq)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return seqs
 }

@@ -4,14 +4,11 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"fmt"
 	"log/slog"
 	"reflect"
 	"slices"
 	"testing"
 	"time"
-
-	"github.com/cloudevents/sdk-go/v2/event"
 
 	"github.com/gtmhub/gtmhub/contracts"
 	"github.com/gtmhub/gtmhub/events"
@@ -246,25 +243,7 @@ func TestRemoveInChunks(t *testing.T) {
 			ctx := context.Background()
 			s := b.open(t)
 			n := 2*removeChunk + 6
-			seqs := make([]int64, 0, n)
-			err := s.Update(ctx, func(tx recordTx) error {
-				for i := range n {
-					ev := event.New()
-					ev.SetID(fmt.Sprint("change-", i))
-					ev.SetSource(Source)
-					ev.SetType(contracts.TypeContactCreated)
-					seq, err := tx.Enqueue(ctx, outboxEntry{inputID: fmt.Sprint("in-", i), subject: events.SubjectContactCreated,
-						event: ev, createdAt: t0})
-					if err != nil {
-						return err
-					}
-					seqs = append(seqs, seq)
-				}
-				return nil
-			})
-			if err != nil {
-				t.Fatal(err)
-			}
+			seqs := enqueueChanges(t, s, n)
 			steps := []struct {
 				name   string
 				remove []int64
@@ -279,7 +258,7 @@ func TestRemoveInChunks(t *testing.T) {
 				if err := s.Done(ctx, st.remove...); err != nil {
 					t.Fatalf("%s: %v", st.name, err)
 				}
-				left, err := s.PendingBefore(ctx, t0.Add(time.Hour), 10*n)
+				left, err := s.PendingBefore(ctx, clock.Add(time.Hour), 10*n)
 				if err != nil {
 					t.Fatal(err)
 				}
