@@ -2,10 +2,6 @@ package store
 
 import (
 	"context"
-	"crypto/rand"
-	"database/sql"
-	"encoding/hex"
-	"net/url"
 	"os"
 	"testing"
 
@@ -52,30 +48,14 @@ func openTestPostgres(t testing.TB) *sqlStore {
 // the test ends, and returns a URL whose connections use it.
 func testPostgresSchema(t testing.TB) string {
 	t.Helper()
-	ctx := context.Background()
-	base := testPostgresURL(t)
-	admin, err := sql.Open("pgx", base) // the driver pgx/v5/stdlib registers
+	dsn, drop, err := pgtest.Schema(context.Background(), testPostgresURL(t), "test_")
 	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { admin.Close() })
-	b := make([]byte, 8)
-	_, _ = rand.Read(b)
-	schema := "test_" + hex.EncodeToString(b)
-	if _, err := admin.ExecContext(ctx, "CREATE SCHEMA "+schema); err != nil {
 		t.Fatalf("create schema: %v", err)
 	}
-	u, err := url.Parse(base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
 	t.Cleanup(func() { // after the cleanups registered later, which close the store
-		if _, err := admin.ExecContext(ctx, "DROP SCHEMA "+schema+" CASCADE"); err != nil {
+		if err := drop(); err != nil {
 			t.Errorf("drop schema: %v", err)
 		}
 	})
-	return u.String()
+	return dsn
 }

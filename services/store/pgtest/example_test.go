@@ -1,6 +1,7 @@
 package pgtest_test
 
 import (
+	"context"
 	"fmt"
 	"strings"
 
@@ -19,4 +20,23 @@ func Example() {
 	}
 	fmt.Println(strings.HasPrefix(url, "postgres://"))
 	// Output: true
+}
+
+// A test that creates tables works in a scratch schema of its own, which it
+// drops when it is done.
+func ExampleSchema() {
+	var pg pgtest.Server
+	defer pg.Stop()
+	base, err := pg.URL()
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	dsn, drop, err := pgtest.Schema(context.Background(), base, "example_")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(strings.Contains(dsn, "search_path=example_"), drop())
+	// Output: true <nil>
 }

@@ -1,14 +1,20 @@
 // Package pgtest gives tests a PostgreSQL server: the one the
 // GTMHUB_TEST_DATABASE_URL environment variable names (CI sets it), or else
 // a throwaway one it starts with the machine's initdb and pg_ctl (the
-// Debian postgresql package) and stops when asked.
+// Debian postgresql package) and stops when asked. Tests and benchmarks
+// keep their tables apart in scratch schemas of it (Schema).
 package pgtest
 
 import (
 	"bytes"
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net"
+	"net/url"
 	"os"
 	"os/exec"
 	"os/user"
@@ -16,6 +22,8 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+
+	_ "github.com/jackc/pgx/v5/stdlib" // the driver the store uses
 )
 
 // EnvURL names the environment variable holding the URL of a PostgreSQL
@@ -52,6 +60,34 @@ func (s *Server) Stop() {
 		s.stop()
 		s.stop = nil
 	}
+}
+
+// Schema creates a schema with a unique name, prefix and random hex, in the
+// database at base, and returns a URL whose connections use it and the
+// function that drops it with everything in it.
+func Schema(ctx context.Context, base, prefix string) (dsn string, drop func() error, err error) {
+	u, err := url.Parse(base)
+	if err != nil {
+		return "", nil, errors.New("the database URL does not parse")
+	}
+	admin, err := sql.Open("pgx", base)
+	if err != nil {
+		return "", nil, err
+	}
+	b := make([]byte, 8)
+	_, _ = rand.Read(b)
+	schema := prefix + hex.EncodeToString(b)
+	if _, err := admin.ExecContext(ctx, "CREATE SCHEMA "+schema); err != nil {
+		return "", nil, errors.Join(err, admin.Close())
+	}
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	drop = func() error {
+		_, err := admin.ExecContext(context.WithoutCancel(ctx), "DROP SCHEMA "+schema+" CASCADE")
+		return errors.Join(err, admin.Close())
+	}
+	return u.String(), drop, nil
 }
 
 // start runs initdb and pg_ctl on a temporary directory and a free

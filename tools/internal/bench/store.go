@@ -2,9 +2,6 @@ package bench
 
 import (
 	"context"
-	"crypto/rand"
-	"database/sql"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -15,12 +12,12 @@ import (
 
 	"github.com/cloudevents/sdk-go/v2/event"
 	"github.com/google/uuid"
-	_ "github.com/jackc/pgx/v5/stdlib" // the PostgreSQL driver the store uses
 
 	"github.com/gtmhub/gtmhub/contracts"
 	"github.com/gtmhub/gtmhub/events"
 	"github.com/gtmhub/gtmhub/events/service"
 	"github.com/gtmhub/gtmhub/services/store"
+	"github.com/gtmhub/gtmhub/services/store/pgtest"
 )
 
 // The store scenarios run gtmhub's store service on its own, on a database
@@ -215,24 +212,10 @@ func scratchSchema(ctx context.Context, base string) (string, func() error, erro
 	if err != nil {
 		return "", nil, errors.New("--postgres-url does not parse as a URL")
 	}
-	admin, err := sql.Open("pgx", base)
+	dsn, drop, err := pgtest.Schema(ctx, base, "gtmhub_bench_")
 	if err != nil {
-		return "", nil, err
-	}
-	b := make([]byte, 6)
-	_, _ = rand.Read(b)
-	schema := "gtmhub_bench_" + hex.EncodeToString(b)
-	if _, err := admin.ExecContext(ctx, "CREATE SCHEMA "+schema); err != nil {
-		_ = admin.Close()
 		return "", nil, fmt.Errorf("PostgreSQL at %s: create a scratch schema: %s: --postgres-url must name a database its user may create schemas in",
 			u.Redacted(), events.Redact(err.Error()))
 	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	drop := func() error {
-		_, err := admin.ExecContext(context.WithoutCancel(ctx), "DROP SCHEMA "+schema+" CASCADE")
-		return errors.Join(err, admin.Close())
-	}
-	return u.String(), drop, nil
+	return dsn, drop, nil
 }
