@@ -30,8 +30,12 @@ SQLite and, given --postgres-url, on PostgreSQL in a scratch schema it drops
 after. Latency is
 measured open loop (each request timed from when it was due), after a second
 of warm-up: HJ and ingest at half their own peak, the pipeline end to end at
---rate. gtmhub figures are shown as a ratio of their ceiling. Run it at
---events 10000, 100000 and 1000000 to see the cost per event stay flat.`,
+--rate. gtmhub figures are shown as a ratio of their ceiling, beside the
+CPU time and allocations each operation cost the process. --scale
+10000,100000,1000000 then runs the pipeline with each of those numbers of
+leads in turn, on the data of the steps before, and shows each step's rate
+and cost per lead beside the first step's: whether the cost stays flat as
+the stores grow.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if only != "" {
 				cfg.Only = strings.Split(only, ",")
@@ -70,6 +74,7 @@ of warm-up: HJ and ingest at half their own peak, the pipeline end to end at
 	f.StringVar(&cfg.DataDir, "data-dir", "", "scratch directory (default: a temporary one, removed after)")
 	f.BoolVar(&cfg.SyncAlways, "sync-always", false, "the embedded server syncs every write before acknowledging it (sync_interval: always)")
 	f.StringVar(&cfg.PostgresURL, "postgres-url", "", "PostgreSQL database for the store/postgres scenario, which works in a scratch schema and drops it (env GTMHUB_BENCH_POSTGRES_URL)")
+	f.IntSliceVar(&cfg.Scale, "scale", nil, "run the pipeline with each of these numbers of leads in turn (e.g. 10000,100000,1000000) and compare their cost per lead")
 	f.DurationVar(&cfg.DedupWindow, "dedup-window", 0, "every stream's Nats-Msg-Id de-duplication window, at least 100ms (default: gtmhub's 2m)")
 	return cmd
 }
@@ -142,9 +147,12 @@ func printBench(cmd *cobra.Command, rep bench.Report) error {
 	var rows [][]string
 	for _, r := range rep.Results {
 		rows = append(rows, []string{r.Name, fmt.Sprint(r.Ops), fmt.Sprintf("%.0f/s", r.PerSecond), ms(r.P50), ms(r.P99), ms(r.P999),
-			ratioText(r), fmt.Sprintf("%.0f", r.AllocsOp)})
+			ratioText(r), micros(r.CPUOp), fmt.Sprintf("%.0f", r.AllocsOp)})
 	}
-	if err := p.print(nil, []string{"SCENARIO", "OPS", "RATE", "P50", "P99", "P99.9", "VS CEILING", "ALLOCS/OP"}, rows); err != nil {
+	if err := p.print(nil, []string{"SCENARIO", "OPS", "RATE", "P50", "P99", "P99.9", "VS CEILING", "CPU/OP", "ALLOCS/OP"}, rows); err != nil {
+		return err
+	}
+	if err := printScale(cmd, p, rep.Results); err != nil {
 		return err
 	}
 	cmd.Printf("\npeak RSS %.0f MiB, GOMAXPROCS %d, %d-byte leads, %d clients\n", float64(rep.PeakRSS)/(1<<20), rep.GoMax,
@@ -165,6 +173,63 @@ func printBench(cmd *cobra.Command, rep bench.Report) error {
 		cmd.Printf("not run: %s, which needs %s\n", n.Name, n.Why)
 	}
 	return nil
+}
+
+// printScale prints the pipeline/scale steps, if the run had any: each
+// step's rate and cost per lead beside the first step's.
+func printScale(cmd *cobra.Command, p printer, results []bench.Result) error {
+	rows := scaleRows(results)
+	if len(rows) == 0 {
+		return nil
+	}
+	cmd.Printf("\ncost per lead as the stores grow (each step adds its leads to what the scenarios before it stored):\n")
+	return p.print(nil, []string{"LEADS", "STEPS' TOTAL", "RATE", "VS FIRST", "CPU/LEAD", "VS FIRST", "ALLOCS/LEAD", "VS FIRST", "RSS AFTER"}, rows)
+}
+
+// scaleRows are the table rows of the pipeline/scale steps among results.
+func scaleRows(results []bench.Result) [][]string {
+	var (
+		rows  [][]string
+		first bench.Result
+		held  int
+	)
+	for _, r := range results {
+		if !strings.HasPrefix(r.Name, bench.ScalePrefix) {
+			continue
+		}
+		if rows == nil {
+			first = r
+		}
+		held += r.Ops
+		rows = append(rows, []string{fmt.Sprint(r.Ops), fmt.Sprint(held), fmt.Sprintf("%.0f/s", r.PerSecond),
+			times(r.PerSecond, first.PerSecond), micros(r.CPUOp), times(float64(r.CPUOp), float64(first.CPUOp)),
+			fmt.Sprintf("%.0f", r.AllocsOp), times(r.AllocsOp, first.AllocsOp), mib(r.RSS)})
+	}
+	return rows
+}
+
+// times is v as a multiple of base ("1.12×"), or "-" without a base.
+func times(v, base float64) string {
+	if base <= 0 || v <= 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.2f×", v/base)
+}
+
+// micros is d in microseconds, "-" when not measured.
+func micros(d time.Duration) string {
+	if d <= 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.0fµs", float64(d)/float64(time.Microsecond))
+}
+
+// mib is n bytes in MiB, "-" when not measured.
+func mib(n int64) string {
+	if n <= 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.0f MiB", float64(n)/(1<<20))
 }
 
 func ms(d time.Duration) string {

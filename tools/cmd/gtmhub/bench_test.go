@@ -1,8 +1,11 @@
 package main
 
 import (
+	"fmt"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gtmhub/gtmhub/tools/internal/bench"
 )
@@ -24,6 +27,54 @@ func TestRatioText(t *testing.T) {
 				t.Errorf("ratioText() = %q, want %q", got, tt.want)
 			}
 		})
+	}
+}
+
+// TestScaleRows: each pipeline/scale step is shown beside the first, the
+// other scenarios not at all.
+func TestScaleRows(t *testing.T) {
+	step := func(n int, rate float64, cpu time.Duration, allocs float64) bench.Result {
+		return bench.Result{Name: bench.ScalePrefix + fmt.Sprint(n), Ops: n, PerSecond: rate, CPUOp: cpu, AllocsOp: allocs, RSS: 300 << 20}
+	}
+	tests := []struct {
+		name    string
+		results []bench.Result
+		want    [][]string
+	}{
+		{"no steps", []bench.Result{{Name: "pipeline", Ops: 10, PerSecond: 5}}, nil},
+		{"steps among other scenarios", []bench.Result{
+			{Name: "pipeline", Ops: 10, PerSecond: 5},
+			step(10_000, 1_600, 1200*time.Microsecond, 2500),
+			step(100_000, 1_200, 1500*time.Microsecond, 2450),
+			{Name: "store", Ops: 10, PerSecond: 5},
+		}, [][]string{
+			{"10000", "10000", "1600/s", "1.00×", "1200µs", "1.00×", "2500", "1.00×", "300 MiB"},
+			{"100000", "110000", "1200/s", "0.75×", "1500µs", "1.25×", "2450", "0.98×", "300 MiB"},
+		}},
+		{"CPU not measured", []bench.Result{step(100, 50, 0, 10)}, [][]string{
+			{"100", "100", "50/s", "1.00×", "-", "-", "10", "1.00×", "300 MiB"},
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := scaleRows(tt.results); !slices.EqualFunc(got, tt.want, slices.Equal) {
+				t.Errorf("scaleRows() = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+// TestBenchScale runs the CLI with --scale: the steps' table follows the
+// scenarios'.
+func TestBenchScale(t *testing.T) {
+	out, err := cli(t, "bench", "--only", "pipeline/scale", "--scale", "40,80", "--events", "40", "--payload", "300", "--concurrency", "2")
+	if err != nil {
+		t.Fatalf("bench: %v\n%s", err, out)
+	}
+	for _, want := range []string{"CPU/OP", "pipeline/scale/40 ", "pipeline/scale/80 ", "cost per lead as the stores grow", "STEPS' TOTAL"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
 	}
 }
 

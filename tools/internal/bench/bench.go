@@ -50,6 +50,10 @@ type Config struct {
 	// PostgresURL is a PostgreSQL database for the store/postgres
 	// scenario, which works in a schema of its own and drops it after.
 	PostgresURL string `json:",omitempty"`
+	// Scale are the sizes of the pipeline/scale steps: the pipeline run
+	// with each of these many leads, one step after another on the same
+	// stack, so that the cost per lead can be read as the data grows.
+	Scale []int `json:",omitempty"`
 }
 
 // minDedupWindow is the shortest de-duplication window NATS accepts.
@@ -66,6 +70,9 @@ func (c Config) Validate() error {
 	}
 	if c.PostgresURL == "" && slices.Contains(c.Only, "store/postgres") {
 		errs = append(errs, errors.New("store/postgres needs --postgres-url"))
+	}
+	if slices.ContainsFunc(c.Scale, func(n int) bool { return n <= 0 }) {
+		errs = append(errs, fmt.Errorf("--scale %v: every step needs a positive number of leads", c.Scale))
 	}
 	if c.DedupWindow != 0 && c.DedupWindow < minDedupWindow {
 		errs = append(errs, fmt.Errorf("--dedup-window %s is below the %s NATS accepts", c.DedupWindow, minDedupWindow))
@@ -91,6 +98,11 @@ type Result struct {
 	Baseline  string        `json:"baseline,omitempty"`
 	Ratio     float64       `json:"ratio,omitempty"` // PerSecond / baseline's PerSecond
 	AllocsOp  float64       `json:"allocs_per_op"`   // whole process, server included
+	// CPUOp is the process's CPU time, user and system, per operation:
+	// the server, the load generator and the fakes included.
+	CPUOp time.Duration `json:"cpu_per_op_ns,omitempty"`
+	// RSS is the process's resident memory when the scenario ended.
+	RSS int64 `json:"rss_bytes,omitempty"`
 	// Retried counts the resends of webhooks answered "retry later" (503,
 	// 429), each after its Retry-After; their latency includes the wait.
 	Retried int64 `json:"retried,omitempty"`
@@ -148,7 +160,7 @@ func Run(ctx context.Context, cfg Config, progress Progress) (Report, error) {
 	rep.Config.NATSURL = events.Redact(cfg.NATSURL) // the report is printed
 	rep.Config.PostgresURL = events.Redact(cfg.PostgresURL)
 	byName := map[string]Result{}
-	for _, s := range scenarios() {
+	for _, s := range scenarios(cfg) {
 		if !selected(cfg.Only, s.name) {
 			continue
 		}
@@ -158,17 +170,21 @@ func Run(ctx context.Context, cfg Config, progress Progress) (Report, error) {
 				continue
 			}
 		}
-		before, retried := mallocs(), e.retried.Load()
+		before, cpu, retried := mallocs(), cpuTime(), e.retried.Load()
 		r, err := s.run(ctx, e, progress)
 		if err != nil {
 			return rep, fmt.Errorf("%s: %w", s.name, err)
 		}
-		allocated := mallocs() - before
+		allocated, used := mallocs()-before, cpuTime()-cpu
+		r.RSS = procStatus("VmRSS:")
 		r.Name, r.What, r.Baseline = s.name, s.what, s.baseline
 		r.Retried = e.retried.Load() - retried
 		if r.Ops > 0 {
 			if r.AllocsOp == 0 {
 				r.AllocsOp = perOp(allocated, r.Ops)
+			}
+			if r.CPUOp == 0 {
+				r.CPUOp = used / time.Duration(r.Ops)
 			}
 			if r.PerSecond == 0 {
 				r.PerSecond = float64(r.Ops) / r.Elapsed.Seconds()
@@ -180,7 +196,7 @@ func Run(ctx context.Context, cfg Config, progress Progress) (Report, error) {
 		byName[s.name] = r
 		rep.Results = append(rep.Results, r)
 	}
-	rep.PeakRSS = peakRSS()
+	rep.PeakRSS = procStatus("VmHWM:")
 	if cfg.HeapProfile != "" {
 		if err := writeHeapProfile(cfg.HeapProfile); err != nil {
 			return rep, err
@@ -226,14 +242,16 @@ func percentiles(lat []time.Duration) (p50, p99, p999 time.Duration) {
 	return at(0.50), at(0.99), at(0.999)
 }
 
-// peakRSS reads the process's high-water resident set size (Linux).
-func peakRSS() int64 {
+// procStatus reads a size in bytes from the process's status (Linux):
+// "VmHWM:", the high-water resident set size, or "VmRSS:", the current one.
+// It is 0 where there is no /proc.
+func procStatus(field string) int64 {
 	b, err := os.ReadFile("/proc/self/status")
 	if err != nil {
 		return 0
 	}
 	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+		if v, ok := strings.CutPrefix(line, field); ok {
 			kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
 			return kb * 1024
 		}

@@ -3,6 +3,7 @@ package bench_test
 import (
 	"context"
 	"encoding/json"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -33,10 +34,41 @@ func TestRunSmall(t *testing.T) {
 		if r.Baseline != "" && r.Ratio <= 0 {
 			t.Errorf("%s: no ratio to %s", r.Name, r.Baseline)
 		}
+		if r.CPUOp <= 0 || r.RSS <= 0 {
+			t.Errorf("%s: %s CPU per op, %d bytes resident after", r.Name, r.CPUOp, r.RSS)
+		}
 	}
 	for _, r := range rep.Results {
 		if strings.HasSuffix(r.Name, "/latency") && (r.P50 <= 0 || r.P99 < r.P50) {
 			t.Errorf("latency result %+v", r)
+		}
+	}
+}
+
+// TestRunScale runs the pipeline at each size of --scale, in turn: each
+// step decides on its own number of leads and says what each cost.
+func TestRunScale(t *testing.T) {
+	cfg := bench.Config{Events: 50, Duration: time.Second, PayloadSize: 300, Concurrency: 4, Rate: 50,
+		Only: []string{"ceiling/http+jetstream", "pipeline/scale"}, Scale: []int{60, 150}}
+	rep, err := bench.Run(t.Context(), cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var steps []bench.Result
+	for _, r := range rep.Results {
+		if strings.HasPrefix(r.Name, bench.ScalePrefix) {
+			steps = append(steps, r)
+		}
+	}
+	if len(steps) != len(cfg.Scale) {
+		t.Fatalf("steps %+v, want one for each of %v", steps, cfg.Scale)
+	}
+	for i, r := range steps {
+		if want := bench.ScalePrefix + strconv.Itoa(cfg.Scale[i]); r.Name != want || r.Ops != cfg.Scale[i] {
+			t.Errorf("step %d: %s with %d ops, want %s with %d", i, r.Name, r.Ops, want, cfg.Scale[i])
+		}
+		if r.Ratio <= 0 || r.CPUOp <= 0 || r.AllocsOp <= 0 || r.RSS <= 0 {
+			t.Errorf("%s: ratio %.3f, %s CPU, %.0f allocs per lead, %d bytes resident", r.Name, r.Ratio, r.CPUOp, r.AllocsOp, r.RSS)
 		}
 	}
 }

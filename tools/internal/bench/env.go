@@ -405,8 +405,13 @@ func retryLater(status int, retryAfter string) (time.Duration, bool) {
 	return time.Second, true
 }
 
-// patience is how long a scenario waits for the pipeline to catch up: five
-// minutes, and 2ms more per event, so a million-event run is not cut short.
-func (e *env) patience() time.Duration {
-	return 5*time.Minute + time.Duration(e.cfg.Events)*2*time.Millisecond
+// patience is how long a scenario of --events waits for the pipeline to
+// catch up.
+func (e *env) patience() time.Duration { return e.patienceFor(e.cfg.Events) }
+
+// patienceFor is how long a scenario of n events waits for the pipeline to
+// catch up: five minutes, and 2ms more per event, so a million-event run is
+// not cut short.
+func (e *env) patienceFor(n int) time.Duration {
+	return 5*time.Minute + time.Duration(n)*2*time.Millisecond
 }

@@ -22,6 +22,8 @@ func TestConfigValidate(t *testing.T) {
 		{"dedup below the minimum", func(c *Config) { c.DedupWindow = 10 * time.Millisecond }, "--dedup-window 10ms"},
 		{"no events", func(c *Config) { c.Events = 0 }, "must be positive"},
 		{"no rate", func(c *Config) { c.Rate = 0 }, "must be positive"},
+		{"scale steps", func(c *Config) { c.Scale = []int{10_000, 100_000} }, ""},
+		{"an empty scale step", func(c *Config) { c.Scale = []int{10_000, 0} }, "--scale [10000 0]"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

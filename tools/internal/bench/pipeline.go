@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -16,17 +17,42 @@ import (
 	"github.com/gtmhub/gtmhub/tools/internal/replay"
 )
 
-// runPipeline posts leads as fast as the clients can and measures until
-// notify has decided on every one of them.
+// runPipeline posts --events leads as fast as the clients can and measures
+// until notify has decided on every one of them.
 func runPipeline(ctx context.Context, e *env, p Progress) (Result, error) {
+	return pipelineRun(ctx, e, p, "pipeline", e.cfg.Events)
+}
+
+// ScalePrefix begins the names of the pipeline/scale steps, which end with
+// the step's number of leads.
+const ScalePrefix = "pipeline/scale/"
+
+// scaleSteps are the pipeline/scale scenarios of sizes, each step the
+// pipeline with that many leads, measured on the stack and the stores the
+// scenarios before it left.
+func scaleSteps(sizes []int) []scenario {
+	steps := make([]scenario, 0, len(sizes))
+	for _, n := range sizes {
+		name := ScalePrefix + strconv.Itoa(n)
+		steps = append(steps, scenario{name: name, baseline: "ceiling/http+jetstream",
+			what: fmt.Sprintf("the pipeline with %d more leads, on the data of every step before", n),
+			run: func(ctx context.Context, e *env, p Progress) (Result, error) {
+				return pipelineRun(ctx, e, p, name, n)
+			}})
+	}
+	return steps
+}
+
+// pipelineRun posts n leads as fast as the clients can and measures until
+// notify has decided on every one of them.
+func pipelineRun(ctx context.Context, e *env, p Progress, name string, n int) (Result, error) {
 	a, err := e.gtmhub(ctx)
 	if err != nil {
 		return Result{}, err
 	}
-	if err := waitConsumersIdle(ctx, e.js, pipelineConsumers, e.patience()); err != nil {
+	if err := waitConsumersIdle(ctx, e.js, pipelineConsumers, e.patienceFor(n)); err != nil {
 		return Result{}, err
 	}
-	n := e.cfg.Events
 	var decided atomic.Int64
 	all := make(chan struct{})
 	sub, err := e.nc.Subscribe("gtm.notify.>", func(*nats.Msg) {
@@ -41,7 +67,7 @@ func runPipeline(ctx context.Context, e *env, p Progress) (Result, error) {
 	run := uuid.NewString()[:8]
 	url := "http://" + a.HTTP + "/webhooks/" + benchSource
 	start := time.Now()
-	stop := ticker(func() { p("pipeline", int(decided.Load()), n) })
+	stop := ticker(func() { p(name, int(decided.Load()), n) })
 	defer stop()
 	if _, _, err := closedLoop(ctx, n, e.cfg.Concurrency, func(i int) error {
 		return e.post(ctx, url, e.lead(run, i), true)
@@ -50,7 +76,7 @@ func runPipeline(ctx context.Context, e *env, p Progress) (Result, error) {
 	}
 	select {
 	case <-all:
-	case <-time.After(e.patience()):
+	case <-time.After(e.patienceFor(n)):
 		return Result{}, fmt.Errorf("notify decided on %d of %d leads", decided.Load(), n)
 	case <-ctx.Done():
 		return Result{}, ctx.Err()

@@ -16,8 +16,9 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 )
 
-func scenarios() []scenario {
-	return []scenario{
+// scenarios are the measurements of a run, in the order they run.
+func scenarios(cfg Config) []scenario {
+	all := []scenario{
 		{name: "ceiling/http", what: "bare net/http handler: read body, answer 202 (H)", run: runHTTP},
 		{name: "ceiling/http+jetstream", what: "bare handler: publish body with a dedup id, 202 after the PubAck (HJ)", baseline: "ceiling/http", run: runHTTPJetStream},
 		{name: "ceiling/http+jetstream/latency", what: "HJ latency at half its peak, open loop", run: runHTTPJetStreamLatency},
@@ -30,11 +31,15 @@ func scenarios() []scenario {
 		{name: "pipeline/latency", what: "end-to-end latency at a fixed offered load (open loop)", run: runPipelineLatency},
 		{name: "replay", what: "replay feed: events read from LEADS by time and handed to the store's replay consumer", baseline: "ceiling/jetstream-consume", run: runReplay},
 		{name: "replay/store", what: "replay into the store: events/s until the store has re-processed every one", run: runReplayStore},
+	}
+	// After the replays, which would replay every lead the steps add.
+	all = append(all, scaleSteps(cfg.Scale)...)
+	return append(all, []scenario{
 		// Last: they stop gtmhub, whose store shares their consumer.
 		{name: "store", what: "gtmhub store on SQLite: enriched leads → merged rows, provenance, outbox, change events", baseline: "ceiling/jetstream-consume", run: runStoreSQLite},
 		{name: "store/postgres", what: "the same on PostgreSQL (--postgres-url), in a scratch schema", baseline: "ceiling/jetstream-consume", run: runStorePostgres,
 			skip: needsPostgres},
-	}
+	}...)
 }
 
 // serveLoopback serves h on a loopback port until the returned stop.
