@@ -155,7 +155,7 @@ func printBench(cmd *cobra.Command, rep bench.Report) error {
 	if err := printScale(cmd, p, rep.Results); err != nil {
 		return err
 	}
-	cmd.Printf("\npeak RSS %.0f MiB, GOMAXPROCS %d, %d-byte leads, %d clients\n", float64(rep.PeakRSS)/(1<<20), rep.GoMax,
+	cmd.Printf("\npeak RSS %s, GOMAXPROCS %d, %d-byte leads, %d clients\n", mib(rep.PeakRSS), rep.GoMax,
 		rep.Config.PayloadSize, rep.Config.Concurrency)
 	width := 0
 	for _, r := range rep.Results {

@@ -170,21 +170,17 @@ func Run(ctx context.Context, cfg Config, progress Progress) (Report, error) {
 				continue
 			}
 		}
-		before, cpu, retried := mallocs(), cpuTime(), e.retried.Load()
+		whole, retried := startMeter(), e.retried.Load()
 		r, err := s.run(ctx, e, progress)
 		if err != nil {
 			return rep, fmt.Errorf("%s: %w", s.name, err)
 		}
-		allocated, used := mallocs()-before, cpuTime()-cpu
 		r.RSS = procStatus("VmRSS:")
 		r.Name, r.What, r.Baseline = s.name, s.what, s.baseline
 		r.Retried = e.retried.Load() - retried
 		if r.Ops > 0 {
-			if r.AllocsOp == 0 {
-				r.AllocsOp = perOp(allocated, r.Ops)
-			}
-			if r.CPUOp == 0 {
-				r.CPUOp = used / time.Duration(r.Ops)
+			if r.AllocsOp == 0 { // the scenario did not meter a window of its own
+				whole.spend(&r, r.Ops)
 			}
 			if r.PerSecond == 0 {
 				r.PerSecond = float64(r.Ops) / r.Elapsed.Seconds()

@@ -110,6 +110,31 @@ func ticker(fn func()) (stop func()) {
 // warm-up: calls 0 to warmupCalls-1 are not measured.
 func warmupCalls(rate float64) int { return int(rate * warmup.Seconds()) }
 
+// meter is what the process had spent when a measured window began.
+type meter struct {
+	start   time.Time
+	mallocs uint64
+	cpu     time.Duration
+}
+
+func startMeter() meter { return meter{start: time.Now(), mallocs: mallocs(), cpu: cpuTime()} }
+
+// spend sets r's allocations and CPU time per operation to what the process
+// spent since m began, spread over ops operations.
+func (m meter) spend(r *Result, ops int) {
+	r.AllocsOp = perOp(mallocs()-m.mallocs, ops)
+	if cpu := cpuTime(); cpu > 0 {
+		r.CPUOp = (cpu - m.cpu) / time.Duration(max(ops, 1))
+	}
+}
+
+// result is ops operations timed from when m began, with what they cost.
+func (m meter) result(ops int) Result {
+	r := Result{Ops: ops, Elapsed: time.Since(m.start)}
+	m.spend(&r, ops)
+	return r
+}
+
 // mallocs is how many heap objects the process has allocated so far.
 func mallocs() uint64 {
 	var m runtime.MemStats

@@ -223,7 +223,7 @@ func runReplayStore(ctx context.Context, e *env, p Progress) (Result, error) {
 	if err := replayReady(ctx, e, p, "replay/store"); err != nil {
 		return Result{}, err
 	}
-	before, start := mallocs(), time.Now()
+	m := startMeter()
 	r, err := replayAll(ctx, e, p, "replay/store")
 	if err != nil {
 		return Result{}, err
@@ -231,8 +231,7 @@ func runReplayStore(ctx context.Context, e *env, p Progress) (Result, error) {
 	if err := waitConsumersIdle(ctx, e.js, storeReplay, 2*e.patience()); err != nil {
 		return Result{}, err
 	}
-	r.Elapsed, r.AllocsOp = time.Since(start), perOp(mallocs()-before, r.Ops)
-	return r, nil
+	return m.result(r.Ops), nil
 }
 
 // replayReady starts gtmhub and waits until the pipeline is idle. When no
@@ -265,11 +264,11 @@ func replayAll(ctx context.Context, e *env, p Progress, name string) (Result, er
 	if err != nil {
 		return Result{}, err
 	}
-	before, start := mallocs(), time.Now()
-	cp, err := r.Start(ctx, replay.Spec{To: "store", Since: start.Add(-24 * time.Hour)},
+	m := startMeter()
+	cp, err := r.Start(ctx, replay.Spec{To: "store", Since: m.start.Add(-24 * time.Hour)},
 		func(pr replay.Progress) { p(name, int(pr.Done), int(pr.Total)) })
 	if err != nil {
 		return Result{}, err
 	}
-	return Result{Ops: int(cp.Replayed), Elapsed: time.Since(start), AllocsOp: perOp(mallocs()-before, int(cp.Replayed))}, nil
+	return m.result(int(cp.Replayed)), nil
 }

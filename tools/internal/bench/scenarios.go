@@ -205,7 +205,7 @@ func runJSConsume(ctx context.Context, e *env, p Progress) (Result, error) {
 	}
 	var got atomic.Int64
 	all := make(chan struct{})
-	before, start := mallocs(), time.Now()
+	m := startMeter()
 	cc, err := cons.Consume(func(m jetstream.Msg) {
 		_ = m.Ack()
 		if got.Add(1) == int64(n) {
@@ -225,7 +225,7 @@ func runJSConsume(ctx context.Context, e *env, p Progress) (Result, error) {
 	case <-ctx.Done():
 		return Result{}, ctx.Err()
 	}
-	return Result{Ops: n, Elapsed: time.Since(start), AllocsOp: perOp(mallocs()-before, n)}, nil
+	return m.result(n), nil
 }
 
 // runIngest measures ingest on its own, as HJ is measured: the pipeline's
@@ -234,9 +234,9 @@ func runJSConsume(ctx context.Context, e *env, p Progress) (Result, error) {
 // waits for them to catch up before the next scenario.
 func runIngest(ctx context.Context, e *env, p Progress) (Result, error) {
 	r, err := ingestAlone(ctx, e, func(url string) (Result, error) {
-		before := mallocs()
+		m := startMeter()
 		r, err := httpRun(ctx, e, p, "ingest", url, true)
-		r.AllocsOp = perOp(mallocs()-before, r.Ops)
+		m.spend(&r, r.Ops)
 		return r, err
 	})
 	if err == nil {
@@ -281,7 +281,7 @@ func latencyRun(ctx context.Context, e *env, p Progress, name, url string, rate 
 	var done atomic.Int64
 	stop := ticker(func() { p(name, int(done.Load()), len(lat)) })
 	defer stop()
-	before := mallocs()
+	m := startMeter()
 	sent, err := openLoop(ctx, rate, warmup+e.cfg.Duration, func(i int, at time.Time) error {
 		err := e.post(ctx, url, e.lead(run, i), secret)
 		if i >= warm && i < len(lat) {
@@ -293,11 +293,11 @@ func latencyRun(ctx context.Context, e *env, p Progress, name, url string, rate 
 	if err != nil {
 		return Result{}, err
 	}
-	allocated := mallocs() - before
 	measured := lat[warm:max(warm, min(sent, len(lat)))]
 	p50, p99, p999 := percentiles(measured)
-	return Result{Ops: len(measured), Elapsed: e.cfg.Duration, PerSecond: rate, P50: p50, P99: p99, P999: p999,
-		AllocsOp: perOp(allocated, sent)}, nil
+	r := Result{Ops: len(measured), Elapsed: e.cfg.Duration, PerSecond: rate, P50: p50, P99: p99, P999: p999}
+	m.spend(&r, sent)
+	return r, nil
 }
 
 // consumer names a durable consumer.

@@ -99,7 +99,7 @@ func measureStore(ctx context.Context, e *env, p Progress, name string, stopped 
 	if err := e.publishEnriched(ctx, n, func(done int) { p(name+" (leads to store)", done, n) }); err != nil {
 		return Result{}, errors.Join(err, resume())
 	}
-	before, start := mallocs(), time.Now()
+	m := startMeter()
 	if err := resume(); err != nil {
 		return Result{}, err
 	}
@@ -114,7 +114,7 @@ func measureStore(ctx context.Context, e *env, p Progress, name string, stopped 
 	}); err != nil {
 		return Result{}, err
 	}
-	return Result{Ops: n, Elapsed: time.Since(start), AllocsOp: perOp(mallocs()-before, n)}, nil
+	return m.result(n), nil
 }
 
 // untilStopped runs wait, and fails at once if the store stops first (its
