@@ -35,7 +35,8 @@ CPU time and allocations each operation cost the process. --scale
 10000,100000,1000000 then runs the pipeline with each of those numbers of
 leads in turn, on the data of the steps before, and shows each step's rate
 and cost per lead beside the first step's: whether the cost stays flat as
-the stores grow.`,
+the stores grow. Last, the run judges gtmhub's performance targets on its
+own figures, each beside what the same run's ceilings allow.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if only != "" {
 				cfg.Only = strings.Split(only, ",")
@@ -155,6 +156,9 @@ func printBench(cmd *cobra.Command, rep bench.Report) error {
 	if err := printScale(cmd, p, rep.Results); err != nil {
 		return err
 	}
+	if err := printTargets(cmd, p, rep.Targets); err != nil {
+		return err
+	}
 	cmd.Printf("\npeak RSS %s, GOMAXPROCS %d, %d-byte leads, %d clients\n", mib(rep.PeakRSS), rep.GoMax,
 		rep.Config.PayloadSize, rep.Config.Concurrency)
 	width := 0
@@ -184,6 +188,38 @@ func printScale(cmd *cobra.Command, p printer, results []bench.Result) error {
 	}
 	cmd.Printf("\ncost per lead as the stores grow (each step adds its leads to what the scenarios before it stored):\n")
 	return p.print(nil, []string{"LEADS", "STEPS' TOTAL", "RATE", "VS FIRST", "CPU/LEAD", "VS FIRST", "ALLOCS/LEAD", "VS FIRST", "RSS AFTER"}, rows)
+}
+
+// printTargets prints the targets the run could judge, each beside what
+// the same run's ceilings allow.
+func printTargets(cmd *cobra.Command, p printer, targets []bench.Target) error {
+	if len(targets) == 0 {
+		return nil
+	}
+	cmd.Printf("\ntargets (set for 2 cores and 1 KiB leads), judged on this run:\n")
+	return p.print(nil, []string{"TARGET", "WANT", "MEASURED", "MET", "WHAT THIS RUN ALLOWS"}, targetRows(targets))
+}
+
+// targetRows are the table rows of targets.
+func targetRows(targets []bench.Target) [][]string {
+	rows := make([][]string, 0, len(targets))
+	for _, t := range targets {
+		// Three decimals below 0.1, as in the ratio column.
+		digits := 2
+		if t.Got < 0.1 {
+			digits = 3
+		}
+		want, got := fmt.Sprintf("≥ %.2f%s", t.Want, t.Unit), fmt.Sprintf("%.*f%s", digits, t.Got, t.Unit)
+		if t.Below {
+			want, got = fmt.Sprintf("< %.0f %s", t.Want, t.Unit), fmt.Sprintf("%.1f %s", t.Got, t.Unit)
+		}
+		met := "no"
+		if t.Met {
+			met = "yes"
+		}
+		rows = append(rows, []string{t.Name, want, got, met, t.Bound})
+	}
+	return rows
 }
 
 // scaleRows are the table rows of the pipeline/scale steps among results.

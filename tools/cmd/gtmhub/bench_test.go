@@ -92,3 +92,43 @@ func TestBenchSaysWhatItDidNotRun(t *testing.T) {
 		}
 	}
 }
+
+// TestTargetRows: a target reads as its threshold and the run's figure in
+// its unit, with "<" for the bounds a latency must stay under.
+func TestTargetRows(t *testing.T) {
+	tests := []struct {
+		name string
+		t    bench.Target
+		want []string
+	}{
+		{"a share met", bench.Target{Name: "ingest rate", Want: 0.7, Got: 0.7249, Unit: "× HJ", Met: true, Bound: "CPU per request: 130 µs, HJ's 90 µs"},
+			[]string{"ingest rate", "≥ 0.70× HJ", "0.72× HJ", "yes", "CPU per request: 130 µs, HJ's 90 µs"}},
+		{"a share missed", bench.Target{Name: "pipeline rate", Want: 0.15, Got: 0.079, Unit: "× HJ"},
+			[]string{"pipeline rate", "≥ 0.15× HJ", "0.079× HJ", "no", ""}},
+		{"a latency", bench.Target{Name: "ingest p99 at half its peak", Want: 10, Got: 66.37, Unit: "ms", Below: true},
+			[]string{"ingest p99 at half its peak", "< 10 ms", "66.4 ms", "no", ""}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := targetRows([]bench.Target{tt.t}); len(got) != 1 || !slices.Equal(got[0], tt.want) {
+				t.Errorf("targetRows() = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+// TestBenchTargets: a run that measures ingest and its ceiling judges
+// ingest's targets in a table of their own.
+func TestBenchTargets(t *testing.T) {
+	out, err := cli(t, "bench", "--only", "ceiling/http+jetstream,ingest", "--events", "200", "--payload", "300",
+		"--concurrency", "4", "--duration", "1s")
+	if err != nil {
+		t.Fatalf("bench: %v\n%s", err, out)
+	}
+	for _, want := range []string{"targets (set for 2 cores and 1 KiB leads), judged on this run:", "WHAT THIS RUN ALLOWS",
+		"ingest rate ", "≥ 0.70× HJ", "ingest p99 at half its peak ", "< 10 ms", "HJ's own p99 at half its peak"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+}

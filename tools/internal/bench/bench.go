@@ -113,7 +113,9 @@ type Report struct {
 	Config  Config   `json:"config"`
 	Results []Result `json:"results"`
 	// NotRun are the scenarios selected that the run could not measure.
-	NotRun  []NotRun `json:"not_run,omitempty"`
+	NotRun []NotRun `json:"not_run,omitempty"`
+	// Targets are the performance targets the results let the run judge.
+	Targets []Target `json:"targets,omitempty"`
 	PeakRSS int64    `json:"peak_rss_bytes"`
 	GoMax   int      `json:"gomaxprocs"`
 }
@@ -192,6 +194,7 @@ func Run(ctx context.Context, cfg Config, progress Progress) (Report, error) {
 		byName[s.name] = r
 		rep.Results = append(rep.Results, r)
 	}
+	rep.Targets = Targets(rep.Results, rep.GoMax)
 	rep.PeakRSS = procStatus("VmHWM:")
 	if cfg.HeapProfile != "" {
 		if err := writeHeapProfile(cfg.HeapProfile); err != nil {

@@ -3,6 +3,7 @@ package bench_test
 import (
 	"context"
 	"encoding/json"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -42,6 +43,18 @@ func TestRunSmall(t *testing.T) {
 		if strings.HasSuffix(r.Name, "/latency") && (r.P50 <= 0 || r.P99 < r.P50) {
 			t.Errorf("latency result %+v", r)
 		}
+	}
+	// Every target but the pipeline's tail, which asks for 1,000 leads/s
+	// offered, each beside its bound.
+	var judged []string
+	for _, tg := range rep.Targets {
+		judged = append(judged, tg.Name)
+		if tg.Got <= 0 || tg.Bound == "" {
+			t.Errorf("target %+v", tg)
+		}
+	}
+	if want := []string{"ingest rate", "ingest p99 at half its peak", "pipeline rate", "replay feed"}; !slices.Equal(judged, want) {
+		t.Errorf("targets judged %q, want %q", judged, want)
 	}
 }
 
