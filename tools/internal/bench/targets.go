@@ -113,4 +113,6 @@ func below(name string, want, got time.Duration, bound string) Target {
 
 func msText(d time.Duration) string { return fmt.Sprintf("%.1f ms", d.Seconds()*1e3) }
 
-func usText(d time.Duration) string { return fmt.Sprintf("%d µs", d.Round(time.Microsecond).Microseconds()) }
+func usText(d time.Duration) string {
+	return fmt.Sprintf("%d µs", d.Round(time.Microsecond).Microseconds())
+}
