@@ -25,17 +25,12 @@ type Target struct {
 
 // The targets' figures (2 cores, file storage, R1, 1 KiB events).
 const (
-	ingestShare       = 0.7
-	ingestTail        = 10 * time.Millisecond
-	pipelineShare     = 0.15
-	pipelineTail      = 100 * time.Millisecond
-	pipelineTailAt    = 1000 // leads/s offered
-	replayShare       = 0.5
-	targetHJ          = "ceiling/http+jetstream"
-	targetJConsume    = "ceiling/jetstream-consume"
-	targetJPublish    = "ceiling/jetstream-publish"
-	targetHJLatency   = "ceiling/http+jetstream/latency"
-	targetStoreSQLite = "store"
+	ingestShare    = 0.7
+	ingestTail     = 10 * time.Millisecond
+	pipelineShare  = 0.15
+	pipelineTail   = 100 * time.Millisecond
+	pipelineTailAt = 1000 // leads/s offered
+	replayShare    = 0.5
 )
 
 // Targets judges the targets whose figures results hold; cores is the
@@ -48,7 +43,7 @@ func Targets(results []Result, cores int) []Target {
 	var ts []Target
 	if r, ok := by["ingest"]; ok && r.Ratio > 0 {
 		var bound string
-		if hj := by[targetHJ]; r.CPUOp > 0 && hj.CPUOp > 0 {
+		if hj := by["ceiling/http+jetstream"]; r.CPUOp > 0 && hj.CPUOp > 0 {
 			bound = fmt.Sprintf("CPU per request: %s, HJ's %s", usText(r.CPUOp), usText(hj.CPUOp))
 		}
 		ts = append(ts, atLeast("ingest rate", ingestShare, r.Ratio, "× HJ", bound))
@@ -57,7 +52,7 @@ func Targets(results []Result, cores int) []Target {
 	// --rate, not half the peak.
 	if r, ok := by["ingest/latency"]; ok && r.P99 > 0 && by["ingest"].PerSecond > 0 {
 		var bound string
-		if hj, ok := by[targetHJLatency]; ok && hj.P99 > 0 && by[targetHJ].PerSecond > 0 {
+		if hj, ok := by["ceiling/http+jetstream/latency"]; ok && hj.P99 > 0 && by["ceiling/http+jetstream"].PerSecond > 0 {
 			bound = fmt.Sprintf("HJ's own p99 at half its peak: %s", msText(hj.P99))
 		}
 		ts = append(ts, below("ingest p99 at half its peak", ingestTail, r.P99, bound))
@@ -76,7 +71,7 @@ func Targets(results []Result, cores int) []Target {
 	}
 	if r, ok := by["replay"]; ok && r.Ratio > 0 {
 		var bound string
-		if p, c := by[targetJPublish], by[targetJConsume]; p.PerSecond > 0 && c.PerSecond > 0 {
+		if p, c := by["ceiling/jetstream-publish"], by["ceiling/jetstream-consume"]; p.PerSecond > 0 && c.PerSecond > 0 {
 			// One consume and one publish per event on the same cores:
 			// 1/(1/p + 1/c) events/s, as a share of c.
 			bound = fmt.Sprintf("a feed that stores each event again reaches at most %.2f× J consume here", p.PerSecond/(p.PerSecond+c.PerSecond))
@@ -89,14 +84,14 @@ func Targets(results []Result, cores int) []Target {
 // pipelineBudget is the CPU per lead the pipeline target leaves on cores,
 // beside what the pipeline and the store alone took in the run.
 func pipelineBudget(r Result, by map[string]Result, cores int) string {
-	hj := by[targetHJ]
+	hj := by["ceiling/http+jetstream"]
 	if r.CPUOp <= 0 || hj.PerSecond <= 0 || cores <= 0 {
 		return ""
 	}
 	budget := time.Duration(float64(cores) * float64(time.Second) / (pipelineShare * hj.PerSecond))
 	s := fmt.Sprintf("%.2f× HJ leaves %s of CPU per lead on %d cores; the pipeline took %s",
 		pipelineShare, usText(budget), cores, usText(r.CPUOp))
-	if st, ok := by[targetStoreSQLite]; ok && st.CPUOp > 0 {
+	if st, ok := by["store"]; ok && st.CPUOp > 0 {
 		s += fmt.Sprintf(", the store alone %s", usText(st.CPUOp))
 	}
 	return s
