@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 	"runtime/pprof"
 	"strings"
 	"time"
@@ -16,7 +17,10 @@ import (
 
 func newBenchCmd() *cobra.Command {
 	cfg := bench.DefaultConfig()
-	var only, cpuProfile string
+	var (
+		only, cpuProfile string
+		runs             int
+	)
 	cmd := &cobra.Command{
 		Use:   "bench",
 		Short: "Measure gtmhub against raw HTTP and raw JetStream on this machine, in one run",
@@ -36,7 +40,12 @@ CPU time and allocations each operation cost the process. --scale
 leads in turn, on the data of the steps before, and shows each step's rate
 and cost per lead beside the first step's: whether the cost stays flat as
 the stores grow. Last, the run judges gtmhub's performance targets on its
-own figures, each beside what the same run's ceilings allow.`,
+own figures, each beside what the same run's ceilings allow.
+
+A machine shared with other work moves one run's figures by a tenth or
+more. --runs 5 runs the same scenarios five times, each on a fresh server,
+and prints each figure's median and range over the runs, and for each
+target in how many runs it was met and whether its median meets it.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if only != "" {
 				cfg.Only = strings.Split(only, ",")
@@ -53,14 +62,17 @@ own figures, each beside what the same run's ceilings allow.`,
 			if err != nil {
 				return err
 			}
-			rep, err := bench.Run(cmd.Context(), cfg, benchProgress(cmd))
+			reps, err := runBench(cmd, cfg, runs)
 			if err := stop(); err != nil {
 				return err
 			}
 			if err != nil {
 				return err
 			}
-			return printBench(cmd, rep)
+			if runs == 1 {
+				return printBench(cmd, reps[0])
+			}
+			return printRuns(cmd, reps)
 		},
 	}
 	f := cmd.Flags()
@@ -77,7 +89,36 @@ own figures, each beside what the same run's ceilings allow.`,
 	f.StringVar(&cfg.PostgresURL, "postgres-url", "", "PostgreSQL database for the store/postgres scenario, which works in a scratch schema and drops it (env GTMHUB_BENCH_POSTGRES_URL)")
 	f.IntSliceVar(&cfg.Scale, "scale", nil, "run the pipeline with each of these numbers of leads in turn (e.g. 10000,100000,1000000) and compare their cost per lead")
 	f.DurationVar(&cfg.DedupWindow, "dedup-window", 0, "every stream's Nats-Msg-Id de-duplication window, at least 100ms (default: gtmhub's 2m)")
+	f.IntVar(&runs, "runs", 1, "run the scenarios this many times and print each figure's median and range")
 	return cmd
+}
+
+// runBench runs the scenarios of cfg runs times, one run after another,
+// each on a server of its own.
+func runBench(cmd *cobra.Command, cfg bench.Config, runs int) ([]bench.Report, error) {
+	if runs < 1 {
+		return nil, fmt.Errorf("--runs %d: run at least once", runs)
+	}
+	progress := benchProgress(cmd)
+	reps := make([]bench.Report, 0, runs)
+	for i := 1; i <= runs; i++ {
+		c, p := cfg, progress
+		if runs > 1 {
+			if cfg.DataDir != "" {
+				c.DataDir = filepath.Join(cfg.DataDir, fmt.Sprintf("run-%d", i))
+			}
+			p = func(s string, done, total int) { progress(fmt.Sprintf("%s (run %d/%d)", s, i, runs), done, total) }
+		}
+		rep, err := bench.Run(cmd.Context(), c, p)
+		if err != nil {
+			if runs > 1 {
+				err = fmt.Errorf("run %d of %d: %w", i, runs, err)
+			}
+			return nil, err
+		}
+		reps = append(reps, rep)
+	}
+	return reps, nil
 }
 
 // startCPUProfile profiles the process into path until the returned stop;
@@ -134,10 +175,8 @@ func ratioText(r bench.Result) string {
 		return ""
 	case r.Ratio == 0:
 		return "(run " + r.Baseline + " too)"
-	case r.Ratio < 0.1:
-		return fmt.Sprintf("%.3f× %s", r.Ratio, r.Baseline)
 	}
-	return fmt.Sprintf("%.2f× %s", r.Ratio, r.Baseline)
+	return share(r.Ratio) + "× " + r.Baseline
 }
 
 func printBench(cmd *cobra.Command, rep bench.Report) error {
@@ -159,24 +198,132 @@ func printBench(cmd *cobra.Command, rep bench.Report) error {
 	if err := printTargets(cmd, p, rep.Targets); err != nil {
 		return err
 	}
-	cmd.Printf("\npeak RSS %s, GOMAXPROCS %d, %d-byte leads, %d clients\n", mib(rep.PeakRSS), rep.GoMax,
-		rep.Config.PayloadSize, rep.Config.Concurrency)
-	width := 0
-	for _, r := range rep.Results {
-		width = max(width, len(r.Name))
-	}
-	for _, r := range rep.Results {
-		cmd.Printf("  %-*s %s\n", width, r.Name, r.What)
-	}
-	for _, r := range rep.Results {
-		if r.Retried > 0 {
-			cmd.Printf("%s: %d resends of webhooks answered \"retry later\"; their latency includes the wait\n", r.Name, r.Retried)
+	printNotes(cmd, []bench.Report{rep}, rep.PeakRSS)
+	return nil
+}
+
+// printNotes prints what reps, runs of the same scenarios, ran on and
+// what each scenario measures, the webhooks resent, and the scenarios left
+// out.
+func printNotes(cmd *cobra.Command, reps []bench.Report, peakRSS int64) {
+	first := reps[0]
+	cmd.Printf("\npeak RSS %s, GOMAXPROCS %d, %d-byte leads, %d clients\n", mib(peakRSS), first.GoMax,
+		first.Config.PayloadSize, first.Config.Concurrency)
+	var (
+		names   []string
+		what    = map[string]string{}
+		retried = map[string]int64{}
+		width   int
+	)
+	for _, rep := range reps {
+		for _, r := range rep.Results {
+			if _, seen := what[r.Name]; !seen {
+				names = append(names, r.Name)
+				width = max(width, len(r.Name))
+			}
+			what[r.Name] = r.What
+			retried[r.Name] += r.Retried
 		}
 	}
-	for _, n := range rep.NotRun {
+	for _, n := range names {
+		cmd.Printf("  %-*s %s\n", width, n, what[n])
+	}
+	for _, n := range names {
+		if retried[n] > 0 {
+			cmd.Printf("%s: %d resends of webhooks answered \"retry later\"; their latency includes the wait\n", n, retried[n])
+		}
+	}
+	for _, n := range first.NotRun {
 		cmd.Printf("not run: %s, which needs %s\n", n.Name, n.Why)
 	}
+}
+
+// printRuns prints several runs of the same scenarios as each figure's
+// median and range, and each target's, or with --json every run and that
+// summary.
+func printRuns(cmd *cobra.Command, reps []bench.Report) error {
+	sum := bench.Summarize(reps)
+	p := newPrinter(cmd)
+	if p.json {
+		return p.print(struct {
+			Runs    []bench.Report `json:"runs"`
+			Summary bench.Summary  `json:"summary"`
+		}{reps, sum}, nil, nil)
+	}
+	cmd.Printf("%d runs, each figure as its median (lowest–highest):\n", sum.Runs)
+	if err := p.print(nil, []string{"SCENARIO", "RUNS", "RATE", "VS CEILING", "P50", "P99", "CPU/OP", "ALLOCS/OP"},
+		spreadRows(sum.Scenarios)); err != nil {
+		return err
+	}
+	if len(sum.Targets) > 0 {
+		cmd.Printf("\ntargets (set for 2 cores and 1 KiB leads), judged on each run:\n")
+		if err := p.print(nil, []string{"TARGET", "WANT", "MEDIAN", "LOWEST–HIGHEST", "MET IN", "MEDIAN MEETS IT"},
+			targetSpreadRows(sum.Targets)); err != nil {
+			return err
+		}
+	}
+	printNotes(cmd, reps, sum.PeakRSS)
 	return nil
+}
+
+// spreadRows are the table rows of scenarios measured over several runs.
+func spreadRows(scenarios []bench.ScenarioSpread) [][]string {
+	rate := func(v float64) string { return fmt.Sprintf("%.0f/s", v) }
+	dur := func(f func(time.Duration) string) func(float64) string {
+		return func(v float64) string { return f(time.Duration(v)) }
+	}
+	rows := make([][]string, 0, len(scenarios))
+	for _, s := range scenarios {
+		ratio := ""
+		if s.Baseline != "" {
+			ratio = "(run " + s.Baseline + " too)"
+			if s.Ratio.N > 0 {
+				ratio = spreadText(s.Ratio, func(v float64) string { return share(v) + "×" }) + " " + s.Baseline
+			}
+		}
+		rows = append(rows, []string{s.Name, fmt.Sprint(s.PerSecond.N), spreadText(s.PerSecond, rate), ratio,
+			spreadText(s.P50Ns, dur(ms)), spreadText(s.P99Ns, dur(ms)), spreadText(s.CPUOpNs, dur(micros)),
+			spreadText(s.AllocsOp, func(v float64) string { return fmt.Sprintf("%.0f", v) })})
+	}
+	return rows
+}
+
+// targetSpreadRows are the table rows of targets judged on several runs.
+func targetSpreadRows(targets []bench.TargetSpread) [][]string {
+	rows := make([][]string, 0, len(targets))
+	for _, t := range targets {
+		want, got := fmt.Sprintf("≥ %.2f%s", t.Want, t.Unit), func(v float64) string { return share(v) + t.Unit }
+		if t.Below {
+			want, got = fmt.Sprintf("< %.0f %s", t.Want, t.Unit), func(v float64) string { return fmt.Sprintf("%.1f %s", v, t.Unit) }
+		}
+		meets := "no"
+		if t.MedianMet {
+			meets = "yes"
+		}
+		rows = append(rows, []string{t.Name, want, got(t.Got.Median), got(t.Got.Min) + " – " + got(t.Got.Max),
+			fmt.Sprintf("%d of %d runs", t.Met, t.Got.N), meets})
+	}
+	return rows
+}
+
+// spreadText is a spread's median and, when the runs differ, its range:
+// "1904/s (1600/s–2100/s)"; "-" when no run measured it.
+func spreadText(s bench.Spread, f func(float64) string) string {
+	switch {
+	case s.N == 0:
+		return "-"
+	case s.Min == s.Max:
+		return f(s.Median)
+	}
+	return fmt.Sprintf("%s (%s–%s)", f(s.Median), f(s.Min), f(s.Max))
+}
+
+// share is a ratio with three decimals below 0.1 ("0.021"), two above.
+func share(v float64) string {
+	if v < 0.1 {
+		return fmt.Sprintf("%.3f", v)
+	}
+	return fmt.Sprintf("%.2f", v)
 }
 
 // printScale prints the pipeline/scale steps, if the run had any: each
@@ -204,12 +351,7 @@ func printTargets(cmd *cobra.Command, p printer, targets []bench.Target) error {
 func targetRows(targets []bench.Target) [][]string {
 	rows := make([][]string, 0, len(targets))
 	for _, t := range targets {
-		// Three decimals below 0.1, as in the ratio column.
-		digits := 2
-		if t.Got < 0.1 {
-			digits = 3
-		}
-		want, got := fmt.Sprintf("≥ %.2f%s", t.Want, t.Unit), fmt.Sprintf("%.*f%s", digits, t.Got, t.Unit)
+		want, got := fmt.Sprintf("≥ %.2f%s", t.Want, t.Unit), share(t.Got)+t.Unit
 		if t.Below {
 			want, got = fmt.Sprintf("< %.0f %s", t.Want, t.Unit), fmt.Sprintf("%.1f %s", t.Got, t.Unit)
 		}

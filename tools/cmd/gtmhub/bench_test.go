@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -130,5 +132,123 @@ func TestBenchTargets(t *testing.T) {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}
+	}
+}
+
+// TestBenchRuns: --runs repeats the scenarios, each run on a server of its
+// own, and with --json prints every run and the summary of their figures.
+func TestBenchRuns(t *testing.T) {
+	out, err := cli(t, "bench", "--runs", "2", "--only", "ceiling/http+jetstream,ingest", "--events", "200", "--payload", "300",
+		"--concurrency", "4", "--duration", "1s", "--json")
+	if err != nil {
+		t.Fatalf("bench: %v\n%s", err, out)
+	}
+	for _, want := range []string{"running ingest (run 1/2)", "running ingest (run 2/2)"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("progress lacks %q:\n%s", want, out)
+		}
+	}
+	var got struct {
+		Runs    []bench.Report `json:"runs"`
+		Summary bench.Summary  `json:"summary"`
+	}
+	if err := json.Unmarshal([]byte(out[strings.Index(out, "{"):]), &got); err != nil {
+		t.Fatalf("decode: %v\n%s", err, out)
+	}
+	if len(got.Runs) != 2 || got.Summary.Runs != 2 {
+		t.Fatalf("%d runs and a summary of %d, want 2 of each", len(got.Runs), got.Summary.Runs)
+	}
+	if len(got.Summary.Scenarios) != 4 || len(got.Summary.Targets) != 2 {
+		t.Errorf("summary of %d scenarios and %d targets, want 4 and 2", len(got.Summary.Scenarios), len(got.Summary.Targets))
+	}
+	for _, s := range got.Summary.Scenarios {
+		if r := s.PerSecond; r.N != 2 || r.Min > r.Median || r.Median > r.Max {
+			t.Errorf("%s: rate spread %+v, want two runs in order", s.Name, r)
+		}
+	}
+
+	if out, err := cli(t, "bench", "--runs", "0", "--only", "ceiling/http"); err == nil || !strings.Contains(err.Error(), "--runs 0") {
+		t.Errorf("--runs 0: err = %v, want one naming the flag\n%s", err, out)
+	}
+}
+
+// TestPrintRuns: several runs print as one table of medians and ranges,
+// the targets with the runs that met them, and the notes once.
+func TestPrintRuns(t *testing.T) {
+	run := func(hj, ingest, ratio float64, met bool) bench.Report {
+		return bench.Report{PeakRSS: 200 << 20, GoMax: 2, Config: bench.Config{PayloadSize: 1024, Concurrency: 32},
+			Results: []bench.Result{
+				{Name: "ceiling/http+jetstream", What: "HJ", PerSecond: hj},
+				{Name: "ingest", What: "gtmhub ingest", Baseline: "ceiling/http+jetstream", PerSecond: ingest, Ratio: ratio, Retried: 1},
+			},
+			Targets: []bench.Target{{Name: "ingest rate", Want: 0.7, Got: ratio, Unit: "× HJ", Met: met}},
+			NotRun:  []bench.NotRun{{Name: "store/postgres", Why: "a database"}}}
+	}
+	cmd := newBenchCmd()
+	var out bytes.Buffer
+	cmd.SetOut(&out)
+	cmd.Flags().Bool("json", false, "")
+	if err := printRuns(cmd, []bench.Report{run(20_000, 15_000, 0.75, true), run(22_000, 14_300, 0.65, false), run(21_000, 14_700, 0.70, true)}); err != nil {
+		t.Fatal(err)
+	}
+	text := out.String()
+	for _, want := range []string{
+		"3 runs, each figure as its median (lowest–highest):",
+		"14700/s (14300/s–15000/s)", "0.70× (0.65×–0.75×) ceiling/http+jetstream",
+		"≥ 0.70× HJ", "0.70× HJ", "0.65× HJ – 0.75× HJ", "2 of 3 runs", "yes",
+		"ingest: 3 resends", "not run: store/postgres, which needs a database",
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("output lacks %q:\n%s", want, text)
+		}
+	}
+	if n := strings.Count(text, "gtmhub ingest"); n != 1 {
+		t.Errorf("ingest's description printed %d times, want once:\n%s", n, text)
+	}
+}
+
+// TestSpreadText: a figure over runs reads as its median and range, or its
+// one value when every run measured the same.
+func TestSpreadText(t *testing.T) {
+	rate := func(v float64) string { return fmt.Sprintf("%.0f/s", v) }
+	tests := []struct {
+		name string
+		s    bench.Spread
+		want string
+	}{
+		{"a range", bench.Spread{Min: 1600, Median: 1904, Max: 2100, N: 3}, "1904/s (1600/s–2100/s)"},
+		{"every run the same", bench.Spread{Min: 2400, Median: 2400, Max: 2400, N: 2}, "2400/s"},
+		{"not measured", bench.Spread{}, "-"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := spreadText(tt.s, rate); got != tt.want {
+				t.Errorf("spreadText() = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+// TestTargetSpreadRows: a target over runs reads as its threshold, the
+// median and range in its unit, and the runs that met it.
+func TestTargetSpreadRows(t *testing.T) {
+	tests := []struct {
+		name string
+		t    bench.TargetSpread
+		want []string
+	}{
+		{"a share", bench.TargetSpread{Name: "pipeline rate", Want: 0.15, Unit: "× HJ",
+			Got: bench.Spread{Min: 0.071, Median: 0.084, Max: 0.102, N: 3}},
+			[]string{"pipeline rate", "≥ 0.15× HJ", "0.084× HJ", "0.071× HJ – 0.10× HJ", "0 of 3 runs", "no"}},
+		{"a latency met by its median", bench.TargetSpread{Name: "pipeline p99 at 1000 leads/s offered", Want: 100, Unit: "ms", Below: true,
+			Got: bench.Spread{Min: 60, Median: 95, Max: 140, N: 4}, Met: 2, MedianMet: true},
+			[]string{"pipeline p99 at 1000 leads/s offered", "< 100 ms", "95.0 ms", "60.0 ms – 140.0 ms", "2 of 4 runs", "yes"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := targetSpreadRows([]bench.TargetSpread{tt.t}); len(got) != 1 || !slices.Equal(got[0], tt.want) {
+				t.Errorf("targetSpreadRows() = %q, want %q", got, tt.want)
+			}
+		})
 	}
 }

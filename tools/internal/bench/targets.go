@@ -98,12 +98,24 @@ func pipelineBudget(r Result, by map[string]Result, cores int) string {
 }
 
 func atLeast(name string, want, got float64, unit, bound string) Target {
-	return Target{Name: name, Want: want, Got: got, Unit: unit, Met: got >= want, Bound: bound}
+	t := Target{Name: name, Want: want, Got: got, Unit: unit, Bound: bound}
+	t.Met = t.judge(got)
+	return t
 }
 
 func below(name string, want, got time.Duration, bound string) Target {
-	w, g := want.Seconds()*1e3, got.Seconds()*1e3
-	return Target{Name: name, Want: w, Got: g, Unit: "ms", Below: true, Met: g < w, Bound: bound}
+	t := Target{Name: name, Want: want.Seconds() * 1e3, Got: got.Seconds() * 1e3, Unit: "ms", Below: true, Bound: bound}
+	t.Met = t.judge(t.Got)
+	return t
+}
+
+// judge tells whether the figure v meets t: at least Want, or below it
+// for an upper bound.
+func (t Target) judge(v float64) bool {
+	if t.Below {
+		return v < t.Want
+	}
+	return v >= t.Want
 }
 
 func msText(d time.Duration) string { return fmt.Sprintf("%.1f ms", d.Seconds()*1e3) }
