@@ -207,7 +207,7 @@ func printBench(cmd *cobra.Command, rep bench.Report) error {
 // out.
 func printNotes(cmd *cobra.Command, reps []bench.Report, peakRSS int64) {
 	first := reps[0]
-	cmd.Printf("\npeak RSS %s, GOMAXPROCS %d, %d-byte leads, %d clients\n", mib(peakRSS), first.GoMax,
+	fmt.Fprintf(cmd.OutOrStdout(), "\npeak RSS %s, GOMAXPROCS %d, %d-byte leads, %d clients\n", mib(peakRSS), first.GoMax,
 		first.Config.PayloadSize, first.Config.Concurrency)
 	var (
 		names   []string
@@ -226,15 +226,15 @@ func printNotes(cmd *cobra.Command, reps []bench.Report, peakRSS int64) {
 		}
 	}
 	for _, n := range names {
-		cmd.Printf("  %-*s %s\n", width, n, what[n])
+		fmt.Fprintf(cmd.OutOrStdout(), "  %-*s %s\n", width, n, what[n])
 	}
 	for _, n := range names {
 		if retried[n] > 0 {
-			cmd.Printf("%s: %d resends of webhooks answered \"retry later\"; their latency includes the wait\n", n, retried[n])
+			fmt.Fprintf(cmd.OutOrStdout(), "%s: %d resends of webhooks answered \"retry later\"; their latency includes the wait\n", n, retried[n])
 		}
 	}
 	for _, n := range first.NotRun {
-		cmd.Printf("not run: %s, which needs %s\n", n.Name, n.Why)
+		fmt.Fprintf(cmd.OutOrStdout(), "not run: %s, which needs %s\n", n.Name, n.Why)
 	}
 }
 
@@ -250,13 +250,13 @@ func printRuns(cmd *cobra.Command, reps []bench.Report) error {
 			Summary bench.Summary  `json:"summary"`
 		}{reps, sum}, nil, nil)
 	}
-	cmd.Printf("%d runs, each figure as its median (lowest–highest):\n", sum.Runs)
+	fmt.Fprintf(cmd.OutOrStdout(), "%d runs, each figure as its median (lowest–highest):\n", sum.Runs)
 	if err := p.print(nil, []string{"SCENARIO", "RUNS", "RATE", "VS CEILING", "P50", "P99", "CPU/OP", "ALLOCS/OP"},
 		spreadRows(sum.Scenarios)); err != nil {
 		return err
 	}
 	if len(sum.Targets) > 0 {
-		cmd.Printf("\ntargets (set for 2 cores and 1 KiB leads), judged on each run:\n")
+		fmt.Fprintf(cmd.OutOrStdout(), "\ntargets (set for 2 cores and 1 KiB leads), judged on each run:\n")
 		if err := p.print(nil, []string{"TARGET", "WANT", "MEDIAN", "LOWEST–HIGHEST", "MET IN", "MEDIAN MEETS IT"},
 			targetSpreadRows(sum.Targets)); err != nil {
 			return err
@@ -333,7 +333,7 @@ func printScale(cmd *cobra.Command, p printer, results []bench.Result) error {
 	if len(rows) == 0 {
 		return nil
 	}
-	cmd.Printf("\ncost per lead as the stores grow (each step adds its leads to what the scenarios before it stored):\n")
+	fmt.Fprintf(cmd.OutOrStdout(), "\ncost per lead as the stores grow (each step adds its leads to what the scenarios before it stored):\n")
 	return p.print(nil, []string{"LEADS", "STEPS' TOTAL", "RATE", "VS FIRST", "CPU/LEAD", "VS FIRST", "ALLOCS/LEAD", "VS FIRST", "RSS AFTER"}, rows)
 }
 
@@ -343,7 +343,7 @@ func printTargets(cmd *cobra.Command, p printer, targets []bench.Target) error {
 	if len(targets) == 0 {
 		return nil
 	}
-	cmd.Printf("\ntargets (set for 2 cores and 1 KiB leads), judged on this run:\n")
+	fmt.Fprintf(cmd.OutOrStdout(), "\ntargets (set for 2 cores and 1 KiB leads), judged on this run:\n")
 	return p.print(nil, []string{"TARGET", "WANT", "MEASURED", "MET", "WHAT THIS RUN ALLOWS"}, targetRows(targets))
 }
 
