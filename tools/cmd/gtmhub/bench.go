@@ -58,6 +58,9 @@ target in how many runs it was met and whether its median meets it.`,
 				cfg.NATSURL, _ = cmd.Flags().GetString("nats-url")
 				cfg.NATSOptions = natsOptions(cmd.Flags())
 			}
+			if runs < 1 {
+				return fmt.Errorf("--runs %d: run at least once", runs)
+			}
 			stop, err := startCPUProfile(cpuProfile)
 			if err != nil {
 				return err
@@ -96,9 +99,6 @@ target in how many runs it was met and whether its median meets it.`,
 // runBench runs the scenarios of cfg runs times, one run after another,
 // each on a server of its own.
 func runBench(cmd *cobra.Command, cfg bench.Config, runs int) ([]bench.Report, error) {
-	if runs < 1 {
-		return nil, fmt.Errorf("--runs %d: run at least once", runs)
-	}
 	progress := benchProgress(cmd)
 	reps := make([]bench.Report, 0, runs)
 	for i := 1; i <= runs; i++ {
@@ -292,16 +292,9 @@ func spreadRows(scenarios []bench.ScenarioSpread) [][]string {
 func targetSpreadRows(targets []bench.TargetSpread) [][]string {
 	rows := make([][]string, 0, len(targets))
 	for _, t := range targets {
-		want, got := fmt.Sprintf("≥ %.2f%s", t.Want, t.Unit), func(v float64) string { return share(v) + t.Unit }
-		if t.Below {
-			want, got = fmt.Sprintf("< %.0f %s", t.Want, t.Unit), func(v float64) string { return fmt.Sprintf("%.1f %s", v, t.Unit) }
-		}
-		meets := "no"
-		if t.MedianMet {
-			meets = "yes"
-		}
-		rows = append(rows, []string{t.Name, want, got(t.Got.Median), got(t.Got.Min) + " – " + got(t.Got.Max),
-			fmt.Sprintf("%d of %d runs", t.Met, t.Got.N), meets})
+		want, figure := targetText(t.Want, t.Unit, t.Below)
+		rows = append(rows, []string{t.Name, want, figure(t.Got.Median), figure(t.Got.Min) + " – " + figure(t.Got.Max),
+			fmt.Sprintf("%d of %d runs", t.Met, t.Got.N), yesNo(t.MedianMet)})
 	}
 	return rows
 }
@@ -351,17 +344,27 @@ func printTargets(cmd *cobra.Command, p printer, targets []bench.Target) error {
 func targetRows(targets []bench.Target) [][]string {
 	rows := make([][]string, 0, len(targets))
 	for _, t := range targets {
-		want, got := fmt.Sprintf("≥ %.2f%s", t.Want, t.Unit), share(t.Got)+t.Unit
-		if t.Below {
-			want, got = fmt.Sprintf("< %.0f %s", t.Want, t.Unit), fmt.Sprintf("%.1f %s", t.Got, t.Unit)
-		}
-		met := "no"
-		if t.Met {
-			met = "yes"
-		}
-		rows = append(rows, []string{t.Name, want, got, met, t.Bound})
+		want, figure := targetText(t.Want, t.Unit, t.Below)
+		rows = append(rows, []string{t.Name, want, figure(t.Got), yesNo(t.Met), t.Bound})
 	}
 	return rows
+}
+
+// targetText writes a target's threshold ("≥ 0.15× HJ", "< 10 ms") and
+// returns the function that writes a figure measured against it in its
+// unit ("0.079× HJ", "66.4 ms").
+func targetText(want float64, unit string, below bool) (string, func(float64) string) {
+	if below {
+		return fmt.Sprintf("< %.0f %s", want, unit), func(v float64) string { return fmt.Sprintf("%.1f %s", v, unit) }
+	}
+	return fmt.Sprintf("≥ %.2f%s", want, unit), func(v float64) string { return share(v) + unit }
+}
+
+func yesNo(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "no"
 }
 
 // scaleRows are the table rows of the pipeline/scale steps among results.
