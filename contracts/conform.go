@@ -251,6 +251,9 @@ func (p *plan) checkFormat(v *fastjson.Value, t typeSet, str []byte) verdict {
 	var decoded any
 	switch t {
 	case typeString:
+		if p.s.Format.Name == "date-time" && plainDateTime(str) {
+			return conforming
+		}
 		decoded = string(str)
 	case typeNumber:
 		decoded = numberText(v)
@@ -293,7 +296,7 @@ func (p *plan) checkMember(name []byte, val *fastjson.Value, depth int) verdict 
 		r = join(r, check(sub, val, depth+1))
 	}
 	for _, pp := range p.patterns {
-		if pp.re.MatchString(string(name)) {
+		if matches(pp.re, name) {
 			evaluated = true
 			r = join(r, check(pp.plan, val, depth+1))
 		}
@@ -332,7 +335,7 @@ func (p *plan) checkString(str []byte) verdict {
 			return nonconforming
 		}
 	}
-	if s.Pattern != nil && !s.Pattern.MatchString(string(str)) {
+	if s.Pattern != nil && !matches(s.Pattern, str) {
 		return nonconforming
 	}
 	return conforming

@@ -233,7 +233,7 @@ var edges = []any{
 	json.Number("1e2"), json.Number("12345678901234567890"), json.Number("99.99999999999999999"),
 	"ada@example.com", "not an email", "example.com", "-bad-.example", "https://example.com/x", "::",
 	"2025-11-20T09:14:03Z", "2025-11-20T09:14:03.5+01:00", "2025-11-20t09:14:03z", "2025-13-01T00:00:00Z",
-	"2016-12-31T23:59:60Z", "valid", "sent", "email", "slack", "form", "Web Form", "first_name", "First",
+	"2016-12-31T23:59:60Z", "2024-02-29T00:00:00Z", "2025-02-29T00:00:00Z", "2025-11-20T09:14:03+24:00", "valid", "sent", "email", "slack", "form", "Web Form", "first_name", "First",
 	[]any{}, []any{"x"}, map[string]any{}, map[string]any{"x": 1},
 }
 

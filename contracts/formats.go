@@ -1,0 +1,99 @@
+package contracts
+
+import (
+	"time"
+
+	"github.com/santhosh-tekuri/jsonschema/v6"
+)
+
+// Two checks the plan makes for most members of an event read the value's
+// bytes in place where the library would first copy them to a string: a
+// pattern, when the library compiled it with Go's regexp (its default
+// engine), and a date-time that is plainly valid. Anything else goes to
+// the library as before, so the verdicts are the library's.
+
+// bytesMatcher is a compiled pattern that can read bytes, as Go's
+// *regexp.Regexp can.
+type bytesMatcher interface {
+	Match(b []byte) bool
+}
+
+// matches reports whether re matches b.
+func matches(re jsonschema.Regexp, b []byte) bool {
+	if m, ok := re.(bytesMatcher); ok {
+		return m.Match(b)
+	}
+	return re.MatchString(string(b))
+}
+
+// plainDateTime reports whether b is an RFC 3339 date-time that the
+// library's date-time format accepts: yyyy-mm-ddThh:mm:ss, an optional
+// fraction and Z or a ±hh:mm offset, every field in range and no leap
+// second. It returns false for what it does not judge (a leap second, for
+// one), which the library then checks.
+func plainDateTime(b []byte) bool {
+	const minLen = len("2006-01-02T15:04:05Z")
+	if len(b) < minLen || b[4] != '-' || b[7] != '-' || b[10] != 'T' && b[10] != 't' ||
+		b[13] != ':' || b[16] != ':' {
+		return false
+	}
+	year, okY := digits(b[0:4])
+	month, okM := digits(b[5:7])
+	day, okD := digits(b[8:10])
+	hour, okH := digits(b[11:13])
+	minute, okMin := digits(b[14:16])
+	sec, okS := digits(b[17:19])
+	if !okY || !okM || !okD || !okH || !okMin || !okS ||
+		month < 1 || month > 12 || day < 1 || day > daysIn(year, month) ||
+		hour > 23 || minute > 59 || sec > 59 {
+		return false
+	}
+	return plainZone(skipFraction(b[19:]))
+}
+
+// skipFraction returns rest without a leading '.' and the digits after it,
+// or rest unchanged when the '.' has no digit after it (the zone check then
+// fails on it).
+func skipFraction(rest []byte) []byte {
+	if len(rest) < 2 || rest[0] != '.' {
+		return rest
+	}
+	i := 1
+	for i < len(rest) && rest[i] >= '0' && rest[i] <= '9' {
+		i++
+	}
+	if i == 1 {
+		return rest
+	}
+	return rest[i:]
+}
+
+// plainZone reports whether zone is Z, z or an offset ±hh:mm in range.
+func plainZone(zone []byte) bool {
+	if len(zone) == 1 {
+		return zone[0] == 'Z' || zone[0] == 'z'
+	}
+	if len(zone) != 6 || zone[0] != '+' && zone[0] != '-' || zone[3] != ':' {
+		return false
+	}
+	h, okH := digits(zone[1:3])
+	m, okM := digits(zone[4:6])
+	return okH && okM && h <= 23 && m <= 59
+}
+
+// digits returns the number b spells in decimal digits only.
+func digits(b []byte) (int, bool) {
+	n := 0
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int(c-'0')
+	}
+	return n, true
+}
+
+// daysIn returns the number of days of month in year.
+func daysIn(year, month int) int {
+	return time.Date(year, time.Month(month)+1, 0, 0, 0, 0, 0, time.UTC).Day()
+}
