@@ -344,3 +344,39 @@ func checkEvents(t *testing.T, pubs []published, kind string, want []wantEvent) 
 		}
 	}
 }
+
+// TestProvenanceArgs checks the provenance rows' arguments against each
+// field's own provenance, whether the fields share an event or not.
+func TestProvenanceArgs(t *testing.T) {
+	t0 := time.Date(2025, 11, 20, 9, 14, 3, 0, time.UTC)
+	form := contracts.Provenance{Source: "form", EventID: "e1", At: t0}
+	clearbit := contracts.Provenance{Source: "clearbit", EventID: "e2", At: t0.Add(time.Second)}
+	sameInstant := contracts.Provenance{Source: "form", EventID: "e1", At: t0.In(time.FixedZone("CET", 3600))}
+	tests := []struct {
+		name   string
+		prov   map[string]contracts.Provenance
+		fields []string
+	}{
+		{"one event", map[string]contracts.Provenance{"email": form, "first_name": form}, []string{"email", "first_name"}},
+		{"two events interleaved", map[string]contracts.Provenance{"email": form, "company": clearbit, "first_name": form},
+			[]string{"email", "company", "first_name"}},
+		{"same instant in another zone", map[string]contracts.Provenance{"email": form, "first_name": sameInstant},
+			[]string{"email", "first_name"}},
+		{"same time, another source", map[string]contracts.Provenance{"email": form, "title": {Source: "hubspot", EventID: "e1", At: t0}},
+			[]string{"email", "title"}},
+		{"no fields", map[string]contracts.Provenance{}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := record{key: "ada@example.com", prov: tt.prov}
+			var want []any
+			for _, f := range tt.fields {
+				p := tt.prov[f]
+				want = append(want, r.key, f, p.EventID, formatTime(p.At), p.Source)
+			}
+			if got := provenanceArgs(nil, r, tt.fields); !reflect.DeepEqual(got, want) {
+				t.Errorf("provenanceArgs = %v, want %v", got, want)
+			}
+		})
+	}
+}

@@ -384,10 +384,12 @@ func (s *sqlStore) load(ctx context.Context, tx querier, sc *recordSchema, key s
 func scanRecord(sc *recordSchema, row interface{ Scan(dest ...any) error }) (record, error) {
 	var createdAt, updatedAt string
 	r := record{values: make(map[string]any, len(sc.fields)), prov: map[string]contracts.Provenance{}}
+	scanners := make([]valueScanner, len(sc.fields))
 	dest := make([]any, 0, len(sc.fields)+3)
 	dest = append(dest, &r.key)
-	for _, c := range sc.fields {
-		dest = append(dest, valueScanner{kind: c.kind, name: c.name, values: r.values})
+	for i, c := range sc.fields {
+		scanners[i] = valueScanner{kind: c.kind, name: c.name, values: r.values}
+		dest = append(dest, &scanners[i])
 	}
 	dest = append(dest, &createdAt, &updatedAt)
 	if err := row.Scan(dest...); err != nil {
@@ -443,10 +445,14 @@ func scanProvenance(ctx context.Context, tx querier, query string, args []any,
 		return err
 	}
 	defer rows.Close()
+	// One set of destinations serves every row: Scan writes each of them.
+	var (
+		key, field, at string
+		p              contracts.Provenance
+	)
+	dest := []any{&key, &field, &p.EventID, &at, &p.Source}
 	for rows.Next() {
-		var key, field, at string
-		var p contracts.Provenance
-		if err := rows.Scan(&key, &field, &p.EventID, &at, &p.Source); err != nil {
+		if err := rows.Scan(dest...); err != nil {
 			return err
 		}
 		if p.At, err = parseTime(at); err != nil {
@@ -496,15 +502,29 @@ func (t *sqlTx) Save(ctx context.Context, sc *recordSchema, r record, fields []s
 	if len(fields) > len(tq.saveProv) {
 		return fmt.Errorf("save %s provenance: %d fields, at most %d can be touched", sc.name, len(fields), len(tq.saveProv))
 	}
-	args = args[:0]
-	for _, f := range fields {
-		p := r.prov[f]
-		args = append(args, r.key, f, p.EventID, formatTime(p.At), p.Source)
-	}
-	if _, err := t.tx.ExecContext(ctx, tq.saveProv[len(fields)-1], args...); err != nil {
+	if _, err := t.tx.ExecContext(ctx, tq.saveProv[len(fields)-1], provenanceArgs(args[:0], r, fields)...); err != nil {
 		return fmt.Errorf("save %s provenance: %w", sc.name, err)
 	}
 	return nil
+}
+
+// provenanceArgs appends to args the key, field, event id, time and source
+// of each field's provenance row. The fields one event set share its id,
+// time and source, which are formatted and boxed once for all of them.
+func provenanceArgs(args []any, r record, fields []string) []any {
+	var (
+		key         any = r.key
+		prev        contracts.Provenance
+		id, at, src any
+	)
+	for i, f := range fields {
+		p := r.prov[f]
+		if i == 0 || p.EventID != prev.EventID || p.Source != prev.Source || !p.At.Equal(prev.At) {
+			id, at, src, prev = p.EventID, formatTime(p.At), p.Source, p
+		}
+		args = append(args, key, f, id, at, src)
+	}
+	return args
 }
 
 func (t *sqlTx) Enqueue(ctx context.Context, e outboxEntry) (int64, error) {
