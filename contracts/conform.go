@@ -75,6 +75,11 @@ type plan struct {
 	ifP, thenP, elseP   *plan
 	allOf, anyOf, oneOf []*plan
 	not                 *plan
+
+	// names holds, in the plan of a whole schema, every property name its
+	// schemas declare: a decoded document's member names are these
+	// strings rather than a copy of each.
+	names map[string]string
 }
 
 type patternPlan struct {
@@ -84,7 +89,15 @@ type patternPlan struct {
 
 // newPlan compiles the plan of s and of every schema it reaches.
 func newPlan(s *jsonschema.Schema) *plan {
-	return planOf(s, map[*jsonschema.Schema]*plan{})
+	seen := map[*jsonschema.Schema]*plan{}
+	p := planOf(s, seen)
+	p.names = map[string]string{}
+	for _, sub := range seen {
+		for name := range sub.properties {
+			p.names[name] = name
+		}
+	}
+	return p
 }
 
 func planOf(s *jsonschema.Schema, seen map[*jsonschema.Schema]*plan) *plan {

@@ -39,7 +39,7 @@ func (p *plan) decodeConforming(data []byte) (any, bool) {
 	)
 	parsed(data, func(v *fastjson.Value) {
 		if p.conforms(v) == conforming {
-			doc, ok = decodedValue(v, 0)
+			doc, ok = decodedValue(v, 0, p.names)
 		}
 	})
 	return doc, ok
@@ -62,8 +62,9 @@ func parsed(data []byte, fn func(v *fastjson.Value)) {
 // decodedValue builds from v what encoding/json decodes it to in an any:
 // map[string]any, []any, string, float64, bool or nil. It returns false for
 // what kindOf cannot judge and for a number that does not fit a float64,
-// which encoding/json refuses.
-func decodedValue(v *fastjson.Value, depth int) (any, bool) {
+// which encoding/json refuses. A member name found in names is that
+// string, not a new copy.
+func decodedValue(v *fastjson.Value, depth int, names map[string]string) (any, bool) {
 	if depth > maxDepth || kindOf(v) == 0 {
 		return nil, false
 	}
@@ -73,9 +74,14 @@ func decodedValue(v *fastjson.Value, depth int) (any, bool) {
 		m := make(map[string]any, o.Len())
 		ok := true
 		o.Visit(func(name []byte, member *fastjson.Value) {
-			if ok {
-				m[string(name)], ok = decodedValue(member, depth+1)
+			if !ok {
+				return
 			}
+			key, known := names[string(name)]
+			if !known {
+				key = string(name)
+			}
+			m[key], ok = decodedValue(member, depth+1, names)
 		})
 		return m, ok
 	case fastjson.TypeArray:
@@ -83,7 +89,7 @@ func decodedValue(v *fastjson.Value, depth int) (any, bool) {
 		out := make([]any, len(items))
 		for i, item := range items {
 			var ok bool
-			if out[i], ok = decodedValue(item, depth+1); !ok {
+			if out[i], ok = decodedValue(item, depth+1, names); !ok {
 				return nil, false
 			}
 		}
