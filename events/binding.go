@@ -34,7 +34,23 @@ const (
 // a ce-specversion header nor a structured-mode content type.
 var ErrNotCloudEvent = errors.New("message is not a CloudEvent")
 
-var ceSpecs = spec.WithPrefix(HeaderPrefix)
+var (
+	ceSpecs = spec.WithPrefix(HeaderPrefix)
+	// ceHeaders holds the ce- header of every attribute of every spec
+	// version by the attribute's name: PrefixedName would concatenate it
+	// for every attribute of every event.
+	ceHeaders = headerNames(ceSpecs)
+)
+
+func headerNames(specs *spec.Versions) map[string]string {
+	names := map[string]string{}
+	for _, v := range specs.Versions() {
+		for _, a := range v.Attributes() {
+			names[a.Name()] = HeaderPrefix + a.Name()
+		}
+	}
+	return names
+}
 
 // Encode writes ev as a binary-mode NATS message for subject: data in the
 // body, attributes and extensions in percent-encoded ce- headers,
@@ -126,7 +142,7 @@ func (m *message) ReadBinary(ctx context.Context, w binding.BinaryWriter) error 
 			} else {
 				err = w.SetExtension(strings.TrimPrefix(lk, HeaderPrefix), v)
 			}
-		case lk == strings.ToLower(HeaderContentType):
+		case strings.EqualFold(k, HeaderContentType):
 			err = w.SetAttribute(version.AttributeFromKind(spec.DataContentType), vs[0])
 		}
 		if err != nil {
@@ -197,7 +213,11 @@ func (w *binaryWriter) SetAttribute(attr spec.Attribute, value any) error {
 		return nil
 	}
 	if attr.Kind() == spec.DataContentType {
-		w.set(HeaderContentType, fmt.Sprint(value))
+		s, ok := value.(string)
+		if !ok {
+			s = fmt.Sprint(value)
+		}
+		w.set(HeaderContentType, s)
 		return nil
 	}
 	s, err := formatValue(value)
@@ -208,10 +228,9 @@ func (w *binaryWriter) SetAttribute(attr spec.Attribute, value any) error {
 	return nil
 }
 
-// headerName is the ce- header of an attribute, taken from the attribute
-// when it carries the prefix (Encode's do) instead of concatenated.
+// headerName is the ce- header of an attribute.
 func headerName(attr spec.Attribute) string {
-	if name := attr.PrefixedName(); strings.HasPrefix(name, HeaderPrefix) {
+	if name, ok := ceHeaders[attr.Name()]; ok {
 		return name
 	}
 	return HeaderPrefix + attr.Name()
