@@ -28,6 +28,9 @@ const (
 	HeaderMsgID = "Nats-Msg-Id"
 
 	structuredPrefix = "application/cloudevents"
+	// headerSpecVersion is the specversion header, which the SDK's
+	// PrefixedSpecVersionName concatenates on every call.
+	headerSpecVersion = HeaderPrefix + "specversion"
 )
 
 // ErrNotCloudEvent is returned by [Decode] for a message that carries neither
@@ -86,7 +89,7 @@ func Decode(header nats.Header, data []byte) (event.Event, error) {
 	switch {
 	case strings.HasPrefix(strings.ToLower(headerValue(header, HeaderContentType)), structuredPrefix):
 		m.encoding = binding.EncodingStructured
-	case headerValue(header, ceSpecs.PrefixedSpecVersionName()) != "":
+	case headerValue(header, headerSpecVersion) != "":
 		m.encoding = binding.EncodingBinary
 	default:
 		return event.Event{}, ErrNotCloudEvent
@@ -121,18 +124,18 @@ func (m *message) ReadBinary(ctx context.Context, w binding.BinaryWriter) error 
 	if m.encoding != binding.EncodingBinary {
 		return binding.ErrNotBinary
 	}
-	version := ceSpecs.Version(headerValue(m.header, ceSpecs.PrefixedSpecVersionName()))
+	version := ceSpecs.Version(headerValue(m.header, headerSpecVersion))
 	if version == nil {
-		return fmt.Errorf("unsupported specversion %q", headerValue(m.header, ceSpecs.PrefixedSpecVersionName()))
+		return fmt.Errorf("unsupported specversion %q", headerValue(m.header, headerSpecVersion))
 	}
 	for k, vs := range m.header {
 		if len(vs) == 0 {
 			continue
 		}
-		lk := strings.ToLower(k)
 		var err error
 		switch {
-		case strings.HasPrefix(lk, HeaderPrefix):
+		case len(k) >= len(HeaderPrefix) && strings.EqualFold(k[:len(HeaderPrefix)], HeaderPrefix):
+			lk := strings.ToLower(k) // k itself when written by Encode
 			v, derr := percentDecode(vs[0])
 			if derr != nil {
 				return fmt.Errorf("header %s: %w", k, derr)
@@ -162,7 +165,7 @@ func (m *message) Finish(error) error { return nil }
 
 // GetAttribute implements binding.MessageMetadataReader.
 func (m *message) GetAttribute(k spec.Kind) (spec.Attribute, any) {
-	version := ceSpecs.Version(headerValue(m.header, ceSpecs.PrefixedSpecVersionName()))
+	version := ceSpecs.Version(headerValue(m.header, headerSpecVersion))
 	if version == nil {
 		return nil, nil
 	}

@@ -32,7 +32,7 @@ func ReplayMsg(id string, seq uint64, subject string, header nats.Header, data [
 	// slice, they never write into one.
 	h := make(nats.Header, len(header)+4)
 	maps.Copy(h, header)
-	if h.Get(ceSpecs.PrefixedSpecVersionName()) == "" {
+	if h.Get(headerSpecVersion) == "" {
 		ev, err := Decode(header, data)
 		if err != nil {
 			return nil, fmt.Errorf("replay seq %d: %w", seq, err)
