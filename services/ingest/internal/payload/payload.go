@@ -73,7 +73,17 @@ func looksLikeJSONObject(body []byte) bool {
 	return len(b) > 0 && b[0] == '{' && json.Valid(b)
 }
 
+// decodeJSON decodes a body that must be one JSON object.
 func decodeJSON(body []byte) (Fields, error) {
+	if f, ok := decodeObjectInPlace(body); ok {
+		return f, nil
+	}
+	return decodeJSONStd(body)
+}
+
+// decodeJSONStd decodes body with encoding/json, whose reading and error
+// messages are the reference for every body.
+func decodeJSONStd(body []byte) (Fields, error) {
 	if len(bytes.TrimSpace(body)) == 0 {
 		return nil, fmt.Errorf("%w: the body is empty", ErrMalformed)
 	}
