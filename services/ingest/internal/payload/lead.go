@@ -79,7 +79,8 @@ func (m *LeadMapper) SourceField(leadField string) (string, bool) {
 // otherwise validated.
 func (m *LeadMapper) Map(f Fields, source string) (contracts.LeadCaptured, []contracts.FieldError) {
 	b := leadBuilder{lead: contracts.LeadCaptured{Lead: contracts.Lead{Source: source}}, set: map[string]bool{}}
-	keys := slices.Sorted(maps.Keys(f))
+	keys := slices.AppendSeq(make([]string, 0, len(f)), maps.Keys(f))
+	slices.Sort(keys)
 	for _, k := range keys {
 		if dst, ok := m.mapping[k]; ok {
 			b.assign(dst, k, f[k])
