@@ -12,10 +12,10 @@ import (
 // every byte twice and goes through reflection. fastjson is more lenient
 // and rewrites less, so it is used only for a body both read alike: valid
 // JSON, valid UTF-8 throughout (encoding/json replaces invalid bytes with
-// U+FFFD) and without \u escapes (encoding/json replaces an unpaired
-// surrogate with U+FFFD, fastjson keeps it as written). Every other body,
-// and every error, is encoding/json's. FuzzDecodeJSON holds the two
-// readings to each other.
+// U+FFFD) and without a \u escape of a UTF-16 surrogate (encoding/json
+// replaces an unpaired one with U+FFFD, fastjson keeps it as written).
+// Every other body, and every error, is encoding/json's. FuzzDecodeJSON
+// holds the two readings to each other.
 
 // parsers lends fastjson parsers, each reused for many bodies.
 var parsers fastjson.ParserPool
@@ -39,15 +39,16 @@ func decodeObjectInPlace(body []byte) (Fields, bool) {
 	return Fields(objectValue(v.GetObject())), true
 }
 
-// plainStrings reports whether no string of body, read as JSON, holds a \u
-// escape or a control character. fastjson's validator misses a control
-// character in a string that has an escape after it.
+// plainStrings reports whether no string of body, read as JSON, holds a
+// control character or a \u escape of a UTF-16 surrogate. fastjson's
+// validator misses a control character in a string that has an escape
+// after it.
 func plainStrings(body []byte) bool {
 	var inString, escaped bool
-	for _, c := range body {
+	for i, c := range body {
 		switch {
 		case escaped:
-			if c == 'u' {
+			if c == 'u' && surrogate(body[i+1:]) {
 				return false
 			}
 			escaped = false
@@ -61,6 +62,16 @@ func plainStrings(body []byte) bool {
 		}
 	}
 	return true
+}
+
+// surrogate reports whether hex, the digits of a \u escape, starts with D8
+// to DF: half of a UTF-16 surrogate pair, or an unpaired one.
+func surrogate(hex []byte) bool {
+	if len(hex) < 2 || hex[0]|0x20 != 'd' {
+		return false
+	}
+	h := hex[1] | 0x20
+	return h >= '8' && h <= '9' || h >= 'a' && h <= 'f'
 }
 
 // objectValue builds the map encoding/json decodes o to: a member named
