@@ -209,23 +209,7 @@ func containsAny(s string, subs ...string) bool {
 // waitSettled waits until the consumer has nothing pending or unacked.
 func waitSettled(t *testing.T, srv *eventstest.Server, durable string) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		c, err := srv.JS.Consumer(ctx, events.StreamLeads, durable)
-		var info *jetstream.ConsumerInfo
-		if err == nil {
-			info, err = c.Info(ctx)
-		}
-		cancel()
-		if err == nil && info.NumPending == 0 && info.NumAckPending == 0 && info.NumRedelivered == 0 {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("consumer %s not settled: %+v %v", durable, info, err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	srv.AwaitSettled(t, events.StreamLeads, durable, 10*time.Second)
 }
 
 func consumerInfo(t *testing.T, srv *eventstest.Server, durable string) *jetstream.ConsumerInfo {

@@ -8,6 +8,7 @@ package eventstest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/url"
@@ -151,6 +152,72 @@ func (s *Server) Await(t testing.TB, stream, filter string, n int, timeout time.
 		}
 	}
 	return got
+}
+
+// AwaitSettled waits until the durable consumer on stream has settled
+// (acked or terminated) every message on its subjects that the stream held
+// when it was called, and fails t after timeout. A consumer's NumPending
+// alone would not do: the server counts a new message as pending a moment
+// after its PubAck, so a check right after a publish can find nothing to
+// wait for while the message is on its way.
+func (s *Server) AwaitSettled(t testing.TB, stream, consumer string, timeout time.Duration) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	var (
+		c    jetstream.Consumer
+		last uint64
+		err  error
+	)
+	for {
+		if c == nil { // a service may still be binding its consumer
+			if c, err = s.JS.Consumer(ctx, stream, consumer); err == nil {
+				if last, err = s.lastSeq(ctx, stream, c.CachedInfo().Config); err != nil {
+					c = nil
+				}
+			}
+		}
+		if c != nil {
+			var info *jetstream.ConsumerInfo
+			info, err = c.Info(ctx)
+			if err == nil && info.AckFloor.Stream >= last && info.NumAckPending == 0 && info.NumPending == 0 {
+				return
+			}
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("eventstest: consumer %s on %s did not settle up to message %d (last error: %v)", consumer, stream, last, err)
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// lastSeq returns the sequence of the last message of stream on the
+// consumer's subjects, 0 when there is none.
+func (s *Server) lastSeq(ctx context.Context, stream string, cfg jetstream.ConsumerConfig) (uint64, error) {
+	st, err := s.JS.Stream(ctx, stream)
+	if err != nil {
+		return 0, err
+	}
+	filters := cfg.FilterSubjects
+	if cfg.FilterSubject != "" {
+		filters = append(filters, cfg.FilterSubject)
+	}
+	if len(filters) == 0 {
+		filters = []string{">"}
+	}
+	var last uint64
+	for _, f := range filters {
+		m, err := st.GetLastMsgForSubject(ctx, f)
+		switch {
+		case errors.Is(err, jetstream.ErrMsgNotFound):
+		case err != nil:
+			return 0, err
+		default:
+			last = max(last, m.Sequence)
+		}
+	}
+	return last, nil
 }
 
 // Count returns how many messages stream holds on subjects matching filter.

@@ -56,22 +56,7 @@ func decode(t *testing.T, m jetstream.Msg) event.Event {
 // unacknowledged, so what it was going to publish is published.
 func awaitSettled(t *testing.T, srv *eventstest.Server) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), wait)
-	defer cancel()
-	for {
-		c, err := srv.JS.Consumer(ctx, events.StreamLeads, enrich.Name)
-		if err == nil {
-			info, err := c.Info(ctx)
-			if err == nil && info.NumPending == 0 && info.NumAckPending == 0 && info.NumRedelivered == 0 {
-				return
-			}
-		}
-		select {
-		case <-ctx.Done():
-			t.Fatal("enrich consumer did not settle")
-		case <-time.After(20 * time.Millisecond):
-		}
-	}
+	srv.AwaitSettled(t, events.StreamLeads, enrich.Name, wait)
 }
 
 func TestRunEnrichesAndRejects(t *testing.T) {

@@ -52,22 +52,7 @@ func publish(t *testing.T, srv *eventstest.Server, ev event.Event) {
 // published so far.
 func awaitSettled(t *testing.T, srv *eventstest.Server) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), wait)
-	defer cancel()
-	for {
-		c, err := srv.JS.Consumer(ctx, events.StreamRecords, notify.Name)
-		if err == nil {
-			info, err := c.Info(ctx)
-			if err == nil && info.NumPending == 0 && info.NumAckPending == 0 {
-				return
-			}
-		}
-		select {
-		case <-ctx.Done():
-			t.Fatal("notify consumer did not settle")
-		case <-time.After(20 * time.Millisecond):
-		}
-	}
+	srv.AwaitSettled(t, events.StreamRecords, notify.Name, wait)
 }
 
 // decisions reads n decisions from NOTIFY, checking each against its

@@ -133,17 +133,7 @@ func TestSlackHighIntentLeadPostedOnce(t *testing.T) {
 
 func awaitReplaysSettled(t *testing.T, srv *eventstest.Server) {
 	t.Helper()
-	deadline := time.Now().Add(wait)
-	for time.Now().Before(deadline) {
-		c, err := srv.JS.Consumer(context.Background(), events.StreamReplay, notify.Name+"-replay")
-		if err == nil {
-			if info, err := c.Info(context.Background()); err == nil && info.NumPending == 0 && info.NumAckPending == 0 {
-				return
-			}
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	t.Fatal("notify replay consumer did not settle")
+	srv.AwaitSettled(t, events.StreamReplay, notify.Name+"-replay", wait)
 }
 
 func TestSlackRetryAfterDelaysThePost(t *testing.T) {

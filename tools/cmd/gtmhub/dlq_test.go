@@ -157,17 +157,5 @@ func TestSubjectMatches(t *testing.T) {
 // waitIdle waits until a consumer has nothing pending or unacknowledged.
 func waitIdle(t *testing.T, srv *eventstest.Server, stream, durable string) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		c, err := srv.JS.Consumer(context.Background(), stream, durable)
-		if err == nil {
-			if info, err := c.Info(context.Background()); err == nil && info.NumPending == 0 && info.NumAckPending == 0 {
-				return
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("consumer %s not idle", durable)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	srv.AwaitSettled(t, stream, durable, 10*time.Second)
 }
