@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -199,7 +200,7 @@ func (s *Server) lastSeq(ctx context.Context, stream string, cfg jetstream.Consu
 	if err != nil {
 		return 0, err
 	}
-	filters := cfg.FilterSubjects
+	filters := slices.Clip(cfg.FilterSubjects) // an append below must not write into cfg's array
 	if cfg.FilterSubject != "" {
 		filters = append(filters, cfg.FilterSubject)
 	}
