@@ -54,14 +54,17 @@ func clusterClient(t *testing.T, c *eventstest.Cluster) jetstream.JetStream {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
+	// A request the cluster drops while it settles gets no answer at all,
+	// so each attempt has its own deadline within the overall one.
+	deadline := time.Now().Add(30 * time.Second)
 	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		err := events.DefaultTopology().Ensure(ctx, js, events.WithReplicas(3))
+		cancel()
 		if err == nil {
 			return js
 		}
-		if ctx.Err() != nil {
+		if time.Now().After(deadline) {
 			t.Fatalf("topology on the cluster: %v", err)
 		}
 		time.Sleep(200 * time.Millisecond)

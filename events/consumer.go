@@ -136,6 +136,12 @@ const (
 	// connection failed; it doubles while they keep failing.
 	pullRetryDelay    = 250 * time.Millisecond
 	pullRetryMaxDelay = 5 * time.Second
+	// consumerGoneAfter is how long the server must keep saying a consumer
+	// does not exist before Run believes it. In a cluster the answer can
+	// be "not found" for a moment while a member that was just given the
+	// consumer has not started it yet, as after a leader dies.
+	consumerGoneAfter    = 5 * time.Second
+	consumerGoneInterval = 250 * time.Millisecond
 )
 
 // Spec returns the consumer's declaration with defaults applied.
@@ -300,8 +306,8 @@ func (c *Consumer) pullFailed(ctx context.Context, cons jetstream.Consumer, err 
 	if errors.Is(err, nats.ErrNoResponders) {
 		// No request was open when the consumer went away, so the server
 		// had no one to say so to; ask it.
-		if _, ierr := cons.Info(ctx); errors.Is(ierr, jetstream.ErrConsumerNotFound) {
-			err = ierr
+		if gone := consumerGone(ctx, cons); gone != nil {
+			err = gone
 		}
 	}
 	switch {
@@ -321,6 +327,27 @@ func (c *Consumer) pullFailed(ctx context.Context, cons jetstream.Consumer, err 
 	case <-time.After(ExponentialBackoff(pullRetryDelay, pullRetryMaxDelay)(failures)):
 	}
 	return nil
+}
+
+// consumerGone asks the server whether cons still exists. It returns the
+// server's "not found" once it has held for consumerGoneAfter, and nil as
+// soon as the consumer answers, anything else comes back or ctx is done.
+func consumerGone(ctx context.Context, cons jetstream.Consumer) error {
+	deadline := time.Now().Add(consumerGoneAfter)
+	for {
+		_, err := cons.Info(ctx)
+		if !errors.Is(err, jetstream.ErrConsumerNotFound) {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(consumerGoneInterval):
+		}
+	}
 }
 
 func (c *Consumer) process(ctx context.Context, m jetstream.Msg, returned *returns) {

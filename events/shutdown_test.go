@@ -153,38 +153,79 @@ func TestRestartsLeaveNothingForAckWait(t *testing.T) {
 }
 
 // TestRunReportsDeletedConsumer deletes the consumer while Run's only
-// worker is busy and no pull request is open: Run notices and says so.
+// worker is busy and no pull request is open. Run reports a consumer that
+// stays gone, and goes on with one that is back within its grace period, as
+// a cluster member that was just given the consumer answers "not found" for
+// a moment after a leader dies.
 func TestRunReportsDeletedConsumer(t *testing.T) {
-	srv := eventstest.RunServer(t)
-	for i := range 10 {
-		srv.Publish(t, testSubject, eventstest.NewEvent(t, "com.gtmhub.lead.captured", map[string]int{"n": i}))
+	tests := []struct {
+		name     string
+		recreate bool
+	}{
+		{name: "stays deleted", recreate: false},
+		{name: "back within the grace period", recreate: true},
 	}
-	started, release := make(chan struct{}, 10), make(chan struct{})
-	h := func(ctx context.Context, _ event.Event) error {
-		started <- struct{}{}
-		<-release
-		return nil
-	}
-	spec := testSpec(5)
-	c, err := events.NewConsumer(srv.JS, spec, h, events.WithConcurrency(1), events.WithBatch(2))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	done := make(chan error, 1)
-	go func() { done <- c.Run(ctx) }()
-	<-started
-	if err := srv.JS.DeleteConsumer(ctx, spec.Stream, spec.Durable); err != nil {
-		t.Fatal(err)
-	}
-	close(release)
-	select {
-	case err := <-done:
-		if !errors.Is(err, jetstream.ErrConsumerNotFound) && !errors.Is(err, jetstream.ErrConsumerDeleted) {
-			t.Fatalf("Run returned %v, want the consumer reported gone", err)
-		}
-	case <-time.After(15 * time.Second):
-		t.Fatal("Run did not notice its consumer was deleted")
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := eventstest.RunServer(t)
+			for i := range 10 {
+				srv.Publish(t, testSubject, eventstest.NewEvent(t, "com.gtmhub.lead.captured", map[string]int{"n": i}))
+			}
+			started, release := make(chan string, 100), make(chan struct{})
+			h := func(ctx context.Context, ev event.Event) error {
+				started <- ev.ID()
+				<-release
+				return nil
+			}
+			spec := testSpec(5)
+			c, err := events.NewConsumer(srv.JS, spec, h, events.WithConcurrency(1), events.WithBatch(2))
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			done := make(chan error, 1)
+			go func() { done <- c.Run(ctx) }()
+			<-started
+			cfg := consumerInfo(t, srv, spec.Durable).Config
+			if err := srv.JS.DeleteConsumer(ctx, spec.Stream, spec.Durable); err != nil {
+				t.Fatal(err)
+			}
+			close(release)
+			if !tt.recreate {
+				select {
+				case err := <-done:
+					if !errors.Is(err, jetstream.ErrConsumerNotFound) && !errors.Is(err, jetstream.ErrConsumerDeleted) {
+						t.Fatalf("Run returned %v, want the consumer reported gone", err)
+					}
+				case <-time.After(15 * time.Second):
+					t.Fatal("Run did not notice its consumer was deleted")
+				}
+				return
+			}
+			time.Sleep(2 * time.Second) // the next pull finds the consumer gone
+			if _, err := srv.JS.CreateConsumer(ctx, spec.Stream, cfg); err != nil {
+				t.Fatal(err)
+			}
+			late := eventstest.NewEvent(t, "com.gtmhub.lead.captured", map[string]string{"n": "late"})
+			srv.Publish(t, testSubject, late)
+			deadline := time.After(15 * time.Second)
+			for {
+				select {
+				case id := <-started:
+					if id == late.ID() {
+						cancel()
+						if err := <-done; err != nil {
+							t.Fatalf("Run returned %v after cancel", err)
+						}
+						return
+					}
+				case err := <-done:
+					t.Fatalf("Run returned %v, though the consumer came back within the grace period", err)
+				case <-deadline:
+					t.Fatal("the event published after the consumer came back was never handled")
+				}
+			}
+		})
 	}
 }
