@@ -153,7 +153,8 @@ func (c *Consumer) Spec() ConsumerSpec { return c.spec }
 // two seconds), lets in-flight handlers finish within the shutdown timeout,
 // returns unprocessed messages for immediate redelivery, and returns nil.
 // It returns an error if a consumer cannot be bound, or if one disappears
-// or the connection closes while it runs.
+// (the server says so for five seconds in a row) or the connection closes
+// while it runs.
 func (c *Consumer) Run(ctx context.Context) error {
 	var consumers []jetstream.Consumer
 	for _, spec := range []ConsumerSpec{c.spec, c.spec.replaySpec()} {
