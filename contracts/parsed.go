@@ -8,25 +8,21 @@ import (
 	"unicode/utf8"
 
 	"github.com/valyala/fastjson"
+
+	"github.com/gtmhub/gtmhub/contracts/jsonalike"
 )
 
 // The plan reads a document parsed in place by fastjson, which builds no Go
 // values: checking a conforming event then allocates next to nothing,
-// where decoding it into an any allocated for every member. fastjson is
-// more lenient than encoding/json and keeps what the decoder would
-// rewrite, so a document is checked only when it reads the same to both:
-// it is valid JSON to encoding/json, no escape in it encodes a UTF-16
-// surrogate, and the values kindOf cannot judge (a string or a name that
-// is not valid UTF-8, an object that names a member twice) are left to the
-// library.
-
-// parsers lends fastjson parsers, each reused for many documents.
-var parsers fastjson.ParserPool
+// where decoding it into an any allocated for every member. A document is
+// checked only when jsonalike finds it reads the same to fastjson and
+// encoding/json, and the values kindOf cannot judge (an object that names a
+// member twice) are left to the library.
 
 // conformsData tells whether data, a JSON document, satisfies p's schema.
 func (p *plan) conformsData(data []byte) verdict {
 	verdict := unknown
-	parsed(data, func(v *fastjson.Value) { verdict = p.conforms(v) })
+	jsonalike.Parse(data, func(v *fastjson.Value) { verdict = p.conforms(v) })
 	return verdict
 }
 
@@ -37,26 +33,12 @@ func (p *plan) decodeConforming(data []byte) (any, bool) {
 		doc any
 		ok  bool
 	)
-	parsed(data, func(v *fastjson.Value) {
+	jsonalike.Parse(data, func(v *fastjson.Value) {
 		if p.conforms(v) == conforming {
 			doc, ok = decodedValue(v, 0, p.names)
 		}
 	})
 	return doc, ok
-}
-
-// parsed calls fn with data parsed in place, unless data is a document
-// that fastjson and encoding/json could read differently. v is valid only
-// during fn.
-func parsed(data []byte, fn func(v *fastjson.Value)) {
-	if !json.Valid(data) || hasSurrogateEscape(data) {
-		return
-	}
-	parser := parsers.Get()
-	defer parsers.Put(parser)
-	if v, err := parser.ParseBytes(data); err == nil {
-		fn(v)
-	}
 }
 
 // decodedValue builds from v what encoding/json decodes it to in an any:
@@ -151,22 +133,6 @@ func decodedJSON(v any, depth int) bool {
 	return false
 }
 
-// hasSurrogateEscape reports whether data may hold a \u escape of a UTF-16
-// surrogate, which encoding/json and fastjson decode differently when it
-// is not half of a valid pair.
-func hasSurrogateEscape(data []byte) bool {
-	for {
-		i := bytes.Index(data, []byte(`\u`))
-		if i < 0 || len(data) < i+4 {
-			return false
-		}
-		if hi, next := data[i+2]|0x20, data[i+3]|0x20; hi == 'd' && next >= '8' && (next <= '9' || next >= 'a' && next <= 'f') {
-			return true
-		}
-		data = data[i+2:]
-	}
-}
-
 // kindOf returns the JSON type of v, or 0 when encoding/json would not
 // decode v to what fastjson parsed.
 func kindOf(v *fastjson.Value) typeSet {
@@ -178,9 +144,7 @@ func kindOf(v *fastjson.Value) typeSet {
 	case fastjson.TypeNumber:
 		return typeNumber
 	case fastjson.TypeString:
-		if utf8.Valid(v.GetStringBytes()) {
-			return typeString
-		}
+		return typeString
 	case fastjson.TypeArray:
 		return typeArray
 	case fastjson.TypeObject:
@@ -191,8 +155,7 @@ func kindOf(v *fastjson.Value) typeSet {
 	return 0
 }
 
-// plainMembers reports whether every member name of o is valid UTF-8 and
-// appears once.
+// plainMembers reports whether every member name of o appears once.
 func plainMembers(o *fastjson.Object) bool {
 	if o.Len() > maxScannedMembers {
 		return false
@@ -201,7 +164,7 @@ func plainMembers(o *fastjson.Object) bool {
 	names := buf[:0]
 	ok := true
 	o.Visit(func(name []byte, _ *fastjson.Value) {
-		if ok = ok && utf8.Valid(name) && !slices.ContainsFunc(names, func(seen []byte) bool {
+		if ok = ok && !slices.ContainsFunc(names, func(seen []byte) bool {
 			return bytes.Equal(seen, name)
 		}); ok {
 			names = append(names, name)

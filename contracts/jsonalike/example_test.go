@@ -1,0 +1,22 @@
+package jsonalike_test
+
+import (
+	"fmt"
+
+	"github.com/valyala/fastjson"
+
+	"github.com/gtmhub/gtmhub/contracts/jsonalike"
+)
+
+func ExampleParse() {
+	for _, doc := range []string{`{"email":"ada@example.com"}`, `{"name":"\ud800"}`} {
+		var email string
+		ok := jsonalike.Parse([]byte(doc), func(v *fastjson.Value) {
+			email = string(v.GetStringBytes("email"))
+		})
+		fmt.Printf("%v %q\n", ok, email)
+	}
+	// Output:
+	// true "ada@example.com"
+	// false ""
+}

@@ -1,0 +1,122 @@
+package jsonalike_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/valyala/fastjson"
+
+	"github.com/gtmhub/gtmhub/contracts/jsonalike"
+)
+
+// TestParse checks which documents Parse takes and that it reads each of
+// them as encoding/json does.
+func TestParse(t *testing.T) {
+	deep := strings.Repeat(`{"a":`, 400) + `1` + strings.Repeat(`}`, 400)
+	tests := []struct {
+		name   string
+		doc    string
+		parsed bool
+	}{
+		{"object", `{"email":"a@b.co","n":7,"ok":true,"no":false,"x":null}`, true},
+		{"nested with spaces", ` {"a":{"b":[1,"2",{"c":[]}]},"d":{}} ` + "\n", true},
+		{"array", `[{"a":1},2]`, true},
+		{"string", `"a"`, true},
+		{"numbers", `{"a":-0,"b":1.50,"c":1e999,"d":12345678901234567890,"e":2E-3}`, true},
+		{"member named twice", `{"a":1,"b":2,"a":{"z":3}}`, true},
+		{"escapes", `{"q":"a\"b\\c\/d\b\f\n\r\t","k\"ey":"v"}`, true},
+		{"utf-8", `{"name":"José Müller 名前 🙂"}`, true},
+		{"unicode escape", `{"name":"Jos\u00e9","k\u00E9y":"\u0041\u20ac"}`, true},
+		{"escaped backslash before a u", `{"a":"\\ud800"}`, true},
+		{"surrogate pair", `{"e":"\ud83d\ude00"}`, false},
+		{"upper-case surrogate", `{"e":"\uDBFF\uDFFF"}`, false},
+		{"unpaired surrogate", `{"name":"\ud800x"}`, false},
+		{"invalid utf-8", "{\"name\":\"\xff\"}", false},
+		{"control character", "{\"a\":\"x\ty\"}", false},
+		{"control character before an escape", "{\"\":\"\x00\\b\"}", false},
+		{"control character in a name", "{\"a\x01\":1}", false},
+		{"trailing value", `{"a":1}{"b":2}`, false},
+		{"trailing comma", `{"a":1,}`, false},
+		{"leading zero", `{"a":01}`, false},
+		{"nan", `{"a":NaN}`, false},
+		{"bare word", `{"a":tru}`, false},
+		{"empty", ``, false},
+		{"deeper than fastjson nests", deep, false},
+		{"deeper than encoding/json nests", strings.Repeat("[", 20000), false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, ok := parse([]byte(tt.doc))
+			if ok != tt.parsed {
+				t.Fatalf("Parse() = %v, want %v", ok, tt.parsed)
+			}
+			if want, err := decodeStd([]byte(tt.doc)); ok && (err != nil || !reflect.DeepEqual(got, want)) {
+				t.Fatalf("Parse read %#v, encoding/json %#v, %v", got, want, err)
+			}
+		})
+	}
+}
+
+// FuzzParse holds Parse to encoding/json: every document it takes is valid
+// JSON to encoding/json and reads the same.
+func FuzzParse(f *testing.F) {
+	for _, s := range []string{`{"a":[1,"x",{"b":null}]}`, `"\u00e9"`, `{"a":"\\u"}`, "\"\x7f\"", `[1e5,-0.0]`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		got, ok := parse(data)
+		if !ok {
+			return
+		}
+		want, err := decodeStd(data)
+		if err != nil || !reflect.DeepEqual(got, want) {
+			t.Fatalf("Parse(%q) read %#v, encoding/json %#v, %v", data, got, want, err)
+		}
+	})
+}
+
+func parse(data []byte) (doc any, ok bool) {
+	ok = jsonalike.Parse(data, func(v *fastjson.Value) { doc = decoded(v) })
+	return doc, ok
+}
+
+func decodeStd(data []byte) (any, error) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return nil, err
+	}
+	if dec.More() {
+		return nil, json.Unmarshal(data, &v) // reports the trailing data
+	}
+	return v, nil
+}
+
+// decoded builds what encoding/json with UseNumber decodes v to.
+func decoded(v *fastjson.Value) any {
+	switch v.Type() {
+	case fastjson.TypeObject:
+		m := map[string]any{}
+		v.GetObject().Visit(func(name []byte, member *fastjson.Value) { m[string(name)] = decoded(member) })
+		return m
+	case fastjson.TypeArray:
+		out := []any{}
+		for _, item := range v.GetArray() {
+			out = append(out, decoded(item))
+		}
+		return out
+	case fastjson.TypeString:
+		return string(v.GetStringBytes())
+	case fastjson.TypeNumber:
+		return json.Number(v.String())
+	case fastjson.TypeTrue:
+		return true
+	case fastjson.TypeFalse:
+		return false
+	}
+	return nil
+}
