@@ -20,3 +20,13 @@ func ExampleParse() {
 	// true "ada@example.com"
 	// false ""
 }
+
+func ExampleDecode() {
+	doc, ok := jsonalike.Decode([]byte(`{"email":"ada@example.com","employees":1200}`))
+	fmt.Println(ok, doc)
+	_, ok = jsonalike.Decode([]byte(`{"name":"\ud800"}`)) // encoding/json's to read
+	fmt.Println(ok)
+	// Output:
+	// true map[email:ada@example.com employees:1200]
+	// false
+}

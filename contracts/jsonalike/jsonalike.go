@@ -1,6 +1,8 @@
 // Package jsonalike parses JSON in place with fastjson where fastjson reads
 // it exactly as encoding/json does, so a hot path can skip encoding/json's
 // reflection and leave every other document, and every error, to it.
+// [Parse] hands the parsed value to a function; [Decode] builds from it the
+// Go values encoding/json with UseNumber would.
 //
 // fastjson is more lenient than encoding/json and rewrites less: it accepts
 // a control character in a string that has an escape after it, keeps bytes
@@ -12,6 +14,7 @@
 package jsonalike
 
 import (
+	"encoding/json"
 	"unicode/utf8"
 
 	"github.com/valyala/fastjson"
@@ -40,6 +43,46 @@ func Parse(data []byte, fn func(v *fastjson.Value)) bool {
 	}
 	fn(v)
 	return true
+}
+
+// Decode returns what encoding/json with UseNumber decodes data to (a
+// map[string]any, []any, string, json.Number, bool or nil), and true, when
+// fastjson reads data as encoding/json does; otherwise nil and false, and
+// data is encoding/json's to decode or to explain. A member named twice
+// keeps its last value, as with encoding/json.
+func Decode(data []byte) (any, bool) {
+	var doc any
+	ok := Parse(data, func(v *fastjson.Value) { doc = decodedValue(v) })
+	return doc, ok
+}
+
+// decodedValue builds what encoding/json with UseNumber decodes v to.
+func decodedValue(v *fastjson.Value) any {
+	switch v.Type() {
+	case fastjson.TypeObject:
+		o := v.GetObject()
+		m := make(map[string]any, o.Len())
+		o.Visit(func(name []byte, member *fastjson.Value) {
+			m[string(name)] = decodedValue(member)
+		})
+		return m
+	case fastjson.TypeArray:
+		items := v.GetArray()
+		out := make([]any, len(items))
+		for i, item := range items {
+			out[i] = decodedValue(item)
+		}
+		return out
+	case fastjson.TypeString:
+		return string(v.GetStringBytes())
+	case fastjson.TypeNumber:
+		return json.Number(v.String()) // a number's text as written
+	case fastjson.TypeTrue:
+		return true
+	case fastjson.TypeFalse:
+		return false
+	}
+	return nil
 }
 
 // plainStrings reports whether no string of data, read as JSON, holds a

@@ -12,8 +12,9 @@ import (
 	"github.com/gtmhub/gtmhub/contracts/jsonalike"
 )
 
-// TestParse checks which documents Parse takes and that it reads each of
-// them as encoding/json does.
+// TestParse checks which documents Parse and Decode take, that Parse calls
+// its function only for those, and that Decode reads each of them as
+// encoding/json does.
 func TestParse(t *testing.T) {
 	deep := strings.Repeat(`{"a":`, 400) + `1` + strings.Repeat(`}`, 400)
 	tests := []struct {
@@ -27,10 +28,14 @@ func TestParse(t *testing.T) {
 		{"string", `"a"`, true},
 		{"numbers", `{"a":-0,"b":1.50,"c":1e999,"d":12345678901234567890,"e":2E-3}`, true},
 		{"member named twice", `{"a":1,"b":2,"a":{"z":3}}`, true},
+		{"empty object", `{}`, true},
+		{"empty array", `[]`, true},
+		{"null", `null`, true},
 		{"escapes", `{"q":"a\"b\\c\/d\b\f\n\r\t","k\"ey":"v"}`, true},
 		{"utf-8", `{"name":"José Müller 名前 🙂"}`, true},
 		{"unicode escape", `{"name":"Jos\u00e9","k\u00E9y":"\u0041\u20ac"}`, true},
 		{"escaped backslash before a u", `{"a":"\\ud800"}`, true},
+		{"quote and backslash escapes", `{"a\\\\":"\\\"\\\\"}`, true},
 		{"surrogate pair", `{"e":"\ud83d\ude00"}`, false},
 		{"upper-case surrogate", `{"e":"\uDBFF\uDFFF"}`, false},
 		{"unpaired surrogate", `{"name":"\ud800x"}`, false},
@@ -38,49 +43,51 @@ func TestParse(t *testing.T) {
 		{"control character", "{\"a\":\"x\ty\"}", false},
 		{"control character before an escape", "{\"\":\"\x00\\b\"}", false},
 		{"control character in a name", "{\"a\x01\":1}", false},
+		{"control character in a name before an escape", "{\"\\n\x01\\n\":1}", false},
 		{"trailing value", `{"a":1}{"b":2}`, false},
 		{"trailing comma", `{"a":1,}`, false},
 		{"leading zero", `{"a":01}`, false},
 		{"nan", `{"a":NaN}`, false},
 		{"bare word", `{"a":tru}`, false},
+		{"exponent without digits", `{"a":1e}`, false},
+		{"form feed as space", "{\"a\":\f1}", false},
 		{"empty", ``, false},
 		{"deeper than fastjson nests", deep, false},
 		{"deeper than encoding/json nests", strings.Repeat("[", 20000), false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, ok := parse([]byte(tt.doc))
+			called := false
+			if ok := jsonalike.Parse([]byte(tt.doc), func(*fastjson.Value) { called = true }); ok != tt.parsed || called != ok {
+				t.Fatalf("Parse() = %v and called its function: %v, want %v", ok, called, tt.parsed)
+			}
+			got, ok := jsonalike.Decode([]byte(tt.doc))
 			if ok != tt.parsed {
-				t.Fatalf("Parse() = %v, want %v", ok, tt.parsed)
+				t.Fatalf("Decode() ok = %v, want %v", ok, tt.parsed)
 			}
 			if want, err := decodeStd([]byte(tt.doc)); ok && (err != nil || !reflect.DeepEqual(got, want)) {
-				t.Fatalf("Parse read %#v, encoding/json %#v, %v", got, want, err)
+				t.Fatalf("Decode() = %#v, encoding/json %#v, %v", got, want, err)
 			}
 		})
 	}
 }
 
-// FuzzParse holds Parse to encoding/json: every document it takes is valid
-// JSON to encoding/json and reads the same.
+// FuzzParse holds Decode, and so Parse, to encoding/json: every document it
+// takes is valid JSON to encoding/json and reads the same.
 func FuzzParse(f *testing.F) {
 	for _, s := range []string{`{"a":[1,"x",{"b":null}]}`, `"\u00e9"`, `{"a":"\\u"}`, "\"\x7f\"", `[1e5,-0.0]`} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		got, ok := parse(data)
+		got, ok := jsonalike.Decode(data)
 		if !ok {
 			return
 		}
 		want, err := decodeStd(data)
 		if err != nil || !reflect.DeepEqual(got, want) {
-			t.Fatalf("Parse(%q) read %#v, encoding/json %#v, %v", data, got, want, err)
+			t.Fatalf("Decode(%q) read %#v, encoding/json %#v, %v", data, got, want, err)
 		}
 	})
-}
-
-func parse(data []byte) (doc any, ok bool) {
-	ok = jsonalike.Parse(data, func(v *fastjson.Value) { doc = decoded(v) })
-	return doc, ok
 }
 
 func decodeStd(data []byte) (any, error) {
@@ -94,29 +101,4 @@ func decodeStd(data []byte) (any, error) {
 		return nil, json.Unmarshal(data, &v) // reports the trailing data
 	}
 	return v, nil
-}
-
-// decoded builds what encoding/json with UseNumber decodes v to.
-func decoded(v *fastjson.Value) any {
-	switch v.Type() {
-	case fastjson.TypeObject:
-		m := map[string]any{}
-		v.GetObject().Visit(func(name []byte, member *fastjson.Value) { m[string(name)] = decoded(member) })
-		return m
-	case fastjson.TypeArray:
-		out := []any{}
-		for _, item := range v.GetArray() {
-			out = append(out, decoded(item))
-		}
-		return out
-	case fastjson.TypeString:
-		return string(v.GetStringBytes())
-	case fastjson.TypeNumber:
-		return json.Number(v.String())
-	case fastjson.TypeTrue:
-		return true
-	case fastjson.TypeFalse:
-		return false
-	}
-	return nil
 }
