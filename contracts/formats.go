@@ -1,6 +1,7 @@
 package contracts
 
 import (
+	"fmt"
 	"time"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
@@ -96,4 +97,31 @@ func digits(b []byte) (int, bool) {
 // daysIn returns the number of days of month in year.
 func daysIn(year, month int) int {
 	return time.Date(year, time.Month(month)+1, 0, 0, 0, 0, 0, time.UTC).Day()
+}
+
+// formatUTCTimestamp names the format of a date-time that stays within the
+// years 0000 to 9999 once converted to UTC: Go's time.Time, and RFC 3339
+// itself, cannot write a year outside them, so a consumer that normalizes
+// "9999-12-31T23:59:59-01:00" to UTC could not encode it again.
+const formatUTCTimestamp = "utc-timestamp"
+
+// validateUTCTimestamp checks a string that has already passed date-time
+// and the timestamp pattern. Years 0001 to 9998 are in range whatever the
+// offset; only the first and last years are converted to tell.
+func validateUTCTimestamp(v any) error {
+	s, ok := v.(string)
+	if !ok || len(s) < 4 {
+		return nil
+	}
+	if year, ok := digits([]byte(s[:4])); !ok || year > 0 && year < 9999 {
+		return nil
+	}
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return nil // not a date-time: the format and the pattern say so
+	}
+	if y := t.UTC().Year(); y < 0 || y > 9999 {
+		return fmt.Errorf("falls in the year %d in UTC, outside 0000 to 9999", y)
+	}
+	return nil
 }

@@ -22,7 +22,11 @@ import (
 // conformsData tells whether data, a JSON document, satisfies p's schema.
 func (p *plan) conformsData(data []byte) verdict {
 	verdict := unknown
-	jsonalike.Parse(data, func(v *fastjson.Value) { verdict = p.conforms(v) })
+	jsonalike.Parse(data, func(v *fastjson.Value) {
+		if verdict = p.conforms(v); verdict == conforming && !finiteNumbers(v) {
+			verdict = unknown // the library path reports where
+		}
+	})
 	return verdict
 }
 

@@ -81,6 +81,7 @@ func compileSchemas() (map[string]compiled, error) {
 	c.DefaultDraft(jsonschema.Draft2020)
 	c.AssertFormat()
 	c.AssertContent()
+	c.RegisterFormat(&jsonschema.Format{Name: formatUTCTimestamp, Validate: validateUTCTimestamp})
 
 	fsys := SchemaFS()
 	names, err := fs.Glob(fsys, "*.json")
@@ -191,20 +192,29 @@ func schemaFor(eventType string) (compiled, error) {
 
 // validate returns the library's verdict on doc, with every problem it
 // finds. It is asked when the plan does not find doc conforming.
+// It also reports every number beyond a float64's range (numbers.go).
 func validate(eventType string, sch compiled, doc any) error {
+	var fields []FieldError
 	err := sch.schema.Validate(doc)
 	var verr *jsonschema.ValidationError
 	switch {
 	case err == nil:
-		return nil
 	case errors.As(err, &verr):
-		return &ValidationError{EventType: eventType, Fields: fieldErrors(verr)}
+		collect(verr, &fields)
 	default:
 		return fmt.Errorf("contracts: validating %s data: %w", eventType, err)
 	}
+	rangeErrors(doc, nil, &fields)
+	if len(fields) == 0 {
+		return nil
+	}
+	slices.SortFunc(fields, func(a, b FieldError) int {
+		return cmp.Or(cmp.Compare(a.Pointer, b.Pointer), cmp.Compare(a.Message, b.Message))
+	})
+	return &ValidationError{EventType: eventType, Fields: slices.Compact(fields)}
 }
 
-// fieldErrors flattens the library's tree of errors into one entry per
+// collect flattens the library's tree of errors into one entry per
 // problem. Branch nodes ($ref, allOf, if/then) only group their causes and
 // are dropped; anyOf, oneOf and not are reported as they are, since their
 // causes describe alternatives rather than problems.
@@ -214,15 +224,6 @@ func validate(eventType string, sch compiled, doc any) error {
 // (santhosh-tekuri/jsonschema#258). patternProperties with
 // additionalProperties: false expresses the same and reports each bad key at
 // its own pointer.
-func fieldErrors(root *jsonschema.ValidationError) []FieldError {
-	var fields []FieldError
-	collect(root, &fields)
-	slices.SortFunc(fields, func(a, b FieldError) int {
-		return cmp.Or(cmp.Compare(a.Pointer, b.Pointer), cmp.Compare(a.Message, b.Message))
-	})
-	return slices.Compact(fields)
-}
-
 func collect(e *jsonschema.ValidationError, fields *[]FieldError) {
 	add := func(loc []string, msg string) {
 		*fields = append(*fields, FieldError{Pointer: pointer(loc), Message: msg})

@@ -185,25 +185,48 @@ func TestRunPublishesOneOutcomePerCapture(t *testing.T) {
 	}
 }
 
-func TestRunDeadLettersUndecodableData(t *testing.T) {
-	srv := eventstest.RunServer(t)
-	startEnrich(t, srv, enrich.DefaultConfig())
-
-	bad := eventstest.NewEvent(t, contracts.TypeLeadCaptured, nil)
-	if err := bad.SetData("application/json", []byte(`{"email": 42`)); err != nil {
-		t.Fatal(err)
+// TestRunDeadLettersWhatCannotBeProcessed: data enrich cannot decode, and a
+// lead whose enriched form cannot be encoded (a created_at that leaves the
+// years 0000-9999 once in UTC, sent past ingest's contract check), are
+// dead-lettered at once as permanent, not retried, and do not hold up the
+// next lead.
+func TestRunDeadLettersWhatCannotBeProcessed(t *testing.T) {
+	tests := []struct {
+		name, data, wantError string
+	}{
+		{"undecodable data", `{"email": 42`, "decode"},
+		{"created_at beyond year 9999 in UTC", `{"email":"ada@example.com","created_at":"9999-12-31T23:59:59-01:00"}`,
+			"encode enriched lead"},
 	}
-	srv.Publish(t, events.SubjectLeadsCaptured+".form", bad)
-	srv.Publish(t, events.SubjectLeadsCaptured+".form", captured(t, contracts.Lead{Email: "ada@example.com"}))
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := eventstest.RunServer(t)
+			startEnrich(t, srv, enrich.DefaultConfig())
 
-	dead := srv.Await(t, events.StreamDLQ, events.DLQSubject(enrich.Name, ">"), 1, wait)
-	if got := dead[0].Headers().Get("ce-id"); got != bad.ID() {
-		t.Errorf("dead letter ce-id %q, want %q", got, bad.ID())
-	}
-	srv.Await(t, events.StreamLeads, events.SubjectLeadsEnriched, 1, wait)
-	awaitSettled(t, srv)
-	if n := srv.Count(t, events.StreamLeads, events.SubjectLeadsRejected); n != 0 {
-		t.Errorf("%d rejected events, want none: undecodable data is not a lead", n)
+			bad := eventstest.NewEvent(t, contracts.TypeLeadCaptured, nil)
+			if err := bad.SetData("application/json", []byte(tt.data)); err != nil {
+				t.Fatal(err)
+			}
+			srv.Publish(t, events.SubjectLeadsCaptured+".form", bad)
+			srv.Publish(t, events.SubjectLeadsCaptured+".form", captured(t, contracts.Lead{Email: "grace@example.com"}))
+
+			dead := srv.Await(t, events.StreamDLQ, events.DLQSubject(enrich.Name, ">"), 1, wait)
+			h := dead[0].Headers()
+			if got := h.Get("ce-id"); got != bad.ID() {
+				t.Errorf("dead letter ce-id %q, want %q", got, bad.ID())
+			}
+			if got, want := h.Get(events.DLQHeaderReason), "permanent"; got != want {
+				t.Errorf("dead letter reason %q, want %q", got, want)
+			}
+			if got := h.Get(events.DLQHeaderError); !strings.Contains(got, tt.wantError) {
+				t.Errorf("dead letter error %q, want it to say %q", got, tt.wantError)
+			}
+			srv.Await(t, events.StreamLeads, events.SubjectLeadsEnriched, 1, wait)
+			awaitSettled(t, srv)
+			if n := srv.Count(t, events.StreamLeads, events.SubjectLeadsRejected); n != 0 {
+				t.Errorf("%d rejected events, want none", n)
+			}
+		})
 	}
 }
 

@@ -68,7 +68,7 @@ func (h *handler) handle(ctx context.Context, ev event.Event) error {
 	}
 	data, err := json.Marshal(out)
 	if err != nil {
-		return fmt.Errorf("encode enriched lead: %w", err)
+		return events.Permanent(fmt.Errorf("encode enriched lead: %w", err))
 	}
 	reasons, err = contractReasons(contracts.TypeLeadEnriched, data)
 	if err != nil {
@@ -133,7 +133,7 @@ func (h *handler) score(ctx context.Context, ev event.Event, lead *contracts.Lea
 func (h *handler) reject(ctx context.Context, ev event.Event, lead contracts.Lead, reasons []contracts.Reason) error {
 	data, err := json.Marshal(contracts.LeadRejected{Lead: lead, Reasons: reasons})
 	if err != nil {
-		return fmt.Errorf("encode rejected lead: %w", err)
+		return events.Permanent(fmt.Errorf("encode rejected lead: %w", err))
 	}
 	subject := ev.Subject()
 	if email := strings.ToLower(strings.TrimSpace(lead.Email)); email != "" {

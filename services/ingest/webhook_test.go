@@ -149,6 +149,13 @@ func TestWebhook(t *testing.T) {
 			wantFields: []string{"/created_at", "/email", "/fit_score", "/signal_score"},
 		},
 		{
+			name: "a number beyond a float64, a time beyond year 9999 in UTC",
+			req: request{path: "/webhooks/form", contentType: "application/json",
+				body: `{"email":"ada@example.com","budget":1e400,"created_at":"9999-12-31T23:59:59-01:00"}`},
+			wantStatus: http.StatusUnprocessableEntity, wantError: "contract",
+			wantFields: []string{"/attributes/budget", "/created_at"},
+		},
+		{
 			name: "clay without the mapped email field names the sender's field",
 			req: request{path: "/webhooks/clay", contentType: "application/json",
 				header: map[string]string{"X-Webhook-Secret": "old-secret"}, body: `{"Work Email":"nope"}`},
