@@ -3,7 +3,9 @@ package ingest
 import (
 	"context"
 	"fmt"
+	"maps"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -34,6 +36,10 @@ const (
 	HeaderQuarantineRemoteAddr = "Gtmhub-Quarantine-Remote-Addr"
 	// HeaderQuarantineTime is when the request arrived, RFC 3339 in UTC.
 	HeaderQuarantineTime = "Gtmhub-Quarantine-Time"
+	// HeaderQuarantineSecretHeaders lists, comma-separated, the HTTP headers
+	// that carry the source's secret (a shared-secret scheme's header, say),
+	// so that they are redacted whatever they are called.
+	HeaderQuarantineSecretHeaders = "Gtmhub-Quarantine-Secret-Headers"
 )
 
 // quarantine stores a request that failed verification and returns the 401
@@ -48,7 +54,7 @@ func (h *handler) quarantine(r *http.Request, src *source, body []byte, reason e
 		e.QuarantineDropped = true
 		return e
 	}
-	msg := QuarantineMsg(src.Name, r, body, reason.Error(), received)
+	msg := QuarantineMsg(src.Name, r, body, reason.Error(), received, slices.Sorted(maps.Keys(src.secretHeaders))...)
 	e.QuarantineID = msg.Header.Get(events.HeaderMsgID)
 	if err := h.publishMsg(context.WithoutCancel(r.Context()), msg); err != nil {
 		e.Err, e.Alert = fmt.Errorf("quarantine: %w", err), true
@@ -57,9 +63,10 @@ func (h *handler) quarantine(r *http.Request, src *source, body []byte, reason e
 }
 
 // QuarantineMsg returns the quarantine message of a request to source that
-// failed verification for reason. Its Nats-Msg-Id is a fresh UUID: every
-// failed attempt is kept.
-func QuarantineMsg(source string, r *http.Request, body []byte, reason string, received time.Time) *nats.Msg {
+// failed verification for reason; secretHeaders names the headers that
+// carry the source's secret. Its Nats-Msg-Id is a fresh UUID: every failed
+// attempt is kept.
+func QuarantineMsg(source string, r *http.Request, body []byte, reason string, received time.Time, secretHeaders ...string) *nats.Msg {
 	h := make(nats.Header, len(r.Header)+8)
 	for k, vs := range r.Header {
 		for _, v := range vs {
@@ -80,6 +87,9 @@ func QuarantineMsg(source string, r *http.Request, body []byte, reason string, r
 	h.Set(HeaderQuarantineURI, r.URL.RequestURI())
 	h.Set(HeaderQuarantineRemoteAddr, r.RemoteAddr)
 	h.Set(HeaderQuarantineTime, received.UTC().Format(time.RFC3339Nano))
+	if len(secretHeaders) > 0 {
+		h.Set(HeaderQuarantineSecretHeaders, strings.Join(secretHeaders, ","))
+	}
 	return &nats.Msg{Subject: events.SubjectQuarantine + "." + source, Header: h, Data: body}
 }
 
@@ -95,6 +105,9 @@ type Quarantined struct {
 	Host       string      `json:"host"`
 	Header     http.Header `json:"header"`
 	Body       []byte      `json:"body"`
+	// SecretHeaders names the headers that carried the source's secret
+	// when the request was quarantined.
+	SecretHeaders []string `json:"secret_headers,omitempty"`
 }
 
 // ParseQuarantined reads a message written by [QuarantineMsg].
@@ -108,6 +121,11 @@ func ParseQuarantined(header nats.Header, body []byte) (Quarantined, error) {
 		RemoteAddr: header.Get(HeaderQuarantineRemoteAddr),
 		Header:     http.Header{},
 		Body:       body,
+	}
+	for name := range strings.SplitSeq(header.Get(HeaderQuarantineSecretHeaders), ",") {
+		if name = strings.TrimSpace(name); name != "" {
+			q.SecretHeaders = append(q.SecretHeaders, http.CanonicalHeaderKey(name))
+		}
 	}
 	if q.Source == "" {
 		return Quarantined{}, fmt.Errorf("not a quarantined request: no %s header", HeaderQuarantineSource)
@@ -152,10 +170,16 @@ func headerSafe(s string) string {
 	}, s)
 }
 
-// Redacted returns q with the values of headers that usually carry
-// credentials (names with secret, token, signature, auth, ...) replaced by
-// [REDACTED], for showing to people; replay needs the original.
+// Redacted returns q for showing to people, with [REDACTED] for the values
+// of the headers that carried the source's secret, of headers that usually
+// carry credentials (names with secret, token, signature, auth, ...) and of
+// query parameters named so; replay needs the original.
 func (q Quarantined) Redacted() Quarantined {
-	q.Header = redactHeaders(q.Header, nil)
+	secret := make(map[string]bool, len(q.SecretHeaders))
+	for _, name := range q.SecretHeaders {
+		secret[name] = true
+	}
+	q.Header = redactHeaders(q.Header, secret)
+	q.RequestURI = events.Redact(q.RequestURI)
 	return q
 }

@@ -271,32 +271,56 @@ func TestWebhook(t *testing.T) {
 	}
 }
 
+// TestWebhookQuarantine: a request that fails verification is kept whole
+// for a later replay, and shown redacted: the header carrying the source's
+// secret whatever its name, and credentials in the query.
 func TestWebhookQuarantine(t *testing.T) {
 	body := `{"Work Email":"ada@example.com","First Name":"Ada"}`
 	tests := []struct {
-		name       string
-		header     map[string]string
-		wantReason string
+		name, source, uri string
+		header            map[string]string
+		wantReason        string
+		wantSecret        []string // SecretHeaders
+		wantRedactedURI   string
 	}{
-		{"wrong secret", map[string]string{"X-Webhook-Secret": "guess", "X-Trace": "t-1"}, "does not match"},
-		{"missing secret", map[string]string{"X-Trace": "t-1"}, "no X-Webhook-Secret header"},
+		{"wrong secret", "clay", "/webhooks/clay?run=7", map[string]string{"X-Webhook-Secret": "guess", "X-Trace": "t-1"},
+			"does not match", []string{"X-Webhook-Secret"}, "/webhooks/clay?run=7"},
+		{"missing secret", "clay", "/webhooks/clay?run=7", map[string]string{"X-Trace": "t-1"},
+			"no X-Webhook-Secret header", []string{"X-Webhook-Secret"}, "/webhooks/clay?run=7"},
+		{"a secret header of any name, a key in the query", "partner", "/webhooks/partner?api_key=k-123&run=7",
+			map[string]string{"X-Partner-Key": "guess-777", "X-Trace": "t-1"},
+			"does not match", []string{"X-Partner-Key"}, "/webhooks/partner?api_key=[REDACTED]&run=7"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			srv := eventstest.RunServer(t)
-			h := newTestHandler(t, srv, testConfig())
-			rec := request{path: "/webhooks/clay?run=7", contentType: "application/json", header: tt.header, body: body}.do(t, h)
+			cfg := testConfig()
+			cfg.Sources = append(cfg.Sources, Source{Name: "partner", Scheme: "shared-secret", Header: "X-Partner-Key",
+				Secrets: []Secret{{Value: "partner-secret"}}})
+			h := newTestHandler(t, srv, cfg)
+			rec := request{path: tt.uri, contentType: "application/json", header: tt.header, body: body}.do(t, h)
 			if rec.Code != http.StatusUnauthorized {
 				t.Fatalf("status = %d, want 401; body %s", rec.Code, rec.Body)
 			}
 			a := readAnswer(t, rec)
-			if !strings.Contains(a.Error, tt.wantReason) || strings.Contains(a.Error, "old-secret") {
-				t.Errorf("error = %q", a.Error)
+			if !strings.Contains(a.Error, tt.wantReason) {
+				t.Errorf("error = %q, want %q", a.Error, tt.wantReason)
+			}
+			secrets := []string{"old-secret", "new-secret", "partner-secret"}
+			for _, name := range tt.wantSecret {
+				if v := tt.header[name]; v != "" {
+					secrets = append(secrets, v)
+				}
+			}
+			for _, secret := range secrets {
+				if strings.Contains(a.Error, secret) {
+					t.Errorf("error = %q: it shows %q", a.Error, secret)
+				}
 			}
 			if n := srv.Count(t, "LEADS", ">"); n != 0 {
 				t.Fatalf("%d leads published for an unverified request", n)
 			}
-			msgs := srv.Await(t, "QUARANTINE", "gtm.quarantine.clay", 1, 5*time.Second)
+			msgs := srv.Await(t, "QUARANTINE", "gtm.quarantine."+tt.source, 1, 5*time.Second)
 			q, err := ParseQuarantined(msgs[0].Headers(), msgs[0].Data())
 			if err != nil {
 				t.Fatal(err)
@@ -304,20 +328,32 @@ func TestWebhookQuarantine(t *testing.T) {
 			if string(q.Body) != body {
 				t.Errorf("quarantined body = %q, want %q", q.Body, body)
 			}
-			if q.Source != "clay" || q.Method != http.MethodPost || q.RequestURI != "/webhooks/clay?run=7" ||
-				q.Received.IsZero() || q.ID == "" || q.Host == "" {
+			if q.Source != tt.source || q.Method != http.MethodPost || q.RequestURI != tt.uri ||
+				q.Received.IsZero() || q.ID == "" || q.Host == "" || !slices.Equal(q.SecretHeaders, tt.wantSecret) {
 				t.Errorf("quarantined = %+v", q)
 			}
 			if !strings.Contains(q.Reason, tt.wantReason) {
 				t.Errorf("reason = %q, want %q", q.Reason, tt.wantReason)
 			}
+			if got := q.Header.Get("Content-Type"); got != "application/json" {
+				t.Errorf("quarantined Content-Type = %q", got)
+			}
+
+			shown := q.Redacted()
+			if shown.RequestURI != tt.wantRedactedURI {
+				t.Errorf("redacted URI = %q, want %q", shown.RequestURI, tt.wantRedactedURI)
+			}
 			for k, v := range tt.header {
 				if got := q.Header.Get(k); got != v {
 					t.Errorf("quarantined header %s = %q, want %q (kept intact)", k, got, v)
 				}
-			}
-			if got := q.Header.Get("Content-Type"); got != "application/json" {
-				t.Errorf("quarantined Content-Type = %q", got)
+				want := v
+				if slices.Contains(tt.wantSecret, k) {
+					want = "[REDACTED]"
+				}
+				if got := shown.Header.Get(k); got != want {
+					t.Errorf("redacted header %s = %q, want %q", k, got, want)
+				}
 			}
 		})
 	}
