@@ -21,7 +21,9 @@ func LoadFile(path string, dst any) error {
 		return fmt.Errorf("config: %w", err)
 	}
 	if err := yaml.Unmarshal(b, dst); err != nil {
-		return fmt.Errorf("config %s: %s", path, yaml.FormatError(err, false, true))
+		// The line and column, not the source around them: the lines next
+		// to a mistake are often secrets.
+		return fmt.Errorf("config %s: %s", path, yaml.FormatError(err, false, false))
 	}
 	return nil
 }
