@@ -37,3 +37,16 @@ func Redact(s string) string {
 	}
 	return s
 }
+
+// emailPattern matches an email address, ASCII or internationalized.
+var emailPattern = regexp.MustCompile(`[\p{L}\p{N}.!#$%&'*+/=?^_{|}~-]+@[\p{L}\p{N}](?:[\p{L}\p{N}-]*[\p{L}\p{N}])?(?:\.[\p{L}\p{N}](?:[\p{L}\p{N}-]*[\p{L}\p{N}])?)+`)
+
+// MaskEmails replaces every email address in s with "[EMAIL]". Logs apply it
+// to what they write at info level and above, where personal data does not
+// belong: an SMTP server's refusal, say, names the recipient.
+func MaskEmails(s string) string {
+	if !strings.Contains(s, "@") {
+		return s
+	}
+	return emailPattern.ReplaceAllString(s, "[EMAIL]")
+}

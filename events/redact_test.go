@@ -31,6 +31,23 @@ func TestRedact(t *testing.T) {
 	}
 }
 
+func TestMaskEmails(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"smtp: 550 5.1.1 <smtp.reject1@example.com>: Recipient address rejected",
+			"smtp: 550 5.1.1 <[EMAIL]>: Recipient address rejected"},
+		{`duplicate key (email)=(Ada.Lovelace+crm@Example.co.uk) and o'brien@mail.example.org`,
+			`duplicate key (email)=([EMAIL]) and [EMAIL]`},
+		{"björk@exämple.is", "[EMAIL]"},
+		{"no address here: user@localhost, @handle, a@b", "no address here: user@localhost, @handle, a@b"},
+		{"", ""},
+	}
+	for _, tt := range tests {
+		if got := events.MaskEmails(tt.in); got != tt.want {
+			t.Errorf("MaskEmails(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
+
 func TestExponentialBackoff(t *testing.T) {
 	b := events.ExponentialBackoff(100, 1000)
 	for attempt, bounds := range map[int][2]int64{1: {50, 100}, 2: {100, 200}, 3: {200, 400}, 4: {400, 800}, 10: {500, 1000}} {

@@ -10,14 +10,15 @@ import (
 )
 
 // NewLogger returns a JSON logger (text when w is a terminal) that adds
-// trace_id and span_id from the context and the service name to every record.
+// trace_id and span_id from the context and the service name to every
+// record, and masks email addresses in records at info level and above.
 func NewLogger(w io.Writer, level slog.Leveler, serviceName string) *slog.Logger {
 	opts := &slog.HandlerOptions{Level: level}
 	var h slog.Handler = slog.NewJSONHandler(w, opts)
 	if f, ok := w.(*os.File); ok && isTerminal(f) {
 		h = slog.NewTextHandler(w, opts)
 	}
-	l := slog.New(traceHandler{h})
+	l := slog.New(traceHandler{maskingHandler{h}})
 	if serviceName != "" {
 		l = l.With("service", serviceName)
 	}
