@@ -15,10 +15,11 @@ func (e *PermanentError) Error() string { return "permanent: " + errString(e.Err
 func (e *PermanentError) Unwrap() error { return e.Err }
 
 // Permanent wraps err so that the consumer dead-letters the message at once.
-// Permanent(nil) returns nil.
+// Permanent(nil) returns nil, and an error that is permanent already is
+// returned as it is, so its text says "permanent" once.
 func Permanent(err error) error {
-	if err == nil {
-		return nil
+	if err == nil || IsPermanent(err) {
+		return err
 	}
 	return &PermanentError{Err: err}
 }
