@@ -113,10 +113,12 @@ type actOptions struct {
 }
 
 // handle evaluates the rules on one record change and acts on every match.
-// A match the channel refused for good, or a rule that cannot be evaluated
-// on the event, dead-letters the event once the other matches have been
-// acted on; redriving it later is safe, since the ledger holds what was
-// already sent.
+// A match that must be tried again (its channel is rate limited, say) does
+// not hold up the others: the event is retried once every match has been
+// acted on. A match the channel refused for good, or a rule that cannot be
+// evaluated on the event, dead-letters the event once the other matches
+// have been acted on; redriving it later is safe, since the ledger holds
+// what was already sent.
 func (n *notifier) handle(ctx context.Context, ev event.Event) error {
 	data, err := decodeData(ev)
 	if err != nil {
@@ -132,15 +134,18 @@ func (n *notifier) handle(ctx context.Context, ev event.Event) error {
 		}
 		return events.Permanent(evalErr)
 	}
-	var refused []error
+	var refused, retry []error
 	for _, m := range matches {
 		err := n.decide(ctx, ev, data, m)
 		switch {
 		case events.IsPermanent(err):
 			refused = append(refused, unwrapPermanent(err))
 		case err != nil:
-			return err
+			retry = append(retry, err)
 		}
+	}
+	if len(retry) > 0 {
+		return errors.Join(retry...)
 	}
 	return events.Permanent(errors.Join(append(refused, evalErr)...))
 }
@@ -245,7 +250,9 @@ func (n *notifier) act(ctx context.Context, ev event.Event, data map[string]any,
 	if m.Channel == contracts.ChannelEmail && n.quota != nil && o.sender == nil {
 		allowed, err := n.quota.reserve(ctx)
 		if err != nil {
-			return n.releasing(ctx, id, rev, err)
+			sctx, cancel := settling(ctx)
+			defer cancel()
+			return n.releasing(sctx, id, rev, err)
 		}
 		if !allowed {
 			if !o.deferrable {
@@ -257,6 +264,11 @@ func (n *notifier) act(ctx context.Context, ev event.Event, data map[string]any,
 	start := time.Now()
 	err := s.Send(ctx, Message{Rule: m.Rule, Channel: m.Channel, Target: m.Target, Event: ev, Data: data})
 	n.stats.observe(time.Since(start), err)
+	// The outcome is recorded, or the claim released, even when a shutdown
+	// cancelled ctx during the send: a claim left behind reads as "maybe
+	// sent", and the notification would never go out.
+	ctx, cancel := settling(ctx)
+	defer cancel()
 	switch {
 	case err == nil:
 		entry.State = StateSent
@@ -277,6 +289,15 @@ func (n *notifier) act(ctx context.Context, ev event.Event, data map[string]any,
 const inFlightRetry = 250 * time.Millisecond
 
 var errQuotaReached = errors.New("daily email quota reached")
+
+// settleTimeout bounds the ledger writes that settle a claim once its send
+// was tried.
+const settleTimeout = 10 * time.Second
+
+// settling returns ctx without its cancellation, bounded by settleTimeout.
+func settling(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), settleTimeout)
+}
 
 // releasing releases the claim so that a retry can claim it again, and
 // returns err. If the release fails too, the claim outlives its lease and

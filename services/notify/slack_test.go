@@ -15,6 +15,7 @@ import (
 	"github.com/gtmhub/gtmhub/contracts"
 	"github.com/gtmhub/gtmhub/events"
 	"github.com/gtmhub/gtmhub/events/eventstest"
+	"github.com/gtmhub/gtmhub/events/service"
 	"github.com/gtmhub/gtmhub/services/notify"
 	"github.com/gtmhub/gtmhub/services/notify/internal/fakeslack"
 )
@@ -403,5 +404,91 @@ func TestClaimInFlightWaits(t *testing.T) {
 	awaitSettled(t, srv)
 	if le := ledgerEntry(t, srv, id); le.State != notify.StateSent || len(fake.Messages()) != 1 {
 		t.Errorf("ledger %+v with %d posts, want sent once", le, len(fake.Messages()))
+	}
+}
+
+// TestShutdownDuringSendReleasesTheClaim: a shutdown that cancels a send
+// still waiting for its turn at Slack's rate releases the claim, so the
+// notification goes out once after the restart instead of being recorded
+// as interrupted, maybe sent.
+func TestShutdownDuringSendReleasesTheClaim(t *testing.T) {
+	srv := eventstest.RunServer(t)
+	fake := fakeslack.New(t)
+	slow := slackConfig(fake)
+	slow.Slack.PerSecond = 0.05 // the second post waits 20 s for its turn
+
+	ctx, cancel := context.WithCancel(context.Background())
+	stopped := make(chan error, 1)
+	go func() { stopped <- notify.Run(ctx, slow, service.Deps{Conn: srv.Conn}) }()
+	t.Cleanup(cancel)
+
+	publish(t, srv, leadEvent(t, "ada@example.com", 85))
+	publish(t, srv, leadEvent(t, "grace@example.com", 90))
+	if got := fake.Wait(1, wait); len(got) != 1 {
+		t.Fatalf("%d posts, want the first", len(got))
+	}
+	second := notify.DecisionID("high-intent", "grace@example.com")
+	kv, err := srv.JS.KeyValue(context.Background(), notify.LedgerBucket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(wait); ; time.Sleep(10 * time.Millisecond) {
+		if _, err := kv.Get(context.Background(), second); err == nil {
+			break // claimed: its send waits for the limiter
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the second notification was never claimed")
+		}
+	}
+	// In-flight handlers get the consumer's shutdown timeout (10 s) to
+	// finish, then their context is cancelled, the limiter's wait with it.
+	cancel()
+	select {
+	case err := <-stopped:
+		if err != nil {
+			t.Fatalf("Run: %v", err)
+		}
+	case <-time.After(10*time.Second + wait):
+		t.Fatal("notify did not stop")
+	}
+	if e, err := kv.Get(context.Background(), second); err == nil {
+		t.Fatalf("after the shutdown the ledger holds %s, want the claim released", e.Value())
+	}
+
+	startNotify(t, srv, slackConfig(fake))
+	if got := fake.Wait(2, wait); len(got) != 2 {
+		t.Fatalf("%d posts after the restart, want 2", len(got))
+	}
+	awaitSettled(t, srv)
+	if le := ledgerEntry(t, srv, second); le.State != notify.StateSent || len(fake.Messages()) != 2 {
+		t.Errorf("ledger %+v with %d posts, want sent, two posts in all", le, len(fake.Messages()))
+	}
+}
+
+// TestOneRuleWaitingHoldsUpNoOther: while Slack asks the high-intent post to
+// wait, the nurture email for the same event goes out at once, and the
+// event's retry sends the post without sending the email again.
+func TestOneRuleWaitingHoldsUpNoOther(t *testing.T) {
+	srv := eventstest.RunServer(t)
+	ms := startMailServer(t, mailOptions{})
+	fake := fakeslack.New(t)
+	fake.FailNext(fakeslack.Response{Status: 429, Body: "rate_limited", RetryAfter: 3 * time.Second})
+	cfg := slackConfig(fake)
+	cfg.SMTP = smtpConfig(ms, notify.SecurityPlain)
+	startNotify(t, srv, cfg)
+
+	publish(t, srv, leadEvent(t, "ada@example.com", 85))
+	if got := ms.wait(1, 2*time.Second); len(got) != 1 {
+		t.Fatalf("%d emails within 2 s, want the nurture email while Slack waits", len(got))
+	}
+	if n := len(fake.Messages()); n != 0 {
+		t.Fatalf("%d Slack posts before the wait Slack asked for, want none", n)
+	}
+	if got := fake.Wait(1, wait); len(got) != 1 {
+		t.Fatalf("%d Slack posts, want 1 after the wait", len(got))
+	}
+	awaitSettled(t, srv)
+	if got := ms.wait(1, 0); len(got) != 1 || len(fake.Messages()) != 1 {
+		t.Errorf("%d emails and %d posts, want one of each", len(got), len(fake.Messages()))
 	}
 }
