@@ -106,6 +106,11 @@ func Run(ctx context.Context, cfg Config, opts ...Option) error {
 	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
 		return fmt.Errorf("data dir: %w", err)
 	}
+	unlock, err := lockDataDir(cfg.DataDir)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	natsURL, shutdownNATS, err := startNATS(cfg)
 	if err != nil {
 		return err
@@ -218,6 +223,15 @@ func startNATS(cfg Config) (url string, shutdown func(), err error) {
 	host, port, err := splitHostPort(cfg.NATSListen)
 	if err != nil {
 		return "", nil, err
+	}
+	if port > 0 {
+		// The embedded server reports a busy address only in its log, after
+		// the 30 s wait below: look first.
+		ln, err := net.Listen("tcp", cfg.NATSListen)
+		if err != nil {
+			return "", nil, fmt.Errorf("embedded nats: %w: pass another --nats-listen, or --nats-url for a server already running", err)
+		}
+		ln.Close()
 	}
 	ns, err := server.NewServer(&server.Options{
 		ServerName: "gtmhub", Host: host, Port: port, JetStream: true,

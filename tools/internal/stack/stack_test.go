@@ -346,3 +346,38 @@ func TestAdminEndpoints(t *testing.T) {
 		return ok, "metrics incomplete"
 	})
 }
+
+// TestRunRefusesWhatIsInUse: a second stack on a data directory in use, or
+// on the embedded server's address in use, is refused at once with what to
+// do; once the first stops, its data directory is free again.
+func TestRunRefusesWhatIsInUse(t *testing.T) {
+	dataDir := t.TempDir()
+	addrs, stop := start(t, dataDir)
+	natsAddr := strings.TrimPrefix(addrs.NATS, "nats://")
+
+	tests := []struct {
+		name       string
+		dataDir    string
+		natsListen string
+		want       string
+	}{
+		{"the same data dir", dataDir, "127.0.0.1:0", "is in use by another gtmhub up"},
+		{"the same NATS address", t.TempDir(), natsAddr, "pass another --nats-listen"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := stack.DefaultConfig()
+			cfg.DataDir, cfg.NATSListen = tt.dataDir, tt.natsListen
+			cfg.HTTPAddr, cfg.AdminAddr = "127.0.0.1:0", "127.0.0.1:0"
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			err := stack.Run(ctx, cfg)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("Run = %v, want an error saying %q", err, tt.want)
+			}
+		})
+	}
+
+	stop()
+	start(t, dataDir) // the lock went with the first stack
+}
