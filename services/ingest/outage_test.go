@@ -43,11 +43,15 @@ func TestNATSOutage(t *testing.T) {
 		t.Fatal(err)
 	}
 	post := request{path: "/webhooks/form", contentType: "application/json", body: exampleLead}
+	// A request that fails verification cannot be quarantined either: it
+	// is told to retry too, not given a 401 that kept nothing.
+	forged := request{path: "/webhooks/clay", contentType: "application/json",
+		header: map[string]string{"X-Webhook-Secret": "guess"}, body: `{"Work Email":"ada@example.com"}`}
 
 	srv.Shutdown()
 	srv.WaitForShutdown()
 	ce := `{"specversion":"1.0","id":"o-1","source":"/crm","type":"com.gtmhub.lead.captured","data":{"email":"a@b.co"}}`
-	for _, req := range []request{post, post,
+	for _, req := range []request{post, post, forged,
 		{path: "/events", contentType: MediaCloudEvents, body: ce},
 		{path: "/events", contentType: MediaCloudEventsBatch, body: "[" + ce + "]"},
 	} {
@@ -89,6 +93,12 @@ func TestNATSOutage(t *testing.T) {
 	}
 	if n := info.CachedInfo().State.Msgs; n != 1 {
 		t.Fatalf("%d leads stored, want 1", n)
+	}
+	if rec := forged.do(t, h); rec.Code != http.StatusUnauthorized {
+		t.Fatalf("the forged request after the restart: %d %s, want 401", rec.Code, rec.Body)
+	}
+	if info, err = js.Stream(t.Context(), events.StreamQuarantine); err != nil || info.CachedInfo().State.Msgs != 1 {
+		t.Fatalf("quarantine %+v, %v: want the forged request kept once", info, err)
 	}
 }
 

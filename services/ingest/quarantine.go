@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"net/http"
@@ -43,7 +44,10 @@ const (
 )
 
 // quarantine stores a request that failed verification and returns the 401
-// to answer. A failure to store it is logged; the caller still gets 401.
+// to answer. When the event store cannot take it (NATS is unavailable) the
+// answer is the 503 with Retry-After that any request gets then, so that
+// the sender tries again instead of giving up on a 401 that kept nothing;
+// any other failure to store it is logged, and the caller still gets 401.
 // Beyond the source's quarantine rate limit the request is only counted
 // (gtmhub_ingest_quarantine_dropped_total and the request's log line), so
 // that a flood of forged requests cannot fill the disk.
@@ -57,6 +61,12 @@ func (h *handler) quarantine(r *http.Request, src *source, body []byte, reason e
 	msg := QuarantineMsg(src.Name, r, body, reason.Error(), received, slices.Sorted(maps.Keys(src.secretHeaders))...)
 	e.QuarantineID = msg.Header.Get(events.HeaderMsgID)
 	if err := h.publishMsg(context.WithoutCancel(r.Context()), msg); err != nil {
+		var unavailable *apiError
+		if errors.As(err, &unavailable) && unavailable.Status == http.StatusServiceUnavailable {
+			return &apiError{Status: http.StatusServiceUnavailable, RetryAfter: unavailable.RetryAfter,
+				Message: e.Message + "; the request could not be kept for review, retry later",
+				Err:     fmt.Errorf("quarantine: %w", err)}
+		}
 		e.Err, e.Alert = fmt.Errorf("quarantine: %w", err), true
 	}
 	return e
