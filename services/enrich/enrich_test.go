@@ -35,6 +35,11 @@ func captured(t *testing.T, lead contracts.Lead) event.Event {
 	return ev
 }
 
+func withSource(ev event.Event, source string) event.Event {
+	ev.SetSource(source)
+	return ev
+}
+
 // decode reads a published message as an event and checks it against its
 // contract.
 func decode(t *testing.T, m jetstream.Msg) event.Event {
@@ -68,13 +73,16 @@ func TestRunEnrichesAndRejects(t *testing.T) {
 		"uppercase": captured(t, contracts.Lead{Email: "  Grace.Hopper@Navy.MIL ", Source: "form"}),
 		"freemail":  captured(t, contracts.Lead{Email: "bob@gmail.com", Source: "form"}),
 		"invalid":   captured(t, contracts.Lead{Email: "Ada Lovelace <ada@example.com>", FirstName: "Ada", Source: "form"}),
+		// No source in the lead: the capture's CloudEvent source names it.
+		"imported": withSource(captured(t, contracts.Lead{Email: "linus@kernel.org"}), "/crm/Import/"),
+		"unnamed":  withSource(captured(t, contracts.Lead{Email: "ken@example.org"}), "/"),
 	}
 	for _, ev := range inputs {
 		srv.Publish(t, events.SubjectLeadsCaptured+".form", ev)
 	}
 
 	enriched := map[string]contracts.LeadEnriched{}
-	for _, m := range srv.Await(t, events.StreamLeads, events.SubjectLeadsEnriched, 3, wait) {
+	for _, m := range srv.Await(t, events.StreamLeads, events.SubjectLeadsEnriched, 5, wait) {
 		ev := decode(t, m)
 		if ev.Type() != contracts.TypeLeadEnriched {
 			t.Fatalf("type %q on %s", ev.Type(), m.Subject())
@@ -93,10 +101,12 @@ func TestRunEnrichesAndRejects(t *testing.T) {
 		checkOutcome(t, ev, inputs)
 	}
 
-	want := map[string]struct{ email, domain, first string }{
-		"valid":     {"ada@example.com", "example.com", "Ada"},
-		"uppercase": {"grace.hopper@navy.mil", "navy.mil", ""},
-		"freemail":  {"bob@gmail.com", "", ""},
+	want := map[string]struct{ email, domain, first, source string }{
+		"valid":     {"ada@example.com", "example.com", "Ada", "form"},
+		"uppercase": {"grace.hopper@navy.mil", "navy.mil", "", "form"},
+		"freemail":  {"bob@gmail.com", "", "", "form"},
+		"imported":  {"linus@kernel.org", "kernel.org", "", "import"},
+		"unnamed":   {"ken@example.org", "example.org", "", ""},
 	}
 	for name, w := range want {
 		got, ok := enriched[enrich.OutputID(inputs[name].ID())]
@@ -104,8 +114,9 @@ func TestRunEnrichesAndRejects(t *testing.T) {
 			t.Errorf("%s: no enriched event with id %s", name, enrich.OutputID(inputs[name].ID()))
 			continue
 		}
-		if got.Email != w.email || got.Domain != w.domain || got.FirstName != w.first {
-			t.Errorf("%s: enriched %+v, want email %q domain %q first name %q", name, got.Lead, w.email, w.domain, w.first)
+		if got.Email != w.email || got.Domain != w.domain || got.FirstName != w.first || got.Source != w.source {
+			t.Errorf("%s: enriched %+v, want email %q domain %q first name %q source %q",
+				name, got.Lead, w.email, w.domain, w.first, w.source)
 		}
 		if got.CreatedAt == nil || !got.CreatedAt.Equal(inputs[name].Time()) {
 			t.Errorf("%s: created_at %v, want the capture time %v", name, got.CreatedAt, inputs[name].Time())

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"path"
 	"strings"
 	"time"
 
@@ -58,6 +59,9 @@ func (h *handler) handle(ctx context.Context, ev event.Event) error {
 		return events.Permanent(fmt.Errorf("decode %s data: %w", ev.Type(), err))
 	}
 
+	if in.Lead.Source == "" {
+		in.Lead.Source = captureSource(ev.Source())
+	}
 	lead, reasons := Normalize(in.Lead, captureTime(ctx, ev), h.free)
 	if len(reasons) > 0 {
 		return h.reject(ctx, ev, in.Lead, reasons)
@@ -175,6 +179,14 @@ func newEvent(in event.Event, typ, subject string, data []byte) (event.Event, er
 		return event.Event{}, fmt.Errorf("set %s data: %w", typ, err)
 	}
 	return out, nil
+}
+
+// captureSource names where a lead that does not say came from: the last
+// element of its capture's CloudEvent source as a token ("/crm/import"
+// becomes "import"), so that the store's provenance names the sender, not
+// enrich. It is "" for a source with no letter or digit in it.
+func captureSource(ceSource string) string {
+	return contracts.Token(path.Base(strings.TrimRight(ceSource, "/")))
 }
 
 // captureTime is when the lead was captured: the event's time, or when the

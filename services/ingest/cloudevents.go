@@ -18,7 +18,6 @@ import (
 
 	"github.com/gtmhub/gtmhub/contracts"
 	"github.com/gtmhub/gtmhub/events"
-	"github.com/gtmhub/gtmhub/services/ingest/internal/payload"
 )
 
 // SourceExtension is the CloudEvent extension that picks the {source}
@@ -156,7 +155,7 @@ func (h *handler) publishCloudEvent(ctx context.Context, ev *event.Event) (accep
 			return accepted{}, &apiError{Status: http.StatusUnprocessableEntity,
 				Message: fmt.Sprintf("unknown event type %q: see the contracts catalog (gtmhub contracts)", ev.Type())}
 		}
-		subject, err := events.Subject(events.SubjectRaw, RawEventsSource, payload.Token(ev.Type()))
+		subject, err := events.Subject(events.SubjectRaw, RawEventsSource, contracts.Token(ev.Type()))
 		if err != nil {
 			return accepted{}, badRequest(fmt.Sprintf("type %q has no letter or digit", ev.Type()), nil)
 		}

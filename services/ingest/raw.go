@@ -53,11 +53,11 @@ func (h *handler) acceptRaw(r *http.Request, src *source, body []byte, id string
 // the configured JSON field, reduced to a subject token.
 func rawType(src *source, header http.Header, body []byte) string {
 	if src.TypeHeader != "" {
-		if t := payload.Token(header.Get(src.TypeHeader)); t != "" {
+		if t := contracts.Token(header.Get(src.TypeHeader)); t != "" {
 			return t
 		}
 	}
-	if t := payload.Token(payload.StringAt(body, src.TypeField)); t != "" {
+	if t := contracts.Token(payload.StringAt(body, src.TypeField)); t != "" {
 		return t
 	}
 	return DefaultRawType

@@ -180,28 +180,6 @@ func TestNewLeadMapperReportsEveryBadTarget(t *testing.T) {
 	}
 }
 
-func TestToken(t *testing.T) {
-	tests := map[string]string{
-		"contact.creation":   "contact_creation",
-		"Star":               "star",
-		" pull_request ":     "pull_request",
-		"deal/stage-changed": "deal_stage-changed",
-		"":                   "",
-		"...":                "",
-		"日本":                 "",
-		"a日b":                "a_b",
-	}
-	for in, want := range tests {
-		if got := Token(in); got != want {
-			t.Errorf("Token(%q) = %q, want %q", in, got, want)
-		}
-	}
-	long := Token(string(make([]byte, 100)) + "abc")
-	if len(long) > 64 {
-		t.Errorf("Token of a long string has %d bytes", len(long))
-	}
-}
-
 func TestStringAt(t *testing.T) {
 	body := []byte(`{"type":"deal.created","event":{"type":"message","n":1}}`)
 	tests := map[string]string{"type": "deal.created", "event.type": "message", "event.n": "", "missing": "", "event.type.x": ""}

@@ -6,37 +6,6 @@ import (
 	"strings"
 )
 
-// maxTokenLen is the longest subject token the contracts accept.
-const maxTokenLen = 64
-
-// Token reduces s to a subject token: lowercase, with every character
-// outside [a-z0-9_-] replaced by '_' (contact.creation becomes
-// contact_creation) and at most 64 bytes. It returns "" when s has no
-// letter or digit.
-func Token(s string) string {
-	s = strings.ToLower(strings.TrimSpace(s))
-	var b strings.Builder
-	useful := false
-	for _, r := range s {
-		if b.Len() >= maxTokenLen {
-			break
-		}
-		switch {
-		case r >= 'a' && r <= 'z', r >= '0' && r <= '9':
-			useful = true
-			b.WriteRune(r)
-		case r == '-' || r == '_':
-			b.WriteRune(r)
-		default:
-			b.WriteByte('_')
-		}
-	}
-	if !useful {
-		return ""
-	}
-	return b.String()
-}
-
 // StringAt returns the string at a dotted path such as "event.type" in a
 // JSON object body, or "" when the body is not an object or the path does
 // not lead to a string.

@@ -1,0 +1,29 @@
+package contracts_test
+
+import (
+	"testing"
+
+	"github.com/gtmhub/gtmhub/contracts"
+)
+
+func TestToken(t *testing.T) {
+	tests := map[string]string{
+		"contact.creation":   "contact_creation",
+		"Star":               "star",
+		" pull_request ":     "pull_request",
+		"deal/stage-changed": "deal_stage-changed",
+		"":                   "",
+		"...":                "",
+		"日本":                 "",
+		"a日b":                "a_b",
+	}
+	for in, want := range tests {
+		if got := contracts.Token(in); got != want {
+			t.Errorf("Token(%q) = %q, want %q", in, got, want)
+		}
+	}
+	long := contracts.Token(string(make([]byte, 100)) + "abc")
+	if len(long) > 64 {
+		t.Errorf("Token of a long string has %d bytes", len(long))
+	}
+}
