@@ -205,7 +205,9 @@ type Contact struct {
 	// CreatedAt is the earliest time known for the contact: the lead's
 	// created_at or the time of the first event about it.
 	CreatedAt time.Time `json:"created_at"`
-	// UpdatedAt is the time of the newest event that changed the contact.
+	// UpdatedAt is the time of the newest event whose values the contact
+	// holds: one that sent a value again, unchanged, counts too, since the
+	// provenance then names it (see merge).
 	UpdatedAt time.Time `json:"updated_at"`
 	// Provenance says which event set each field's value, keyed by field.
 	Provenance map[string]contracts.Provenance `json:"provenance,omitempty"`
@@ -269,7 +271,8 @@ type Company struct {
 	Description string `json:"description,omitempty"`
 	// CreatedAt is the time of the first event about the company.
 	CreatedAt time.Time `json:"created_at"`
-	// UpdatedAt is the time of the newest event that changed the company.
+	// UpdatedAt is the time of the newest event whose values the company
+	// holds, as for a contact.
 	UpdatedAt time.Time `json:"updated_at"`
 	// Provenance says which event set each field's value, keyed by field.
 	Provenance map[string]contracts.Provenance `json:"provenance,omitempty"`

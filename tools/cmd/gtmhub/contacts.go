@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"time"
@@ -45,13 +46,13 @@ func newContactsLsCmd() *cobra.Command {
 	)
 	cmd := &cobra.Command{
 		Use:   "ls",
-		Short: "List contacts, newest first, filtered by update time, status and signal score",
+		Short: "List contacts, most recently created first, filtered by update time, status and signal score",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if since != "" {
 				t, err := parseSince(since, time.Now())
 				if err != nil {
-					return err
+					return fmt.Errorf("--since: %w", err)
 				}
 				f.Since = t
 			}
@@ -123,12 +124,15 @@ func withStore(cmd *cobra.Command, fn func(ctx context.Context, c *store.Client)
 
 // parseSince reads an RFC 3339 time or a duration back from now.
 func parseSince(s string, now time.Time) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, errors.New("required: an RFC 3339 time such as 2026-11-01T00:00:00Z, or a duration back from now such as 24h")
+	}
 	if d, err := time.ParseDuration(s); err == nil {
 		return now.Add(-d), nil
 	}
 	t, err := time.Parse(time.RFC3339, s)
 	if err != nil {
-		return time.Time{}, fmt.Errorf("--since %q: want an RFC 3339 time or a duration such as 24h", s)
+		return time.Time{}, fmt.Errorf("%q is neither an RFC 3339 time such as 2026-11-01T00:00:00Z nor a duration back from now such as 24h", s)
 	}
 	return t, nil
 }

@@ -173,12 +173,4 @@ func progressReporter(w io.Writer) func(replay.Progress) {
 }
 
 // parseWhen reads an RFC 3339 time or a duration before now.
-func parseWhen(s string) (time.Time, error) {
-	if s == "" {
-		return time.Time{}, fmt.Errorf("required")
-	}
-	if d, err := time.ParseDuration(s); err == nil {
-		return time.Now().Add(-d), nil
-	}
-	return time.Parse(time.RFC3339, s)
-}
+func parseWhen(s string) (time.Time, error) { return parseSince(s, time.Now()) }
