@@ -66,24 +66,29 @@ func DLQSubject(service, subject string) string {
 }
 
 // StreamSpec declares one stream.
+//
+// Its JSON form names fields as the JetStream API does, durations in
+// nanoseconds.
 type StreamSpec struct {
-	Name        string
-	Subjects    []string
-	MaxAge      time.Duration
-	Description string
+	Name        string        `json:"name"`
+	Subjects    []string      `json:"subjects"`
+	MaxAge      time.Duration `json:"max_age"`
+	Description string        `json:"description"`
 }
 
 // ConsumerSpec declares one durable pull consumer and how its runner treats
 // failures.
+// Its JSON form names fields as the JetStream API does, durations in
+// nanoseconds.
 type ConsumerSpec struct {
-	Service       string        // owning service, the DLQ subject's second token
-	Stream        string        // stream the consumer reads
-	Durable       string        // "{service}" or "{service}-{purpose}"
-	Filters       []string      // filter subjects
-	Description   string        // shown by gtmhub status
-	MaxDeliver    int           // attempts before dead-lettering; default 8
-	AckWait       time.Duration // default 30s; the runner extends it while a handler runs
-	MaxAckPending int           // default 256
+	Service       string        `json:"service"`         // owning service, the DLQ subject's second token
+	Stream        string        `json:"stream"`          // stream the consumer reads
+	Durable       string        `json:"durable_name"`    // "{service}" or "{service}-{purpose}"
+	Filters       []string      `json:"filter_subjects"` // filter subjects
+	Description   string        `json:"description"`     // shown by gtmhub status
+	MaxDeliver    int           `json:"max_deliver"`     // attempts before dead-lettering; default 8
+	AckWait       time.Duration `json:"ack_wait"`        // default 30s; the runner extends it while a handler runs
+	MaxAckPending int           `json:"max_ack_pending"` // default 256
 }
 
 func (s ConsumerSpec) withDefaults() ConsumerSpec {

@@ -226,3 +226,39 @@ func statusJSON(t *testing.T, srv *eventstest.Server) status {
 	}
 	return st
 }
+
+// TestContractsJSON: `gtmhub contracts --json` names every field as the
+// JetStream API and the catalog do, not as Go does.
+func TestContractsJSON(t *testing.T) {
+	var out strings.Builder
+	root := newRootCmd()
+	root.SetOut(&out)
+	root.SetArgs([]string{"contracts", "--json"})
+	if err := root.ExecuteContext(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	var doc map[string][]map[string]any
+	if err := json.Unmarshal([]byte(out.String()), &doc); err != nil {
+		t.Fatal(err, out.String())
+	}
+	want := map[string][]string{
+		"events":    {"type", "subject", "stream", "schema", "dataschema", "description"},
+		"streams":   {"name", "subjects", "max_age", "description"},
+		"consumers": {"service", "stream", "durable_name", "filter_subjects", "description", "max_deliver", "ack_wait", "max_ack_pending"},
+	}
+	for section, keys := range want {
+		if len(doc[section]) == 0 {
+			t.Fatalf("no %s in %s", section, out.String())
+		}
+		for _, entry := range doc[section] {
+			if len(entry) != len(keys) {
+				t.Errorf("%s entry %v, want the keys %v", section, entry, keys)
+			}
+			for _, k := range keys {
+				if _, ok := entry[k]; !ok {
+					t.Errorf("%s entry %v has no %q", section, entry, k)
+				}
+			}
+		}
+	}
+}
