@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -110,9 +111,12 @@ func FuzzParseTimestamp(f *testing.F) {
 	f.Add("1531420618")
 	f.Add("-1")
 	f.Add("99999999999999999999")
+	f.Add("+1531420618")
+	f.Add("01531420618")
 	f.Fuzz(func(t *testing.T, s string) {
 		for _, unit := range []time.Duration{time.Second, time.Millisecond} {
-			if ts, err := ParseTimestamp(s, unit); err == nil && ts.Before(time.Unix(0, 0)) {
+			ts, err := ParseTimestamp(s, unit)
+			if err == nil && (ts.Before(time.Unix(0, 0)) || strconv.FormatInt(ts.UnixNano()/int64(unit), 10) != s) {
 				t.Fatalf("ParseTimestamp(%q) = %v", s, ts)
 			}
 		}

@@ -123,10 +123,11 @@ func singleHeader(r *Request, header string) (string, error) {
 }
 
 // ParseTimestamp reads a decimal Unix timestamp counted in unit (time.Second
-// or time.Millisecond).
+// or time.Millisecond), written as senders write one: digits only, with no
+// sign and no leading zero.
 func ParseTimestamp(s string, unit time.Duration) (time.Time, error) {
 	n, err := strconv.ParseInt(s, 10, 64)
-	if err != nil || n < 0 || n > math.MaxInt64/int64(unit) {
+	if err != nil || n < 0 || n > math.MaxInt64/int64(unit) || s != strconv.FormatInt(n, 10) {
 		return time.Time{}, errors.New("not a Unix timestamp")
 	}
 	return time.Unix(0, n*int64(unit)), nil
