@@ -7,10 +7,19 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/signal"
+	"syscall"
 )
 
 func main() {
-	if err := run(context.Background(), os.Args[1:]); err != nil {
+	// The first SIGINT or SIGTERM cancels the command's context, so that a
+	// replay saves its checkpoint and a redrive finishes the message at
+	// hand; a second one ends the process at once.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	context.AfterFunc(ctx, stop)
+	err := run(ctx, os.Args[1:])
+	stop()
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "gtmhub:", err)
 		os.Exit(1)
 	}

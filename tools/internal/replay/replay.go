@@ -45,7 +45,7 @@ type Checkpoint struct {
 	// Gone counts events that were in the stream when the replay began and
 	// that its limits (age, size) removed before the replay read them.
 	Gone      uint64    `json:"gone,omitempty"`
-	Status    string    `json:"status"` // running, done, failed
+	Status    string    `json:"status"` // running, done, failed, interrupted
 	Error     string    `json:"error,omitempty"`
 	StartedAt time.Time `json:"started_at"`
 	UpdatedAt time.Time `json:"updated_at"`

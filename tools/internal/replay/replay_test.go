@@ -75,11 +75,11 @@ func TestReplayResumes(t *testing.T) {
 				cancel()
 			}
 		})
-	if !errors.Is(err, context.Canceled) || cp.Status != "failed" || cp.LastSeq == 0 {
+	if !errors.Is(err, context.Canceled) || cp.Status != "interrupted" || cp.LastSeq == 0 {
 		t.Fatalf("first run: %+v, %v", cp, err)
 	}
 	saved, err := r.Get(context.Background(), cp.Spec.ID)
-	if err != nil || saved.Status != "failed" || saved.Replayed == 0 || saved.Replayed >= total {
+	if err != nil || saved.Status != "interrupted" || saved.Replayed == 0 || saved.Replayed >= total {
 		t.Fatalf("saved checkpoint %+v, %v", saved, err)
 	}
 	cp, err = r.Resume(context.Background(), cp.Spec.ID, nil)

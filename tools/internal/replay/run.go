@@ -2,6 +2,7 @@ package replay
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -198,8 +199,13 @@ func (r *Replayer) flush(ctx context.Context, cp *Checkpoint, last uint64, acks 
 	return r.save(ctx, cp)
 }
 
+// fail saves cp as failed, or as interrupted when ctx was cancelled, and
+// returns the error that says how to resume.
 func (r *Replayer) fail(ctx context.Context, cp Checkpoint, err error) (Checkpoint, error) {
 	cp.Status, cp.Error = "failed", events.Redact(err.Error())
+	if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
+		cp.Status = "interrupted"
+	}
 	_ = r.save(context.WithoutCancel(ctx), &cp)
 	return cp, fmt.Errorf("replay %s stopped at seq %d (resume with `gtmhub replay resume %s`): %w",
 		cp.Spec.ID, cp.LastSeq, cp.Spec.ID, err)
