@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"path"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/goccy/go-yaml"
 )
@@ -17,6 +18,9 @@ const (
 	keyNotionID = "notion_id"
 	keyTags     = "tags"
 )
+
+// ErrNotUTF8 is wrapped by the error of a file that is not valid UTF-8.
+var ErrNotUTF8 = errors.New("not valid UTF-8")
 
 // Document is one parsed Markdown file.
 type Document struct {
@@ -36,10 +40,13 @@ type Document struct {
 // ParseDocument parses the Markdown file name (a slash-separated path, used
 // for the fallback title and in errors) with content. YAML front matter is
 // optional: a first line of "---", the YAML, and a closing "---" or "..."
-// line. Front matter that is not closed, is not valid YAML, is not a mapping,
-// or has a title, notion_id or tags of the wrong type is an error naming the
-// file.
+// line. Content that is not valid UTF-8 ([ErrNotUTF8]), and front matter that
+// is not closed, is not valid YAML, is not a mapping, or has a title,
+// notion_id or tags of the wrong type, are errors naming the file.
 func ParseDocument(name string, content []byte) (Document, error) {
+	if err := checkUTF8(content); err != nil {
+		return Document{}, fmt.Errorf("%s: %w", name, err)
+	}
 	content = bytes.TrimPrefix(content, []byte("\ufeff"))
 	front, body, found, err := splitFrontMatter(content)
 	if err != nil {
@@ -58,6 +65,19 @@ func ParseDocument(name string, content []byte) (Document, error) {
 		doc.Title = strings.TrimSuffix(path.Base(name), path.Ext(name))
 	}
 	return doc, nil
+}
+
+// checkUTF8 reports the offset of the first byte of content that is not
+// part of a valid UTF-8 sequence.
+func checkUTF8(content []byte) error {
+	for off := 0; off < len(content); {
+		r, size := utf8.DecodeRune(content[off:])
+		if r == utf8.RuneError && size == 1 {
+			return fmt.Errorf("%w: byte 0x%02x at offset %d; save the file as UTF-8", ErrNotUTF8, content[off], off)
+		}
+		off += size
+	}
+	return nil
 }
 
 // splitFrontMatter separates the front matter from the body. found is false

@@ -4,6 +4,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/gtmhub/gtmhub/services/knowledgesync"
 )
@@ -86,6 +87,24 @@ func TestParseDocument(t *testing.T) {
 			content:  "---\ntags: [a, {b: 1}]\n---\n",
 			wantErrs: []string{"broken/tags.md", "tags[1] must be a string"},
 		},
+		{
+			name:     "Latin-1 body",
+			file:     "broken/cafe.md",
+			content:  "# Caf\xe9\n\nPr\xe9sentation\n",
+			wantErrs: []string{"broken/cafe.md", "not valid UTF-8", "byte 0xe9 at offset 5"},
+		},
+		{
+			name:     "truncated sequence after a BOM and valid accents",
+			file:     "broken/cut.md",
+			content:  "\ufeff---\ntitle: Café\n---\nna\xc3",
+			wantErrs: []string{"broken/cut.md", "not valid UTF-8", "byte 0xc3 at offset 26"},
+		},
+		{
+			name:     "encoded surrogate",
+			file:     "broken/surrogate.md",
+			content:  "ok \xed\xa0\x80\n",
+			wantErrs: []string{"broken/surrogate.md", "not valid UTF-8", "byte 0xed at offset 3"},
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -116,6 +135,7 @@ func FuzzParseDocument(f *testing.F) {
 	f.Add("---\n---\n")
 	f.Add("---")
 	f.Add("# t")
+	f.Add("# Caf\xe9\n")
 	f.Fuzz(func(t *testing.T, content string) {
 		doc, err := knowledgesync.ParseDocument("fuzz.md", []byte(content))
 		if err != nil {
@@ -126,6 +146,9 @@ func FuzzParseDocument(f *testing.F) {
 		}
 		if doc.Title == "" {
 			t.Fatal("document without a title")
+		}
+		if !utf8.ValidString(doc.Title) || !utf8.Valid(doc.Body) {
+			t.Fatalf("document %+v parsed from content that is not UTF-8", doc)
 		}
 	})
 }
