@@ -66,6 +66,6 @@ func (s *NotionSync) HandleCommand(ctx context.Context, ev event.Event) error {
 		return err
 	}
 	s.log.InfoContext(ctx, "knowledge sync command done", "command", ev.ID(), "dry_run", req.DryRun,
-		"actions", rep.Actions, "failed", len(rep.Errors))
+		"actions", rep.Actions, "failed", len(rep.Errors), "left_out", len(rep.Problems))
 	return nil
 }

@@ -66,6 +66,11 @@ type Report struct {
 	Actions []string
 	// Errors lists pages that failed; the others were synced.
 	Errors []error
+	// Problems lists the files left out of the sync until they are fixed,
+	// each error naming its file: unreadable, not valid UTF-8, or with
+	// malformed front matter. Such a file is neither read into Notion nor
+	// written.
+	Problems []error
 }
 
 func (r *Report) act(format string, args ...any) {
@@ -139,10 +144,11 @@ func (s *NotionSync) Sync(ctx context.Context, dryRun bool) (Report, error) {
 	ctx, span := s.tracer.Start(ctx, "knowledge sync", trace.WithAttributes(attribute.Bool("gtmhub.dry_run", dryRun)))
 	defer span.End()
 
-	local, fresh, err := s.readLocal(ctx)
+	local, fresh, problems, err := s.readLocal(ctx)
 	if err != nil {
 		return rep, err
 	}
+	rep.Problems = problems
 	pages, err := s.client.QueryDatabase(ctx, s.db)
 	if err != nil {
 		return rep, fmt.Errorf("query Notion database: %w", err)
@@ -186,7 +192,7 @@ func (s *NotionSync) Sync(ctx context.Context, dryRun bool) (Report, error) {
 	}
 	s.log.InfoContext(ctx, "knowledge synced", "dry_run", dryRun, "to_notion", rep.ToNotion, "to_local", rep.ToLocal,
 		"archived", rep.Archived, "deleted", rep.Deleted, "conflicts", rep.Conflicts, "unchanged", rep.Unchanged,
-		"unresolved", rep.Unresolved, "failed", len(rep.Errors), "duration", time.Since(start))
+		"unresolved", rep.Unresolved, "failed", len(rep.Errors), "left_out", len(rep.Problems), "duration", time.Since(start))
 	return rep, nil
 }
 
@@ -210,11 +216,13 @@ func normalizeID(id string) string {
 }
 
 // readLocal scans the folder: files linked to a page by their notion_id,
-// and files without one.
-func (s *NotionSync) readLocal(ctx context.Context) (linked map[string]*localFile, fresh []*localFile, err error) {
-	if _, err := s.index.Scan(ctx); err != nil {
-		return nil, nil, err
+// files without one, and the files left out, each problem naming its file.
+func (s *NotionSync) readLocal(ctx context.Context) (linked map[string]*localFile, fresh []*localFile, problems []error, err error) {
+	scan, err := s.index.Scan(ctx)
+	if err != nil {
+		return nil, nil, nil, err
 	}
+	problems = scan.Problems
 	linked = map[string]*localFile{}
 	for _, p := range s.index.Pages() {
 		content, err := os.ReadFile(filepath.Join(s.dir, filepath.FromSlash(p.Path)))
@@ -223,6 +231,7 @@ func (s *NotionSync) readLocal(ctx context.Context) (linked map[string]*localFil
 		}
 		doc, err := ParseDocument(p.Path, content)
 		if err != nil {
+			problems = append(problems, err) // broken since the scan
 			continue
 		}
 		f := &localFile{Page: p, content: content, doc: doc}
@@ -239,7 +248,7 @@ func (s *NotionSync) readLocal(ctx context.Context) (linked map[string]*localFil
 		}
 		linked[id] = f
 	}
-	return linked, fresh, nil
+	return linked, fresh, problems, nil
 }
 
 // syncPage settles one page known to the folder, the database or the state.

@@ -3,6 +3,7 @@ package knowledgesync_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -339,6 +340,59 @@ func TestSyncDeletions(t *testing.T) {
 	e.run(false)
 	if d := e.fake.Writes() - writes; d != 0 {
 		t.Errorf("a sync after the deletions made %d writes", d)
+	}
+}
+
+// TestSyncLeavesFilesThatAreNotUTF8Alone: a file in another encoding is
+// reported with the offset of its first invalid byte, and it is neither
+// pushed to Notion nor rewritten, even when its page changes.
+func TestSyncLeavesFilesThatAreNotUTF8Alone(t *testing.T) {
+	for _, tt := range []struct {
+		name   string
+		linked bool // cafe.md was synced as UTF-8, then saved as Latin-1 keeping its notion_id
+	}{
+		{"new file", false},
+		{"linked file whose page changed", true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t)
+			writeFile(t, e.dir, "other.md", "# Other\n\ntext\n")
+			latin1 := "# Caf\xe9\n\nPr\xe9sentation\n"
+			var id string
+			if tt.linked {
+				writeFile(t, e.dir, "cafe.md", "# Café\n\nPrésentation\n")
+				e.run(false)
+				id = e.pageOf("cafe.md")
+				latin1 = "---\nnotion_id: " + id + "\n---\n" + latin1
+				must(t, e.fake.EditPage(id, mdnotion.ToBlocks([]byte("# Café\n\nedited in Notion\n"))))
+			}
+			writeFile(t, e.dir, "cafe.md", latin1)
+
+			want := fmt.Sprintf("cafe.md: not valid UTF-8: byte 0xe9 at offset %d", strings.IndexByte(latin1, 0xe9))
+			for i := range 2 {
+				rep := e.run(false)
+				if len(rep.Problems) != 1 || !errors.Is(rep.Problems[0], knowledgesync.ErrNotUTF8) ||
+					!strings.Contains(rep.Problems[0].Error(), want) {
+					t.Errorf("sync %d reported %v, want one problem: %s", i+1, rep.Problems, want)
+				}
+			}
+			if got := e.read("cafe.md"); got != latin1 {
+				t.Errorf("cafe.md rewritten:\n%q\nwant its bytes unchanged:\n%q", got, latin1)
+			}
+			other := e.pageOf("other.md")
+			for _, p := range e.fake.Pages(e.db) {
+				if p.ID != other && p.ID != id {
+					t.Errorf("page %s %q created for cafe.md", p.ID, p.Title())
+				}
+			}
+			if tt.linked {
+				page, _ := e.fake.Page(id)
+				if got := e.notionText(id); page.Archived || page.Title() != "Café" || got != "# Café\n\nedited in Notion\n" {
+					t.Errorf("page of cafe.md archived %v, title %q, text:\n%s\nwant it as edited in Notion",
+						page.Archived, page.Title(), got)
+				}
+			}
+		})
 	}
 }
 
