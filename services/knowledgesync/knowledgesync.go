@@ -17,7 +17,14 @@
 //     Notion) on the other; deleted on one side and changed on the other: a
 //     conflict, and nothing is deleted;
 //   - a file without a notion_id creates a page (the id is written into its
-//     front matter); a page without a file creates one named after its title.
+//     front matter); a page without a file creates one named after its title;
+//   - files sharing a notion_id (a copy keeps its original's): the page
+//     stays with the file the last sync linked to it, even if moved since,
+//     else with the first by path; the others are left as they are and
+//     reported until their notion_id is removed, which makes each a page of
+//     its own;
+//   - a file that is not valid UTF-8 or has malformed front matter is left
+//     as it is and reported.
 //
 // Every page or file written publishes com.gtmhub.knowledge.page.synced.
 // Markdown is converted to Notion blocks and back by package

@@ -33,6 +33,10 @@ const StateBucket = "knowledge-state"
 // Source is the CloudEvents source of the events the service publishes.
 const Source = "/gtmhub/knowledge-sync"
 
+// ErrSharedNotionID is wrapped by the problem of a file left out of a sync
+// because its notion_id names a page that another file keeps.
+var ErrSharedNotionID = errors.New("notion_id already used by another file")
+
 // eventNamespace derives deterministic event ids.
 var eventNamespace = uuid.MustParse("6f1d3c2e-8b0a-4e57-9a43-2b8f0d6c5e11")
 
@@ -67,9 +71,10 @@ type Report struct {
 	// Errors lists pages that failed; the others were synced.
 	Errors []error
 	// Problems lists the files left out of the sync until they are fixed,
-	// each error naming its file: unreadable, not valid UTF-8, or with
-	// malformed front matter. Such a file is neither read into Notion nor
-	// written.
+	// each error naming its file: unreadable, not valid UTF-8, with
+	// malformed front matter, or naming by its notion_id a page another file
+	// keeps ([ErrSharedNotionID]). Such a file is neither read into Notion
+	// nor written.
 	Problems []error
 }
 
@@ -144,7 +149,7 @@ func (s *NotionSync) Sync(ctx context.Context, dryRun bool) (Report, error) {
 	ctx, span := s.tracer.Start(ctx, "knowledge sync", trace.WithAttributes(attribute.Bool("gtmhub.dry_run", dryRun)))
 	defer span.End()
 
-	local, fresh, problems, err := s.readLocal(ctx)
+	claims, fresh, problems, err := s.readLocal(ctx)
 	if err != nil {
 		return rep, err
 	}
@@ -161,6 +166,11 @@ func (s *NotionSync) Sync(ctx context.Context, dryRun bool) (Report, error) {
 	if err != nil {
 		return rep, err
 	}
+	local, shared := keepers(claims, states)
+	for _, e := range shared {
+		s.log.WarnContext(ctx, "knowledge file not synced", "err", e)
+	}
+	rep.Problems = append(rep.Problems, shared...)
 	ids := map[string]bool{}
 	for id := range local {
 		ids[id] = true
@@ -215,15 +225,16 @@ func normalizeID(id string) string {
 	return strings.ToLower(strings.ReplaceAll(id, "-", ""))
 }
 
-// readLocal scans the folder: files linked to a page by their notion_id,
-// files without one, and the files left out, each problem naming its file.
-func (s *NotionSync) readLocal(ctx context.Context) (linked map[string]*localFile, fresh []*localFile, problems []error, err error) {
+// readLocal scans the folder: per page, the files whose notion_id names it,
+// sorted by path; the files without one; and the files left out, each
+// problem naming its file.
+func (s *NotionSync) readLocal(ctx context.Context) (claims map[string][]*localFile, fresh []*localFile, problems []error, err error) {
 	scan, err := s.index.Scan(ctx)
 	if err != nil {
 		return nil, nil, nil, err
 	}
 	problems = scan.Problems
-	linked = map[string]*localFile{}
+	claims = map[string][]*localFile{}
 	for _, p := range s.index.Pages() {
 		content, err := os.ReadFile(filepath.Join(s.dir, filepath.FromSlash(p.Path)))
 		if err != nil {
@@ -241,14 +252,45 @@ func (s *NotionSync) readLocal(ctx context.Context) (linked map[string]*localFil
 			continue
 		}
 		id := normalizeID(p.NotionID)
-		if other, dup := linked[id]; dup {
-			s.log.WarnContext(ctx, "two files link the same Notion page; syncing the first", "page", id,
-				"file", other.Path, "ignored", p.Path)
-			continue
-		}
-		linked[id] = f
+		claims[id] = append(claims[id], f)
 	}
-	return linked, fresh, problems, nil
+	return claims, fresh, problems, nil
+}
+
+// keepers picks, of the files claiming each page, the one that keeps it,
+// and reports each of the others: syncing a copy that kept its original's
+// notion_id would overwrite the original's page.
+func keepers(claims map[string][]*localFile, states map[string]pageState) (map[string]*localFile, []error) {
+	linked := make(map[string]*localFile, len(claims))
+	var problems []error
+	for _, id := range slices.Sorted(mapKeys(claims)) {
+		keeper := keeperOf(claims[id], states[id])
+		linked[id] = keeper
+		for _, f := range claims[id] {
+			if f != keeper {
+				problems = append(problems, fmt.Errorf("%s: %w: page %s stays linked to %s; "+
+					"remove notion_id from %s to sync it as a new page", f.Path, ErrSharedNotionID, id, keeper.Path, f.Path))
+			}
+		}
+	}
+	return linked, problems
+}
+
+// keeperOf returns, of files sorted by path, the one the last sync linked
+// to the page, else one whose content the last sync saw (the linked file
+// was moved), else the first.
+func keeperOf(files []*localFile, st pageState) *localFile {
+	for _, f := range files {
+		if f.Path == st.Path {
+			return f
+		}
+	}
+	for _, f := range files {
+		if st.LocalHash != "" && f.Hash == st.LocalHash {
+			return f
+		}
+	}
+	return files[0]
 }
 
 // syncPage settles one page known to the folder, the database or the state.

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -393,6 +394,120 @@ func TestSyncLeavesFilesThatAreNotUTF8Alone(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestSyncFilesSharingANotionID: a file copied with its front matter keeps
+// its original's notion_id. The file the last sync linked to the page keeps
+// the page; each other file is reported, left as it is and kept out of the
+// page, until its notion_id is removed and it becomes a page of its own.
+func TestSyncFilesSharingANotionID(t *testing.T) {
+	for _, tt := range []struct {
+		name   string
+		synced bool     // pricing.md was synced before the others appeared; else it was linked by hand
+		moveTo string   // pricing.md is moved here after the sync
+		others []string // files given pricing.md's notion_id and a title and text of their own
+		keeper string
+	}{
+		{"copy sorts before the linked file", true, "", []string{"pricing-v2.md"}, "pricing.md"},
+		{"copy sorts after the linked file", true, "", []string{"v2/pricing.md"}, "pricing.md"},
+		{"two copies", true, "", []string{"a.md", "z.md"}, "pricing.md"},
+		{"linked file moved", true, "z/pricing.md", []string{"pricing-v2.md"}, "z/pricing.md"},
+		{"never synced: the first path keeps the page", false, "", []string{"a.md", "z.md"}, "a.md"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t)
+			id := e.linkPricing(tt.synced)
+			original := "pricing.md"
+			if tt.moveTo != "" {
+				writeFile(t, e.dir, tt.moveTo, e.read(original))
+				must(t, os.Remove(filepath.Join(e.dir, original)))
+				original = tt.moveTo
+			}
+			files := map[string]string{original: e.read(original)}
+			for _, name := range tt.others {
+				files[name] = "---\ntitle: Copy " + name + "\nnotion_id: " + id + "\n---\ntext of " + name + "\n"
+				writeFile(t, e.dir, name, files[name])
+			}
+			var shared []string
+			for _, name := range slices.Sorted(maps.Keys(files)) {
+				if name != tt.keeper {
+					shared = append(shared, name)
+				}
+			}
+
+			writes := e.fake.Writes()
+			for range 2 {
+				checkShared(t, e.run(false).Problems, shared, tt.keeper)
+			}
+			if tt.synced && e.fake.Writes() != writes {
+				t.Errorf("%d writes to Notion, want none", e.fake.Writes()-writes)
+			}
+			page, _ := e.fake.Page(id)
+			text := e.notionText(id)
+			for _, name := range shared {
+				if got := e.read(name); got != files[name] {
+					t.Errorf("%s rewritten:\n%s", name, got)
+				}
+				if strings.Contains(text, "text of "+name) || page.Title() == "Copy "+name {
+					t.Errorf("page %q took the content of %s:\n%s", page.Title(), name, text)
+				}
+			}
+			if tt.synced && (page.Title() != "Pricing" || text != "# Pricing\n\ntext of pricing.md\n") {
+				t.Errorf("page %q changed:\n%s", page.Title(), text)
+			}
+
+			// Removing notion_id from the others makes each a page of its own.
+			for _, name := range shared {
+				writeFile(t, e.dir, name, strings.Replace(files[name], "notion_id: "+id+"\n", "", 1))
+			}
+			if rep := e.run(false); len(rep.Problems) != 0 {
+				t.Errorf("problems once the notion_ids were removed: %v", rep.Problems)
+			}
+			ids := map[string]bool{id: true}
+			for _, name := range shared {
+				newID := e.pageOf(name)
+				if ids[newID] || !strings.Contains(e.notionText(newID), "text of "+name) {
+					t.Errorf("%s linked to page %s with text %q, want a new page with its text", name, newID, e.notionText(newID))
+				}
+				ids[newID] = true
+			}
+			if got := e.notionText(id); got != text {
+				t.Errorf("page changed once the others became pages of their own:\n%s\nwant\n%s", got, text)
+			}
+		})
+	}
+}
+
+// linkPricing writes pricing.md linked to a page and returns the page's id:
+// the sync linked it when synced, else the page was made in Notion and its
+// id written into the file by hand.
+func (e *env) linkPricing(synced bool) string {
+	e.t.Helper()
+	if synced {
+		writeFile(e.t, e.dir, "pricing.md", "# Pricing\n\ntext of pricing.md\n")
+		e.run(false)
+		return e.pageOf("pricing.md")
+	}
+	id, err := e.fake.AddPage(e.db, "Pricing", nil, mdnotion.ToBlocks([]byte("# Pricing\n\ntext in Notion\n")))
+	must(e.t, err)
+	writeFile(e.t, e.dir, "pricing.md", "---\nnotion_id: "+id+"\n---\n# Pricing\n\ntext of pricing.md\n")
+	return id
+}
+
+// checkShared checks that problems report each of the files shared, and
+// nothing else, naming the file that keeps the page.
+func checkShared(t *testing.T, problems []error, shared []string, keeper string) {
+	t.Helper()
+	if len(problems) != len(shared) {
+		t.Fatalf("problems %v, want one for each of %v", problems, shared)
+	}
+	for i, name := range shared {
+		err := problems[i]
+		if !errors.Is(err, knowledgesync.ErrSharedNotionID) || !strings.HasPrefix(err.Error(), name+": ") ||
+			!strings.Contains(err.Error(), "linked to "+keeper+";") || !strings.Contains(err.Error(), "remove notion_id from "+name) {
+			t.Errorf("problem %q, want %s reported as sharing the page %s keeps", err, name, keeper)
+		}
 	}
 }
 
