@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -182,7 +183,7 @@ func (s *NotionSync) Sync(ctx context.Context, dryRun bool) (Report, error) {
 		ids[id] = true
 	}
 	taken := map[string]bool{}
-	for _, id := range slices.Sorted(mapKeys(ids)) {
+	for _, id := range slices.Sorted(maps.Keys(ids)) {
 		l, r := local[id], remote[id]
 		st, hasState := states[id]
 		if err := s.syncPage(ctx, id, l, r, st, hasState, taken, &rep); err != nil {
@@ -204,16 +205,6 @@ func (s *NotionSync) Sync(ctx context.Context, dryRun bool) (Report, error) {
 		"archived", rep.Archived, "deleted", rep.Deleted, "conflicts", rep.Conflicts, "unchanged", rep.Unchanged,
 		"unresolved", rep.Unresolved, "failed", len(rep.Errors), "left_out", len(rep.Problems), "duration", time.Since(start))
 	return rep, nil
-}
-
-func mapKeys[K comparable, V any](m map[K]V) func(func(K) bool) {
-	return func(yield func(K) bool) {
-		for k := range m {
-			if !yield(k) {
-				return
-			}
-		}
-	}
 }
 
 // normalizeID gives a Notion id in its hyphen-less lowercase form, the
@@ -263,7 +254,7 @@ func (s *NotionSync) readLocal(ctx context.Context) (claims map[string][]*localF
 func keepers(claims map[string][]*localFile, states map[string]pageState) (map[string]*localFile, []error) {
 	linked := make(map[string]*localFile, len(claims))
 	var problems []error
-	for _, id := range slices.Sorted(mapKeys(claims)) {
+	for _, id := range slices.Sorted(maps.Keys(claims)) {
 		keeper := keeperOf(claims[id], states[id])
 		linked[id] = keeper
 		for _, f := range claims[id] {
