@@ -39,7 +39,8 @@ func ListQuarantine(ctx context.Context, js jetstream.JetStream, source string) 
 		return nil, fmt.Errorf("source %q is not a subject token", source)
 	}
 	cons, err := js.OrderedConsumer(ctx, events.StreamQuarantine,
-		jetstream.OrderedConsumerConfig{FilterSubjects: []string{quarantineFilter(source)}})
+		jetstream.OrderedConsumerConfig{FilterSubjects: []string{quarantineFilter(source)},
+			InactiveThreshold: 10 * time.Second}) // gone soon after the listing, not in gtmhub status for minutes
 	if err != nil {
 		return nil, fmt.Errorf("read quarantine: %w", err)
 	}

@@ -212,13 +212,19 @@ func selectDeadLetters(dls []deadLetter, seqs []string, msgID string) ([]deadLet
 	return out, nil
 }
 
+// listingInactive is how long the server keeps the consumer a listing read
+// through after its last read: gone soon after the command, not shown by
+// gtmhub status for minutes.
+const listingInactive = 10 * time.Second
+
 // listDeadLetters reads the DLQ stream, or one service's part of it.
 func listDeadLetters(ctx context.Context, js jetstream.JetStream, service string) ([]deadLetter, error) {
 	filter := events.SubjectDLQ + ".>"
 	if service != "" {
 		filter = events.SubjectDLQ + "." + service + ".>"
 	}
-	cons, err := js.OrderedConsumer(ctx, events.StreamDLQ, jetstream.OrderedConsumerConfig{FilterSubjects: []string{filter}})
+	cons, err := js.OrderedConsumer(ctx, events.StreamDLQ, jetstream.OrderedConsumerConfig{FilterSubjects: []string{filter},
+		InactiveThreshold: listingInactive})
 	if err != nil {
 		return nil, fmt.Errorf("read DLQ: %w", err)
 	}

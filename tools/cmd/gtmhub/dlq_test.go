@@ -159,3 +159,39 @@ func waitIdle(t *testing.T, srv *eventstest.Server, stream, durable string) {
 	t.Helper()
 	srv.AwaitSettled(t, stream, durable, 10*time.Second)
 }
+
+// TestListingsLeaveNoLastingConsumer: the consumers `dlq ls` and
+// `quarantine ls` read through go within seconds of the command, so that
+// gtmhub status does not list them for minutes.
+func TestListingsLeaveNoLastingConsumer(t *testing.T) {
+	srv := eventstest.RunServer(t)
+	for _, tt := range []struct {
+		stream string
+		args   []string
+	}{
+		{events.StreamDLQ, []string{"dlq", "ls"}},
+		{events.StreamQuarantine, []string{"quarantine", "ls"}},
+	} {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			if out, err := gtmhub(t, srv, "", tt.args...); err != nil {
+				t.Fatal(err, out)
+			}
+			stream, err := srv.JS.Stream(context.Background(), tt.stream)
+			if err != nil {
+				t.Fatal(err)
+			}
+			list := stream.ListConsumers(context.Background())
+			n := 0
+			for info := range list.Info() {
+				n++
+				if info.Config.Durable == "" && (info.Config.InactiveThreshold == 0 || info.Config.InactiveThreshold > 10*time.Second) {
+					t.Errorf("consumer %s on %s lasts %s after its last read, want at most 10s",
+						info.Name, tt.stream, info.Config.InactiveThreshold)
+				}
+			}
+			if err := list.Err(); err != nil || n == 0 {
+				t.Fatalf("%d consumers on %s, %v: want the listing's", n, tt.stream, err)
+			}
+		})
+	}
+}

@@ -115,7 +115,7 @@ func newReplayLsCmd() *cobra.Command {
 func dryRunReplay(ctx context.Context, cmd *cobra.Command, js jetstream.JetStream, spec replay.Spec) error {
 	since := spec.Since
 	cons, err := js.OrderedConsumer(ctx, spec.Stream, jetstream.OrderedConsumerConfig{FilterSubjects: spec.Subjects,
-		DeliverPolicy: jetstream.DeliverByStartTimePolicy, OptStartTime: &since})
+		DeliverPolicy: jetstream.DeliverByStartTimePolicy, OptStartTime: &since, InactiveThreshold: listingInactive})
 	if err != nil {
 		return err
 	}
