@@ -90,10 +90,22 @@ func newQuarantineReplayCmd(source *string) *cobra.Command {
 				return err
 			}
 			rows := make([][]string, 0, len(results))
+			failed := 0
 			for _, r := range results {
 				rows = append(rows, []string{strconv.FormatUint(r.Seq, 10), r.Source, r.Outcome, r.EventID, r.Subject, r.Error})
+				if r.Outcome == ingest.ReplayFailed {
+					failed++
+				}
 			}
-			return newPrinter(cmd).print(results, []string{"SEQ", "SOURCE", "OUTCOME", "EVENT", "SUBJECT", "ERROR"}, rows)
+			if err := newPrinter(cmd).print(results, []string{"SEQ", "SOURCE", "OUTCOME", "EVENT", "SUBJECT", "ERROR"}, rows); err != nil {
+				return err
+			}
+			if failed > 0 {
+				// Unverified requests are what quarantine is for; a verified
+				// one that could not be published needs the operator.
+				return fmt.Errorf("%d of %d requests verify but could not be published; they stay in quarantine", failed, len(results))
+			}
+			return nil
 		}),
 	}
 	cmd.Flags().StringVar(&configFile, "config", service.Env("", "GTMHUB_CONFIG"), "gtmhub.yaml with the sources and their current secrets")
