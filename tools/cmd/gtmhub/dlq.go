@@ -152,20 +152,16 @@ func newRedriveCmd(filter *dlqFilter) *cobra.Command {
 			if perSecond > 0 {
 				lim = rate.NewLimiter(rate.Limit(perSecond), 1)
 			}
-			for _, d := range chosen {
-				if err := lim.Wait(ctx); err != nil {
-					return err
-				}
-				if dryRun {
-					cmd.Printf("would redrive %d to %s (event %s)\n", d.Seq, d.Subject, d.EventID)
-					continue
-				}
-				if err := redrive(ctx, js, stream, d); err != nil {
-					return err
-				}
-				cmd.Printf("redrove %d to %s (event %s)\n", d.Seq, d.Subject, d.EventID)
+			p := newPrinter(cmd)
+			verb, do := "redrove", func(d deadLetter) error { return redrive(ctx, js, stream, d) }
+			if dryRun {
+				verb, do = "would redrive", func(deadLetter) error { return nil }
 			}
-			return nil
+			done, err := redriveAll(ctx, p, lim, chosen, verb, do)
+			if p.json { // what was redriven, also when a later one failed
+				return errors.Join(p.say(done, ""), err)
+			}
+			return err
 		}),
 	}
 	cmd.Flags().StringVar(&msgID, "msg-id", "", "the dead letter's Nats-Msg-Id, as its Gtmhub-Dlq-Redrive header shows")
@@ -173,6 +169,27 @@ func newRedriveCmd(filter *dlqFilter) *cobra.Command {
 	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "show what would be redriven")
 	cmd.Flags().Float64Var(&perSecond, "rate", 0, "dead letters per second (default: no limit)")
 	return cmd
+}
+
+// redriveAll calls do for each dead letter in turn, at lim's pace, and
+// returns those it succeeded on; without --json it prints a line saying
+// verb for each as it goes.
+func redriveAll(ctx context.Context, p printer, lim *rate.Limiter, chosen []deadLetter, verb string,
+	do func(deadLetter) error) ([]deadLetter, error) {
+	done := make([]deadLetter, 0, len(chosen))
+	for _, d := range chosen {
+		if err := lim.Wait(ctx); err != nil {
+			return done, err
+		}
+		if err := do(d); err != nil {
+			return done, err
+		}
+		done = append(done, d)
+		if !p.json {
+			fmt.Fprintf(p.w, "%s %d to %s (event %s)\n", verb, d.Seq, d.Subject, d.EventID)
+		}
+	}
+	return done, nil
 }
 
 func redrive(ctx context.Context, js jetstream.JetStream, stream jetstream.Stream, d deadLetter) error {

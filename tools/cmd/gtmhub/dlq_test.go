@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -21,14 +22,20 @@ import (
 // gtmhub runs the CLI against srv and returns what it printed.
 func gtmhub(t *testing.T, srv *eventstest.Server, stdin string, args ...string) (string, error) {
 	t.Helper()
-	root := newRootCmd()
 	var out bytes.Buffer
-	root.SetOut(&out)
-	root.SetErr(&out)
+	err := gtmhubTo(srv, &out, &out, stdin, args...)
+	return out.String(), err
+}
+
+// gtmhubTo runs the CLI against srv, writing its output to out and its
+// errors and progress to errOut.
+func gtmhubTo(srv *eventstest.Server, out, errOut io.Writer, stdin string, args ...string) error {
+	root := newRootCmd()
+	root.SetOut(out)
+	root.SetErr(errOut)
 	root.SetIn(strings.NewReader(stdin))
 	root.SetArgs(append(args, "--nats-url", srv.ClientURL()))
-	err := root.ExecuteContext(context.Background())
-	return out.String(), err
+	return root.ExecuteContext(context.Background())
 }
 
 // TestDLQRedriveAfterRecovery: a destination failing with 500 dead-letters
@@ -79,8 +86,17 @@ func TestDLQRedriveAfterRecovery(t *testing.T) {
 	}
 
 	healthy.Store(true)
-	if out, err := gtmhub(t, srv, "", "dlq", "redrive", "--all"); err != nil {
+	if out, err := gtmhub(t, srv, "", "dlq", "redrive", "--all", "--dry-run"); err != nil ||
+		out != fmt.Sprintf("would redrive %d to %s (event %s)\n", d.Seq, d.Subject, ev.ID()) {
+		t.Fatalf("dry run: %v %q", err, out)
+	}
+	out, err = gtmhub(t, srv, "", "dlq", "redrive", "--all", "--json")
+	if err != nil {
 		t.Fatal(err, out)
+	}
+	var redriven []deadLetter
+	if err := json.Unmarshal([]byte(out), &redriven); err != nil || len(redriven) != 1 || redriven[0].Seq != d.Seq {
+		t.Fatalf("dlq redrive --json: %v %s", err, out)
 	}
 	deadline := time.Now().Add(10 * time.Second)
 	for {

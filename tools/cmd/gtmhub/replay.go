@@ -123,9 +123,12 @@ func dryRunReplay(ctx context.Context, cmd *cobra.Command, js jetstream.JetStrea
 	if err != nil {
 		return err
 	}
-	cmd.Printf("would replay up to %d events from %s %v since %s → %s\n", info.NumPending, spec.Stream,
-		spec.Subjects, spec.Since.Format(time.RFC3339), destination(spec))
-	return nil
+	plan := struct {
+		Spec    replay.Spec `json:"spec"`
+		Pending uint64      `json:"pending"`
+	}{spec, info.NumPending}
+	return newPrinter(cmd).say(plan, "would replay up to %d events from %s %v since %s → %s\n", info.NumPending,
+		spec.Stream, spec.Subjects, spec.Since.Format(time.RFC3339), destination(spec))
 }
 
 func destination(s replay.Spec) string {
@@ -139,11 +142,12 @@ func reportReplay(cmd *cobra.Command, cp replay.Checkpoint, err error) error {
 	if err != nil {
 		return err
 	}
-	cmd.Printf("replay %s done: %d events re-delivered\n", cp.Spec.ID, cp.Replayed)
+	text := fmt.Sprintf("replay %s done: %d events re-delivered\n", cp.Spec.ID, cp.Replayed)
 	if cp.Gone > 0 {
-		cmd.Printf("%d events in %s when the replay began were removed by its limits before they were read\n", cp.Gone, cp.Spec.Stream)
+		text += fmt.Sprintf("%d events in %s when the replay began were removed by its limits before they were read\n",
+			cp.Gone, cp.Spec.Stream)
 	}
-	return nil
+	return newPrinter(cmd).say(cp, "%s", text)
 }
 
 // progressReporter draws a bar with rate and ETA on a terminal and prints a

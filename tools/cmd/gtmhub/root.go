@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
@@ -16,6 +17,9 @@ func newRootCmd() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
+	// What a command prints goes to standard output (cobra's default for
+	// Print is standard error); errors go to standard error.
+	root.SetOut(os.Stdout)
 	connFlags(root.PersistentFlags())
 	root.PersistentFlags().Bool("json", false, "print JSON instead of tables")
 	root.AddCommand(newUpCmd(), newInitCmd(), newStatusCmd(), newContractsCmd(), newContactsCmd(), newDLQCmd(), newReplayCmd(), newSendCmd(), newDigestCmd(), newQuarantineCmd(), newBenchCmd(), newKnowledgeCmd())
@@ -31,6 +35,18 @@ type printer struct {
 func newPrinter(cmd *cobra.Command) printer {
 	asJSON, _ := cmd.Flags().GetBool("json")
 	return printer{w: cmd.OutOrStdout(), json: asJSON}
+}
+
+// say writes the outcome of a command that does one thing: the line format
+// makes of args, or v as JSON.
+func (p printer) say(v any, format string, args ...any) error {
+	if p.json {
+		enc := json.NewEncoder(p.w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(v)
+	}
+	_, err := fmt.Fprintf(p.w, format, args...)
+	return err
 }
 
 // print renders rows under header, or v as JSON.

@@ -53,8 +53,15 @@ func newSendCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			cmd.Printf("published %s on %s: %s seq %d (duplicate: %v)\n", ev.ID(), subject, ack.Stream, ack.Sequence, ack.Duplicate)
-			return nil
+			published := struct {
+				ID        string `json:"id"`
+				Subject   string `json:"subject"`
+				Stream    string `json:"stream"`
+				Seq       uint64 `json:"seq"`
+				Duplicate bool   `json:"duplicate"`
+			}{ev.ID(), subject, ack.Stream, ack.Sequence, ack.Duplicate}
+			return newPrinter(cmd).say(published, "published %s on %s: %s seq %d (duplicate: %v)\n",
+				ev.ID(), subject, ack.Stream, ack.Sequence, ack.Duplicate)
 		}),
 	}
 	f := cmd.Flags()

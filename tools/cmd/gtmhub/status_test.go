@@ -181,10 +181,19 @@ func TestSendValidatesAndPublishes(t *testing.T) {
 		"--data", `{"email": 42}`); err == nil || !strings.Contains(err.Error(), "/email") {
 		t.Errorf("invalid data: %v", err)
 	}
-	out, err := gtmhub(t, srv, "", "send", "--type", "com.gtmhub.lead.captured", "--source", "/crm/import",
-		"--data", `{"email":"ada@example.com"}`, "--id", "cli-1")
-	if err != nil {
-		t.Fatal(err, out)
+	var out, errOut strings.Builder
+	if err := gtmhubTo(srv, &out, &errOut, "", "send", "--type", "com.gtmhub.lead.captured", "--source", "/crm/import",
+		"--data", `{"email":"ada@example.com"}`, "--id", "cli-1", "--json"); err != nil {
+		t.Fatal(err, out.String(), errOut.String())
+	}
+	var published struct {
+		ID, Subject, Stream string
+		Seq                 uint64
+	}
+	if err := json.Unmarshal([]byte(out.String()), &published); err != nil || published.ID != "cli-1" ||
+		published.Subject != "gtm.leads.captured.import" || published.Stream != events.StreamLeads || published.Seq == 0 ||
+		errOut.Len() != 0 {
+		t.Errorf("send --json: %v, output %q, errors %q", err, out.String(), errOut.String())
 	}
 	m := srv.Await(t, events.StreamLeads, "gtm.leads.captured.import", 1, 5*time.Second)[0]
 	if m.Headers().Get("ce-id") != "cli-1" || m.Headers().Get("ce-source") != "/crm/import" {
