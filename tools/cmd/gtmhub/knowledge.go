@@ -36,16 +36,47 @@ func newKnowledgeCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			taken := commandTaken(ctx, js, takenWait)
+			if !taken {
+				cmd.PrintErrln("note: no knowledge-sync service took the command within " + takenWait.String() +
+					" (it runs only once Notion is configured: knowledge.notion_database_id and its token);" +
+					" the command waits for it on " + events.StreamKnowledge)
+			}
 			res := struct {
 				Command string `json:"command"`
 				Subject string `json:"subject"`
 				DryRun  bool   `json:"dry_run"`
-			}{id, knowledgesync.SubjectSyncCommand, dryRun}
-			return newPrinter(cmd).print(res, []string{"COMMAND", "SUBJECT", "DRY RUN"},
-				[][]string{{id, res.Subject, fmt.Sprint(dryRun)}})
+				Taken   bool   `json:"taken"`
+			}{id, knowledgesync.SubjectSyncCommand, dryRun, taken}
+			return newPrinter(cmd).print(res, []string{"COMMAND", "SUBJECT", "DRY RUN", "TAKEN"},
+				[][]string{{id, res.Subject, fmt.Sprint(dryRun), fmt.Sprint(taken)}})
 		}),
 	}
 	sync.Flags().BoolVar(&dryRun, "dry-run", false, "report what a sync would do without changing anything")
 	cmd.AddCommand(sync)
 	return cmd
+}
+
+// takenWait is how long `knowledge sync` waits for a service to take its
+// command before saying none did.
+const takenWait = 2 * time.Second
+
+// commandTaken waits up to wait for the knowledge-sync consumer to have
+// every command delivered, and reports whether it did: a service running
+// with Notion configured takes one within milliseconds.
+func commandTaken(ctx context.Context, js jetstream.JetStream, wait time.Duration) bool {
+	ctx, cancel := context.WithTimeout(ctx, wait)
+	defer cancel()
+	for {
+		if cons, err := js.Consumer(ctx, events.StreamKnowledge, knowledgesync.Durable); err == nil {
+			if info, err := cons.Info(ctx); err == nil && info.NumPending == 0 {
+				return true
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return false
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
 }
