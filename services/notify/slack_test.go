@@ -398,12 +398,19 @@ func TestClaimInFlightWaits(t *testing.T) {
 	if err := kv.Delete(context.Background(), id); err != nil {
 		t.Fatal(err)
 	}
-	if got := fake.Wait(1, wait); len(got) != 1 {
-		t.Fatalf("%d posts, want 1 once the claim was released", len(got))
+	awaitSent(t, srv, fake, id, 1) // once the claim was released
+}
+
+// awaitSent waits for n Slack posts in all and for notify to settle, then
+// checks that there are still n and that the ledger records id as sent.
+func awaitSent(t *testing.T, srv *eventstest.Server, fake *fakeslack.Server, id string, n int) {
+	t.Helper()
+	if got := fake.Wait(n, wait); len(got) != n {
+		t.Fatalf("%d posts, want %d", len(got), n)
 	}
 	awaitSettled(t, srv)
-	if le := ledgerEntry(t, srv, id); le.State != notify.StateSent || len(fake.Messages()) != 1 {
-		t.Errorf("ledger %+v with %d posts, want sent once", le, len(fake.Messages()))
+	if le := ledgerEntry(t, srv, id); le.State != notify.StateSent || len(fake.Messages()) != n {
+		t.Errorf("ledger %+v with %d posts, want sent, %d posts in all", le, len(fake.Messages()), n)
 	}
 }
 
@@ -456,13 +463,7 @@ func TestShutdownDuringSendReleasesTheClaim(t *testing.T) {
 	}
 
 	startNotify(t, srv, slackConfig(fake))
-	if got := fake.Wait(2, wait); len(got) != 2 {
-		t.Fatalf("%d posts after the restart, want 2", len(got))
-	}
-	awaitSettled(t, srv)
-	if le := ledgerEntry(t, srv, second); le.State != notify.StateSent || len(fake.Messages()) != 2 {
-		t.Errorf("ledger %+v with %d posts, want sent, two posts in all", le, len(fake.Messages()))
-	}
+	awaitSent(t, srv, fake, second, 2)
 }
 
 // TestOneRuleWaitingHoldsUpNoOther: while Slack asks the high-intent post to
