@@ -116,7 +116,7 @@ func newDLQCmd() *cobra.Command {
 			rows := make([][]string, 0, len(dls))
 			for _, d := range dls {
 				rows = append(rows, []string{strconv.FormatUint(d.Seq, 10), d.Time.Format(time.RFC3339), d.Service,
-					d.Subject, d.Attempts, d.Reason + ": " + d.Error, d.TraceID})
+					d.Subject, d.Attempts, d.errorText(), d.TraceID})
 			}
 			return newPrinter(cmd).print(dls, []string{"SEQ", "TIME", "SERVICE", "SUBJECT", "ATTEMPTS", "ERROR", "TRACE"}, rows)
 		}),
@@ -233,6 +233,15 @@ func selectDeadLetters(dls []deadLetter, seqs []string, msgID string) ([]deadLet
 // through after its last read: gone soon after the command, not shown by
 // gtmhub status for minutes.
 const listingInactive = 10 * time.Second
+
+// errorText is the reason a letter is dead and its last error, the reason
+// once: a permanent error's text starts with it already.
+func (d deadLetter) errorText() string {
+	if d.Reason == "" || strings.HasPrefix(d.Error, d.Reason+": ") {
+		return d.Error
+	}
+	return d.Reason + ": " + d.Error
+}
 
 // listDeadLetters reads the DLQ stream, or one service's part of it.
 func listDeadLetters(ctx context.Context, js jetstream.JetStream, service string) ([]deadLetter, error) {

@@ -211,3 +211,16 @@ func TestListingsLeaveNoLastingConsumer(t *testing.T) {
 		})
 	}
 }
+
+func TestDeadLetterErrorText(t *testing.T) {
+	tests := []struct{ reason, err, want string }{
+		{"permanent", "permanent: 422 from the provider", "permanent: 422 from the provider"},
+		{"max_deliver", "destination answered 500", "max_deliver: destination answered 500"},
+		{"", "destination answered 500", "destination answered 500"},
+	}
+	for _, tt := range tests {
+		if got := (deadLetter{Reason: tt.reason, Error: tt.err}).errorText(); got != tt.want {
+			t.Errorf("errorText(%q, %q) = %q, want %q", tt.reason, tt.err, got, tt.want)
+		}
+	}
+}
