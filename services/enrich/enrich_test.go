@@ -259,6 +259,7 @@ func TestConfigValidateListsEveryProblem(t *testing.T) {
 		{Name: "hunter", KeyEnv: "GTMHUB_TEST_EMPTY_KEY", BaseURL: "ftp://x"},
 		{Name: "hunter", Key: "k", CacheTTL: -time.Second},
 		{Name: "pipl", Key: "k"},
+		{Name: strings.Repeat("c", 65), Kind: enrich.KindClearbit, Key: "k"},
 	}
 	cfg.Enrich.Scoring.Fit = append(cfg.Enrich.Scoring.Fit, enrich.Rule{Name: "typo", When: "company.employes > 5", Points: 1},
 		enrich.Rule{Name: "not bool", When: "company.employees", Points: 1})
@@ -268,7 +269,8 @@ func TestConfigValidateListsEveryProblem(t *testing.T) {
 		t.Fatal("Validate accepted an invalid config")
 	}
 	for _, want := range []string{"free_mail_domains", `"Clear Bit"`, "GTMHUB_TEST_EMPTY_KEY is not set", "base_url",
-		`"hunter" is listed twice`, "cache_ttl", `kind "pipl"`, `fit "typo"`, `fit "not bool"`, "weights"} {
+		`"hunter" is listed twice`, "cache_ttl", `kind "pipl"`, `"` + strings.Repeat("c", 65) + `"`, `fit "typo"`,
+		`fit "not bool"`, "weights"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("Validate error does not mention %s:\n%v", want, err)
 		}

@@ -72,24 +72,39 @@ func (g *guarded) lookupKey(ctx context.Context, key string, q Query) outcome {
 	case hit && !ce.Pending:
 		return outcome{status: contracts.ProviderStatus{State: contracts.ProviderCached}, result: ce.Result}
 	}
-	if d := g.paused(); d > 0 {
-		return later(events.RetryAfter(d, fmt.Errorf("%s: %w, waiting %s", g.p.Name(), ErrRateLimited, d.Round(time.Millisecond))))
+	if err := g.pausedErr(); err != nil {
+		return later(err)
 	}
 
 	var reserved string
 	if !ce.Pending { // a queued lookup was charged when it was queued
 		if reserved, err = g.credits.reserve(ctx); err != nil {
-			if errors.Is(err, ErrBudgetSpent) {
+			switch {
+			case errors.Is(err, ErrBudgetSpent) && g.credits.inFlight():
+				// Calls in flight hold the last credits, and one the
+				// provider does not charge for comes back: ask again then.
+				return later(events.RetryAfter(time.Second, err))
+			case errors.Is(err, ErrBudgetSpent):
 				return skipped(err.Error())
 			}
 			return later(err)
 		}
 	}
 	ans, err := g.call(ctx, q)
-	if reserved != "" && !ans.Charged {
-		g.credits.refund(reserved)
+	if reserved != "" {
+		g.credits.settle(ctx, reserved, ans.Charged)
 	}
 	return g.settle(ctx, key, ans, err)
+}
+
+// pausedErr is the error of a lookup made while a 429's Retry-After runs,
+// or nil.
+func (g *guarded) pausedErr() error {
+	d := g.paused()
+	if d <= 0 {
+		return nil
+	}
+	return events.RetryAfter(d, fmt.Errorf("%s: %w, waiting %s", g.p.Name(), ErrRateLimited, d.Round(time.Millisecond)))
 }
 
 // call waits for the rate limit and asks the provider through its breaker.
@@ -98,6 +113,9 @@ func (g *guarded) lookupKey(ctx context.Context, key string, q Query) outcome {
 func (g *guarded) call(ctx context.Context, q Query) (Answer, error) {
 	if err := g.limiter.Wait(ctx); err != nil {
 		return Answer{}, fmt.Errorf("%s: rate limit: %w", g.p.Name(), err)
+	}
+	if err := g.pausedErr(); err != nil {
+		return Answer{}, err // a 429 came while this call waited its turn
 	}
 	var (
 		ans     Answer

@@ -1,6 +1,7 @@
 package enrich
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -225,7 +226,7 @@ func TestGuardedBudget(t *testing.T) {
 	for w := range 8 {
 		wg.Go(func() {
 			for i := range 5 {
-				o := procs[w%2].lookup(ctx, query(fmt.Sprintf("x@d%d-%d.dev", w, i)))
+				o := settled(t, procs[w%2], query(fmt.Sprintf("x@d%d-%d.dev", w, i)))
 				mu.Lock()
 				states[o.status.State]++
 				mu.Unlock()
@@ -241,6 +242,103 @@ func TestGuardedBudget(t *testing.T) {
 	}
 	if used, _ := g.credits.used(ctx); used != 10 || f.Requests(fakeprovider.Clearbit) != 10 {
 		t.Errorf("credits used %d, requests %d; want 10 and 10", used, f.Requests(fakeprovider.Clearbit))
+	}
+}
+
+// settled looks q up until the answer is final, as the redeliveries of a
+// lead would: asking again is what a provider with credits held by calls in
+// flight says to do.
+func settled(t *testing.T, g *guarded, q Query) outcome {
+	t.Helper()
+	for range 500 {
+		o := g.lookup(t.Context(), q)
+		if o.retry == nil {
+			return o
+		}
+		if !errors.Is(o.retry, ErrBudgetSpent) {
+			t.Fatalf("lookup %s: retry %v, want only waits for credits in flight", q.Email, o.retry)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatalf("lookup %s never settled", q.Email)
+	return outcome{}
+}
+
+// TestGuardedUnchargedCallsGiveCreditsBack: with every credit held by calls
+// in flight, a lookup waits for them instead of being skipped as if the
+// month's credits were spent; calls the provider does not charge (an
+// unknown address) give their credit back, to the lease and to the usage
+// report.
+func TestGuardedUnchargedCallsGiveCreditsBack(t *testing.T) {
+	f := newFake(t)
+	hc := clearbitConfig(f)
+	hc.Name, hc.Kind, hc.MonthlyCredits, hc.RateLimit, hc.Burst = "hunter", KindHunter, 2, 50, 1
+	g := guardedFor(t, hc)[0]
+	var (
+		mu       sync.Mutex
+		reported []int
+	)
+	g.credits.report = func(_ context.Context, used int) {
+		mu.Lock()
+		defer mu.Unlock()
+		reported = append(reported, used)
+	}
+
+	var wg sync.WaitGroup
+	outs := make([]outcome, 10)
+	for i := range outs {
+		wg.Go(func() { outs[i] = settled(t, g, query(fmt.Sprintf("nobody%d@nowhere.dev", i))) })
+	}
+	wg.Wait()
+	for i, o := range outs {
+		if o.status.State != contracts.ProviderDone || o.result.EmailVerification == nil ||
+			o.result.EmailVerification.Status != "unknown" {
+			t.Errorf("lookup %d: %+v %+v, want done: unknown", i, o.status, o.result.EmailVerification)
+		}
+	}
+	if used, _ := g.credits.used(t.Context()); used != 0 || f.Requests(fakeprovider.Hunter) != 10 {
+		t.Errorf("credits used %d, requests %d; want 0 and 10", used, f.Requests(fakeprovider.Hunter))
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		mu.Lock()
+		last := -1
+		if len(reported) > 0 {
+			last = reported[len(reported)-1]
+		}
+		mu.Unlock()
+		if last == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("last usage reported %d, want 0 once the credits came back", last)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestGuardedRetryAfterHoldsQueuedCalls: a 429's Retry-After also holds the
+// calls that were waiting for their turn at the rate limit when it came.
+func TestGuardedRetryAfterHoldsQueuedCalls(t *testing.T) {
+	f := newFake(t)
+	f.Inject(fakeprovider.Clearbit, fakeprovider.Reply{Status: http.StatusTooManyRequests, RetryAfter: "30"})
+	pc := clearbitConfig(f)
+	pc.RateLimit, pc.Burst = 10, 1 // the calls after the first wait 100 ms each
+	g := guardedFor(t, pc)[0]
+
+	var wg sync.WaitGroup
+	outs := make([]outcome, 5)
+	for i := range outs {
+		wg.Go(func() { outs[i] = g.lookup(t.Context(), query(fmt.Sprintf("x@d%d.dev", i))) })
+	}
+	wg.Wait()
+	for i, o := range outs {
+		if d, ok := events.RetryDelay(o.retry); !ok || !errors.Is(o.retry, ErrRateLimited) || d < 25*time.Second {
+			t.Errorf("lookup %d: %+v, want to wait out the 30 s Retry-After", i, o)
+		}
+	}
+	if n := f.Requests(fakeprovider.Clearbit); n != 1 {
+		t.Errorf("%d requests, want only the one answered 429", n)
 	}
 }
 

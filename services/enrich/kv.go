@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	lru "github.com/hashicorp/golang-lru/v2"
@@ -46,6 +47,8 @@ type credits struct {
 	leaseMu sync.Mutex
 	leased  map[string]int
 	takeMu  sync.Mutex // held while taking a lease from the bucket
+	// reserved counts credits taken for calls not yet settled.
+	reserved atomic.Int64
 }
 
 // reportEvery paces credit usage reports.
@@ -78,6 +81,7 @@ func (c *credits) leaseSize() int {
 func (c *credits) reserve(ctx context.Context) (string, error) {
 	key := CreditsKey(c.provider, c.now())
 	if c.fromLease(key) {
+		c.reserved.Add(1)
 		c.reportUsage(ctx)
 		return key, nil
 	}
@@ -91,6 +95,7 @@ func (c *credits) reserve(ctx context.Context) (string, error) {
 		}
 		c.lend(key, got-1)
 	}
+	c.reserved.Add(1)
 	c.reportUsage(ctx)
 	return key, nil
 }
@@ -106,9 +111,20 @@ func (c *credits) fromLease(key string) bool {
 	return false
 }
 
-// refund gives back a credit reserved under key for a call the provider did
-// not charge for: to the lease, for the next call.
-func (c *credits) refund(key string) { c.lend(key, 1) }
+// settle ends the reservation of a credit under key: it stays spent when
+// the provider charged the call, and goes back to the lease, for the next
+// call, when it did not.
+func (c *credits) settle(ctx context.Context, key string, charged bool) {
+	c.reserved.Add(-1)
+	if !charged {
+		c.lend(key, 1)
+		c.reportUsage(ctx)
+	}
+}
+
+// inFlight reports whether this process holds credits for calls not yet
+// settled.
+func (c *credits) inFlight() bool { return c.reserved.Load() > 0 }
 
 // lend adds n credits under key to the lease.
 func (c *credits) lend(key string, n int) {
