@@ -5,9 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"net/http"
-	"sort"
 	"sync"
 	"time"
 
@@ -36,29 +36,35 @@ func (h *Health) Add(name string, c Check) {
 	h.checks[name] = c
 }
 
-// Run runs every check with a 2s budget and returns the failures by name.
+// Run runs every check at once, each with its own 2s budget, so that one
+// slow dependency is not blamed on the others, and returns the failures by
+// name.
 func (h *Health) Run(ctx context.Context) map[string]string {
 	h.mu.Lock()
-	names := make([]string, 0, len(h.checks))
-	for n := range h.checks {
-		names = append(names, n)
-	}
-	checks := make(map[string]Check, len(h.checks))
-	for k, v := range h.checks {
-		checks[k] = v
-	}
+	checks := maps.Clone(h.checks)
 	h.mu.Unlock()
-	sort.Strings(names)
-	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-	defer cancel()
-	failed := map[string]string{}
-	for _, n := range names {
-		if err := checks[n](ctx); err != nil {
-			failed[n] = err.Error()
-		}
+	var (
+		mu     sync.Mutex
+		wg     sync.WaitGroup
+		failed = map[string]string{}
+	)
+	for name, check := range checks {
+		wg.Go(func() {
+			ctx, cancel := context.WithTimeout(ctx, checkTimeout)
+			defer cancel()
+			if err := check(ctx); err != nil {
+				mu.Lock()
+				failed[name] = err.Error()
+				mu.Unlock()
+			}
+		})
 	}
+	wg.Wait()
 	return failed
 }
+
+// checkTimeout bounds one readiness check.
+const checkTimeout = 2 * time.Second
 
 // NATSCheck is ready while nc is connected.
 func NATSCheck(nc *nats.Conn) Check {
