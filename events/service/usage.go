@@ -59,12 +59,36 @@ func (u Usage) Level() Level {
 	return LevelOK
 }
 
+// Current reports whether u's period (a month, 2026-11, or a day,
+// 2026-11-23, in UTC) is the one now falls in; a usage with no period
+// always is. A usage of a period that has ended says nothing of the quota
+// now.
+func (u Usage) Current(now time.Time) bool {
+	switch len(u.Period) {
+	case len("2006-01"):
+		return u.Period == now.UTC().Format("2006-01")
+	case len("2006-01-02"):
+		return u.Period == now.UTC().Format(time.DateOnly)
+	}
+	return true
+}
+
 // PutUsage records u under its resource name.
 func PutUsage(ctx context.Context, js jetstream.JetStream, u Usage) error {
 	if u.UpdatedAt.IsZero() {
 		u.UpdatedAt = time.Now().UTC()
 	}
 	return putJSON(ctx, js, UsageBucket, u.Resource, u)
+}
+
+// DeleteUsage forgets the usage of resource, for a quota that no longer
+// exists (a provider taken out of the configuration).
+func DeleteUsage(ctx context.Context, js jetstream.JetStream, resource string) error {
+	kv, err := bucket(ctx, js, UsageBucket)
+	if err != nil {
+		return err
+	}
+	return kv.Delete(ctx, resource)
 }
 
 // ListUsage returns every recorded usage, sorted by resource.

@@ -3,6 +3,7 @@ package service_test
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/gtmhub/gtmhub/events/eventstest"
 	"github.com/gtmhub/gtmhub/events/service"
@@ -44,5 +45,28 @@ func TestPutAndListUsage(t *testing.T) {
 	}
 	if got[0].Resource != "enrich.clearbit.credits" || got[0].Level() != service.LevelWarning || got[0].UpdatedAt.IsZero() {
 		t.Errorf("first usage %+v", got[0])
+	}
+
+	if err := service.DeleteUsage(ctx, srv.JS, "enrich.clearbit.credits"); err != nil {
+		t.Fatal(err)
+	}
+	if got, err = service.ListUsage(ctx, srv.JS); err != nil || len(got) != 1 || got[0].Resource != "notify.email.daily" {
+		t.Errorf("after DeleteUsage: %v, %v", got, err)
+	}
+}
+
+func TestUsageCurrent(t *testing.T) {
+	now := time.Date(2026, 12, 1, 0, 30, 0, 0, time.FixedZone("CET", 3600)) // 2026-11-30T23:30Z
+	tests := []struct {
+		period string
+		want   bool
+	}{
+		{"2026-11", true}, {"2026-12", false}, {"2026-11-30", true}, {"2026-12-01", false},
+		{"2025-11", false}, {"", true},
+	}
+	for _, tt := range tests {
+		if got := (service.Usage{Period: tt.period}).Current(now); got != tt.want {
+			t.Errorf("period %q at %s: current %v, want %v", tt.period, now, got, tt.want)
+		}
 	}
 }

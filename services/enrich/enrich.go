@@ -67,6 +67,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"golang.org/x/time/rate"
@@ -157,6 +158,7 @@ func Run(ctx context.Context, cfg Config, deps service.Deps) error {
 	if err != nil {
 		return fmt.Errorf("enrich: %w", err)
 	}
+	refreshUsage(ctx, r, providers)
 	pub, err := r.Publisher()
 	if err != nil {
 		return fmt.Errorf("enrich: %w", err)
@@ -235,12 +237,50 @@ func openProviders(ctx context.Context, cfgs []ProviderConfig, r service.Resolve
 	return out, nil
 }
 
+// refreshUsage reports each provider's credits against its budget as
+// configured now, and forgets the usage of providers taken out of the
+// configuration, so that gtmhub status rates the quotas there are. A
+// failure is logged: usage is for people, not for leads.
+func refreshUsage(ctx context.Context, r service.Resolved, providers []*guarded) {
+	names := make(map[string]bool, len(providers))
+	for _, g := range providers {
+		names[g.cfg.Name] = true
+		g.credits.reportUsage(ctx)
+	}
+	usage, err := service.ListUsage(ctx, r.JS)
+	if err != nil {
+		r.Logger.WarnContext(ctx, "read credit usage", "err", err)
+		return
+	}
+	for _, u := range usage {
+		name, ok := creditsProvider(u.Resource)
+		if !ok || names[name] {
+			continue
+		}
+		if err := service.DeleteUsage(ctx, r.JS, u.Resource); err != nil {
+			r.Logger.WarnContext(ctx, "forget credit usage", "provider", name, "err", err)
+		}
+	}
+}
+
+// creditsResource is the usage resource of a provider's credits.
+func creditsResource(provider string) string { return "enrich." + provider + ".credits" }
+
+// creditsProvider returns the provider whose credits resource names.
+func creditsProvider(resource string) (string, bool) {
+	rest, ok := strings.CutPrefix(resource, "enrich.")
+	if !ok {
+		return "", false
+	}
+	return strings.CutSuffix(rest, ".credits")
+}
+
 // usageReporter records a provider's monthly credits in the usage bucket,
 // where gtmhub status rates them against the budget. A failure to record is
 // logged: it must not fail the lead.
 func usageReporter(r service.Resolved, pc ProviderConfig) func(context.Context, int) {
 	return func(ctx context.Context, used int) {
-		u := service.Usage{Resource: "enrich." + pc.Name + ".credits", Used: float64(used),
+		u := service.Usage{Resource: creditsResource(pc.Name), Used: float64(used),
 			Limit: float64(pc.MonthlyCredits), Unit: "credits", Period: time.Now().UTC().Format("2006-01")}
 		if err := service.PutUsage(ctx, r.JS, u); err != nil {
 			r.Logger.WarnContext(ctx, "record credit usage", "provider", pc.Name, "err", err)

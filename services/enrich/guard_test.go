@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"strings"
 	"sync"
@@ -438,5 +439,54 @@ func TestProvidersRegisterBreakers(t *testing.T) {
 	}
 	if got := states(); got != "clearbit open, hunter closed" {
 		t.Errorf("after five 500s from clearbit: %s", got)
+	}
+}
+
+// TestRefreshUsage: at start, each provider's credits are reported against
+// its budget as configured now, the usage of a provider taken out of the
+// configuration is forgotten, and other services' usage is left alone.
+func TestRefreshUsage(t *testing.T) {
+	srv := eventstest.RunServer(t)
+	ctx := t.Context()
+	for _, u := range []service.Usage{
+		{Resource: "enrich.gone.credits", Used: 10, Limit: 10},
+		{Resource: "enrich.clearbit.credits", Used: 0, Limit: 10},
+		{Resource: "notify.email.daily", Used: 1, Limit: 500},
+	} {
+		if err := service.PutUsage(ctx, srv.JS, u); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r, closeFn, err := service.Deps{Conn: srv.Conn}.Resolve(ctx, "", Name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(closeFn)
+	pc := clearbitConfig(newFake(t))
+	pc.MonthlyCredits = 20
+	gs, err := openProviders(ctx, []ProviderConfig{pc}, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	refreshUsage(ctx, r, gs)
+
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		usage, err := service.ListUsage(ctx, srv.JS)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := map[string]float64{}
+		for _, u := range usage {
+			got[u.Resource] = u.Limit
+		}
+		want := map[string]float64{"enrich.clearbit.credits": 20, "notify.email.daily": 500}
+		if maps.Equal(got, want) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("usage limits %v, want %v", got, want)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }

@@ -62,6 +62,17 @@ type usageStatus struct {
 	service.Usage
 	Percent float64       `json:"percent"`
 	Level   service.Level `json:"level"`
+	// Ended is set for a usage whose period is over: it is rated OK, as it
+	// says nothing of the quota now.
+	Ended bool `json:"ended,omitempty"`
+}
+
+// newUsageStatus rates u as it stands at now.
+func newUsageStatus(u service.Usage, now time.Time) usageStatus {
+	if !u.Current(now) {
+		return usageStatus{Usage: u, Percent: u.Percent(), Level: service.LevelOK, Ended: true}
+	}
+	return usageStatus{Usage: u, Percent: u.Percent(), Level: u.Level()}
 }
 
 // errCritical makes `gtmhub status` exit non-zero so it can gate a cron job.
@@ -119,8 +130,9 @@ func collectStatus(ctx context.Context, nc *nats.Conn, js jetstream.JetStream) (
 	if err != nil {
 		return st, err
 	}
+	now := time.Now()
 	for _, u := range usage {
-		st.Usage = append(st.Usage, usageStatus{Usage: u, Percent: u.Percent(), Level: u.Level()})
+		st.Usage = append(st.Usage, newUsageStatus(u, now))
 	}
 	st.Notes, err = service.ListNotes(ctx, js)
 	return st, err
@@ -296,7 +308,11 @@ func printSummary(p printer, st status) error {
 		rows = append(rows, []string{"service", s.Name, "alive", note})
 	}
 	for _, u := range st.Usage {
-		rows = append(rows, []string{"usage", u.Resource, fmt.Sprintf("%.0f/%.0f %s (%.0f%%)", u.Used, u.Limit, u.Unit, u.Percent), strings.ToUpper(string(u.Level))})
+		level := strings.ToUpper(string(u.Level))
+		if u.Ended {
+			level = "ENDED " + u.Period
+		}
+		rows = append(rows, []string{"usage", u.Resource, usageText(u.Usage), level})
 	}
 	for _, n := range st.Notes {
 		rows = append(rows, []string{"note", n.Service, strings.ToUpper(string(n.Level)), n.Text})
@@ -332,4 +348,13 @@ func stamp(t time.Time) string {
 		return "-"
 	}
 	return t.Local().Format("2006-01-02 15:04:05")
+}
+
+// usageText says how much of a quota is used: "7/10 credits (70%)", or
+// "7 credits" without a limit.
+func usageText(u service.Usage) string {
+	if u.Limit <= 0 {
+		return strings.TrimSpace(fmt.Sprintf("%.0f %s", u.Used, u.Unit))
+	}
+	return fmt.Sprintf("%.0f/%.0f %s (%.0f%%)", u.Used, u.Limit, u.Unit, u.Percent())
 }

@@ -56,6 +56,16 @@ func TestStatusUsageLevels(t *testing.T) {
 		}
 	}
 
+	// Last month's spent budget says nothing of this month's.
+	if err := service.PutUsage(ctx, srv.JS, service.Usage{Resource: "enrich.hunter.credits", Used: 100, Limit: 100,
+		Unit: "credits", Period: lastMonth(time.Now())}); err != nil {
+		t.Fatal(err)
+	}
+	out, err := gtmhub(t, srv, "", "status")
+	if err != nil || !strings.Contains(out, "ENDED") || strings.Contains(out, "CRITICAL") {
+		t.Errorf("a past period's usage: err %v\n%s", err, out)
+	}
+
 	if err := service.PutUsage(ctx, srv.JS, service.Usage{Resource: "notify.email.daily", Used: 499, Limit: 500}); err != nil {
 		t.Fatal(err)
 	}
@@ -270,4 +280,10 @@ func TestContractsJSON(t *testing.T) {
 			}
 		}
 	}
+}
+
+// lastMonth is the month before t's, in UTC, as usage periods write it.
+func lastMonth(t time.Time) string {
+	t = t.UTC()
+	return time.Date(t.Year(), t.Month()-1, 1, 0, 0, 0, 0, time.UTC).Format("2006-01")
 }
