@@ -87,10 +87,22 @@ func (c *Clearbit) Name() string { return c.name }
 
 // Key returns the lead's registrable domain.
 func (c *Clearbit) Key(q Query) (string, error) {
-	if q.Domain == "" {
+	switch {
+	case q.Domain == "":
 		return "", fmt.Errorf("no company domain: %w", ErrNotApplicable)
+	case q.Notes.Disposable && emailAt(q.Email, q.Domain):
+		// The domain of a throwaway address names the mail service, not
+		// the lead's company: a lookup would spend a credit on it.
+		return "", fmt.Errorf("disposable email domain: %w", ErrNotApplicable)
 	}
 	return q.Domain, nil
+}
+
+// emailAt reports whether email's domain is domain or one of its
+// subdomains.
+func emailAt(email, domain string) bool {
+	at := email[strings.LastIndexByte(email, '@')+1:]
+	return at == domain || strings.HasSuffix(at, "."+domain)
 }
 
 // clearbitCompany is the part of Clearbit's company object enrich uses.
