@@ -107,21 +107,23 @@ func (g *guarded) pausedErr() error {
 	return events.RetryAfter(d, fmt.Errorf("%s: %w, waiting %s", g.p.Name(), ErrRateLimited, d.Round(time.Millisecond)))
 }
 
-// call waits for the rate limit and asks the provider through its breaker.
-// Only failures count against the breaker: a 429, a queued lookup or a
-// refused input is the provider working.
+// call asks the provider through its breaker, once the rate limit allows.
+// A call the breaker refuses neither waits nor spends a turn. Only
+// failures count against the breaker: a 429, a queued lookup or a refused
+// input is the provider working, and so is a wait cut short.
 func (g *guarded) call(ctx context.Context, q Query) (Answer, error) {
-	if err := g.limiter.Wait(ctx); err != nil {
-		return Answer{}, fmt.Errorf("%s: rate limit: %w", g.p.Name(), err)
-	}
-	if err := g.pausedErr(); err != nil {
-		return Answer{}, err // a 429 came while this call waited its turn
-	}
 	var (
 		ans     Answer
 		callErr error
 	)
 	err := g.breakers.Do(ctx, g.p.Name(), func(ctx context.Context) error {
+		if err := g.limiter.Wait(ctx); err != nil {
+			callErr = fmt.Errorf("%s: rate limit: %w", g.p.Name(), err)
+			return nil
+		}
+		if callErr = g.pausedErr(); callErr != nil {
+			return nil // a 429 came while this call waited its turn
+		}
 		ans, callErr = g.p.Lookup(ctx, q)
 		if failing(callErr) {
 			return callErr

@@ -172,7 +172,9 @@ func TestGuardedQueuedLookupIsChargedOnce(t *testing.T) {
 // that no request reaches the provider until it half-opens.
 func TestGuardedBreaker(t *testing.T) {
 	f := newFake(t)
-	g := guardedFor(t, clearbitConfig(f))[0]
+	pc := clearbitConfig(f)
+	pc.RateLimit, pc.Burst = 2, 5 // the failures take the burst; a call after them waits half a second
+	g := guardedFor(t, pc)[0]
 	ctx := t.Context()
 	f.Fail(fakeprovider.Clearbit, http.StatusInternalServerError, 5)
 	for i := range 5 {
@@ -190,9 +192,13 @@ func TestGuardedBreaker(t *testing.T) {
 		if time.Now().After(deadline) {
 			t.Fatal("breaker still open after 5s, want half-open after 1s")
 		}
+		start := time.Now()
 		o := g.lookup(ctx, query(fmt.Sprintf("x@open%d.dev", i)))
 		if d, ok := events.RetryDelay(o.retry); !ok || d > time.Second {
 			t.Fatalf("open breaker: %+v, want a retry within the breaker timeout", o)
+		}
+		if took := time.Since(start); took > 250*time.Millisecond {
+			t.Fatalf("a call the open breaker refused took %s, want no wait for the rate limit", took)
 		}
 		if n := f.Requests(fakeprovider.Clearbit); n != 5 {
 			t.Fatalf("%d requests while the breaker is open, want 5", n)
