@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -214,5 +215,107 @@ func TestRealRateLimit(t *testing.T) {
 	}
 	if want := time.Duration(n-notion.DefaultBurst-1) * time.Second / 3; elapsed < want {
 		t.Errorf("%d requests in %s: faster than 3/s after the burst (want ≥ %s)", n, elapsed, want)
+	}
+}
+
+// tableOf returns a table of n rows of width cells, "r{row} c{col}" each.
+func tableOf(n, width int) notion.Block {
+	rows := make([][][]notion.RichText, n)
+	for r := range rows {
+		rows[r] = make([][]notion.RichText, width)
+		for c := range rows[r] {
+			rows[r][c] = notion.Text(fmt.Sprintf("r%d c%d", r, c))
+		}
+	}
+	return notion.TableBlock(notion.Table{TableWidth: width, HasColumnHeader: true}, rows)
+}
+
+// cellTexts returns the plain text of a table's rows, as read back.
+func cellTexts(t *testing.T, table notion.Block) []string {
+	t.Helper()
+	var out []string
+	for _, r := range table.Children {
+		row, ok := r.TableRowContent()
+		if !ok {
+			t.Fatalf("child %s of the table is not a row", r.Type)
+		}
+		for _, cell := range row.Cells {
+			out = append(out, notion.PlainText(cell))
+		}
+	}
+	return out
+}
+
+// TestTablesTravelWithTheirRows: Notion creates a table only with rows in
+// the same request and lists them as the table's children; the client sends
+// the first 100 with the table, appends the rest, and reads them back.
+func TestTablesTravelWithTheirRows(t *testing.T) {
+	tests := []struct {
+		name    string
+		rows    int
+		nested  bool
+		appends int // append requests, for the page's content written after creating it
+	}{
+		{"one row", 1, false, 1},
+		{"100 rows", 100, false, 1},
+		{"101 rows", 101, false, 2},
+		{"250 rows", 250, false, 3},
+		{"in a list item", 3, true, 2},
+		{"150 rows in a list item", 150, true, 3},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f, c := setup(t, nil)
+			ctx := context.Background()
+			want := tableOf(tt.rows, 3)
+			block := want
+			if tt.nested {
+				block = notion.Block{Type: "bulleted_list_item", Content: notion.BlockContent{RichText: notion.Text("item")},
+					Children: []notion.Block{want}}
+			}
+			page, err := c.CreatePage(ctx, f.NewDatabase(), nil, []notion.Block{para("first")})
+			if err != nil {
+				t.Fatal(err)
+			}
+			appends := f.Count(fakenotion.KindAppendChildren)
+			if _, err := c.AppendChildren(ctx, page.ID, "", []notion.Block{block}); err != nil {
+				t.Fatalf("append: %v (rejected: %v)", err, f.Rejections())
+			}
+			if n := f.Count(fakenotion.KindAppendChildren) - appends; n != tt.appends {
+				t.Errorf("%d append requests, want %d", n, tt.appends)
+			}
+			tree, err := c.BlockTree(ctx, page.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := tree[1]
+			if tt.nested {
+				got = got.Children[0]
+			}
+			if tc, ok := got.TableContent(); !ok || tc.TableWidth != 3 || !tc.HasColumnHeader || !got.HasChildren {
+				t.Fatalf("read back %s %+v, want a table of width 3 with a header and rows", got.Type, tc)
+			}
+			if g, w := cellTexts(t, got), cellTexts(t, want); !slices.Equal(g, w) {
+				t.Errorf("read back %d cells, want %d; first %v", len(g), len(w), g[:min(3, len(g))])
+			}
+		})
+	}
+}
+
+// TestCreatePageWithALongTable: the same through CreatePage.
+func TestCreatePageWithALongTable(t *testing.T) {
+	f, c := setup(t, nil)
+	ctx := context.Background()
+	want := tableOf(230, 2)
+	page, err := c.CreatePage(ctx, f.NewDatabase(), nil, []notion.Block{para("a"), want, para("b")})
+	if err != nil {
+		t.Fatalf("create: %v (rejected: %v)", err, f.Rejections())
+	}
+	tree, err := c.BlockTree(ctx, page.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(tree) != 3 || !slices.Equal(cellTexts(t, tree[1]), cellTexts(t, want)) || texts(tree)[2] != "b" {
+		t.Errorf("page of %d blocks, table of %d rows", len(tree), len(tree[1].Children))
 	}
 }

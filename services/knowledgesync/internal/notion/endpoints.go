@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 )
 
@@ -106,8 +107,9 @@ func (c *Client) listAll(ctx context.Context, id string) ([]Block, error) {
 }
 
 // BlockTree returns the children of a page or block with their own
-// children, recursively. The content of child pages and databases is not
-// read: they are pages of their own.
+// children, recursively: a table's rows, for one, are listed only as its
+// children. The content of child pages and databases is not read: they are
+// pages of their own.
 func (c *Client) BlockTree(ctx context.Context, id string) ([]Block, error) {
 	blocks, err := c.listAll(ctx, id)
 	if err != nil {
@@ -127,8 +129,9 @@ func (c *Client) BlockTree(ctx context.Context, id string) ([]Block, error) {
 // AppendChildren appends blocks, with their children, under the block or
 // page id, after the child block after (at the end when after is ""). It
 // sends at most [MaxChildren] blocks in one array and one level of nesting
-// a request, and appends deeper or longer children in further requests. It
-// returns the created top-level blocks.
+// a request, and appends deeper or longer children in further requests; a
+// table always carries its first rows, as Notion requires. It returns the
+// created top-level blocks.
 func (c *Client) AppendChildren(ctx context.Context, id, after string, blocks []Block) ([]Block, error) {
 	var created []Block
 	for len(blocks) > 0 {
@@ -182,7 +185,8 @@ func (c *Client) appendDeferred(ctx context.Context, sent, created []Block, defe
 		if i >= len(created) {
 			return fmt.Errorf("notion: append block children: created block %d missing", i)
 		}
-		if _, err := c.AppendChildren(ctx, created[i].ID, "", sent[i].Children); err != nil {
+		_, later := carried(sent[i])
+		if _, err := c.AppendChildren(ctx, created[i].ID, "", later); err != nil {
 			return err
 		}
 	}
@@ -203,10 +207,8 @@ const maxElements = 1000
 func splitRequest(blocks []Block) (chunk, rest []Block) {
 	n, elements := 0, 0
 	for n < len(blocks) && n < MaxChildren {
-		size := 1
-		if inline(blocks[n]) {
-			size += len(blocks[n].Children)
-		}
+		now, _ := carried(blocks[n])
+		size := 1 + len(now)
 		if elements+size > maxElements && n > 0 {
 			break
 		}
@@ -216,28 +218,29 @@ func splitRequest(blocks []Block) (chunk, rest []Block) {
 	return blocks[:n], blocks[n:]
 }
 
-// inline reports whether a block's children may be sent with it: at most
-// [MaxChildren] of them, none with children of its own.
-func inline(b Block) bool {
-	if len(b.Children) > MaxChildren {
-		return false
+// carried splits a block's children into those sent with it and those
+// appended to it once it exists. Children go along when there are at most
+// [MaxChildren] of them, none with children of its own. A table goes with
+// its first [MaxChildren] rows whatever their number, since Notion creates a
+// table only with its rows (which never have children); the rest follow.
+func carried(b Block) (now, later []Block) {
+	if len(b.Children) <= MaxChildren && !slices.ContainsFunc(b.Children, hasChildren) {
+		return b.Children, nil
 	}
-	for _, ch := range b.Children {
-		if len(ch.Children) > 0 {
-			return false
-		}
+	if b.Type == "table" {
+		return b.Children[:MaxChildren], b.Children[MaxChildren:]
 	}
-	return true
+	return nil, b.Children
 }
+
+func hasChildren(b Block) bool { return len(b.Children) > 0 }
 
 // shallow returns the blocks as sent in one request: children that cannot
 // go along are left out, to be appended by appendDeferred.
 func shallow(blocks []Block) []Block {
 	out := make([]Block, len(blocks))
 	for i, b := range blocks {
-		if !inline(b) {
-			b.Children = nil
-		}
+		b.Children, _ = carried(b)
 		out[i] = forWrite(b)
 	}
 	return out
@@ -252,12 +255,12 @@ func forWrite(b Block) Block {
 	return w
 }
 
-// deferredChildren lists the indexes of the blocks whose children were left
-// out by shallow.
+// deferredChildren lists the indexes of the blocks with children left out
+// by shallow.
 func deferredChildren(blocks []Block) []int {
 	var idx []int
 	for i, b := range blocks {
-		if len(b.Children) > 0 && !inline(b) {
+		if _, later := carried(b); len(later) > 0 {
 			idx = append(idx, i)
 		}
 	}
