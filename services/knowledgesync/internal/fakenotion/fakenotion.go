@@ -10,6 +10,14 @@
 //     2,000 characters in one rich text content, code languages from
 //     Notion's list, and only properties the database has (400
 //     validation_error otherwise);
+//   - tables created with at least one row sent as their children in the
+//     same request, table_row blocks only in tables and a table only of
+//     table_row blocks, each with one rich text array a column
+//     (table_width); a table's rows are listed only as its children, and
+//     the table shows has_children;
+//   - images only of type external, with an absolute http(s) URL of at most
+//     2,000 characters (stricter than Notion, which documents the length
+//     only) and a caption within the rich text limits;
 //   - 3 requests a second on average with bursts (429 rate_limited with a
 //     Retry-After header beyond that);
 //   - the Notion-Version header and the bearer token on every request.

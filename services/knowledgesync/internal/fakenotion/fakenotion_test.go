@@ -232,3 +232,133 @@ func TestFakeLimitsRichTextArrays(t *testing.T) {
 		t.Errorf("101 rich text objects: %d %v", status, out)
 	}
 }
+
+func text(s string) map[string]any {
+	return map[string]any{"type": "text", "text": map[string]any{"content": s}}
+}
+
+// row is a table_row block with a cell holding each of texts ("" for an
+// empty cell).
+func row(texts ...string) map[string]any {
+	cells := make([]any, len(texts))
+	for i, s := range texts {
+		cells[i] = []any{}
+		if s != "" {
+			cells[i] = []any{text(s)}
+		}
+	}
+	return map[string]any{"type": "table_row", "table_row": map[string]any{"cells": cells}}
+}
+
+func table(width int, rows ...any) map[string]any {
+	t := map[string]any{"table_width": width, "has_column_header": true}
+	if rows != nil {
+		t["children"] = rows
+	}
+	return map[string]any{"type": "table", "table": t}
+}
+
+func image(file map[string]any, caption ...any) map[string]any {
+	file["caption"] = append([]any{}, caption...)
+	return map[string]any{"type": "image", "image": file}
+}
+
+func external(u string) map[string]any {
+	return map[string]any{"type": "external", "external": map[string]any{"url": u}}
+}
+
+func TestFakeEnforcesTablesAndImages(t *testing.T) {
+	s := fast(t)
+	pageID := newPage(t, s, s.NewDatabase(), []any{table(2, row("a", "b"))})
+	tableID := s.Content(pageID)[0].ID
+	long := "https://example.com/" + strings.Repeat("x", 1981) + ".png" // 2,005 characters
+	captions := make([]any, 101)
+	for i := range captions {
+		captions[i] = text("c")
+	}
+	tests := []struct {
+		name, to string
+		children []any
+		status   int
+	}{
+		{"table with rows", pageID, []any{table(3, row("a", "", "c"), row("", "", ""))}, 200},
+		{"table without rows", pageID, []any{table(2)}, 400},
+		{"table of width 0", pageID, []any{table(0, row())}, 400},
+		{"row narrower than the table", pageID, []any{table(3, row("a", "b"))}, 400},
+		{"row wider than the table", pageID, []any{table(1, row("a", "b"))}, 400},
+		{"paragraph in a table", pageID, []any{table(1, paragraph("p"))}, 400},
+		{"cell of 2001 characters", pageID, []any{table(1, row(strings.Repeat("é", 2001)))}, 400},
+		{"row on a page", pageID, []any{row("a", "b")}, 400},
+		{"rows appended to a table", tableID, []any{row("c", "d"), row("", "")}, 200},
+		{"row of the wrong width appended", tableID, []any{row("c")}, 400},
+		{"paragraph appended to a table", tableID, []any{paragraph("p")}, 400},
+		{"101 rows in one request", tableID, func() []any {
+			rows := make([]any, 101)
+			for i := range rows {
+				rows[i] = row("x", "y")
+			}
+			return rows
+		}(), 400},
+		{"external image", pageID, []any{image(external("https://example.com/a.png"), text("A caption"))}, 200},
+		{"image hosted by Notion", pageID, []any{image(map[string]any{"type": "file", "file": map[string]any{"url": "https://s3.example.com/a.png"}})}, 400},
+		{"relative image", pageID, []any{image(external("img/a.png"))}, 400},
+		{"image URL of 2005 characters", pageID, []any{image(external(long))}, 400},
+		{"caption of 101 objects", pageID, []any{image(external("https://example.com/a.png"), captions...)}, 400},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			status, _, out := call(t, s, "PATCH", "/v1/blocks/"+tt.to+"/children", map[string]any{"children": tt.children}, nil)
+			if status != tt.status {
+				t.Fatalf("status %d, want %d: %v", status, tt.status, out)
+			}
+			if status != 200 && out["code"] != "validation_error" {
+				t.Errorf("error %v, want validation_error", out)
+			}
+		})
+	}
+	if n := len(s.Content(pageID)); n != 3 {
+		t.Errorf("page has %d blocks, want 3", n)
+	}
+	if rows := s.Content(tableID); len(rows) != 3 {
+		t.Errorf("table has %d rows, want 3", len(rows))
+	}
+}
+
+// TestFakeListsTableRowsAsChildren: a table shows has_children and no rows;
+// its rows come from listing its children, cells with plain text.
+func TestFakeListsTableRowsAsChildren(t *testing.T) {
+	s := fast(t)
+	pageID := newPage(t, s, s.NewDatabase(), []any{table(2, row("a", ""), row("c", "d")),
+		image(external("https://example.com/a.png"), text("cap"))})
+	_, _, page := call(t, s, "GET", "/v1/blocks/"+pageID+"/children", nil, nil)
+	results := page["results"].([]any)
+	tbl := results[0].(map[string]any)
+	if tbl["has_children"] != true || tbl["table"].(map[string]any)["children"] != nil ||
+		tbl["table"].(map[string]any)["has_row_header"] != false {
+		t.Errorf("table as listed: %v", tbl)
+	}
+	img := results[1].(map[string]any)["image"].(map[string]any)
+	if img["caption"].([]any)[0].(map[string]any)["plain_text"] != "cap" || img["type"] != "external" {
+		t.Errorf("image as listed: %v", img)
+	}
+	_, _, rows := call(t, s, "GET", "/v1/blocks/"+tbl["id"].(string)+"/children", nil, nil)
+	var got [][]string
+	for _, r := range rows["results"].([]any) {
+		b := r.(map[string]any)
+		if b["type"] != "table_row" || b["has_children"] == true {
+			t.Errorf("row %v", b)
+		}
+		var cells []string
+		for _, c := range b["table_row"].(map[string]any)["cells"].([]any) {
+			cell := ""
+			for _, rt := range c.([]any) {
+				cell += rt.(map[string]any)["plain_text"].(string)
+			}
+			cells = append(cells, cell)
+		}
+		got = append(got, cells)
+	}
+	if fmt.Sprint(got) != "[[a ] [c d]]" {
+		t.Errorf("rows %v, want [[a ] [c d]]", got)
+	}
+}

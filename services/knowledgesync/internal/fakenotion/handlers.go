@@ -13,9 +13,6 @@ import (
 	"github.com/gtmhub/gtmhub/services/knowledgesync/internal/notion"
 )
 
-// maxNesting is how many levels of children one request may create.
-const maxNesting = 2
-
 // paginate returns the page of ids starting at cursor (an id) with at most
 // size entries.
 func paginate(ids []string, cursor string, size int) (page []string, next *string, err error) {
@@ -94,7 +91,7 @@ func (s *Server) createPage(r *http.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := checkBlocks("body.children", in.Children, 1); err != nil {
+	if err := checkBlocks("body.children", in.Children, 1, container{}); err != nil {
 		return nil, err
 	}
 	now := s.stamp()
@@ -202,44 +199,6 @@ func withPlainText(rts []notion.RichText) []notion.RichText {
 	return rts
 }
 
-// checkBlocks enforces the limits on a children array sent at depth (1 for
-// the top level of a request).
-func checkBlocks(path string, blocks []notion.Block, depth int) error {
-	if len(blocks) > notion.MaxChildren {
-		return validation("body failed validation: %s.length should be ≤ `%d`, instead was `%d`.",
-			path, notion.MaxChildren, len(blocks))
-	}
-	if depth > maxNesting && len(blocks) > 0 {
-		return validation("body failed validation: %s: a request may nest children at most %d levels deep.",
-			path, maxNesting)
-	}
-	for i, b := range blocks {
-		bp := fmt.Sprintf("%s[%d].%s", path, i, b.Type)
-		switch {
-		case b.Type == "":
-			return validation("body failed validation: %s[%d].type should be defined.", path, i)
-		case b.Type == "child_page" || b.Type == "child_database":
-			return validation("%s: blocks of this type cannot be created by appending.", bp)
-		case b.Type == "code" && !notion.CodeLanguages[b.Content.Language]:
-			return validation("body failed validation: %s.language should be one of Notion's languages, instead was `%s`.",
-				bp, b.Content.Language)
-		}
-		if n := len(b.Content.RichText); n > notion.MaxChildren {
-			return validation("body failed validation: %s.rich_text.length should be ≤ `%d`, instead was `%d`.",
-				bp, notion.MaxChildren, n)
-		}
-		for j, rt := range b.Content.RichText {
-			if err := checkRichText(fmt.Sprintf("%s.rich_text[%d]", bp, j), rt); err != nil {
-				return err
-			}
-		}
-		if err := checkBlocks(bp+".children", b.Children, depth+1); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
 // insert stores blocks and their children under parent and returns their ids.
 func (s *Server) insert(parent string, blocks []notion.Block, now time.Time) []string {
 	ids := make([]string, 0, len(blocks))
@@ -248,6 +207,7 @@ func (s *Server) insert(parent string, blocks []notion.Block, now time.Time) []s
 		stored.ID = uuid.NewString()
 		stored.LastEditedTime = now
 		stored.Content.RichText = withPlainText(stored.Content.RichText)
+		stored.Raw = rawAsShown(b)
 		stored.Children = nil
 		s.blocks[stored.ID] = stored
 		stored.children = s.insert(stored.ID, b.Children, now)
@@ -317,7 +277,7 @@ func (s *Server) appendChildren(r *http.Request) (any, error) {
 	if err := decode(r, &in); err != nil {
 		return nil, err
 	}
-	if err := checkBlocks("body.children", in.Children, 1); err != nil {
+	if err := checkBlocks("body.children", in.Children, 1, s.containerOf(id)); err != nil {
 		return nil, err
 	}
 	at := len(*children)
