@@ -1,15 +1,25 @@
 // Package mdnotion converts Markdown to Notion blocks and back.
 //
-// Markdown is parsed with goldmark and its GFM strikethrough and task-list
-// extensions. Headings 1–3 (deeper ones become heading 3), paragraphs,
+// Markdown is parsed with goldmark and its GFM strikethrough, task-list and
+// table extensions. Headings 1–3 (deeper ones become heading 3), paragraphs,
 // bulleted, numbered and to-do lists with nesting, block quotes, fenced and
 // indented code (with the language, when Notion knows it), thematic breaks
 // and inline bold, italic, code, strikethrough and links map to their Notion
 // counterparts. Rich text is split at Notion's 2,000-character limit, and a
 // block with more than 100 rich text objects continues in paragraphs.
 //
+// A GFM table becomes a table block with a column header (the header row is
+// its first table_row child) and a table_row for each row, each cell rich
+// text with its inline styles. A row longer than the header widens the
+// table rather than losing cells (GFM would drop them); shorter rows get
+// empty cells. Written back, a table's first row is the header row whatever
+// has_column_header says, has_row_header is not kept, columns are written
+// unaligned ("| --- |"), cells are set off by one blank, without their
+// outer blanks, and every pipe in a cell is escaped, in code spans too.
+//
 // A block with no Markdown form (an image, a callout, a toggle, a paragraph
-// with children...) is written as one HTML comment,
+// with children, a table with line breaks in its cells...) is written as
+// one HTML comment,
 //
 //	<!-- notion:block {"object":"block","type":"callout",...} -->
 //
@@ -17,8 +27,8 @@
 // drops it.
 //
 // Converting Markdown to blocks and back normalizes it (list markers,
-// emphasis markers, escapes, blank lines); converting the result again
-// changes nothing.
+// emphasis markers, escapes, blank lines, table alignment and padding);
+// converting the result again changes nothing.
 package mdnotion
 
 import (
@@ -44,10 +54,14 @@ const (
 
 // ToBlocks converts Markdown to Notion blocks.
 func ToBlocks(md []byte) []notion.Block {
-	p := goldmark.New(goldmark.WithExtensions(extension.Strikethrough, extension.TaskList)).Parser()
-	doc := p.Parse(text.NewReader(md))
 	c := converter{src: md}
-	return limitRichText(c.blocks(doc))
+	return limitRichText(c.blocks(parse(md)))
+}
+
+// parse reads Markdown with the GFM extensions this package converts.
+func parse(md []byte) ast.Node {
+	p := goldmark.New(goldmark.WithExtensions(extension.Strikethrough, extension.TaskList, extension.Table)).Parser()
+	return p.Parse(text.NewReader(md))
 }
 
 // limitRichText keeps every rich text array within Notion's 100 elements: a
@@ -113,6 +127,8 @@ func (c converter) block(n ast.Node) []notion.Block {
 		return []notion.Block{codeBlock("plain text", c.lines(n))}
 	case *ast.ThematicBreak:
 		return []notion.Block{{Type: "divider"}}
+	case *extast.Table:
+		return []notion.Block{c.table(n)}
 	case *ast.HTMLBlock:
 		raw := c.lines(n)
 		if n.HasClosure() {

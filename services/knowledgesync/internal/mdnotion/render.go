@@ -62,6 +62,10 @@ func sameList(prev, b notion.Block) bool {
 
 // expressible reports whether a block has a Markdown form.
 func expressible(b notion.Block) bool {
+	switch b.Type {
+	case "table":
+		return tableExpressible(b)
+	}
 	if !notion.Supported[b.Type] {
 		return false
 	}
@@ -78,6 +82,17 @@ func expressible(b notion.Block) bool {
 	for _, rt := range b.Content.RichText {
 		if rt.Text == nil && rt.PlainText != "" && rt.Type != "text" {
 			return false // a mention or an equation
+		}
+	}
+	return true
+}
+
+// inlineText reports whether rich text has a Markdown form on one line:
+// text without line breaks, no mention or equation.
+func inlineText(rts []notion.RichText) bool {
+	for _, rt := range rts {
+		if rt.Text == nil && rt.PlainText != "" && rt.Type != "text" || strings.Contains(rt.Content(), "\n") {
+			return false
 		}
 	}
 	return true
@@ -102,6 +117,8 @@ func renderBlock(b notion.Block, num int) string {
 		return renderCode(b)
 	case "divider":
 		return "---"
+	case "table":
+		return renderTable(b)
 	default:
 		return renderItem(b, num)
 	}
@@ -203,12 +220,14 @@ func renderItem(b notion.Block, num int) string {
 	return out + sep + children
 }
 
-// renderInline renders rich text: runs with one link become one link, and
-// each run's styles wrap it.
-func renderInline(rts []notion.RichText) string {
+// renderInline renders rich text that starts a line: runs with one link
+// become one link, and each run's styles wrap it.
+func renderInline(rts []notion.RichText) string { return renderInlineAt(rts, true) }
+
+// renderInlineAt renders rich text, at the start of a line or not.
+func renderInlineAt(rts []notion.RichText, lineStart bool) string {
 	rts = merge(rts)
 	var b strings.Builder
-	lineStart := true
 	for i := 0; i < len(rts); {
 		link := rts[i].URL()
 		j := i + 1
@@ -265,7 +284,7 @@ func renderStyled(rt notion.RichText, lineStart *bool, before string) string {
 	if !a.Code && !a.Bold && !a.Italic && !a.Strikethrough || strings.TrimSpace(text) == "" {
 		s := escape(text, *lineStart)
 		if s != "" {
-			*lineStart = strings.HasSuffix(s, "\n")
+			*lineStart = atLineStart(s, *lineStart)
 		}
 		return s
 	}
@@ -293,8 +312,18 @@ func renderStyled(rt notion.RichText, lineStart *bool, before string) string {
 		s = "~~" + s + "~~"
 	}
 	out := escape(lead, *lineStart) + s + escape(trail, false)
-	*lineStart = strings.HasSuffix(out, "\n")
+	*lineStart = atLineStart(out, false)
 	return out
+}
+
+// atLineStart reports whether what follows s is still at the start of a
+// line: s ends in a line break and blanks, or holds only blanks and was
+// itself at the start.
+func atLineStart(s string, wasAtStart bool) bool {
+	if i := strings.LastIndexByte(s, '\n'); i >= 0 {
+		return strings.Trim(s[i+1:], " \t") == ""
+	}
+	return wasAtStart && strings.Trim(s, " \t") == ""
 }
 
 func isWordRune(r rune) bool { return unicode.IsLetter(r) || unicode.IsDigit(r) }
@@ -322,6 +351,15 @@ func destination(u string) string {
 	return strings.ReplaceAll(u, `\`, `\\`)
 }
 
+// delimiterRow reports whether the line s starts could read as the
+// delimiter row of a GFM table, which would turn the line above into a
+// table's header: only blanks, pipes, colons and hyphens. A leading pipe or
+// hyphen is escaped anyway; a leading colon is escaped where this says so.
+func delimiterRow(s string) bool {
+	line, _, _ := strings.Cut(s, "\n")
+	return strings.Trim(line, " \t|:-") == "" && strings.Contains(line, "-")
+}
+
 var (
 	entityRE     = regexp.MustCompile(`^&(#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});`)
 	orderedRE    = regexp.MustCompile(`^([0-9]{1,9})([.)])`)
@@ -345,7 +383,7 @@ func escape(s string, lineStart bool) string {
 			}
 			if c != ' ' && c != '\t' {
 				lineStart = false
-				if strings.IndexByte(startEscape, c) >= 0 {
+				if strings.IndexByte(startEscape, c) >= 0 || c == ':' && delimiterRow(s[i:]) {
 					b.WriteByte('\\')
 				}
 			}
