@@ -83,7 +83,7 @@ func TestLongTextSplitsAtTheLimit(t *testing.T) {
 }
 
 func TestUnsupportedBlocksArePlaceholders(t *testing.T) {
-	image := notion.Block{Type: "image", Raw: json.RawMessage(`{"type":"external","external":{"url":"https://example.com/a.png"},"caption":[]}`)}
+	image := notion.Block{Type: "image", Raw: json.RawMessage(`{"caption":[],"file":{"expiry_time":"2025-01-01T00:00:00.000Z","url":"https://s3.example.com/a.png"},"type":"file"}`)}
 	toggle := notion.Block{Type: "toggle", Content: notion.BlockContent{}, Raw: json.RawMessage(`{"rich_text":[{"type":"text","text":{"content":"More -->"}}]}`),
 		Children: []notion.Block{{Type: "paragraph", Content: notion.BlockContent{RichText: notion.Text("hidden")}}}}
 	para := notion.Block{Type: "paragraph", Content: notion.BlockContent{RichText: notion.Text("parent")},

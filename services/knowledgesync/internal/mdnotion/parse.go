@@ -17,9 +17,19 @@
 // unaligned ("| --- |"), cells are set off by one blank, without their
 // outer blanks, and every pipe in a cell is escaped, in code spans too.
 //
-// A block with no Markdown form (an image, a callout, a toggle, a paragraph
-// with children, a table with line breaks in its cells...) is written as
-// one HTML comment,
+// An image alone in its paragraph (after a to-do's box) at an absolute
+// http(s) URL whose path names an image type Notion documents (.png, .jpg,
+// .gif, .svg, .webp...) becomes an external image block with the alt text,
+// styles kept, as its caption; a title is dropped. In a list item or a
+// quote it is a child of the item or quote, as Notion's text holds no
+// image. Any other image stays a link to it, with its alt text, or its
+// address when it has none, as the link text: the API cannot upload a
+// relative or local file, and Notion has refused URLs that name no image
+// type.
+//
+// A block with no Markdown form (an image uploaded to Notion, a callout, a
+// toggle, a paragraph with children, a table with line breaks in its
+// cells...) is written as one HTML comment,
 //
 //	<!-- notion:block {"object":"block","type":"callout",...} -->
 //
@@ -103,6 +113,9 @@ func (c converter) block(n ast.Node) []notion.Block {
 		typ := "heading_" + string(rune('0'+min(max(n.Level, 1), 3)))
 		return []notion.Block{{Type: typ, Content: notion.BlockContent{RichText: c.inline(n)}}}
 	case *ast.Paragraph, *ast.TextBlock:
+		if img, ok := c.image(n); ok {
+			return []notion.Block{img}
+		}
 		rt := c.inline(n)
 		if len(rt) == 0 {
 			return nil
@@ -113,8 +126,8 @@ func (c converter) block(n ast.Node) []notion.Block {
 	case *ast.Blockquote:
 		q := notion.Block{Type: "quote", Content: notion.BlockContent{RichText: []notion.RichText{}}}
 		first := n.FirstChild()
-		if p, ok := first.(*ast.Paragraph); ok {
-			q.Content.RichText = c.inline(p)
+		if _, ok := first.(*ast.Paragraph); ok && !c.isImage(first) {
+			q.Content.RichText = c.inline(first)
 			first = first.NextSibling()
 		}
 		for ch := first; ch != nil; ch = ch.NextSibling() {
@@ -191,8 +204,10 @@ func (c converter) list(l *ast.List) []notion.Block {
 				checked := box.IsChecked
 				b.Type, b.Content.Checked = "to_do", &checked
 			}
-			b.Content.RichText = c.inline(first)
-			first = first.NextSibling()
+			if !c.isImage(first) {
+				b.Content.RichText = c.inline(first)
+				first = first.NextSibling()
+			}
 		}
 		for ch := first; ch != nil; ch = ch.NextSibling() {
 			b.Children = append(b.Children, c.block(ch)...)
@@ -257,9 +272,15 @@ func (c converter) walkInline(n ast.Node, st style, segs *[]notion.RichText) {
 			inner.link = unescape(ch.Destination)
 			c.walkInline(ch, inner, segs)
 		case *ast.Image:
+			// An image that is not an image block is a link to it; without
+			// alt text, its text is its address.
 			inner := st
 			inner.link = unescape(ch.Destination)
+			n := len(*segs)
 			c.walkInline(ch, inner, segs)
+			if len(*segs) == n {
+				add(segs, inner, inner.link)
+			}
 		case *ast.AutoLink:
 			inner := st
 			inner.link = string(ch.URL(c.src))

@@ -65,6 +65,8 @@ func expressible(b notion.Block) bool {
 	switch b.Type {
 	case "table":
 		return tableExpressible(b)
+	case "image":
+		return imageExpressible(b)
 	}
 	if !notion.Supported[b.Type] {
 		return false
@@ -119,6 +121,8 @@ func renderBlock(b notion.Block, num int) string {
 		return "---"
 	case "table":
 		return renderTable(b)
+	case "image":
+		return renderImage(b)
 	default:
 		return renderItem(b, num)
 	}
@@ -239,6 +243,11 @@ func renderInlineAt(rts []notion.RichText, lineStart bool) string {
 				b.WriteString(renderStyled(rt, &lineStart, b.String()))
 			}
 		} else {
+			if s := b.String(); strings.HasSuffix(s, "!") {
+				// "![" would open an image.
+				b.Reset()
+				b.WriteString(s[:len(s)-1] + `\!`)
+			}
 			var inner strings.Builder
 			ls := false
 			for _, rt := range rts[i:j] {
