@@ -653,3 +653,52 @@ func TestSyncWritesOnlyTheChangedBlocks(t *testing.T) {
 		t.Errorf("page has %d blocks, block 121 %q", len(content), notion.PlainText(content[121].Content.RichText))
 	}
 }
+
+// TestSyncTablesAndImages: a file with a long table and images goes to
+// Notion as a table with its rows and an image block within Notion's
+// limits, reads back unchanged, and tables edited on either side travel.
+func TestSyncTablesAndImages(t *testing.T) {
+	e := newEnv(t)
+	var body strings.Builder
+	body.WriteString("# Pricing\n\n| Plan | Seats | Notes |\n| --- | --- | --- |\n")
+	for i := range 120 {
+		fmt.Fprintf(&body, "| p%d | %d | `a\\|b` **x** |\n", i, i)
+	}
+	body.WriteString("\n![Logo](https://example.com/logo.png)\n\n![local](img/local.png)\n")
+	writeFile(t, e.dir, "pricing.md", body.String())
+	e.run(false)
+	id := e.pageOf("pricing.md")
+	content := e.fake.Content(id)
+	var types []string
+	for _, b := range content {
+		types = append(types, b.Type)
+	}
+	if strings.Join(types, " ") != "heading_1 table image paragraph" || len(content[1].Children) != 121 {
+		t.Fatalf("page content %v, table of %d rows", types, len(content[1].Children))
+	}
+	// A relative image cannot be uploaded: it stays a link.
+	if got, want := e.notionText(id), strings.Replace(body.String(), "![local]", "[local]", 1); got != want {
+		t.Errorf("Notion page reads as\n%s\nwant\n%s", got, want)
+	}
+	writes := e.fake.Writes()
+	e.run(false)
+	if d := e.fake.Writes() - writes; d != 0 {
+		t.Errorf("a sync of the unchanged page made %d writes", d)
+	}
+
+	writeFile(t, e.dir, "pricing.md", strings.Replace(e.read("pricing.md"), "| p7 | 7 |", "| p7 | 70 |", 1))
+	deletes := e.fake.Count(fakenotion.KindDeleteBlock)
+	e.run(false)
+	if d := e.fake.Count(fakenotion.KindDeleteBlock) - deletes; d != 1 {
+		t.Errorf("an edited cell deleted %d blocks, want the table only", d)
+	}
+	if got := e.notionText(id); !strings.Contains(got, "| p7 | 70 |") || strings.Count(got, "\n| p") != 120 {
+		t.Errorf("Notion page after a local edit:\n%s", got)
+	}
+
+	must(t, e.fake.EditPage(id, mdnotion.ToBlocks([]byte("# Pricing\n\n| Plan | Seats |\n| --- | --- |\n| Team | 5 |\n"))))
+	e.run(false)
+	if got := e.read("pricing.md"); !strings.HasSuffix(got, "\n# Pricing\n\n| Plan | Seats |\n| --- | --- |\n| Team | 5 |\n") {
+		t.Errorf("pricing.md after an edit in Notion:\n%s", got)
+	}
+}

@@ -23,3 +23,19 @@ func Example() {
 	//
 	// ---
 }
+
+func Example_table() {
+	blocks := mdnotion.ToBlocks([]byte("Plan|Seats\n:--|--:\n**Team**|`5\\|10`\n\n![Logo](https://example.com/logo.png)\n"))
+	for _, b := range blocks {
+		fmt.Println(b.Type, len(b.Children))
+	}
+	fmt.Print(string(mdnotion.ToMarkdown(blocks)))
+	// Output:
+	// table 2
+	// image 0
+	// | Plan | Seats |
+	// | --- | --- |
+	// | **Team** | `5\|10` |
+	//
+	// ![Logo](https://example.com/logo.png)
+}
