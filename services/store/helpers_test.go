@@ -85,7 +85,7 @@ func (r *recorder) events() []published {
 func newTestWriter(s recordStore, pub publisher) *writer {
 	now := func() time.Time { return clock }
 	prop := propagation.TraceContext{}
-	return &writer{store: s, prop: prop, now: now,
+	return &writer{store: s, prop: prop, now: now, log: slog.New(slog.DiscardHandler),
 		relay: &relay{store: s, pub: pub, prop: prop, log: slog.New(slog.DiscardHandler), now: now}}
 }
 

@@ -40,6 +40,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -138,6 +139,29 @@ const (
 // maxBatch bounds how many events' writes share one transaction.
 const maxBatch = 64
 
+// openWhenReachable opens the database, waiting for it while it cannot be
+// reached (PostgreSQL starting after gtmhub, say), and registers its
+// readiness check, which fails meanwhile.
+func openWhenReachable(ctx context.Context, cfg Config, r service.Resolved) (*DB, error) {
+	var opened atomic.Pointer[DB]
+	r.Health.Add(Name, func(ctx context.Context) error {
+		if db := opened.Load(); db != nil {
+			return db.Ping(ctx)
+		}
+		return errors.New("database not reachable yet")
+	})
+	var db *DB
+	err := untilReachable(ctx, r.Logger, func() (err error) {
+		db, err = Open(ctx, cfg)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	opened.Store(db)
+	return db, nil
+}
+
 // Run opens the database, publishes change events left in the outbox, and
 // consumes enriched leads until ctx is cancelled. It then drains in-flight
 // events, closes the database and returns nil. It returns an error if the
@@ -153,12 +177,11 @@ func Run(ctx context.Context, cfg Config, deps service.Deps) error {
 	}
 	defer closeNATS()
 
-	db, err := Open(ctx, cfg)
+	db, err := openWhenReachable(ctx, cfg, r)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	r.Health.Add(Name, db.Ping)
 	api, err := serveAPI(ctx, r.Conn, db, r.Logger)
 	if err != nil {
 		return fmt.Errorf("store: %w", err)
@@ -177,7 +200,7 @@ func Run(ctx context.Context, cfg Config, deps service.Deps) error {
 	rl := &relay{store: db.sql, pub: pub, prop: r.Propagator, log: r.Logger, now: time.Now}
 	handlerRelay := *rl
 	handlerRelay.store = batches
-	w := &writer{store: batches, relay: &handlerRelay, prop: r.Propagator, now: time.Now,
+	w := &writer{store: batches, relay: &handlerRelay, prop: r.Propagator, now: time.Now, log: r.Logger,
 		tracer: r.TracerProvider.Tracer("github.com/gtmhub/gtmhub/services/store"), dbSystem: cfg.dbSystem()}
 
 	spec, ok := events.DefaultTopology().Consumer(Name)

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"path"
 	"strings"
 	"time"
@@ -70,6 +71,7 @@ type writer struct {
 	// the lead's trace, on dbSystem ("sqlite" or "postgresql").
 	tracer   trace.Tracer
 	dbSystem string
+	log      *slog.Logger
 }
 
 // handle stores one lead.enriched event and publishes the change events its
@@ -82,9 +84,11 @@ func (w *writer) handle(ctx context.Context, ev event.Event) error {
 		return err
 	}
 	var rec *enqueued
-	err = w.transaction(ctx, func(tx recordTx) error {
-		rec = &enqueued{recordTx: tx} // afresh each run: a failed batch runs fn again
-		return w.apply(ctx, rec, in)
+	err = untilReachable(ctx, w.log, func() error {
+		return w.transaction(ctx, func(tx recordTx) error {
+			rec = &enqueued{recordTx: tx} // afresh each run: a failed batch runs fn again
+			return w.apply(ctx, rec, in)
+		})
 	})
 	if err != nil {
 		return fmt.Errorf("store event %s: %w", in.id, err)

@@ -1,0 +1,202 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/url"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/cloudevents/sdk-go/v2/event"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/gtmhub/gtmhub/contracts"
+	"github.com/gtmhub/gtmhub/events"
+	"github.com/gtmhub/gtmhub/events/eventstest"
+	"github.com/gtmhub/gtmhub/events/service"
+)
+
+// TestRunHoldsEventsWhilePostgresIsOutOfReach cuts the network between the
+// store and PostgreSQL: the events that arrive meanwhile are held, not
+// redelivered (which would spend their attempts towards the dead-letter
+// stream), and stored once each when the database answers again.
+func TestRunHoldsEventsWhilePostgresIsOutOfReach(t *testing.T) {
+	srv := eventstest.RunServer(t)
+	dsn, err := url.Parse(testPostgresSchema(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := startProxy(t, dsn.Host)
+	dsn.Host = proxy.addr
+	cfg := Config{DataDir: t.TempDir(), DatabaseURL: dsn.String()}
+	eventstest.Go(t, func(ctx context.Context) error {
+		return Run(ctx, cfg, service.Deps{Conn: srv.Conn, Logger: slog.New(slog.DiscardHandler)})
+	})
+	lead := func(i int) event.Event {
+		return enriched(t, fmt.Sprintf("lead-%d", i), t0, adaLead(func(l *contracts.Lead) { l.Email = fmt.Sprintf("ada%d@example.com", i) }))
+	}
+	srv.Publish(t, events.SubjectLeadsEnriched, lead(0))
+	srv.Await(t, events.StreamRecords, "gtm.records.>", 1, 10*time.Second)
+
+	proxy.down()
+	for i := 1; i <= 3; i++ {
+		srv.Publish(t, events.SubjectLeadsEnriched, lead(i))
+	}
+	time.Sleep(3 * time.Second) // an error would have been redelivered after 1 s
+	info := consumerInfo(t, srv)
+	if info.NumRedelivered != 0 || info.Delivered.Consumer != 4 {
+		t.Errorf("while out of reach: %d delivered, %d redelivered; want 4 delivered once each",
+			info.Delivered.Consumer, info.NumRedelivered)
+	}
+
+	proxy.up()
+	srv.Await(t, events.StreamRecords, "gtm.records.>", 4, 20*time.Second)
+	srv.AwaitSettled(t, events.StreamLeads, Name, 10*time.Second)
+	if n := srv.Count(t, events.StreamRecords, "gtm.records.>"); n != 4 {
+		t.Errorf("%d change events, want one per lead", n)
+	}
+	if n := srv.Count(t, events.StreamDLQ, "gtm.dlq.>"); n != 0 {
+		t.Errorf("%d dead letters, want none", n)
+	}
+}
+
+// TestRunWaitsForPostgres starts the store while PostgreSQL cannot be
+// reached: it waits, not ready, instead of failing, and stores what came
+// meanwhile once the database answers.
+func TestRunWaitsForPostgres(t *testing.T) {
+	srv := eventstest.RunServer(t)
+	dsn, err := url.Parse(testPostgresSchema(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := startProxy(t, dsn.Host)
+	proxy.down()
+	dsn.Host = proxy.addr
+	health := service.NewHealth()
+	eventstest.Go(t, func(ctx context.Context) error {
+		return Run(ctx, Config{DataDir: t.TempDir(), DatabaseURL: dsn.String()},
+			service.Deps{Conn: srv.Conn, Logger: slog.New(slog.DiscardHandler), Health: health})
+	})
+	srv.Publish(t, events.SubjectLeadsEnriched, enriched(t, "lead-1", t0, adaLead(nil)))
+	time.Sleep(time.Second)
+	if failed := health.Run(t.Context()); failed[Name] == "" {
+		t.Errorf("readiness %v, want the store not ready", failed)
+	}
+
+	proxy.up()
+	srv.Await(t, events.StreamRecords, "gtm.records.>", 1, 20*time.Second)
+	if failed := health.Run(t.Context()); failed[Name] != "" {
+		t.Errorf("readiness %v, want the store ready", failed)
+	}
+}
+
+func consumerInfo(t *testing.T, srv *eventstest.Server) *jetstream.ConsumerInfo {
+	t.Helper()
+	c, err := srv.JS.Consumer(t.Context(), events.StreamLeads, Name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := c.Info(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return info
+}
+
+// tcpProxy forwards connections to a target, and can be taken down (every
+// connection cut, new ones refused) and brought back on the same address.
+type tcpProxy struct {
+	t      *testing.T
+	target string
+	addr   string
+
+	mu    sync.Mutex
+	ln    net.Listener
+	conns map[net.Conn]bool
+}
+
+func startProxy(t *testing.T, target string) *tcpProxy {
+	p := &tcpProxy{t: t, target: target, conns: map[net.Conn]bool{}}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.addr = ln.Addr().String()
+	p.serve(ln)
+	t.Cleanup(p.down)
+	return p
+}
+
+func (p *tcpProxy) serve(ln net.Listener) {
+	p.mu.Lock()
+	p.ln = ln
+	p.mu.Unlock()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go p.forward(c)
+		}
+	}()
+}
+
+func (p *tcpProxy) forward(c net.Conn) {
+	up, err := net.Dial("tcp", p.target)
+	if err != nil {
+		c.Close()
+		return
+	}
+	p.mu.Lock()
+	p.conns[c], p.conns[up] = true, true
+	p.mu.Unlock()
+	go func() { _, _ = io.Copy(up, c); up.Close() }()
+	_, _ = io.Copy(c, up)
+	c.Close()
+}
+
+// down cuts every connection and refuses new ones.
+func (p *tcpProxy) down() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.ln != nil {
+		p.ln.Close()
+		p.ln = nil
+	}
+	for c := range p.conns {
+		c.Close()
+	}
+	clear(p.conns)
+}
+
+// up accepts connections again on the same address.
+func (p *tcpProxy) up() {
+	ln, err := net.Listen("tcp", p.addr)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	p.serve(ln)
+}
+
+func TestUnreachable(t *testing.T) {
+	tests := []struct {
+		err  error
+		want bool
+	}{
+		{&net.OpError{Op: "dial", Err: errors.New("connection refused")}, true},
+		{fmt.Errorf("store event x: %w", io.ErrUnexpectedEOF), true},
+		{errors.New("duplicate key value violates unique constraint"), false},
+		{context.Canceled, false},
+	}
+	for _, tt := range tests {
+		if got := unreachable(tt.err); got != tt.want {
+			t.Errorf("unreachable(%v) = %v, want %v", tt.err, got, tt.want)
+		}
+	}
+}
