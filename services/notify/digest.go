@@ -332,6 +332,11 @@ func RunDigest(ctx context.Context, cfg Config, deps service.Deps, date string, 
 	if err != nil {
 		return DigestResult{}, fmt.Errorf("digest date: %w", err)
 	}
+	if today := cfg.Now().In(loc); day.After(today) {
+		// Sent, it would count nothing and suppress that day's real digest.
+		return DigestResult{}, fmt.Errorf("digest date %s has not ended yet (today is %s in %s)",
+			date, today.Format(time.DateOnly), loc)
+	}
 	engine, err := NewEngine(cfg.EffectiveRules())
 	if err != nil {
 		return DigestResult{}, err
@@ -341,7 +346,9 @@ func RunDigest(ctx context.Context, cfg Config, deps service.Deps, date string, 
 		return DigestResult{}, fmt.Errorf("digest: %w", err)
 	}
 	defer closeConn()
-	n, err := newNotifier(ctx, cfg, engine, r)
+	// The running service's buckets are used as they are: this command's
+	// configuration must not change their dedupe window.
+	n, err := newNotifier(ctx, cfg, engine, r, joinBucket(r))
 	if err != nil {
 		return DigestResult{}, fmt.Errorf("digest: %w", err)
 	}

@@ -107,6 +107,50 @@ func TestDigestSentOnceWithTheRightCounts(t *testing.T) {
 	}
 }
 
+// TestDigestLeavesTheServiceBucketsAsTheyAre: a digest run from the command
+// line with another configuration does not change the running service's
+// dedupe window; a digest for a day still to come is refused.
+func TestDigestLeavesTheServiceBucketsAsTheyAre(t *testing.T) {
+	srv := eventstest.RunServer(t)
+	running := notify.DefaultConfig()
+	running.DedupeWindow = 72 * time.Hour
+	startNotify(t, srv, running)
+	ledgerTTL := func() time.Duration {
+		t.Helper()
+		deadline := time.Now().Add(wait)
+		for {
+			kv, err := srv.JS.KeyValue(context.Background(), notify.LedgerBucket)
+			if err == nil {
+				st, err := kv.Status(context.Background())
+				if err != nil {
+					t.Fatal(err)
+				}
+				return st.TTL()
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("no ledger bucket: %v", err)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	if ttl := ledgerTTL(); ttl != 72*time.Hour {
+		t.Fatalf("ledger TTL %s, want the service's 72h", ttl)
+	}
+	cli := notify.DefaultConfig() // a 24h window
+	today := time.Now().UTC().Format(time.DateOnly)
+	if _, err := notify.RunDigest(context.Background(), cli, service.Deps{Conn: srv.Conn}, today, true); err != nil {
+		t.Fatal(err)
+	}
+	if ttl := ledgerTTL(); ttl != 72*time.Hour {
+		t.Errorf("ledger TTL %s after a digest from the command line, want the service's 72h", ttl)
+	}
+	tomorrow := time.Now().UTC().AddDate(0, 0, 2).Format(time.DateOnly)
+	if _, err := notify.RunDigest(context.Background(), cli, service.Deps{Conn: srv.Conn}, tomorrow, false); err == nil ||
+		!strings.Contains(err.Error(), "has not ended") {
+		t.Errorf("digest for %s: %v, want it refused", tomorrow, err)
+	}
+}
+
 func TestDigestConfig(t *testing.T) {
 	cfg := notify.DefaultConfig()
 	cfg.Digest = notify.Digest{Schedule: "61 * * * *", TimeZone: "Mars/Olympus", To: []string{"a@example.com"}}

@@ -10,6 +10,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/gtmhub/gtmhub/contracts"
+	"github.com/gtmhub/gtmhub/events/service"
 )
 
 // LedgerBucket is the JetStream key-value bucket that remembers every
@@ -61,6 +62,20 @@ type LedgerEntry struct {
 // bucketOpener creates or updates a KV bucket with the deployment's replica
 // count (service.Resolved.KeyValue).
 type bucketOpener func(context.Context, jetstream.KeyValueConfig) (jetstream.KeyValue, error)
+
+// joinBucket opens a bucket as it is when it exists, and creates it as its
+// configuration says only when it does not: for a one-off command, which
+// must not change what the running service set (the ledger's dedupe
+// window, say).
+func joinBucket(r service.Resolved) bucketOpener {
+	return func(ctx context.Context, cfg jetstream.KeyValueConfig) (jetstream.KeyValue, error) {
+		kv, err := r.JS.KeyValue(ctx, cfg.Bucket)
+		if errors.Is(err, jetstream.ErrBucketNotFound) {
+			return r.KeyValue(ctx, cfg)
+		}
+		return kv, err
+	}
+}
 
 // openLedger creates or updates the bucket; entries expire after ttl.
 func openLedger(ctx context.Context, open bucketOpener, ttl time.Duration) (*ledger, error) {

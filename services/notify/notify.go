@@ -273,7 +273,7 @@ func Run(ctx context.Context, cfg Config, deps service.Deps) error {
 		return fmt.Errorf("notify: %w", err)
 	}
 	defer closeConn()
-	n, err := newNotifier(ctx, cfg, engine, r)
+	n, err := newNotifier(ctx, cfg, engine, r, r.KeyValue)
 	if err != nil {
 		return fmt.Errorf("notify: %w", err)
 	}

@@ -17,10 +17,10 @@ import (
 	"go.opentelemetry.io/otel/trace"
 )
 
-// newNotifier opens the buckets and builds the senders cfg configures.
-// cfg has its defaults applied.
-func newNotifier(ctx context.Context, cfg Config, engine *Engine, r service.Resolved) (*notifier, error) {
-	led, err := openLedger(ctx, r.KeyValue, cfg.DedupeWindow)
+// newNotifier opens the buckets with open and builds the senders cfg
+// configures. cfg has its defaults applied.
+func newNotifier(ctx context.Context, cfg Config, engine *Engine, r service.Resolved, open bucketOpener) (*notifier, error) {
+	led, err := openLedger(ctx, open, cfg.DedupeWindow)
 	if err != nil {
 		return nil, err
 	}
@@ -40,7 +40,7 @@ func newNotifier(ctx context.Context, cfg Config, engine *Engine, r service.Reso
 	}
 	n.hooks = NewSlackWebhooks(tracedSlack(cfg.Slack, r), n.breakers)
 	n.hooks.onRateLimit = n.stats.rateLimited
-	if n.alerts, err = openAlerter(ctx, r.KeyValue, cfg.Alerts, cfg.alertsWebhook(), n.hooks, r.Logger); err != nil {
+	if n.alerts, err = openAlerter(ctx, open, cfg.Alerts, cfg.alertsWebhook(), n.hooks, r.Logger); err != nil {
 		return nil, err
 	}
 	n.alerts.now = cfg.Now
