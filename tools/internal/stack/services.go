@@ -38,15 +38,17 @@ func loadServices(cfg Config) (services, error) {
 		ingest: ingest.DefaultConfig(), enrich: enrich.DefaultConfig(), store: store.DefaultConfig(),
 		notify: notify.DefaultConfig(), knowledge: knowledgesync.DefaultConfig(),
 	}
-	s.store.DataDir = cfg.DataDir
-	s.store.DatabaseURL = service.Env(s.store.DatabaseURL, "GTMHUB_DATABASE_URL")
 	s.knowledge.Knowledge.Dir = filepath.Join(cfg.DataDir, "knowledge")
 	for _, dst := range []any{&s.ingest, &s.enrich, &s.store, &s.notify, &s.knowledge} {
 		if err := service.LoadFile(cfg.ConfigFile, dst); err != nil {
 			return services{}, err
 		}
 	}
+	// The flags, then the environment, override the file: the database
+	// lives in the data directory this stack holds locked.
 	s.ingest.HTTPAddr = cfg.HTTPAddr
+	s.store.DataDir = cfg.DataDir
+	s.store.DatabaseURL = service.Env(s.store.DatabaseURL, "GTMHUB_DATABASE_URL")
 	var errs []error
 	for name, v := range map[string]interface{ Validate() error }{
 		"ingest": s.ingest, "enrich": s.enrich, "store": s.store, "notify": s.notify, "knowledge-sync": s.knowledge,
