@@ -80,17 +80,19 @@ func derivedID(id, purpose, eventID string) string {
 }
 
 type notifier struct {
-	engine   *Engine
-	ledger   *ledger
-	pub      *events.Publisher
-	senders  map[contracts.Channel]Sender
-	missing  map[contracts.Channel]string // why a channel without a sender has none
-	replays  bool
-	lease    time.Duration
-	quota    *quota // nil: no email quota
-	log      *slog.Logger
-	outcomes *prometheus.CounterVec
-	now      func() time.Time
+	engine  *Engine
+	ledger  *ledger
+	pub     *events.Publisher
+	senders map[contracts.Channel]Sender
+	missing map[contracts.Channel]string // why a channel without a sender has none
+	replays bool
+	lease   time.Duration
+	// maxDeliver is the consumer's attempts at an event (0: unknown).
+	maxDeliver int
+	quota      *quota // nil: no email quota
+	log        *slog.Logger
+	outcomes   *prometheus.CounterVec
+	now        func() time.Time
 
 	deferredKV jetstream.KeyValue // nil: no email quota
 	breakers   *events.Breakers
@@ -199,12 +201,8 @@ func (n *notifier) reclaim(ctx context.Context, ev event.Event, m Match, id stri
 		// Look again soon, then less and less often: the claimant usually
 		// records its outcome in milliseconds, or releases the claim when
 		// its send failed, well before the lease runs out.
-		attempt := 1
-		if d, ok := events.DeliveryFrom(ctx); ok {
-			attempt = d.Attempt
-		}
-		wait := min(n.lease-n.now().Sub(cur.At), events.ExponentialBackoff(inFlightRetry, n.lease/4)(attempt))
-		return 0, false, events.RetryAfter(wait, fmt.Errorf("notification %s: a send is in flight", id))
+		return 0, false, events.RetryAfter(n.inFlightWait(ctx, cur),
+			fmt.Errorf("notification %s: a send is in flight", id))
 	case cur.State == StateClaimed:
 		// The process stopped between sending and recording: maybe sent.
 		cur.State, cur.Reason, cur.At = StateInterrupted, ReasonInterrupted, n.now()
@@ -282,6 +280,23 @@ func (n *notifier) act(ctx context.Context, ev event.Event, data map[string]any,
 	default:
 		return n.releasing(ctx, id, rev, fmt.Errorf("rule %s: send %s: %w", m.Rule, m.Channel, err))
 	}
+}
+
+// inFlightWait is how long an event waits for the claimant of its
+// notification: soon, then less and less often, and on the attempt before
+// its last, until the claim's lease is out, so that a claim a crashed
+// process left behind is settled as interrupted rather than the event
+// dead-lettered for waiting.
+func (n *notifier) inFlightWait(ctx context.Context, claim LedgerEntry) time.Duration {
+	attempt := 1
+	if d, ok := events.DeliveryFrom(ctx); ok {
+		attempt = d.Attempt
+	}
+	left := n.lease - n.now().Sub(claim.At)
+	if n.maxDeliver > 0 && attempt >= n.maxDeliver-1 {
+		return left + inFlightRetry
+	}
+	return min(left, events.ExponentialBackoff(inFlightRetry, n.lease/4)(attempt))
 }
 
 // inFlightRetry is the first wait of an event whose notification another
