@@ -38,15 +38,41 @@ func Redact(s string) string {
 	return s
 }
 
-// emailPattern matches an email address, ASCII or internationalized.
-var emailPattern = regexp.MustCompile(`[\p{L}\p{N}.!#$%&'*+/=?^_{|}~-]+@[\p{L}\p{N}](?:[\p{L}\p{N}-]*[\p{L}\p{N}])?(?:\.[\p{L}\p{N}](?:[\p{L}\p{N}-]*[\p{L}\p{N}])?)+`)
+// emailPattern matches an email address, ASCII or internationalized. Its
+// local part leaves out '/', '=' and '?', rare in addresses and common
+// around them in URLs.
+var emailPattern = regexp.MustCompile(`[\p{L}\p{N}.!#$%&'*+^_{|}~-]+@[\p{L}\p{N}](?:[\p{L}\p{N}-]*[\p{L}\p{N}])?(?:\.[\p{L}\p{N}](?:[\p{L}\p{N}-]*[\p{L}\p{N}])?)+`)
 
 // MaskEmails replaces every email address in s with "[EMAIL]". Logs apply it
 // to what they write at info level and above, where personal data does not
-// belong: an SMTP server's refusal, say, names the recipient.
+// belong: an SMTP server's refusal, say, names the recipient. The user
+// information of a URL (postgres://gtmhub:xxxxx@db:5432) is not an address
+// and is left to [Redact].
 func MaskEmails(s string) string {
 	if !strings.Contains(s, "@") {
 		return s
 	}
-	return emailPattern.ReplaceAllString(s, "[EMAIL]")
+	var b strings.Builder
+	last := 0
+	for _, m := range emailPattern.FindAllStringIndex(s, -1) {
+		if inURLAuthority(s[:m[0]]) {
+			continue
+		}
+		b.WriteString(s[last:m[0]])
+		b.WriteString("[EMAIL]")
+		last = m[1]
+	}
+	if last == 0 {
+		return s
+	}
+	b.WriteString(s[last:])
+	return b.String()
+}
+
+// inURLAuthority reports whether the text that follows before is in a URL's
+// authority: before ends with "scheme://", then anything but a '/' or a
+// space.
+func inURLAuthority(before string) bool {
+	i := strings.LastIndex(before, "://")
+	return i >= 0 && !strings.ContainsAny(before[i+3:], "/ \t\n")
 }

@@ -38,6 +38,10 @@ func TestMaskEmails(t *testing.T) {
 		{`duplicate key (email)=(Ada.Lovelace+crm@Example.co.uk) and o'brien@mail.example.org`,
 			`duplicate key (email)=([EMAIL]) and [EMAIL]`},
 		{"björk@exämple.is", "[EMAIL]"},
+		{"open postgres://gtmhub:xxxxx@127.0.0.1:55432/gtmhub for ada@example.com",
+			"open postgres://gtmhub:xxxxx@127.0.0.1:55432/gtmhub for [EMAIL]"},
+		{"nats://alice@nats.example.com:4222", "nats://alice@nats.example.com:4222"},
+		{"https://example.com/u/ada@example.com", "https://example.com/u/[EMAIL]"},
 		{"no address here: user@localhost, @handle, a@b", "no address here: user@localhost, @handle, a@b"},
 		{"", ""},
 	}
