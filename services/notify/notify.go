@@ -167,6 +167,15 @@ func (c Config) Validate() error {
 		p.Addf("slack.webhook_url_env: %s is not set", c.Slack.WebhookURLEnv)
 	}
 	c.SMTP.validate(&p)
+	ruleNames := map[string]bool{}
+	for _, r := range c.EffectiveRules() {
+		ruleNames[r.Name] = true
+	}
+	for name := range c.SMTP.Templates {
+		if !ruleNames[name] {
+			p.Addf("smtp.templates[%q]: no rule has that name, so the template would never be used", name)
+		}
+	}
 	c.Alerts.validate(&p)
 	c.Digest.validate(&p, c.SMTP)
 	for ch, s := range c.Senders {

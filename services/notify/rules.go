@@ -10,6 +10,7 @@ import (
 
 	"github.com/expr-lang/expr"
 	"github.com/expr-lang/expr/vm"
+	"github.com/goccy/go-yaml"
 
 	"github.com/gtmhub/gtmhub/contracts"
 	"github.com/gtmhub/gtmhub/events"
@@ -46,6 +47,15 @@ type Rule struct {
 	// Dedupe is a text/template giving the dedupe key: one notification per
 	// rule and key within the dedupe window. Empty means the event id.
 	Dedupe string `yaml:"dedupe"`
+}
+
+// UnmarshalYAML reads a rule strictly: a key it does not know (whn: for
+// when:) is an error. Elsewhere in gtmhub.yaml an unknown key is another
+// service's, but a rule that silently lost its condition would notify on
+// every event.
+func (r *Rule) UnmarshalYAML(b []byte) error {
+	type plain Rule
+	return yaml.UnmarshalWithOptions(b, (*plain)(r), yaml.DisallowUnknownField())
 }
 
 // DefaultRules are the rules used when gtmhub.yaml declares none: Slack

@@ -61,11 +61,19 @@ func TestConfigValidate(t *testing.T) {
 	cfg := notify.DefaultConfig()
 	cfg.DedupeWindow = 0
 	cfg.Slack.WebhookURL = "http://hooks.example.test/services/T000/B000/secret-token"
+	cfg.SMTP.Templates = map[string]notify.EmailTemplate{
+		"new-lead-nurture": {Subject: "Welcome", Text: "Hello"},
+		"new-lead-nuture":  {Subject: "Welcome", Text: "Hello"},
+	}
 	err := cfg.Validate()
 	if err == nil {
-		t.Fatal("Validate accepted a zero window and a plain-http webhook")
+		t.Fatal("Validate accepted a zero window, a plain-http webhook and a template for no rule")
 	}
-	for _, want := range []string{"notify_dedupe_window must be positive", "slack.webhook_url must be an https URL"} {
+	if strings.Contains(err.Error(), `"new-lead-nurture"`) {
+		t.Errorf("Validate refused the template of a rule: %v", err)
+	}
+	for _, want := range []string{"notify_dedupe_window must be positive", "slack.webhook_url must be an https URL",
+		`smtp.templates["new-lead-nuture"]: no rule has that name`} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("Validate error does not contain %q: %v", want, err)
 		}
@@ -112,6 +120,28 @@ rules:
 	}
 	if got := notify.DefaultConfig().EffectiveRules(); !reflect.DeepEqual(got, notify.DefaultRules()) {
 		t.Errorf("EffectiveRules without rules = %+v, want the defaults", got)
+	}
+}
+
+// TestRuleKeysAreStrict: a misspelled key in a rule is an error naming it,
+// not a rule without its condition.
+func TestRuleKeysAreStrict(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "gtmhub.yaml")
+	yaml := `
+unknown_to_notify: kept for another service
+rules:
+  - name: vip
+    on: [com.gtmhub.contact.created]
+    whn: "false"
+    action: email
+    target: "{{.data.contact.email}}"
+`
+	if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg := notify.DefaultConfig()
+	if err := service.LoadFile(path, &cfg); err == nil || !strings.Contains(err.Error(), "whn") {
+		t.Fatalf("LoadFile = %v, want an error naming whn", err)
 	}
 }
 
