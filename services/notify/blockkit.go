@@ -1,6 +1,7 @@
 package notify
 
 import (
+	"cmp"
 	"fmt"
 	"strconv"
 	"strings"
@@ -47,39 +48,23 @@ func plain(s string, n int) TextObj   { return TextObj{Type: "plain_text", Text:
 func mrkdwn(s string, n int) *TextObj { return &TextObj{Type: "mrkdwn", Text: truncate(s, n)} }
 
 // LeadMessage is the Slack message for a notification about a lead or
-// contact: name, company, title, scores and source, and a link to the trace
-// when tracingUI is set.
+// contact (name, company, title, scores and source) or a company (name,
+// domain, industry, size and place), with a link to the trace when
+// tracingUI is set.
 func LeadMessage(m Message, tracingUI string) SlackMessage {
-	lead := leadFields(m.Data)
-	name := strings.TrimSpace(lead.str("first_name") + " " + lead.str("last_name"))
-	if name == "" {
-		name = "A lead"
+	sum := summarize(m.Data)
+	text := fmt.Sprintf("%s: %s", m.Rule, sum.headline)
+	if sum.score != "" {
+		text += ", signal score " + sum.score
 	}
-	headline := name
-	if c := lead.str("company"); c != "" {
-		headline += " (" + c + ")"
-	}
-	text := fmt.Sprintf("%s: %s", m.Rule, headline)
-	if s := lead.score("signal_score"); s != "" {
-		text += ", signal score " + s
-	}
-
 	fields := []TextObj{}
-	add := func(label, value string) {
-		if value != "" {
-			fields = append(fields, *mrkdwn("*"+label+"*\n"+value, maxFieldText))
+	for _, f := range sum.fields {
+		if f[1] != "" {
+			fields = append(fields, *mrkdwn("*"+f[0]+"*\n"+f[1], maxFieldText))
 		}
 	}
-	add("Name", name)
-	add("Company", lead.str("company"))
-	add("Title", lead.str("title"))
-	add("Source", lead.str("source"))
-	add("Signal score", lead.score("signal_score"))
-	add("Intent score", lead.score("intent_score"))
-	add("Fit score", lead.score("fit_score"))
-
 	blocks := []Block{
-		{Type: "header", Text: ptr(plain(headline, maxHeaderText))},
+		{Type: "header", Text: ptr(plain(sum.headline, maxHeaderText))},
 		{Type: "section", Fields: fields},
 	}
 	context := []any{*mrkdwn(fmt.Sprintf("rule `%s` · event `%s`", m.Rule, m.Event.ID()), maxSectionText)}
@@ -114,6 +99,45 @@ type fields map[string]any
 
 // leadFields finds the lead in data: data.contact for record changes, data
 // itself for lead events.
+// summary is what a message says of the record an event is about: a
+// headline, labelled fields and the signal score.
+type summary struct {
+	headline string
+	fields   [][2]string
+	score    string
+}
+
+// summarize describes the contact, or the company, of a record change, or
+// else a lead's data.
+func summarize(data map[string]any) summary {
+	if c, ok := data["company"].(map[string]any); ok && data["contact"] == nil {
+		return companySummary(c)
+	}
+	lead := leadFields(data)
+	name := strings.TrimSpace(lead.str("first_name") + " " + lead.str("last_name"))
+	if name == "" {
+		name = "A lead"
+	}
+	headline := name
+	if c := lead.str("company"); c != "" {
+		headline += " (" + c + ")"
+	}
+	return summary{headline: headline, score: lead.score("signal_score"), fields: [][2]string{
+		{"Name", name}, {"Company", lead.str("company")}, {"Title", lead.str("title")}, {"Source", lead.str("source")},
+		{"Signal score", lead.score("signal_score")}, {"Intent score", lead.score("intent_score")},
+		{"Fit score", lead.score("fit_score")},
+	}}
+}
+
+// companySummary describes a company record.
+func companySummary(c fields) summary {
+	headline := cmp.Or(c.str("name"), c.str("domain"), "A company")
+	return summary{headline: headline, fields: [][2]string{
+		{"Company", c.str("name")}, {"Domain", c.str("domain")}, {"Industry", c.str("industry")},
+		{"Employees", c.score("employees")}, {"Country", c.str("country")}, {"City", c.str("city")},
+	}}
+}
+
 func leadFields(data map[string]any) fields {
 	if c, ok := data["contact"].(map[string]any); ok {
 		return c

@@ -493,3 +493,41 @@ func TestOneRuleWaitingHoldsUpNoOther(t *testing.T) {
 		t.Errorf("%d emails and %d posts, want one of each", len(got), len(fake.Messages()))
 	}
 }
+
+// TestLeadMessageSays: the message names the record the event is about, a
+// contact or a company.
+func TestLeadMessageSays(t *testing.T) {
+	tests := []struct {
+		name     string
+		typ      string
+		data     map[string]any
+		want     []string
+		wantNone string
+	}{
+		{"a contact", contracts.TypeContactCreated, map[string]any{"contact": map[string]any{"email": "ada@example.com",
+			"first_name": "Ada", "last_name": "Lovelace", "company": "Analytical Engines", "signal_score": 85.0}},
+			[]string{"Ada Lovelace (Analytical Engines)", "signal score 85"}, "A company"},
+		{"a company", contracts.TypeCompanyCreated, map[string]any{"company": map[string]any{"domain": "acme.io",
+			"name": "Acme", "industry": "Software", "employees": 250.0, "country": "GB"}},
+			[]string{"big-company: Acme", "*Domain*\\nacme.io", "*Employees*\\n250", "*Industry*\\nSoftware"}, "A lead"},
+		{"a company without a name", contracts.TypeCompanyUpdated, map[string]any{"company": map[string]any{"domain": "acme.io"}},
+			[]string{"big-company: acme.io"}, "A lead"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ev := eventstest.NewEvent(t, tt.typ, tt.data)
+			b, err := json.Marshal(notify.LeadMessage(notify.Message{Rule: "big-company", Event: ev, Data: tt.data}, ""))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, want := range tt.want {
+				if !strings.Contains(string(b), want) {
+					t.Errorf("message lacks %q: %s", want, b)
+				}
+			}
+			if strings.Contains(string(b), tt.wantNone) {
+				t.Errorf("message says %q: %s", tt.wantNone, b)
+			}
+		})
+	}
+}
