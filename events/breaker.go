@@ -154,6 +154,7 @@ func (b *Breakers) get(dest string) *gobreaker.CircuitBreaker[struct{}] {
 	s.OnStateChange = b.changed
 	cb := gobreaker.NewCircuitBreaker[struct{}](s)
 	b.breakers[dest] = cb
+	b.metrics.breakerState(dest, int(gobreaker.StateClosed)) // exported from the start, not from its first change
 	return cb
 }
 

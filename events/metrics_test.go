@@ -28,3 +28,29 @@ func TestMetricsNameTheStreamOfASubject(t *testing.T) {
 		}
 	}
 }
+
+// TestBreakerStateExportedFromTheStart: a declared breaker's state is on
+// /metrics, closed (0), before anything changed it.
+func TestBreakerStateExportedFromTheStart(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	m, err := NewMetrics(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	NewBreakers(WithBreakerMetrics(m), WithDestinations("clearbit"))
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range families {
+		if f.GetName() != "gtmhub_breaker_state" {
+			continue
+		}
+		for _, metric := range f.GetMetric() {
+			if metric.GetLabel()[0].GetValue() == "clearbit" && metric.GetGauge().GetValue() == 0 {
+				return
+			}
+		}
+	}
+	t.Error("no gtmhub_breaker_state{destination=\"clearbit\"} 0 before the first request")
+}

@@ -70,6 +70,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/time/rate"
 
 	"github.com/gtmhub/gtmhub/events"
@@ -204,6 +205,10 @@ func releaseCredits(ctx context.Context, providers []*guarded, log *slog.Logger)
 // openProviders builds each configured provider with its guards and opens
 // its KV buckets.
 func openProviders(ctx context.Context, cfgs []ProviderConfig, r service.Resolved) ([]*guarded, error) {
+	gauges, err := newCreditGauges(r.Registry)
+	if err != nil {
+		return nil, fmt.Errorf("metrics: %w", err)
+	}
 	out := make([]*guarded, 0, len(cfgs))
 	for _, pc := range cfgs {
 		pc = pc.withDefaults()
@@ -223,7 +228,7 @@ func openProviders(ctx context.Context, cfgs []ProviderConfig, r service.Resolve
 				events.WithTripAfter(uint32(pc.TripAfter)), events.WithBreakerTimeout(pc.BreakerTimeout),
 				events.WithBreakerMetrics(r.Metrics))),
 			credits: &credits{kv: creditsKV, provider: pc.Name, limit: pc.MonthlyCredits, now: time.Now,
-				report: usageReporter(r, pc)},
+				report: usageReporter(r, pc, gauges)},
 			cache: newCache(cacheKV, pc.CacheTTL),
 			log:   r.Logger,
 		})
@@ -275,11 +280,36 @@ func creditsProvider(resource string) (string, bool) {
 	return strings.CutSuffix(rest, ".credits")
 }
 
+// creditGauges are gtmhub_enrich_provider_credits_used and _limit, by
+// provider: this month's credits and the budget (0: none).
+type creditGauges struct{ used, limit *prometheus.GaugeVec }
+
+func newCreditGauges(reg prometheus.Registerer) (creditGauges, error) {
+	var g creditGauges
+	var err error
+	for _, m := range []struct {
+		dst        **prometheus.GaugeVec
+		name, help string
+	}{
+		{&g.used, "provider_credits_used", "Credits used this month, by provider."},
+		{&g.limit, "provider_credits_limit", "Monthly credit budget, by provider (0: none)."},
+	} {
+		*m.dst, err = registered(reg, prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Namespace: "gtmhub", Subsystem: Name, Name: m.name, Help: m.help}, []string{"provider"}))
+		if err != nil {
+			return creditGauges{}, err
+		}
+	}
+	return g, nil
+}
+
 // usageReporter records a provider's monthly credits in the usage bucket,
-// where gtmhub status rates them against the budget. A failure to record is
-// logged: it must not fail the lead.
-func usageReporter(r service.Resolved, pc ProviderConfig) func(context.Context, int) {
+// where gtmhub status rates them against the budget, and in the credit
+// gauges. A failure to record is logged: it must not fail the lead.
+func usageReporter(r service.Resolved, pc ProviderConfig, gauges creditGauges) func(context.Context, int) {
+	gauges.limit.WithLabelValues(pc.Name).Set(float64(pc.MonthlyCredits))
 	return func(ctx context.Context, used int) {
+		gauges.used.WithLabelValues(pc.Name).Set(float64(used))
 		u := service.Usage{Resource: creditsResource(pc.Name), Used: float64(used),
 			Limit: float64(pc.MonthlyCredits), Unit: "credits", Period: time.Now().UTC().Format("2006-01")}
 		if err := service.PutUsage(ctx, r.JS, u); err != nil {

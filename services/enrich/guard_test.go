@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/sony/gobreaker/v2"
 
 	"github.com/gtmhub/gtmhub/contracts"
@@ -494,11 +496,27 @@ func TestRefreshUsage(t *testing.T) {
 		}
 		want := map[string]float64{"enrich.clearbit.credits": 20, "notify.email.daily": 500}
 		if maps.Equal(got, want) {
-			return
+			break
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("usage limits %v, want %v", got, want)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+	if got := testutil.ToFloat64(gaugeOf(t, r, "gtmhub_enrich_provider_credits_limit", "clearbit")); got != 20 {
+		t.Errorf("credits limit gauge %v, want 20", got)
+	}
+}
+
+// gaugeOf returns the gauge name{provider} registered with r's registry.
+func gaugeOf(t *testing.T, r service.Resolved, name, provider string) prometheus.Collector {
+	t.Helper()
+	g, err := newCreditGauges(r.Registry) // the registered ones
+	if err != nil {
+		t.Fatal(err)
+	}
+	if name == "gtmhub_enrich_provider_credits_limit" {
+		return g.limit.WithLabelValues(provider)
+	}
+	return g.used.WithLabelValues(provider)
 }

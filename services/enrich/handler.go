@@ -252,7 +252,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	}
 	providers, err := counterVec(reg, prometheus.CounterOpts{
 		Namespace: "gtmhub", Subsystem: Name, Name: "provider_results_total",
-		Help: "Enriched leads by provider and what it did (done, cached, skipped, failed).",
+		Help: "Enriched leads by provider and what it did (done, cached, skipped).",
 	}, "provider", "state")
 	if err != nil {
 		return nil, err
@@ -261,15 +261,21 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 }
 
 func counterVec(reg prometheus.Registerer, opts prometheus.CounterOpts, labels ...string) (*prometheus.CounterVec, error) {
-	c := prometheus.NewCounterVec(opts, labels)
+	return registered(reg, prometheus.NewCounterVec(opts, labels))
+}
+
+// registered registers c, or returns the collector a previous Run
+// registered under its name with the same registry.
+func registered[C prometheus.Collector](reg prometheus.Registerer, c C) (C, error) {
 	if err := reg.Register(c); err != nil {
 		var are prometheus.AlreadyRegisteredError
 		if errors.As(err, &are) {
-			if existing, ok := are.ExistingCollector.(*prometheus.CounterVec); ok {
+			if existing, ok := are.ExistingCollector.(C); ok {
 				return existing, nil
 			}
 		}
-		return nil, err
+		var zero C
+		return zero, err
 	}
 	return c, nil
 }
