@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"sync"
 	"time"
 
@@ -18,6 +20,58 @@ const maxReason = 1000
 type enricher struct {
 	providers  []*guarded
 	maxDeliver int // the consumer's attempts: the last one never waits
+	tries      firstTries
+}
+
+// firstTries remembers when this process first handled each lead still
+// waiting for a provider, by stream sequence: max_wait counts from there,
+// so a lead that waited in a backlog still gets its wait. A lead first
+// seen on a redelivery (another process had it, or this one restarted)
+// counts from when the stream stored it.
+type firstTries struct {
+	mu sync.Mutex
+	at map[uint64]time.Time
+}
+
+// maxFirstTries bounds the leads remembered; past it, the oldest are
+// dropped (and count from when they were stored).
+const maxFirstTries = 10_000
+
+// since returns when the lead of delivery d was first tried, remembering
+// now for a lead tried for the first time.
+func (f *firstTries) since(d events.Delivery, now time.Time) time.Time {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if t, ok := f.at[d.Sequence]; ok {
+		return t
+	}
+	first := now
+	if d.Attempt > 1 {
+		first = d.Published
+	}
+	if f.at == nil {
+		f.at = map[uint64]time.Time{}
+	}
+	if len(f.at) >= maxFirstTries {
+		f.dropOldest()
+	}
+	f.at[d.Sequence] = first
+	return first
+}
+
+// done forgets the lead of stream sequence seq.
+func (f *firstTries) done(seq uint64) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	delete(f.at, seq)
+}
+
+// dropOldest forgets the lower half of the sequences remembered.
+func (f *firstTries) dropOldest() {
+	seqs := slices.Sorted(maps.Keys(f.at))
+	for _, seq := range seqs[:len(seqs)/2] {
+		delete(f.at, seq)
+	}
 }
 
 // enrich asks every provider at once and merges their answers: the first
@@ -58,18 +112,22 @@ func (e *enricher) enrich(ctx context.Context, q Query) (contracts.Enrichment, e
 	if len(retries) > 0 {
 		return contracts.Enrichment{}, joinRetries(retries)
 	}
+	if d, ok := events.DeliveryFrom(ctx); ok {
+		e.tries.done(d.Sequence)
+	}
 	return enr, nil
 }
 
 // waited reports whether the lead being handled has waited maxWait since
-// its first delivery, or is on its last attempt; otherwise it returns how
+// it was first tried, or is on its last attempt; otherwise it returns how
 // much of maxWait is left.
 func (e *enricher) waited(ctx context.Context, maxWait time.Duration) (bool, time.Duration) {
 	d, ok := events.DeliveryFrom(ctx)
 	if !ok || (e.maxDeliver > 0 && d.Attempt >= e.maxDeliver) {
 		return true, 0
 	}
-	left := maxWait - time.Since(d.Published)
+	now := time.Now()
+	left := maxWait - now.Sub(e.tries.since(d, now))
 	return left <= 0, left
 }
 

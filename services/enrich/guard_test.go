@@ -368,15 +368,18 @@ func TestEnricherGivesUp(t *testing.T) {
 		published time.Duration // ago
 		attempt   int
 		wantSkip  bool
+		maxDelay  time.Duration // what is left of max_wait
 	}{
-		{name: "within max_wait", published: 10 * time.Second, attempt: 2},
-		{name: "past max_wait", published: 2 * time.Minute, attempt: 2, wantSkip: true},
+		{name: "within max_wait", published: 10 * time.Second, attempt: 2, maxDelay: 50 * time.Second},
+		{name: "past max_wait, first seen redelivered", published: 2 * time.Minute, attempt: 2, wantSkip: true},
+		{name: "stored long ago, first tried now", published: 2 * time.Hour, attempt: 1, maxDelay: time.Minute},
 		{name: "last attempt", published: time.Second, attempt: 8, wantSkip: true},
 	}
-	for _, tt := range tests {
+	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			f.Inject(fakeprovider.Clearbit, fakeprovider.Reply{Status: 429, RetryAfter: "3600"})
-			ctx := events.WithDelivery(t.Context(), events.Delivery{Attempt: tt.attempt, Published: time.Now().Add(-tt.published)})
+			ctx := events.WithDelivery(t.Context(), events.Delivery{Sequence: uint64(i + 1), Attempt: tt.attempt,
+				Published: time.Now().Add(-tt.published)})
 			enr, err := e.enrich(ctx, query("x@slow.dev"))
 			if tt.wantSkip {
 				st := enr.Status["clearbit"]
@@ -386,7 +389,7 @@ func TestEnricherGivesUp(t *testing.T) {
 				return
 			}
 			d, ok := events.RetryDelay(err)
-			if !ok || d > time.Minute-tt.published {
+			if !ok || d > tt.maxDelay {
 				t.Fatalf("enrich error %v (delay %v), want a retry within what is left of max_wait", err, d)
 			}
 			if errors.Is(err, ErrBudgetSpent) {
@@ -519,4 +522,31 @@ func gaugeOf(t *testing.T, r service.Resolved, name, provider string) prometheus
 		return g.limit.WithLabelValues(provider)
 	}
 	return g.used.WithLabelValues(provider)
+}
+
+// TestFirstTries: a lead's first try is remembered across its retries,
+// forgotten once it settles, and the memory stays bounded.
+func TestFirstTries(t *testing.T) {
+	var f firstTries
+	t0 := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+	stored := t0.Add(-time.Hour)
+	if got := f.since(events.Delivery{Sequence: 1, Attempt: 1, Published: stored}, t0); !got.Equal(t0) {
+		t.Errorf("first try %v, want now (%v)", got, t0)
+	}
+	if got := f.since(events.Delivery{Sequence: 1, Attempt: 2, Published: stored}, t0.Add(time.Minute)); !got.Equal(t0) {
+		t.Errorf("on its retry %v, want the first try (%v)", got, t0)
+	}
+	if got := f.since(events.Delivery{Sequence: 2, Attempt: 3, Published: stored}, t0); !got.Equal(stored) {
+		t.Errorf("first seen redelivered %v, want when stored (%v)", got, stored)
+	}
+	f.done(1)
+	if got := f.since(events.Delivery{Sequence: 1, Attempt: 1, Published: stored}, t0.Add(time.Hour)); !got.Equal(t0.Add(time.Hour)) {
+		t.Errorf("after done %v, want a new first try", got)
+	}
+	for seq := range uint64(3 * maxFirstTries) {
+		f.since(events.Delivery{Sequence: seq + 10, Attempt: 1}, t0)
+	}
+	if n := len(f.at); n > maxFirstTries {
+		t.Errorf("%d leads remembered, want at most %d", n, maxFirstTries)
+	}
 }
