@@ -334,9 +334,12 @@ func TestAdminEndpoints(t *testing.T) {
 	if code, body := get("/livez"); code != http.StatusOK {
 		t.Errorf("/livez %d %s", code, body)
 	}
-	if code, body := get("/readyz"); code != http.StatusOK || !strings.Contains(body, "ready") {
-		t.Errorf("/readyz %d %s", code, body)
-	}
+	// Ready once every service has its dependencies open, which may come
+	// a moment after the stack has started.
+	waitFor(t, 15*time.Second, "/readyz", func() (bool, string) {
+		code, body := get("/readyz")
+		return code == http.StatusOK && strings.Contains(body, "ready"), fmt.Sprintf("%d %s", code, body)
+	})
 	waitFor(t, 15*time.Second, "store metrics", func() (bool, string) {
 		_, body := get("/metrics")
 		ok := strings.Contains(body, `gtmhub_consumer_messages_total{consumer="store",outcome="acked"} 1`) &&
