@@ -56,16 +56,7 @@ func TestImagesRoundTrip(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			want := tt.want
-			if want == "" {
-				want = tt.md
-			}
-			if got := roundTrip(tt.md); got != want {
-				t.Errorf("round trip\n got %q\nwant %q", got, want)
-			}
-			if again := roundTrip(want); again != want {
-				t.Errorf("not stable: %q", again)
-			}
+			checkRoundTrip(t, tt.md, tt.want)
 			img, ok := findImage(mdnotion.ToBlocks([]byte(tt.md)))
 			switch {
 			case tt.url == "" && ok:

@@ -13,6 +13,21 @@ import (
 // roundTrip converts md to blocks and back.
 func roundTrip(md string) string { return string(mdnotion.ToMarkdown(mdnotion.ToBlocks([]byte(md)))) }
 
+// checkRoundTrip checks that md reads back as want (md itself when want is
+// empty), and that want reads back as itself.
+func checkRoundTrip(t *testing.T, md, want string) {
+	t.Helper()
+	if want == "" {
+		want = md
+	}
+	if got := roundTrip(md); got != want {
+		t.Errorf("round trip\n got %q\nwant %q", got, want)
+	}
+	if again := roundTrip(want); again != want {
+		t.Errorf("not stable: %q", again)
+	}
+}
+
 func TestRoundTripKeepsMarkdown(t *testing.T) {
 	tests := []struct{ name, md string }{
 		{"headings", "# One\n\n## Two\n\n### Three\n"},

@@ -92,16 +92,7 @@ func TestTablesRoundTrip(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			want := tt.want
-			if want == "" {
-				want = tt.md
-			}
-			if got := roundTrip(tt.md); got != want {
-				t.Errorf("round trip\n got %q\nwant %q", got, want)
-			}
-			if again := roundTrip(want); again != want {
-				t.Errorf("not stable: %q", again)
-			}
+			checkRoundTrip(t, tt.md, tt.want)
 			table, ok := findTable(mdnotion.ToBlocks([]byte(tt.md)))
 			if !ok {
 				t.Fatal("no table block")
