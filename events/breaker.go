@@ -52,13 +52,21 @@ func WithDestinations(dests ...string) BreakerOption {
 	return func(b *Breakers) { b.declared = append(b.declared, dests...) }
 }
 
+// ErrNotCalled is returned, wrapped, by a function run through a breaker
+// that decided not to call its destination after all (its turn at a rate
+// limit did not come, a 429 asked it to wait): the breaker counts it as
+// neither a success nor a failure.
+var ErrNotCalled = errors.New("destination not called")
+
 // NewBreakers returns an empty set; breakers are created on first use.
 func NewBreakers(opts ...BreakerOption) *Breakers {
 	b := &Breakers{
 		settings: gobreaker.Settings{MaxRequests: 1, Timeout: 30 * time.Second,
 			// A permanent failure is the caller's fault, not the destination's.
 			IsSuccessful: func(err error) bool { return err == nil || IsPermanent(err) },
-			IsExcluded:   func(err error) bool { return errors.Is(err, context.Canceled) }},
+			IsExcluded: func(err error) bool {
+				return errors.Is(err, context.Canceled) || errors.Is(err, ErrNotCalled)
+			}},
 		breakers:  make(map[string]*gobreaker.CircuitBreaker[struct{}]),
 		openUntil: make(map[string]time.Time),
 		watchers:  make(map[string][]func(bool, time.Time)),

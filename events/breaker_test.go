@@ -136,3 +136,27 @@ func TestBreakerStates(t *testing.T) {
 		})
 	}
 }
+
+// TestBreakerIgnoresCallsNotMade: a function that did not call its
+// destination after all (ErrNotCalled) counts as neither a failure nor a
+// success: it neither trips the breaker nor resets its count of failures.
+func TestBreakerIgnoresCallsNotMade(t *testing.T) {
+	b := events.NewBreakers(events.WithTripAfter(3))
+	ctx := context.Background()
+	down := errors.New("503")
+	for i, fn := range []func(context.Context) error{
+		func(context.Context) error { return down },
+		func(context.Context) error { return events.ErrNotCalled },
+		func(context.Context) error { return down },
+		func(context.Context) error { return events.ErrNotCalled },
+	} {
+		_ = b.Do(ctx, "clearbit", fn)
+		if st := b.State("clearbit"); st != gobreaker.StateClosed {
+			t.Fatalf("after call %d: %s, want closed", i+1, st)
+		}
+	}
+	_ = b.Do(ctx, "clearbit", func(context.Context) error { return down })
+	if st := b.State("clearbit"); st != gobreaker.StateOpen {
+		t.Errorf("after the third failure: %s, want open", st)
+	}
+}

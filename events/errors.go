@@ -86,3 +86,25 @@ func errString(err error) string {
 	}
 	return err.Error()
 }
+
+// JoinRetries combines the errors of several things to try again, such as
+// the providers or the rules of one event, into one that asks for the
+// longest delay any of them named ([RetryAfter]), or for none when none
+// named one, so that the consumer backs off. (errors.Join alone would let
+// [RetryDelay] find the first delay, maybe the shortest.)
+func JoinRetries(errs ...error) error {
+	joined := errors.Join(errs...)
+	var (
+		longest time.Duration
+		named   bool
+	)
+	for _, err := range errs {
+		if d, ok := RetryDelay(err); ok {
+			longest, named = max(longest, d), true
+		}
+	}
+	if !named {
+		return joined
+	}
+	return RetryAfter(longest, joined)
+}

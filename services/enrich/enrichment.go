@@ -2,7 +2,6 @@ package enrich
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -24,13 +23,19 @@ type enricher struct {
 }
 
 // firstTries remembers when this process first handled each lead still
-// waiting for a provider, by stream sequence: max_wait counts from there,
+// waiting for a provider, by stream and sequence: max_wait counts from there,
 // so a lead that waited in a backlog still gets its wait. A lead first
 // seen on a redelivery (another process had it, or this one restarted)
 // counts from when the stream stored it.
 type firstTries struct {
 	mu sync.Mutex
-	at map[uint64]time.Time
+	at map[tryKey]time.Time
+}
+
+// tryKey is a message's place: LEADS, or REPLAY for a replayed lead.
+type tryKey struct {
+	stream string
+	seq    uint64
 }
 
 // maxFirstTries bounds the leads remembered; past it, the oldest are
@@ -42,7 +47,8 @@ const maxFirstTries = 10_000
 func (f *firstTries) since(d events.Delivery, now time.Time) time.Time {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if t, ok := f.at[d.Sequence]; ok {
+	key := tryKey{d.Stream, d.Sequence}
+	if t, ok := f.at[key]; ok {
 		return t
 	}
 	first := now
@@ -50,27 +56,28 @@ func (f *firstTries) since(d events.Delivery, now time.Time) time.Time {
 		first = d.Published
 	}
 	if f.at == nil {
-		f.at = map[uint64]time.Time{}
+		f.at = map[tryKey]time.Time{}
 	}
 	if len(f.at) >= maxFirstTries {
 		f.dropOldest()
 	}
-	f.at[d.Sequence] = first
+	f.at[key] = first
 	return first
 }
 
-// done forgets the lead of stream sequence seq.
-func (f *firstTries) done(seq uint64) {
+// done forgets the lead of delivery d.
+func (f *firstTries) done(d events.Delivery) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	delete(f.at, seq)
+	delete(f.at, tryKey{d.Stream, d.Sequence})
 }
 
-// dropOldest forgets the lower half of the sequences remembered.
+// dropOldest forgets the half of the leads remembered first tried longest
+// ago.
 func (f *firstTries) dropOldest() {
-	seqs := slices.Sorted(maps.Keys(f.at))
-	for _, seq := range seqs[:len(seqs)/2] {
-		delete(f.at, seq)
+	keys := slices.SortedFunc(maps.Keys(f.at), func(a, b tryKey) int { return f.at[a].Compare(f.at[b]) })
+	for _, k := range keys[:len(keys)/2] {
+		delete(f.at, k)
 	}
 }
 
@@ -110,10 +117,10 @@ func (e *enricher) enrich(ctx context.Context, q Query) (contracts.Enrichment, e
 		}
 	}
 	if len(retries) > 0 {
-		return contracts.Enrichment{}, joinRetries(retries)
+		return contracts.Enrichment{}, events.JoinRetries(retries...)
 	}
 	if d, ok := events.DeliveryFrom(ctx); ok {
-		e.tries.done(d.Sequence)
+		e.tries.done(d)
 	}
 	return enr, nil
 }
@@ -138,20 +145,4 @@ func clampRetry(err error, left time.Duration) error {
 		return events.RetryAfter(left, err)
 	}
 	return err
-}
-
-// joinRetries combines the providers' retry errors: an events.RetryAfter
-// for the longest delay when every provider named one, else a plain error
-// so the consumer backs off.
-func joinRetries(errs []error) error {
-	joined := errors.Join(errs...)
-	var longest time.Duration
-	for _, err := range errs {
-		d, ok := events.RetryDelay(err)
-		if !ok {
-			return joined
-		}
-		longest = max(longest, d)
-	}
-	return events.RetryAfter(longest, joined)
 }

@@ -119,10 +119,10 @@ func (g *guarded) call(ctx context.Context, q Query) (Answer, error) {
 	err := g.breakers.Do(ctx, g.p.Name(), func(ctx context.Context) error {
 		if err := g.limiter.Wait(ctx); err != nil {
 			callErr = fmt.Errorf("%s: rate limit: %w", g.p.Name(), err)
-			return nil
+			return events.ErrNotCalled
 		}
 		if callErr = g.pausedErr(); callErr != nil {
-			return nil // a 429 came while this call waited its turn
+			return events.ErrNotCalled // a 429 came while this call waited its turn
 		}
 		ans, callErr = g.p.Lookup(ctx, q)
 		if failing(callErr) {
@@ -130,7 +130,7 @@ func (g *guarded) call(ctx context.Context, q Query) (Answer, error) {
 		}
 		return nil
 	})
-	if err != nil {
+	if err != nil && !errors.Is(err, events.ErrNotCalled) {
 		return ans, err // a failure, or the breaker refusing the call
 	}
 	return ans, callErr

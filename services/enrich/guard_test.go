@@ -539,7 +539,11 @@ func TestFirstTries(t *testing.T) {
 	if got := f.since(events.Delivery{Sequence: 2, Attempt: 3, Published: stored}, t0); !got.Equal(stored) {
 		t.Errorf("first seen redelivered %v, want when stored (%v)", got, stored)
 	}
-	f.done(1)
+	replayed := events.Delivery{Stream: events.StreamReplay, Sequence: 1, Attempt: 1}
+	if got := f.since(replayed, t0.Add(time.Minute)); !got.Equal(t0.Add(time.Minute)) {
+		t.Errorf("a replayed lead with the same sequence %v, want its own first try", got)
+	}
+	f.done(events.Delivery{Sequence: 1})
 	if got := f.since(events.Delivery{Sequence: 1, Attempt: 1, Published: stored}, t0.Add(time.Hour)); !got.Equal(t0.Add(time.Hour)) {
 		t.Errorf("after done %v, want a new first try", got)
 	}

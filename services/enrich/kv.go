@@ -115,11 +115,11 @@ func (c *credits) fromLease(key string) bool {
 // the provider charged the call, and goes back to the lease, for the next
 // call, when it did not.
 func (c *credits) settle(ctx context.Context, key string, charged bool) {
-	c.reserved.Add(-1)
 	if !charged {
-		c.lend(key, 1)
+		c.lend(key, 1) // before the reservation ends, so a lookup that found no credit sees one coming
 		c.reportUsage(ctx)
 	}
+	c.reserved.Add(-1)
 }
 
 // inFlight reports whether this process holds credits for calls not yet

@@ -147,7 +147,7 @@ func (n *notifier) handle(ctx context.Context, ev event.Event) error {
 		}
 	}
 	if len(retry) > 0 {
-		return errors.Join(retry...)
+		return events.JoinRetries(retry...)
 	}
 	return events.Permanent(errors.Join(append(refused, evalErr)...))
 }
