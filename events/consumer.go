@@ -193,7 +193,9 @@ func (c *Consumer) Run(ctx context.Context) error {
 	var pullers sync.WaitGroup
 	for i, cons := range consumers {
 		pullers.Go(func() {
-			errs[i] = c.pull(pullCtx, cons, func(m jetstream.Msg) { queues[c.queue(m, len(queues))] <- m })
+			errs[i] = c.pull(pullCtx, cons, func(m jetstream.Msg) {
+				queues[c.queue(m, len(queues))] <- held{Msg: m, stop: c.keepAlive(m)}
+			})
 			if errs[i] != nil {
 				stopPulling() // one consumer gone stops the other, and Run reports it
 			}
@@ -225,13 +227,21 @@ func (o consumerOptions) pullSize() int { return (o.batch + 1) / 2 }
 // queue holds what the batch leaves beside a pull request. A keyed queue
 // holds up to a batch, so one busy worker does not stop the puller from
 // feeding the others until its queue is full.
-func (c *Consumer) queues() []chan jetstream.Msg {
+// held is a message this instance holds, queued or being handled, and the
+// stop of its keep-alive: a message waiting its turn behind slow handlers
+// is kept from redelivery as much as the one being handled.
+type held struct {
+	jetstream.Msg
+	stop func()
+}
+
+func (c *Consumer) queues() []chan held {
 	if c.o.key == nil {
-		return []chan jetstream.Msg{make(chan jetstream.Msg, c.o.batch-c.o.pullSize())}
+		return []chan held{make(chan held, c.o.batch-c.o.pullSize())}
 	}
-	qs := make([]chan jetstream.Msg, c.o.concurrency)
+	qs := make([]chan held, c.o.concurrency)
 	for i := range qs {
-		qs[i] = make(chan jetstream.Msg, c.o.batch)
+		qs[i] = make(chan held, c.o.batch)
 	}
 	return qs
 }
@@ -351,7 +361,9 @@ func consumerGone(ctx context.Context, cons jetstream.Consumer) error {
 	}
 }
 
-func (c *Consumer) process(ctx context.Context, m jetstream.Msg, returned *returns) {
+func (c *Consumer) process(ctx context.Context, h held, returned *returns) {
+	m := h.Msg
+	defer h.stop()
 	md, err := m.Metadata()
 	if err != nil {
 		c.o.logger.Error("message without JetStream metadata", "consumer", c.spec.Durable, "err", err)
@@ -374,9 +386,8 @@ func (c *Consumer) process(ctx context.Context, m jetstream.Msg, returned *retur
 	if herr != nil {
 		herr = Permanent(herr)
 	} else {
-		stop := c.keepAlive(m)
 		herr = c.call(WithDelivery(ctx, d), ev)
-		stop()
+		h.stop()
 	}
 	c.o.metrics.handled(d.Consumer, time.Since(start))
 	if herr == nil {
@@ -439,9 +450,10 @@ func (c *Consumer) call(ctx context.Context, ev event.Event) (err error) {
 	return c.handler(ctx, ev)
 }
 
-// keepAlive tells the server the message is still being worked on while a
-// handler outlives half the AckWait. Most handlers finish long before, so
-// nothing runs until then: no goroutine or ticker per message.
+// keepAlive tells the server the message is still being worked on while
+// this instance holds it, queued or handled, past half the AckWait. Most
+// messages are settled long before, so nothing runs until then: no
+// goroutine or ticker per message.
 func (c *Consumer) keepAlive(m jetstream.Msg) (stop func()) {
 	every := c.spec.AckWait / 2
 	var (

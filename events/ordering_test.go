@@ -113,3 +113,36 @@ func TestSlowHandlerKeptAlive(t *testing.T) {
 		t.Errorf("handled %d times, want once: the message was redelivered while its handler ran", calls)
 	}
 }
+
+// TestQueuedMessagesKeptAlive: messages that wait in the consumer's queue
+// behind a slow handler, for longer than the AckWait, are kept from
+// redelivery as the handled one is, and each is handled once.
+func TestQueuedMessagesKeptAlive(t *testing.T) {
+	srv := eventstest.RunServer(t)
+	for range 3 {
+		srv.Publish(t, testSubject, eventstest.NewEvent(t, "com.gtmhub.lead.captured", nil))
+	}
+	var mu sync.Mutex
+	calls := map[string]int{}
+	h := func(ctx context.Context, ev event.Event) error {
+		mu.Lock()
+		calls[ev.ID()]++
+		mu.Unlock()
+		time.Sleep(1500 * time.Millisecond)
+		return nil
+	}
+	spec := testSpec(5)
+	spec.AckWait = time.Second
+	runConsumer(t, srv, spec, h, events.WithConcurrency(1))
+	waitSettled(t, srv, spec.Durable)
+	mu.Lock()
+	defer mu.Unlock()
+	if len(calls) != 3 {
+		t.Fatalf("%d events handled, want 3", len(calls))
+	}
+	for id, n := range calls {
+		if n != 1 {
+			t.Errorf("event %s handled %d times, want once: it was redelivered while it waited its turn", id, n)
+		}
+	}
+}
