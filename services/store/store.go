@@ -179,6 +179,9 @@ func Run(ctx context.Context, cfg Config, deps service.Deps) error {
 
 	db, err := openWhenReachable(ctx, cfg, r)
 	if err != nil {
+		if ctx.Err() != nil {
+			return nil // stopped while waiting for the database
+		}
 		return err
 	}
 	defer db.Close()

@@ -26,27 +26,34 @@ const (
 	maxUnreachableWait   = 10 * time.Second
 )
 
+// maxHold bounds how long one event is held: past it, its error is
+// returned and the event is retried and, in the end, dead-lettered as any
+// other, so that a failure mistaken for an outage cannot pin a worker.
+const maxHold = 30 * time.Minute
+
 // untilReachable runs fn until it succeeds, fails for another reason than
-// the database being out of reach, or ctx ends; it returns fn's last error.
-// It logs once when the database is out of reach and once when it answers
+// the database being out of reach, maxHold has passed, or ctx ends; it
+// returns fn's last error, joined with ctx's when ctx ended, so that an
+// event held at shutdown is handed back rather than counted as failed. It
+// logs once when the database is out of reach and once when it answers
 // again.
 func untilReachable(ctx context.Context, log *slog.Logger, fn func() error) error {
-	wait, held := firstUnreachableWait, false
+	wait, since := firstUnreachableWait, time.Time{}
 	for {
 		err := fn()
-		if err == nil || !unreachable(err) || ctx.Err() != nil {
-			if held && err == nil {
+		if err == nil || !unreachable(err) || (!since.IsZero() && time.Since(since) > maxHold) {
+			if !since.IsZero() && err == nil {
 				log.InfoContext(ctx, "database answers again")
 			}
 			return err
 		}
-		if !held {
-			held = true
+		if since.IsZero() {
+			since = time.Now()
 			log.WarnContext(ctx, "database out of reach; holding events until it answers", "err", events.Redact(err.Error()))
 		}
 		select {
 		case <-ctx.Done():
-			return err
+			return errors.Join(ctx.Err(), err)
 		case <-time.After(wait):
 		}
 		wait = min(2*wait, maxUnreachableWait)
@@ -65,9 +72,11 @@ func unreachable(err error) bool {
 	case errors.As(err, &connect), errors.As(err, &netErr), errors.Is(err, driver.ErrBadConn):
 		return true
 	case errors.As(err, &pgErr):
-		// Class 08: connection exception; 57P0x: the server is shutting
-		// down, restarting or not yet accepting connections.
-		return strings.HasPrefix(pgErr.Code, "08") || strings.HasPrefix(pgErr.Code, "57P")
+		// Class 08, connection exception, but for a protocol violation
+		// (08P01), which a request can cause; 57P01-57P03: the server is
+		// shutting down, restarting or not yet accepting connections.
+		return strings.HasPrefix(pgErr.Code, "08") && pgErr.Code != "08P01" ||
+			pgErr.Code == "57P01" || pgErr.Code == "57P02" || pgErr.Code == "57P03"
 	}
 	return pgconn.Timeout(err) || strings.Contains(err.Error(), "conn closed") ||
 		strings.Contains(err.Error(), "unexpected EOF")

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/cloudevents/sdk-go/v2/event"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/gtmhub/gtmhub/contracts"
@@ -24,7 +25,8 @@ import (
 // TestRunHoldsEventsWhilePostgresIsOutOfReach cuts the network between the
 // store and PostgreSQL: the events that arrive meanwhile are held, not
 // redelivered (which would spend their attempts towards the dead-letter
-// stream), and stored once each when the database answers again.
+// stream); a store stopped meanwhile hands them back, and the next one
+// stores each once when the database answers again.
 func TestRunHoldsEventsWhilePostgresIsOutOfReach(t *testing.T) {
 	srv := eventstest.RunServer(t)
 	dsn, err := url.Parse(testPostgresSchema(t))
@@ -34,9 +36,12 @@ func TestRunHoldsEventsWhilePostgresIsOutOfReach(t *testing.T) {
 	proxy := startProxy(t, dsn.Host)
 	dsn.Host = proxy.addr
 	cfg := Config{DataDir: t.TempDir(), DatabaseURL: dsn.String()}
-	eventstest.Go(t, func(ctx context.Context) error {
-		return Run(ctx, cfg, service.Deps{Conn: srv.Conn, Logger: slog.New(slog.DiscardHandler)})
-	})
+	start := func() (stop func()) {
+		return eventstest.Go(t, func(ctx context.Context) error {
+			return Run(ctx, cfg, service.Deps{Conn: srv.Conn, Logger: slog.New(slog.DiscardHandler)})
+		})
+	}
+	stop := start()
 	lead := func(i int) event.Event {
 		return enriched(t, fmt.Sprintf("lead-%d", i), t0, adaLead(func(l *contracts.Lead) { l.Email = fmt.Sprintf("ada%d@example.com", i) }))
 	}
@@ -54,7 +59,11 @@ func TestRunHoldsEventsWhilePostgresIsOutOfReach(t *testing.T) {
 			info.Delivered.Consumer, info.NumRedelivered)
 	}
 
+	// Stopped while holding them, the store stops cleanly (stop checks that
+	// Run returns nil), and the next one takes them over.
+	stop()
 	proxy.up()
+	start()
 	srv.Await(t, events.StreamRecords, "gtm.records.>", 4, 20*time.Second)
 	srv.AwaitSettled(t, events.StreamLeads, Name, 10*time.Second)
 	if n := srv.Count(t, events.StreamRecords, "gtm.records.>"); n != 4 {
@@ -83,7 +92,6 @@ func TestRunWaitsForPostgres(t *testing.T) {
 			service.Deps{Conn: srv.Conn, Logger: slog.New(slog.DiscardHandler), Health: health})
 	})
 	srv.Publish(t, events.SubjectLeadsEnriched, enriched(t, "lead-1", t0, adaLead(nil)))
-	time.Sleep(time.Second)
 	if failed := health.Run(t.Context()); failed[Name] == "" {
 		t.Errorf("readiness %v, want the store not ready", failed)
 	}
@@ -154,6 +162,12 @@ func (p *tcpProxy) forward(c net.Conn) {
 		return
 	}
 	p.mu.Lock()
+	if p.ln == nil { // taken down while this connection was dialing
+		p.mu.Unlock()
+		c.Close()
+		up.Close()
+		return
+	}
 	p.conns[c], p.conns[up] = true, true
 	p.mu.Unlock()
 	go func() { _, _ = io.Copy(up, c); up.Close() }()
@@ -192,11 +206,34 @@ func TestUnreachable(t *testing.T) {
 		{&net.OpError{Op: "dial", Err: errors.New("connection refused")}, true},
 		{fmt.Errorf("store event x: %w", io.ErrUnexpectedEOF), true},
 		{errors.New("duplicate key value violates unique constraint"), false},
+		{&pgconn.PgError{Code: "08006"}, true},
+		{&pgconn.PgError{Code: "57P01"}, true},
+		{&pgconn.PgError{Code: "08P01"}, false},
+		{&pgconn.PgError{Code: "57P04"}, false},
+		{&pgconn.PgError{Code: "23505"}, false},
 		{context.Canceled, false},
 	}
 	for _, tt := range tests {
 		if got := unreachable(tt.err); got != tt.want {
 			t.Errorf("unreachable(%v) = %v, want %v", tt.err, got, tt.want)
 		}
+	}
+}
+
+// TestUntilReachableHandsBackAtShutdown: an event held when its context
+// ends is returned with the context's error, which the consumer takes for
+// a hand-back, not for a failure of the event.
+func TestUntilReachableHandsBackAtShutdown(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	refused := &net.OpError{Op: "dial", Err: errors.New("connection refused")}
+	tries := 0
+	err := untilReachable(ctx, slog.New(slog.DiscardHandler), func() error {
+		if tries++; tries == 2 {
+			cancel()
+		}
+		return refused
+	})
+	if !errors.Is(err, context.Canceled) || !errors.Is(err, refused) {
+		t.Errorf("untilReachable = %v, want the cancellation and the last error", err)
 	}
 }
