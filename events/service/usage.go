@@ -23,6 +23,7 @@ type Usage struct {
 	Limit     float64   `json:"limit"`
 	Unit      string    `json:"unit,omitempty"`   // credits, emails, requests/s
 	Period    string    `json:"period,omitempty"` // 2026-11, 2026-11-23
+	Zone      string    `json:"zone,omitempty"`   // the IANA zone Period is counted in; UTC when empty
 	UpdatedAt time.Time `json:"updated_at"`
 }
 
@@ -60,15 +61,19 @@ func (u Usage) Level() Level {
 }
 
 // Current reports whether u's period (a month, 2026-11, or a day,
-// 2026-11-23, in UTC) is the one now falls in; a usage with no period
-// always is. A usage of a period that has ended says nothing of the quota
-// now.
+// 2026-11-23, in u's zone) is the one now falls in; a usage with no period,
+// or a zone this machine does not know, always is. A usage of a period that
+// has ended says nothing of the quota now.
 func (u Usage) Current(now time.Time) bool {
+	loc, err := time.LoadLocation(u.Zone) // "" is UTC
+	if err != nil {
+		return true
+	}
 	switch len(u.Period) {
 	case len("2006-01"):
-		return u.Period == now.UTC().Format("2006-01")
+		return u.Period == now.In(loc).Format("2006-01")
 	case len("2006-01-02"):
-		return u.Period == now.UTC().Format(time.DateOnly)
+		return u.Period == now.In(loc).Format(time.DateOnly)
 	}
 	return true
 }

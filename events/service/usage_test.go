@@ -58,15 +58,18 @@ func TestPutAndListUsage(t *testing.T) {
 func TestUsageCurrent(t *testing.T) {
 	now := time.Date(2026, 12, 1, 0, 30, 0, 0, time.FixedZone("CET", 3600)) // 2026-11-30T23:30Z
 	tests := []struct {
-		period string
-		want   bool
+		period, zone string
+		want         bool
 	}{
-		{"2026-11", true}, {"2026-12", false}, {"2026-11-30", true}, {"2026-12-01", false},
-		{"2025-11", false}, {"", true},
+		{"2026-11", "", true}, {"2026-12", "", false}, {"2026-11-30", "", true}, {"2026-12-01", "", false},
+		{"2025-11", "", false}, {"", "", true},
+		{"2026-12-01", "Europe/Berlin", true}, {"2026-11-30", "Europe/Berlin", false},
+		{"2026-11-30", "America/New_York", true}, {"2026-12", "Asia/Tokyo", true},
+		{"2026-11-30", "Nowhere/Unknown", true},
 	}
 	for _, tt := range tests {
-		if got := (service.Usage{Period: tt.period}).Current(now); got != tt.want {
-			t.Errorf("period %q at %s: current %v, want %v", tt.period, now, got, tt.want)
+		if got := (service.Usage{Period: tt.period, Zone: tt.zone}).Current(now); got != tt.want {
+			t.Errorf("period %q in %q at %s: current %v, want %v", tt.period, tt.zone, now, got, tt.want)
 		}
 	}
 }

@@ -332,10 +332,11 @@ func RunDigest(ctx context.Context, cfg Config, deps service.Deps, date string, 
 	if err != nil {
 		return DigestResult{}, fmt.Errorf("digest date: %w", err)
 	}
-	if today := cfg.Now().In(loc); day.After(today) {
-		// Sent, it would count nothing and suppress that day's real digest.
-		return DigestResult{}, fmt.Errorf("digest date %s has not ended yet (today is %s in %s)",
-			date, today.Format(time.DateOnly), loc)
+	if now := cfg.Now().In(loc); !dryRun && day.AddDate(0, 0, 1).After(now) {
+		// Sent, it would count part of the day or none of it, and suppress
+		// that day's real digest.
+		return DigestResult{}, fmt.Errorf("digest date %s has not ended yet (it is %s in %s); --dry-run shows it so far",
+			date, now.Format(time.DateTime), loc)
 	}
 	engine, err := NewEngine(cfg.EffectiveRules())
 	if err != nil {

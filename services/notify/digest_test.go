@@ -53,6 +53,11 @@ func TestDigestSentOnceWithTheRightCounts(t *testing.T) {
 	cfg.Digest.To = []string{"sales@example.com"}
 	today := time.Now().UTC().Format(time.DateOnly)
 	deps := service.Deps{Conn: srv.Conn}
+	if _, err := notify.RunDigest(context.Background(), cfg, deps, today, false); err == nil ||
+		!strings.Contains(err.Error(), "has not ended") {
+		t.Fatalf("today's digest sent before the day ended: %v", err)
+	}
+	cfg.Now = func() time.Time { return time.Now().Add(24 * time.Hour) } // the day has ended
 
 	dry, err := notify.RunDigest(context.Background(), cfg, deps, today, true)
 	if err != nil {
@@ -144,7 +149,7 @@ func TestDigestLeavesTheServiceBucketsAsTheyAre(t *testing.T) {
 	if ttl := ledgerTTL(); ttl != 72*time.Hour {
 		t.Errorf("ledger TTL %s after a digest from the command line, want the service's 72h", ttl)
 	}
-	tomorrow := time.Now().UTC().AddDate(0, 0, 2).Format(time.DateOnly)
+	tomorrow := time.Now().UTC().AddDate(0, 0, 1).Format(time.DateOnly)
 	if _, err := notify.RunDigest(context.Background(), cli, service.Deps{Conn: srv.Conn}, tomorrow, false); err == nil ||
 		!strings.Contains(err.Error(), "has not ended") {
 		t.Errorf("digest for %s: %v, want it refused", tomorrow, err)

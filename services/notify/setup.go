@@ -61,12 +61,12 @@ func newNotifier(ctx context.Context, cfg Config, engine *Engine, r service.Reso
 	}
 	if n.senders[contracts.ChannelEmail] != nil {
 		loc, _ := cfg.SMTP.location() // validated
-		if n.quota, err = openQuota(ctx, r.KeyValue, cfg.SMTP.quotaLimit(), loc, cfg.SMTP.alertLevels()); err != nil {
+		if n.quota, err = openQuota(ctx, open, cfg.SMTP.quotaLimit(), loc, cfg.SMTP.alertLevels()); err != nil {
 			return nil, err
 		}
 		n.quota.crossed, n.quota.now = n.quotaCrossed, cfg.Now
-		n.quota.used = emailUsage(r)
-		if n.deferredKV, err = openDeferred(ctx, r.KeyValue); err != nil {
+		n.quota.used = emailUsage(r, n.quota.loc.String())
+		if n.deferredKV, err = openDeferred(ctx, open); err != nil {
 			return nil, err
 		}
 	}
@@ -163,10 +163,10 @@ func (t secretURLTransport) RoundTrip(req *http.Request) (*http.Response, error)
 
 // emailUsage records the day's emails against the quota in the usage
 // bucket, where gtmhub status rates them. A failure to record is logged.
-func emailUsage(r service.Resolved) func(context.Context, string, int, int) {
+func emailUsage(r service.Resolved, zone string) func(context.Context, string, int, int) {
 	return func(ctx context.Context, day string, used, limit int) {
 		u := service.Usage{Resource: "notify.email.daily", Used: float64(used), Limit: float64(limit),
-			Unit: "emails", Period: day}
+			Unit: "emails", Period: day, Zone: zone}
 		if err := service.PutUsage(ctx, r.JS, u); err != nil {
 			r.Logger.WarnContext(ctx, "record email usage", "err", err)
 		}
