@@ -39,9 +39,9 @@ func Redact(s string) string {
 }
 
 // emailPattern matches an email address, ASCII or internationalized. Its
-// local part leaves out '/', '=' and '?', rare in addresses and common
+// local part leaves out '/', '=', '?' and '#', rare in addresses and common
 // around them in URLs.
-var emailPattern = regexp.MustCompile(`[\p{L}\p{N}.!#$%&'*+^_{|}~-]+@[\p{L}\p{N}](?:[\p{L}\p{N}-]*[\p{L}\p{N}])?(?:\.[\p{L}\p{N}](?:[\p{L}\p{N}-]*[\p{L}\p{N}])?)+`)
+var emailPattern = regexp.MustCompile(`[\p{L}\p{N}.!$%&'*+^_{|}~-]+@[\p{L}\p{N}](?:[\p{L}\p{N}-]*[\p{L}\p{N}])?(?:\.[\p{L}\p{N}](?:[\p{L}\p{N}-]*[\p{L}\p{N}])?)+`)
 
 // MaskEmails replaces every email address in s with "[EMAIL]". Logs apply it
 // to what they write at info level and above, where personal data does not
@@ -69,10 +69,29 @@ func MaskEmails(s string) string {
 	return b.String()
 }
 
-// inURLAuthority reports whether the text that follows before is in a URL's
-// authority: before ends with "scheme://", then anything but a '/' or a
-// space.
+// inURLAuthority reports whether the text that follows before is a URL's
+// user information: before ends with "scheme://" and, at most, a user name
+// and a colon.
 func inURLAuthority(before string) bool {
 	i := strings.LastIndex(before, "://")
-	return i >= 0 && !strings.ContainsAny(before[i+3:], "/ \t\n")
+	if i < 0 {
+		return false
+	}
+	for _, r := range before[i+3:] {
+		if !userinfoRune(r) {
+			return false
+		}
+	}
+	return true
+}
+
+// userinfoRune reports whether r may be in a URL's user information (RFC
+// 3986: unreserved, percent-encoded, sub-delims but quote and comma, and
+// ':'), as it is written before an '@'.
+func userinfoRune(r rune) bool {
+	switch {
+	case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9':
+		return true
+	}
+	return strings.ContainsRune("-._~%!$&()*+;=:", r)
 }

@@ -42,6 +42,10 @@ func TestMaskEmails(t *testing.T) {
 			"open postgres://gtmhub:xxxxx@127.0.0.1:55432/gtmhub for [EMAIL]"},
 		{"nats://alice@nats.example.com:4222", "nats://alice@nats.example.com:4222"},
 		{"https://example.com/u/ada@example.com", "https://example.com/u/[EMAIL]"},
+		{`{"url":"https://a.example","email":"ada@example.com"}`, `{"url":"https://a.example","email":"[EMAIL]"}`},
+		{"https://h.example?email=ada@example.com", "https://h.example?email=[EMAIL]"},
+		{"https://h.example#ada@example.com", "https://h.example#[EMAIL]"},
+		{"smtp://host,ada@example.com", "smtp://host,[EMAIL]"},
 		{"no address here: user@localhost, @handle, a@b", "no address here: user@localhost, @handle, a@b"},
 		{"", ""},
 	}

@@ -11,9 +11,11 @@ import (
 
 // maskingHandler keeps email addresses out of records at info level and
 // above: a message, a string attribute, an error's or a Stringer's text
-// that holds one has it replaced by [EMAIL] (events.MaskEmails). Debug
-// records are written as they are, for troubleshooting. Most records hold
-// no '@' at all and pass through without a copy.
+// that holds one has it replaced by [EMAIL] (events.MaskEmails). Other
+// values (structs, maps, slices) are written as they are: log records name
+// what they carry, they do not dump leads. Debug records are written as
+// they are, for troubleshooting. Most records hold no '@' at all and pass
+// through without a copy.
 type maskingHandler struct{ slog.Handler }
 
 func (h maskingHandler) Handle(ctx context.Context, r slog.Record) error {

@@ -4,10 +4,8 @@ import (
 	"fmt"
 	"math"
 	"os"
-	"os/signal"
 	"runtime/debug"
 	"strings"
-	"syscall"
 
 	"github.com/dustin/go-humanize"
 	"github.com/spf13/cobra"
@@ -45,8 +43,9 @@ the heap nears it, so resident memory stays near the limit plus about
 			if cfg.NATSURL != "" {
 				cfg.NATSOptions = natsOptions(cmd.Flags()) // the embedded server asks for none
 			}
-			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
-			defer stop()
+			// The command's context ends on the first SIGINT or SIGTERM (see
+			// main), for an orderly shutdown; a second one ends the process.
+			ctx := cmd.Context()
 			log := service.NewLogger(os.Stderr, service.ParseLevel(level), "")
 			out := cmd.OutOrStdout()
 			return stack.Run(ctx, cfg, stack.WithLogger(log), stack.WithReady(func(a stack.Addrs) {
