@@ -473,14 +473,14 @@ func TestOneRuleWaitingHoldsUpNoOther(t *testing.T) {
 	srv := eventstest.RunServer(t)
 	ms := startMailServer(t, mailOptions{})
 	fake := fakeslack.New(t)
-	fake.FailNext(fakeslack.Response{Status: 429, Body: "rate_limited", RetryAfter: 3 * time.Second})
+	fake.FailNext(fakeslack.Response{Status: 429, Body: "rate_limited", RetryAfter: 8 * time.Second})
 	cfg := slackConfig(fake)
 	cfg.SMTP = smtpConfig(ms, notify.SecurityPlain)
 	startNotify(t, srv, cfg)
 
 	publish(t, srv, leadEvent(t, "ada@example.com", 85))
-	if got := ms.wait(1, 2*time.Second); len(got) != 1 {
-		t.Fatalf("%d emails within 2 s, want the nurture email while Slack waits", len(got))
+	if got := ms.wait(1, 5*time.Second); len(got) != 1 {
+		t.Fatalf("%d emails within 5 s, want the nurture email while Slack waits its 8 s", len(got))
 	}
 	if n := len(fake.Messages()); n != 0 {
 		t.Fatalf("%d Slack posts before the wait Slack asked for, want none", n)
