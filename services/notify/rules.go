@@ -55,7 +55,18 @@ type Rule struct {
 // every event.
 func (r *Rule) UnmarshalYAML(b []byte) error {
 	type plain Rule
-	return yaml.UnmarshalWithOptions(b, (*plain)(r), yaml.DisallowUnknownField())
+	err := yaml.UnmarshalWithOptions(b, (*plain)(r), yaml.DisallowUnknownField())
+	if err == nil {
+		return nil
+	}
+	// The position is within the rule, not the file: name the rule instead.
+	var loose plain
+	_ = yaml.Unmarshal(b, &loose)
+	msg := yaml.FormatError(err, false, false)
+	if _, rest, ok := strings.Cut(msg, "] "); ok && strings.HasPrefix(msg, "[") {
+		msg = rest
+	}
+	return fmt.Errorf("rule %q: %s", loose.Name, msg)
 }
 
 // DefaultRules are the rules used when gtmhub.yaml declares none: Slack

@@ -140,8 +140,8 @@ rules:
 		t.Fatal(err)
 	}
 	cfg := notify.DefaultConfig()
-	if err := service.LoadFile(path, &cfg); err == nil || !strings.Contains(err.Error(), "whn") {
-		t.Fatalf("LoadFile = %v, want an error naming whn", err)
+	if err := service.LoadFile(path, &cfg); err == nil || !strings.Contains(err.Error(), `rule "vip": unknown field "whn"`) {
+		t.Fatalf("LoadFile = %v, want an error naming the rule and whn", err)
 	}
 }
 
