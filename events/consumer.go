@@ -222,11 +222,6 @@ func (c *Consumer) Run(ctx context.Context) error {
 // the other half waiting in the shared queue meanwhile.
 func (o consumerOptions) pullSize() int { return (o.batch + 1) / 2 }
 
-// queues returns the queues workers take messages from: one shared by all
-// of them, or one per worker when messages are ordered by key. The shared
-// queue holds what the batch leaves beside a pull request. A keyed queue
-// holds up to a batch, so one busy worker does not stop the puller from
-// feeding the others until its queue is full.
 // held is a message this instance holds, queued or being handled, and the
 // stop of its keep-alive: a message waiting its turn behind slow handlers
 // is kept from redelivery as much as the one being handled.
@@ -235,6 +230,11 @@ type held struct {
 	stop func()
 }
 
+// queues returns the queues workers take messages from: one shared by all
+// of them, or one per worker when messages are ordered by key. The shared
+// queue holds what the batch leaves beside a pull request. A keyed queue
+// holds up to a batch, so one busy worker does not stop the puller from
+// feeding the others until its queue is full.
 func (c *Consumer) queues() []chan held {
 	if c.o.key == nil {
 		return []chan held{make(chan held, c.o.batch-c.o.pullSize())}

@@ -285,22 +285,19 @@ func creditsProvider(resource string) (string, bool) {
 type creditGauges struct{ used, limit *prometheus.GaugeVec }
 
 func newCreditGauges(reg prometheus.Registerer) (creditGauges, error) {
-	var g creditGauges
-	var err error
-	for _, m := range []struct {
-		dst        **prometheus.GaugeVec
-		name, help string
-	}{
-		{&g.used, "provider_credits_used", "Credits used this month, by provider."},
-		{&g.limit, "provider_credits_limit", "Monthly credit budget, by provider (0: none)."},
-	} {
-		*m.dst, err = registered(reg, prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Namespace: "gtmhub", Subsystem: Name, Name: m.name, Help: m.help}, []string{"provider"}))
-		if err != nil {
-			return creditGauges{}, err
-		}
+	gauge := func(name, help string) (*prometheus.GaugeVec, error) {
+		return registered(reg, prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Namespace: "gtmhub", Subsystem: Name, Name: name, Help: help}, []string{"provider"}))
 	}
-	return g, nil
+	used, err := gauge("provider_credits_used", "Credits used this month, by provider.")
+	if err != nil {
+		return creditGauges{}, err
+	}
+	limit, err := gauge("provider_credits_limit", "Monthly credit budget, by provider (0: none).")
+	if err != nil {
+		return creditGauges{}, err
+	}
+	return creditGauges{used: used, limit: limit}, nil
 }
 
 // usageReporter records a provider's monthly credits in the usage bucket,

@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/sony/gobreaker/v2"
 
@@ -506,22 +505,13 @@ func TestRefreshUsage(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	if got := testutil.ToFloat64(gaugeOf(t, r, "gtmhub_enrich_provider_credits_limit", "clearbit")); got != 20 {
-		t.Errorf("credits limit gauge %v, want 20", got)
-	}
-}
-
-// gaugeOf returns the gauge name{provider} registered with r's registry.
-func gaugeOf(t *testing.T, r service.Resolved, name, provider string) prometheus.Collector {
-	t.Helper()
-	g, err := newCreditGauges(r.Registry) // the registered ones
+	gauges, err := newCreditGauges(r.Registry) // the ones openProviders registered
 	if err != nil {
 		t.Fatal(err)
 	}
-	if name == "gtmhub_enrich_provider_credits_limit" {
-		return g.limit.WithLabelValues(provider)
+	if got := testutil.ToFloat64(gauges.limit.WithLabelValues("clearbit")); got != 20 {
+		t.Errorf("credits limit gauge %v, want 20", got)
 	}
-	return g.used.WithLabelValues(provider)
 }
 
 // TestFirstTries: a lead's first try is remembered across its retries,

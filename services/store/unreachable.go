@@ -49,7 +49,7 @@ func untilReachable(ctx context.Context, log *slog.Logger, fn func() error) erro
 		}
 		if since.IsZero() {
 			since = time.Now()
-			log.WarnContext(ctx, "database out of reach; holding events until it answers", "err", events.Redact(err.Error()))
+			log.WarnContext(ctx, "database out of reach; trying again until it answers", "err", events.Redact(err.Error()))
 		}
 		select {
 		case <-ctx.Done():

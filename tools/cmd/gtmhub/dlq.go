@@ -61,12 +61,12 @@ func (f dlqFilter) apply(ctx context.Context, js jetstream.JetStream) ([]deadLet
 	var since, until time.Time
 	var err error
 	if f.since != "" {
-		if since, err = parseWhen(f.since); err != nil {
+		if since, err = parseSince(f.since, time.Now()); err != nil {
 			return nil, fmt.Errorf("--since: %w", err)
 		}
 	}
 	if f.until != "" {
-		if until, err = parseWhen(f.until); err != nil {
+		if until, err = parseSince(f.until, time.Now()); err != nil {
 			return nil, fmt.Errorf("--until: %w", err)
 		}
 	}

@@ -33,11 +33,11 @@ can be resumed with "gtmhub replay resume ID".`,
   gtmhub replay --stream LEADS --subject 'gtm.leads.captured.>' --since 2026-11-01T00:00:00Z --to enrich --rate 200`,
 		RunE: withJS(func(ctx context.Context, cmd *cobra.Command, js jetstream.JetStream, _ []string) error {
 			var err error
-			if spec.Since, err = parseWhen(since); err != nil {
+			if spec.Since, err = parseSince(since, time.Now()); err != nil {
 				return fmt.Errorf("--since: %w", err)
 			}
 			if until != "" {
-				if spec.Until, err = parseWhen(until); err != nil {
+				if spec.Until, err = parseSince(until, time.Now()); err != nil {
 					return fmt.Errorf("--until: %w", err)
 				}
 			}
@@ -175,6 +175,3 @@ func progressReporter(w io.Writer) func(replay.Progress) {
 		fmt.Fprintf(w, "replayed %d/%d (%.0f events/s)\n", p.Done, p.Total, rate)
 	}
 }
-
-// parseWhen reads an RFC 3339 time or a duration before now.
-func parseWhen(s string) (time.Time, error) { return parseSince(s, time.Now()) }

@@ -41,20 +41,23 @@ func newPrinter(cmd *cobra.Command) printer {
 // makes of args, or v as JSON.
 func (p printer) say(v any, format string, args ...any) error {
 	if p.json {
-		enc := json.NewEncoder(p.w)
-		enc.SetIndent("", "  ")
-		return enc.Encode(v)
+		return p.encode(v)
 	}
 	_, err := fmt.Fprintf(p.w, format, args...)
 	return err
 }
 
+// encode writes v as indented JSON.
+func (p printer) encode(v any) error {
+	enc := json.NewEncoder(p.w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
 // print renders rows under header, or v as JSON.
 func (p printer) print(v any, header []string, rows [][]string) error {
 	if p.json {
-		enc := json.NewEncoder(p.w)
-		enc.SetIndent("", "  ")
-		return enc.Encode(v)
+		return p.encode(v)
 	}
 	tw := tabwriter.NewWriter(p.w, 0, 4, 2, ' ', 0)
 	for i, h := range header {
