@@ -40,6 +40,7 @@
 //	      monthly_credits: 1000
 //	  scoring:                      # see ScoringConfig; defaults in DefaultScoring
 //	    weights: {intent: 0.4, fit: 0.6}
+//	    trust_scores_from: [clay]   # these sources' own scores are kept
 //	    fit:
 //	      - {name: employees, when: "company.employees >= 50 && company.employees <= 5000", points: 40}
 //	    intent:

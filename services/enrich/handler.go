@@ -120,14 +120,16 @@ func (h *handler) recordProviders(ctx context.Context, ev event.Event, enr contr
 	}
 }
 
-// score sets the lead's fit, intent and signal scores. A rule that fails
-// on this lead counts as not matched and is logged.
+// score sets the lead's fit, intent and signal scores, keeping those a
+// trusted source sent. A rule that fails on this lead counts as not matched
+// and is logged.
 func (h *handler) score(ctx context.Context, ev event.Event, lead *contracts.Lead, attrs map[string]any,
 	enr contracts.Enrichment, notes Notes) {
 	sc, failed := h.scorer.score(facts(*lead, attrs, enr, notes))
 	for _, err := range failed {
 		h.log.WarnContext(ctx, "scoring rule failed", "event_id", ev.ID(), "err", err)
 	}
+	sc = h.scorer.keepSent(sc, *lead)
 	lead.FitScore, lead.IntentScore, lead.SignalScore = &sc.Fit, &sc.Intent, &sc.Signal
 }
 

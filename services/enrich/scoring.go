@@ -3,6 +3,7 @@ package enrich
 import (
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 
 	"github.com/expr-lang/expr"
@@ -21,10 +22,18 @@ import (
 // A rule's when is an expr-lang expression (https://expr-lang.org) over
 // [Facts], compiled once at start. Setting fit or intent replaces the
 // built-in rules of that list (see [DefaultScoring]).
+//
+// A lead from a source in TrustScoresFrom keeps the scores that source sent
+// (a Clay table that computes its own, say): a fit_score or intent_score it
+// sent replaces the one the rules give, and signal_score is the one it sent,
+// or else the weighted sum of the final fit and intent. Leads from other
+// sources are scored by the rules alone, so a public form cannot raise its
+// own score. Default: clay; an empty list trusts no source.
 type ScoringConfig struct {
-	Weights Weights `yaml:"weights"`
-	Fit     []Rule  `yaml:"fit"`
-	Intent  []Rule  `yaml:"intent"`
+	Weights         Weights  `yaml:"weights"`
+	Fit             []Rule   `yaml:"fit"`
+	Intent          []Rule   `yaml:"intent"`
+	TrustScoresFrom []string `yaml:"trust_scores_from"`
 }
 
 // Weights weigh intent and fit in signal_score. Defaults 0.4 and 0.6.
@@ -100,7 +109,8 @@ type SignalFacts struct {
 // pricing interest.
 func DefaultScoring() ScoringConfig {
 	return ScoringConfig{
-		Weights: Weights{Intent: 0.4, Fit: 0.6},
+		Weights:         Weights{Intent: 0.4, Fit: 0.6},
+		TrustScoresFrom: []string{"clay"},
 		Fit: []Rule{
 			{Name: "employees", When: `company.employees >= 50 && company.employees <= 5000`, Points: 35},
 			{Name: "industry", When: `company.industry in ["Software", "Internet", "Information Technology and Services", "Computer Software"]`, Points: 25},
@@ -124,6 +134,7 @@ type scorer struct {
 	weights Weights
 	fit     []compiledRule
 	intent  []compiledRule
+	trusted []string
 }
 
 type compiledRule struct {
@@ -134,7 +145,7 @@ type compiledRule struct {
 
 // newScorer compiles every rule, reporting every problem at once to p.
 func newScorer(c ScoringConfig, p interface{ Addf(string, ...any) }) *scorer {
-	s := &scorer{weights: c.Weights}
+	s := &scorer{weights: c.Weights, trusted: c.TrustScoresFrom}
 	if c.Weights.Intent < 0 || c.Weights.Fit < 0 || c.Weights.Intent+c.Weights.Fit == 0 {
 		p.Addf("enrich.scoring.weights: intent %g and fit %g must not be negative nor both zero", c.Weights.Intent, c.Weights.Fit)
 	}
@@ -186,8 +197,32 @@ func (s *scorer) score(f Facts) (sc Scores, failed []error) {
 	}
 	sc.Fit = sum(s.fit)
 	sc.Intent = sum(s.intent)
-	sc.Signal = clampScore(math.Round(sc.Intent*s.weights.Intent + sc.Fit*s.weights.Fit))
+	sc.Signal = s.signal(sc)
 	return sc, failed
+}
+
+// signal is the weighted sum of sc's intent and fit, rounded and clamped.
+func (s *scorer) signal(sc Scores) float64 {
+	return clampScore(math.Round(sc.Intent*s.weights.Intent + sc.Fit*s.weights.Fit))
+}
+
+// keepSent gives a lead from a trusted source the scores it was sent with
+// in place of the rules' (see [ScoringConfig]); other leads keep sc.
+func (s *scorer) keepSent(sc Scores, lead contracts.Lead) Scores {
+	if !slices.Contains(s.trusted, lead.Source) {
+		return sc
+	}
+	if lead.FitScore != nil {
+		sc.Fit = clampScore(*lead.FitScore)
+	}
+	if lead.IntentScore != nil {
+		sc.Intent = clampScore(*lead.IntentScore)
+	}
+	sc.Signal = s.signal(sc)
+	if lead.SignalScore != nil {
+		sc.Signal = clampScore(*lead.SignalScore)
+	}
+	return sc
 }
 
 func clampScore(v float64) float64 { return min(max(v, 0), 100) }

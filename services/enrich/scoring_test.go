@@ -79,3 +79,48 @@ func TestScoringWeights(t *testing.T) {
 		t.Errorf("signal %v, want round(33.4) = 33", got.Signal)
 	}
 }
+
+func TestScoringKeepsTrustedSourcesScores(t *testing.T) {
+	f := func(v float64) *float64 { return &v }
+	rules := Scores{Fit: 20, Intent: 50, Signal: 32} // 0.4*50 + 0.6*20
+	tests := []struct {
+		name string
+		lead contracts.Lead
+		want Scores
+	}{
+		{"trusted, all three sent", contracts.Lead{Source: "clay", FitScore: f(90), IntentScore: f(70), SignalScore: f(95)},
+			Scores{Fit: 90, Intent: 70, Signal: 95}},
+		{"trusted, fit and intent sent: signal from them", contracts.Lead{Source: "clay", FitScore: f(90), IntentScore: f(70)},
+			Scores{Fit: 90, Intent: 70, Signal: 82}},
+		{"trusted, fit only: intent from the rules", contracts.Lead{Source: "clay", FitScore: f(100)},
+			Scores{Fit: 100, Intent: 50, Signal: 80}},
+		{"trusted, signal only", contracts.Lead{Source: "clay", SignalScore: f(88)},
+			Scores{Fit: 20, Intent: 50, Signal: 88}},
+		{"trusted, out of range clamped", contracts.Lead{Source: "clay", SignalScore: f(400)},
+			Scores{Fit: 20, Intent: 50, Signal: 100}},
+		{"trusted, nothing sent", contracts.Lead{Source: "clay"}, rules},
+		{"untrusted source's scores ignored", contracts.Lead{Source: "form", FitScore: f(99), IntentScore: f(99), SignalScore: f(99)}, rules},
+	}
+	cfg := ScoringConfig{
+		Weights:         Weights{Intent: 0.4, Fit: 0.6},
+		Fit:             []Rule{{When: "true", Points: 20}},
+		Intent:          []Rule{{When: "true", Points: 50}},
+		TrustScoresFrom: []string{"clay"},
+	}
+	var p service.Problems
+	s := newScorer(cfg, &p)
+	if err := p.Err(); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			sc, failed := s.score(facts(tt.lead, nil, contracts.Enrichment{}, Notes{}))
+			if len(failed) > 0 || sc != rules {
+				t.Fatalf("rules gave %+v (%v), want %+v", sc, failed, rules)
+			}
+			if got := s.keepSent(sc, tt.lead); got != tt.want {
+				t.Errorf("scores %+v, want %+v", got, tt.want)
+			}
+		})
+	}
+}
