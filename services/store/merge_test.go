@@ -7,6 +7,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
 	"github.com/gtmhub/gtmhub/contracts"
 )
 
@@ -376,6 +379,48 @@ func TestProvenanceArgs(t *testing.T) {
 			}
 			if got := provenanceArgs(nil, r, tt.fields); !reflect.DeepEqual(got, want) {
 				t.Errorf("provenanceArgs = %v, want %v", got, want)
+			}
+		})
+	}
+}
+
+// TestStaleValuesAreCounted: a value that arrives older than the one stored
+// and differs from it is counted per record and field, and not applied; an
+// older value equal to the stored one, or filling an empty field, is not a
+// conflict.
+func TestStaleValuesAreCounted(t *testing.T) {
+	h1 := t0.Add(time.Hour)
+	for _, b := range testBackends {
+		t.Run(b.name, func(t *testing.T) {
+			s := b.open(t)
+			w := newTestWriter(s, &recorder{})
+			stale, err := newStaleCounter(prometheus.NewRegistry())
+			if err != nil {
+				t.Fatal(err)
+			}
+			w.stale = stale
+			ctx := context.Background()
+			steps := []step{
+				{"e2", h1, adaLead(func(l *contracts.Lead) { l.FirstName, l.Title = "Ada", "CTO" })},
+				{"e1", t0, adaLead(func(l *contracts.Lead) { l.FirstName, l.Title, l.Phone = "Ada", "Engineer", "+442079460958" })},
+			}
+			for _, st := range steps {
+				if err := w.handle(ctx, enriched(t, st.id, st.at, st.lead)); err != nil {
+					t.Fatalf("handle %s: %v", st.id, err)
+				}
+			}
+			counts := map[string]float64{}
+			for _, f := range []string{"title", "first_name", "phone", "source"} {
+				if n := testutil.ToFloat64(stale.WithLabelValues("contact", f)); n > 0 {
+					counts[f] = n
+				}
+			}
+			if want := map[string]float64{"title": 1}; !reflect.DeepEqual(counts, want) {
+				t.Errorf("stale values %v, want %v", counts, want)
+			}
+			got, _, err := (&DB{sql: s}).Contact(ctx, "ada@example.com")
+			if err != nil || got.Title != "CTO" || got.Phone == "" {
+				t.Errorf("contact %+v (%v): want the newer title kept and the phone filled", got, err)
 			}
 		})
 	}

@@ -95,6 +95,9 @@ type merged struct {
 	// touched lists the fields whose provenance now names the write: those
 	// it changed, and those it confirmed with the same value and a newer time.
 	touched []string
+	// stale lists the fields where the write brought a different value that
+	// lost to a newer one already stored: conflicts last-writer-wins settled.
+	stale []string
 }
 
 // dirty reports whether the record must be saved.
@@ -140,6 +143,9 @@ func (s *recordSchema) merge(cur record, found bool, w write) merged {
 		}
 		old, has := m.rec.values[c.name]
 		if p, known := m.rec.prov[c.name]; has && known && !earlier(p.At, p.EventID, w.at, w.eventID) {
+			if old != v {
+				m.stale = append(m.stale, c.name)
+			}
 			continue // the stored value is newer
 		}
 		m.rec.prov[c.name] = contracts.Provenance{Source: w.sources[c.name], EventID: w.eventID, At: w.at}

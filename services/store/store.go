@@ -199,12 +199,16 @@ func Run(ctx context.Context, cfg Config, deps service.Deps) error {
 	// Handlers write, and remove what they published from the outbox, in
 	// batches; the relay that sweeps the outbox in the background does not
 	// need to wait for them.
+	stale, err := newStaleCounter(r.Registry)
+	if err != nil {
+		return fmt.Errorf("store: %w", err)
+	}
 	batches := newBatcher(db.sql, maxBatch)
 	rl := &relay{store: db.sql, pub: pub, prop: r.Propagator, log: r.Logger, now: time.Now}
 	handlerRelay := *rl
 	handlerRelay.store = batches
 	w := &writer{store: batches, relay: &handlerRelay, prop: r.Propagator, now: time.Now, log: r.Logger,
-		tracer: r.TracerProvider.Tracer("github.com/gtmhub/gtmhub/services/store"), dbSystem: cfg.dbSystem()}
+		tracer: r.TracerProvider.Tracer("github.com/gtmhub/gtmhub/services/store"), dbSystem: cfg.dbSystem(), stale: stale}
 
 	spec, ok := events.DefaultTopology().Consumer(Name)
 	if !ok {

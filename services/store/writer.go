@@ -15,6 +15,7 @@ import (
 
 	"github.com/cloudevents/sdk-go/v2/event"
 	"github.com/google/uuid"
+	"github.com/prometheus/client_golang/prometheus"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/propagation"
 	semconv "go.opentelemetry.io/otel/semconv/v1.40.0"
@@ -23,6 +24,7 @@ import (
 
 	"github.com/gtmhub/gtmhub/contracts"
 	"github.com/gtmhub/gtmhub/events"
+	"github.com/gtmhub/gtmhub/events/service"
 )
 
 // recordStore is the database as the writer and the relay use it.
@@ -72,6 +74,9 @@ type writer struct {
 	tracer   trace.Tracer
 	dbSystem string
 	log      *slog.Logger
+	// stale counts, by record kind and field, the values that arrived
+	// older than the one stored and were not applied; nil counts nothing.
+	stale *prometheus.CounterVec
 }
 
 // handle stores one lead.enriched event and publishes the change events its
@@ -164,6 +169,7 @@ func (w *writer) upsert(ctx context.Context, tx recordTx, s *recordSchema, wr wr
 		return err
 	}
 	m := s.merge(cur, found, wr)
+	w.conflicts(ctx, s, m.stale, wr, m.rec)
 	if !m.dirty() {
 		return nil
 	}
@@ -180,6 +186,35 @@ func (w *writer) upsert(ctx context.Context, tx recordTx, s *recordSchema, wr wr
 	events.InjectTrace(ctx, w.prop, &ev)
 	_, err = tx.Enqueue(ctx, outboxEntry{inputID: inputID, subject: subject, event: ev, createdAt: now})
 	return err
+}
+
+// conflicts reports the fields where a write lost to a newer stored value:
+// a count per field, and a line naming the fields and both events (no
+// values, which may be personal data). The store stays as last-writer-wins
+// left it.
+func (w *writer) conflicts(ctx context.Context, s *recordSchema, stale []string, wr write, rec record) {
+	if len(stale) == 0 {
+		return
+	}
+	kept := make([]string, len(stale))
+	for i, f := range stale {
+		if w.stale != nil {
+			w.stale.WithLabelValues(s.name, f).Inc()
+		}
+		kept[i] = rec.prov[f].EventID
+	}
+	if w.log != nil {
+		w.log.InfoContext(ctx, "older values not applied", "record", s.name, "fields", stale,
+			"event_id", wr.eventID, "event_time", wr.at, "kept_event_ids", kept)
+	}
+}
+
+// newStaleCounter registers gtmhub_store_stale_values_total.
+func newStaleCounter(reg prometheus.Registerer) (*prometheus.CounterVec, error) {
+	return service.Registered(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "gtmhub", Subsystem: Name, Name: "stale_values_total",
+		Help: "Values not applied because the record holds a newer one (last-writer-wins), by record and field.",
+	}, []string{"record", "field"}))
 }
 
 // ChangeEventID returns the CloudEvent id of the change event that the input
