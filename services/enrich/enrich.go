@@ -287,7 +287,7 @@ type creditGauges struct{ used, limit *prometheus.GaugeVec }
 
 func newCreditGauges(reg prometheus.Registerer) (creditGauges, error) {
 	gauge := func(name, help string) (*prometheus.GaugeVec, error) {
-		return registered(reg, prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		return service.Registered(reg, prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Namespace: "gtmhub", Subsystem: Name, Name: name, Help: help}, []string{"provider"}))
 	}
 	used, err := gauge("provider_credits_used", "Credits used this month, by provider.")

@@ -18,6 +18,7 @@ import (
 
 	"github.com/gtmhub/gtmhub/contracts"
 	"github.com/gtmhub/gtmhub/events"
+	"github.com/gtmhub/gtmhub/events/service"
 )
 
 // Source is the CloudEvent source of every event enrich publishes.
@@ -263,21 +264,5 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 }
 
 func counterVec(reg prometheus.Registerer, opts prometheus.CounterOpts, labels ...string) (*prometheus.CounterVec, error) {
-	return registered(reg, prometheus.NewCounterVec(opts, labels))
-}
-
-// registered registers c, or returns the collector a previous Run
-// registered under its name with the same registry.
-func registered[C prometheus.Collector](reg prometheus.Registerer, c C) (C, error) {
-	if err := reg.Register(c); err != nil {
-		var are prometheus.AlreadyRegisteredError
-		if errors.As(err, &are) {
-			if existing, ok := are.ExistingCollector.(C); ok {
-				return existing, nil
-			}
-		}
-		var zero C
-		return zero, err
-	}
-	return c, nil
+	return service.Registered(reg, prometheus.NewCounterVec(opts, labels))
 }
