@@ -206,17 +206,19 @@ type batchReply struct {
 }
 
 // cloudEventBatch publishes each event of a batch on its own, as if it had
-// been posted alone, and reports each result: 202 when all are stored; 503
+// been posted alone, and reports each result: 202 when all are stored (an
+// empty batch, which the binding allows, stores nothing and is 202); 503
 // with Retry-After when any could not be stored (the sender retries the
 // whole batch; events already stored are deduplicated by id); otherwise 207
 // with the results, or the events' common 4xx when none was accepted.
 func (h *handler) cloudEventBatch(ctx context.Context, body []byte) (accepted, error) {
 	var raw []json.RawMessage
-	if err := json.Unmarshal(body, &raw); err != nil {
-		return accepted{}, badRequest("invalid batch: a batch is a JSON array of structured events", err)
+	err := json.Unmarshal(body, &raw)
+	if err == nil && raw == nil {
+		err = errors.New("null is not an array") // an empty array decodes to an empty, non-nil slice
 	}
-	if len(raw) == 0 {
-		return accepted{}, badRequest("invalid batch: no events", nil)
+	if err != nil {
+		return accepted{}, badRequest("invalid batch: a batch is a JSON array of structured events", err)
 	}
 	reply := batchReply{Results: make([]BatchResult, len(raw))}
 	var failed, unavailable int

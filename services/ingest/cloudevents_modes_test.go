@@ -178,11 +178,32 @@ func TestCloudEventBatch(t *testing.T) {
 		t.Errorf("second post: %s", rec.Body)
 	}
 
-	for _, bad := range []string{`{}`, `[]`, `[1]`} {
+	for _, bad := range []string{`{}`, `[1]`, `null`} {
 		rec := request{path: "/events", contentType: MediaCloudEventsBatch, body: bad}.do(t, h)
 		if rec.Code != http.StatusBadRequest {
 			t.Errorf("batch %s: %d, want 400", bad, rec.Code)
 		}
 		readAnswer(t, rec)
+	}
+}
+
+// TestCloudEventEmptyBatch: the HTTP binding says a batch may be empty; it
+// is accepted with no results and stores nothing.
+func TestCloudEventEmptyBatch(t *testing.T) {
+	srv := eventstest.RunServer(t)
+	h := newTestHandler(t, srv, testConfig())
+	for _, body := range []string{`[]`, " [ ]\n"} {
+		rec := request{path: "/events", contentType: MediaCloudEventsBatch, body: body}.do(t, h)
+		if rec.Code != http.StatusAccepted {
+			t.Fatalf("batch %q: %d, want 202: %s", body, rec.Code, rec.Body)
+		}
+		if got := strings.TrimSpace(rec.Body.String()); got != `{"results":[]}` {
+			t.Errorf("batch %q: answer %s, want {\"results\":[]}", body, got)
+		}
+	}
+	for _, stream := range []string{"LEADS", "RAW"} {
+		if n := srv.Count(t, stream, ">"); n != 0 {
+			t.Errorf("%d messages in %s after an empty batch", n, stream)
+		}
 	}
 }
