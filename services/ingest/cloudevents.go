@@ -9,8 +9,10 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/cloudevents/sdk-go/v2/binding"
 	"github.com/cloudevents/sdk-go/v2/event"
@@ -92,12 +94,42 @@ func binaryEvent(r *http.Request, body []byte) (*event.Event, error) {
 	if len(missing) > 0 {
 		return nil, missingAttributes(missing, "ce-")
 	}
-	r.Body = io.NopCloser(bytes.NewReader(body))
-	ev, err := binding.ToEvent(r.Context(), cehttp.NewMessageFromHttpRequest(r))
+	header, err := decodeCEHeaders(r.Header)
+	if err != nil {
+		return nil, err
+	}
+	ev, err := binding.ToEvent(r.Context(), cehttp.NewMessage(header, io.NopCloser(bytes.NewReader(body))))
 	if err != nil {
 		return nil, badRequest("invalid CloudEvent", err)
 	}
 	return ev, nil
+}
+
+// decodeCEHeaders returns a copy of h whose ce- header values are
+// percent-decoded once, as the HTTP binding (1.0.2, 3.1.3.2) requires of a
+// receiver; sdk-go's HTTP message reader takes them verbatim. A value that
+// is not valid percent-encoded UTF-8 is a 400 naming its attribute.
+func decodeCEHeaders(h http.Header) (http.Header, error) {
+	out := h.Clone()
+	for k, vs := range out {
+		if len(k) <= 3 || !strings.EqualFold(k[:3], "ce-") {
+			continue
+		}
+		for i, v := range vs {
+			d, err := url.PathUnescape(v)
+			if err == nil && !utf8.ValidString(d) {
+				err = errors.New("the percent-decoded value is not UTF-8")
+			}
+			if err != nil {
+				name := strings.ToLower(k[3:])
+				e := badRequest("invalid CloudEvent: header "+k+" is not percent-encoded UTF-8", err)
+				e.Details = []Detail{{Attribute: name, Message: "is not percent-encoded UTF-8"}}
+				return nil, e
+			}
+			vs[i] = d
+		}
+	}
+	return out, nil
 }
 
 func hasCEHeaders(h http.Header) bool {

@@ -3,6 +3,7 @@ package ingest
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"reflect"
 	"slices"
@@ -20,23 +21,28 @@ import (
 func TestCloudEventModesAgree(t *testing.T) {
 	tests := []struct {
 		name, typ, data, subject, stream string
+		ceSubject, tenant                string
 	}{
 		{"catalog type", "com.gtmhub.lead.captured", `{"email":"ada@example.com","source":"crm","first_name":"Ada"}`,
-			"gtm.leads.captured.crm", "LEADS"},
+			"gtm.leads.captured.crm", "LEADS", "lead/42", "acme"},
 		{"another producer's type", "com.example.Invoice.Paid", `{"invoice":"in_1","amount":4200}`,
-			"gtm.raw.events.com_example_invoice_paid", "RAW"},
+			"gtm.raw.events.com_example_invoice_paid", "RAW", "lead/42", "acme"},
+		{"attributes that need percent-encoding in headers", "com.gtmhub.lead.captured", `{"email":"ada@example.com","source":"crm"}`,
+			"gtm.leads.captured.crm", "LEADS", "café x", `Zoë "100%"`},
+		{"another producer's type, attributes that need percent-encoding", "com.example.Invoice.Paid", `{"invoice":"in_1"}`,
+			"gtm.raw.events.com_example_invoice_paid", "RAW", "caf\u00e9 x\u00a0€", "a%20b"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			attrs := map[string]string{"specversion": "1.0", "id": "ev-modes-1", "source": "/crm/sync", "type": tt.typ,
-				"subject": "lead/42", "time": "2026-11-23T09:30:00.123Z", "datacontenttype": "application/json",
-				"dataschema": "https://example.com/schema.json", "tenant": "acme"}
+				"subject": tt.ceSubject, "time": "2026-11-23T09:30:00.123Z", "datacontenttype": "application/json",
+				"dataschema": "https://example.com/schema.json", "tenant": tt.tenant}
 			header := map[string]string{}
 			structured := map[string]any{"data": json.RawMessage(tt.data)}
 			for k, v := range attrs {
 				structured[k] = v
 				if k != "datacontenttype" {
-					header["Ce-"+k] = v
+					header["Ce-"+k] = percentEncodeHeader(v)
 				}
 			}
 			one, err := json.Marshal(structured)
@@ -59,8 +65,8 @@ func TestCloudEventModesAgree(t *testing.T) {
 				got[mode] = ev
 			}
 			want := got["binary"]
-			if want.ID() != "ev-modes-1" || want.Source() != "/crm/sync" || want.Extensions()["tenant"] != "acme" ||
-				want.Subject() != "lead/42" || want.DataContentType() != "application/json" {
+			if want.ID() != "ev-modes-1" || want.Source() != "/crm/sync" || want.Extensions()["tenant"] != tt.tenant ||
+				want.Subject() != tt.ceSubject || want.DataContentType() != "application/json" {
 				t.Fatalf("binary-mode event = %s", want)
 			}
 			for _, mode := range []string{"structured", "batch"} {
@@ -74,6 +80,22 @@ func TestCloudEventModesAgree(t *testing.T) {
 			}
 		})
 	}
+}
+
+// percentEncodeHeader encodes v as the HTTP binding (1.0.2, 3.1.3.2) tells
+// a sender to: space, '"', '%' and every byte outside printable ASCII as
+// %XX of its UTF-8 encoding.
+func percentEncodeHeader(v string) string {
+	var b strings.Builder
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		if c <= ' ' || c >= 0x7F || c == '"' || c == '%' {
+			fmt.Fprintf(&b, "%%%02X", c)
+			continue
+		}
+		b.WriteByte(c)
+	}
+	return b.String()
 }
 
 func compactJSON(t *testing.T, b []byte) []byte {

@@ -80,6 +80,18 @@ func TestCloudEvents(t *testing.T) {
 			wantStatus: http.StatusBadRequest, wantError: "invalid CloudEvent",
 		},
 		{
+			name: "binary mode, a header that is not percent-encoded",
+			req: request{path: "/events", contentType: "application/json",
+				header: binary("ev-9", contracts.TypeLeadCaptured, map[string]string{"Ce-Subject": "50%"}), body: `{"email":"ada@example.com"}`},
+			wantStatus: http.StatusBadRequest, wantError: "Ce-Subject is not percent-encoded UTF-8",
+		},
+		{
+			name: "binary mode, a header that decodes to invalid UTF-8",
+			req: request{path: "/events", contentType: "application/json",
+				header: binary("ev-10", contracts.TypeLeadCaptured, map[string]string{"Ce-Tenant": "caf%C3%28"}), body: `{"email":"ada@example.com"}`},
+			wantStatus: http.StatusBadRequest, wantError: "Ce-Tenant is not percent-encoded UTF-8",
+		},
+		{
 			name:       "malformed structured event",
 			req:        request{path: "/events", contentType: "application/cloudevents+json", body: `{"specversion":"1.0",`},
 			wantStatus: http.StatusBadRequest, wantError: "invalid CloudEvent",

@@ -14,7 +14,9 @@
 // pointer per problem when it does not hold) and publishes it on
 // gtm.leads.captured.{source}; a raw source publishes com.gtmhub.webhook.received
 // on gtm.raw.{source}.{type}. POST /events takes CloudEvents in binary or
-// structured HTTP mode for any type of the contracts catalog.
+// structured HTTP mode for any type of the contracts catalog; binary-mode
+// ce- header values are percent-decoded once, as the HTTP binding says, so
+// an event sent in either mode is stored with the same attributes.
 //
 // A request is answered 202 only once JetStream has acknowledged the event,
 // so a 202 means the event is stored; while NATS is unreachable requests are
