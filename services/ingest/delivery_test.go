@@ -103,6 +103,102 @@ func TestSenderRetryStoredOnce(t *testing.T) {
 			},
 			stream: "LEADS", wantID: ContentEventID("form", []byte(exampleLead)),
 		},
+		// A header that differs per attempt (a proxy's X-Request-Id, an
+		// attacker's Idempotency-Key on a captured request) does not make a
+		// new event when the sender names its deliveries.
+		{
+			name: "standard webhooks: signed webhook-id wins over an added Idempotency-Key",
+			cfg:  func(t *testing.T) Config { s := sourceOf(t, "standard-webhooks"); return s.config(s.old) },
+			attempt: func(t *testing.T, n int) request {
+				s := sourceOf(t, "standard-webhooks")
+				r := s.request(t, s.old, "msg_2KWPBgLlAfxdpx2AI54pPJ85f4W", `{"type":"contact.created"}`, time.Now())
+				return withHeaders(r, "Idempotency-Key", "a/b/"+strconv.Itoa(n), "X-Request-Id", "req-"+strconv.Itoa(n))
+			},
+			stream: "RAW", wantID: DeliveryEventID("svix", "msg_2KWPBgLlAfxdpx2AI54pPJ85f4W"),
+		},
+		{
+			name: "github: X-GitHub-Delivery wins over an added Idempotency-Key",
+			cfg:  func(t *testing.T) Config { s := sourceOf(t, "github"); return s.config(s.old) },
+			attempt: func(t *testing.T, n int) request {
+				s := sourceOf(t, "github")
+				r := s.request(t, s.old, "", `{"action":"opened"}`, time.Now())
+				return withHeaders(r, "X-GitHub-Delivery", "72d3162e-cc78-11e3-81ab-4c9367dc0958", "X-GitHub-Event", "issues",
+					"Idempotency-Key", "k"+strconv.Itoa(n))
+			},
+			stream: "RAW", wantID: DeliveryEventID("github", "72d3162e-cc78-11e3-81ab-4c9367dc0958"),
+		},
+		{
+			name: "slack: event_id wins over an added X-Delivery-Id",
+			cfg:  func(t *testing.T) Config { s := sourceOf(t, "slack"); return s.config(s.old) },
+			attempt: func(t *testing.T, n int) request {
+				s := sourceOf(t, "slack")
+				r := s.request(t, s.old, "", `{"type":"event_callback","event_id":"Ev0PV52K21","event":{"type":"app_mention"}}`, time.Now())
+				return withHeaders(r, "X-Delivery-Id", "d"+strconv.Itoa(n))
+			},
+			stream: "RAW", wantID: DeliveryEventID("slack", "Ev0PV52K21"),
+		},
+		{
+			name: "hubspot: eventId wins over an added Webhook-Id",
+			cfg:  func(t *testing.T) Config { s := sourceOf(t, "hubspot-v3"); return s.config(s.old) },
+			attempt: func(t *testing.T, n int) request {
+				s := sourceOf(t, "hubspot-v3")
+				r := s.request(t, s.old, "", `[{"eventId":1,"subscriptionType":"contact.creation","objectId":123}]`, time.Now())
+				return withHeaders(r, "Webhook-Id", "w"+strconv.Itoa(n))
+			},
+			stream: "RAW", wantID: DeliveryEventID("hubspot", "1"),
+		},
+		{
+			name: "notion: the event id wins over an added Idempotency-Key",
+			cfg:  func(t *testing.T) Config { s := sourceOf(t, "notion"); return s.config(s.old) },
+			attempt: func(t *testing.T, n int) request {
+				s := sourceOf(t, "notion")
+				r := s.request(t, s.old, "", `{"id":"367cba44-b6f3-4c92-81e7-6a2e9659efd4","type":"page.created"}`, time.Now())
+				return withHeaders(r, "Idempotency-Key", "k"+strconv.Itoa(n))
+			},
+			stream: "RAW", wantID: DeliveryEventID("notion", "367cba44-b6f3-4c92-81e7-6a2e9659efd4"),
+		},
+		{
+			name: "stripe: the event id wins over an added Idempotency-Key",
+			cfg:  func(t *testing.T) Config { s := sourceOf(t, "stripe"); return s.config(s.old) },
+			attempt: func(t *testing.T, n int) request {
+				s := sourceOf(t, "stripe")
+				r := s.request(t, s.old, "", `{"id":"evt_1NG8Du2eZvKYlo2CUI79vXWy","object":"event","type":"invoice.paid"}`, time.Now())
+				return withHeaders(r, "Idempotency-Key", "k"+strconv.Itoa(n))
+			},
+			stream: "RAW", wantID: DeliveryEventID("stripe", "evt_1NG8Du2eZvKYlo2CUI79vXWy"),
+		},
+		{
+			name: "github without X-GitHub-Delivery: the generic headers still count",
+			cfg:  func(t *testing.T) Config { s := sourceOf(t, "github"); return s.config(s.old) },
+			attempt: func(t *testing.T, n int) request {
+				s := sourceOf(t, "github")
+				r := s.request(t, s.old, "", `{"action":"opened","n":`+strconv.Itoa(n)+`}`, time.Now())
+				return withHeaders(r, "X-GitHub-Event", "issues", "Idempotency-Key", "relay-7")
+			},
+			stream: "RAW", wantID: DeliveryEventID("github", "relay-7"),
+		},
+		{
+			name: "form: a proxy's X-Request-Id is not a delivery id",
+			cfg:  func(*testing.T) Config { return testConfig() },
+			attempt: func(_ *testing.T, n int) request {
+				return request{path: "/webhooks/form", contentType: "application/json", body: exampleLead,
+					header: map[string]string{"X-Request-Id": "req-" + strconv.Itoa(n)}}
+			},
+			stream: "LEADS", wantID: ContentEventID("form", []byte(exampleLead)),
+		},
+		{
+			name: "form: a configured delivery_id_headers list is honoured",
+			cfg: func(*testing.T) Config {
+				cfg := testConfig()
+				cfg.Sources[0].DeliveryIDHeaders = []string{"X-Submission-Id"}
+				return cfg
+			},
+			attempt: func(_ *testing.T, n int) request {
+				return request{path: "/webhooks/form", contentType: "application/json", body: exampleLead,
+					header: map[string]string{"X-Submission-Id": "sub-3", "Idempotency-Key": "k" + strconv.Itoa(n)}}
+			},
+			stream: "LEADS", wantID: DeliveryEventID("form", "sub-3"),
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -123,6 +219,19 @@ func TestSenderRetryStoredOnce(t *testing.T) {
 			}
 		})
 	}
+}
+
+// withHeaders returns r with the header name-value pairs kv added.
+func withHeaders(r request, kv ...string) request {
+	h := make(map[string]string, len(r.header)+len(kv)/2)
+	for k, v := range r.header {
+		h[k] = v
+	}
+	for i := 0; i+1 < len(kv); i += 2 {
+		h[kv[i]] = kv[i+1]
+	}
+	r.header = h
+	return r
 }
 
 // TestHandshakes answers the senders' handshakes after verifying them,

@@ -21,10 +21,11 @@
 // A request is answered 202 only once JetStream has acknowledged the event,
 // so a 202 means the event is stored; while NATS is unreachable requests are
 // answered 503 with Retry-After at once. The event id is derived from the
-// sender's delivery id (Idempotency-Key, webhook-id, X-GitHub-Delivery,
-// Slack's event_id, HubSpot's eventId, ...) or else from a hash of the source
-// and body, so a retried delivery is stored once and answered with
-// "duplicate": true.
+// sender's delivery id or else from a hash of the source and body, so a
+// retried delivery is stored once and answered with "duplicate": true. The
+// id a scheme's sender gives each delivery (webhook-id, X-GitHub-Delivery,
+// Slack's event_id, HubSpot's eventId, Stripe's and Notion's id) wins over
+// generic headers such as Idempotency-Key, which are read only without it.
 // Every error is answered with a JSON body {"error": "...", "details": [...]}.
 package ingest
 
@@ -79,10 +80,13 @@ const (
 
 // DefaultDeliveryIDHeaders are the request headers that carry a sender's
 // delivery id, in the order they are looked for: the IETF Idempotency-Key,
-// Standard Webhooks' webhook-id, and the ids of common senders and proxies.
+// Standard Webhooks' webhook-id, and the ids of common senders. They are
+// read only when the scheme's own sender names no delivery (see
+// [Source.DeliveryIDHeaders]). X-Request-Id is not among them: proxies set
+// it afresh for every attempt, which would make each retry a new event.
 func DefaultDeliveryIDHeaders() []string {
 	return []string{"Idempotency-Key", "Webhook-Id", "X-Idempotency-Key", "X-Delivery-Id",
-		"X-Webhook-Id", "X-GitHub-Delivery", "X-Request-Id"}
+		"X-Webhook-Id", "X-GitHub-Delivery"}
 }
 
 // Config is ingest's part of gtmhub.yaml.
@@ -153,13 +157,24 @@ type Source struct {
 	// DeliveryIDHeaders are the headers read for the sender's delivery id,
 	// which makes a retried delivery idempotent. Unset means
 	// [DefaultDeliveryIDHeaders]; an empty list turns it off.
+	//
+	// The delivery id is the first found of, in order: the id the scheme's
+	// sender gives each delivery (standard-webhooks: webhook-id, which is
+	// signed; github: X-GitHub-Delivery; slack, hubspot-v3, notion and
+	// stripe: DeliveryIDField in the body); these headers, in their order;
+	// DeliveryIDField, for the other schemes. So for a scheme whose sender
+	// names its deliveries, these headers, default or configured, count
+	// only for a request without the sender's id, and a header added on the
+	// way (a proxy's, or an attacker's replaying a captured request) cannot
+	// make a retry a new event.
 	DeliveryIDHeaders []string `yaml:"delivery_id_headers"`
 	// DeliveryIDField is the dotted path of the sender's delivery id in a
-	// JSON body, read when no delivery id header is present; for a JSON
-	// array body, the ids of all elements together. The scheme gives the
-	// default: event_id for slack, eventId for hubspot-v3, id for stripe and
-	// notion. A request without a delivery id gets a hash of its source and
-	// body as its id, so a retry of the same body is stored once.
+	// JSON body; for a JSON array body, the ids of all elements together.
+	// The scheme gives the default: event_id for slack, eventId for
+	// hubspot-v3, id for stripe and notion. For those schemes it is read
+	// before DeliveryIDHeaders, for the others after them. A request without
+	// a delivery id gets a hash of its source and body as its id, so a retry
+	// of the same body is stored once.
 	DeliveryIDField string `yaml:"delivery_id_field"`
 	// TypeHeader names a header holding a raw webhook's event type, such as
 	// X-GitHub-Event (the default of the github scheme). It is read before

@@ -10,10 +10,19 @@ import (
 // where it puts its delivery id and event type, and the handshake requests
 // it sends that are answered without publishing anything.
 type sender struct {
-	deliveryIDField string
-	typeHeader      string
-	typeField       string
-	handshake       func(header http.Header, body []byte) (handshake, bool)
+	// deliveryIDHeader and deliveryIDField are where the sender puts the id
+	// it gives each delivery and keeps across its retries. Read before any
+	// generic delivery id header, which a proxy or an attacker may add.
+	deliveryIDHeader string
+	deliveryIDField  string
+	typeHeader       string
+	typeField        string
+	handshake        func(header http.Header, body []byte) (handshake, bool)
+}
+
+// namesDeliveries reports whether the sender gives each delivery an id.
+func (s sender) namesDeliveries() bool {
+	return s.deliveryIDHeader != "" || s.deliveryIDField != ""
 }
 
 // handshake is the answer to a sender's handshake request.
@@ -28,13 +37,14 @@ func senderOf(scheme string) sender {
 	case "slack":
 		return sender{deliveryIDField: "event_id", typeField: "event.type", handshake: slackURLVerification}
 	case "github":
-		return sender{typeHeader: "X-GitHub-Event", handshake: githubPing}
+		return sender{deliveryIDHeader: "X-GitHub-Delivery", typeHeader: "X-GitHub-Event", handshake: githubPing}
 	case "hubspot-v3":
 		return sender{deliveryIDField: "eventId", typeField: "subscriptionType"}
 	case "stripe", "notion":
 		return sender{deliveryIDField: "id"}
 	case "standard-webhooks":
-		return sender{handshake: standardWebhooksTest}
+		// webhook-id is signed with the body.
+		return sender{deliveryIDHeader: "Webhook-Id", handshake: standardWebhooksTest}
 	}
 	return sender{}
 }

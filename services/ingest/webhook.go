@@ -108,20 +108,45 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, erro
 	return body, nil
 }
 
-// eventID is the CloudEvent id of a webhook: derived from the sender's
-// delivery id (a header, else the source's delivery_id_field in the body),
-// or else from a hash of the source and the body, so that a retried delivery
-// gets the same id and JetStream stores it once.
+// eventID is the CloudEvent id of a webhook, so that a retried delivery
+// gets the same id and JetStream stores it once. It is derived from the
+// first delivery id found: the one the scheme's sender gives each delivery
+// (see [sender]), then the source's delivery id headers, then its
+// delivery_id_field in the body; else from a hash of the source and body.
 func eventID(src *source, header http.Header, body []byte) string {
-	for _, name := range src.DeliveryIDHeaders {
-		if key := strings.TrimSpace(header.Get(name)); key != "" {
-			return DeliveryEventID(src.Name, key)
-		}
-	}
-	if key := payload.IDAt(body, src.DeliveryIDField); key != "" {
+	if key := src.deliveryID(header, body); key != "" {
 		return DeliveryEventID(src.Name, key)
 	}
 	return ContentEventID(src.Name, body)
+}
+
+// deliveryID returns the request's delivery id, or "" when it has none.
+func (s *source) deliveryID(header http.Header, body []byte) string {
+	if s.sender.namesDeliveries() {
+		if key := headerValue(header, s.sender.deliveryIDHeader); key != "" {
+			return key
+		}
+		if key := payload.IDAt(body, s.DeliveryIDField); key != "" {
+			return key
+		}
+	}
+	for _, name := range s.DeliveryIDHeaders {
+		if key := headerValue(header, name); key != "" {
+			return key
+		}
+	}
+	if s.sender.namesDeliveries() {
+		return "" // the field was read above
+	}
+	return payload.IDAt(body, s.DeliveryIDField)
+}
+
+// headerValue is the trimmed value of header name; "" for no name.
+func headerValue(header http.Header, name string) string {
+	if name == "" {
+		return ""
+	}
+	return strings.TrimSpace(header.Get(name))
 }
 
 // DeliveryEventID is the CloudEvent id ingest gives a webhook of source
