@@ -53,6 +53,9 @@ var requiredAttributes = []string{"id", "source", "specversion", "type"}
 // HTTP mode, or a batch, each published on the subject of its type as it
 // was received.
 func (h *handler) cloudEvent(w http.ResponseWriter, r *http.Request) (accepted, error) {
+	if err := h.events.authorize(r.Header); err != nil {
+		return accepted{}, err
+	}
 	body, err := readBody(w, r, h.maxEventBody)
 	if err != nil {
 		return accepted{}, err
@@ -175,8 +178,9 @@ func missingAttributes(names []string, prefix string) *apiError {
 }
 
 // publishCloudEvent validates ev and publishes it on the subject of its
-// type: the catalog's subject for com.gtmhub types, validated against their
-// contract; gtm.raw.events.{type} for the types of other producers.
+// type: the catalog's subject for com.gtmhub types that events.types lists,
+// unless it names a verified source, validated against their contract;
+// gtm.raw.events.{type} for the types of other producers.
 func (h *handler) publishCloudEvent(ctx context.Context, ev *event.Event) (accepted, error) {
 	if err := ev.Validate(); err != nil {
 		return accepted{}, badRequest("invalid CloudEvent", err)
@@ -193,6 +197,10 @@ func (h *handler) publishCloudEvent(ctx context.Context, ev *event.Event) (accep
 		}
 		return h.publish(ctx, subject, *ev)
 	}
+	data := dataFields(ev)
+	if err := h.events.allowEvent(entry, ev, data); err != nil {
+		return accepted{}, err
+	}
 	if ct := ev.DataContentType(); ct != "" && !isJSON(ct) {
 		return accepted{}, &apiError{Status: http.StatusUnsupportedMediaType,
 			Message: fmt.Sprintf("datacontenttype %q: event data must be JSON", ct)}
@@ -208,7 +216,7 @@ func (h *handler) publishCloudEvent(ctx context.Context, ev *event.Event) (accep
 	case err != nil:
 		return accepted{}, fmt.Errorf("validate %s: %w", ev.Type(), err)
 	}
-	subject, err := eventSubject(entry, ev)
+	subject, err := eventSubject(entry, ev, data)
 	if err != nil {
 		return accepted{}, &apiError{Status: http.StatusUnprocessableEntity, Message: "no subject for the event", Detail: err.Error()}
 	}
@@ -317,12 +325,17 @@ func isJSON(contentType string) bool {
 	return mt == event.ApplicationJSON || mt == "text/json" || strings.HasSuffix(mt, "+json")
 }
 
-// eventSubject fills the {token}s of the catalog entry's subject pattern
-// from the data's top-level fields of the same name. {source} may also come
-// from the gtmhubsource extension and defaults to "events".
-func eventSubject(entry contracts.Entry, ev *event.Event) (string, error) {
+// dataFields are the top-level fields of the event's JSON data; none when
+// it is not a JSON object.
+func dataFields(ev *event.Event) map[string]any {
 	var data map[string]any
-	_ = json.Unmarshal(ev.Data(), &data) // validated above; a non-object has no fields
+	_ = json.Unmarshal(ev.Data(), &data)
+	return data
+}
+
+// eventSubject fills the {token}s of the catalog entry's subject pattern
+// from the data's top-level fields of the same name; see [subjectToken].
+func eventSubject(entry contracts.Entry, ev *event.Event, data map[string]any) (string, error) {
 	parts := strings.Split(entry.Subject, ".")
 	for i, p := range parts {
 		name, ok := strings.CutPrefix(p, "{")
@@ -330,17 +343,25 @@ func eventSubject(entry contracts.Entry, ev *event.Event) (string, error) {
 			continue
 		}
 		name = strings.TrimSuffix(name, "}")
-		v, _ := data[name].(string)
-		if v == "" && name == "source" {
-			v, _ = ev.Extensions()[SourceExtension].(string)
-			if v == "" {
-				v = DefaultEventsSource
-			}
-		}
+		v := subjectToken(name, ev, data)
 		if !events.ValidToken(v) {
 			return "", fmt.Errorf("the subject %s needs data field %q to be a subject token of [a-z0-9_-], got %q", entry.Subject, name, v)
 		}
 		parts[i] = v
 	}
 	return strings.Join(parts, "."), nil
+}
+
+// subjectToken is the value of the subject token name: the data field of
+// that name. {source} may also come from the gtmhubsource extension and
+// defaults to "events".
+func subjectToken(name string, ev *event.Event, data map[string]any) string {
+	v, _ := data[name].(string)
+	if v == "" && name == "source" {
+		v, _ = ev.Extensions()[SourceExtension].(string)
+		if v == "" {
+			v = DefaultEventsSource
+		}
+	}
+	return v
 }

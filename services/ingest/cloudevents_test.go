@@ -53,8 +53,8 @@ func TestCloudEvents(t *testing.T) {
 			name: "structured mode webhook.received fills both tokens",
 			req: request{path: "/events", contentType: "application/cloudevents+json; charset=utf-8",
 				body: `{"specversion":"1.0","id":"ev-4","source":"/relay","type":"com.gtmhub.webhook.received",` +
-					`"data":{"source":"github","type":"star","body":{"action":"created"}}}`},
-			wantStatus: http.StatusAccepted, wantStream: "RAW", wantSubject: "gtm.raw.github.star", wantID: "ev-4",
+					`"data":{"source":"gitlab","type":"star","body":{"action":"created"}}}`},
+			wantStatus: http.StatusAccepted, wantStream: "RAW", wantSubject: "gtm.raw.gitlab.star", wantID: "ev-4",
 		},
 		{
 			name: "invalid data",

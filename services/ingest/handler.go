@@ -48,6 +48,8 @@ type handler struct {
 	inflight       chan struct{}
 	publishTimeout time.Duration
 	maxEventBody   int64
+	// events decides who may post to POST /events, and what.
+	events *eventsAccess
 	// connected reports whether the NATS connection is up; a publish is
 	// not attempted while it is down.
 	connected func() bool
@@ -81,11 +83,16 @@ func WithRegistry(reg prometheus.Registerer) HandlerOption {
 
 // NewHandler returns ingest's HTTP API publishing through pub:
 // POST /webhooks/{source} and POST /events. It fails with every problem of
-// cfg, like [Config.Validate]. A nil log discards.
+// cfg, like [Config.Validate]. A nil log discards. cfg.HTTPAddr says whether
+// POST /events without a token is open (a loopback address) or closed, which
+// is logged as a warning.
 func NewHandler(cfg Config, pub Publisher, log *slog.Logger, opts ...HandlerOption) (http.Handler, error) {
 	h, err := newHandler(cfg, pub, log, opts...)
 	if err != nil {
 		return nil, err
+	}
+	if h.events.closed != "" {
+		h.log.Warn(h.events.closed, "addr", cfg.HTTPAddr)
 	}
 	mux := http.NewServeMux()
 	mux.Handle("POST /webhooks/{source}", h.endpoint(h.webhook))
@@ -107,7 +114,7 @@ func newHandler(cfg Config, pub Publisher, log *slog.Logger, opts ...HandlerOpti
 	for _, opt := range opts {
 		opt(&o)
 	}
-	sources, problems := cfg.build(os.LookupEnv)
+	sources, access, problems := cfg.build(os.LookupEnv)
 	if err := problems.Err(); err != nil {
 		return nil, fmt.Errorf("ingest: %w", err)
 	}
@@ -118,6 +125,7 @@ func newHandler(cfg Config, pub Publisher, log *slog.Logger, opts ...HandlerOpti
 		inflight:       make(chan struct{}, cfg.MaxInFlight),
 		publishTimeout: cfg.PublishTimeout,
 		maxEventBody:   cfg.MaxEventBody,
+		events:         access,
 		connected:      func() bool { return true },
 		quarantineDropped: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "gtmhub", Subsystem: "ingest", Name: "quarantine_dropped_total",
@@ -226,6 +234,7 @@ type apiError struct {
 	Details      []Detail
 	RetryAfter   time.Duration
 	Allow        string // for 405
+	Authenticate string // WWW-Authenticate, for 401
 	QuarantineID string // the quarantined request's message id, for the log
 	// QuarantineDropped says the request was not quarantined: over the
 	// source's quarantine rate limit.
@@ -345,6 +354,9 @@ func writeError(w http.ResponseWriter, e *apiError) {
 	}
 	if e.Allow != "" {
 		w.Header().Set("Allow", e.Allow)
+	}
+	if e.Authenticate != "" {
+		w.Header().Set("WWW-Authenticate", e.Authenticate)
 	}
 	msg := e.Message
 	if e.Detail != "" {

@@ -13,10 +13,22 @@
 // validates it against the com.gtmhub.lead.captured contract (422 with a JSON
 // pointer per problem when it does not hold) and publishes it on
 // gtm.leads.captured.{source}; a raw source publishes com.gtmhub.webhook.received
-// on gtm.raw.{source}.{type}. POST /events takes CloudEvents in binary or
-// structured HTTP mode for any type of the contracts catalog; binary-mode
-// ce- header values are percent-decoded once, as the HTTP binding says, so
-// an event sent in either mode is stored with the same attributes.
+// on gtm.raw.{source}.{type}.
+//
+// POST /events takes CloudEvents in binary, structured or batch HTTP mode;
+// binary-mode ce- header values are percent-decoded once, as the HTTP binding
+// says, so an event sent in either mode is stored with the same attributes.
+// It is for trusted producers and bypasses verification, so it is guarded
+// (see [EventsConfig]): with events.tokens set, a request needs
+// "Authorization: Bearer <token>" (401 and WWW-Authenticate: Bearer
+// without); with none, it is open only while ingest listens on a loopback
+// address, and answered 403 otherwise. Of the contracts catalog it takes the
+// types events.types lists, by default com.gtmhub.lead.captured and
+// com.gtmhub.webhook.received (403 for the others); types of other
+// producers are stored as raw events on gtm.raw.events.{type}. An event
+// whose source names a configured source that verifies its requests is
+// answered 403: such events come through /webhooks/{source}. Each event of
+// a batch is judged alone.
 //
 // A request is answered 202 only once JetStream has acknowledged the event,
 // so a 202 means the event is stored; while NATS is unreachable requests are
@@ -92,6 +104,7 @@ func DefaultDeliveryIDHeaders() []string {
 // Config is ingest's part of gtmhub.yaml.
 type Config struct {
 	// HTTPAddr is the address webhooks and CloudEvents are received on.
+	// On any but a loopback address, POST /events needs Events.Tokens.
 	HTTPAddr string `yaml:"http_addr"`
 	// Sources are the webhook senders, each served at POST /webhooks/{name}.
 	Sources []Source `yaml:"sources"`
@@ -105,6 +118,9 @@ type Config struct {
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
 	// MaxEventBody is the body limit of POST /events, in bytes.
 	MaxEventBody int64 `yaml:"max_event_body"`
+	// Events says who may post to POST /events (bearer tokens, required
+	// unless HTTPAddr is a loopback address) and which catalog types.
+	Events EventsConfig `yaml:"events"`
 	// NATSURL is set from --nats-url, not from the file.
 	NATSURL string `yaml:"-"`
 }
@@ -259,12 +275,13 @@ func DefaultConfig() Config {
 // Validate reports every problem with the configuration at once. Secrets
 // named by secret_env are read from the environment.
 func (c Config) Validate() error {
-	_, problems := c.build(os.LookupEnv)
+	_, _, problems := c.build(os.LookupEnv)
 	return problems.Err()
 }
 
-// build checks the configuration and prepares every source.
-func (c Config) build(lookupEnv func(string) (string, bool)) ([]*source, service.Problems) {
+// build checks the configuration and prepares every source and the access
+// rules of POST /events.
+func (c Config) build(lookupEnv func(string) (string, bool)) ([]*source, *eventsAccess, service.Problems) {
 	var p service.Problems
 	if c.HTTPAddr == "" {
 		p.Addf("http_addr is required")
@@ -308,7 +325,11 @@ func (c Config) build(lookupEnv func(string) (string, bool)) ([]*source, service
 			sources = append(sources, src)
 		}
 	}
-	return sources, p
+	access, errs := newEventsAccess(c.Events, c.HTTPAddr, c.Sources, lookupEnv)
+	for _, err := range errs {
+		p.Addf("%v", err)
+	}
+	return sources, access, p
 }
 
 // sourceNames lists the names of the sources, for logs.

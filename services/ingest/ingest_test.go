@@ -126,7 +126,7 @@ sources:
 	if got := cfg.sourceNames(); got != "stripe,typeform" {
 		t.Fatalf("sources = %s, want the file's only", got)
 	}
-	srcs, problems := cfg.build(os.LookupEnv)
+	srcs, _, problems := cfg.build(os.LookupEnv)
 	if err := problems.Err(); err != nil {
 		t.Fatal(err)
 	}
@@ -189,7 +189,7 @@ sources:
 	if err := service.LoadFile(path, &cfg); err != nil {
 		t.Fatal(err)
 	}
-	srcs, problems := cfg.build(os.LookupEnv)
+	srcs, _, problems := cfg.build(os.LookupEnv)
 	if err := problems.Err(); err != nil {
 		t.Fatal(err)
 	}

@@ -22,8 +22,15 @@ import (
 // check "ingest-streams" (LEADS, RAW and QUARANTINE exist), and traces every
 // request with deps.TracerProvider. On cancellation it stops accepting
 // connections and waits, up to cfg.ShutdownTimeout, for the requests in
-// flight, each of which waits for its PubAck, before it returns.
+// flight, each of which waits for its PubAck, before it returns. Whether
+// POST /events is open without a token is judged by the address ln is
+// bound to, which replaces cfg.HTTPAddr.
 func Serve(ctx context.Context, ln net.Listener, cfg Config, deps service.Deps) error {
+	if a, ok := ln.Addr().(*net.TCPAddr); ok {
+		// Whether POST /events is open without a token depends on where
+		// requests can come from: ln's own address, not the configured one.
+		cfg.HTTPAddr = a.String()
+	}
 	if err := cfg.Validate(); err != nil {
 		_ = ln.Close()
 		return fmt.Errorf("ingest: %w", err)
