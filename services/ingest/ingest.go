@@ -198,7 +198,9 @@ type Source struct {
 	TypeHeader string `yaml:"type_header"`
 	// TypeField is the dotted path of a raw webhook's event type in a JSON
 	// body, such as event.type (the default of the slack scheme); default
-	// "type". A webhook whose type cannot be read has type "event".
+	// "type". For a JSON array body (HubSpot's batches) it is the type all
+	// elements share. A webhook whose type cannot be read, or a batch of
+	// events of different types, has type "event".
 	TypeField string `yaml:"type_field"`
 	// RateLimit is the requests per second accepted from this source; 0
 	// means unlimited. Beyond it requests are answered 429.

@@ -123,6 +123,19 @@ func TestWebhook(t *testing.T) {
 			wantStatus: http.StatusAccepted, wantStream: "RAW", wantSubject: "gtm.raw.hubspot.contact_creation",
 		},
 		{
+			name: "raw source: HubSpot's array of events takes the type its events share",
+			req: request{path: "/webhooks/hubspot", contentType: "application/json",
+				body: `[{"eventId":1,"subscriptionType":"contact.creation","objectId":123},` +
+					`{"eventId":2,"subscriptionType":"contact.creation","objectId":124}]`},
+			wantStatus: http.StatusAccepted, wantStream: "RAW", wantSubject: "gtm.raw.hubspot.contact_creation",
+		},
+		{
+			name: "raw source: an array of events of different types is of type event",
+			req: request{path: "/webhooks/hubspot", contentType: "application/json",
+				body: `[{"eventId":3,"subscriptionType":"contact.creation"},{"eventId":4,"subscriptionType":"deal.creation"}]`},
+			wantStatus: http.StatusAccepted, wantStream: "RAW", wantSubject: "gtm.raw.hubspot.event",
+		},
+		{
 			name:       "raw source: a body that is not JSON is kept as base64, type defaults to event",
 			req:        request{path: "/webhooks/hubspot", contentType: "application/x-www-form-urlencoded", body: "ping\x00\xff"},
 			wantStatus: http.StatusAccepted, wantStream: "RAW", wantSubject: "gtm.raw.hubspot.event",

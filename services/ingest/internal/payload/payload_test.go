@@ -181,15 +181,30 @@ func TestNewLeadMapperReportsEveryBadTarget(t *testing.T) {
 }
 
 func TestStringAt(t *testing.T) {
-	body := []byte(`{"type":"deal.created","event":{"type":"message","n":1}}`)
-	tests := map[string]string{"type": "deal.created", "event.type": "message", "event.n": "", "missing": "", "event.type.x": ""}
-	for path, want := range tests {
-		if got := StringAt(body, path); got != want {
-			t.Errorf("StringAt(%q) = %q, want %q", path, got, want)
-		}
+	tests := []struct {
+		name, body, path, want string
+	}{
+		{"top-level field", `{"type":"deal.created"}`, "type", "deal.created"},
+		{"nested field", `{"event":{"type":"message","n":1}}`, "event.type", "message"},
+		{"a number is not a string", `{"event":{"type":"message","n":1}}`, "event.n", ""},
+		{"missing field", `{"type":"deal.created"}`, "missing", ""},
+		{"path beyond a string", `{"event":{"type":"message"}}`, "event.type.x", ""},
+		{"not JSON", `not json`, "type", ""},
+		{"empty path", `{"type":"x"}`, "", ""},
+		{"array whose elements share the value", `[{"subscriptionType":"contact.creation","objectId":1},{"subscriptionType":"contact.creation","objectId":2}]`,
+			"subscriptionType", "contact.creation"},
+		{"array of one", `[{"subscriptionType":"deal.propertyChange"}]`, "subscriptionType", "deal.propertyChange"},
+		{"array whose elements differ", `[{"subscriptionType":"contact.creation"},{"subscriptionType":"contact.deletion"}]`, "subscriptionType", ""},
+		{"array with an element lacking it", `[{"subscriptionType":"contact.creation"},{"objectId":2}]`, "subscriptionType", ""},
+		{"empty array", `[]`, "subscriptionType", ""},
+		{"array of strings", `["contact.creation"]`, "subscriptionType", ""},
 	}
-	if got := StringAt([]byte("not json"), "type"); got != "" {
-		t.Errorf("StringAt(not json) = %q", got)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := StringAt([]byte(tt.body), tt.path); got != tt.want {
+				t.Errorf("StringAt(%s, %q) = %q, want %q", tt.body, tt.path, got, tt.want)
+			}
+		})
 	}
 }
 

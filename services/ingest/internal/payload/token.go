@@ -7,13 +7,32 @@ import (
 )
 
 // StringAt returns the string at a dotted path such as "event.type" in a
-// JSON object body, or "" when the body is not an object or the path does
-// not lead to a string.
+// JSON object body, or "" when the path does not lead to a string. For a
+// JSON array body (HubSpot sends a batch of events) it returns the string
+// its elements share: "" when the array is empty, when an element has none,
+// or when they differ, since no one value then describes the batch.
 func StringAt(body []byte, path string) string {
 	var v any
 	if path == "" || json.Unmarshal(body, &v) != nil {
 		return ""
 	}
+	list, ok := v.([]any)
+	if !ok {
+		return stringAt(v, path)
+	}
+	shared := ""
+	for i, elem := range list {
+		s := stringAt(elem, path)
+		if s == "" || (i > 0 && s != shared) {
+			return ""
+		}
+		shared = s
+	}
+	return shared
+}
+
+// stringAt returns the string at path in a decoded JSON value.
+func stringAt(v any, path string) string {
 	for _, key := range strings.Split(path, ".") {
 		obj, ok := v.(map[string]any)
 		if !ok {
