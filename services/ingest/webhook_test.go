@@ -150,6 +150,28 @@ func TestWebhook(t *testing.T) {
 			},
 		},
 		{
+			name: "created_at as a date, from a form",
+			req: request{path: "/webhooks/form", contentType: "application/x-www-form-urlencoded",
+				body: "email=ada%40example.com&created_at=2026-02-26"},
+			wantStatus: http.StatusAccepted, wantStream: "LEADS", wantSubject: "gtm.leads.captured.form",
+			check: func(t *testing.T, ev event.Event) {
+				if lead := leadOf(t, ev); lead.CreatedAt == nil || !lead.CreatedAt.Equal(time.Date(2026, 2, 26, 0, 0, 0, 0, time.UTC)) {
+					t.Errorf("created_at = %v, want 2026-02-26T00:00:00Z", lead.CreatedAt)
+				}
+			},
+		},
+		{
+			name: "created_at as Unix milliseconds",
+			req: request{path: "/webhooks/form", contentType: "application/json",
+				body: `{"email":"ada@example.com","created_at":1700000000000}`},
+			wantStatus: http.StatusAccepted, wantStream: "LEADS", wantSubject: "gtm.leads.captured.form",
+			check: func(t *testing.T, ev event.Event) {
+				if lead := leadOf(t, ev); lead.CreatedAt == nil || !lead.CreatedAt.Equal(time.UnixMilli(1700000000000)) {
+					t.Errorf("created_at = %v, want 2023-11-14T22:13:20Z", lead.CreatedAt)
+				}
+			},
+		},
+		{
 			name:       "missing email",
 			req:        request{path: "/webhooks/form", contentType: "application/json", body: `{"first_name":"Ada"}`},
 			wantStatus: http.StatusUnprocessableEntity, wantError: "contract", wantFields: []string{"/email"},

@@ -223,14 +223,25 @@ func setScore(dst **float64, v any) (bool, error) {
 // write.
 const maxUnix = 253402300799
 
-// setTime parses an RFC 3339 date-time, or Unix seconds given as a number.
+// minEpochMillis is the smallest number read as Unix milliseconds: 1e11,
+// which as seconds would be year 5138 and as milliseconds is March 1973.
+// A number below it is Unix seconds, one from it on Unix milliseconds, so
+// that both of the epochs senders write are read as the time they mean.
+const minEpochMillis = 100_000_000_000
+
+// timeHint names the forms created_at accepts, for messages.
+const timeHint = "an RFC 3339 date-time such as 2025-11-20T09:14:03Z, a date such as 2025-11-20, " +
+	"or Unix seconds or milliseconds as a number"
+
+// setTime parses an RFC 3339 date-time, a date (YYYY-MM-DD, midnight UTC),
+// or a Unix epoch given as a JSON number: seconds below [minEpochMillis],
+// milliseconds from it on.
 func setTime(dst **time.Time, v any) (bool, error) {
 	if n, ok := v.(json.Number); ok {
-		sec, err := n.Int64()
-		if err != nil || sec < 0 || sec > maxUnix {
-			return false, fmt.Errorf("must be an RFC 3339 date-time or Unix seconds, not %s", truncate(n.String(), 32))
+		t, err := epoch(n)
+		if err != nil {
+			return false, err
 		}
-		t := time.Unix(sec, 0).UTC()
 		*dst = &t
 		return true, nil
 	}
@@ -240,10 +251,26 @@ func setTime(dst **time.Time, v any) (bool, error) {
 	}
 	t, err := time.Parse(time.RFC3339Nano, s)
 	if err != nil {
-		return false, fmt.Errorf("must be an RFC 3339 date-time such as 2025-11-20T09:14:03Z, not %q", truncate(s, 40))
+		t, err = time.Parse(time.DateOnly, s)
+	}
+	if err != nil {
+		return false, fmt.Errorf("must be %s, not %q", timeHint, truncate(s, 40))
 	}
 	*dst = &t
 	return true, nil
+}
+
+// epoch reads a Unix time in seconds or, from [minEpochMillis] on, in
+// milliseconds; the time must be from 1970 to year 9999.
+func epoch(n json.Number) (time.Time, error) {
+	v, err := n.Int64()
+	switch {
+	case err != nil || v < 0 || v > maxUnix*1000+999:
+		return time.Time{}, fmt.Errorf("must be %s, not %s", timeHint, truncate(n.String(), 32))
+	case v >= minEpochMillis:
+		return time.UnixMilli(v).UTC(), nil
+	}
+	return time.Unix(v, 0).UTC(), nil
 }
 
 func truncate(s string, n int) string {

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gtmhub/gtmhub/contracts"
 )
@@ -289,4 +290,54 @@ func FuzzIDAt(f *testing.F) {
 			t.Fatalf("IDAt(%q, \"\") = %q", body, id)
 		}
 	})
+}
+
+func TestSetTime(t *testing.T) {
+	tests := []struct {
+		name    string
+		value   any
+		want    string // RFC 3339; "" for an error
+		wantErr string
+	}{
+		{name: "RFC 3339 with an offset", value: "2025-11-20T09:14:03+01:00", want: "2025-11-20T09:14:03+01:00"},
+		{name: "RFC 3339 with fractions", value: "2025-11-20T09:14:03.250Z", want: "2025-11-20T09:14:03.25Z"},
+		{name: "date only is midnight UTC", value: "2026-02-26", want: "2026-02-26T00:00:00Z"},
+		{name: "date only, trimmed", value: " 2026-02-26 ", want: "2026-02-26T00:00:00Z"},
+		{name: "date from a repeated form field", value: []string{"", "2026-02-26"}, want: "2026-02-26T00:00:00Z"},
+		{name: "Unix seconds", value: json.Number("1763630043"), want: "2025-11-20T09:14:03Z"},
+		{name: "Unix milliseconds", value: json.Number("1700000000000"), want: "2023-11-14T22:13:20Z"},
+		{name: "Unix milliseconds keep their fraction", value: json.Number("1700000000123"), want: "2023-11-14T22:13:20.123Z"},
+		{name: "last number read as seconds", value: json.Number("99999999999"), want: "5138-11-16T09:46:39Z"},
+		{name: "first number read as milliseconds", value: json.Number("100000000000"), want: "1973-03-03T09:46:40Z"},
+		{name: "zero", value: json.Number("0"), want: "1970-01-01T00:00:00Z"},
+		{name: "last millisecond of year 9999", value: json.Number("253402300799999"), want: "9999-12-31T23:59:59.999Z"},
+		{name: "beyond year 9999 in milliseconds", value: json.Number("253402300800000"), wantErr: "milliseconds"},
+		{name: "negative", value: json.Number("-1"), wantErr: "Unix seconds"},
+		{name: "fractional seconds", value: json.Number("1700000000.5"), wantErr: "Unix seconds"},
+		{name: "invalid date", value: "2026-02-30", wantErr: "2025-11-20"},
+		{name: "date with a slash", value: "2026/02/26", wantErr: "a date such as"},
+		{name: "words", value: "yesterday", wantErr: "RFC 3339"},
+		{name: "an object", value: map[string]any{}, wantErr: "string"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var got *time.Time
+			ok, err := setTime(&got, tt.value)
+			if tt.wantErr != "" {
+				if err == nil || ok || got != nil {
+					t.Fatalf("setTime(%v) = %v, %v, %v; want an error", tt.value, got, ok, err)
+				}
+				if !strings.Contains(err.Error(), tt.wantErr) {
+					t.Errorf("error %q does not mention %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil || !ok || got == nil {
+				t.Fatalf("setTime(%v) = %v, %v, %v", tt.value, got, ok, err)
+			}
+			if s := got.Format(time.RFC3339Nano); s != tt.want {
+				t.Errorf("setTime(%v) = %s, want %s", tt.value, s, tt.want)
+			}
+		})
+	}
 }
