@@ -165,9 +165,19 @@ type Source struct {
 	// Kind is lead (default) or raw.
 	Kind Kind `yaml:"kind"`
 	// Mapping maps the sender's field names to standard lead fields
-	// (email, first_name, ...). Fields named like a standard field need no
-	// mapping; fields neither mapped nor standard go to attributes.
+	// (email, first_name, ...). A name the body has no field of is read as
+	// a dotted path into nested objects, such as row_data.email. Several
+	// fields may map to one lead field; the first in the order of their
+	// names that holds a value fills it. Fields named like a standard field
+	// need no mapping; fields neither mapped nor standard go to attributes,
+	// an object whose field was mapped by its path without that field.
 	Mapping map[string]string `yaml:"mapping"`
+	// FieldsAt is the dotted path of a JSON object holding the lead's
+	// fields, such as row_data in a Clay row event; kind lead only. When a
+	// body has an object there, its fields are mapped as a body's would be,
+	// the mapping's names are read within it, and the body's other fields
+	// go to attributes; a body without it is read as a whole.
+	FieldsAt string `yaml:"fields_at"`
 	// MaxBody is the body limit in bytes; default 1 MiB.
 	MaxBody int64 `yaml:"max_body"`
 	// DeliveryIDHeaders are the headers read for the sender's delivery id,
@@ -245,7 +255,10 @@ func (s Secret) MarshalJSON() ([]byte, error) { return json.Marshal(s.String()) 
 
 // DefaultConfig returns a configuration that runs with no file: a form
 // source without a signature and a Clay source with a shared secret read
-// from CLAY_WEBHOOK_SECRET (disabled until it is set).
+// from CLAY_WEBHOOK_SECRET (disabled until it is set). The Clay source takes
+// a table's columns as the body's fields, or a row event such as
+// {"event":"row_updated","row_data":{"email":...,"company_name":...}},
+// whose row_data holds them.
 func DefaultConfig() Config {
 	return Config{
 		HTTPAddr: DefaultHTTPAddr,
@@ -258,11 +271,13 @@ func DefaultConfig() Config {
 				Secrets:  []Secret{{Env: "CLAY_WEBHOOK_SECRET"}},
 				Optional: true,
 				Kind:     KindLead,
+				FieldsAt: "row_data",
 				Mapping: map[string]string{
 					"Work Email":   "email",
 					"First Name":   "first_name",
 					"Last Name":    "last_name",
 					"Company Name": "company",
+					"company_name": "company",
 					"Job Title":    "title",
 				},
 			},

@@ -44,7 +44,8 @@ func TestValidateListsEveryProblem(t *testing.T) {
 			{Name: "both", Scheme: "shared-secret", Secrets: []Secret{{Value: "a", Env: "B"}}},
 			{Name: "form", Scheme: "none", Mapping: map[string]string{"E-mail": "emial"}, Kind: "lead"},
 			{Name: "weird", Scheme: "none", Kind: "pdf", MaxBody: -1, RateLimit: -1},
-			{Name: "raw", Scheme: "none", Kind: KindRaw, Mapping: map[string]string{"a": "email"}},
+			{Name: "raw", Scheme: "none", Kind: KindRaw, Mapping: map[string]string{"a": "email"}, FieldsAt: "data"},
+			{Name: "nested", Scheme: "none", FieldsAt: "row_data..x"},
 			{Name: "noscheme"},
 			{Name: "signed-form", Scheme: "none", Secrets: []Secret{{Value: "s"}}},
 		},
@@ -67,6 +68,8 @@ func TestValidateListsEveryProblem(t *testing.T) {
 		"max_body -1",
 		"rate_limit -1",
 		`source "raw": mapping applies to kind lead only`,
+		`source "raw": fields_at applies to kind lead only`,
+		`source "nested": fields_at "row_data..x": empty path element`,
 		`source "noscheme": scheme is required`,
 		`source "signed-form": scheme none: takes no secrets`,
 	} {

@@ -62,8 +62,8 @@ func mergeFields(mapped, schema []contracts.FieldError, m *payload.LeadMapper) [
 			continue
 		}
 		field, _, _ := strings.Cut(strings.TrimPrefix(f.Pointer, "/"), "/")
-		if from, ok := m.SourceField(field); ok {
-			f.Message += fmt.Sprintf(" (from field %q)", from)
+		if from := m.From(field); from != "" {
+			f.Message += " (from " + from + ")"
 		}
 		out = append(out, f)
 	}

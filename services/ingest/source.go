@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"net/http"
+	"slices"
 	"strings"
 
 	"golang.org/x/time/rate"
@@ -80,6 +81,9 @@ func newSource(s Source, schemes *signature.Registry, lookupEnv func(string) (st
 	default:
 		errs = append(errs, fmt.Errorf("kind %q must be %s or %s", s.Kind, KindLead, KindRaw))
 	}
+	if s.FieldsAt != "" && slices.Contains(strings.Split(s.FieldsAt, "."), "") {
+		errs = append(errs, fmt.Errorf("fields_at %q: empty path element", s.FieldsAt))
+	}
 	if s.MaxBody < 0 {
 		errs = append(errs, fmt.Errorf("max_body %d must be positive", s.MaxBody))
 	}
@@ -102,13 +106,18 @@ func newSource(s Source, schemes *signature.Registry, lookupEnv func(string) (st
 	}
 
 	if s.Kind == KindLead {
-		m, err := payload.NewLeadMapper(s.Mapping)
+		m, err := payload.NewLeadMapper(s.Mapping, payload.FieldsAt(s.FieldsAt))
 		if err != nil {
 			errs = append(errs, err)
 		}
 		src.mapper = m
-	} else if len(s.Mapping) > 0 {
-		errs = append(errs, fmt.Errorf("mapping applies to kind %s only", KindLead))
+	} else {
+		if len(s.Mapping) > 0 {
+			errs = append(errs, fmt.Errorf("mapping applies to kind %s only", KindLead))
+		}
+		if s.FieldsAt != "" {
+			errs = append(errs, fmt.Errorf("fields_at applies to kind %s only", KindLead))
+		}
 	}
 	if s.RateLimit > 0 {
 		burst := s.Burst

@@ -198,6 +198,24 @@ func TestWebhook(t *testing.T) {
 			wantInMsg: `from field "Work Email"`,
 		},
 		{
+			name: "clay row event as the seed sends it",
+			req: request{path: "/webhooks/clay", contentType: "application/json",
+				header: map[string]string{"X-Webhook-Secret": "new-secret"},
+				body: `{"event":"row_updated","table_id":"t_abc","row_data":{"email":"ada@example.com",` +
+					`"company_name":"Example Inc","enrichment_data":{"employees":40}}}`},
+			wantStatus: http.StatusAccepted, wantStream: "LEADS", wantSubject: "gtm.leads.captured.clay",
+			check: func(t *testing.T, ev event.Event) {
+				lead := leadOf(t, ev)
+				if lead.Email != "ada@example.com" || lead.Company != "Example Inc" {
+					t.Errorf("lead = %+v", lead)
+				}
+				if lead.Attributes["event"] != "row_updated" || lead.Attributes["table_id"] != "t_abc" ||
+					lead.Attributes["enrichment_data"] == nil {
+					t.Errorf("attributes = %v", lead.Attributes)
+				}
+			},
+		},
+		{
 			name:       "body too big",
 			req:        request{path: "/webhooks/tiny", contentType: "application/json", body: `{"email":"` + strings.Repeat("a", 80) + `@example.com"}`},
 			wantStatus: http.StatusRequestEntityTooLarge, wantError: "64 bytes",

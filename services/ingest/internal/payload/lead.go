@@ -35,16 +35,38 @@ func IsLeadField(name string) bool {
 
 // LeadMapper turns one source's fields into a captured lead.
 type LeadMapper struct {
-	mapping map[string]string // source field → lead field
-	from    map[string]string // lead field → source field, for messages
+	mapping  map[string]string   // source field → lead field
+	from     map[string][]string // lead field → source fields, sorted, for messages
+	fieldsAt []string            // the path of the object holding the fields
+}
+
+// MapperOption adjusts [NewLeadMapper].
+type MapperOption func(*LeadMapper)
+
+// FieldsAt makes the mapper read the fields from the JSON object at a
+// dotted path, such as Clay's row_data, when the body has one there. The
+// body's other fields then go to attributes, unless the object has a field
+// of the same name; a body without the object is read as a whole.
+func FieldsAt(path string) MapperOption {
+	return func(m *LeadMapper) {
+		if path != "" {
+			m.fieldsAt = strings.Split(path, ".")
+		}
+	}
 }
 
 // NewLeadMapper returns a mapper for mapping, source field to standard lead
-// field. Fields the mapping does not name keep their name: a field called
-// email is the lead's email. Every target that is not a standard field is
-// reported.
-func NewLeadMapper(mapping map[string]string) (*LeadMapper, error) {
-	m := &LeadMapper{mapping: maps.Clone(mapping), from: make(map[string]string, len(mapping))}
+// field. A source field is a field's name or, when the body has no field of
+// that name, a dotted path into nested objects, such as row_data.email.
+// Several source fields may map to one lead field (a column renamed over
+// time, two shapes of the same sender). Fields the mapping does not name
+// keep their name: a field called email is the lead's email. Every target
+// that is not a standard field is reported.
+func NewLeadMapper(mapping map[string]string, opts ...MapperOption) (*LeadMapper, error) {
+	m := &LeadMapper{mapping: maps.Clone(mapping), from: make(map[string][]string, len(mapping))}
+	for _, opt := range opts {
+		opt(m)
+	}
 	var errs []error
 	for _, src := range slices.Sorted(maps.Keys(mapping)) {
 		dst := mapping[src]
@@ -54,54 +76,146 @@ func NewLeadMapper(mapping map[string]string) (*LeadMapper, error) {
 		case !IsLeadField(dst):
 			errs = append(errs, fmt.Errorf("mapping %q: unknown lead field %q (known: %s)", src, dst, strings.Join(LeadFields(), ", ")))
 		default:
-			if prev, dup := m.from[dst]; dup {
-				errs = append(errs, fmt.Errorf("mapping %q: lead field %q is already mapped from %q", src, dst, prev))
-			}
-			m.from[dst] = src
+			m.from[dst] = append(m.from[dst], src)
 		}
 	}
 	return m, errors.Join(errs...)
 }
 
-// SourceField returns the source field mapped to the lead field named by
-// a pointer's first token, if any.
-func (m *LeadMapper) SourceField(leadField string) (string, bool) {
-	src, ok := m.from[leadField]
-	return src, ok
+// From names the source fields mapped to a lead field, for messages, such
+// as `field "Work Email"`; "" when the mapping names none.
+func (m *LeadMapper) From(leadField string) string {
+	srcs := m.from[leadField]
+	if len(srcs) == 0 {
+		return ""
+	}
+	quoted := make([]string, len(srcs))
+	for i, s := range srcs {
+		quoted[i] = strconv.Quote(s)
+	}
+	if len(quoted) == 1 {
+		return "field " + quoted[0]
+	}
+	return "fields " + strings.Join(quoted, " or ")
 }
 
 // Map builds the lead in f for the named source. Mapped and same-named
 // fields fill the standard fields, trimmed; scores become numbers and
-// created_at a time. Every other field goes to attributes verbatim, and so
-// does a value that loses to another for the same lead field (an explicit
-// mapping beats a same-named field). Values that cannot be converted are
-// reported with the JSON pointer of their lead field; the lead is not
-// otherwise validated.
+// created_at a time. Every other field goes to attributes verbatim (an
+// object one of whose fields was mapped by its path without that field),
+// and so does a value that loses to another for the same lead field (an
+// explicit mapping beats a same-named field; of several mapped fields, the
+// first in the order of their names that holds a value wins). Values that
+// cannot be converted are reported with the JSON pointer of their lead
+// field; the lead is not otherwise validated.
 func (m *LeadMapper) Map(f Fields, source string) (contracts.LeadCaptured, []contracts.FieldError) {
 	b := leadBuilder{lead: contracts.LeadCaptured{Lead: contracts.Lead{Source: source}}, set: map[string]bool{}}
-	keys := slices.AppendSeq(make([]string, 0, len(f)), maps.Keys(f))
-	slices.Sort(keys)
-	for _, k := range keys {
-		if dst, ok := m.mapping[k]; ok {
-			b.assign(dst, k, f[k])
-		}
-	}
-	for _, k := range keys {
-		if _, mapped := m.mapping[k]; mapped {
+	fields, rest := m.split(f)
+	consumed := map[string][][]string{} // top-level field → mapped paths within it; nil path: all of it
+	for _, k := range slices.Sorted(maps.Keys(m.mapping)) {
+		v, path, ok := lookup(fields, k)
+		if !ok {
 			continue
 		}
-		if IsLeadField(k) {
-			b.assign(k, k, f[k])
-		} else {
-			b.attribute(k, f[k])
+		consumed[path[0]] = append(consumed[path[0]], path[1:])
+		b.assign(m.mapping[k], k, v)
+	}
+	for _, k := range slices.Sorted(maps.Keys(fields)) {
+		v, keep := without(fields[k], consumed[k])
+		switch {
+		case !keep:
+		case len(consumed[k]) == 0 && IsLeadField(k):
+			b.assign(k, k, v)
+		default:
+			b.attribute(k, v)
+		}
+	}
+	for _, k := range slices.Sorted(maps.Keys(rest)) {
+		if _, taken := b.lead.Attributes[k]; !taken {
+			b.attribute(k, rest[k])
 		}
 	}
 	for i, fe := range b.errs {
-		if src, ok := m.from[strings.TrimPrefix(fe.Pointer, "/")]; ok {
-			b.errs[i].Message += fmt.Sprintf(" (from field %q)", src)
+		if from := m.From(strings.TrimPrefix(fe.Pointer, "/")); from != "" {
+			b.errs[i].Message += " (from " + from + ")"
 		}
 	}
 	return b.lead, b.errs
+}
+
+// split returns the fields to map and, when they are read from the object
+// at the mapper's fieldsAt, the rest of the body.
+func (m *LeadMapper) split(f Fields) (fields, rest Fields) {
+	if len(m.fieldsAt) == 0 {
+		return f, nil
+	}
+	obj, ok := walk(map[string]any(f), m.fieldsAt).(map[string]any)
+	if !ok {
+		return f, nil
+	}
+	remaining, _ := without(map[string]any(f), [][]string{m.fieldsAt})
+	rest, _ = remaining.(map[string]any)
+	return Fields(obj), rest
+}
+
+// lookup finds the source field k in f: the field named k, else the value
+// at k as a dotted path. It returns the value and its path from the top.
+func lookup(f Fields, k string) (any, []string, bool) {
+	if v, ok := f[k]; ok {
+		return v, []string{k}, true
+	}
+	if !strings.Contains(k, ".") {
+		return nil, nil, false
+	}
+	path := strings.Split(k, ".")
+	parent, ok := walk(map[string]any(f), path[:len(path)-1]).(map[string]any)
+	if !ok {
+		return nil, nil, false
+	}
+	v, ok := parent[path[len(path)-1]]
+	return v, path, ok
+}
+
+// walk returns the value at path in v, or nil.
+func walk(v any, path []string) any {
+	for _, key := range path {
+		obj, ok := v.(map[string]any)
+		if !ok {
+			return nil
+		}
+		v = obj[key]
+	}
+	return v
+}
+
+// without returns v without the values at paths, copying the objects it
+// changes and leaving out those emptied; keep is false when nothing is
+// left, as when a path is empty (v itself was taken).
+func without(v any, paths [][]string) (rest any, keep bool) {
+	if len(paths) == 0 {
+		return v, true
+	}
+	byKey := map[string][][]string{}
+	for _, p := range paths {
+		if len(p) == 0 {
+			return nil, false
+		}
+		byKey[p[0]] = append(byKey[p[0]], p[1:])
+	}
+	obj, ok := v.(map[string]any)
+	if !ok {
+		return v, true
+	}
+	out := make(map[string]any, len(obj))
+	for k, child := range obj {
+		if sub, ok := byKey[k]; ok {
+			if child, keep = without(child, sub); !keep {
+				continue
+			}
+		}
+		out[k] = child
+	}
+	return out, len(out) > 0
 }
 
 type leadBuilder struct {
