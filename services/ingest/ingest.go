@@ -9,7 +9,8 @@
 // answered 401. Sender handshakes (Slack's url_verification, GitHub's ping,
 // Standard Webhooks test events) are answered 200 after verification and
 // publish nothing. A verified lead source
-// maps the body (JSON or a website form) onto the standard lead fields,
+// maps the body (JSON in UTF-8, or a website form in the charset its
+// Content-Type declares, UTF-8 by default) onto the standard lead fields,
 // validates it against the com.gtmhub.lead.captured contract (422 with a JSON
 // pointer per problem when it does not hold) and publishes it on
 // gtm.leads.captured.{source}; a raw source publishes com.gtmhub.webhook.received

@@ -172,6 +172,33 @@ func TestWebhook(t *testing.T) {
 			},
 		},
 		{
+			name: "latin-1 form is stored in UTF-8",
+			req: request{path: "/webhooks/form", contentType: "application/x-www-form-urlencoded; charset=ISO-8859-1",
+				body: "email=jorg%40example.com&first_name=J%F6rg&city=K%F6ln"},
+			wantStatus: http.StatusAccepted, wantStream: "LEADS", wantSubject: "gtm.leads.captured.form",
+			check: func(t *testing.T, ev event.Event) {
+				lead := leadOf(t, ev)
+				if lead.FirstName != "Jörg" || lead.Attributes["city"] != "Köln" {
+					t.Errorf("first_name %q city %q", lead.FirstName, lead.Attributes["city"])
+				}
+			},
+		},
+		{
+			name:       "form in an unknown charset",
+			req:        request{path: "/webhooks/form", contentType: "application/x-www-form-urlencoded; charset=klingon", body: "email=a%40b.co"},
+			wantStatus: http.StatusUnsupportedMediaType, wantError: `charset "klingon"`,
+		},
+		{
+			name:       "form not in UTF-8 without a charset names the field",
+			req:        request{path: "/webhooks/form", contentType: "application/x-www-form-urlencoded", body: "email=a%40b.co&first_name=J%F6rg"},
+			wantStatus: http.StatusBadRequest, wantError: `field "first_name" is not valid UTF-8`,
+		},
+		{
+			name:       "JSON in a charset other than UTF-8",
+			req:        request{path: "/webhooks/form", contentType: "application/json; charset=ISO-8859-1", body: `{"email":"a@b.co"}`},
+			wantStatus: http.StatusUnsupportedMediaType, wantError: "JSON is UTF-8",
+		},
+		{
 			name:       "missing email",
 			req:        request{path: "/webhooks/form", contentType: "application/json", body: `{"first_name":"Ada"}`},
 			wantStatus: http.StatusUnprocessableEntity, wantError: "contract", wantFields: []string{"/email"},

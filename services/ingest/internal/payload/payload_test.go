@@ -37,10 +37,33 @@ func TestDecode(t *testing.T) {
 		{"xml", "application/xml", `<a/>`, nil, ErrUnsupportedMediaType},
 		{"multipart", "multipart/form-data; boundary=x", `--x--`, nil, ErrUnsupportedMediaType},
 		{"garbage content type", ";;;", `{}`, nil, ErrUnsupportedMediaType},
+		{"latin-1 form is read into UTF-8", "application/x-www-form-urlencoded; charset=ISO-8859-1", "first_name=J%F6rg&city=K\xf6ln",
+			Fields{"first_name": "Jörg", "city": "Köln"}, nil},
+		{"windows-1252 form, quoted charset, names too", `application/x-www-form-urlencoded; charset="windows-1252"`, "Stra%DFe=%80+5",
+			Fields{"Straße": "€ 5"}, nil},
+		{"shift_jis form", "application/x-www-form-urlencoded; charset=Shift_JIS", "company=%93%FA%96%7B",
+			Fields{"company": "日本"}, nil},
+		{"repeated latin-1 field", "application/x-www-form-urlencoded; charset=iso-8859-1", "tag=%E9&tag=%E8",
+			Fields{"tag": []string{"é", "è"}}, nil},
+		{"utf-8 form", "application/x-www-form-urlencoded; charset=UTF-8", "first_name=J%C3%B6rg", Fields{"first_name": "Jörg"}, nil},
+		{"undeclared form in utf-8", "application/x-www-form-urlencoded", "first_name=J%C3%B6rg", Fields{"first_name": "Jörg"}, nil},
+		{"undeclared form not in utf-8", "application/x-www-form-urlencoded", "email=a%40b.co&first_name=J%F6rg", nil, ErrMalformed},
+		{"utf-8 form not in utf-8", "application/x-www-form-urlencoded; charset=utf-8", "first_name=J\xf6rg", nil, ErrMalformed},
+		{"form name not in utf-8", "application/x-www-form-urlencoded", "n%F6me=x", nil, ErrMalformed},
+		{"form in an unknown charset", "application/x-www-form-urlencoded; charset=klingon", "a=b", nil, ErrUnsupportedCharset},
+		{"latin-1 json labelled as a form", "application/x-www-form-urlencoded; charset=ISO-8859-1", "{\"first_name\":\"J\xf6rg\"}",
+			Fields{"first_name": "Jörg"}, nil},
+		{"json in us-ascii", "application/json; charset=us-ascii", `{"a":"b"}`, Fields{"a": "b"}, nil},
+		{"json in latin-1", "application/json; charset=ISO-8859-1", `{"a":"b"}`, nil, ErrUnsupportedCharset},
+		{"json in utf-16", "application/json; charset=utf-16", `{"a":"b"}`, nil, ErrUnsupportedCharset},
+		{"json in an unknown charset", "application/json; charset=klingon", `{"a":"b"}`, nil, ErrUnsupportedCharset},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			got, err := Decode(tt.contentType, []byte(tt.body))
+			if errors.Is(tt.wantErr, ErrUnsupportedCharset) && !errors.Is(err, ErrUnsupportedMediaType) {
+				t.Errorf("an unsupported charset is not an unsupported media type: %v", err)
+			}
 			if !errors.Is(err, tt.wantErr) || (err == nil) != (tt.wantErr == nil) {
 				t.Fatalf("Decode() error = %v, want %v", err, tt.wantErr)
 			}
@@ -473,5 +496,17 @@ func TestSetTime(t *testing.T) {
 				t.Errorf("setTime(%v) = %s, want %s", tt.value, s, tt.want)
 			}
 		})
+	}
+}
+
+func TestDecodeNamesTheFieldNotInUTF8(t *testing.T) {
+	_, err := Decode("application/x-www-form-urlencoded", []byte("email=a%40b.co&first_name=J%F6rg"))
+	if err == nil {
+		t.Fatal("Decode accepted a form that is not UTF-8")
+	}
+	for _, want := range []string{`field "first_name"`, "not valid UTF-8", "charset=ISO-8859-1"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not say %s", err, want)
+		}
 	}
 }
