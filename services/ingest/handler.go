@@ -220,6 +220,9 @@ type accepted struct {
 	// are not one stored event: handshakes and batches.
 	status int
 	body   any
+	// quarantineID is the message id of a request kept in QUARANTINE
+	// although answered with success, for the log.
+	quarantineID string
 }
 
 // apiError is a failed request: what the caller is told, and the cause that
@@ -317,6 +320,9 @@ func (h *handler) endpoint(fn func(http.ResponseWriter, *http.Request) (accepted
 			if res.ID != "" {
 				attrs = append(attrs, slog.String("event_id", res.ID), slog.String("subject", res.Subject),
 					slog.Bool("duplicate", res.Duplicate))
+			}
+			if res.quarantineID != "" {
+				attrs = append(attrs, slog.String("quarantine_id", res.quarantineID))
 			}
 		}
 		attrs = append(attrs, slog.Int("status", status), slog.Duration("duration", time.Since(start)))

@@ -161,7 +161,9 @@ type Source struct {
 	// Optional turns a source whose scheme needs a secret but has none
 	// (its secret_env variables are unset) into a disabled source that
 	// answers 503, instead of a configuration error. The built-in clay
-	// source is optional so that gtmhub runs with no configuration.
+	// source is optional so that gtmhub runs with no configuration. A
+	// disabled notion source still keeps Notion's verification request in
+	// QUARANTINE and answers it 200, so that its token can be read there.
 	Optional bool `yaml:"optional"`
 	// Kind is lead (default) or raw.
 	Kind Kind `yaml:"kind"`

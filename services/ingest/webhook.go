@@ -27,8 +27,7 @@ func (h *handler) webhook(w http.ResponseWriter, r *http.Request) (accepted, err
 		return accepted{}, &apiError{Status: http.StatusNotFound, Message: fmt.Sprintf("unknown source %q", name)}
 	}
 	if src.disabled != "" {
-		return accepted{}, &apiError{Status: http.StatusServiceUnavailable, RetryAfter: retryDisabled,
-			Message: fmt.Sprintf("source %q is not ready: %s", name, src.disabled)}
+		return h.disabledSource(w, r, src)
 	}
 	if src.limiter != nil {
 		if err := allow(src); err != nil {

@@ -65,7 +65,8 @@ func GitHub() Scheme {
 // the body under the subscription's verification_token. Notion's first
 // request, which carries that token in its body, cannot be signed yet: it
 // fails verification and is quarantined, where the operator reads the token
-// (gtmhub quarantine show) to configure it as the source's secret.
+// (gtmhub quarantine show) to configure it as the source's secret. Ingest
+// keeps it so even for an optional notion source that has no secret yet.
 func Notion() Scheme {
 	return fixedBodyScheme("notion", "Notion's X-Notion-Signature: sha256=<hex HMAC-SHA256 of the body> under the verification token",
 		"X-Notion-Signature", "sha256=", nil)
