@@ -143,6 +143,9 @@ func newHandler(cfg Config, pub Publisher, log *slog.Logger, opts ...HandlerOpti
 	}
 	if o.conn != nil {
 		h.connected = o.conn.IsConnected
+		if err := h.fitBodyLimits(sources, cfg, o.conn.MaxPayload()); err != nil {
+			return nil, err
+		}
 	}
 	if o.registry != nil {
 		if err := h.register(o.registry); err != nil {
@@ -156,6 +159,20 @@ func newHandler(cfg Config, pub Publisher, log *slog.Logger, opts ...HandlerOpti
 		}
 	}
 	return h, nil
+}
+
+// fitBodyLimits makes the body limits fit the NATS server's maxPayload
+// (see [fitBodyLimits]), logging the defaults it lowers.
+func (h *handler) fitBodyLimits(sources []*source, cfg Config, maxPayload int64) error {
+	lowered, problems := fitBodyLimits(sources, &h.maxEventBody, cfg.MaxEventBody == DefaultMaxBody, maxPayload)
+	if err := problems.Err(); err != nil {
+		return fmt.Errorf("ingest: %w", err)
+	}
+	for _, l := range lowered {
+		h.log.Warn("default body limit lowered to fit the NATS server's max_payload", "limit", l.What,
+			"from", l.From, "to", l.To, "max_payload", maxPayload)
+	}
+	return nil
 }
 
 // register adds the handler's collectors to reg, sharing those already

@@ -181,7 +181,10 @@ type Source struct {
 	// the mapping's names are read within it, and the body's other fields
 	// go to attributes; a body without it is read as a whole.
 	FieldsAt string `yaml:"fields_at"`
-	// MaxBody is the body limit in bytes; default 1 MiB.
+	// MaxBody is the body limit in bytes; default 1 MiB, lowered at start
+	// to fit the NATS server's max_payload (720 KiB for a stock 1 MiB). A
+	// limit given here that cannot fit is a configuration error: a body
+	// may need 4/3 of its size plus 64 KiB as a message.
 	MaxBody int64 `yaml:"max_body"`
 	// DeliveryIDHeaders are the headers read for the sender's delivery id,
 	// which makes a retried delivery idempotent. Unset means

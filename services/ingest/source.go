@@ -27,6 +27,8 @@ type source struct {
 	sender            sender
 	// disabled says why an optional source cannot take requests yet.
 	disabled string
+	// defaultMaxBody says MaxBody is the default, not the operator's.
+	defaultMaxBody bool
 	// secretHeaders are the canonical names of the headers the scheme
 	// treats as secret, redacted from raw events.
 	secretHeaders map[string]bool
@@ -40,7 +42,8 @@ func newSource(s Source, schemes *signature.Registry, lookupEnv func(string) (st
 	if s.Kind == "" {
 		s.Kind = KindLead
 	}
-	if s.MaxBody == 0 {
+	defaultMaxBody := s.MaxBody == 0
+	if defaultMaxBody {
 		s.MaxBody = DefaultMaxBody
 	}
 	if s.DeliveryIDHeaders == nil {
@@ -63,7 +66,8 @@ func newSource(s Source, schemes *signature.Registry, lookupEnv func(string) (st
 		s.QuarantineBurst = DefaultQuarantineBurst
 	}
 	src := &source{Source: s, sender: snd, ceSource: "/gtmhub/ingest/" + s.Name, secretHeaders: map[string]bool{},
-		quarantineLimiter: rate.NewLimiter(rate.Limit(s.QuarantineRateLimit), s.QuarantineBurst)}
+		quarantineLimiter: rate.NewLimiter(rate.Limit(s.QuarantineRateLimit), s.QuarantineBurst),
+		defaultMaxBody:    defaultMaxBody}
 	verifier, disabled, err := newVerifier(s, schemes, lookupEnv)
 	switch {
 	case err != nil:
