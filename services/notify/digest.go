@@ -184,9 +184,26 @@ func readByTime(ctx context.Context, js jetstream.JetStream, stream, subject str
 			return fmt.Errorf("read %s: %w", stream, err)
 		}
 		if n == 0 {
-			return nil
+			return emptyFetch(ctx, cons, stream)
 		}
 	}
+}
+
+// emptyFetch decides what a fetch that delivered nothing means: the end of
+// the stream when the consumer has nothing pending, else an error. A user
+// allowed to create the consumer but not to pull from it
+// ($JS.API.CONSUMER.MSG.NEXT) gets empty fetches, and its digest must fail,
+// not report a quiet day.
+func emptyFetch(ctx context.Context, cons jetstream.Consumer, stream string) error {
+	info, err := cons.Info(ctx)
+	if err != nil {
+		return fmt.Errorf("read %s: %w", stream, err)
+	}
+	if info.NumPending > 0 {
+		return fmt.Errorf("read %s: a fetch delivered nothing while consumer %s has %d messages pending (may this user pull from it?)",
+			stream, info.Name, info.NumPending)
+	}
+	return nil
 }
 
 var digestText = texttemplate.Must(texttemplate.New("digest").Parse(`Leads on {{.Date}}

@@ -7,6 +7,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
 	"github.com/gtmhub/gtmhub/contracts"
 	"github.com/gtmhub/gtmhub/events"
 	"github.com/gtmhub/gtmhub/events/eventstest"
@@ -204,5 +208,45 @@ func TestDigestOnSchedule(t *testing.T) {
 			t.Fatalf("%d digest emails, want 2", n)
 		}
 		ms.wait(3, 100*time.Millisecond)
+	}
+}
+
+// TestDigestFailsWhenItCannotPull: a user that may create the digest's
+// consumers but not pull from them gets an error, not an empty report.
+func TestDigestFailsWhenItCannotPull(t *testing.T) {
+	ns, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: t.TempDir(),
+		NoLog: true, NoSigs: true, Users: []*server.User{
+			{Username: "operator", Password: "op"},
+			{Username: "notify", Password: "nt", Permissions: &server.Permissions{
+				Publish: &server.SubjectPermission{Allow: []string{">"}, Deny: []string{"$JS.API.CONSUMER.MSG.NEXT.>"}}}},
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ns.Start()
+	t.Cleanup(ns.Shutdown)
+	if !ns.ReadyForConnections(10 * time.Second) {
+		t.Fatal("server not ready")
+	}
+	connect := func(user, password string) (*nats.Conn, jetstream.JetStream) {
+		nc, err := nats.Connect(ns.ClientURL(), nats.UserInfo(user, password), nats.ErrorHandler(func(*nats.Conn, *nats.Subscription, error) {}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(nc.Close)
+		js, _ := jetstream.New(nc)
+		return nc, js
+	}
+	opConn, opJS := connect("operator", "op")
+	if err := events.DefaultTopology().Ensure(context.Background(), opJS); err != nil {
+		t.Fatal(err)
+	}
+	seedDay(t, &eventstest.Server{Server: ns, Conn: opConn, JS: opJS})
+
+	_, js := connect("notify", "nt")
+	now := time.Now().UTC()
+	r, err := notify.ComputeDigest(context.Background(), js, time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, time.UTC))
+	if err == nil || !strings.Contains(err.Error(), "pending") {
+		t.Errorf("ComputeDigest() = %+v, %v; want an error about the pending messages", r, err)
 	}
 }

@@ -14,10 +14,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cloudevents/sdk-go/v2/event"
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/gtmhub/gtmhub/contracts"
 	"github.com/gtmhub/gtmhub/events"
 	"github.com/gtmhub/gtmhub/events/eventstest"
 	"github.com/gtmhub/gtmhub/events/service"
@@ -254,5 +256,46 @@ func TestBreakerStatesWithTheirOwnUsers(t *testing.T) {
 				t.Errorf("refused: %v", errs)
 			}
 		})
+	}
+}
+
+// TestDigestWithItsOwnUser: notify, on its own user, reads the day's new
+// contacts (RECORDS) and rejected leads (LEADS) for the daily digest.
+func TestDigestWithItsOwnUser(t *testing.T) {
+	ns := accountsServer(t)
+	vop, vn := &violations{}, &violations{}
+	opJS, _ := jetstream.New(connectAs(t, ns, "operator", vop))
+	ctx := context.Background()
+	if err := service.EnsureTopology(ctx, opJS, 1); err != nil {
+		t.Fatal(err)
+	}
+	publish := func(subject string, ev event.Event) {
+		t.Helper()
+		msg, err := events.Encode(subject, ev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := opJS.PublishMsg(ctx, msg); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, email := range []string{"ada@example.com", "grace@example.com"} {
+		publish(events.SubjectContactCreated, eventstest.NewEvent(t, contracts.TypeContactCreated,
+			contracts.ContactChanged{Contact: contracts.Contact{Lead: contracts.Lead{Email: email, Source: "form"}}}))
+	}
+	publish(events.SubjectLeadsRejected, eventstest.NewEvent(t, contracts.TypeLeadRejected, contracts.LeadRejected{
+		Lead: contracts.Lead{Email: "bad"}, Reasons: []contracts.Reason{{Field: "email", Code: "invalid_format", Message: "not an email"}}}))
+
+	js, _ := jetstream.New(connectAs(t, ns, "notify", vn))
+	now := time.Now().UTC()
+	r, err := notify.ComputeDigest(ctx, js, time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, time.UTC))
+	if err != nil {
+		t.Fatalf("digest as notify: %v (refused: %v)", err, vn.list())
+	}
+	if r.NewLeads != 2 || r.Rejected != 1 {
+		t.Errorf("digest as notify: %d new leads, %d rejected; want 2 and 1", r.NewLeads, r.Rejected)
+	}
+	if errs := append(vn.list(), vop.list()...); len(errs) > 0 {
+		t.Errorf("refused: %v", errs)
 	}
 }
