@@ -92,7 +92,8 @@ type DigestReport struct {
 // ComputeDigest summarizes the day that starts at day (local midnight) from
 // the streams, reading them by time: contacts created (RECORDS) and leads
 // rejected (LEADS). Each event counts once, by CloudEvent id, and each
-// contact once, by email.
+// contact once, by email. Replayed events (a rebuild of the store with
+// `gtmhub replay`) are not the day's news and are left out.
 func ComputeDigest(ctx context.Context, js jetstream.JetStream, day time.Time) (DigestReport, error) {
 	start := day
 	end := time.Date(day.Year(), day.Month(), day.Day()+1, 0, 0, 0, 0, day.Location())
@@ -101,7 +102,7 @@ func ComputeDigest(ctx context.Context, js jetstream.JetStream, day time.Time) (
 	leads := map[string]DigestLead{}
 	err := readByTime(ctx, js, events.StreamRecords, events.SubjectContactCreated, start, end, func(ev event.Event) {
 		var c contracts.ContactChanged
-		if seen[ev.ID()] || json.Unmarshal(ev.Data(), &c) != nil || c.Contact.Email == "" {
+		if seen[ev.ID()] || isTrue(ev, ReplayExtension) || json.Unmarshal(ev.Data(), &c) != nil || c.Contact.Email == "" {
 			return
 		}
 		seen[ev.ID()] = true
@@ -122,7 +123,7 @@ func ComputeDigest(ctx context.Context, js jetstream.JetStream, day time.Time) (
 		return DigestReport{}, err
 	}
 	err = readByTime(ctx, js, events.StreamLeads, events.SubjectLeadsRejected, start, end, func(ev event.Event) {
-		if !seen[ev.ID()] {
+		if !seen[ev.ID()] && !isTrue(ev, ReplayExtension) {
 			seen[ev.ID()] = true
 			r.Rejected++
 		}

@@ -250,3 +250,45 @@ func TestDigestFailsWhenItCannotPull(t *testing.T) {
 		t.Errorf("ComputeDigest() = %+v, %v; want an error about the pending messages", r, err)
 	}
 }
+
+// TestDigestLeavesReplaysOut: contacts created again by a replay (a store
+// rebuilt with `gtmhub replay --to store`) and rejections replayed are not
+// the day's leads.
+func TestDigestLeavesReplaysOut(t *testing.T) {
+	tests := []struct {
+		name          string
+		extensions    map[string]string
+		leads, reject int
+	}{
+		{"live", nil, 2, 1},
+		{"replayed", map[string]string{notify.ReplayExtension: "true"}, 1, 0},
+		{"replayed with side effects", map[string]string{notify.ReplayExtension: "true", notify.SideEffectsExtension: "true"}, 1, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := eventstest.RunServer(t)
+			live := eventstest.NewEvent(t, contracts.TypeContactCreated, contracts.ContactChanged{
+				Contact: contracts.Contact{Lead: contracts.Lead{Email: "live@example.com"}}})
+			srv.Publish(t, events.SubjectContactCreated, live)
+			contact := eventstest.NewEvent(t, contracts.TypeContactCreated, contracts.ContactChanged{
+				Contact: contracts.Contact{Lead: contracts.Lead{Email: "old@example.com"}}})
+			rejected := eventstest.NewEvent(t, contracts.TypeLeadRejected, contracts.LeadRejected{
+				Lead: contracts.Lead{Email: "bad"}, Reasons: []contracts.Reason{{Field: "email", Code: "invalid_format", Message: "not an email"}}})
+			for k, v := range tt.extensions {
+				contact.SetExtension(k, v)
+				rejected.SetExtension(k, v)
+			}
+			srv.Publish(t, events.SubjectContactCreated, contact)
+			srv.Publish(t, events.SubjectLeadsRejected, rejected)
+
+			now := time.Now().UTC()
+			r, err := notify.ComputeDigest(context.Background(), srv.JS, time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, time.UTC))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.NewLeads != tt.leads || r.Rejected != tt.reject {
+				t.Errorf("%d new leads, %d rejected; want %d and %d", r.NewLeads, r.Rejected, tt.leads, tt.reject)
+			}
+		})
+	}
+}
