@@ -38,14 +38,14 @@ func TestCacheKeepsFinalAnswersInProcess(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			ctx := t.Context()
 			now := time.Now()
-			c := newCache(kv, tt.ttl)
+			c := newCache(kv, "clearbit", tt.ttl)
 			c.now = func() time.Time { return now }
 			lookup := "domain:" + tt.name
 			if err := c.put(ctx, lookup, tt.entry); err != nil {
 				t.Fatal(err)
 			}
 			// Gone from the bucket: only the process can still answer.
-			if err := kv.Purge(ctx, cacheKey(lookup)); err != nil {
+			if err := kv.Purge(ctx, cacheKey("clearbit", lookup)); err != nil {
 				t.Fatal(err)
 			}
 			now = now.Add(tt.age)
@@ -69,13 +69,13 @@ func TestCacheKeepsWhatAnotherProcessStored(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	other, mine := newCache(kv, time.Hour), newCache(kv, time.Hour)
+	other, mine := newCache(kv, "clearbit", time.Hour), newCache(kv, "clearbit", time.Hour)
 	if err := other.put(ctx, "domain:acme.io", cacheEntry{Result: Result{Company: &contracts.Company{Name: "Acme"}}}); err != nil {
 		t.Fatal(err)
 	}
 	for i, purge := range []bool{false, true} {
 		if purge {
-			if err := kv.Purge(ctx, cacheKey("domain:acme.io")); err != nil {
+			if err := kv.Purge(ctx, cacheKey("clearbit", "domain:acme.io")); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -83,5 +83,43 @@ func TestCacheKeepsWhatAnotherProcessStored(t *testing.T) {
 		if err != nil || !hit || got.Company == nil || got.Company.Name != "Acme" {
 			t.Errorf("read %d: %+v, hit %v, %v; want Acme", i, got, hit, err)
 		}
+	}
+}
+
+// TestCacheSharedByProviders: providers share the bucket, each under its
+// name, and one with a short cache_ttl does not take an entry past it that
+// the bucket still holds for a provider with a longer one.
+func TestCacheSharedByProviders(t *testing.T) {
+	ctx := t.Context()
+	srv := eventstest.RunServer(t)
+	kv, err := srv.JS.CreateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: "cache_test", TTL: 30 * 24 * time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	acme := cacheEntry{Result: Result{Company: &contracts.Company{Name: "Acme"}}}
+	tests := []struct {
+		name     string
+		provider string
+		ttl      time.Duration
+		age      time.Duration // how long after the put the lookup comes
+		wantHit  bool
+	}{
+		{"the provider that stored it", "clearbit", time.Hour, 0, true},
+		{"another provider", "apollo", time.Hour, 0, false},
+		{"the provider, within its cache_ttl", "clearbit", time.Hour, 59 * time.Minute, true},
+		{"the provider, past its cache_ttl", "clearbit", time.Hour, time.Hour, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			lookup := "domain:" + tt.name
+			if err := newCache(kv, "clearbit", time.Hour).put(ctx, lookup, acme); err != nil {
+				t.Fatal(err)
+			}
+			c := newCache(kv, tt.provider, tt.ttl)
+			c.now = func() time.Time { return time.Now().Add(tt.age) }
+			if _, hit, err := c.get(ctx, lookup); err != nil || hit != tt.wantHit {
+				t.Errorf("get: hit %v, %v; want hit %v", hit, err, tt.wantHit)
+			}
+		})
 	}
 }

@@ -54,9 +54,10 @@
 // in the JetStream KV bucket [CreditsBucket] (every change a compare-and-set
 // on the entry's revision, so concurrent workers never overspend), and a
 // cache of its answers by domain or email in the KV bucket [CacheBucket]
-// whose entries live cache_ttl, so a duplicate or a replay costs no credit.
-// A 429 or a queued lookup (202) redelivers the lead after Retry-After; a
-// failing provider redelivers it with backoff. When the credits are spent,
+// (shared by the providers, each under its name) that holds for cache_ttl,
+// so a duplicate or a replay costs no credit. A 429 or a queued lookup
+// (202) redelivers the lead after Retry-After; a failing provider
+// redelivers it with backoff. When the credits are spent,
 // or a provider has kept a lead waiting max_wait since the capture was
 // first delivered (or the lead is on its last delivery), the lead goes on
 // with what it has and enrichment.status names the provider as skipped,
@@ -68,6 +69,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"time"
 
@@ -211,15 +213,21 @@ func openProviders(ctx context.Context, cfgs []ProviderConfig, r service.Resolve
 		return nil, fmt.Errorf("metrics: %w", err)
 	}
 	out := make([]*guarded, 0, len(cfgs))
+	if len(cfgs) == 0 {
+		return out, nil
+	}
+	cfgs = slices.Clone(cfgs)
+	for i := range cfgs {
+		cfgs[i] = cfgs[i].withDefaults()
+	}
+	creditsKV, cacheKV, err := openBuckets(ctx, r, cfgs)
+	if err != nil {
+		return nil, fmt.Errorf("providers: %w", err)
+	}
 	for _, pc := range cfgs {
-		pc = pc.withDefaults()
 		p, err := newProvider(pc, r.TracerProvider, r.Propagator)
 		if err != nil {
 			return nil, err
-		}
-		creditsKV, cacheKV, err := openBuckets(ctx, r, pc)
-		if err != nil {
-			return nil, fmt.Errorf("provider %s: %w", pc.Name, err)
 		}
 		out = append(out, &guarded{
 			p:       p,
@@ -230,7 +238,7 @@ func openProviders(ctx context.Context, cfgs []ProviderConfig, r service.Resolve
 				events.WithBreakerMetrics(r.Metrics))),
 			credits: &credits{kv: creditsKV, provider: pc.Name, limit: pc.MonthlyCredits, now: time.Now,
 				report: usageReporter(r, pc, gauges)},
-			cache: newCache(cacheKV, pc.CacheTTL),
+			cache: newCache(cacheKV, pc.Name, pc.CacheTTL),
 			log:   r.Logger,
 		})
 	}

@@ -22,9 +22,13 @@ import (
 // used per month, under the key "{provider}.{YYYY-MM}".
 const CreditsBucket = "enrich_credits"
 
-// CacheBucket returns the name of the JetStream KV bucket caching the
-// provider's answers; its entries expire after the provider's cache_ttl.
-func CacheBucket(provider string) string { return "enrich_cache_" + provider }
+// CacheBucket is the JetStream KV bucket caching every provider's answers,
+// under "{provider}.{hash of the lookup}". Its entries live as long as the
+// longest cache_ttl, and each provider takes its own for its cache_ttl. One
+// bucket for all keeps the enrich user's NATS permissions the same whatever
+// the providers are called: a subject wildcard cannot match part of a
+// bucket's name.
+const CacheBucket = "enrich_cache"
 
 // credits counts a provider's monthly credits in a KV bucket. Every change
 // is a compare-and-set on the entry's revision, so workers and processes
@@ -251,9 +255,10 @@ type cacheEntry struct {
 	Pending bool `json:"pending,omitempty"`
 }
 
-// cache keeps a provider's answers in a KV bucket whose entries expire
-// after the provider's cache_ttl. Keys are SHA-256 hashes of what was
-// looked up, so no email appears in a key.
+// cache keeps a provider's answers in a KV bucket shared with the other
+// providers, each under its name; an entry older than the provider's
+// cache_ttl is not an answer. Keys end in SHA-256 hashes of what was looked
+// up, so no email appears in a key.
 //
 // In front of the bucket, the process keeps the most recently used final
 // answers (not pending ones) for up to a minute, and never past their bucket
@@ -261,10 +266,11 @@ type cacheEntry struct {
 // trip to the server, and an entry deleted from the bucket is forgotten by
 // every process within the minute.
 type cache struct {
-	kv    jetstream.KeyValue
-	ttl   time.Duration
-	local *lru.Cache[string, localEntry]
-	now   func() time.Time
+	kv       jetstream.KeyValue
+	provider string // the keys' first token
+	ttl      time.Duration
+	local    *lru.Cache[string, localEntry]
+	now      func() time.Time
 }
 
 // localEntry is an answer kept in the process until expires.
@@ -280,19 +286,20 @@ const (
 	localAge     = time.Minute
 )
 
-func newCache(kv jetstream.KeyValue, ttl time.Duration) *cache {
+func newCache(kv jetstream.KeyValue, provider string, ttl time.Duration) *cache {
 	local, _ := lru.New[string, localEntry](localAnswers) // fails only for a size <= 0
-	return &cache{kv: kv, ttl: ttl, local: local, now: time.Now}
+	return &cache{kv: kv, provider: provider, ttl: ttl, local: local, now: time.Now}
 }
 
-func cacheKey(lookup string) string {
+// cacheKey is provider's key for lookup.
+func cacheKey(provider, lookup string) string {
 	sum := sha256.Sum256([]byte(lookup))
-	return hex.EncodeToString(sum[:])
+	return provider + "." + hex.EncodeToString(sum[:])
 }
 
 // get returns the entry for lookup, if any.
 func (c *cache) get(ctx context.Context, lookup string) (cacheEntry, bool, error) {
-	key := cacheKey(lookup)
+	key := cacheKey(c.provider, lookup)
 	if le, ok := c.local.Get(key); ok {
 		if c.now().Before(le.expires) {
 			return le.ce, true, nil
@@ -305,6 +312,8 @@ func (c *cache) get(ctx context.Context, lookup string) (cacheEntry, bool, error
 		return cacheEntry{}, false, nil
 	case err != nil:
 		return cacheEntry{}, false, fmt.Errorf("cache: %w", err)
+	case !c.now().Before(e.Created().Add(c.ttl)):
+		return cacheEntry{}, false, nil // kept for a provider with a longer cache_ttl
 	}
 	var ce cacheEntry
 	if err := json.Unmarshal(e.Value(), &ce); err != nil {
@@ -320,7 +329,7 @@ func (c *cache) put(ctx context.Context, lookup string, ce cacheEntry) error {
 	if err != nil {
 		return fmt.Errorf("cache: %w", err)
 	}
-	key := cacheKey(lookup)
+	key := cacheKey(c.provider, lookup)
 	if _, err := c.kv.Put(ctx, key, b); err != nil {
 		return fmt.Errorf("cache: %w", err)
 	}
@@ -343,16 +352,21 @@ func (c *cache) keep(key string, ce cacheEntry, created time.Time) {
 	c.local.Add(key, localEntry{ce: ce, expires: expires})
 }
 
-// openBuckets creates or updates the credits bucket and the provider's
-// cache bucket, with the deployment's replicas.
-func openBuckets(ctx context.Context, r service.Resolved, pc ProviderConfig) (jetstream.KeyValue, jetstream.KeyValue, error) {
+// openBuckets creates or updates the credits bucket and the cache bucket
+// shared by the providers cfgs (with their defaults), with the deployment's
+// replicas. Cache entries live as long as the longest cache_ttl.
+func openBuckets(ctx context.Context, r service.Resolved, cfgs []ProviderConfig) (jetstream.KeyValue, jetstream.KeyValue, error) {
 	cr, err := r.KeyValue(ctx, jetstream.KeyValueConfig{Bucket: CreditsBucket,
 		Description: "enrich: provider credits used per month"})
 	if err != nil {
 		return nil, nil, err
 	}
-	ca, err := r.KeyValue(ctx, jetstream.KeyValueConfig{Bucket: CacheBucket(pc.Name),
-		Description: "enrich: " + pc.Name + " answers by domain or email", TTL: pc.CacheTTL})
+	var ttl time.Duration
+	for _, pc := range cfgs {
+		ttl = max(ttl, pc.CacheTTL)
+	}
+	ca, err := r.KeyValue(ctx, jetstream.KeyValueConfig{Bucket: CacheBucket,
+		Description: "enrich: provider answers by provider and domain or email", TTL: ttl})
 	if err != nil {
 		return nil, nil, err
 	}
