@@ -299,3 +299,122 @@ func TestDigestWithItsOwnUser(t *testing.T) {
 		t.Errorf("refused: %v", errs)
 	}
 }
+
+// TestServiceStateWithTheirOwnUsers: each service, on its own user, can do
+// what it does with its buckets and consumers beside the lead path.
+func TestServiceStateWithTheirOwnUsers(t *testing.T) {
+	tests := []struct {
+		name, user string
+		do         func(ctx context.Context, t *testing.T, js jetstream.JetStream, op jetstream.JetStream)
+	}{
+		{"notify lists its deferred emails", "notify", listKeys(notify.DeferredBucket)},
+		{"knowledge-sync lists its sync state", "knowledge", listKeys(knowledgesync.StateBucket)},
+		{"knowledge-sync reads its replay consumer", "knowledge", replayConsumerInfo(knowledgesync.Durable)},
+		{"enrich opens the cache of a provider of any name", "enrich", runEnrichWithProvider("apollo")},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ns := accountsServer(t)
+			vop, v := &violations{}, &violations{}
+			opJS, _ := jetstream.New(connectAs(t, ns, "operator", vop))
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			if err := service.EnsureTopology(ctx, opJS, 1); err != nil {
+				t.Fatal(err)
+			}
+			nc := connectAs(t, ns, tt.user, v)
+			js, _ := jetstream.New(nc)
+			tt.do(ctx, t, js, opJS)
+			if err := nc.Flush(); err != nil {
+				t.Fatal(err)
+			}
+			if errs := append(v.list(), vop.list()...); len(errs) > 0 {
+				t.Errorf("%s was refused: %v", tt.user, errs)
+			}
+		})
+	}
+}
+
+// listKeys lists bucket's keys as the service does: the client creates an
+// ordered consumer on the bucket and deletes it once the keys are read.
+func listKeys(bucket string) func(context.Context, *testing.T, jetstream.JetStream, jetstream.JetStream) {
+	return func(ctx context.Context, t *testing.T, js, op jetstream.JetStream) {
+		t.Helper()
+		kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: bucket})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := kv.Put(ctx, "k", []byte("v")); err != nil {
+			t.Fatal(err)
+		}
+		lister, err := kv.ListKeys(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for range lister.Keys() {
+		}
+		waitFor(t, 10*time.Second, "the listing's consumer deleted", func() (bool, string) {
+			s, err := op.Stream(ctx, "KV_"+bucket)
+			if err != nil {
+				return false, err.Error()
+			}
+			info, err := s.Info(ctx)
+			if err != nil {
+				return false, err.Error()
+			}
+			return info.State.Consumers == 0, fmt.Sprintf("%d consumers", info.State.Consumers)
+		})
+	}
+}
+
+// replayConsumerInfo reads the state of durable's replay companion, as the
+// consumer runner does when a pull finds no responders.
+func replayConsumerInfo(durable string) func(context.Context, *testing.T, jetstream.JetStream, jetstream.JetStream) {
+	return func(ctx context.Context, t *testing.T, js, op jetstream.JetStream) {
+		t.Helper()
+		name := durable + "-replay"
+		if _, err := op.CreateOrUpdateConsumer(ctx, events.StreamReplay, jetstream.ConsumerConfig{Durable: name,
+			FilterSubject: events.ReplaySubject(durable, ">"), AckPolicy: jetstream.AckExplicitPolicy}); err != nil {
+			t.Fatal(err)
+		}
+		infoCtx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		defer cancel()
+		if _, err := js.Consumer(infoCtx, events.StreamReplay, name); err != nil {
+			t.Errorf("consumer info %s: %v", name, err)
+		}
+	}
+}
+
+// runEnrichWithProvider starts enrich with one provider called name and
+// waits until it pulls leads, its buckets open.
+func runEnrichWithProvider(name string) func(context.Context, *testing.T, jetstream.JetStream, jetstream.JetStream) {
+	return func(ctx context.Context, t *testing.T, js, op jetstream.JetStream) {
+		t.Helper()
+		cfg := enrich.DefaultConfig()
+		cfg.Enrich.Providers = []enrich.ProviderConfig{{Name: name, Kind: enrich.KindClearbit,
+			BaseURL: "http://127.0.0.1:9", Key: "test-key"}}
+		done := make(chan error, 1)
+		runCtx, stop := context.WithCancel(ctx)
+		go func() { done <- enrich.Run(runCtx, cfg, service.Deps{Conn: js.Conn()}) }()
+		defer func() {
+			stop()
+			if err := <-done; err != nil {
+				t.Errorf("enrich: %v", err)
+			}
+		}()
+		waitFor(t, 15*time.Second, "enrich consuming", func() (bool, string) {
+			select {
+			case err := <-done:
+				done <- err
+				t.Fatalf("enrich stopped: %v", err)
+			default:
+			}
+			c, err := op.Consumer(ctx, events.StreamLeads, enrich.Name)
+			if err != nil {
+				return false, err.Error()
+			}
+			info, err := c.Info(ctx)
+			return err == nil && info.NumWaiting > 0, fmt.Sprint("no pull waiting ", err)
+		})
+	}
+}
