@@ -31,8 +31,9 @@ const (
 // DefaultDailyQuota is the default number of emails a day (seed: 500).
 const DefaultDailyQuota = 500
 
-// DefaultAlertLevels are the quota usage percentages that raise an alert.
-var defaultAlertLevels = []int{70, 85, 95}
+// defaultAlertLevels are the quota usage percentages that raise an alert:
+// the usage bands of gtmhub status (70, 85, 95) and the seed's 80.
+var defaultAlertLevels = []int{70, 80, 85, 95}
 
 // SMTP is the smtp: section of gtmhub.yaml.
 type SMTP struct {
@@ -62,7 +63,7 @@ type SMTP struct {
 	// in. Default: the machine's local zone.
 	TimeZone string `yaml:"time_zone"`
 	// AlertLevels are the quota usage percentages that raise an alert.
-	// Default 70, 85, 95.
+	// Default 70, 80, 85, 95.
 	AlertLevels []int `yaml:"alert_levels"`
 	// Templates are the emails by rule name; a rule without one uses
 	// [DefaultEmailTemplate].

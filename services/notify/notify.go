@@ -24,7 +24,7 @@
 // List-Unsubscribe header. A daily quota (500 by default) is counted per
 // local day in the [QuotaBucket]; emails over it wait in the
 // [DeferredBucket] and go out on the next day (see [DeferredBucket] for why
-// not RetryAfter), and crossing 70, 85 and 95 % raises an alert. 5xx
+// not RetryAfter), and crossing 70, 80, 85 and 95 % raises an alert. 5xx
 // answers are refused for good, 4xx retried.
 //
 // Until slack.webhook_url or smtp.host is set, the rules on that channel
