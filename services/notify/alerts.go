@@ -23,7 +23,8 @@ const AlertsBucket = "notify-alerts"
 // a Slack channel.
 type Alerts struct {
 	// WebhookURL is the incoming webhook of the alerts channel. Empty: the
-	// webhook slack.webhooks[channel]; neither: alerts are only logged.
+	// webhook slack.webhooks[channel], else slack.webhook_url; none of them:
+	// alerts are only logged.
 	WebhookURL string `yaml:"webhook_url"`
 	// Channel names the alerts channel. Default #alerts.
 	Channel string `yaml:"channel"`

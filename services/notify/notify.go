@@ -250,12 +250,12 @@ func (c Config) withDefaults() Config {
 }
 
 // alertsWebhook is where alerts go: alerts.webhook_url, else the Slack
-// webhook of the alerts channel, else nowhere.
+// webhook of the alerts channel, else slack.webhook_url, else nowhere.
 func (c Config) alertsWebhook() string {
 	if c.Alerts.WebhookURL != "" {
 		return c.Alerts.WebhookURL
 	}
-	return c.Slack.Webhooks[c.Alerts.Channel]
+	return c.Slack.webhookFor(c.Alerts.Channel)
 }
 
 // Run evaluates the rules on record changes until ctx is cancelled, then
