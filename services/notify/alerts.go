@@ -36,7 +36,8 @@ type Alerts struct {
 	// FailureRate is the share of failed sends in an interval that raises
 	// an alert. Default 0.05 (seed: > 5 % failures).
 	FailureRate float64 `yaml:"failure_rate"`
-	// Latency is the slowest acceptable send. Default 2s.
+	// Latency is the longest acceptable average send over an interval.
+	// Default 2s (seed: API latency > 2s average).
 	Latency time.Duration `yaml:"latency"`
 	// Pending is the backlog of a consumer that raises an alert. Default 1000.
 	Pending int `yaml:"pending"`

@@ -12,20 +12,40 @@ import (
 // sendStats counts sends between two monitor looks.
 type sendStats struct {
 	mu       sync.Mutex
-	sends    int
-	failures int
-	slowest  time.Duration
+	cur      sendWindow
 	rateHits []time.Time // 429 answers in the last hour
+}
+
+// sendWindow is what the sends between two monitor looks came to.
+type sendWindow struct {
+	sends, failures int
+	total, slowest  time.Duration
+	hits            int // 429 answers in the last hour
+}
+
+// average is the mean time of a send in the window.
+func (w sendWindow) average() time.Duration {
+	if w.sends == 0 {
+		return 0
+	}
+	return w.total / time.Duration(w.sends)
+}
+
+// slow reports whether sends took longer than threshold on average (seed:
+// API latency > 2s average); one slow send among quick ones is not.
+func (w sendWindow) slow(threshold time.Duration) bool {
+	return w.sends > 0 && w.average() > threshold
 }
 
 func (s *sendStats) observe(d time.Duration, err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.sends++
+	s.cur.sends++
 	if err != nil {
-		s.failures++
+		s.cur.failures++
 	}
-	s.slowest = max(s.slowest, d)
+	s.cur.total += d
+	s.cur.slowest = max(s.cur.slowest, d)
 }
 
 func (s *sendStats) rateLimited() {
@@ -34,9 +54,9 @@ func (s *sendStats) rateLimited() {
 	s.rateHits = append(s.rateHits, time.Now())
 }
 
-// snapshot returns the counts since the last snapshot, and the 429s of the
+// snapshot returns the sends since the last snapshot, with the 429s of the
 // last hour, and starts a new window.
-func (s *sendStats) snapshot(now time.Time) (sends, failures int, slowest time.Duration, hits int) {
+func (s *sendStats) snapshot(now time.Time) sendWindow {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	cut := 0
@@ -44,9 +64,10 @@ func (s *sendStats) snapshot(now time.Time) (sends, failures int, slowest time.D
 		cut++
 	}
 	s.rateHits = s.rateHits[cut:]
-	sends, failures, slowest, hits = s.sends, s.failures, s.slowest, len(s.rateHits)
-	s.sends, s.failures, s.slowest = 0, 0, 0
-	return sends, failures, slowest, hits
+	w := s.cur
+	w.hits = len(s.rateHits)
+	s.cur = sendWindow{}
+	return w
 }
 
 // monitor looks at the DLQ, the consumers' backlog, the sends and the
@@ -141,25 +162,26 @@ func (n *notifier) checkPending(ctx context.Context, limit int) {
 	}
 }
 
-// checkSends alerts on the failure rate, the slowest send and the rate
-// limit hits of the last interval.
+// checkSends alerts on the failure rate, the average send time and the
+// rate limit hits of the last interval.
 func (n *notifier) checkSends(ctx context.Context, cfg Alerts) {
-	sends, failures, slowest, hits := n.stats.snapshot(n.now())
-	if sends > 0 && float64(failures)/float64(sends) > cfg.FailureRate {
+	w := n.stats.snapshot(n.now())
+	if w.sends > 0 && float64(w.failures)/float64(w.sends) > cfg.FailureRate {
 		n.alerts.raise(ctx, "sends.failures", "high", "", "Notification failures above threshold",
-			fmt.Sprintf("%d of %d sends failed (threshold %.0f%%).", failures, sends, cfg.FailureRate*100))
-	} else if sends > 0 {
+			fmt.Sprintf("%d of %d sends failed (threshold %.0f%%).", w.failures, w.sends, cfg.FailureRate*100))
+	} else if w.sends > 0 {
 		n.alerts.resolve(ctx, "sends.failures", "notification failure rate")
 	}
-	if slowest > cfg.Latency {
+	if w.slow(cfg.Latency) {
 		n.alerts.raise(ctx, "sends.latency", "high", "", "Notification latency above threshold",
-			fmt.Sprintf("The slowest send took %s (threshold %s).", slowest.Round(time.Millisecond), cfg.Latency))
-	} else if sends > 0 {
+			fmt.Sprintf("Sends took %s on average over %d sends, the slowest %s (threshold %s average).",
+				w.average().Round(time.Millisecond), w.sends, w.slowest.Round(time.Millisecond), cfg.Latency))
+	} else if w.sends > 0 {
 		n.alerts.resolve(ctx, "sends.latency", "notification latency")
 	}
-	if hits > cfg.RateLimitHits {
+	if w.hits > cfg.RateLimitHits {
 		n.alerts.raise(ctx, "slack.rate_limits", "high", "", "Slack rate limits above threshold",
-			fmt.Sprintf("%d rate-limit answers in the last hour (threshold %d).", hits, cfg.RateLimitHits))
+			fmt.Sprintf("%d rate-limit answers in the last hour (threshold %d).", w.hits, cfg.RateLimitHits))
 	} else {
 		n.alerts.resolve(ctx, "slack.rate_limits", "Slack rate limits")
 	}
