@@ -12,6 +12,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
 	"github.com/gtmhub/gtmhub/events"
 	"github.com/gtmhub/gtmhub/events/eventstest"
 	"github.com/gtmhub/gtmhub/events/service"
@@ -197,5 +200,42 @@ func TestConfigFromYAML(t *testing.T) {
 	want.Dir, want.Interval, want.NotionDatabaseID = "/srv/kb", 5*time.Minute, "1f2e3d4c5b6a79881f2e3d4c5b6a7988"
 	if cfg.Knowledge != want {
 		t.Errorf("loaded %+v, want %+v", cfg.Knowledge, want)
+	}
+}
+
+// TestStateBucketHasTheDeploymentsReplicas: on a cluster, the sync state
+// bucket gets the replica count the host passes, like every stream.
+func TestStateBucketHasTheDeploymentsReplicas(t *testing.T) {
+	c := eventstest.RunCluster(t, 3)
+	nc, err := nats.Connect(c.URLs())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	js, _ := jetstream.New(nc)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := service.EnsureTopology(ctx, js, 3); err != nil {
+		t.Fatal(err)
+	}
+	fake := fakenotion.New(t.Cleanup, "secret_notion_token_value", fakenotion.WithRateLimit(300, 50))
+	db := fake.NewDatabase()
+	t.Setenv("GTMHUB_TEST_NOTION_TOKEN", "secret_notion_token_value")
+	cfg := knowledgesync.DefaultConfig()
+	cfg.Knowledge.Dir = t.TempDir()
+	cfg.Knowledge.Interval = time.Hour
+	cfg.Knowledge.NotionDatabaseID = strings.ReplaceAll(db, "-", "")
+	cfg.Knowledge.NotionTokenEnv = "GTMHUB_TEST_NOTION_TOKEN"
+	cfg.Knowledge.NotionBaseURL = fake.URL
+	writeFile(t, cfg.Knowledge.Dir, "icp.md", "---\ntitle: ICP\n---\nWho we sell to.\n")
+	start(t, cfg, service.Deps{Conn: nc, Replicas: 3})
+
+	eventually(t, "the first sync", func() bool { return len(fake.Pages(db)) == 1 })
+	s, err := js.Stream(ctx, "KV_"+knowledgesync.StateBucket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := s.CachedInfo().Config.Replicas; n != 3 {
+		t.Errorf("state bucket with %d replicas, want 3", n)
 	}
 }

@@ -61,7 +61,7 @@ func Run(ctx context.Context, cfg Config, deps service.Deps) error {
 
 // runSync syncs every interval and on command until ctx is cancelled.
 func runSync(ctx context.Context, r service.Resolved, k Knowledge, index *Syncer, token string) error {
-	kv, err := r.JS.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: StateBucket,
+	kv, err := r.KeyValue(ctx, jetstream.KeyValueConfig{Bucket: StateBucket,
 		Description: "knowledge sync: per Notion page, both sides at the last sync"})
 	if err != nil {
 		return fmt.Errorf("state bucket: %w", err)
