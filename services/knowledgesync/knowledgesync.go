@@ -65,7 +65,7 @@ type Config struct {
 // Knowledge configures the Markdown folder and its Notion database.
 type Knowledge struct {
 	// Dir is the Markdown folder, created if missing.
-	// Default ./data/knowledge.
+	// Default ./data/knowledge; GTMHUB_KNOWLEDGE_DIR overrides it.
 	Dir string `yaml:"dir"`
 	// Interval is the time between scans. Default 15m.
 	Interval time.Duration `yaml:"interval"`
@@ -97,6 +97,17 @@ func DefaultConfig() Config {
 	return Config{Knowledge: Knowledge{Dir: DefaultDir, Interval: DefaultInterval,
 		NotionTokenEnv: DefaultNotionTokenEnv, TitleProperty: DefaultTitleProperty, TagsProperty: DefaultTagsProperty,
 		RequestsPerSecond: DefaultRequestsPerSec, Burst: DefaultBurst}}
+}
+
+// EnvDir names the environment variable that overrides knowledge.dir, for
+// a container whose folder is a mounted volume.
+const EnvDir = "GTMHUB_KNOWLEDGE_DIR"
+
+// WithEnv returns c with the environment's overrides applied: [EnvDir]
+// over knowledge.dir.
+func (c Config) WithEnv() Config {
+	c.Knowledge.Dir = service.Env(c.Knowledge.Dir, EnvDir)
+	return c
 }
 
 // Validate reports every problem with c at once.

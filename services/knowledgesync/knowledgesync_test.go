@@ -239,3 +239,21 @@ func TestStateBucketHasTheDeploymentsReplicas(t *testing.T) {
 		t.Errorf("state bucket with %d replicas, want 3", n)
 	}
 }
+
+// TestConfigWithEnv: GTMHUB_KNOWLEDGE_DIR, when set, names the folder.
+func TestConfigWithEnv(t *testing.T) {
+	tests := []struct{ name, env, want string }{
+		{"unset", "", "/from/file"},
+		{"set", "/data/knowledge", "/data/knowledge"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Setenv(knowledgesync.EnvDir, tt.env)
+			cfg := knowledgesync.DefaultConfig()
+			cfg.Knowledge.Dir = "/from/file"
+			if got := cfg.WithEnv().Knowledge.Dir; got != tt.want {
+				t.Errorf("folder %q, want %q", got, tt.want)
+			}
+		})
+	}
+}

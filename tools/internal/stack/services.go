@@ -49,6 +49,7 @@ func loadServices(cfg Config) (services, error) {
 	s.ingest.HTTPAddr = cfg.HTTPAddr
 	s.store.DataDir = cfg.DataDir
 	s.store.DatabaseURL = service.Env(s.store.DatabaseURL, "GTMHUB_DATABASE_URL")
+	s.knowledge = s.knowledge.WithEnv()
 	var errs []error
 	for name, v := range map[string]interface{ Validate() error }{
 		"ingest": s.ingest, "enrich": s.enrich, "store": s.store, "notify": s.notify, "knowledge-sync": s.knowledge,

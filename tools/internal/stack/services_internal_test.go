@@ -36,3 +36,35 @@ func TestLoadServicesPrecedence(t *testing.T) {
 		})
 	}
 }
+
+// TestLoadServicesKnowledgeDir: the knowledge folder is under the data
+// directory, unless gtmhub.yaml names one; GTMHUB_KNOWLEDGE_DIR wins over
+// both.
+func TestLoadServicesKnowledgeDir(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "gtmhub.yaml")
+	if err := os.WriteFile(file, []byte("knowledge:\n  dir: /from/file\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name, file, env, want string
+	}{
+		{"the data directory", "", "", filepath.Join(dir, "data", "knowledge")},
+		{"the file", file, "", "/from/file"},
+		{"the environment over the file", file, "/from/env", "/from/env"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Setenv("GTMHUB_KNOWLEDGE_DIR", tt.env)
+			cfg := DefaultConfig()
+			cfg.DataDir, cfg.ConfigFile = filepath.Join(dir, "data"), tt.file
+			s, err := loadServices(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if s.knowledge.Knowledge.Dir != tt.want {
+				t.Errorf("knowledge folder %q, want %q", s.knowledge.Knowledge.Dir, tt.want)
+			}
+		})
+	}
+}

@@ -23,6 +23,7 @@ func run(ctx context.Context) error {
 	return service.Binary[knowledgesync.Config]{
 		Name:     knowledgesync.Name,
 		Config:   knowledgesync.DefaultConfig(),
+		Env:      func(c *knowledgesync.Config) { *c = c.WithEnv() },
 		Validate: knowledgesync.Config.Validate,
 		Run:      knowledgesync.Run,
 		NATSURL:  func(c *knowledgesync.Config) *string { return &c.NATSURL },
