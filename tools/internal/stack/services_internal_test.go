@@ -3,6 +3,7 @@ package stack
 import (
 	"os"
 	"path/filepath"
+	"regexp"
 	"testing"
 )
 
@@ -64,6 +65,50 @@ func TestLoadServicesKnowledgeDir(t *testing.T) {
 			}
 			if s.knowledge.Knowledge.Dir != tt.want {
 				t.Errorf("knowledge folder %q, want %q", s.knowledge.Knowledge.Dir, tt.want)
+			}
+		})
+	}
+}
+
+// TestExampleConfig: gtmhub.example.yaml, which deploy/README.md says to
+// copy, is valid for every service as it stands, and with its commented
+// sections in use once their variables are set.
+func TestExampleConfig(t *testing.T) {
+	example, err := os.ReadFile(filepath.Join("..", "..", "..", "gtmhub.example.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	uncommented := regexp.MustCompile(`(?m)^(\s*)# ([a-z_]+:|  |- )`).ReplaceAll(example, []byte("$1$2"))
+	tests := []struct {
+		name string
+		yaml []byte
+		env  map[string]string
+	}{
+		{"as it is", example, nil},
+		{"uncommented", uncommented, map[string]string{"CLEARBIT_API_KEY": "ck", "HUNTER_API_KEY": "hk",
+			"SLACK_WEBHOOK_URL": "https://hooks.slack.com/services/T0/B0/x", "SMTP_PASSWORD": "pw"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for k, v := range tt.env {
+				t.Setenv(k, v)
+			}
+			file := filepath.Join(t.TempDir(), "gtmhub.yaml")
+			if err := os.WriteFile(file, tt.yaml, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			cfg := DefaultConfig()
+			cfg.DataDir, cfg.ConfigFile = t.TempDir(), file
+			s, err := loadServices(cfg)
+			if err != nil {
+				t.Fatalf("%v\n%s", err, tt.yaml)
+			}
+			if len(s.ingest.Sources) != 3 {
+				t.Errorf("%d sources, want 3", len(s.ingest.Sources))
+			}
+			if tt.env != nil && (len(s.enrich.Enrich.Providers) != 2 || len(s.notify.Digest.To) != 1 ||
+				s.knowledge.Knowledge.NotionDatabaseID == "") {
+				t.Errorf("the commented sections were not read:\n%s", tt.yaml)
 			}
 		})
 	}
