@@ -86,7 +86,8 @@ func TestExampleConfig(t *testing.T) {
 	}{
 		{"as it is", example, nil},
 		{"uncommented", uncommented, map[string]string{"CLEARBIT_API_KEY": "ck", "HUNTER_API_KEY": "hk",
-			"SLACK_WEBHOOK_URL": "https://hooks.slack.com/services/T0/B0/x", "SMTP_PASSWORD": "pw"}},
+			"SLACK_WEBHOOK_URL": "https://hooks.slack.com/services/T0/B0/x", "SMTP_PASSWORD": "pw",
+			"GTMHUB_EVENTS_TOKEN": "tk"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -103,11 +104,12 @@ func TestExampleConfig(t *testing.T) {
 			if err != nil {
 				t.Fatalf("%v\n%s", err, tt.yaml)
 			}
-			if len(s.ingest.Sources) != 3 {
-				t.Errorf("%d sources, want 3", len(s.ingest.Sources))
+			if len(s.ingest.Sources) != 3 || s.ingest.Sources[1].FieldsAt != "row_data" {
+				t.Errorf("sources %+v, want 3 with clay's rows read from row_data", s.ingest.Sources)
 			}
 			if tt.env != nil && (len(s.enrich.Enrich.Providers) != 2 || len(s.notify.Digest.To) != 1 ||
-				s.knowledge.Knowledge.NotionDatabaseID == "") {
+				s.knowledge.Knowledge.NotionDatabaseID == "" || len(s.ingest.Events.Tokens) != 1 ||
+				len(s.enrich.Enrich.Scoring.TrustScoresFrom) != 1) {
 				t.Errorf("the commented sections were not read:\n%s", tt.yaml)
 			}
 		})
