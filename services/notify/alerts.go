@@ -44,6 +44,20 @@ type Alerts struct {
 	// RateLimitHits is the number of 429 answers in an hour that raises an
 	// alert. Default 10.
 	RateLimitHits int `yaml:"rate_limit_hits"`
+	// UsageLevels are the percentages of a quota other services report
+	// (a provider's monthly credits, say) that raise an alert, once per
+	// level and period. Default 70, 80, 85, 95.
+	UsageLevels []int `yaml:"usage_levels"`
+}
+
+// emailUsageResource is the usage entry of the daily email quota.
+const emailUsageResource = "notify.email.daily"
+
+func (a Alerts) usageLevels() []int {
+	if len(a.UsageLevels) == 0 {
+		return defaultAlertLevels
+	}
+	return a.UsageLevels
 }
 
 func (a Alerts) withDefaults() Alerts {
@@ -83,6 +97,11 @@ func (a Alerts) validate(p interface{ Addf(string, ...any) }) {
 	}
 	if a.Pending < 0 || a.RateLimitHits < 0 {
 		p.Addf("alerts: pending and rate_limit_hits must not be negative")
+	}
+	for _, l := range a.UsageLevels {
+		if l <= 0 || l > 100 {
+			p.Addf("alerts.usage_levels: %d is not a percentage", l)
+		}
 	}
 }
 

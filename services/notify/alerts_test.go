@@ -10,6 +10,7 @@ import (
 	"github.com/gtmhub/gtmhub/contracts"
 	"github.com/gtmhub/gtmhub/events"
 	"github.com/gtmhub/gtmhub/events/eventstest"
+	"github.com/gtmhub/gtmhub/events/service"
 	"github.com/gtmhub/gtmhub/services/notify"
 	"github.com/gtmhub/gtmhub/services/notify/internal/fakeslack"
 )
@@ -160,4 +161,46 @@ func TestAlertLatencyAndPending(t *testing.T) {
 	awaitAlert(t, fake, "Notification latency above threshold")
 	awaitAlert(t, fake, "Consumer notify has")
 	awaitAlert(t, fake, "Resolved: consumer notify backlog")
+}
+
+// TestAlertUsageLevels: a quota another service reports in the usage bucket
+// alerts once at the highest level it reached in its period, again when it
+// reaches a higher one; an ended period, a usage without a limit and the
+// email quota (which alerts as it is counted) do not.
+func TestAlertUsageLevels(t *testing.T) {
+	srv := eventstest.RunServer(t)
+	fake := fakeslack.New(t)
+	ctx := context.Background()
+	month := time.Now().UTC().Format("2006-01")
+	for _, u := range []service.Usage{
+		{Resource: "enrich.clearbit.credits", Used: 82, Limit: 100, Unit: "credits", Period: month},
+		{Resource: "enrich.hunter.credits", Used: 99, Limit: 100, Unit: "credits", Period: "2020-01"},
+		{Resource: "enrich.apollo.credits", Used: 500, Unit: "credits", Period: month},
+		{Resource: "notify.email.daily", Used: 499, Limit: 500, Unit: "emails"},
+	} {
+		if err := service.PutUsage(ctx, srv.JS, u); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cfg := notify.DefaultConfig()
+	cfg.Slack.HTTPClient = fake.Client()
+	cfg.Alerts = notify.Alerts{WebhookURL: fake.Webhook("alerts"), Interval: 100 * time.Millisecond}
+	startNotify(t, srv, cfg)
+
+	awaitAlert(t, fake, "enrich.clearbit.credits at 80% of its limit")
+	if err := service.PutUsage(ctx, srv.JS, service.Usage{Resource: "enrich.clearbit.credits", Used: 96, Limit: 100,
+		Unit: "credits", Period: month}); err != nil {
+		t.Fatal(err)
+	}
+	awaitAlert(t, fake, "enrich.clearbit.credits at 95% of its limit")
+	time.Sleep(300 * time.Millisecond) // a few more looks
+	var usage []string
+	for _, text := range alertTexts(fake) {
+		if strings.Contains(text, "of its limit") {
+			usage = append(usage, text)
+		}
+	}
+	if len(usage) != 2 {
+		t.Errorf("usage alerts %q, want clearbit's 80%% and 95%% once each", usage)
+	}
 }

@@ -1,12 +1,14 @@
 package notify
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"sync"
 	"time"
 
 	"github.com/gtmhub/gtmhub/events"
+	"github.com/gtmhub/gtmhub/events/service"
 )
 
 // sendStats counts sends between two monitor looks.
@@ -105,6 +107,40 @@ func (n *notifier) monitor(ctx context.Context, cfg Alerts) {
 		}
 		n.checkPending(ctx, cfg.Pending)
 		n.checkSends(ctx, cfg)
+		n.checkUsage(ctx, cfg.usageLevels())
+	}
+}
+
+// checkUsage alerts on every quota other services report in the usage
+// bucket (a provider's monthly credits, say) once per level and period, at
+// the highest of levels its usage has reached. The email quota is notify's
+// own and alerts as it is counted.
+func (n *notifier) checkUsage(ctx context.Context, levels []int) {
+	all, err := service.ListUsage(ctx, n.js)
+	if err != nil {
+		n.log.WarnContext(ctx, "usage alerts: read usage", "err", err)
+		return
+	}
+	now := n.now()
+	for _, u := range all {
+		if u.Resource == emailUsageResource || u.Limit <= 0 || !u.Current(now) {
+			continue
+		}
+		level := 0
+		for _, l := range levels {
+			if u.Percent() >= float64(l) {
+				level = max(level, l)
+			}
+		}
+		if level == 0 {
+			continue
+		}
+		title := fmt.Sprintf("%s at %d%% of its limit", u.Resource, level)
+		body := fmt.Sprintf("%g of %g %s used", u.Used, u.Limit, cmp.Or(u.Unit, "units"))
+		if u.Period != "" {
+			body += " in " + u.Period
+		}
+		n.alerts.raise(ctx, "usage."+u.Resource, fmt.Sprint(level), u.Period, title, body+". See `gtmhub status`.")
 	}
 }
 

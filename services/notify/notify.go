@@ -56,7 +56,8 @@
 // signal score) and rejected count, read from the RECORDS and LEADS
 // streams by time, once per date ([RunDigest] runs one on demand).
 // Operations alerts ([Alerts]) go to a Slack channel: DLQ depth rising, a
-// breaker opening, quota levels, failure rate, latency, consumer backlog
+// breaker opening, quota levels (the email quota, and every quota in the
+// usage bucket, such as a provider's monthly credits), failure rate, latency, consumer backlog
 // and Slack rate limits; each level at most once per period, with a
 // "resolved" message when it clears.
 package notify

@@ -165,7 +165,7 @@ func (t secretURLTransport) RoundTrip(req *http.Request) (*http.Response, error)
 // bucket, where gtmhub status rates them. A failure to record is logged.
 func emailUsage(r service.Resolved, zone string) func(context.Context, string, int, int) {
 	return func(ctx context.Context, day string, used, limit int) {
-		u := service.Usage{Resource: "notify.email.daily", Used: float64(used), Limit: float64(limit),
+		u := service.Usage{Resource: emailUsageResource, Used: float64(used), Limit: float64(limit),
 			Unit: "emails", Period: day, Zone: zone}
 		if err := service.PutUsage(ctx, r.JS, u); err != nil {
 			r.Logger.WarnContext(ctx, "record email usage", "err", err)

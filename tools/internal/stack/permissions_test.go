@@ -308,6 +308,7 @@ func TestServiceStateWithTheirOwnUsers(t *testing.T) {
 		do         func(ctx context.Context, t *testing.T, js jetstream.JetStream, op jetstream.JetStream)
 	}{
 		{"notify lists its deferred emails", "notify", listKeys(notify.DeferredBucket)},
+		{"notify lists the usage every service reports", "notify", listKeys(service.UsageBucket)},
 		{"knowledge-sync lists its sync state", "knowledge", listKeys(knowledgesync.StateBucket)},
 		{"knowledge-sync reads its replay consumer", "knowledge", replayConsumerInfo(knowledgesync.Durable)},
 		{"enrich opens the cache of a provider of any name", "enrich", runEnrichWithProvider("apollo")},
