@@ -127,11 +127,17 @@ func newDLQCmd() *cobra.Command {
 
 func newRedriveCmd(filter *dlqFilter) *cobra.Command {
 	var msgID string
-	var all, dryRun bool
+	var all, dryRun, force bool
 	var perSecond float64
 	cmd := &cobra.Command{
 		Use:   "redrive [SEQ...]",
 		Short: "Put dead letters back on their original subject; each is removed from the DLQ only after the PubAck",
+		Long: `redrive publishes each dead letter again on the subject it failed on, with
+its CloudEvent id and a fresh Nats-Msg-Id, and removes it from the DLQ once
+the publish is acknowledged. A dead letter whose subject no consumer reads
+any more is left in the DLQ (redriving it would drop it from the flow)
+unless --force. Every sequence asked for that is not in the DLQ, and every
+dead letter left there, is named, and the command then fails.`,
 		RunE: withJS(func(ctx context.Context, cmd *cobra.Command, js jetstream.JetStream, args []string) error {
 			if len(args) == 0 && msgID == "" && !all && filter.empty() {
 				return errors.New("name dead letters by SEQ, --msg-id, filters (--service, --subject, --since, --until) or --all")
@@ -140,9 +146,16 @@ func newRedriveCmd(filter *dlqFilter) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			chosen, err := selectDeadLetters(dls, args, msgID)
+			chosen, missing, err := selectDeadLetters(dls, args, msgID)
 			if err != nil {
 				return err
+			}
+			if len(chosen) == 0 && len(missing) == 0 && (!all || !filter.empty()) {
+				return errors.New("no dead letter matches")
+			}
+			unread := []deadLetter(nil)
+			if !force {
+				chosen, unread = splitUnread(events.DefaultTopology(), chosen)
 			}
 			stream, err := js.Stream(ctx, events.StreamDLQ)
 			if err != nil {
@@ -158,8 +171,14 @@ func newRedriveCmd(filter *dlqFilter) *cobra.Command {
 				verb, do = "would redrive", func(deadLetter) error { return nil }
 			}
 			done, err := redriveAll(ctx, p, lim, chosen, verb, do)
+			if err == nil {
+				err = leftBehind(missing, unread, !filter.empty())
+			}
 			if p.json { // what was redriven, also when a later one failed
 				return errors.Join(p.say(done, ""), err)
+			}
+			if len(chosen)+len(missing)+len(unread) == 0 {
+				return p.say(nil, "nothing to redrive\n")
 			}
 			return err
 		}),
@@ -167,6 +186,7 @@ func newRedriveCmd(filter *dlqFilter) *cobra.Command {
 	cmd.Flags().StringVar(&msgID, "msg-id", "", "the dead letter's Nats-Msg-Id, as its Gtmhub-Dlq-Redrive header shows")
 	cmd.Flags().BoolVar(&all, "all", false, "every dead letter (with --service: every one of that service)")
 	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "show what would be redriven")
+	cmd.Flags().BoolVar(&force, "force", false, "redrive also dead letters whose subject no consumer reads")
 	cmd.Flags().Float64Var(&perSecond, "rate", 0, "dead letters per second (default: no limit)")
 	return cmd
 }
@@ -192,6 +212,55 @@ func redriveAll(ctx context.Context, p printer, lim *rate.Limiter, chosen []dead
 	return done, nil
 }
 
+// leftBehind names each sequence asked for that is not a dead letter
+// (among those the filters keep, when filtered) and each dead letter left in
+// the DLQ because no consumer reads its subject; nil when there is none.
+func leftBehind(missing []string, unread []deadLetter, filtered bool) error {
+	where := "in the DLQ"
+	if filtered {
+		where = "among the dead letters the filters keep"
+	}
+	var errs []error
+	for _, s := range missing {
+		errs = append(errs, fmt.Errorf("no dead letter %s %s", s, where))
+	}
+	for _, d := range unread {
+		errs = append(errs, fmt.Errorf("dead letter %d left in the DLQ: no consumer reads %s, so redriving it would drop it (--force redrives it anyway)",
+			d.Seq, d.Subject))
+	}
+	return errors.Join(errs...)
+}
+
+// splitUnread separates the dead letters whose subject a consumer of t
+// reads, directly or through its replay companion, from those no consumer
+// reads any more: redriving one of those would take it out of the flow.
+func splitUnread(t events.Topology, dls []deadLetter) (read, unread []deadLetter) {
+	for _, d := range dls {
+		if consumerReads(t, d.Subject) {
+			read = append(read, d)
+		} else {
+			unread = append(unread, d)
+		}
+	}
+	return read, unread
+}
+
+// consumerReads reports whether a consumer of t, or its replay companion,
+// has a filter matching subject.
+func consumerReads(t events.Topology, subject string) bool {
+	for _, c := range t.Consumers {
+		if subjectMatches(events.ReplaySubject(c.Durable, ">"), subject) {
+			return true
+		}
+		for _, f := range c.Filters {
+			if subjectMatches(f, subject) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 func redrive(ctx context.Context, js jetstream.JetStream, stream jetstream.Stream, d deadLetter) error {
 	msg, err := events.RedriveMsg(d.header, d.data)
 	if err != nil {
@@ -206,27 +275,41 @@ func redrive(ctx context.Context, js jetstream.JetStream, stream jetstream.Strea
 	return nil
 }
 
-func selectDeadLetters(dls []deadLetter, seqs []string, msgID string) ([]deadLetter, error) {
+// selectDeadLetters keeps the dead letters named by sequence or message id,
+// or all of dls when none is named; missing lists what was named and is not
+// among dls.
+func selectDeadLetters(dls []deadLetter, seqs []string, msgID string) (chosen []deadLetter, missing []string, err error) {
 	if len(seqs) == 0 && msgID == "" {
-		return dls, nil
+		return dls, nil, nil
 	}
-	want := map[string]bool{}
+	want := map[uint64]bool{}
 	for _, s := range seqs {
-		if _, err := strconv.ParseUint(s, 10, 64); err != nil {
-			return nil, fmt.Errorf("sequence %q is not a number", s)
+		n, err := strconv.ParseUint(s, 10, 64)
+		if err != nil {
+			return nil, nil, fmt.Errorf("sequence %q is not a number", s)
 		}
-		want[s] = true
+		want[n] = true
 	}
-	var out []deadLetter
+	found := map[uint64]bool{}
+	msgIDFound := false
 	for _, d := range dls {
-		if want[strconv.FormatUint(d.Seq, 10)] || (msgID != "" && d.MsgID == msgID) {
-			out = append(out, d)
+		byMsgID := msgID != "" && d.MsgID == msgID
+		if want[d.Seq] || byMsgID {
+			chosen = append(chosen, d)
+			found[d.Seq] = true
+			msgIDFound = msgIDFound || byMsgID
 		}
 	}
-	if len(out) == 0 {
-		return nil, errors.New("no dead letter matches")
+	for _, s := range seqs {
+		if n, _ := strconv.ParseUint(s, 10, 64); !found[n] {
+			missing = append(missing, s)
+			found[n] = true // named twice, reported once
+		}
 	}
-	return out, nil
+	if msgID != "" && !msgIDFound {
+		missing = append(missing, "with --msg-id "+msgID)
+	}
+	return chosen, missing, nil
 }
 
 // listingInactive is how long the server keeps the consumer a listing read

@@ -224,3 +224,107 @@ func TestDeadLetterErrorText(t *testing.T) {
 		}
 	}
 }
+
+// deadLetterOn stores in the DLQ a dead letter of durable for an event
+// first published on subject, and returns its DLQ sequence.
+func deadLetterOn(t *testing.T, srv *eventstest.Server, service, durable, subject string) uint64 {
+	t.Helper()
+	ev := eventstest.NewEvent(t, "com.gtmhub.lead.enriched", map[string]string{"email": "ada@example.com"})
+	pub := srv.Publish(t, subject, ev)
+	now := time.Now()
+	msg := events.DeadLetter(events.Delivery{Service: service, Consumer: durable, Stream: pub.Stream, Subject: subject,
+		Sequence: pub.Sequence, Attempt: 8}, nil, []byte(`{}`), ev, "max_deliver", errors.New("500"), now, now)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	ack, err := srv.JS.PublishMsg(ctx, msg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ack.Sequence
+}
+
+// TestDLQRedriveRefusesUnreadSubjects: a dead letter whose subject no
+// consumer reads any more stays in the DLQ, named in the error, unless
+// --force; one a consumer reads is redriven alongside.
+func TestDLQRedriveRefusesUnreadSubjects(t *testing.T) {
+	srv := eventstest.RunServer(t)
+	orphan := deadLetterOn(t, srv, "archive", "archive", "gtm.raw.github.push")
+	read := deadLetterOn(t, srv, "store", "store", events.SubjectLeadsEnriched)
+
+	out, err := gtmhub(t, srv, "", "dlq", "redrive", "--all")
+	if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("dead letter %d left in the DLQ: no consumer reads gtm.raw.github.push", orphan)) {
+		t.Fatalf("redrive --all: %v\n%s", err, out)
+	}
+	if !strings.Contains(out, fmt.Sprintf("redrove %d to %s", read, events.SubjectLeadsEnriched)) {
+		t.Errorf("redrive --all printed %q, want the read one redriven", out)
+	}
+	if n := srv.Count(t, events.StreamDLQ, "gtm.dlq.>"); n != 1 {
+		t.Fatalf("DLQ holds %d, want the unread one", n)
+	}
+	if out, err := gtmhub(t, srv, "", "dlq", "redrive", "--force", fmt.Sprint(orphan)); err != nil {
+		t.Fatalf("redrive --force: %v\n%s", err, out)
+	}
+	if n := srv.Count(t, events.StreamDLQ, "gtm.dlq.>"); n != 0 {
+		t.Errorf("DLQ holds %d after --force", n)
+	}
+}
+
+// TestDLQRedriveNamesWhatIsMissing: sequences, message ids and filters that
+// match no dead letter fail the command, naming each; what was found is
+// still redriven.
+func TestDLQRedriveNamesWhatIsMissing(t *testing.T) {
+	srv := eventstest.RunServer(t)
+	seq := deadLetterOn(t, srv, "store", "store", events.SubjectLeadsEnriched)
+	tests := []struct {
+		name    string
+		args    []string
+		wantErr []string
+	}{
+		{"unknown sequence", []string{"999", "998"}, []string{"no dead letter 999 in the DLQ", "no dead letter 998 in the DLQ"}},
+		{"unknown message id", []string{"--msg-id", "nosuch"}, []string{"no dead letter with --msg-id nosuch"}},
+		{"unknown service", []string{"--service", "nosuch"}, []string{"no dead letter matches"}},
+		{"sequence filtered out", []string{"--service", "enrich", fmt.Sprint(seq)},
+			[]string{fmt.Sprintf("no dead letter %d among the dead letters the filters keep", seq)}},
+		{"found and missing", []string{fmt.Sprint(seq), "999"}, []string{"no dead letter 999 in the DLQ"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out, err := gtmhub(t, srv, "", append([]string{"dlq", "redrive", "--dry-run"}, tt.args...)...)
+			if err == nil {
+				t.Fatalf("redrive %v succeeded:\n%s", tt.args, out)
+			}
+			for _, w := range tt.wantErr {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("redrive %v: %v, want it to say %q", tt.args, err, w)
+				}
+			}
+		})
+	}
+	out, err := gtmhub(t, srv, "", "dlq", "redrive", fmt.Sprint(seq), "999")
+	if err == nil || !strings.Contains(out, fmt.Sprintf("redrove %d", seq)) {
+		t.Fatalf("redrive %d 999: %v\n%s", seq, err, out)
+	}
+	if out, err := gtmhub(t, srv, "", "dlq", "redrive", "--all"); err != nil || out != "nothing to redrive\n" {
+		t.Errorf("redrive --all of an empty DLQ: %v %q", err, out)
+	}
+}
+
+func TestConsumerReads(t *testing.T) {
+	tests := []struct {
+		subject string
+		want    bool
+	}{
+		{"gtm.leads.captured.form", true},
+		{events.SubjectLeadsEnriched, true},
+		{"gtm.records.contact.created", true},
+		{events.ReplaySubject("store", events.SubjectLeadsEnriched), true},
+		{"gtm.raw.github.push", false},
+		{"gtm.knowledge.page.synced", false},
+		{events.ReplaySubject("archive", "gtm.raw.github.push"), false},
+	}
+	for _, tt := range tests {
+		if got := consumerReads(events.DefaultTopology(), tt.subject); got != tt.want {
+			t.Errorf("consumerReads(%q) = %v, want %v", tt.subject, got, tt.want)
+		}
+	}
+}
