@@ -11,6 +11,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -80,9 +82,19 @@ func Resolve(s Spec) (Spec, error) {
 		if len(s.Subjects) == 0 {
 			s.Subjects = c.Filters
 		}
+		if err := within(s.Subjects, c.Filters, "what consumer "+s.To+" reads"); err != nil {
+			return s, err
+		}
 	}
 	if s.Stream == "" {
 		return s, errors.New("--stream is required with --to-subject")
+	}
+	st, ok := streamSpec(s.Stream)
+	if !ok {
+		return s, fmt.Errorf("no stream %q: see `gtmhub contracts` for the streams", s.Stream)
+	}
+	if err := within(s.Subjects, st.Subjects, "stream "+s.Stream); err != nil {
+		return s, err
 	}
 	if s.Since.IsZero() {
 		return s, errors.New("--since is required")
@@ -91,6 +103,47 @@ func Resolve(s Spec) (Spec, error) {
 		return s, errors.New("--until is before --since")
 	}
 	return s, nil
+}
+
+// streamSpec returns the topology's stream called name.
+func streamSpec(name string) (events.StreamSpec, bool) {
+	for _, st := range events.DefaultTopology().Streams {
+		if st.Name == name {
+			return st, true
+		}
+	}
+	return events.StreamSpec{}, false
+}
+
+// within checks that every subject of subjects is within one of filters,
+// which are what, so a replay never reads what its destination does not
+// read or what its stream does not hold.
+func within(subjects, filters []string, what string) error {
+	var errs []error
+	for _, sub := range subjects {
+		if !slices.ContainsFunc(filters, func(f string) bool { return subsetOf(sub, f) }) {
+			errs = append(errs, fmt.Errorf("--subject %s is not within %s (%s)", sub, what, strings.Join(filters, ", ")))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// subsetOf reports whether every subject sub matches (it may hold the
+// wildcards '*' and '>') is matched by filter.
+func subsetOf(sub, filter string) bool {
+	s, f := strings.Split(sub, "."), strings.Split(filter, ".")
+	for i, ft := range f {
+		switch {
+		case ft == ">":
+			return len(s) > i
+		case i >= len(s) || s[i] == ">":
+			return false
+		case ft == "*":
+		case s[i] != ft: // a '*' in sub against a literal in filter, or another literal
+			return false
+		}
+	}
+	return len(s) == len(f)
 }
 
 // Replayer runs replays on one JetStream.

@@ -106,6 +106,13 @@ func TestResolve(t *testing.T) {
 		{"wrong stream", replay.Spec{To: "store", Stream: "RECORDS", Since: since}, false},
 		{"no since", replay.Spec{To: "store"}, false},
 		{"until before since", replay.Spec{To: "store", Since: since, Until: since.Add(-time.Minute)}, false},
+		{"subject the consumer reads", replay.Spec{To: "enrich", Subjects: []string{"gtm.leads.captured.form"}, Since: since}, true},
+		{"narrower wildcard the consumer reads", replay.Spec{To: "notify", Subjects: []string{"gtm.records.*.created"}, Since: since}, true},
+		{"subject the consumer does not read", replay.Spec{To: "store", Subjects: []string{"gtm.leads.captured.>"}, Since: since}, false},
+		{"one of two subjects not read", replay.Spec{To: "store", Subjects: []string{"gtm.leads.enriched", "gtm.leads.>"}, Since: since}, false},
+		{"subject outside the stream", replay.Spec{Stream: "LEADS", Subjects: []string{"gtm.records.>"}, ToSubject: "x", Since: since}, false},
+		{"subject within the stream", replay.Spec{Stream: "LEADS", Subjects: []string{"gtm.leads.captured.*"}, ToSubject: "x", Since: since}, true},
+		{"unknown stream", replay.Spec{Stream: "NOSUCH", ToSubject: "x", Since: since}, false},
 	}
 	for _, tt := range tests {
 		if _, err := replay.Resolve(tt.spec); (err == nil) != tt.ok {
@@ -157,5 +164,33 @@ func TestReplayCountsWhatTheStreamDropped(t *testing.T) {
 	}
 	if n := srv.Count(t, events.StreamReplay, "gtm.replay.>"); n != cp.Replayed {
 		t.Errorf("REPLAY holds %d, the checkpoint says %d", n, cp.Replayed)
+	}
+}
+
+func TestSubsetOf(t *testing.T) {
+	tests := []struct {
+		sub, filter string
+		want        bool
+	}{
+		{"gtm.leads.enriched", "gtm.leads.enriched", true},
+		{"gtm.leads.enriched", "gtm.leads.>", true},
+		{"gtm.leads.captured.>", "gtm.leads.>", true},
+		{"gtm.leads.>", "gtm.leads.>", true},
+		{"gtm.leads.*", "gtm.leads.>", true},
+		{"gtm.leads.captured.form", "gtm.leads.captured.*", true},
+		{"gtm.leads.captured.*", "gtm.leads.captured.*", true},
+		{"gtm.records.*.created", "gtm.records.>", true},
+		{"gtm.leads.captured.>", "gtm.leads.enriched", false},
+		{"gtm.leads.>", "gtm.leads.*", false},
+		{"gtm.leads.*", "gtm.leads.enriched", false},
+		{"gtm.leads", "gtm.leads.>", false},
+		{"gtm.records.>", "gtm.leads.>", false},
+		{"gtm.leads.captured.form.x", "gtm.leads.captured.*", false},
+		{">", "gtm.>", false},
+	}
+	for _, tt := range tests {
+		if got := replay.SubsetOf(tt.sub, tt.filter); got != tt.want {
+			t.Errorf("subsetOf(%q, %q) = %v, want %v", tt.sub, tt.filter, got, tt.want)
+		}
 	}
 }
