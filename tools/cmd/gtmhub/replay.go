@@ -74,7 +74,8 @@ can be resumed with "gtmhub replay resume ID".`,
 }
 
 func newReplayResumeCmd() *cobra.Command {
-	return &cobra.Command{
+	var force bool
+	cmd := &cobra.Command{
 		Use:   "resume ID",
 		Short: "Continue a replay after its last checkpoint",
 		Args:  cobra.ExactArgs(1),
@@ -83,10 +84,12 @@ func newReplayResumeCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			cp, err := r.Resume(ctx, args[0], progressReporter(cmd.ErrOrStderr()))
+			cp, err := r.Resume(ctx, args[0], force, progressReporter(cmd.ErrOrStderr()))
 			return reportReplay(cmd, cp, err)
 		}),
 	}
+	cmd.Flags().BoolVar(&force, "force", false, "resume a replay whose checkpoint says running and was saved within the last minute (its run was killed)")
+	return cmd
 }
 
 func newReplayLsCmd() *cobra.Command {

@@ -51,7 +51,21 @@ type Checkpoint struct {
 	Error     string    `json:"error,omitempty"`
 	StartedAt time.Time `json:"started_at"`
 	UpdatedAt time.Time `json:"updated_at"`
+
+	// rev is the bucket revision this checkpoint was read or last saved
+	// at; 0 for a replay not saved yet.
+	rev uint64
 }
+
+// ErrConflict is returned when a replay's checkpoint changed since this run
+// read or saved it: another run of the same replay is writing it.
+var ErrConflict = errors.New("another run of this replay changed its checkpoint")
+
+// liveWindow is how recently a running replay must have saved its
+// checkpoint to be taken as still running: a run saves after every batch
+// (about a second of events with --rate) and at least every maxEmptyWait
+// while reads come back empty.
+const liveWindow = time.Minute
 
 // Progress is reported while a replay runs.
 type Progress struct {
@@ -181,17 +195,35 @@ func (r *Replayer) Start(ctx context.Context, spec Spec, progress func(Progress)
 	return r.run(ctx, cp, progress)
 }
 
-// Resume continues the replay id after its last checkpoint.
-func (r *Replayer) Resume(ctx context.Context, id string, progress func(Progress)) (Checkpoint, error) {
+// Resume continues the replay id after its last checkpoint. A done
+// replay is never resumed, nor, unless force, one whose checkpoint says
+// running and was saved within liveWindow: its run is likely still going.
+func (r *Replayer) Resume(ctx context.Context, id string, force bool, progress func(Progress)) (Checkpoint, error) {
 	cp, err := r.Get(ctx, id)
 	if err != nil {
 		return cp, err
 	}
-	if cp.Status == "done" {
-		return cp, fmt.Errorf("replay %s is already done", id)
+	if err := resumable(cp, force, time.Now()); err != nil {
+		return cp, err
 	}
 	cp.Status, cp.Error = "running", ""
+	if err := r.save(ctx, &cp); err != nil {
+		return cp, err
+	}
 	return r.run(ctx, cp, progress)
+}
+
+// resumable says why cp may not be resumed at now, if it may not.
+func resumable(cp Checkpoint, force bool, now time.Time) error {
+	id := cp.Spec.ID
+	switch {
+	case cp.Status == "done":
+		return fmt.Errorf("replay %s is already done", id)
+	case cp.Status == "running" && !force && now.Sub(cp.UpdatedAt) < liveWindow:
+		return fmt.Errorf("replay %s is running: its checkpoint was saved %s ago; if no run of it is left (it was killed), resume with --force",
+			id, now.Sub(cp.UpdatedAt).Round(time.Second))
+	}
+	return nil
 }
 
 // Get returns the checkpoint of replay id.
@@ -201,7 +233,11 @@ func (r *Replayer) Get(ctx context.Context, id string) (Checkpoint, error) {
 		return Checkpoint{}, fmt.Errorf("replay %s: %w", id, err)
 	}
 	var cp Checkpoint
-	return cp, json.Unmarshal(e.Value(), &cp)
+	if err := json.Unmarshal(e.Value(), &cp); err != nil {
+		return cp, fmt.Errorf("replay %s: %w", id, err)
+	}
+	cp.rev = e.Revision()
+	return cp, nil
 }
 
 // List returns every known replay.
@@ -221,15 +257,28 @@ func (r *Replayer) List(ctx context.Context) ([]Checkpoint, error) {
 	return out, nil
 }
 
+// save writes cp over the revision it holds (creating it when it has
+// none), so two runs of one replay never overwrite each other's checkpoint:
+// the one that saves second gets ErrConflict.
 func (r *Replayer) save(ctx context.Context, cp *Checkpoint) error {
 	cp.UpdatedAt = time.Now().UTC()
 	b, err := json.Marshal(cp)
 	if err != nil {
 		return err
 	}
-	if _, err := r.state.Put(ctx, cp.Spec.ID, b); err != nil {
+	var rev uint64
+	if cp.rev == 0 {
+		rev, err = r.state.Create(ctx, cp.Spec.ID, b)
+	} else {
+		rev, err = r.state.Update(ctx, cp.Spec.ID, b, cp.rev)
+	}
+	if errors.Is(err, jetstream.ErrKeyExists) {
+		return fmt.Errorf("save replay %s: %w", cp.Spec.ID, ErrConflict)
+	}
+	if err != nil {
 		return fmt.Errorf("save replay %s: %w", cp.Spec.ID, err)
 	}
+	cp.rev = rev
 	return nil
 }
 

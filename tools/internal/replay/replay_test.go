@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -58,8 +59,8 @@ func TestReplayToConsumer(t *testing.T) {
 	if n := srv.Count(t, events.StreamReplay, "gtm.replay.>"); n != 40 {
 		t.Errorf("REPLAY holds %d, want 40", n)
 	}
-	if _, err := r.Resume(context.Background(), cp.Spec.ID, nil); err == nil {
-		t.Error("resuming a finished replay should fail")
+	if _, err := r.Resume(context.Background(), cp.Spec.ID, true, nil); err == nil {
+		t.Error("resuming a finished replay should fail, even with force")
 	}
 }
 
@@ -82,7 +83,7 @@ func TestReplayResumes(t *testing.T) {
 	if err != nil || saved.Status != "interrupted" || saved.Replayed == 0 || saved.Replayed >= total {
 		t.Fatalf("saved checkpoint %+v, %v", saved, err)
 	}
-	cp, err = r.Resume(context.Background(), cp.Spec.ID, nil)
+	cp, err = r.Resume(context.Background(), cp.Spec.ID, false, nil)
 	if err != nil || cp.Status != "done" {
 		t.Fatalf("resume: %+v, %v", cp, err)
 	}
@@ -192,5 +193,38 @@ func TestSubsetOf(t *testing.T) {
 		if got := replay.SubsetOf(tt.sub, tt.filter); got != tt.want {
 			t.Errorf("subsetOf(%q, %q) = %v, want %v", tt.sub, tt.filter, got, tt.want)
 		}
+	}
+}
+
+// TestReplayRunsDoNotOverwriteEachOther: a replay still running is not
+// resumed without force; when it is resumed with force and that run ends
+// done, the first run stops at its next checkpoint with ErrConflict and the
+// checkpoint stays done.
+func TestReplayRunsDoNotOverwriteEachOther(t *testing.T) {
+	const total = 3000
+	_, r := replayerOn(t, total)
+	ctx := context.Background()
+	var second replay.Checkpoint
+	var refused, secondErr error
+	first, err := r.Start(ctx, replay.Spec{ID: "twice", To: "store", Since: time.Now().Add(-time.Hour)},
+		func(replay.Progress) {
+			if second.Status != "" || secondErr != nil {
+				return
+			}
+			_, refused = r.Resume(ctx, "twice", false, nil)
+			second, secondErr = r.Resume(ctx, "twice", true, nil)
+		})
+	if refused == nil || !strings.Contains(refused.Error(), "is running") {
+		t.Errorf("resume without force while running: %v, want a refusal", refused)
+	}
+	if secondErr != nil || second.Status != "done" || second.Replayed != total {
+		t.Fatalf("forced resume: %+v, %v", second, secondErr)
+	}
+	if !errors.Is(err, replay.ErrConflict) {
+		t.Errorf("first run: %+v, %v; want ErrConflict", first, err)
+	}
+	saved, err := r.Get(ctx, "twice")
+	if err != nil || saved.Status != "done" || saved.Replayed != total {
+		t.Errorf("saved checkpoint %+v, %v; want the forced run's, done", saved, err)
 	}
 }

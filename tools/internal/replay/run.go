@@ -202,6 +202,9 @@ func (r *Replayer) flush(ctx context.Context, cp *Checkpoint, last uint64, acks 
 // fail saves cp as failed, or as interrupted when ctx was cancelled, and
 // returns the error that says how to resume.
 func (r *Replayer) fail(ctx context.Context, cp Checkpoint, err error) (Checkpoint, error) {
+	if errors.Is(err, ErrConflict) {
+		return cp, fmt.Errorf("replay %s stopped at seq %d: %w (see `gtmhub replay ls`)", cp.Spec.ID, cp.LastSeq, err)
+	}
 	cp.Status, cp.Error = "failed", events.Redact(err.Error())
 	if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
 		cp.Status = "interrupted"

@@ -79,3 +79,31 @@ func TestEmptyRead(t *testing.T) {
 		})
 	}
 }
+
+func TestResumable(t *testing.T) {
+	now := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+	tests := []struct {
+		name    string
+		status  string
+		saved   time.Duration // how long before now
+		force   bool
+		wantErr string
+	}{
+		{"interrupted", "interrupted", time.Second, false, ""},
+		{"failed", "failed", time.Second, false, ""},
+		{"running, saved just now", "running", 5 * time.Second, false, "is running: its checkpoint was saved 5s ago"},
+		{"running, saved just now, forced", "running", 5 * time.Second, true, ""},
+		{"running, silent for long", "running", 2 * liveWindow, false, ""},
+		{"done", "done", time.Hour, false, "already done"},
+		{"done, forced", "done", time.Hour, true, "already done"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cp := Checkpoint{Spec: Spec{ID: "r1"}, Status: tt.status, UpdatedAt: now.Add(-tt.saved)}
+			err := resumable(cp, tt.force, now)
+			if tt.wantErr == "" && err != nil || tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)) {
+				t.Errorf("resumable = %v, want %q", err, tt.wantErr)
+			}
+		})
+	}
+}
