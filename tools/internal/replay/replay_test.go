@@ -228,3 +228,48 @@ func TestReplayRunsDoNotOverwriteEachOther(t *testing.T) {
 		t.Errorf("saved checkpoint %+v, %v; want the forced run's, done", saved, err)
 	}
 }
+
+// TestRateLimitedReplaySavesWhatIsAcknowledged: a rate-limited replay
+// stopped midway saves a checkpoint that claims what the destination
+// stream holds at the stop, not batches behind it.
+func TestRateLimitedReplaySavesWhatIsAcknowledged(t *testing.T) {
+	const total, perSecond = 3000, 800
+	srv, r := replayerOn(t, total)
+	ctx, cancel := context.WithCancel(context.Background())
+	var stored uint64
+	go func() {
+		defer cancel()
+		for stored < 1200 && ctx.Err() == nil {
+			time.Sleep(20 * time.Millisecond)
+			stored = replayHolds(t, srv)
+		}
+	}()
+	_, err := r.Start(ctx, replay.Spec{ID: "slow", To: "store", Since: time.Now().Add(-time.Hour), Rate: perSecond}, nil)
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("replay: %v, want it interrupted", err)
+	}
+	saved, err := r.Get(context.Background(), "slow")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// What the stream held a moment before the stop is acknowledged, but for
+	// the acks still on their way then (a few at this rate).
+	if final := replayHolds(t, srv); saved.Replayed+perSecond/20 < stored || saved.Replayed > final {
+		t.Errorf("checkpoint claims %d (last seq %d); REPLAY held %d at the stop and %d after", saved.Replayed, saved.LastSeq, stored, final)
+	}
+}
+
+// replayHolds counts the messages in the REPLAY stream.
+func replayHolds(t *testing.T, srv *eventstest.Server) uint64 {
+	s, err := srv.JS.Stream(context.Background(), events.StreamReplay)
+	if err != nil {
+		t.Error(err)
+		return 0
+	}
+	info, err := s.Info(context.Background())
+	if err != nil {
+		t.Error(err)
+		return 0
+	}
+	return info.State.Msgs
+}

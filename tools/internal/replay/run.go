@@ -13,7 +13,7 @@ import (
 )
 
 // batchSize is how many messages are read, republished and then
-// checkpointed at a time.
+// checkpointed at a time, at most.
 const batchSize = 1024
 
 // maxFetchWait bounds how long one read waits for its batch once reads
@@ -29,14 +29,29 @@ type feed struct {
 	cp    Checkpoint
 	cons  jetstream.Consumer
 	lim   *rate.Limiter
+	batch int    // messages per read
 	total uint64 // events to replay, counted when the run began
 	start time.Time
-	// One batch is in flight while the next is read and published, so the
-	// wait for acks overlaps with the work.
-	inflight     []jetstream.PubAckFuture
-	inflightLast uint64
-	wait         time.Duration // how long the next read waits
-	emptyWait    time.Duration // how long the reads in a row that brought nothing waited
+	// The publishes of the last batch are in flight while the next batch is
+	// read, so the wait for their acks overlaps with the read.
+	inflight  []published
+	wait      time.Duration // how long the next read waits
+	emptyWait time.Duration // how long the reads in a row that brought nothing waited
+}
+
+// published is one publish in flight and the stream sequence it replays.
+type published struct {
+	seq uint64
+	ack jetstream.PubAckFuture
+}
+
+// batchFor sizes reads to about a second of events at perSecond, so that
+// the checkpoint never lags far behind what is acknowledged.
+func batchFor(perSecond float64) int {
+	if perSecond <= 0 {
+		return batchSize
+	}
+	return max(1, min(batchSize, int(perSecond)))
 }
 
 // run reads the stream from the checkpoint and republishes each message,
@@ -53,15 +68,17 @@ func (r *Replayer) run(ctx context.Context, cp Checkpoint, progress func(Progres
 	if err != nil {
 		return r.fail(ctx, cp, err)
 	}
-	f := &feed{cp: cp, cons: cons, lim: limiter(cp.Spec.Rate), total: cp.Replayed + info.NumPending,
-		start: time.Now(), wait: r.fetchWait}
+	f := &feed{cp: cp, cons: cons, lim: limiter(cp.Spec.Rate), batch: batchFor(cp.Spec.Rate),
+		total: cp.Replayed + info.NumPending, start: time.Now(), wait: r.fetchWait}
 	for more := true; more && f.sent() < f.total && f.lastSent() < f.cp.EndSeq; {
 		if more, err = r.step(ctx, f); err != nil {
+			f.confirmAcked()
 			return r.fail(ctx, f.cp, err)
 		}
 		progress(Progress{Done: f.sent(), Total: max(f.total, f.cp.Replayed), Elapsed: time.Since(f.start)})
 	}
-	if err := r.flush(ctx, &f.cp, f.inflightLast, f.inflight); err != nil {
+	if err := r.flush(ctx, f); err != nil {
+		f.confirmAcked()
 		return r.fail(ctx, f.cp, err)
 	}
 	f.cp.Status = "done"
@@ -72,30 +89,33 @@ func (r *Replayer) run(ctx context.Context, cp Checkpoint, progress func(Progres
 func (f *feed) sent() uint64 { return f.cp.Replayed + uint64(len(f.inflight)) }
 
 // lastSent is the stream sequence of the last event confirmed or in flight.
-func (f *feed) lastSent() uint64 { return max(f.cp.LastSeq, f.inflightLast) }
+func (f *feed) lastSent() uint64 {
+	if n := len(f.inflight); n > 0 {
+		return f.inflight[n-1].seq
+	}
+	return f.cp.LastSeq
+}
 
-// step reads and publishes one batch, then confirms the one before it;
-// more is false once the replay's end is reached.
+// step reads one batch, confirms the one before it, and publishes the new
+// one; more is false once the replay's end is reached. The previous batch
+// is checkpointed before this one is published, so a wait on the rate
+// limiter never holds back the checkpoint of what is acknowledged.
 func (r *Replayer) step(ctx context.Context, f *feed) (more bool, err error) {
 	// Ask for no more than is left: a fetch waits until its batch is full
 	// or its wait is over.
 	left := f.total - f.sent()
-	batch, err := f.cons.Fetch(int(min(batchSize, left)), jetstream.FetchMaxWait(f.wait))
+	batch, err := f.cons.Fetch(int(min(uint64(f.batch), left)), jetstream.FetchMaxWait(f.wait))
 	if err != nil {
 		return false, err
 	}
-	last, acks, done, err := r.publishBatch(ctx, f.cp, batch, f.lim)
-	if err != nil {
+	if err := r.flush(ctx, f); err != nil {
 		return false, err
 	}
-	if err := r.flush(ctx, &f.cp, f.inflightLast, f.inflight); err != nil {
+	n, done, err := r.publishBatch(ctx, f, batch)
+	if err != nil || done {
 		return false, err
 	}
-	f.inflight, f.inflightLast = acks, last
-	if done {
-		return false, nil
-	}
-	if len(acks) > 0 {
+	if n > 0 {
 		f.emptyWait = 0 // the wait stays what the server has needed
 		return true, nil
 	}
@@ -144,59 +164,94 @@ func (r *Replayer) reader(ctx context.Context, cp Checkpoint) (jetstream.Consume
 	return c, nil
 }
 
-// publishBatch republishes one fetched batch asynchronously and returns the
-// last sequence sent and the pending acks. done reports that the replay's
-// end (time or sequence) was reached.
-func (r *Replayer) publishBatch(ctx context.Context, cp Checkpoint, batch jetstream.MessageBatch, lim *rate.Limiter) (last uint64, acks []jetstream.PubAckFuture, done bool, err error) {
+// publishBatch republishes one fetched batch asynchronously, adding each
+// publish to f.inflight, and returns how many it published. done reports
+// that the replay's end (time or sequence) was reached.
+func (r *Replayer) publishBatch(ctx context.Context, f *feed, batch jetstream.MessageBatch) (n int, done bool, err error) {
+	spec := f.cp.Spec
 	for m := range batch.Messages() {
 		md, err := m.Metadata()
 		if err != nil {
-			return last, acks, false, err
+			return n, false, err
 		}
-		if md.Sequence.Stream > cp.EndSeq || (!cp.Spec.Until.IsZero() && md.Timestamp.After(cp.Spec.Until)) {
-			return last, acks, true, nil
+		if md.Sequence.Stream > f.cp.EndSeq || (!spec.Until.IsZero() && md.Timestamp.After(spec.Until)) {
+			return n, true, nil
 		}
-		if err := lim.Wait(ctx); err != nil {
-			return last, acks, false, err
+		if err := f.lim.Wait(ctx); err != nil {
+			return n, false, err
 		}
-		target := cp.Spec.ToSubject
-		if cp.Spec.To != "" {
-			target = events.ReplaySubject(cp.Spec.To, m.Subject())
+		target := spec.ToSubject
+		if spec.To != "" {
+			target = events.ReplaySubject(spec.To, m.Subject())
 		}
-		msg, err := events.ReplayMsg(cp.Spec.ID, md.Sequence.Stream, m.Subject(), m.Headers(), m.Data(), target, cp.Spec.SideEffects)
+		msg, err := events.ReplayMsg(spec.ID, md.Sequence.Stream, m.Subject(), m.Headers(), m.Data(), target, spec.SideEffects)
 		if err != nil {
-			return last, acks, false, err
+			return n, false, err
 		}
-		f, err := r.js.PublishMsgAsync(msg)
+		ack, err := r.js.PublishMsgAsync(msg)
 		if err != nil {
-			return last, acks, false, fmt.Errorf("replay seq %d: %w", md.Sequence.Stream, err)
+			return n, false, fmt.Errorf("replay seq %d: %w", md.Sequence.Stream, err)
 		}
-		last = md.Sequence.Stream
-		acks = append(acks, f)
+		f.inflight = append(f.inflight, published{seq: md.Sequence.Stream, ack: ack})
+		n++
 	}
-	return last, acks, false, batch.Error()
+	return n, false, batch.Error()
 }
 
-// flush waits for every outstanding publish, then records the checkpoint:
-// a checkpoint never claims a message whose publish was not acknowledged,
-// and a resumed replay re-sends at most one batch, which the destination
-// de-duplicates by Nats-Msg-Id.
-func (r *Replayer) flush(ctx context.Context, cp *Checkpoint, last uint64, acks []jetstream.PubAckFuture) error {
-	if len(acks) == 0 {
+// flush waits for every publish in flight, then records the checkpoint: a
+// checkpoint never claims a message whose publish was not acknowledged,
+// and a resumed replay re-sends at most what was in flight, which the
+// destination de-duplicates by Nats-Msg-Id.
+func (r *Replayer) flush(ctx context.Context, f *feed) error {
+	if len(f.inflight) == 0 {
 		return nil
 	}
-	for _, f := range acks {
+	for len(f.inflight) > 0 {
+		ack := f.inflight[0].ack
 		select {
-		case <-f.Ok():
-		case err := <-f.Err():
-			return fmt.Errorf("replay publish to %s: %w", f.Msg().Subject, err)
+		case <-ack.Ok():
+			f.confirm(1)
+		case err := <-ack.Err():
+			return fmt.Errorf("replay publish to %s: %w", ack.Msg().Subject, err)
 		case <-ctx.Done():
 			return ctx.Err()
 		}
 	}
-	cp.LastSeq = last
-	cp.Replayed += uint64(len(acks))
-	return r.save(ctx, cp)
+	return r.save(ctx, &f.cp)
+}
+
+// confirmAcked moves the publishes at the head of f.inflight that are
+// acknowledged already into the checkpoint, without waiting, so a replay
+// that stops saves all it can claim.
+func (f *feed) confirmAcked() {
+	n := 0
+	for _, p := range f.inflight {
+		if !acked(p.ack) {
+			break
+		}
+		n++
+	}
+	f.confirm(n)
+}
+
+// acked reports whether ack has come; it consumes the ack.
+func acked(ack jetstream.PubAckFuture) bool {
+	select {
+	case <-ack.Ok():
+		return true
+	default:
+		return false
+	}
+}
+
+// confirm moves the first n publishes in flight into the checkpoint.
+func (f *feed) confirm(n int) {
+	if n == 0 {
+		return
+	}
+	f.cp.LastSeq = f.inflight[n-1].seq
+	f.cp.Replayed += uint64(n)
+	f.inflight = f.inflight[n:]
 }
 
 // fail saves cp as failed, or as interrupted when ctx was cancelled, and
