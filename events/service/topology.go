@@ -65,16 +65,29 @@ func envInt(name string, def int) int {
 	return def
 }
 
+// ReplaysBucket holds the checkpoints of `gtmhub replay`, so a replay can
+// be resumed; a checkpoint is kept 30 days.
+const ReplaysBucket = "replays"
+
 // ensureAll creates the streams and consumers, and the shared state buckets
 // with the same replicas.
 func ensureAll(ctx context.Context, js jetstream.JetStream, replicas int) error {
 	if err := events.DefaultTopology().Ensure(ctx, js, events.WithReplicas(replicas)); err != nil {
 		return err
 	}
-	for _, b := range []string{UsageBucket, NotesBucket} {
-		if _, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: b, History: 1, Replicas: replicas}); err != nil {
-			return fmt.Errorf("bucket %s: %w", b, err)
+	for _, cfg := range stateBuckets(replicas) {
+		if _, err := js.CreateOrUpdateKeyValue(ctx, cfg); err != nil {
+			return fmt.Errorf("bucket %s: %w", cfg.Bucket, err)
 		}
 	}
 	return nil
+}
+
+// stateBuckets are the KV buckets the services and the CLI share.
+func stateBuckets(replicas int) []jetstream.KeyValueConfig {
+	return []jetstream.KeyValueConfig{
+		{Bucket: UsageBucket, History: 1, Replicas: replicas},
+		{Bucket: NotesBucket, History: 1, Replicas: replicas},
+		{Bucket: ReplaysBucket, Description: "replay checkpoints", History: 1, TTL: 30 * 24 * time.Hour, Replicas: replicas},
+	}
 }

@@ -14,6 +14,9 @@ import (
 // what the stream removed before it was read.
 func TestReplayCommand(t *testing.T) {
 	srv := eventstest.RunServer(t)
+	if out, err := gtmhub(t, srv, "", "init"); err != nil {
+		t.Fatalf("init: %v\n%s", err, out)
+	}
 	for i := range 5 {
 		srv.Publish(t, events.SubjectLeadsEnriched, eventstest.NewEvent(t, "com.gtmhub.lead.enriched",
 			map[string]string{"email": fmt.Sprintf("l%d@example.com", i)}))

@@ -9,6 +9,7 @@ import (
 
 	"github.com/gtmhub/gtmhub/events"
 	"github.com/gtmhub/gtmhub/events/eventstest"
+	"github.com/gtmhub/gtmhub/events/service"
 	"github.com/gtmhub/gtmhub/tools/internal/replay"
 )
 
@@ -69,6 +70,9 @@ func BenchmarkReplayVsRawConsume(b *testing.B) {
 	b.Run("replay", func(b *testing.B) {
 		srv := eventstest.RunServer(b)
 		fill(b, srv, b.N)
+		if err := service.EnsureTopology(context.Background(), srv.JS, 1); err != nil {
+			b.Fatal(err)
+		}
 		r, err := replay.New(context.Background(), srv.JS)
 		if err != nil {
 			b.Fatal(err)

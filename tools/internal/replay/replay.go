@@ -20,10 +20,12 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/gtmhub/gtmhub/events"
+	"github.com/gtmhub/gtmhub/events/service"
 )
 
-// Bucket is the KV bucket holding replay checkpoints.
-const Bucket = "replays"
+// Bucket is the KV bucket holding replay checkpoints, created with the
+// rest of the topology by `gtmhub init` and `gtmhub up`.
+const Bucket = service.ReplaysBucket
 
 // Spec says what to replay and where to.
 type Spec struct {
@@ -167,10 +169,13 @@ type Replayer struct {
 	fetchWait time.Duration // how long one read waits for its batch
 }
 
-// New opens (or creates) the checkpoint bucket.
+// New opens the checkpoint bucket. It does not create it: the topology
+// does, with the stack's replicas, which a bucket made here would not have.
 func New(ctx context.Context, js jetstream.JetStream) (*Replayer, error) {
-	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: Bucket,
-		Description: "replay checkpoints", History: 1, TTL: 30 * 24 * time.Hour})
+	kv, err := js.KeyValue(ctx, Bucket)
+	if errors.Is(err, jetstream.ErrBucketNotFound) {
+		return nil, fmt.Errorf("replay state: no %q bucket on this server: run `gtmhub init` (or `gtmhub up`) first: %w", Bucket, err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("replay state: %w", err)
 	}

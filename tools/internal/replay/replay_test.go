@@ -12,6 +12,7 @@ import (
 
 	"github.com/gtmhub/gtmhub/events"
 	"github.com/gtmhub/gtmhub/events/eventstest"
+	"github.com/gtmhub/gtmhub/events/service"
 	"github.com/gtmhub/gtmhub/tools/internal/replay"
 )
 
@@ -30,6 +31,9 @@ func replayerOn(t *testing.T, n int) (*eventstest.Server, *replay.Replayer) {
 	t.Helper()
 	srv := eventstest.RunServer(t)
 	publishEnriched(t, srv, n)
+	if err := service.EnsureTopology(context.Background(), srv.JS, 1); err != nil {
+		t.Fatal(err)
+	}
 	r, err := replay.New(context.Background(), srv.JS)
 	if err != nil {
 		t.Fatal(err)
@@ -272,4 +276,32 @@ func replayHolds(t *testing.T, srv *eventstest.Server) uint64 {
 		return 0
 	}
 	return info.State.Msgs
+}
+
+// TestNewNeedsTheTopologysBucket: New opens the checkpoint bucket the
+// topology creates and never creates one itself, which would have one
+// replica on a cluster; without it, it says to run gtmhub init.
+func TestNewNeedsTheTopologysBucket(t *testing.T) {
+	srv := eventstest.RunServer(t)
+	ctx := context.Background()
+	if _, err := replay.New(ctx, srv.JS); err == nil || !strings.Contains(err.Error(), "run `gtmhub init`") {
+		t.Fatalf("New without the bucket: %v, want it to say to run gtmhub init", err)
+	}
+	if _, err := srv.JS.KeyValue(ctx, replay.Bucket); !errors.Is(err, jetstream.ErrBucketNotFound) {
+		t.Fatalf("New left a bucket behind: %v", err)
+	}
+	if err := service.EnsureTopology(ctx, srv.JS, 1); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := replay.New(ctx, srv.JS); err != nil {
+		t.Fatalf("New after EnsureTopology: %v", err)
+	}
+	kv, err := srv.JS.KeyValue(ctx, replay.Bucket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := kv.Status(ctx)
+	if err != nil || st.TTL() != 30*24*time.Hour || st.History() != 1 {
+		t.Errorf("bucket status %+v, %v; want the 30-day TTL and one entry per key", st, err)
+	}
 }

@@ -1,0 +1,29 @@
+package service
+
+import (
+	"context"
+	"testing"
+
+	"github.com/gtmhub/gtmhub/events/eventstest"
+)
+
+// TestEnsureTopologyCreatesTheStateBuckets: the usage, notes and replays
+// buckets are created with the topology, each with the stack's replicas,
+// so no client has to create one (with a single replica) on first use.
+func TestEnsureTopologyCreatesTheStateBuckets(t *testing.T) {
+	for _, cfg := range stateBuckets(3) {
+		if cfg.Replicas != 3 {
+			t.Errorf("bucket %s has %d replicas, want the stack's 3", cfg.Bucket, cfg.Replicas)
+		}
+	}
+	srv := eventstest.RunServer(t)
+	ctx := context.Background()
+	if err := EnsureTopology(ctx, srv.JS, 1); err != nil {
+		t.Fatal(err)
+	}
+	for _, b := range []string{UsageBucket, NotesBucket, ReplaysBucket} {
+		if _, err := srv.JS.KeyValue(ctx, b); err != nil {
+			t.Errorf("bucket %s: %v", b, err)
+		}
+	}
+}
