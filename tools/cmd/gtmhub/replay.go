@@ -116,22 +116,20 @@ func newReplayLsCmd() *cobra.Command {
 }
 
 func dryRunReplay(ctx context.Context, cmd *cobra.Command, js jetstream.JetStream, spec replay.Spec) error {
-	since := spec.Since
-	cons, err := js.OrderedConsumer(ctx, spec.Stream, jetstream.OrderedConsumerConfig{FilterSubjects: spec.Subjects,
-		DeliverPolicy: jetstream.DeliverByStartTimePolicy, OptStartTime: &since, InactiveThreshold: listingInactive})
-	if err != nil {
-		return err
-	}
-	info, err := cons.Info(ctx)
+	n, err := replay.Count(ctx, js, spec)
 	if err != nil {
 		return err
 	}
 	plan := struct {
 		Spec    replay.Spec `json:"spec"`
 		Pending uint64      `json:"pending"`
-	}{spec, info.NumPending}
-	return newPrinter(cmd).say(plan, "would replay up to %d events from %s %v since %s → %s\n", info.NumPending,
-		spec.Stream, spec.Subjects, spec.Since.Format(time.RFC3339), destination(spec))
+	}{spec, n}
+	until := "now"
+	if !spec.Until.IsZero() {
+		until = spec.Until.Format(time.RFC3339)
+	}
+	return newPrinter(cmd).say(plan, "would replay up to %d events from %s %v from %s to %s → %s\n", n,
+		spec.Stream, spec.Subjects, spec.Since.Format(time.RFC3339), until, destination(spec))
 }
 
 func destination(s replay.Spec) string {

@@ -305,3 +305,31 @@ func TestNewNeedsTheTopologysBucket(t *testing.T) {
 		t.Errorf("bucket status %+v, %v; want the 30-day TTL and one entry per key", st, err)
 	}
 }
+
+// TestUntilBoundsCountAndProgress: Count and a replay's progress total
+// count only the events stored up to Until, as the replay re-delivers.
+func TestUntilBoundsCountAndProgress(t *testing.T) {
+	srv, r := replayerOn(t, 3)
+	ctx := context.Background()
+	st, err := srv.JS.Stream(ctx, events.StreamLeads)
+	if err != nil {
+		t.Fatal(err)
+	}
+	third, err := st.GetMsg(ctx, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	publishEnriched(t, srv, 2)
+	spec, err := replay.Resolve(replay.Spec{To: "store", Since: third.Time.Add(-time.Hour), Until: third.Time})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := replay.Count(ctx, srv.JS, spec); err != nil || n != 3 {
+		t.Errorf("Count = %d, %v; want the 3 enriched leads up to --until", n, err)
+	}
+	var last replay.Progress
+	cp, err := r.Start(ctx, spec, func(p replay.Progress) { last = p })
+	if err != nil || cp.Replayed != 3 || last.Total != 3 {
+		t.Errorf("replay: %+v, progress %+v, %v; want 3 of 3", cp, last, err)
+	}
+}

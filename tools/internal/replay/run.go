@@ -68,8 +68,12 @@ func (r *Replayer) run(ctx context.Context, cp Checkpoint, progress func(Progres
 	if err != nil {
 		return r.fail(ctx, cp, err)
 	}
+	after, err := pendingAfter(ctx, r.js, cp.Spec)
+	if err != nil {
+		return r.fail(ctx, cp, err)
+	}
 	f := &feed{cp: cp, cons: cons, lim: limiter(cp.Spec.Rate), batch: batchFor(cp.Spec.Rate),
-		total: cp.Replayed + info.NumPending, start: time.Now(), wait: r.fetchWait}
+		total: cp.Replayed + info.NumPending - min(info.NumPending, after), start: time.Now(), wait: r.fetchWait}
 	for more := true; more && f.sent() < f.total && f.lastSent() < f.cp.EndSeq; {
 		if more, err = r.step(ctx, f); err != nil {
 			f.confirmAcked()
@@ -143,6 +147,48 @@ func (f *feed) emptyRead(ctx context.Context) (more bool, err error) {
 	}
 	f.wait = min(2*f.wait, maxFetchWait)
 	return true, nil
+}
+
+// countInactive is how long the server keeps a consumer that only counted
+// messages after its last use.
+const countInactive = 10 * time.Second
+
+// Count is how many events a replay of spec would re-deliver now: those of
+// its stream and subjects stored from Since to Until (or to now).
+func Count(ctx context.Context, js jetstream.JetStream, spec Spec) (uint64, error) {
+	n, err := pendingFrom(ctx, js, spec, spec.Since)
+	if err != nil {
+		return 0, err
+	}
+	after, err := pendingAfter(ctx, js, spec)
+	if err != nil {
+		return 0, err
+	}
+	return n - min(n, after), nil
+}
+
+// pendingAfter counts the messages of spec's stream and subjects stored
+// after its Until; none when it has none.
+func pendingAfter(ctx context.Context, js jetstream.JetStream, spec Spec) (uint64, error) {
+	if spec.Until.IsZero() {
+		return 0, nil
+	}
+	return pendingFrom(ctx, js, spec, spec.Until.Add(time.Nanosecond))
+}
+
+// pendingFrom counts the messages of spec's stream and subjects stored at
+// or after t.
+func pendingFrom(ctx context.Context, js jetstream.JetStream, spec Spec, t time.Time) (uint64, error) {
+	cons, err := js.OrderedConsumer(ctx, spec.Stream, jetstream.OrderedConsumerConfig{FilterSubjects: spec.Subjects,
+		DeliverPolicy: jetstream.DeliverByStartTimePolicy, OptStartTime: &t, InactiveThreshold: countInactive})
+	if err != nil {
+		return 0, fmt.Errorf("count %s: %w", spec.Stream, err)
+	}
+	info, err := cons.Info(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("count %s: %w", spec.Stream, err)
+	}
+	return info.NumPending, nil
 }
 
 // reader is an ordered consumer positioned after the checkpoint, or at the
