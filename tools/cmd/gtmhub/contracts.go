@@ -97,8 +97,12 @@ func newContractsValidateCmd() *cobra.Command {
 			if err := contracts.Validate(typ, b); err != nil {
 				return describeInvalid(err)
 			}
-			cmd.Printf("%s: valid %s\n", args[0], typ)
-			return nil
+			valid := struct {
+				File  string `json:"file"`
+				Type  string `json:"type"`
+				Valid bool   `json:"valid"`
+			}{args[0], typ, true}
+			return newPrinter(cmd).say(valid, "%s: valid %s\n", args[0], typ)
 		},
 	}
 	cmd.Flags().StringVar(&typ, "type", "", "event type of a data file")

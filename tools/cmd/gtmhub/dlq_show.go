@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sort"
 	"strconv"
@@ -79,17 +80,25 @@ func newDLQPurgeCmd(filter *dlqFilter) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "purge",
 		Short: "Delete dead letters matching the filters (asks first unless --yes)",
+		Args:  cobra.NoArgs,
 		RunE: withJS(func(ctx context.Context, cmd *cobra.Command, js jetstream.JetStream, _ []string) error {
 			if filter.empty() && !all {
 				return fmt.Errorf("name what to purge with --service, --subject, --since, --until, or --all")
+			}
+			p := newPrinter(cmd)
+			if p.json && !yes {
+				return errors.New("--json needs --yes: a script cannot answer the question")
 			}
 			dls, err := filter.apply(ctx, js)
 			if err != nil {
 				return err
 			}
+			purged := struct {
+				Purged int      `json:"purged"`
+				Seqs   []uint64 `json:"seqs"`
+			}{Seqs: []uint64{}}
 			if len(dls) == 0 {
-				cmd.Println("nothing to purge")
-				return nil
+				return p.say(purged, "nothing to purge\n")
 			}
 			if !yes && !confirm(cmd, fmt.Sprintf("delete %d dead letters for good? [y/N] ", len(dls))) {
 				return fmt.Errorf("not purged")
@@ -100,20 +109,24 @@ func newDLQPurgeCmd(filter *dlqFilter) *cobra.Command {
 			}
 			for _, d := range dls {
 				if err := stream.DeleteMsg(ctx, d.Seq); err != nil {
-					return fmt.Errorf("purge %d: %w", d.Seq, err)
+					return errors.Join(fmt.Errorf("purge %d: %w", d.Seq, err),
+						p.say(purged, "purged %d dead letters before the error\n", purged.Purged))
 				}
+				purged.Purged++
+				purged.Seqs = append(purged.Seqs, d.Seq)
 			}
-			cmd.Printf("purged %d dead letters\n", len(dls))
-			return nil
+			return p.say(purged, "purged %d dead letters\n", purged.Purged)
 		}),
 	}
-	cmd.Flags().BoolVar(&yes, "yes", false, "do not ask for confirmation")
+	cmd.Flags().BoolVar(&yes, "yes", false, "do not ask for confirmation (required with --json)")
 	cmd.Flags().BoolVar(&all, "all", false, "every dead letter")
 	return cmd
 }
 
+// confirm asks question on standard error, where it does not mix with what
+// the command prints, and reads the answer from standard input.
 func confirm(cmd *cobra.Command, question string) bool {
-	cmd.Print(question)
+	fmt.Fprint(cmd.ErrOrStderr(), question)
 	line, _ := bufio.NewReader(cmd.InOrStdin()).ReadString('\n')
 	a := strings.ToLower(strings.TrimSpace(line))
 	return a == "y" || a == "yes"

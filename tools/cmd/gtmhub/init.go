@@ -25,8 +25,11 @@ func newInitCmd() *cobra.Command {
 			if err := service.EnsureTopology(ctx, js, replicas); err != nil {
 				return err
 			}
-			cmd.Println("topology in place")
-			return nil
+			done := struct {
+				Topology string `json:"topology"`
+				Replicas int    `json:"replicas"`
+			}{"in place", replicas}
+			return newPrinter(cmd).say(done, "topology in place\n")
 		},
 	}
 	cmd.Flags().IntVar(&replicas, "replicas", 1, "stream replicas (3 on a cluster)")
