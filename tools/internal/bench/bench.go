@@ -22,6 +22,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/gtmhub/gtmhub/events"
+	"github.com/gtmhub/gtmhub/services/ingest"
 )
 
 // Config sets the size of a run.
@@ -77,7 +78,28 @@ func (c Config) Validate() error {
 	if c.DedupWindow != 0 && c.DedupWindow < minDedupWindow {
 		errs = append(errs, fmt.Errorf("--dedup-window %s is below the %s NATS accepts", c.DedupWindow, minDedupWindow))
 	}
+	if c.PayloadSize > MaxPayload {
+		errs = append(errs, fmt.Errorf("--payload %d is above the %d bytes ingest accepts in a webhook body: a lead is padded up to --payload, so ingest would answer 413", c.PayloadSize, MaxPayload))
+	}
+	errs = append(errs, c.unknownOnly()...)
 	return errors.Join(errs...)
+}
+
+// MaxPayload is the largest --payload: each lead's body is padded up to
+// that size, and ingest refuses a webhook body above its default limit.
+const MaxPayload = ingest.DefaultMaxBody
+
+// unknownOnly names each --only entry that is no scenario's name nor the
+// name of a group of them (the part before a '/').
+func (c Config) unknownOnly() []error {
+	var errs []error
+	all := scenarios(c)
+	for _, o := range c.Only {
+		if !slices.ContainsFunc(all, func(s scenario) bool { return selected([]string{o}, s.name) }) {
+			errs = append(errs, fmt.Errorf("--only %s: no such scenario (gtmhub bench --help lists them)", o))
+		}
+	}
+	return errs
 }
 
 // DefaultConfig is a run that finishes in well under a minute on a laptop.

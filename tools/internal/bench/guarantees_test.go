@@ -24,6 +24,13 @@ func TestConfigValidate(t *testing.T) {
 		{"no rate", func(c *Config) { c.Rate = 0 }, "must be positive"},
 		{"scale steps", func(c *Config) { c.Scale = []int{10_000, 100_000} }, ""},
 		{"an empty scale step", func(c *Config) { c.Scale = []int{10_000, 0} }, "--scale [10000 0]"},
+		{"only a scenario", func(c *Config) { c.Only = []string{"ingest/latency"} }, ""},
+		{"only a group", func(c *Config) { c.Only = []string{"ceiling", "replay"} }, ""},
+		{"only a scale step", func(c *Config) { c.Scale, c.Only = []int{500}, []string{ScalePrefix + "500"} }, ""},
+		{"only an unknown scenario", func(c *Config) { c.Only = []string{"ingest", "nosuch"} }, "--only nosuch: no such scenario"},
+		{"only part of a name", func(c *Config) { c.Only = []string{"ceil"} }, "--only ceil: no such scenario"},
+		{"payload at ingest's limit", func(c *Config) { c.PayloadSize = MaxPayload }, ""},
+		{"payload above ingest's limit", func(c *Config) { c.PayloadSize = 1_100_000 }, "--payload 1100000 is above the 1048576 bytes"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
