@@ -96,8 +96,15 @@ func (c Config) unknownOnly() []error {
 	all := scenarios(c)
 	for _, o := range c.Only {
 		if !slices.ContainsFunc(all, func(s scenario) bool { return selected([]string{o}, s.name) }) {
-			errs = append(errs, fmt.Errorf("--only %s: no such scenario (gtmhub bench --help lists them)", o))
+			errs = append(errs, fmt.Errorf("--only %s: no such scenario", o))
 		}
+	}
+	if len(errs) > 0 {
+		names := make([]string, 0, len(all))
+		for _, s := range all {
+			names = append(names, s.name)
+		}
+		errs = append(errs, fmt.Errorf("the scenarios are %s", strings.Join(names, ", ")))
 	}
 	return errs
 }
