@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strconv"
@@ -90,24 +91,64 @@ func newQuarantineReplayCmd(source *string) *cobra.Command {
 				return err
 			}
 			rows := make([][]string, 0, len(results))
-			failed := 0
 			for _, r := range results {
 				rows = append(rows, []string{strconv.FormatUint(r.Seq, 10), r.Source, r.Outcome, r.EventID, r.Subject, r.Error})
-				if r.Outcome == ingest.ReplayFailed {
-					failed++
-				}
 			}
 			if err := newPrinter(cmd).print(results, []string{"SEQ", "SOURCE", "OUTCOME", "EVENT", "SUBJECT", "ERROR"}, rows); err != nil {
 				return err
 			}
-			if failed > 0 {
-				// Unverified requests are what quarantine is for; a verified
-				// one that could not be published needs the operator.
-				return fmt.Errorf("%d of %d requests verify but could not be published; they stay in quarantine", failed, len(results))
-			}
-			return nil
+			return replayProblems(results, opts)
 		}),
 	}
 	cmd.Flags().StringVar(&configFile, "config", service.Env("", "GTMHUB_CONFIG"), "gtmhub.yaml with the sources and their current secrets")
 	return cmd
+}
+
+// replayProblems says what of a quarantine replay needs the operator: each
+// sequence asked for that is not in quarantine, requests whose source
+// could not verify them, and requests that verify but could not be
+// published. Requests that still fail verification are what quarantine is
+// for, and are no problem.
+func replayProblems(results []ingest.ReplayResult, opts ingest.ReplayOptions) error {
+	var errs []error
+	found := map[uint64]bool{}
+	failed, unready := 0, 0
+	for _, r := range results {
+		found[r.Seq] = true
+		switch {
+		case sourceUnready(r):
+			unready++
+		case r.Outcome == ingest.ReplayFailed:
+			failed++
+		}
+	}
+	where := "in quarantine"
+	if opts.Source != "" {
+		where = "of source " + opts.Source + " in quarantine"
+	}
+	for _, seq := range opts.Seqs {
+		if !found[seq] {
+			errs = append(errs, fmt.Errorf("no request %d %s", seq, where))
+			found[seq] = true // named twice, reported once
+		}
+	}
+	if unready > 0 {
+		errs = append(errs, fmt.Errorf("%d of %d requests could not be verified: their source is not configured or not ready (is its secret set?); they stay in quarantine",
+			unready, len(results)))
+	}
+	if failed > 0 {
+		errs = append(errs, fmt.Errorf("%d of %d requests verify but could not be published; they stay in quarantine", failed, len(results)))
+	}
+	return errors.Join(errs...)
+}
+
+// sourceUnready reports whether ingest could not try to verify r's request
+// at all, its source being unknown or not ready (a secret missing): ingest
+// reports those as failed, in these words.
+func sourceUnready(r ingest.ReplayResult) bool {
+	if r.Outcome != ingest.ReplayFailed {
+		return false
+	}
+	prefix := fmt.Sprintf("source %q is not ", r.Source)
+	return strings.HasPrefix(r.Error, prefix+"ready") || strings.HasPrefix(r.Error, prefix+"configured")
 }
