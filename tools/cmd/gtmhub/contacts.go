@@ -128,6 +128,9 @@ func parseSince(s string, now time.Time) (time.Time, error) {
 		return time.Time{}, errors.New("required: an RFC 3339 time such as 2026-11-01T00:00:00Z, or a duration back from now such as 24h")
 	}
 	if d, err := time.ParseDuration(s); err == nil {
+		if d < 0 {
+			return time.Time{}, fmt.Errorf("%q is a negative duration, a time in the future: give how long ago, such as 24h", s)
+		}
 		return now.Add(-d), nil
 	}
 	t, err := time.Parse(time.RFC3339, s)

@@ -20,6 +20,8 @@ func TestParseSince(t *testing.T) {
 		{"garbage", time.Time{}, `"garbage" is neither an RFC 3339 time such as 2026-11-01T00:00:00Z nor a duration back from now such as 24h`},
 		{"2026-11-01", time.Time{}, "nor a duration"},
 		{"", time.Time{}, "required"},
+		{"-1h", time.Time{}, `"-1h" is a negative duration`},
+		{"0s", now, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.in, func(t *testing.T) {
