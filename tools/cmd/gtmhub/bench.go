@@ -23,6 +23,7 @@ func newBenchCmd() *cobra.Command {
 	)
 	cmd := &cobra.Command{
 		Use:   "bench",
+		Args:  cobra.NoArgs,
 		Short: "Measure gtmhub against raw HTTP and raw JetStream on this machine, in one run",
 		Long: `bench starts its own NATS server (file storage), or runs on the scratch
 server --nats-url names, which must hold no stream (the bench deletes every

@@ -18,6 +18,7 @@ func newContractsCmd() *cobra.Command {
 	ls := newContractsLsCmd()
 	cmd := &cobra.Command{
 		Use:   "contracts",
+		Args:  cobra.NoArgs,
 		Short: "Event types, subjects and schemas; the streams and consumers; validate a file",
 		RunE:  ls.RunE,
 	}
@@ -28,6 +29,7 @@ func newContractsCmd() *cobra.Command {
 func newContractsLsCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:   "ls",
+		Args:  cobra.NoArgs,
 		Short: "List event types, their subjects and schemas, and the streams and consumers",
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			p := newPrinter(cmd)

@@ -107,6 +107,7 @@ func newDLQCmd() *cobra.Command {
 	filter.bind(cmd.PersistentFlags())
 	cmd.AddCommand(&cobra.Command{
 		Use:   "ls",
+		Args:  cobra.NoArgs,
 		Short: "List dead letters: seq, time, service, subject, attempts, error, trace id",
 		RunE: withJS(func(ctx context.Context, cmd *cobra.Command, js jetstream.JetStream, _ []string) error {
 			dls, err := filter.apply(ctx, js)

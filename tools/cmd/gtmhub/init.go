@@ -13,6 +13,7 @@ func newInitCmd() *cobra.Command {
 	var replicas int
 	cmd := &cobra.Command{
 		Use:   "init",
+		Args:  cobra.NoArgs,
 		Short: "Create or update the streams and consumers on a NATS server (idempotent)",
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, cancel := context.WithTimeout(cmd.Context(), time.Minute)

@@ -22,6 +22,7 @@ func newQuarantineCmd() *cobra.Command {
 	cmd.PersistentFlags().StringVar(&source, "source", "", "only requests to this source")
 	cmd.AddCommand(&cobra.Command{
 		Use:   "ls",
+		Args:  cobra.NoArgs,
 		Short: "List quarantined requests: seq, time, source, method, URI, reason",
 		RunE: withJS(func(ctx context.Context, cmd *cobra.Command, js jetstream.JetStream, _ []string) error {
 			entries, err := ingest.ListQuarantine(ctx, js, source)

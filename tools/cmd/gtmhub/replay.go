@@ -22,6 +22,7 @@ func newReplayCmd() *cobra.Command {
 	var dryRun bool
 	cmd := &cobra.Command{
 		Use:   "replay",
+		Args:  cobra.NoArgs,
 		Short: "Backfill: re-deliver a stream's events by time to one consumer or onto a subject",
 		Long: `replay reads --stream from --since to --until and re-delivers each event
 with its CloudEvent id and trace, marked as a replay: --to CONSUMER re-runs
@@ -95,6 +96,7 @@ func newReplayResumeCmd() *cobra.Command {
 func newReplayLsCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:   "ls",
+		Args:  cobra.NoArgs,
 		Short: "List replays and their checkpoints",
 		RunE: withJS(func(ctx context.Context, cmd *cobra.Command, js jetstream.JetStream, _ []string) error {
 			r, err := replay.New(ctx, js)

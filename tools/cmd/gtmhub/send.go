@@ -20,6 +20,7 @@ func newSendCmd() *cobra.Command {
 	var typ, source, ceSubject, data, subject, id string
 	cmd := &cobra.Command{
 		Use:   "send",
+		Args:  cobra.NoArgs,
 		Short: "Publish a CloudEvent through the gtmhub publisher, validated against its contract",
 		Example: `  gtmhub send --type com.gtmhub.lead.captured --source /crm/import --data @lead.json
   gtmhub send --type com.gtmhub.lead.captured --source /crm/import --data '{"email":"ada@example.com"}'`,

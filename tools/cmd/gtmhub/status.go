@@ -81,6 +81,7 @@ var errCritical = errors.New("usage is critical")
 func newStatusCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:   "status",
+		Args:  cobra.NoArgs,
 		Short: "Streams, consumers, dead letters, quarantine, live services, circuit breakers and usage against quotas",
 		Long: `status shows every stream and consumer, dead letters per service,
 quarantined webhooks per source, the services answering discovery with the

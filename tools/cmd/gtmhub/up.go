@@ -20,6 +20,7 @@ func newUpCmd() *cobra.Command {
 	var level, memLimit string
 	cmd := &cobra.Command{
 		Use:   "up",
+		Args:  cobra.NoArgs,
 		Short: "Run the whole pipeline in one process on an embedded NATS server",
 		Long: `up starts an embedded NATS server with JetStream under --data-dir (or uses
 --nats-url), creates the streams and consumers, and runs ingest, enrich,
