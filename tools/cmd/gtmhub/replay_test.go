@@ -1,9 +1,12 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/gtmhub/gtmhub/events"
 	"github.com/gtmhub/gtmhub/events/eventstest"
@@ -16,6 +19,12 @@ func TestReplayCommand(t *testing.T) {
 	srv := eventstest.RunServer(t)
 	if out, err := gtmhub(t, srv, "", "init"); err != nil {
 		t.Fatalf("init: %v\n%s", err, out)
+	}
+	// The store's reader of replays, which the store creates when it runs.
+	if _, err := srv.JS.CreateOrUpdateConsumer(context.Background(), events.StreamReplay, jetstream.ConsumerConfig{
+		Durable: "store-replay", FilterSubject: events.ReplaySubject("store", ">"), AckPolicy: jetstream.AckExplicitPolicy,
+	}); err != nil {
+		t.Fatal(err)
 	}
 	for i := range 5 {
 		srv.Publish(t, events.SubjectLeadsEnriched, eventstest.NewEvent(t, "com.gtmhub.lead.enriched",

@@ -73,6 +73,7 @@ func BenchmarkReplayVsRawConsume(b *testing.B) {
 		if err := service.EnsureTopology(context.Background(), srv.JS, 1); err != nil {
 			b.Fatal(err)
 		}
+		replayReader(b, srv, "store")
 		r, err := replay.New(context.Background(), srv.JS)
 		if err != nil {
 			b.Fatal(err)

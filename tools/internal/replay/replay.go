@@ -192,6 +192,9 @@ func (r *Replayer) Start(ctx context.Context, spec Spec, progress func(Progress)
 	if err != nil {
 		return Checkpoint{}, fmt.Errorf("stream %s: %w", spec.Stream, err)
 	}
+	if err := r.destinationReads(ctx, spec); err != nil {
+		return Checkpoint{}, err
+	}
 	cp := Checkpoint{Spec: spec, EndSeq: st.CachedInfo().State.LastSeq, Status: "running",
 		StartedAt: time.Now().UTC()}
 	if err := r.save(ctx, &cp); err != nil {
@@ -211,6 +214,9 @@ func (r *Replayer) Resume(ctx context.Context, id string, force bool, progress f
 	if err := resumable(cp, force, time.Now()); err != nil {
 		return cp, err
 	}
+	if err := r.destinationReads(ctx, cp.Spec); err != nil {
+		return cp, err
+	}
 	cp.Status, cp.Error = "running", ""
 	if err := r.save(ctx, &cp); err != nil {
 		return cp, err
@@ -227,6 +233,35 @@ func resumable(cp Checkpoint, force bool, now time.Time) error {
 	case cp.Status == "running" && !force && now.Sub(cp.UpdatedAt) < liveWindow:
 		return fmt.Errorf("replay %s is running: its checkpoint was saved %s ago; if no run of it is left (it was killed), resume with --force",
 			id, now.Sub(cp.UpdatedAt).Round(time.Second))
+	}
+	return nil
+}
+
+// destinationReads checks that a replay to a consumer has a reader: a
+// consumer on the REPLAY stream filtering on the consumer's replay
+// subjects, which its service creates when it runs (knowledge-sync, say,
+// only when Notion is configured). Without one, replayed events would sit
+// in REPLAY unread.
+func (r *Replayer) destinationReads(ctx context.Context, spec Spec) error {
+	if spec.To == "" {
+		return nil
+	}
+	st, err := r.js.Stream(ctx, events.StreamReplay)
+	if err != nil {
+		return fmt.Errorf("stream %s: %w", events.StreamReplay, err)
+	}
+	want := events.ReplaySubject(spec.To, ">")
+	list := st.ListConsumers(ctx)
+	found := false
+	for info := range list.Info() {
+		found = found || info.Config.FilterSubject == want || slices.Contains(info.Config.FilterSubjects, want)
+	}
+	if err := list.Err(); err != nil {
+		return fmt.Errorf("consumers of %s: %w", events.StreamReplay, err)
+	}
+	if !found {
+		return fmt.Errorf("nothing reads replays to %s: no consumer on %s filters %s; it is created when %s runs "+
+			"(knowledge-sync only with Notion configured): start it, then replay", spec.To, events.StreamReplay, want, spec.To)
 	}
 	return nil
 }

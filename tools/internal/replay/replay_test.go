@@ -34,6 +34,7 @@ func replayerOn(t *testing.T, n int) (*eventstest.Server, *replay.Replayer) {
 	if err := service.EnsureTopology(context.Background(), srv.JS, 1); err != nil {
 		t.Fatal(err)
 	}
+	replayReader(t, srv, "store")
 	r, err := replay.New(context.Background(), srv.JS)
 	if err != nil {
 		t.Fatal(err)
@@ -331,5 +332,39 @@ func TestUntilBoundsCountAndProgress(t *testing.T) {
 	cp, err := r.Start(ctx, spec, func(p replay.Progress) { last = p })
 	if err != nil || cp.Replayed != 3 || last.Total != 3 {
 		t.Errorf("replay: %+v, progress %+v, %v; want 3 of 3", cp, last, err)
+	}
+}
+
+// replayReader creates the consumer through which durable reads the
+// replays addressed to it, as its service does when it runs.
+func replayReader(t testing.TB, srv *eventstest.Server, durable string) {
+	t.Helper()
+	if _, err := srv.JS.CreateOrUpdateConsumer(context.Background(), events.StreamReplay, jetstream.ConsumerConfig{
+		Durable: durable + "-replay", FilterSubject: events.ReplaySubject(durable, ">"), AckPolicy: jetstream.AckExplicitPolicy,
+	}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestReplayNeedsItsReader: a replay to a consumer whose service has not
+// created its replay reader (knowledge-sync without Notion) is refused
+// before anything is published or checkpointed.
+func TestReplayNeedsItsReader(t *testing.T) {
+	srv, r := replayerOn(t, 1)
+	ctx := context.Background()
+	srv.Publish(t, "gtm.knowledge.command.sync", eventstest.NewEvent(t, "com.gtmhub.knowledge.sync", nil))
+	_, err := r.Start(ctx, replay.Spec{ID: "ks", To: "knowledge-sync", Since: time.Now().Add(-time.Hour)}, nil)
+	if err == nil || !strings.Contains(err.Error(), "nothing reads replays to knowledge-sync") {
+		t.Fatalf("replay to knowledge-sync: %v, want a refusal", err)
+	}
+	if n := srv.Count(t, events.StreamReplay, "gtm.replay.>"); n != 0 {
+		t.Errorf("REPLAY holds %d", n)
+	}
+	if _, err := r.Get(ctx, "ks"); !errors.Is(err, jetstream.ErrKeyNotFound) {
+		t.Errorf("checkpoint of a refused replay: %v, want none", err)
+	}
+	replayReader(t, srv, "knowledge-sync")
+	if cp, err := r.Start(ctx, replay.Spec{ID: "ks", To: "knowledge-sync", Since: time.Now().Add(-time.Hour)}, nil); err != nil || cp.Replayed != 1 {
+		t.Errorf("replay once the reader exists: %+v, %v", cp, err)
 	}
 }
