@@ -80,11 +80,13 @@ func dial(ctx context.Context, cmd *cobra.Command) (*nats.Conn, jetstream.JetStr
 	return nc, js, nil
 }
 
-// withJS connects to NATS for the duration of a command.
+// withJS connects to NATS for the duration of a command. The command runs
+// until it is done or interrupted (Ctrl-C cancels its context), with no
+// deadline of its own: a rate-limited backfill may take days, and each
+// JetStream request is bounded by the client's API timeout.
 func withJS(fn func(ctx context.Context, cmd *cobra.Command, js jetstream.JetStream, args []string) error) func(*cobra.Command, []string) error {
 	return func(cmd *cobra.Command, args []string) error {
-		ctx, cancel := context.WithTimeout(cmd.Context(), 24*time.Hour)
-		defer cancel()
+		ctx := cmd.Context()
 		nc, js, err := dial(ctx, cmd)
 		if err != nil {
 			return err

@@ -3,8 +3,12 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"strings"
 	"testing"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/spf13/cobra"
 
 	"github.com/gtmhub/gtmhub/events/eventstest"
 )
@@ -64,4 +68,25 @@ func cli(t *testing.T, args ...string) (string, error) {
 	root.SetArgs(args)
 	err := root.ExecuteContext(context.Background())
 	return out.String(), err
+}
+
+// TestCommandsHaveNoDeadline: a command connected by withJS runs until it
+// is done or interrupted, so a long rate-limited replay or redrive is not
+// cut off by a hidden deadline; cancelling its context still stops it.
+func TestCommandsHaveNoDeadline(t *testing.T) {
+	srv := eventstest.RunServer(t)
+	cmd := &cobra.Command{Use: "probe", RunE: withJS(func(ctx context.Context, _ *cobra.Command, _ jetstream.JetStream, _ []string) error {
+		if d, ok := ctx.Deadline(); ok {
+			t.Errorf("the command's context ends at %s", d)
+		}
+		<-ctx.Done()
+		return ctx.Err()
+	})}
+	connFlags(cmd.Flags())
+	cmd.SetArgs([]string{"--nats-url", srv.ClientURL()})
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := cmd.ExecuteContext(ctx); !errors.Is(err, context.Canceled) {
+		t.Errorf("interrupted command: %v, want context.Canceled", err)
+	}
 }
