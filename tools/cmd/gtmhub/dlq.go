@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/spf13/cobra"
@@ -85,20 +86,10 @@ func (f dlqFilter) apply(ctx context.Context, js jetstream.JetStream) ([]deadLet
 	return out, nil
 }
 
-// subjectMatches applies NATS wildcards: '*' one token, '>' the rest.
+// subjectMatches applies NATS wildcards ('*' one token, '>' the rest) by
+// the server's own rules.
 func subjectMatches(pattern, subject string) bool {
-	p, s := strings.Split(pattern, "."), strings.Split(subject, ".")
-	for i, tok := range p {
-		switch {
-		case tok == ">":
-			return len(s) > i
-		case i >= len(s):
-			return false
-		case tok != "*" && tok != s[i]:
-			return false
-		}
-	}
-	return len(p) == len(s)
+	return server.SubjectMatchesFilter(subject, pattern)
 }
 
 func newDLQCmd() *cobra.Command {

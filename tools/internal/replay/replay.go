@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go/jetstream"
 	"golang.org/x/time/rate"
 
@@ -145,22 +146,8 @@ func within(subjects, filters []string, what string) error {
 }
 
 // subsetOf reports whether every subject sub matches (it may hold the
-// wildcards '*' and '>') is matched by filter.
-func subsetOf(sub, filter string) bool {
-	s, f := strings.Split(sub, "."), strings.Split(filter, ".")
-	for i, ft := range f {
-		switch {
-		case ft == ">":
-			return len(s) > i
-		case i >= len(s) || s[i] == ">":
-			return false
-		case ft == "*":
-		case s[i] != ft: // a '*' in sub against a literal in filter, or another literal
-			return false
-		}
-	}
-	return len(s) == len(f)
-}
+// wildcards '*' and '>') is matched by filter, by the server's own rules.
+func subsetOf(sub, filter string) bool { return server.SubjectMatchesFilter(sub, filter) }
 
 // Replayer runs replays on one JetStream.
 type Replayer struct {
