@@ -21,6 +21,7 @@ import (
 
 	"github.com/gtmhub/gtmhub/contracts"
 	"github.com/gtmhub/gtmhub/events"
+	"github.com/gtmhub/gtmhub/events/service"
 )
 
 // Publisher stores events in JetStream, returning once the stream has
@@ -179,29 +180,14 @@ func (h *handler) fitBodyLimits(sources []*source, cfg Config, maxPayload int64)
 // registered by another handler on the same registry.
 func (h *handler) register(reg prometheus.Registerer) error {
 	var err error
-	if h.quarantineDropped, err = registered(reg, h.quarantineDropped); err != nil {
+	if h.quarantineDropped, err = service.Registered(reg, h.quarantineDropped); err != nil {
 		return err
 	}
-	if h.requests, err = registered(reg, h.requests); err != nil {
+	if h.requests, err = service.Registered(reg, h.requests); err != nil {
 		return err
 	}
-	h.latency, err = registered(reg, h.latency)
+	h.latency, err = service.Registered(reg, h.latency)
 	return err
-}
-
-// registered registers c, or returns the equal collector registered before.
-func registered[C prometheus.Collector](reg prometheus.Registerer, c C) (C, error) {
-	err := reg.Register(c)
-	var are prometheus.AlreadyRegisteredError
-	switch {
-	case err == nil:
-		return c, nil
-	case errors.As(err, &are):
-		if existing, ok := are.ExistingCollector.(C); ok {
-			return existing, nil
-		}
-	}
-	return c, fmt.Errorf("ingest: metrics: %w", err)
 }
 
 // observe records one answer; a handler built without metrics records none.

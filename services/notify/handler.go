@@ -17,6 +17,7 @@ import (
 
 	"github.com/gtmhub/gtmhub/contracts"
 	"github.com/gtmhub/gtmhub/events"
+	"github.com/gtmhub/gtmhub/events/service"
 )
 
 // Source is the CloudEvent source of every decision notify publishes.
@@ -467,14 +468,5 @@ func newOutcomeCounter(reg prometheus.Registerer) (*prometheus.CounterVec, error
 		Namespace: "gtmhub", Subsystem: Name, Name: "decisions_total",
 		Help: "Notification decisions recorded, by rule and outcome (sent, suppressed, failed, skipped).",
 	}, []string{"rule", "outcome"})
-	if err := reg.Register(c); err != nil {
-		var are prometheus.AlreadyRegisteredError
-		if errors.As(err, &are) {
-			if existing, ok := are.ExistingCollector.(*prometheus.CounterVec); ok {
-				return existing, nil
-			}
-		}
-		return nil, err
-	}
-	return c, nil
+	return service.Registered(reg, c)
 }
