@@ -91,7 +91,7 @@ func (b Binary[C]) Main(ctx context.Context, args []string, stderr io.Writer) er
 		return err
 	}
 	defer func() { _ = tracing.Shutdown(context.WithoutCancel(ctx)) }()
-	reg.MustRegister(NewConsumerCollector(js))
+	reg.MustRegister(NewConsumerCollector(js, b.Name))
 	breakers := NewBreakerRegistry()
 	if !b.SelfAnnounced {
 		announced, err := Announce(nc, b.Name, Version, WithBreakerStates(breakers))

@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"slices"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -19,10 +20,18 @@ type ConsumerCollector struct {
 	pending, ackPending, redeliv *prometheus.Desc
 }
 
-// NewConsumerCollector collects for the consumers of the default topology.
-func NewConsumerCollector(js jetstream.JetStream) *ConsumerCollector {
+// NewConsumerCollector collects for the consumers of the default topology:
+// those of the given services only (a standalone service, whose NATS user
+// may read no other's state), or every one when none is named.
+func NewConsumerCollector(js jetstream.JetStream, services ...string) *ConsumerCollector {
+	specs := events.DefaultTopology().Consumers
+	if len(services) > 0 {
+		specs = slices.DeleteFunc(slices.Clone(specs), func(s events.ConsumerSpec) bool {
+			return !slices.Contains(services, s.Service)
+		})
+	}
 	labels := []string{"stream", "consumer"}
-	return &ConsumerCollector{js: js, specs: events.DefaultTopology().Consumers,
+	return &ConsumerCollector{js: js, specs: specs,
 		pending:    prometheus.NewDesc("gtmhub_jetstream_consumer_pending", "Messages not yet delivered to the consumer.", labels, nil),
 		ackPending: prometheus.NewDesc("gtmhub_jetstream_consumer_ack_pending", "Messages delivered and not yet acknowledged.", labels, nil),
 		redeliv:    prometheus.NewDesc("gtmhub_jetstream_consumer_redelivered", "Messages being redelivered.", labels, nil),

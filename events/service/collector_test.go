@@ -42,3 +42,17 @@ func TestConsumerCollectorReportsPending(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// TestConsumerCollectorOfOneService: a service's collector reads its own
+// consumers only, whose state its NATS user may read.
+func TestConsumerCollectorOfOneService(t *testing.T) {
+	srv := eventstest.RunServer(t)
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(service.NewConsumerCollector(srv.JS, "store"))
+	want := "# HELP gtmhub_jetstream_consumer_pending Messages not yet delivered to the consumer.\n" +
+		"# TYPE gtmhub_jetstream_consumer_pending gauge\n" +
+		"gtmhub_jetstream_consumer_pending{consumer=\"store\",stream=\"LEADS\"} 0\n"
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "gtmhub_jetstream_consumer_pending"); err != nil {
+		t.Error(err)
+	}
+}
