@@ -70,6 +70,7 @@ type request struct {
 	contentType string
 	header      map[string]string
 	body        string
+	remoteAddr  string // default httptest's 192.0.2.1:1234
 }
 
 func (r request) do(t testing.TB, h http.Handler) *httptest.ResponseRecorder {
@@ -84,6 +85,9 @@ func (r request) do(t testing.TB, h http.Handler) *httptest.ResponseRecorder {
 	}
 	for k, v := range r.header {
 		req.Header.Set(k, v)
+	}
+	if r.remoteAddr != "" {
+		req.RemoteAddr = r.remoteAddr
 	}
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, req)

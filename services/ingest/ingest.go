@@ -39,6 +39,9 @@
 // id a scheme's sender gives each delivery (webhook-id, X-GitHub-Delivery,
 // Slack's event_id, HubSpot's eventId, Stripe's and Notion's id) wins over
 // generic headers such as Idempotency-Key, which are read only without it.
+// Ingest serves HTTPS when given a certificate and key (reloaded when they
+// change), and a source with allow_from takes requests only from those
+// networks.
 // Every error is answered with a JSON body {"error": "...", "details": [...]}.
 package ingest
 
@@ -117,6 +120,13 @@ type Config struct {
 	PublishTimeout time.Duration `yaml:"publish_timeout"`
 	// ShutdownTimeout bounds how long shutdown waits for requests in flight.
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
+	// TLSCertFile and TLSKeyFile, both set, make ingest serve HTTPS (TLS
+	// 1.2 or later, HTTP/2 offered) with this PEM certificate chain and
+	// key. Either file changing is picked up at the next handshake, so a
+	// renewed certificate needs no restart. Unset: plain HTTP, for a
+	// TLS-terminating proxy in front.
+	TLSCertFile string `yaml:"tls_cert_file"`
+	TLSKeyFile  string `yaml:"tls_key_file"`
 	// MaxEventBody is the body limit of POST /events, in bytes.
 	MaxEventBody int64 `yaml:"max_event_body"`
 	// Events says who may post to POST /events (bearer tokens, required
@@ -232,6 +242,11 @@ type Source struct {
 	// QuarantineBurst is how many failed requests may be stored at once
 	// beyond QuarantineRateLimit.
 	QuarantineBurst int `yaml:"quarantine_burst"`
+	// AllowFrom lists the addresses and networks (CIDR) requests may come
+	// from, such as the sender's published egress ranges; a request from
+	// anywhere else is answered 403 before it is read. The address is the
+	// connection's peer, so behind a proxy filter at the proxy. Empty: any.
+	AllowFrom []string `yaml:"allow_from"`
 }
 
 // Secret is one accepted secret, given inline (for local use) or as the name
@@ -319,6 +334,13 @@ func (c Config) build(lookupEnv func(string) (string, bool)) ([]*source, *events
 	}
 	if c.ShutdownTimeout <= 0 {
 		p.Addf("shutdown_timeout %s must be positive", c.ShutdownTimeout)
+	}
+	if (c.TLSCertFile == "") != (c.TLSKeyFile == "") {
+		p.Addf("tls_cert_file and tls_key_file go together: set both or neither")
+	} else if c.TLSCertFile != "" {
+		if _, err := newCertificate(c.TLSCertFile, c.TLSKeyFile); err != nil {
+			p.Addf("%v", err)
+		}
 	}
 	if c.MaxEventBody < 1 {
 		p.Addf("max_event_body %d must be at least 1", c.MaxEventBody)

@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -55,7 +56,16 @@ func Serve(ctx context.Context, ln net.Listener, cfg Config, deps service.Deps) 
 	}
 	h = traced(h, r.TracerProvider, r.Propagator)
 
-	r.Logger.Info("ingest listening", "addr", ln.Addr().String(), "sources", cfg.sourceNames())
+	scheme := "http"
+	if cfg.TLSCertFile != "" {
+		cert, err := newCertificate(cfg.TLSCertFile, cfg.TLSKeyFile)
+		if err != nil {
+			_ = ln.Close()
+			return fmt.Errorf("ingest: %w", err)
+		}
+		ln, scheme = tls.NewListener(ln, tlsConfig(cert)), "https"
+	}
+	r.Logger.Info("ingest listening", "addr", ln.Addr().String(), "scheme", scheme, "sources", cfg.sourceNames())
 	return serveHTTP(ctx, ln, h, cfg.ShutdownTimeout, r.Logger)
 }
 

@@ -33,6 +33,7 @@ type source struct {
 	// treats as secret, redacted from raw events.
 	secretHeaders map[string]bool
 	ceSource      string
+	allowFrom     allowList
 }
 
 // newSource applies the defaults to s, resolves its secrets and builds its
@@ -102,6 +103,9 @@ func newSource(s Source, schemes *signature.Registry, lookupEnv func(string) (st
 	}
 	if s.QuarantineBurst < 0 {
 		errs = append(errs, fmt.Errorf("quarantine_burst %d must be positive", s.QuarantineBurst))
+	}
+	if src.allowFrom, err = parseAllowList(s.AllowFrom); err != nil {
+		errs = append(errs, err)
 	}
 	for _, h := range s.DeliveryIDHeaders {
 		if strings.TrimSpace(h) == "" {

@@ -26,6 +26,9 @@ func (h *handler) webhook(w http.ResponseWriter, r *http.Request) (accepted, err
 	if !ok {
 		return accepted{}, &apiError{Status: http.StatusNotFound, Message: fmt.Sprintf("unknown source %q", name)}
 	}
+	if err := src.allowFrom.check(r, name); err != nil {
+		return accepted{}, err
+	}
 	if src.disabled != "" {
 		return h.disabledSource(w, r, src)
 	}
