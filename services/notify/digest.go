@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	htmltemplate "html/template"
 	"slices"
@@ -87,20 +88,43 @@ type DigestReport struct {
 	Top []DigestLead `json:"top"`
 	// Rejected counts the leads rejected that day.
 	Rejected int `json:"rejected"`
+	// DeadLetters counts the events dead-lettered that day, by service.
+	DeadLetters map[string]int `json:"dead_letters"`
+	// Alerts are the alert levels raised that day, oldest first.
+	Alerts []DigestAlert `json:"alerts"`
+}
+
+// DigestAlert is one alert level raised: the alert ("dlq.depth",
+// "usage.enrich.clearbit.credits", ...), its level and when.
+type DigestAlert struct {
+	Name  string    `json:"name"`
+	Level string    `json:"level"`
+	At    time.Time `json:"at"`
+}
+
+// Warnings counts the day's dead letters and alerts.
+func (r DigestReport) Warnings() int {
+	n := len(r.Alerts)
+	for _, c := range r.DeadLetters {
+		n += c
+	}
+	return n
 }
 
 // ComputeDigest summarizes the day that starts at day (local midnight) from
 // the streams, reading them by time: contacts created (RECORDS) and leads
 // rejected (LEADS). Each event counts once, by CloudEvent id, and each
 // contact once, by email. Replayed events (a rebuild of the store with
-// `gtmhub replay`) are not the day's news and are left out.
+// `gtmhub replay`) are not the day's news and are left out. Its warnings
+// are the day's dead letters (DLQ) and the alert levels raised (the
+// [AlertsBucket], when there is one).
 func ComputeDigest(ctx context.Context, js jetstream.JetStream, day time.Time) (DigestReport, error) {
 	start := day
 	end := time.Date(day.Year(), day.Month(), day.Day()+1, 0, 0, 0, 0, day.Location())
-	r := DigestReport{Date: day.Format(time.DateOnly), BySource: map[string]int{}}
+	r := DigestReport{Date: day.Format(time.DateOnly), BySource: map[string]int{}, DeadLetters: map[string]int{}}
 	seen := map[string]bool{}
 	leads := map[string]DigestLead{}
-	err := readByTime(ctx, js, events.StreamRecords, events.SubjectContactCreated, start, end, func(ev event.Event) {
+	err := readEventsByTime(ctx, js, events.StreamRecords, events.SubjectContactCreated, start, end, func(ev event.Event) {
 		var c contracts.ContactChanged
 		if seen[ev.ID()] || isTrue(ev, ReplayExtension) || json.Unmarshal(ev.Data(), &c) != nil || c.Contact.Email == "" {
 			return
@@ -122,13 +146,22 @@ func ComputeDigest(ctx context.Context, js jetstream.JetStream, day time.Time) (
 	if err != nil {
 		return DigestReport{}, err
 	}
-	err = readByTime(ctx, js, events.StreamLeads, events.SubjectLeadsRejected, start, end, func(ev event.Event) {
+	err = readEventsByTime(ctx, js, events.StreamLeads, events.SubjectLeadsRejected, start, end, func(ev event.Event) {
 		if !seen[ev.ID()] && !isTrue(ev, ReplayExtension) {
 			seen[ev.ID()] = true
 			r.Rejected++
 		}
 	})
 	if err != nil {
+		return DigestReport{}, err
+	}
+	err = readByTime(ctx, js, events.StreamDLQ, events.SubjectDLQ+".>", start, end, func(m jetstream.Msg) {
+		r.DeadLetters[cmp.Or(m.Headers().Get(events.DLQHeaderService), "unknown")]++
+	})
+	if err != nil {
+		return DigestReport{}, err
+	}
+	if r.Alerts, err = alertsRaised(ctx, js, start, end); err != nil {
 		return DigestReport{}, err
 	}
 	r.NewLeads = len(leads)
@@ -143,9 +176,74 @@ func ComputeDigest(ctx context.Context, js jetstream.JetStream, day time.Time) (
 	return r, nil
 }
 
-// readByTime calls fn for every event on subject in stream stored in
+// readEventsByTime calls fn for every event on subject in stream stored in
+// [start, end); messages that are not events are skipped.
+func readEventsByTime(ctx context.Context, js jetstream.JetStream, stream, subject string, start, end time.Time, fn func(event.Event)) error {
+	return readByTime(ctx, js, stream, subject, start, end, func(m jetstream.Msg) {
+		if ev, err := events.Decode(m.Headers(), m.Data()); err == nil {
+			fn(ev)
+		}
+	})
+}
+
+// alertsRaised lists the alert levels the alerts bucket says were raised
+// in [start, end); none when there is no bucket yet.
+func alertsRaised(ctx context.Context, js jetstream.JetStream, start, end time.Time) ([]DigestAlert, error) {
+	kv, err := js.KeyValue(ctx, AlertsBucket)
+	if errors.Is(err, jetstream.ErrBucketNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", AlertsBucket, err)
+	}
+	lister, err := kv.ListKeys(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", AlertsBucket, err)
+	}
+	var out []DigestAlert
+	for key := range lister.Keys() {
+		a, ok := raisedAlert(ctx, kv, key)
+		if ok && !a.At.Before(start) && a.At.Before(end) {
+			a.At = a.At.In(start.Location())
+			out = append(out, a)
+		}
+	}
+	slices.SortFunc(out, func(a, b DigestAlert) int { return cmp.Or(a.At.Compare(b.At), cmp.Compare(a.Name, b.Name)) })
+	return out, nil
+}
+
+// raisedAlert reads a raised level's entry, keyed {name}.{level}.{period}
+// with the time it was raised as its value (see [alerter.raise]); other
+// entries (an alert's "active" mark, the DLQ depth) are not levels.
+func raisedAlert(ctx context.Context, kv jetstream.KeyValue, key string) (DigestAlert, bool) {
+	e, err := kv.Get(ctx, key)
+	if err != nil {
+		return DigestAlert{}, false
+	}
+	at, err := time.Parse(time.RFC3339, string(e.Value()))
+	if err != nil {
+		return DigestAlert{}, false
+	}
+	rest, _, ok := cutLast(key)
+	name, level, ok2 := cutLast(rest)
+	if !ok || !ok2 {
+		return DigestAlert{}, false
+	}
+	return DigestAlert{Name: name, Level: level, At: at}, true
+}
+
+// cutLast splits s at its last dot.
+func cutLast(s string) (before, after string, ok bool) {
+	i := strings.LastIndexByte(s, '.')
+	if i < 0 {
+		return s, "", false
+	}
+	return s[:i], s[i+1:], true
+}
+
+// readByTime calls fn for every message on subject in stream stored in
 // [start, end), with an ordered consumer starting at start.
-func readByTime(ctx context.Context, js jetstream.JetStream, stream, subject string, start, end time.Time, fn func(event.Event)) error {
+func readByTime(ctx context.Context, js jetstream.JetStream, stream, subject string, start, end time.Time, fn func(jetstream.Msg)) error {
 	cons, err := js.OrderedConsumer(ctx, stream, jetstream.OrderedConsumerConfig{
 		FilterSubjects: []string{subject}, DeliverPolicy: jetstream.DeliverByStartTimePolicy, OptStartTime: &start,
 	})
@@ -174,9 +272,7 @@ func readByTime(ctx context.Context, js jetstream.JetStream, stream, subject str
 			if !md.Timestamp.Before(end) {
 				return nil
 			}
-			if ev, err := events.Decode(m.Headers(), m.Data()); err == nil {
-				fn(ev)
-			}
+			fn(m)
 			if md.NumPending == 0 {
 				return nil
 			}
@@ -217,12 +313,21 @@ By source:
 {{end}}{{end}}{{if .Top}}
 Top {{len .Top}} by signal score:
 {{range $i, $l := .Top}}  {{$l.SignalScore}}  {{or $l.Name $l.Email}}{{with $l.Company}} ({{.}}){{end}}{{with $l.Source}} via {{.}}{{end}}
+{{end}}{{end}}
+Warnings: {{.Warnings}}
+{{if .DeadLetters}}Dead letters (gtmhub dlq ls):
+{{range $svc, $n := .DeadLetters}}  {{$svc}}: {{$n}}
+{{end}}{{end}}{{if .Alerts}}Alerts raised:
+{{range .Alerts}}  {{.At.Format "15:04"}}  {{.Name}} {{.Level}}
 {{end}}{{end}}`))
 
 var digestHTML = htmltemplate.Must(htmltemplate.New("digest").Parse(`<h1>Leads on {{.Date}}</h1>
 <p><strong>{{.NewLeads}}</strong> new leads, <strong>{{.Rejected}}</strong> rejected.</p>
 {{if .BySource}}<h2>By source</h2><ul>{{range $src, $n := .BySource}}<li>{{$src}}: {{$n}}</li>{{end}}</ul>{{end}}
 {{if .Top}}<h2>Top {{len .Top}} by signal score</h2><ol>{{range .Top}}<li>{{.SignalScore}} {{or .Name .Email}}{{with .Company}} ({{.}}){{end}}{{with .Source}} via {{.}}{{end}}</li>{{end}}</ol>{{end}}
+<h2>Warnings: {{.Warnings}}</h2>
+{{if .DeadLetters}}<p>Dead letters (<code>gtmhub dlq ls</code>):</p><ul>{{range $svc, $n := .DeadLetters}}<li>{{$svc}}: {{$n}}</li>{{end}}</ul>{{end}}
+{{if .Alerts}}<p>Alerts raised:</p><ul>{{range .Alerts}}<li>{{.At.Format "15:04"}} {{.Name}} {{.Level}}</li>{{end}}</ul>{{end}}
 `))
 
 // Email returns the digest as an email to to.
@@ -234,7 +339,8 @@ func (r DigestReport) Email(to string) (Email, error) {
 	if err := digestHTML.Execute(&html, r); err != nil {
 		return Email{}, err
 	}
-	return Email{To: to, Subject: fmt.Sprintf("gtmhub digest for %s: %d new leads, %d rejected", r.Date, r.NewLeads, r.Rejected),
+	return Email{To: to, Subject: fmt.Sprintf("gtmhub digest for %s: %d new leads, %d rejected, %d warnings", r.Date,
+		r.NewLeads, r.Rejected, r.Warnings()),
 		Text: text.String(), HTML: html.String()}, nil
 }
 

@@ -86,7 +86,7 @@ func TestDigestSentOnceWithTheRightCounts(t *testing.T) {
 	if len(got) != 1 {
 		t.Fatalf("%d digests, want 1", len(got))
 	}
-	if subj := got[0].Message.Header.Get("Subject"); subj != fmt.Sprintf("gtmhub digest for %s: 20 new leads, 3 rejected", today) {
+	if subj := got[0].Message.Header.Get("Subject"); subj != fmt.Sprintf("gtmhub digest for %s: 20 new leads, 3 rejected, 0 warnings", today) {
 		t.Errorf("subject %q", subj)
 	}
 	text, html := parts(t, got[0])
@@ -290,5 +290,63 @@ func TestDigestLeavesReplaysOut(t *testing.T) {
 				t.Errorf("%d new leads, %d rejected; want %d and %d", r.NewLeads, r.Rejected, tt.leads, tt.reject)
 			}
 		})
+	}
+}
+
+// TestDigestWarnings: the digest counts the day's dead letters by service
+// and lists the alert levels raised that day, and nothing from other days.
+func TestDigestWarnings(t *testing.T) {
+	srv := eventstest.RunServer(t)
+	ctx := context.Background()
+	for _, dl := range []struct{ service, subject string }{
+		{"enrich", "gtm.leads.captured.form"}, {"store", "gtm.leads.enriched"}, {"store", "gtm.leads.enriched"},
+	} {
+		msg := nats.NewMsg(events.DLQSubject(dl.service, dl.subject))
+		msg.Header.Set(events.DLQHeaderService, dl.service)
+		msg.Data = []byte(`{}`)
+		if _, err := srv.JS.PublishMsg(ctx, msg); err != nil {
+			t.Fatal(err)
+		}
+	}
+	kv, err := srv.JS.CreateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: notify.AlertsBucket})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().UTC()
+	day := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, time.UTC)
+	for key, at := range map[string]string{
+		"dlq.depth.rising.20261207T0800":          day.Add(8 * time.Hour).Format(time.RFC3339),
+		"usage.enrich.clearbit.credits.80.2026-12": day.Add(9 * time.Hour).Format(time.RFC3339),
+		"quota.email.95.2020-01-01":               day.Add(-2 * time.Hour).Format(time.RFC3339), // the day before
+		"dlq.depth.active":                        "rising",                                     // not a level
+		"dlq.last_depth":                          "3",
+	} {
+		if _, err := kv.PutString(ctx, key, at); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r, err := notify.ComputeDigest(ctx, srv.JS, day)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.DeadLetters["enrich"] != 1 || r.DeadLetters["store"] != 2 || len(r.DeadLetters) != 2 {
+		t.Errorf("dead letters %v, want enrich 1 and store 2", r.DeadLetters)
+	}
+	want := []notify.DigestAlert{{Name: "dlq.depth", Level: "rising", At: day.Add(8 * time.Hour)},
+		{Name: "usage.enrich.clearbit.credits", Level: "80", At: day.Add(9 * time.Hour)}}
+	if fmt.Sprint(r.Alerts) != fmt.Sprint(want) {
+		t.Errorf("alerts %v, want %v", r.Alerts, want)
+	}
+	e, err := r.Email("sales@example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []string{"Warnings: 5", "store: 2", "09:00  usage.enrich.clearbit.credits 80"} {
+		if !strings.Contains(e.Text, s) {
+			t.Errorf("digest text lacks %q:\n%s", s, e.Text)
+		}
+	}
+	if !strings.HasSuffix(e.Subject, "5 warnings") {
+		t.Errorf("subject %q", e.Subject)
 	}
 }

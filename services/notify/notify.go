@@ -54,7 +54,8 @@
 // The daily digest ([Digest], cron schedule and time zone, 08:00 local by
 // default) emails yesterday's new leads (count, by source, top ten by
 // signal score) and rejected count, read from the RECORDS and LEADS
-// streams by time, once per date ([RunDigest] runs one on demand).
+// streams by time, with the day's warnings (dead letters by service, alert
+// levels raised), once per date ([RunDigest] runs one on demand).
 // Operations alerts ([Alerts]) go to a Slack channel: DLQ depth rising, a
 // breaker opening, quota levels (the email quota, and every quota in the
 // usage bucket, such as a provider's monthly credits), failure rate, latency, consumer backlog

@@ -286,14 +286,28 @@ func TestDigestWithItsOwnUser(t *testing.T) {
 	publish(events.SubjectLeadsRejected, eventstest.NewEvent(t, contracts.TypeLeadRejected, contracts.LeadRejected{
 		Lead: contracts.Lead{Email: "bad"}, Reasons: []contracts.Reason{{Field: "email", Code: "invalid_format", Message: "not an email"}}}))
 
+	dead := nats.NewMsg(events.DLQSubject("store", events.SubjectLeadsEnriched))
+	dead.Header.Set(events.DLQHeaderService, "store")
+	if _, err := opJS.PublishMsg(ctx, dead); err != nil {
+		t.Fatal(err)
+	}
+
 	js, _ := jetstream.New(connectAs(t, ns, "notify", vn))
 	now := time.Now().UTC()
+	alerts, err := js.CreateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: notify.AlertsBucket})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := alerts.PutString(ctx, "dlq.depth.rising.x", now.Format(time.RFC3339)); err != nil {
+		t.Fatal(err)
+	}
 	r, err := notify.ComputeDigest(ctx, js, time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, time.UTC))
 	if err != nil {
 		t.Fatalf("digest as notify: %v (refused: %v)", err, vn.list())
 	}
-	if r.NewLeads != 2 || r.Rejected != 1 {
-		t.Errorf("digest as notify: %d new leads, %d rejected; want 2 and 1", r.NewLeads, r.Rejected)
+	if r.NewLeads != 2 || r.Rejected != 1 || r.DeadLetters["store"] != 1 || len(r.Alerts) != 1 {
+		t.Errorf("digest as notify: %d new leads, %d rejected, dead letters %v, alerts %v; want 2, 1, store 1 and one alert",
+			r.NewLeads, r.Rejected, r.DeadLetters, r.Alerts)
 	}
 	if errs := append(vn.list(), vop.list()...); len(errs) > 0 {
 		t.Errorf("refused: %v", errs)
