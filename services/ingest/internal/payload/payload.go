@@ -156,6 +156,10 @@ func decodeJSONStd(body []byte) (Fields, error) {
 	if len(bytes.TrimSpace(body)) == 0 {
 		return nil, fmt.Errorf("%w: the body is empty", ErrMalformed)
 	}
+	if !utf8.Valid(body) {
+		// encoding/json would store U+FFFD in place of the bytes.
+		return nil, fmt.Errorf("%w: the body is not valid UTF-8, as JSON must be", ErrMalformed)
+	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()
 	var v any

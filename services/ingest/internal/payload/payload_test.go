@@ -510,3 +510,14 @@ func TestDecodeNamesTheFieldNotInUTF8(t *testing.T) {
 		}
 	}
 }
+
+// TestDecodeRefusesJSONNotInUTF8: a JSON body with bytes that are not UTF-8
+// is refused, not stored with U+FFFD in their place.
+func TestDecodeRefusesJSONNotInUTF8(t *testing.T) {
+	for _, ct := range []string{"application/json", "application/json; charset=utf-8", ""} {
+		_, err := Decode(ct, []byte("{\"email\":\"a@b.co\",\"first_name\":\"J\xf6rg\"}"))
+		if !errors.Is(err, ErrMalformed) || !strings.Contains(err.Error(), "not valid UTF-8") {
+			t.Errorf("Content-Type %q: error %v, want ErrMalformed saying the body is not valid UTF-8", ct, err)
+		}
+	}
+}
