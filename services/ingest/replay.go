@@ -109,9 +109,11 @@ const (
 	ReplayHandshake = "handshake"
 	// ReplayUnverified: the request still fails verification; it stays.
 	ReplayUnverified = "unverified"
-	// ReplayFailed: the request verifies but cannot be published (an
-	// unknown source, a contract violation, the store unavailable); it
-	// stays.
+	// ReplayUnready: the request's source is not configured, or not ready
+	// (its secret unset), so it could not be verified; it stays.
+	ReplayUnready = "unready"
+	// ReplayFailed: the request verifies but cannot be published (a
+	// contract violation, the store unavailable); it stays.
 	ReplayFailed = "failed"
 )
 
@@ -184,9 +186,9 @@ func (h *handler) replay(ctx context.Context, e QuarantineEntry) ReplayResult {
 	src, ok := h.sources[e.Source]
 	switch {
 	case !ok:
-		return fail(ReplayFailed, fmt.Sprintf("source %q is not configured", e.Source))
+		return fail(ReplayUnready, fmt.Sprintf("source %q is not configured", e.Source))
 	case src.disabled != "":
-		return fail(ReplayFailed, fmt.Sprintf("source %q is not ready: %s", e.Source, src.disabled))
+		return fail(ReplayUnready, fmt.Sprintf("source %q is not ready: %s", e.Source, src.disabled))
 	}
 	r, err := http.NewRequestWithContext(ctx, e.Method, e.RequestURI, bytes.NewReader(e.Body))
 	if err != nil {

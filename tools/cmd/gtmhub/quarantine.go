@@ -116,10 +116,10 @@ func replayProblems(results []ingest.ReplayResult, opts ingest.ReplayOptions) er
 	failed, unready := 0, 0
 	for _, r := range results {
 		found[r.Seq] = true
-		switch {
-		case sourceUnready(r):
+		switch r.Outcome {
+		case ingest.ReplayUnready:
 			unready++
-		case r.Outcome == ingest.ReplayFailed:
+		case ingest.ReplayFailed:
 			failed++
 		}
 	}
@@ -141,15 +141,4 @@ func replayProblems(results []ingest.ReplayResult, opts ingest.ReplayOptions) er
 		errs = append(errs, fmt.Errorf("%d of %d requests verify but could not be published; they stay in quarantine", failed, len(results)))
 	}
 	return errors.Join(errs...)
-}
-
-// sourceUnready reports whether ingest could not try to verify r's request
-// at all, its source being unknown or not ready (a secret missing): ingest
-// reports those as failed, in these words.
-func sourceUnready(r ingest.ReplayResult) bool {
-	if r.Outcome != ingest.ReplayFailed {
-		return false
-	}
-	prefix := fmt.Sprintf("source %q is not ", r.Source)
-	return strings.HasPrefix(r.Error, prefix+"ready") || strings.HasPrefix(r.Error, prefix+"configured")
 }

@@ -24,8 +24,8 @@ func TestQuarantineReplayExitStatus(t *testing.T) {
 		wantErr     string
 	}{
 		{"form", ingest.ReplayPublished, ""},
-		{"partner", ingest.ReplayFailed, "1 of 1 requests could not be verified: their source is not configured or not ready"},
-		{"clay", ingest.ReplayFailed, "1 of 1 requests could not be verified: their source is not configured or not ready"},
+		{"partner", ingest.ReplayUnready, "1 of 1 requests could not be verified: their source is not configured or not ready"},
+		{"clay", ingest.ReplayUnready, "1 of 1 requests could not be verified: their source is not configured or not ready"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.source, func(t *testing.T) {
@@ -77,7 +77,7 @@ func TestQuarantineReplayNamesWhatIsMissing(t *testing.T) {
 }
 
 func TestReplayProblems(t *testing.T) {
-	unready := ingest.ReplayResult{Seq: 1, Source: "clay", Outcome: ingest.ReplayFailed, Error: `source "clay" is not ready: secret_env CLAY_SECRET is not set`}
+	unready := ingest.ReplayResult{Seq: 1, Source: "clay", Outcome: ingest.ReplayUnready, Error: `source "clay" is not ready: secret_env CLAY_SECRET is not set`}
 	failed := ingest.ReplayResult{Seq: 2, Source: "form", Outcome: ingest.ReplayFailed, Error: "store unavailable"}
 	unverified := ingest.ReplayResult{Seq: 3, Source: "clay", Outcome: ingest.ReplayUnverified}
 	tests := []struct {
