@@ -1,6 +1,9 @@
 package contracts
 
-import "strings"
+import (
+	"path"
+	"strings"
+)
 
 // maxTokenLen is the longest token the token schema accepts.
 const maxTokenLen = 64
@@ -32,4 +35,13 @@ func Token(s string) string {
 		return ""
 	}
 	return b.String()
+}
+
+// SourceToken names the source of an event whose data does not: the last
+// element of its CloudEvent source as a [Token] ("/crm/import" gives
+// "import"), or "" when that has no letter or digit. Ingest routes such an
+// event on this token and enrich takes it as the lead's source, so the two
+// agree.
+func SourceToken(ceSource string) string {
+	return Token(path.Base(strings.TrimRight(ceSource, "/")))
 }

@@ -27,3 +27,20 @@ func TestToken(t *testing.T) {
 		t.Errorf("Token of a long string has %d bytes", len(long))
 	}
 }
+
+func TestSourceToken(t *testing.T) {
+	tests := map[string]string{
+		"/crm/import":          "import",
+		"/gtmhub/ingest/clay/": "clay",
+		"https://Acme.io/CRM":  "crm",
+		"urn:acme:sync":        "urn_acme_sync",
+		"/":                    "",
+		"":                     "",
+		"/crm/--":              "",
+	}
+	for in, want := range tests {
+		if got := contracts.SourceToken(in); got != want {
+			t.Errorf("SourceToken(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"path"
 	"strings"
 	"time"
 
@@ -61,7 +60,7 @@ func (h *handler) handle(ctx context.Context, ev event.Event) error {
 	}
 
 	if in.Lead.Source == "" {
-		in.Lead.Source = captureSource(ev.Source())
+		in.Lead.Source = contracts.SourceToken(ev.Source())
 	}
 	lead, reasons := Normalize(in.Lead, captureTime(ctx, ev), h.free)
 	if len(reasons) > 0 {
@@ -130,7 +129,7 @@ func (h *handler) score(ctx context.Context, ev event.Event, lead *contracts.Lea
 	for _, err := range failed {
 		h.log.WarnContext(ctx, "scoring rule failed", "event_id", ev.ID(), "err", err)
 	}
-	sc = h.scorer.keepSent(sc, *lead)
+	sc = h.scorer.keepSent(sc, *lead, arrivedFrom(ctx))
 	lead.FitScore, lead.IntentScore, lead.SignalScore = &sc.Fit, &sc.Intent, &sc.Signal
 }
 
@@ -184,12 +183,15 @@ func newEvent(in event.Event, typ, subject string, data []byte) (event.Event, er
 	return out, nil
 }
 
-// captureSource names where a lead that does not say came from: the last
-// element of its capture's CloudEvent source as a token ("/crm/import"
-// becomes "import"), so that the store's provenance names the sender, not
-// enrich. It is "" for a source with no letter or digit in it.
-func captureSource(ceSource string) string {
-	return contracts.Token(path.Base(strings.TrimRight(ceSource, "/")))
+// arrivedFrom is the {source} token of the subject the capture arrived on
+// (gtm.leads.captured.{source}, which ingest gives only a source that
+// verified it), or "" when there is no delivery.
+func arrivedFrom(ctx context.Context) string {
+	d, ok := events.DeliveryFrom(ctx)
+	if !ok {
+		return ""
+	}
+	return d.Subject[strings.LastIndexByte(d.Subject, '.')+1:]
 }
 
 // captureTime is when the lead was captured: the event's time, or when the

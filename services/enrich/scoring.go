@@ -207,9 +207,11 @@ func (s *scorer) signal(sc Scores) float64 {
 }
 
 // keepSent gives a lead from a trusted source the scores it was sent with
-// in place of the rules' (see [ScoringConfig]); other leads keep sc.
-func (s *scorer) keepSent(sc Scores, lead contracts.Lead) Scores {
-	if !slices.Contains(s.trusted, lead.Source) {
+// in place of the rules' (see [ScoringConfig]); other leads keep sc. The
+// lead's source must also be the one whose subject it arrived on (from),
+// which only that source's verified webhooks publish on.
+func (s *scorer) keepSent(sc Scores, lead contracts.Lead, from string) Scores {
+	if lead.Source != from || !slices.Contains(s.trusted, lead.Source) {
 		return sc
 	}
 	if lead.FitScore != nil {

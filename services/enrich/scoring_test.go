@@ -118,9 +118,15 @@ func TestScoringKeepsTrustedSourcesScores(t *testing.T) {
 			if len(failed) > 0 || sc != rules {
 				t.Fatalf("rules gave %+v (%v), want %+v", sc, failed, rules)
 			}
-			if got := s.keepSent(sc, tt.lead); got != tt.want {
+			if got := s.keepSent(sc, tt.lead, tt.lead.Source); got != tt.want {
 				t.Errorf("scores %+v, want %+v", got, tt.want)
 			}
 		})
+	}
+	// A lead that names a trusted source but arrived on another source's
+	// subject (POST /events, say) did not come through that source's
+	// verified webhook.
+	if got := s.keepSent(rules, contracts.Lead{Source: "clay", SignalScore: f(99)}, "events"); got != rules {
+		t.Errorf("a lead naming clay that arrived as events kept its scores: %+v", got)
 	}
 }

@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -28,7 +29,7 @@ import (
 const SourceExtension = "gtmhubsource"
 
 // DefaultEventsSource is the {source} token of an event sent to POST /events
-// that names none.
+// whose data, extension and CloudEvent source name none.
 const DefaultEventsSource = "events"
 
 // Media types of the CloudEvents HTTP binding's structured and batch modes.
@@ -353,15 +354,16 @@ func eventSubject(entry contracts.Entry, ev *event.Event, data map[string]any) (
 }
 
 // subjectToken is the value of the subject token name: the data field of
-// that name. {source} may also come from the gtmhubsource extension and
-// defaults to "events".
+// that name. {source} may also come from the gtmhubsource extension, else
+// the last element of the CloudEvent's source (as enrich reads a lead's
+// source, so that the source judged here is the lead's), else "events".
 func subjectToken(name string, ev *event.Event, data map[string]any) string {
 	v, _ := data[name].(string)
 	if v == "" && name == "source" {
-		v, _ = ev.Extensions()[SourceExtension].(string)
-		if v == "" {
-			v = DefaultEventsSource
-		}
+		// The extension, else what enrich takes as the lead's source (so
+		// the two agree), else the default.
+		ext, _ := ev.Extensions()[SourceExtension].(string)
+		v = cmp.Or(ext, contracts.SourceToken(ev.Source()), DefaultEventsSource)
 	}
 	return v
 }

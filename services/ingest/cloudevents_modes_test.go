@@ -175,7 +175,7 @@ func TestCloudEventBatch(t *testing.T) {
 	if want := []int{202, 422, 400, 202}; !slices.Equal(statuses, want) {
 		t.Fatalf("statuses %v, want %v: %s", statuses, want, rec.Body)
 	}
-	if r := reply.Results[0]; r.ID != "b-1" || r.Subject != "gtm.leads.captured.events" {
+	if r := reply.Results[0]; r.ID != "b-1" || r.Subject != "gtm.leads.captured.crm" {
 		t.Errorf("result 0 = %+v", r)
 	}
 	if r := reply.Results[3]; r.Subject != "gtm.raw.events.com_example_invoice_paid" {
