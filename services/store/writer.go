@@ -98,6 +98,7 @@ func (w *writer) handle(ctx context.Context, ev event.Event) error {
 	if err != nil {
 		return fmt.Errorf("store event %s: %w", in.id, err)
 	}
+	w.conflicts(ctx, in.id, rec.stale)
 	if len(rec.entries) > 0 {
 		return w.relay.publish(ctx, rec.entries)
 	}
@@ -107,10 +108,22 @@ func (w *writer) handle(ctx context.Context, ev event.Event) error {
 }
 
 // enqueued is a transaction that keeps what it adds to the outbox, so that
-// its handler publishes the change events without reading them back.
+// its handler publishes the change events without reading them back, and
+// the values last-writer-wins did not apply, which its handler reports once
+// the transaction has committed.
 type enqueued struct {
 	recordTx
 	entries []outboxEntry
+	stale   []staleValues
+}
+
+// staleValues are the fields of one record where a write lost to a newer
+// stored value, with the events that hold them.
+type staleValues struct {
+	record string // "contact" or "company"
+	fields []string
+	kept   []string // the event id holding each field
+	at     time.Time
 }
 
 func (e *enqueued) Enqueue(ctx context.Context, entry outboxEntry) (int64, error) {
@@ -141,7 +154,7 @@ func (w *writer) transaction(ctx context.Context, fn func(tx recordTx) error) er
 // apply writes in within tx unless its write committed before: the event
 // id, the contact, the company when the lead names a domain, and a change
 // event in the outbox for each record that changed.
-func (w *writer) apply(ctx context.Context, tx recordTx, in leadEvent) error {
+func (w *writer) apply(ctx context.Context, tx *enqueued, in leadEvent) error {
 	now := w.now().UTC()
 	fresh, err := tx.MarkProcessed(ctx, in.id, in.subject, now)
 	if err != nil || !fresh {
@@ -163,13 +176,19 @@ func (w *writer) apply(ctx context.Context, tx recordTx, in leadEvent) error {
 }
 
 // upsert merges one write into its record and enqueues the change event.
-func (w *writer) upsert(ctx context.Context, tx recordTx, s *recordSchema, wr write, inputID string, now time.Time) error {
+func (w *writer) upsert(ctx context.Context, tx *enqueued, s *recordSchema, wr write, inputID string, now time.Time) error {
 	cur, found, err := tx.Load(ctx, s, wr.key)
 	if err != nil {
 		return err
 	}
 	m := s.merge(cur, found, wr)
-	w.conflicts(ctx, s, m.stale, wr, m.rec)
+	if len(m.stale) > 0 {
+		st := staleValues{record: s.name, fields: m.stale, at: wr.at}
+		for _, f := range m.stale {
+			st.kept = append(st.kept, m.rec.prov[f].EventID)
+		}
+		tx.stale = append(tx.stale, st)
+	}
 	if !m.dirty() {
 		return nil
 	}
@@ -188,24 +207,20 @@ func (w *writer) upsert(ctx context.Context, tx recordTx, s *recordSchema, wr wr
 	return err
 }
 
-// conflicts reports the fields where a write lost to a newer stored value:
-// a count per field, and a line naming the fields and both events (no
-// values, which may be personal data). The store stays as last-writer-wins
-// left it.
-func (w *writer) conflicts(ctx context.Context, s *recordSchema, stale []string, wr write, rec record) {
-	if len(stale) == 0 {
-		return
-	}
-	kept := make([]string, len(stale))
-	for i, f := range stale {
-		if w.stale != nil {
-			w.stale.WithLabelValues(s.name, f).Inc()
+// conflicts reports the values event id's committed write did not apply,
+// a newer one being held: a count per record and field, and a line naming
+// the fields and both events (no values, which may be personal data).
+func (w *writer) conflicts(ctx context.Context, id string, stale []staleValues) {
+	for _, st := range stale {
+		for _, f := range st.fields {
+			if w.stale != nil {
+				w.stale.WithLabelValues(st.record, f).Inc()
+			}
 		}
-		kept[i] = rec.prov[f].EventID
-	}
-	if w.log != nil {
-		w.log.InfoContext(ctx, "older values not applied", "record", s.name, "fields", stale,
-			"event_id", wr.eventID, "event_time", wr.at, "kept_event_ids", kept)
+		if w.log != nil {
+			w.log.InfoContext(ctx, "older values not applied", "record", st.record, "fields", st.fields,
+				"event_id", id, "event_time", st.at, "kept_event_ids", st.kept)
+		}
 	}
 }
 
