@@ -160,20 +160,7 @@ func TestLeadMapper(t *testing.T) {
 				t.Fatal(err)
 			}
 			lead, problems := m.Map(tt.fields, "form")
-			got, err := json.Marshal(lead)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !jsonEqual(t, got, []byte(tt.want)) {
-				t.Errorf("lead = %s\nwant   %s", got, tt.want)
-			}
-			var ptrs []string
-			for _, p := range problems {
-				ptrs = append(ptrs, p.Pointer)
-			}
-			if !slices.Equal(ptrs, tt.wantFields) {
-				t.Errorf("problems = %v, want pointers %v", problems, tt.wantFields)
-			}
+			checkMapped(t, lead, problems, tt.want, tt.wantFields)
 		})
 	}
 }
@@ -275,20 +262,7 @@ func TestLeadMapperPaths(t *testing.T) {
 				t.Fatal(err)
 			}
 			lead, problems := m.Map(tt.fields, "clay")
-			got, err := json.Marshal(lead)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !jsonEqual(t, got, []byte(tt.want)) {
-				t.Errorf("lead = %s\nwant   %s", got, tt.want)
-			}
-			var ptrs []string
-			for _, p := range problems {
-				ptrs = append(ptrs, p.Pointer)
-			}
-			if !slices.Equal(ptrs, tt.wantFields) {
-				t.Errorf("problems = %v, want pointers %v", problems, tt.wantFields)
-			}
+			checkMapped(t, lead, problems, tt.want, tt.wantFields)
 			if after, _ := json.Marshal(tt.fields); string(after) != string(before) {
 				t.Errorf("Map changed its input:\n%s\n%s", before, after)
 			}
@@ -519,5 +493,25 @@ func TestDecodeRefusesJSONNotInUTF8(t *testing.T) {
 		if !errors.Is(err, ErrMalformed) || !strings.Contains(err.Error(), "not valid UTF-8") {
 			t.Errorf("Content-Type %q: error %v, want ErrMalformed saying the body is not valid UTF-8", ct, err)
 		}
+	}
+}
+
+// checkMapped compares a mapped lead, as JSON, with want, and its problems'
+// pointers with wantFields.
+func checkMapped(t *testing.T, lead any, problems []contracts.FieldError, want string, wantFields []string) {
+	t.Helper()
+	got, err := json.Marshal(lead)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !jsonEqual(t, got, []byte(want)) {
+		t.Errorf("lead = %s\nwant   %s", got, want)
+	}
+	var ptrs []string
+	for _, p := range problems {
+		ptrs = append(ptrs, p.Pointer)
+	}
+	if !slices.Equal(ptrs, wantFields) {
+		t.Errorf("problems = %v, want pointers %v", problems, wantFields)
 	}
 }
