@@ -212,6 +212,10 @@ func openProviders(ctx context.Context, cfgs []ProviderConfig, r service.Resolve
 	if err != nil {
 		return nil, fmt.Errorf("metrics: %w", err)
 	}
+	requests, err := newRequestHistogram(r.Registry)
+	if err != nil {
+		return nil, fmt.Errorf("metrics: %w", err)
+	}
 	out := make([]*guarded, 0, len(cfgs))
 	if len(cfgs) == 0 {
 		return out, nil
@@ -225,7 +229,7 @@ func openProviders(ctx context.Context, cfgs []ProviderConfig, r service.Resolve
 		return nil, fmt.Errorf("providers: %w", err)
 	}
 	for _, pc := range cfgs {
-		p, err := newProvider(pc, r.TracerProvider, r.Propagator)
+		p, err := newProvider(pc, r.TracerProvider, r.Propagator, requests)
 		if err != nil {
 			return nil, err
 		}

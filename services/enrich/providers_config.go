@@ -7,6 +7,8 @@ import (
 	"os"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
@@ -142,8 +144,21 @@ func (c ProviderConfig) validate(p interface{ Addf(string, ...any) }, where stri
 	}
 }
 
-// newProvider builds c's client, whose requests are traced with tp.
-func newProvider(c ProviderConfig, tp trace.TracerProvider, prop propagation.TextMapPropagator) (Provider, error) {
+// newRequestHistogram registers gtmhub_enrich_provider_request_seconds: the
+// time of each provider request that got an answer, by provider and HTTP
+// status code, whose count by code 429 is the rate-limit hits.
+func newRequestHistogram(reg prometheus.Registerer) (*prometheus.HistogramVec, error) {
+	return service.Registered(reg, prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Namespace: "gtmhub", Subsystem: Name, Name: "provider_request_seconds",
+		Help:    "Provider requests answered, by provider and HTTP status code, and how long each took.",
+		Buckets: prometheus.ExponentialBuckets(0.01, 2, 12),
+	}, []string{"provider", "code"}))
+}
+
+// newProvider builds c's client, whose requests are traced with tp and
+// timed in requests by status code.
+func newProvider(c ProviderConfig, tp trace.TracerProvider, prop propagation.TextMapPropagator,
+	requests *prometheus.HistogramVec) (Provider, error) {
 	base, err := url.Parse(c.BaseURL)
 	if err != nil {
 		return nil, fmt.Errorf("provider %s: base_url: %w", c.Name, err)
@@ -151,6 +166,9 @@ func newProvider(c ProviderConfig, tp trace.TracerProvider, prop propagation.Tex
 	transport := http.DefaultTransport.(*http.Transport).Clone()
 	transport.MaxIdleConnsPerHost = workers
 	var rt http.RoundTripper = privateQuery{transport}
+	if requests != nil {
+		rt = promhttp.InstrumentRoundTripperDuration(requests.MustCurryWith(prometheus.Labels{"provider": c.Name}), rt)
+	}
 	if service.Records(tp) {
 		rt = otelhttp.NewTransport(rt,
 			otelhttp.WithTracerProvider(tp), otelhttp.WithPropagators(prop),

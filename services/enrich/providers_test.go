@@ -12,6 +12,8 @@ import (
 
 	"github.com/cloudevents/sdk-go/v2/event"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 
 	"github.com/gtmhub/gtmhub/contracts"
 	"github.com/gtmhub/gtmhub/events"
@@ -104,7 +106,10 @@ func TestRunEnrichesKnownCompany(t *testing.T) {
 func TestRunWaitsOutRetryAfter(t *testing.T) {
 	srv := eventstest.RunServer(t)
 	cfg, f := withFake(t)
-	startEnrich(t, srv, cfg)
+	reg := prometheus.NewRegistry()
+	eventstest.Go(t, func(ctx context.Context) error {
+		return enrich.Run(ctx, cfg, service.Deps{Conn: srv.Conn, Registry: reg})
+	})
 	f.Inject(fakeprovider.Clearbit, fakeprovider.Reply{Status: http.StatusTooManyRequests, RetryAfter: "2"})
 
 	ack := srv.Publish(t, events.SubjectLeadsCaptured+".form", leadEvent(t, contracts.Lead{Email: "ada@acme.io"}, nil))
@@ -130,6 +135,16 @@ func TestRunWaitsOutRetryAfter(t *testing.T) {
 	captured := capturedAt(t, srv, ack.Sequence)
 	delay := md.Timestamp.Sub(captured)
 	t.Logf("429 Retry-After: 2 → second request %v after the first; lead enriched %v after capture", gap, delay)
+	// Each answer is timed by provider and status: the 429 is a rate-limit hit.
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for code, want := range map[string]int{"429": 1, "200": 1} {
+		if got := requestCount(families, "clearbit", code); got != want {
+			t.Errorf("clearbit requests answered %s: %d timed, want %d", code, got, want)
+		}
+	}
 	if gap < 2*time.Second || delay < 2*time.Second {
 		t.Errorf("retried after %v, enriched %v after capture; want at least 2s", gap, delay)
 	}
@@ -382,4 +397,24 @@ func TestRunReportsCreditUsage(t *testing.T) {
 		usage[0].Level() != service.LevelWarning {
 		t.Errorf("usage %+v", usage)
 	}
+}
+
+// requestCount is the count of provider's requests answered code in the
+// gathered gtmhub_enrich_provider_request_seconds.
+func requestCount(families []*dto.MetricFamily, provider, code string) int {
+	for _, f := range families {
+		if f.GetName() != "gtmhub_enrich_provider_request_seconds" {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			labels := map[string]string{}
+			for _, l := range m.GetLabel() {
+				labels[l.GetName()] = l.GetValue()
+			}
+			if labels["provider"] == provider && labels["code"] == code {
+				return int(m.GetHistogram().GetSampleCount())
+			}
+		}
+	}
+	return 0
 }

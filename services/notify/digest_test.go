@@ -315,11 +315,11 @@ func TestDigestWarnings(t *testing.T) {
 	now := time.Now().UTC()
 	day := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, time.UTC)
 	for key, at := range map[string]string{
-		"dlq.depth.rising.20261207T0800":          day.Add(8 * time.Hour).Format(time.RFC3339),
+		"dlq.depth.rising.20261207T0800":           day.Add(8 * time.Hour).Format(time.RFC3339),
 		"usage.enrich.clearbit.credits.80.2026-12": day.Add(9 * time.Hour).Format(time.RFC3339),
-		"quota.email.95.2020-01-01":               day.Add(-2 * time.Hour).Format(time.RFC3339), // the day before
-		"dlq.depth.active":                        "rising",                                     // not a level
-		"dlq.last_depth":                          "3",
+		"quota.email.95.2020-01-01":                day.Add(-2 * time.Hour).Format(time.RFC3339), // the day before
+		"dlq.depth.active":                         "rising",                                     // not a level
+		"dlq.last_depth":                           "3",
 	} {
 		if _, err := kv.PutString(ctx, key, at); err != nil {
 			t.Fatal(err)
