@@ -92,8 +92,12 @@ func TestRunWaitsForPostgres(t *testing.T) {
 			service.Deps{Conn: srv.Conn, Logger: slog.New(slog.DiscardHandler), Health: health})
 	})
 	srv.Publish(t, events.SubjectLeadsEnriched, enriched(t, "lead-1", t0, adaLead(nil)))
-	if failed := health.Run(t.Context()); failed[Name] == "" {
-		t.Errorf("readiness %v, want the store not ready", failed)
+	// Run registers its readiness check as it starts, in its goroutine.
+	for deadline := time.Now().Add(5 * time.Second); health.Run(t.Context())[Name] == ""; {
+		if time.Now().After(deadline) {
+			t.Fatalf("readiness %v, want the store not ready", health.Run(t.Context()))
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 
 	proxy.up()
