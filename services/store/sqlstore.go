@@ -65,6 +65,7 @@ const maxTxAttempts = 4
 type queries struct {
 	markProcessed, forgetProcessed             string
 	addActivity, activities                    string
+	attribution                                string
 	enqueue, pendingFor, pendingBefore, delete string
 	tables                                     map[*recordSchema]tableQueries
 }
@@ -95,6 +96,13 @@ func newSQLStore(ctx context.Context, d dialect, writer, reader *sql.DB) (*sqlSt
 			ON CONFLICT (email, event_id) DO NOTHING`),
 		activities: r(`SELECT event_id, type, source, event_time FROM activities WHERE email = ?
 			ORDER BY event_time, event_id`),
+		// The touches before the window's end of the contacts with a touch
+		// in it (until, since, until), each contact's together and in time
+		// order, as the attributor reads them.
+		attribution: r(`SELECT email, source FROM activities
+			WHERE event_time < ? AND email IN
+				(SELECT email FROM activities WHERE event_time >= ? AND event_time < ?)
+			ORDER BY email, event_time, id`),
 		tables: map[*recordSchema]tableQueries{},
 	}
 	for _, s := range []*recordSchema{contactSchema, companySchema} {
