@@ -29,6 +29,9 @@ const (
 	SubjectContactsList = "gtmhub.store.contacts.list"
 	// SubjectCompaniesGet answers a [CompanyRequest] with a [Company].
 	SubjectCompaniesGet = "gtmhub.store.companies.get"
+	// SubjectAttributionGet answers an [AttributionRequest] with an
+	// [Attribution].
+	SubjectAttributionGet = "gtmhub.store.attribution.get"
 )
 
 // Error codes of the read API.
@@ -101,7 +104,7 @@ type api struct {
 // closing db.
 func serveAPI(ctx context.Context, nc *nats.Conn, db *DB, log *slog.Logger) (micro.Service, error) {
 	svc, err := micro.AddService(nc, micro.Config{Name: APIName, Version: service.Version,
-		Description: "gtmhub store: contacts and companies, read-only"})
+		Description: "gtmhub store: contacts, companies and attribution, read-only"})
 	if err != nil {
 		return nil, fmt.Errorf("read api: %w", err)
 	}
@@ -113,6 +116,7 @@ func serveAPI(ctx context.Context, nc *nats.Conn, db *DB, log *slog.Logger) (mic
 		{"contacts-get", SubjectContactsGet, a.contact},
 		{"contacts-list", SubjectContactsList, a.contacts},
 		{"companies-get", SubjectCompaniesGet, a.company},
+		{"attribution-get", SubjectAttributionGet, a.attribution},
 	}
 	for _, e := range endpoints {
 		if err := svc.AddEndpoint(e.name, a.handler(ctx, e.subject, e.h), micro.WithEndpointSubject(e.subject)); err != nil {
@@ -222,4 +226,15 @@ func (a *api) company(ctx context.Context, data []byte) (any, error) {
 		return nil, &apiError{CodeNotFound, "no such company"}
 	}
 	return c, nil
+}
+
+func (a *api) attribution(ctx context.Context, data []byte) (any, error) {
+	var req AttributionRequest
+	if err := decode(data, &req); err != nil {
+		return nil, err
+	}
+	if err := req.validate(); err != nil {
+		return nil, badRequest("%v", err)
+	}
+	return a.db.Attribution(ctx, req)
 }

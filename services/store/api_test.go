@@ -63,7 +63,7 @@ func TestReadAPI(t *testing.T) {
 					subjects = append(subjects, e.Subject)
 				}
 				slices.Sort(subjects)
-				want := []string{SubjectCompaniesGet, SubjectContactsGet, SubjectContactsList}
+				want := []string{SubjectAttributionGet, SubjectCompaniesGet, SubjectContactsGet, SubjectContactsList}
 				if info.Name != APIName || !slices.Equal(subjects, want) {
 					t.Errorf("service %q with endpoints %v, want %s with %v", info.Name, subjects, APIName, want)
 				}
@@ -118,6 +118,22 @@ func TestReadAPI(t *testing.T) {
 				}
 			})
 
+			t.Run("attribution.get", func(t *testing.T) {
+				// Ada (two touches) and Grace (one) converted in the window;
+				// Linus after it.
+				req := AttributionRequest{Since: t0.Add(h), Until: t0.Add(3 * h)}
+				got, err := c.Attribution(ctx, req)
+				want := []SourceAttribution{{Source: "form", Credit: 2, Touches: 3, FirstTouches: 2, LastTouches: 2}}
+				if err != nil || got.Contacts != 2 || got.Touches != 3 || !got.Since.Equal(req.Since) ||
+					!got.Until.Equal(req.Until) || !slices.Equal(got.Sources, want) {
+					t.Errorf("Attribution = %+v, %v; want 2 contacts, %+v", got, err, want)
+				}
+				got, err = c.Attribution(ctx, AttributionRequest{Since: t0.Add(10 * h)})
+				if err != nil || got.Contacts != 0 || got.Sources == nil || len(got.Sources) != 0 {
+					t.Errorf("Attribution of an empty window = %+v, %v; want no contacts and an empty list", got, err)
+				}
+			})
+
 			t.Run("bad requests", func(t *testing.T) {
 				for _, call := range []struct {
 					name string
@@ -126,6 +142,10 @@ func TestReadAPI(t *testing.T) {
 					{"no email", func() error { _, _, err := c.Contact(ctx, " "); return err }},
 					{"no domain", func() error { _, _, err := c.Company(ctx, ""); return err }},
 					{"limit too big", func() error { _, err := c.Contacts(ctx, ContactFilter{Limit: MaxListLimit + 1}); return err }},
+					{"attribution until before since", func() error {
+						_, err := c.Attribution(ctx, AttributionRequest{Since: t0, Until: t0.Add(-h)})
+						return err
+					}},
 					{"not JSON", func() error {
 						var out ContactList
 						_, err := c.call(ctx, SubjectContactsList, json.RawMessage(`"x"`), &out)

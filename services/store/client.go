@@ -60,6 +60,16 @@ func (c *Client) Company(ctx context.Context, domain string) (Company, bool, err
 	return out, found, err
 }
 
+// Attribution returns the credit of the conversions in the window of req
+// by touch source, most credited first, as [DB.Attribution] computes it.
+func (c *Client) Attribution(ctx context.Context, req AttributionRequest) (Attribution, error) {
+	var out Attribution
+	if _, err := c.call(ctx, SubjectAttributionGet, req, &out); err != nil {
+		return Attribution{}, err
+	}
+	return out, nil
+}
+
 // DefaultClientTimeout bounds a request whose context has no deadline.
 const DefaultClientTimeout = 5 * time.Second
 
