@@ -121,8 +121,10 @@ func NewConsumer(js jetstream.JetStream, spec ConsumerSpec, h Handler, opts ...C
 	if err != nil {
 		return nil, err
 	}
-	return &Consumer{js: js, spec: spec.withDefaults(), handler: Chain(h, o.middleware...), pub: pub,
-		o: o, failures: newFailureLog(), seed: maphash.MakeSeed()}, nil
+	c := &Consumer{js: js, spec: spec.withDefaults(), handler: Chain(h, o.middleware...), pub: pub,
+		o: o, failures: newFailureLog(), seed: maphash.MakeSeed()}
+	o.metrics.declare(c.spec.Durable, c.spec.replaySpec().Durable)
+	return c, nil
 }
 
 const (

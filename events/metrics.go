@@ -73,6 +73,20 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 	return m, nil
 }
 
+// declare exports the outcome counters of consumers at zero, so that a
+// rate or increase over them counts their first events too: Prometheus
+// cannot tell how much a series that appears already at 3 grew.
+func (m *Metrics) declare(consumers ...string) {
+	if m == nil {
+		return
+	}
+	for _, c := range consumers {
+		for _, o := range []string{outcomeAcked, outcomeRetried, outcomeDeadLettered, outcomeReturned} {
+			m.messages.WithLabelValues(c, o)
+		}
+	}
+}
+
 func (m *Metrics) outcome(consumer, outcome string) {
 	if m != nil {
 		m.messages.WithLabelValues(consumer, outcome).Inc()
