@@ -1,6 +1,7 @@
 package enrich_test
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"os"
@@ -73,16 +74,20 @@ func TestRunEnrichesAndRejects(t *testing.T) {
 		"uppercase": captured(t, contracts.Lead{Email: "  Grace.Hopper@Navy.MIL ", Source: "form"}),
 		"freemail":  captured(t, contracts.Lead{Email: "bob@gmail.com", Source: "form"}),
 		"invalid":   captured(t, contracts.Lead{Email: "Ada Lovelace <ada@example.com>", FirstName: "Ada", Source: "form"}),
-		// No source in the lead: the capture's CloudEvent source names it.
-		"imported": withSource(captured(t, contracts.Lead{Email: "linus@kernel.org"}), "/crm/Import/"),
-		"unnamed":  withSource(captured(t, contracts.Lead{Email: "ken@example.org"}), "/"),
+		// No source in the lead: the subject ingest chose names it (from
+		// the CloudEvent source, or the gtmhubsource extension, which may
+		// name another), and without a delivery the CloudEvent source.
+		"imported":  withSource(captured(t, contracts.Lead{Email: "linus@kernel.org"}), "/crm/Import/"),
+		"unnamed":   withSource(captured(t, contracts.Lead{Email: "ken@example.org"}), "/"),
+		"extension": withSource(captured(t, contracts.Lead{Email: "dmr@example.net"}), "/gtmhub/ingest/clay"),
 	}
-	for _, ev := range inputs {
-		srv.Publish(t, events.SubjectLeadsCaptured+".form", ev)
+	subjects := map[string]string{"imported": "import", "unnamed": "events", "extension": "partner"}
+	for name, ev := range inputs {
+		srv.Publish(t, events.SubjectLeadsCaptured+"."+cmp.Or(subjects[name], "form"), ev)
 	}
 
 	enriched := map[string]contracts.LeadEnriched{}
-	for _, m := range srv.Await(t, events.StreamLeads, events.SubjectLeadsEnriched, 5, wait) {
+	for _, m := range srv.Await(t, events.StreamLeads, events.SubjectLeadsEnriched, 6, wait) {
 		ev := decode(t, m)
 		if ev.Type() != contracts.TypeLeadEnriched {
 			t.Fatalf("type %q on %s", ev.Type(), m.Subject())
@@ -106,7 +111,8 @@ func TestRunEnrichesAndRejects(t *testing.T) {
 		"uppercase": {"grace.hopper@navy.mil", "navy.mil", "", "form"},
 		"freemail":  {"bob@gmail.com", "", "", "form"},
 		"imported":  {"linus@kernel.org", "kernel.org", "", "import"},
-		"unnamed":   {"ken@example.org", "example.org", "", ""},
+		"unnamed":   {"ken@example.org", "example.org", "", "events"},
+		"extension": {"dmr@example.net", "example.net", "", "partner"},
 	}
 	for name, w := range want {
 		got, ok := enriched[enrich.OutputID(inputs[name].ID())]

@@ -1,6 +1,7 @@
 package enrich
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -60,7 +61,10 @@ func (h *handler) handle(ctx context.Context, ev event.Event) error {
 	}
 
 	if in.Lead.Source == "" {
-		in.Lead.Source = contracts.SourceToken(ev.Source())
+		// The {source} of the subject it arrived on, which ingest judged
+		// (from the gtmhubsource extension, say), else what the CloudEvent
+		// source names.
+		in.Lead.Source = cmp.Or(arrivedFrom(ctx), contracts.SourceToken(ev.Source()))
 	}
 	lead, reasons := Normalize(in.Lead, captureTime(ctx, ev), h.free)
 	if len(reasons) > 0 {

@@ -99,7 +99,9 @@ func newEventsAccess(c EventsConfig, httpAddr string, sources []Source, lookupEn
 		a.types[t] = true
 	}
 	for _, s := range sources {
-		if s.Scheme != "" && s.Scheme != "none" {
+		// A source guarded by a signature or by the networks it takes
+		// requests from is one /events must not speak for.
+		if s.Scheme != "" && s.Scheme != "none" || len(s.AllowFrom) > 0 {
 			a.verified[s.Name] = true
 		}
 	}
