@@ -5,10 +5,10 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"strconv"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
@@ -145,14 +145,35 @@ func (c ProviderConfig) validate(p interface{ Addf(string, ...any) }, where stri
 }
 
 // newRequestHistogram registers gtmhub_enrich_provider_request_seconds: the
-// time of each provider request that got an answer, by provider and HTTP
-// status code, whose count by code 429 is the rate-limit hits.
+// time of each provider request, by provider and HTTP status code, or
+// "error" for one that got no answer (a timeout, a refused connection);
+// its count by code 429 is the rate-limit hits.
 func newRequestHistogram(reg prometheus.Registerer) (*prometheus.HistogramVec, error) {
 	return service.Registered(reg, prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Namespace: "gtmhub", Subsystem: Name, Name: "provider_request_seconds",
-		Help:    "Provider requests answered, by provider and HTTP status code, and how long each took.",
+		Help:    "Provider requests by provider and HTTP status code (error: no answer), and how long each took.",
 		Buckets: prometheus.ExponentialBuckets(0.01, 2, 12),
 	}, []string{"provider", "code"}))
+}
+
+// timed times each request that passes, answered or not: the
+// instrumentation of promhttp leaves out requests that fail, and with them
+// the slowest, those that time out. The series a rate-limit alert reads
+// (429) and an outage (error) are exported at zero from the start.
+type timed struct {
+	next http.RoundTripper
+	obs  prometheus.ObserverVec
+}
+
+func (t timed) RoundTrip(req *http.Request) (*http.Response, error) {
+	start := time.Now()
+	resp, err := t.next.RoundTrip(req)
+	code := "error"
+	if err == nil {
+		code = strconv.Itoa(resp.StatusCode)
+	}
+	t.obs.WithLabelValues(code).Observe(time.Since(start).Seconds())
+	return resp, err
 }
 
 // newProvider builds c's client, whose requests are traced with tp and
@@ -167,7 +188,10 @@ func newProvider(c ProviderConfig, tp trace.TracerProvider, prop propagation.Tex
 	transport.MaxIdleConnsPerHost = workers
 	var rt http.RoundTripper = privateQuery{transport}
 	if requests != nil {
-		rt = promhttp.InstrumentRoundTripperDuration(requests.MustCurryWith(prometheus.Labels{"provider": c.Name}), rt)
+		obs := requests.MustCurryWith(prometheus.Labels{"provider": c.Name})
+		obs.WithLabelValues("429")
+		obs.WithLabelValues("error")
+		rt = timed{next: rt, obs: obs}
 	}
 	if service.Records(tp) {
 		rt = otelhttp.NewTransport(rt,
