@@ -39,8 +39,9 @@ type EventsConfig struct {
 	// publish only the subjects of the default types.
 	//
 	// Whatever the types, an event whose {source} subject token names a
-	// configured source that verifies its requests (any scheme but none) is
-	// answered 403: that source's events come through /webhooks/{source}.
+	// configured source that guards its requests (any scheme but none, or
+	// allow_from) is answered 403: that source's events come through
+	// /webhooks/{source}.
 	Types []string `yaml:"types"`
 }
 
@@ -60,7 +61,8 @@ type eventsAccess struct {
 	closed string
 	// types are the catalog types accepted.
 	types map[string]bool
-	// verified are the sources whose scheme verifies their requests.
+	// verified are the sources that guard their requests: a scheme that
+	// verifies them, or allow_from.
 	verified map[string]bool
 }
 

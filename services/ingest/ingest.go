@@ -27,8 +27,8 @@
 // types events.types lists, by default com.gtmhub.lead.captured and
 // com.gtmhub.webhook.received (403 for the others); types of other
 // producers are stored as raw events on gtm.raw.events.{type}. An event
-// whose source names a configured source that verifies its requests is
-// answered 403: such events come through /webhooks/{source}. Each event of
+// whose source names a configured source that guards its requests (a
+// signature scheme, or allow_from) is answered 403: such events come through /webhooks/{source}. Each event of
 // a batch is judged alone.
 //
 // A request is answered 202 only once JetStream has acknowledged the event,

@@ -1,7 +1,6 @@
 package ingest
 
 import (
-	"cmp"
 	"crypto/tls"
 	"fmt"
 	"os"
@@ -30,20 +29,20 @@ func newCertificate(certFile, keyFile string) (*certificate, error) {
 	return c, nil
 }
 
-// get is tls.Config.GetCertificate.
+// get is tls.Config.GetCertificate. It reads the files only when they
+// changed since the pair in service was loaded.
 func (c *certificate) get(*tls.ClientHelloInfo) (*tls.Certificate, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	mod, err := newestModification(c.certFile, c.keyFile)
-	if err == nil && c.cert != nil && !mod.After(c.mod) {
-		return c.cert, nil
+	if err == nil && (c.cert == nil || mod.After(c.mod)) {
+		var pair tls.Certificate
+		if pair, err = tls.LoadX509KeyPair(c.certFile, c.keyFile); err == nil {
+			c.cert, c.mod = &pair, mod
+		}
 	}
-	pair, lerr := tls.LoadX509KeyPair(c.certFile, c.keyFile)
-	switch {
-	case err == nil && lerr == nil:
-		c.cert, c.mod = &pair, mod
-	case c.cert == nil:
-		return nil, fmt.Errorf("tls_cert_file and tls_key_file: %w", cmp.Or(err, lerr))
+	if c.cert == nil {
+		return nil, fmt.Errorf("tls_cert_file and tls_key_file: %w", err)
 	}
 	return c.cert, nil
 }

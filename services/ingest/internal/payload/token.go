@@ -33,14 +33,7 @@ func StringAt(body []byte, path string) string {
 
 // stringAt returns the string at path in a decoded JSON value.
 func stringAt(v any, path string) string {
-	for _, key := range strings.Split(path, ".") {
-		obj, ok := v.(map[string]any)
-		if !ok {
-			return ""
-		}
-		v = obj[key]
-	}
-	s, _ := v.(string)
+	s, _ := walk(v, strings.Split(path, ".")).(string)
 	return s
 }
 
@@ -71,15 +64,10 @@ func IDAt(body []byte, path string) string {
 	return idAt(v, path)
 }
 
+// idAt returns the id, a string or a number, at path in a decoded JSON
+// value.
 func idAt(v any, path string) string {
-	for _, key := range strings.Split(path, ".") {
-		obj, ok := v.(map[string]any)
-		if !ok {
-			return ""
-		}
-		v = obj[key]
-	}
-	switch id := v.(type) {
+	switch id := walk(v, strings.Split(path, ".")).(type) {
 	case string:
 		return strings.TrimSpace(id)
 	case json.Number:
