@@ -42,10 +42,14 @@ const (
 	SubjectReplay            = "gtm.replay"
 )
 
-var tokenRE = regexp.MustCompile(`^[a-z0-9_-]+$`)
+// MaxTokenLen is the longest subject token, as the contracts catalog's
+// token schema bounds source names, types and provider names.
+const MaxTokenLen = 64
 
-// ValidToken reports whether s may be used as one subject token: lowercase
-// letters, digits, '_' and '-'.
+var tokenRE = regexp.MustCompile(`^[a-z0-9_-]{1,64}$`)
+
+// ValidToken reports whether s may be used as one subject token: 1 to
+// [MaxTokenLen] lowercase letters, digits, '_' and '-'.
 func ValidToken(s string) bool { return tokenRE.MatchString(s) }
 
 // Subject joins a prefix and tokens into a subject, rejecting any token that

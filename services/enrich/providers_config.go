@@ -103,15 +103,13 @@ func (c ProviderConfig) apiKey() string {
 	return c.Key
 }
 
-// maxProviderName is the longest provider name: the name is a key of
-// enrichment.status, which the lead.enriched contract bounds so.
-const maxProviderName = 64
-
 // validate adds c's problems to p; where names the entry.
 func (c ProviderConfig) validate(p interface{ Addf(string, ...any) }, where string) {
 	c = c.withDefaults()
-	if !events.ValidToken(c.Name) || len(c.Name) > maxProviderName {
-		p.Addf("%s: name %q must be 1 to %d lowercase letters, digits, '_' or '-'", where, c.Name, maxProviderName)
+	// The name is a key of enrichment.status, which the lead.enriched
+	// contract bounds as a token.
+	if !events.ValidToken(c.Name) {
+		p.Addf("%s: name %q must be 1 to %d lowercase letters, digits, '_' or '-'", where, c.Name, events.MaxTokenLen)
 	}
 	if c.Kind != KindClearbit && c.Kind != KindHunter {
 		p.Addf("%s: kind %q: want %s or %s", where, c.Kind, KindClearbit, KindHunter)

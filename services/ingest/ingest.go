@@ -354,6 +354,8 @@ func (c Config) build(lookupEnv func(string) (string, bool)) ([]*source, *events
 			label = fmt.Sprintf("source %q", s.Name)
 		}
 		switch {
+		case len(s.Name) > events.MaxTokenLen:
+			p.Addf("%s: name is longer than %d characters", label, events.MaxTokenLen)
 		case !events.ValidToken(s.Name):
 			p.Addf("%s: name %q must be a subject token of lowercase letters, digits, '_' and '-'", label, s.Name)
 		case seen[s.Name]:

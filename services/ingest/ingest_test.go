@@ -48,6 +48,7 @@ func TestValidateListsEveryProblem(t *testing.T) {
 			{Name: "nested", Scheme: "none", FieldsAt: "row_data..x"},
 			{Name: "noscheme"},
 			{Name: "signed-form", Scheme: "none", Secrets: []Secret{{Value: "s"}}},
+			{Name: strings.Repeat("x", 65), Scheme: "none"},
 		},
 	}
 	err := cfg.Validate()
@@ -72,6 +73,7 @@ func TestValidateListsEveryProblem(t *testing.T) {
 		`source "nested": fields_at "row_data..x": empty path element`,
 		`source "noscheme": scheme is required`,
 		`source "signed-form": scheme none: takes no secrets`,
+		"name is longer than 64 characters",
 	} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("Validate() does not report %q in:\n%v", want, err)

@@ -217,8 +217,8 @@ func compileRules(rules []Rule) ([]compiledRule, []error) {
 		switch {
 		case r.Name == "":
 			problem("name is required")
-		case len(r.Name) > 64 || !events.ValidToken(r.Name):
-			problem("name must be at most 64 lowercase letters, digits, '_' or '-'")
+		case !events.ValidToken(r.Name):
+			problem("name must be at most %d lowercase letters, digits, '_' or '-'", events.MaxTokenLen)
 		case seen[r.Name]:
 			problem("name is used by another rule")
 		}
