@@ -42,6 +42,12 @@ const (
 	SubjectReplay            = "gtm.replay"
 )
 
+// ReadOnceInactive is the InactiveThreshold of an ordered consumer that
+// reads a stream once, for a listing, a count or a report: the server
+// removes it this long after its last read, so that it does not linger in
+// gtmhub status for the five minutes nats.go gives by default.
+const ReadOnceInactive = 10 * time.Second
+
 // MaxTokenLen is the longest subject token, as the contracts catalog's
 // token schema bounds source names, types and provider names.
 const MaxTokenLen = 64

@@ -40,7 +40,7 @@ func ListQuarantine(ctx context.Context, js jetstream.JetStream, source string) 
 	}
 	cons, err := js.OrderedConsumer(ctx, events.StreamQuarantine,
 		jetstream.OrderedConsumerConfig{FilterSubjects: []string{quarantineFilter(source)},
-			InactiveThreshold: 10 * time.Second}) // gone soon after the listing, not in gtmhub status for minutes
+			InactiveThreshold: events.ReadOnceInactive})
 	if err != nil {
 		return nil, fmt.Errorf("read quarantine: %w", err)
 	}

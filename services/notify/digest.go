@@ -246,6 +246,7 @@ func cutLast(s string) (before, after string, ok bool) {
 func readByTime(ctx context.Context, js jetstream.JetStream, stream, subject string, start, end time.Time, fn func(jetstream.Msg)) error {
 	cons, err := js.OrderedConsumer(ctx, stream, jetstream.OrderedConsumerConfig{
 		FilterSubjects: []string{subject}, DeliverPolicy: jetstream.DeliverByStartTimePolicy, OptStartTime: &start,
+		InactiveThreshold: events.ReadOnceInactive,
 	})
 	if err != nil {
 		return fmt.Errorf("read %s: %w", stream, err)

@@ -304,11 +304,6 @@ func selectDeadLetters(dls []deadLetter, seqs []string, msgID string) (chosen []
 	return chosen, missing, nil
 }
 
-// listingInactive is how long the server keeps the consumer a listing read
-// through after its last read: gone soon after the command, not shown by
-// gtmhub status for minutes.
-const listingInactive = 10 * time.Second
-
 // errorText is the reason a letter is dead and its last error, the reason
 // once: a permanent error's text starts with it already.
 func (d deadLetter) errorText() string {
@@ -325,7 +320,7 @@ func listDeadLetters(ctx context.Context, js jetstream.JetStream, service string
 		filter = events.SubjectDLQ + "." + service + ".>"
 	}
 	cons, err := js.OrderedConsumer(ctx, events.StreamDLQ, jetstream.OrderedConsumerConfig{FilterSubjects: []string{filter},
-		InactiveThreshold: listingInactive})
+		InactiveThreshold: events.ReadOnceInactive})
 	if err != nil {
 		return nil, fmt.Errorf("read DLQ: %w", err)
 	}

@@ -149,10 +149,6 @@ func (f *feed) emptyRead(ctx context.Context) (more bool, err error) {
 	return true, nil
 }
 
-// countInactive is how long the server keeps a consumer that only counted
-// messages after its last use.
-const countInactive = 10 * time.Second
-
 // Count is how many events a replay of spec would re-deliver now: those of
 // its stream and subjects stored from Since to Until (or to now).
 func Count(ctx context.Context, js jetstream.JetStream, spec Spec) (uint64, error) {
@@ -180,7 +176,7 @@ func pendingAfter(ctx context.Context, js jetstream.JetStream, spec Spec) (uint6
 // or after t.
 func pendingFrom(ctx context.Context, js jetstream.JetStream, spec Spec, t time.Time) (uint64, error) {
 	cons, err := js.OrderedConsumer(ctx, spec.Stream, jetstream.OrderedConsumerConfig{FilterSubjects: spec.Subjects,
-		DeliverPolicy: jetstream.DeliverByStartTimePolicy, OptStartTime: &t, InactiveThreshold: countInactive})
+		DeliverPolicy: jetstream.DeliverByStartTimePolicy, OptStartTime: &t, InactiveThreshold: events.ReadOnceInactive})
 	if err != nil {
 		return 0, fmt.Errorf("count %s: %w", spec.Stream, err)
 	}
