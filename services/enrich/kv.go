@@ -78,7 +78,7 @@ func (c *credits) leaseSize() int {
 }
 
 // reserve takes one credit for this month, or returns [ErrBudgetSpent]. It
-// returns the key it was taken from, for [credits.refund]. Credits come
+// returns the key it was taken from, for [credits.settle]. Credits come
 // from the process's lease, taken from the bucket a few at a time; a
 // process that stops without releasing its lease loses it, so the budget
 // may be under-spent but never over-spent.

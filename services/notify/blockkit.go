@@ -97,8 +97,6 @@ func ptr[T any](v T) *T { return &v }
 // fields is the lead part of an event's data.
 type fields map[string]any
 
-// leadFields finds the lead in data: data.contact for record changes, data
-// itself for lead events.
 // summary is what a message says of the record an event is about: a
 // headline, labelled fields and the signal score.
 type summary struct {
@@ -138,6 +136,8 @@ func companySummary(c fields) summary {
 	}}
 }
 
+// leadFields finds the lead in data: data.contact for record changes, data
+// itself for lead events.
 func leadFields(data map[string]any) fields {
 	if c, ok := data["contact"].(map[string]any); ok {
 		return c

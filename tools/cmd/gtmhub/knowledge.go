@@ -68,10 +68,9 @@ func commandTaken(ctx context.Context, js jetstream.JetStream, wait time.Duratio
 	ctx, cancel := context.WithTimeout(ctx, wait)
 	defer cancel()
 	for {
-		if cons, err := js.Consumer(ctx, events.StreamKnowledge, knowledgesync.Durable); err == nil {
-			if info, err := cons.Info(ctx); err == nil && info.NumPending == 0 {
-				return true
-			}
+		// Looking the consumer up reads its state already.
+		if cons, err := js.Consumer(ctx, events.StreamKnowledge, knowledgesync.Durable); err == nil && cons.CachedInfo().NumPending == 0 {
+			return true
 		}
 		select {
 		case <-ctx.Done():

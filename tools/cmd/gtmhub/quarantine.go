@@ -138,7 +138,8 @@ func replayProblems(results []ingest.ReplayResult, opts ingest.ReplayOptions) er
 			unready, len(results)))
 	}
 	if failed > 0 {
-		errs = append(errs, fmt.Errorf("%d of %d requests verify but could not be published; they stay in quarantine", failed, len(results)))
+		errs = append(errs, fmt.Errorf("%d of %d requests verify but could not be published; they stay in quarantine: "+
+			"mend what their errors say, then run this again (each is published once)", failed, len(results)))
 	}
 	return errors.Join(errs...)
 }
