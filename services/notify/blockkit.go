@@ -45,7 +45,45 @@ const (
 )
 
 func plain(s string, n int) TextObj   { return TextObj{Type: "plain_text", Text: truncate(s, n)} }
-func mrkdwn(s string, n int) *TextObj { return &TextObj{Type: "mrkdwn", Text: truncate(s, n)} }
+func mrkdwn(s string, n int) *TextObj { return &TextObj{Type: "mrkdwn", Text: truncateEscaped(s, n)} }
+
+// escape makes s, a value from an event, literal text in mrkdwn: Slack
+// reads <...> as a link or a mention (<!channel> notifies everyone in the
+// channel, <https://evil.example|Reset your password> is a disguised link),
+// and asks that &, < and > in text be sent as &amp;, &lt; and &gt;.
+func escape(s string) string {
+	if !strings.ContainsAny(s, "&<>") {
+		return s
+	}
+	var b strings.Builder
+	b.Grow(len(s) + 8)
+	for _, r := range s {
+		switch r {
+		case '&':
+			b.WriteString("&amp;")
+		case '<':
+			b.WriteString("&lt;")
+		case '>':
+			b.WriteString("&gt;")
+		default:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
+
+// truncateEscaped truncates escaped text to n bytes without cutting an
+// escape (&amp;, &lt;, &gt;) in two.
+func truncateEscaped(s string, n int) string {
+	t := truncate(s, n)
+	if len(t) == len(s) {
+		return t
+	}
+	if i := strings.LastIndexByte(t, '&'); i >= 0 && !strings.Contains(t[i:], ";") {
+		t = t[:i]
+	}
+	return t
+}
 
 // LeadMessage is the Slack message for a notification about a lead or
 // contact (name, company, title, scores and source) or a company (name,
@@ -53,28 +91,28 @@ func mrkdwn(s string, n int) *TextObj { return &TextObj{Type: "mrkdwn", Text: tr
 // tracingUI is set.
 func LeadMessage(m Message, tracingUI string) SlackMessage {
 	sum := summarize(m.Data)
-	text := fmt.Sprintf("%s: %s", m.Rule, sum.headline)
+	text := fmt.Sprintf("%s: %s", m.Rule, escape(sum.headline))
 	if sum.score != "" {
 		text += ", signal score " + sum.score
 	}
 	fields := []TextObj{}
 	for _, f := range sum.fields {
 		if f[1] != "" {
-			fields = append(fields, *mrkdwn("*"+f[0]+"*\n"+f[1], maxFieldText))
+			fields = append(fields, *mrkdwn("*"+f[0]+"*\n"+escape(f[1]), maxFieldText))
 		}
 	}
 	blocks := []Block{
 		{Type: "header", Text: ptr(plain(sum.headline, maxHeaderText))},
 		{Type: "section", Fields: fields},
 	}
-	context := []any{*mrkdwn(fmt.Sprintf("rule `%s` · event `%s`", m.Rule, m.Event.ID()), maxSectionText)}
+	context := []any{*mrkdwn(fmt.Sprintf("rule `%s` · event `%s`", m.Rule, escape(m.Event.ID())), maxSectionText)}
 	blocks = append(blocks, Block{Type: "context", Elements: context})
 	if link := traceLink(tracingUI, events.TraceID(m.Event)); link != "" {
 		blocks = append(blocks, Block{Type: "actions", Elements: []any{
 			Button{Type: "button", Text: plain("View trace", 75), URL: link},
 		}})
 	}
-	return SlackMessage{Text: truncate(text, maxSectionText), Blocks: blocks}
+	return SlackMessage{Text: truncateEscaped(text, maxSectionText), Blocks: blocks}
 }
 
 // AlertMessage is the Slack message for an operations alert.

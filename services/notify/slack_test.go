@@ -531,3 +531,53 @@ func TestLeadMessageSays(t *testing.T) {
 		})
 	}
 }
+
+// TestLeadMessageEscapesData: what a lead says of itself reaches Slack as
+// text, never as a mention or a link, however it is truncated.
+func TestLeadMessageEscapesData(t *testing.T) {
+	tests := []struct {
+		name  string
+		value string
+		want  string
+	}{
+		{"a channel mention", "<!channel>", "&lt;!channel&gt;"},
+		{"a disguised link", "<https://evil.example/login|Reset your password>", "&lt;https://evil.example/login|Reset your password&gt;"},
+		{"an ampersand", "Smith & Sons", "Smith &amp; Sons"},
+		{"plain text", "Ada", "Ada"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			data := map[string]any{"contact": map[string]any{"email": "a@example.com", "first_name": tt.value, "company": tt.value}}
+			ev := eventstest.NewEvent(t, contracts.TypeContactCreated, data)
+			m := notify.LeadMessage(notify.Message{Rule: "high-intent", Event: ev, Data: data}, "")
+			texts := []string{m.Text}
+			for _, b := range m.Blocks {
+				for _, f := range b.Fields {
+					if f.Type == "mrkdwn" {
+						texts = append(texts, f.Text)
+					}
+				}
+			}
+			for _, s := range texts {
+				if strings.ContainsAny(strings.NewReplacer("&amp;", "", "&lt;", "", "&gt;", "").Replace(s), "<>&") {
+					t.Errorf("unescaped control character in %q", s)
+				}
+			}
+			if !strings.Contains(m.Text, tt.want) {
+				t.Errorf("text %q lacks %q", m.Text, tt.want)
+			}
+		})
+	}
+	t.Run("truncated", func(t *testing.T) {
+		long := strings.Repeat("<", 3000)
+		data := map[string]any{"contact": map[string]any{"email": "a@example.com", "first_name": long}}
+		ev := eventstest.NewEvent(t, contracts.TypeContactCreated, data)
+		m := notify.LeadMessage(notify.Message{Rule: "r", Event: ev, Data: data}, "")
+		if !strings.HasSuffix(m.Text, "&lt;") {
+			t.Errorf("text cut inside an escape: ...%q", m.Text[len(m.Text)-8:])
+		}
+		if len(m.Text) > 3000 {
+			t.Errorf("text is %d bytes, over Slack's 3000", len(m.Text))
+		}
+	})
+}
