@@ -169,6 +169,10 @@ func (r compiledRule) evaluate(in Input, env map[string]any) (Match, bool, error
 	}
 	if r.when != nil {
 		out, err := expr.Run(r.when, env)
+		if err != nil && strings.Contains(err.Error(), "<nil>") {
+			return Match{}, false, fmt.Errorf("when: %w (a field it reads has no value in this event: "+
+				"write data.contact?.field ?? default for a field that may be missing)", err)
+		}
 		if err != nil {
 			return Match{}, false, fmt.Errorf("when: %w", err)
 		}
@@ -255,6 +259,9 @@ func compileRules(rules []Rule) ([]compiledRule, []error) {
 			dedupe = "{{.id}}"
 		}
 		if c.dedupe, err = parseTemplate("dedupe", dedupe); err != nil {
+			problem("%v", err)
+		}
+		for _, err := range checkFields(r.On, c.when, c.target, c.dedupe) {
 			problem("%v", err)
 		}
 		out = append(out, c)

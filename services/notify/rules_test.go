@@ -24,6 +24,9 @@ func TestNewEngineListsEveryProblem(t *testing.T) {
 		{Name: "bad-action", On: []string{"com.example.nope"}, Action: "sms", Target: "{{.data.contact.email"},
 		{Name: "bad-action", Action: contracts.ChannelEmail, Target: "x@example.com", Dedupe: "{{if}}"},
 		{On: []string{contracts.TypeContactCreated}, Action: contracts.ChannelSlack},
+		{Name: "typo", On: []string{contracts.TypeContactCreated, contracts.TypeContactUpdated},
+			When:   `data.contact?.signal_scor > 80 && data["contat"].email != "" && data.changes[0].field == "x"`,
+			Action: contracts.ChannelEmail, Target: "{{.data.contact.emial}}", Dedupe: "{{.data.contact.email}}"},
 	}
 	_, err := notify.NewEngine(rules)
 	if err == nil {
@@ -32,6 +35,11 @@ func TestNewEngineListsEveryProblem(t *testing.T) {
 	cfgErr := notify.Config{Rules: rules, DedupeWindow: time.Hour}.Validate()
 	if cfgErr == nil {
 		t.Fatal("Validate accepted broken rules")
+	}
+	for _, wantNone := range []string{"data.changes", "data.contact.email:"} {
+		if strings.Contains(err.Error(), wantNone) {
+			t.Errorf("NewEngine error names %s, which the contracts declare:\n%v", wantNone, err)
+		}
 	}
 	for _, want := range []string{
 		`rule "broken-when": when: unexpected token EOF`,
@@ -45,6 +53,9 @@ func TestNewEngineListsEveryProblem(t *testing.T) {
 		`rule "bad-action": dedupe: template`,
 		`rule "#6": name is required`,
 		`rule "#6": target is required`,
+		`rule "typo": data.contact.signal_scor: com.gtmhub.contact.created has no field "signal_scor" in contact; it has`,
+		`rule "typo": data.contat.email: com.gtmhub.contact.created has no field "contat" in the data; it has changes, contact, provenance`,
+		`rule "typo": data.contact.emial: com.gtmhub.contact.created has no field "emial"`,
 	} {
 		for name, err := range map[string]error{"NewEngine": err, "Validate": cfgErr} {
 			if !strings.Contains(err.Error(), want) {
@@ -224,7 +235,7 @@ func TestEvaluateErrorsAndKeys(t *testing.T) {
 	}
 	got, err := engine.Evaluate(notify.Input{ID: "e7", Type: contracts.TypeContactUpdated, Subject: "sha256:ab",
 		Data: contactData("ada@example.com", nil)})
-	if err == nil || !strings.Contains(err.Error(), `rule "strict": when:`) ||
+	if err == nil || !strings.Contains(err.Error(), `rule "strict": when:`) || !strings.Contains(err.Error(), "?? default") ||
 		!strings.Contains(err.Error(), `rule "needs-title": target:`) {
 		t.Errorf("Evaluate error = %v, want the strict and needs-title rules named", err)
 	}
