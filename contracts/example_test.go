@@ -96,3 +96,11 @@ func ExampleLookup() {
 	// LEADS gtm.leads.captured.{source}
 	// https://schemas.gtmhub.dev/com.gtmhub.lead.captured.v1.json
 }
+
+func ExampleCheckPath() {
+	fmt.Println(contracts.CheckPath(contracts.TypeContactUpdated, "contact", "signal_score"))
+	fmt.Println(contracts.CheckPath(contracts.TypeContactUpdated, "contact", "signal_scor"))
+	// Output:
+	// <nil>
+	// com.gtmhub.contact.updated has no field "signal_scor" in contact; it has company, created_at, domain, email, first_name, fit_score, intent_score, last_name, phone, signal_score, source, status, title, updated_at
+}
