@@ -115,13 +115,6 @@ func NewNotionSync(index *Syncer, databaseID string, client *notion.Client, kv j
 		tracer: otel.GetTracerProvider().Tracer("github.com/gtmhub/gtmhub/services/knowledgesync")}
 }
 
-// localFile is one indexed Markdown file with its content.
-type localFile struct {
-	Page
-	content []byte
-	doc     Document
-}
-
 // remoteSide is a Notion page with its content, read when needed.
 type remoteSide struct {
 	page notion.Page
@@ -218,34 +211,22 @@ func normalizeID(id string) string {
 
 // readLocal scans the folder: per page, the files whose notion_id names it,
 // sorted by path; the files without one; and the files left out, each
-// problem naming its file.
+// problem naming its file. Each file is read and parsed once, by the scan.
 func (s *NotionSync) readLocal(ctx context.Context) (claims map[string][]*localFile, fresh []*localFile, problems []error, err error) {
-	scan, err := s.index.Scan(ctx)
+	scan, files, err := s.index.scanFiles(ctx)
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	problems = scan.Problems
 	claims = map[string][]*localFile{}
-	for _, p := range s.index.Pages() {
-		content, err := os.ReadFile(filepath.Join(s.dir, filepath.FromSlash(p.Path)))
-		if err != nil {
-			continue // gone since the scan
-		}
-		doc, err := ParseDocument(p.Path, content)
-		if err != nil {
-			problems = append(problems, err) // broken since the scan
-			continue
-		}
-		f := &localFile{Page: p, content: content, doc: doc}
-		f.Hash = hashBytes(content)
-		if p.NotionID == "" {
+	for _, f := range files {
+		if f.NotionID == "" {
 			fresh = append(fresh, f)
 			continue
 		}
-		id := normalizeID(p.NotionID)
+		id := normalizeID(f.NotionID)
 		claims[id] = append(claims[id], f)
 	}
-	return claims, fresh, problems, nil
+	return claims, fresh, scan.Problems, nil
 }
 
 // keepers picks, of the files claiming each page, the one that keeps it,

@@ -46,6 +46,7 @@ type ScanResult struct {
 // Syncer keeps the index of a Markdown folder. It is safe for concurrent use.
 type Syncer struct {
 	dir  string
+	fsys fs.FS // the folder, as scans read it
 	log  *slog.Logger
 	scan sync.Mutex // one scan at a time
 
@@ -59,7 +60,7 @@ func NewSyncer(dir string, log *slog.Logger) *Syncer {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Syncer{dir: dir, log: log, pages: map[string]Page{}}
+	return &Syncer{dir: dir, fsys: os.DirFS(dir), log: log, pages: map[string]Page{}}
 }
 
 // Dir returns the folder the Syncer indexes.
@@ -71,14 +72,27 @@ func (s *Syncer) Dir() string { return s.dir }
 // and reported in the result; Scan fails only when the folder itself cannot
 // be walked or ctx ends.
 func (s *Syncer) Scan(ctx context.Context) (ScanResult, error) {
+	res, _, err := s.scanFiles(ctx)
+	return res, err
+}
+
+// localFile is one Markdown file as a scan read it: its index entry and
+// its parsed content.
+type localFile struct {
+	Page
+	doc Document
+}
+
+// scanFiles is [Syncer.Scan], and also returns the files the scan read and
+// parsed, sorted by path, so that a sync need not read them again.
+func (s *Syncer) scanFiles(ctx context.Context) (ScanResult, []*localFile, error) {
 	s.scan.Lock()
 	defer s.scan.Unlock()
 	start := time.Now()
 
-	fsys := os.DirFS(s.dir)
-	next := map[string]Page{}
+	var files []*localFile
 	var problems []error
-	err := fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
+	err := fs.WalkDir(s.fsys, ".", func(p string, d fs.DirEntry, err error) error {
 		if ctxErr := ctx.Err(); ctxErr != nil {
 			return ctxErr
 		}
@@ -98,49 +112,57 @@ func (s *Syncer) Scan(ctx context.Context) (ScanResult, error) {
 		if !d.Type().IsRegular() || !strings.EqualFold(path.Ext(p), ".md") {
 			return nil
 		}
-		page, err := readPage(fsys, p, d)
+		f, err := readLocalFile(s.fsys, p, d)
 		if err != nil {
 			problems = append(problems, err)
 			return nil
 		}
-		next[p] = page
+		files = append(files, f)
 		return nil
 	})
 	if err != nil {
-		return ScanResult{}, fmt.Errorf("scan %s: %w", s.dir, err)
+		return ScanResult{}, nil, fmt.Errorf("scan %s: %w", s.dir, err)
 	}
+	// The walk goes folder by folder, which is not the order of the paths:
+	// "a-b.md" sorts before "a/c.md" but is walked after it.
+	slices.SortFunc(files, func(a, b *localFile) int { return strings.Compare(a.Path, b.Path) })
 
-	res := s.replace(next)
+	res := s.replace(files)
 	res.Problems = problems
 	for _, p := range problems {
 		s.log.WarnContext(ctx, "knowledge file left out of the index", "err", p)
 	}
 	s.log.InfoContext(ctx, "knowledge folder scanned", "dir", s.dir, "pages", res.Pages, "added", res.Added,
 		"changed", res.Changed, "removed", res.Removed, "failed", len(problems), "duration", time.Since(start))
-	return res, nil
+	return res, files, nil
 }
 
-// readPage reads and parses one file.
-func readPage(fsys fs.FS, p string, d fs.DirEntry) (Page, error) {
+// readLocalFile reads and parses one file.
+func readLocalFile(fsys fs.FS, p string, d fs.DirEntry) (*localFile, error) {
 	info, err := d.Info()
 	if err != nil {
-		return Page{}, fmt.Errorf("%s: %w", p, err)
+		return nil, fmt.Errorf("%s: %w", p, err)
 	}
 	content, err := fs.ReadFile(fsys, p)
 	if err != nil {
-		return Page{}, fmt.Errorf("%s: %w", p, err)
+		return nil, fmt.Errorf("%s: %w", p, err)
 	}
 	doc, err := ParseDocument(p, content)
 	if err != nil {
-		return Page{}, err
+		return nil, err
 	}
 	sum := sha256.Sum256(content)
-	return Page{Path: p, Title: doc.Title, NotionID: doc.NotionID, Tags: doc.Tags, Properties: doc.Properties,
-		Hash: hex.EncodeToString(sum[:]), ModTime: info.ModTime().UTC()}, nil
+	page := Page{Path: p, Title: doc.Title, NotionID: doc.NotionID, Tags: doc.Tags, Properties: doc.Properties,
+		Hash: hex.EncodeToString(sum[:]), ModTime: info.ModTime().UTC()}
+	return &localFile{Page: page, doc: doc}, nil
 }
 
-// replace swaps in the new index and counts the differences.
-func (s *Syncer) replace(next map[string]Page) ScanResult {
+// replace swaps in the files as the new index and counts the differences.
+func (s *Syncer) replace(files []*localFile) ScanResult {
+	next := make(map[string]Page, len(files))
+	for _, f := range files {
+		next[f.Path] = f.Page
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	res := ScanResult{Pages: len(next)}
