@@ -158,33 +158,26 @@ func checkRichTexts(path string, rts []notion.RichText) error {
 
 // rawAsShown returns the content of a block kept in Raw as Notion shows it:
 // the table's flags all set, plain text filled in for a row's cells and an
-// image's caption.
+// external image's caption. The block is made again from its content with
+// the constructors the client writes with. An image hosted by Notion, which
+// only a person in the editor adds, is kept as given.
 func rawAsShown(b notion.Block) json.RawMessage {
 	switch b.Type {
 	case "table":
 		if t, ok := b.TableContent(); ok {
-			return mustJSON(t)
+			return notion.TableBlock(t, nil).Raw
 		}
 	case "table_row":
 		if row, ok := b.TableRowContent(); ok {
 			for i := range row.Cells {
 				row.Cells[i] = withPlainText(row.Cells[i])
 			}
-			return mustJSON(row)
+			return notion.TableRowBlock(row.Cells).Raw
 		}
 	case "image":
-		var fields map[string]json.RawMessage
-		var caption []notion.RichText
-		if json.Unmarshal(b.Raw, &fields) == nil && json.Unmarshal(fields["caption"], &caption) == nil {
-			fields["caption"] = mustJSON(withPlainText(caption))
-			return mustJSON(fields)
+		if img, ok := b.ImageContent(); ok && img.Type == "external" && img.External != nil {
+			return notion.ImageBlock(img.External.URL, withPlainText(img.Caption)).Raw
 		}
 	}
 	return b.Raw
-}
-
-// mustJSON encodes decoded block content, which always encodes.
-func mustJSON(v any) json.RawMessage {
-	raw, _ := json.Marshal(v)
-	return raw
 }

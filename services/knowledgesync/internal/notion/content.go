@@ -41,13 +41,19 @@ type ExternalFile struct {
 func TableBlock(t Table, rows [][][]RichText) Block {
 	b := Block{Type: "table", Raw: rawJSON(t)}
 	for _, cells := range rows {
-		row := TableRow{Cells: make([][]RichText, len(cells))}
-		for i, c := range cells {
-			row.Cells[i] = nonNil(c)
-		}
-		b.Children = append(b.Children, Block{Type: "table_row", Raw: rawJSON(row)})
+		b.Children = append(b.Children, TableRowBlock(cells))
 	}
 	return b
+}
+
+// TableRowBlock returns a table_row block with one cell for each of cells,
+// to append to a table. Missing rich text arrays are written as empty ones.
+func TableRowBlock(cells [][]RichText) Block {
+	row := TableRow{Cells: make([][]RichText, len(cells))}
+	for i, c := range cells {
+		row.Cells[i] = nonNil(c)
+	}
+	return Block{Type: "table_row", Raw: rawJSON(row)}
 }
 
 // ImageBlock returns an image block showing the external file at url, with

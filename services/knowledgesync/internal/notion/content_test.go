@@ -16,6 +16,8 @@ func TestBlockContentInNotionsShape(t *testing.T) {
 		{"table with its rows", notion.TableBlock(notion.Table{TableWidth: 2, HasColumnHeader: true},
 			[][][]notion.RichText{{notion.Text("a"), nil}}),
 			`{"object":"block","type":"table","table":{"children":[{"object":"block","type":"table_row","table_row":{"cells":[[{"type":"text","text":{"content":"a"},"annotations":{"bold":false,"italic":false,"strikethrough":false,"underline":false,"code":false}}],[]]}}],"has_column_header":true,"has_row_header":false,"table_width":2}}`},
+		{"row to append", notion.TableRowBlock([][]notion.RichText{nil, notion.Text("b")}),
+			`{"object":"block","type":"table_row","table_row":{"cells":[[],[{"type":"text","text":{"content":"b"},"annotations":{"bold":false,"italic":false,"strikethrough":false,"underline":false,"code":false}}]]}}`},
 		{"external image", notion.ImageBlock("https://example.com/a.png", nil),
 			`{"object":"block","type":"image","image":{"caption":[],"external":{"url":"https://example.com/a.png"},"type":"external"}}`},
 	}

@@ -205,9 +205,9 @@ func PlainText(rt []RichText) string {
 // Block is a Notion block object. The content of the block types in
 // [Supported] is decoded into Content; the content of any other type is kept
 // verbatim in Raw, so such a block can be written back unchanged. Tables,
-// their rows and images are among the latter: [TableBlock] and [ImageBlock]
-// make them, and [Block.TableContent], [Block.TableRowContent] and
-// [Block.ImageContent] read them.
+// their rows and images are among the latter: [TableBlock], [TableRowBlock]
+// and [ImageBlock] make them, and [Block.TableContent],
+// [Block.TableRowContent] and [Block.ImageContent] read them.
 type Block struct {
 	ID             string
 	Type           string
