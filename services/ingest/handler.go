@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"math"
 	"net/http"
-	"os"
 	"runtime/debug"
 	"strconv"
 	"time"
@@ -88,7 +87,16 @@ func WithRegistry(reg prometheus.Registerer) HandlerOption {
 // POST /events without a token is open (a loopback address) or closed, which
 // is logged as a warning.
 func NewHandler(cfg Config, pub Publisher, log *slog.Logger, opts ...HandlerOption) (http.Handler, error) {
-	h, err := newHandler(cfg, pub, log, opts...)
+	b, err := cfg.prepare()
+	if err != nil {
+		return nil, err
+	}
+	return newAPI(cfg, b, pub, log, opts...)
+}
+
+// newAPI is [NewHandler] for a configuration already built.
+func newAPI(cfg Config, b built, pub Publisher, log *slog.Logger, opts ...HandlerOption) (http.Handler, error) {
+	h, err := newHandler(cfg, b, pub, log, opts...)
 	if err != nil {
 		return nil, err
 	}
@@ -104,7 +112,7 @@ func NewHandler(cfg Config, pub Publisher, log *slog.Logger, opts ...HandlerOpti
 	return mux, nil
 }
 
-func newHandler(cfg Config, pub Publisher, log *slog.Logger, opts ...HandlerOption) (*handler, error) {
+func newHandler(cfg Config, b built, pub Publisher, log *slog.Logger, opts ...HandlerOption) (*handler, error) {
 	if pub == nil {
 		return nil, errors.New("ingest: nil publisher")
 	}
@@ -115,18 +123,14 @@ func newHandler(cfg Config, pub Publisher, log *slog.Logger, opts ...HandlerOpti
 	for _, opt := range opts {
 		opt(&o)
 	}
-	sources, access, problems := cfg.build(os.LookupEnv)
-	if err := problems.Err(); err != nil {
-		return nil, fmt.Errorf("ingest: %w", err)
-	}
 	h := &handler{
-		sources:        make(map[string]*source, len(sources)),
+		sources:        make(map[string]*source, len(b.sources)),
 		pub:            pub,
 		log:            log,
 		inflight:       make(chan struct{}, cfg.MaxInFlight),
 		publishTimeout: cfg.PublishTimeout,
 		maxEventBody:   cfg.MaxEventBody,
-		events:         access,
+		events:         b.access,
 		connected:      func() bool { return true },
 		quarantineDropped: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "gtmhub", Subsystem: "ingest", Name: "quarantine_dropped_total",
@@ -144,7 +148,7 @@ func newHandler(cfg Config, pub Publisher, log *slog.Logger, opts ...HandlerOpti
 	}
 	if o.conn != nil {
 		h.connected = o.conn.IsConnected
-		if err := h.fitBodyLimits(sources, cfg, o.conn.MaxPayload()); err != nil {
+		if err := h.fitBodyLimits(b.sources, cfg, o.conn.MaxPayload()); err != nil {
 			return nil, err
 		}
 	}
@@ -153,7 +157,7 @@ func newHandler(cfg Config, pub Publisher, log *slog.Logger, opts ...HandlerOpti
 			return nil, err
 		}
 	}
-	for _, s := range sources {
+	for _, s := range b.sources {
 		h.sources[s.Name] = s
 		if s.disabled != "" {
 			log.Warn("source disabled", "source", s.Name, "reason", s.disabled)

@@ -313,13 +313,34 @@ func DefaultConfig() Config {
 // Validate reports every problem with the configuration at once. Secrets
 // named by secret_env are read from the environment.
 func (c Config) Validate() error {
-	_, _, problems := c.build(os.LookupEnv)
+	_, problems := c.build(os.LookupEnv)
 	return problems.Err()
 }
 
-// build checks the configuration and prepares every source and the access
-// rules of POST /events.
-func (c Config) build(lookupEnv func(string) (string, bool)) ([]*source, *eventsAccess, service.Problems) {
+// built is what a valid configuration prepares.
+type built struct {
+	sources []*source
+	// access decides who may post to POST /events, and what.
+	access *eventsAccess
+	// cert is the certificate to serve HTTPS with, loaded while checking
+	// the configuration; nil without TLS.
+	cert *certificate
+}
+
+// prepare builds the configuration with the environment's secrets,
+// failing with every problem at once.
+func (c Config) prepare() (built, error) {
+	b, problems := c.build(os.LookupEnv)
+	if err := problems.Err(); err != nil {
+		return built{}, fmt.Errorf("ingest: %w", err)
+	}
+	return b, nil
+}
+
+// build checks the configuration and prepares every source, the access
+// rules of POST /events and the TLS certificate.
+func (c Config) build(lookupEnv func(string) (string, bool)) (built, service.Problems) {
+	var b built
 	var p service.Problems
 	if c.HTTPAddr == "" {
 		p.Addf("http_addr is required")
@@ -338,16 +359,17 @@ func (c Config) build(lookupEnv func(string) (string, bool)) ([]*source, *events
 	if (c.TLSCertFile == "") != (c.TLSKeyFile == "") {
 		p.Addf("tls_cert_file and tls_key_file go together: set both or neither")
 	} else if c.TLSCertFile != "" {
-		if _, err := newCertificate(c.TLSCertFile, c.TLSKeyFile); err != nil {
+		cert, err := newCertificate(c.TLSCertFile, c.TLSKeyFile)
+		if err != nil {
 			p.Addf("%v", err)
 		}
+		b.cert = cert
 	}
 	if c.MaxEventBody < 1 {
 		p.Addf("max_event_body %d must be at least 1", c.MaxEventBody)
 	}
 	schemes := signature.Builtin()
 	seen := map[string]bool{}
-	var sources []*source
 	for i, s := range c.Sources {
 		label := fmt.Sprintf("sources[%d]", i)
 		if s.Name != "" {
@@ -369,14 +391,15 @@ func (c Config) build(lookupEnv func(string) (string, bool)) ([]*source, *events
 			p.Addf("%s: %v", label, err)
 		}
 		if src != nil {
-			sources = append(sources, src)
+			b.sources = append(b.sources, src)
 		}
 	}
 	access, errs := newEventsAccess(c.Events, c.HTTPAddr, c.Sources, lookupEnv)
 	for _, err := range errs {
 		p.Addf("%v", err)
 	}
-	return sources, access, p
+	b.access = access
+	return b, p
 }
 
 // sourceNames lists the names of the sources, for logs.

@@ -131,10 +131,11 @@ sources:
 	if got := cfg.sourceNames(); got != "stripe,typeform" {
 		t.Fatalf("sources = %s, want the file's only", got)
 	}
-	srcs, _, problems := cfg.build(os.LookupEnv)
+	b, problems := cfg.build(os.LookupEnv)
 	if err := problems.Err(); err != nil {
 		t.Fatal(err)
 	}
+	srcs := b.sources
 	tf := srcs[0]
 	if tf.Header != "X-Typeform-Secret" || tf.MaxBody != DefaultMaxBody || tf.Kind != KindLead ||
 		tf.limiter == nil || len(tf.DeliveryIDHeaders) != 0 || tf.DeliveryIDHeaders == nil {
@@ -194,10 +195,11 @@ sources:
 	if err := service.LoadFile(path, &cfg); err != nil {
 		t.Fatal(err)
 	}
-	srcs, _, problems := cfg.build(os.LookupEnv)
+	b, problems := cfg.build(os.LookupEnv)
 	if err := problems.Err(); err != nil {
 		t.Fatal(err)
 	}
+	srcs := b.sources
 	hs, clay, tf := srcs[0], srcs[1], srcs[2]
 	if hs.PublicURL != "https://hooks.example.com" || hs.Tolerance != 2*time.Minute || hs.DeliveryIDField != "eventId" ||
 		hs.TypeField != "subscriptionType" || hs.QuarantineRateLimit != DefaultQuarantineRateLimit {

@@ -148,7 +148,11 @@ func ReplayQuarantine(ctx context.Context, js jetstream.JetStream, cfg Config, o
 	if err != nil {
 		return nil, err
 	}
-	h, err := newHandler(cfg, pub, log)
+	b, err := cfg.prepare()
+	if err != nil {
+		return nil, err
+	}
+	h, err := newHandler(cfg, b, pub, log)
 	if err != nil {
 		return nil, err
 	}

@@ -32,9 +32,10 @@ func Serve(ctx context.Context, ln net.Listener, cfg Config, deps service.Deps) 
 		// requests can come from: ln's own address, not the configured one.
 		cfg.HTTPAddr = a.String()
 	}
-	if err := cfg.Validate(); err != nil {
+	b, err := cfg.prepare()
+	if err != nil {
 		_ = ln.Close()
-		return fmt.Errorf("ingest: %w", err)
+		return err
 	}
 	r, closeNATS, err := deps.Resolve(ctx, cfg.NATSURL, "ingest")
 	if err != nil {
@@ -49,7 +50,7 @@ func Serve(ctx context.Context, ln net.Listener, cfg Config, deps service.Deps) 
 		_ = ln.Close()
 		return fmt.Errorf("ingest: %w", err)
 	}
-	h, err := NewHandler(cfg, pub, r.Logger, WithConn(r.Conn), WithRegistry(r.Registry))
+	h, err := newAPI(cfg, b, pub, r.Logger, WithConn(r.Conn), WithRegistry(r.Registry))
 	if err != nil {
 		_ = ln.Close()
 		return err
@@ -57,13 +58,10 @@ func Serve(ctx context.Context, ln net.Listener, cfg Config, deps service.Deps) 
 	h = traced(h, r.TracerProvider, r.Propagator)
 
 	scheme := "http"
-	if cfg.TLSCertFile != "" {
-		cert, err := newCertificate(cfg.TLSCertFile, cfg.TLSKeyFile)
-		if err != nil {
-			_ = ln.Close()
-			return fmt.Errorf("ingest: %w", err)
-		}
-		ln, scheme = tls.NewListener(ln, tlsConfig(cert)), "https"
+	if b.cert != nil {
+		// The certificate loaded with the configuration; it is loaded again
+		// only when its files change.
+		ln, scheme = tls.NewListener(ln, tlsConfig(b.cert)), "https"
 	}
 	r.Logger.Info("ingest listening", "addr", ln.Addr().String(), "scheme", scheme, "sources", cfg.sourceNames())
 	return serveHTTP(ctx, ln, h, cfg.ShutdownTimeout, r.Logger)
