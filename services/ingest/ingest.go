@@ -42,7 +42,11 @@
 // Ingest serves HTTPS when given a certificate and key (reloaded when they
 // change), and a source with allow_from takes requests only from those
 // networks.
-// Every error is answered with a JSON body {"error": "...", "details": [...]}.
+// Every error is answered with a JSON body {"error": "...", "details": [...]},
+// except for a request Go's HTTP server cannot read as one (a malformed
+// request line or header field, headers over 1 MB, an unknown transfer
+// coding): net/http answers those itself, in plain text, before any handler
+// runs.
 package ingest
 
 import (
