@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"reflect"
 	"strings"
 	"sync"
@@ -59,7 +60,7 @@ func TestBatchCommitsTogetherAndIsolatesAFailure(t *testing.T) {
 			t.Run(b.name+"/"+tt.name, func(t *testing.T) {
 				s := b.open(t)
 				cs := &countingStore{recordStore: s}
-				newBatcher(cs, maxBatch).commit(tt.batch)
+				newBatcher(cs, maxBatch, slog.New(slog.DiscardHandler)).commit(ctx, tt.batch)
 				for i, r := range tt.batch {
 					if err := <-r.done; !errors.Is(err, tt.wantErr[i]) {
 						t.Errorf("write %d: %v, want %v", i, err, tt.wantErr[i])
@@ -106,7 +107,7 @@ func TestConcurrentDeliveriesThroughBatches(t *testing.T) {
 			serial, concurrent := b.open(t), b.open(t)
 			runSteps(t, serial, steps)
 
-			batches := newBatcher(concurrent, maxBatch)
+			batches := newBatcher(concurrent, maxBatch, slog.New(slog.DiscardHandler))
 			done := make(chan struct{})
 			go func() { batches.run(ctx, concurrent.writers); close(done) }()
 			w := newTestWriter(concurrent, discard{})
@@ -147,7 +148,7 @@ func TestBatchRemovesPublishedEntriesWithTheNextWrite(t *testing.T) {
 			s := b.open(t)
 			seqs := enqueueChanges(t, s, 3)
 			cs := &countingStore{recordStore: s}
-			bt := newBatcher(cs, maxBatch)
+			bt := newBatcher(cs, maxBatch, slog.New(slog.DiscardHandler))
 			bt.removeEvery = time.Hour // removals ride on writes, or go at the stop
 			bctx, stop := context.WithCancel(ctx)
 			stopped := make(chan struct{})
@@ -205,7 +206,7 @@ func TestBatchWaitsOnlyUnderLoad(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			ctx := context.Background()
 			cs := &countingStore{recordStore: testBackends[0].open(t)}
-			bt := newBatcher(cs, maxBatch)
+			bt := newBatcher(cs, maxBatch, slog.New(slog.DiscardHandler))
 			bt.delay, bt.gap = tt.delay, tt.gap
 			var dones []chan error
 			write := func(id string) {

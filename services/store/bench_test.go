@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -79,7 +80,7 @@ func BenchmarkUpsertUnderLoad(b *testing.B) {
 				w := newTestWriter(s, discard{})
 				if batched {
 					ctx, cancel := context.WithCancel(context.Background())
-					batches := newBatcher(s, maxBatch)
+					batches := newBatcher(s, maxBatch, slog.New(slog.DiscardHandler))
 					done := make(chan struct{})
 					go func() { batches.run(ctx, s.writers); close(done) }()
 					defer func() { cancel(); <-done }()

@@ -203,7 +203,7 @@ func Run(ctx context.Context, cfg Config, deps service.Deps) error {
 	if err != nil {
 		return fmt.Errorf("store: %w", err)
 	}
-	batches := newBatcher(db.sql, maxBatch)
+	batches := newBatcher(db.sql, maxBatch, r.Logger)
 	rl := &relay{store: db.sql, pub: pub, prop: r.Propagator, log: r.Logger, now: time.Now}
 	handlerRelay := *rl
 	handlerRelay.store = batches
