@@ -74,6 +74,77 @@ func TestRunHoldsEventsWhilePostgresIsOutOfReach(t *testing.T) {
 	}
 }
 
+// TestRunHoldsManyEventsThroughAnOutage cuts the network to PostgreSQL
+// while many events arrive: the store logs the outage once, not once per
+// event, is not ready meanwhile, holds the events without redelivery, and
+// stores each of them once when the database answers again.
+func TestRunHoldsManyEventsThroughAnOutage(t *testing.T) {
+	const leads = 30
+	srv := eventstest.RunServer(t)
+	dsn, err := url.Parse(testPostgresSchema(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := startProxy(t, dsn.Host)
+	dsn.Host = proxy.addr
+	cfg := Config{DataDir: t.TempDir(), DatabaseURL: dsn.String()}
+	logs, health := &logCounter{}, service.NewHealth()
+	eventstest.Go(t, func(ctx context.Context) error {
+		return Run(ctx, cfg, service.Deps{Conn: srv.Conn, Logger: slog.New(logs), Health: health})
+	})
+	lead := func(i int) event.Event {
+		return enriched(t, fmt.Sprintf("lead-%d", i), t0, adaLead(func(l *contracts.Lead) { l.Email = fmt.Sprintf("ada%d@example.com", i) }))
+	}
+	srv.Publish(t, events.SubjectLeadsEnriched, lead(0))
+	srv.Await(t, events.StreamRecords, "gtm.records.>", 1, 10*time.Second)
+
+	proxy.down()
+	for i := 1; i <= leads; i++ {
+		srv.Publish(t, events.SubjectLeadsEnriched, lead(i))
+	}
+	for deadline := time.Now().Add(10 * time.Second); consumerInfo(t, srv).Delivered.Consumer < leads+1; {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d events delivered, want %d", consumerInfo(t, srv).Delivered.Consumer, leads+1)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	time.Sleep(3 * time.Second) // an error would have been redelivered after 1 s
+	if info := consumerInfo(t, srv); info.NumRedelivered != 0 || info.NumAckPending != leads {
+		t.Errorf("while out of reach: %d redelivered, %d held; want none redelivered, %d held",
+			info.NumRedelivered, info.NumAckPending, leads)
+	}
+	if failed := health.Run(t.Context()); failed[Name] == "" {
+		t.Errorf("readiness %v, want the store not ready", failed)
+	}
+
+	proxy.up()
+	srv.Await(t, events.StreamRecords, "gtm.records.>", leads+1, 30*time.Second)
+	srv.AwaitSettled(t, events.StreamLeads, Name, 10*time.Second)
+	if n := srv.Count(t, events.StreamRecords, "gtm.records.>"); n != leads+1 {
+		t.Errorf("%d change events, want one per lead", n)
+	}
+	if out, back := logs.containing("out of reach"), logs.count(logAnswers); out != 1 || back != 1 {
+		t.Errorf("logged %d times out of reach and %d times answering again, want once each", out, back)
+	}
+	if n := srv.Count(t, events.StreamDLQ, "gtm.dlq.>"); n != 0 {
+		t.Errorf("%d dead letters, want none", n)
+	}
+	if failed := health.Run(t.Context()); failed[Name] != "" {
+		t.Errorf("readiness %v, want the store ready", failed)
+	}
+	db, err := Open(t.Context(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for i := range leads + 1 {
+		acts, err := db.Activities(t.Context(), fmt.Sprintf("ada%d@example.com", i))
+		if err != nil || len(acts) != 1 {
+			t.Errorf("lead %d: %d activities (%v), want it stored once", i, len(acts), err)
+		}
+	}
+}
+
 // TestRunWaitsForPostgres starts the store while PostgreSQL cannot be
 // reached: it waits, not ready, instead of failing, and stores what came
 // meanwhile once the database answers.
@@ -224,9 +295,9 @@ func TestUnreachable(t *testing.T) {
 	}
 }
 
-// TestUntilReachableHandsBackAtShutdown: an event held when its context
-// ends is returned with the context's error, which the consumer takes for
-// a hand-back, not for a failure of the event.
+// TestUntilReachableHandsBackAtShutdown: a store stopped while it waits for
+// its database at start gets the context's error, which says it stopped,
+// with the database's.
 func TestUntilReachableHandsBackAtShutdown(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	refused := &net.OpError{Op: "dial", Err: errors.New("connection refused")}

@@ -82,18 +82,18 @@ type writer struct {
 // handle stores one lead.enriched event and publishes the change events its
 // write produced. Data that can never be stored is permanent; database and
 // publish failures are returned for a retry, which does not write twice but
-// publishes what is still in the outbox.
+// publishes what is still in the outbox. While the database cannot be
+// reached, the write waits in the store (the batcher holds it) rather than
+// fail.
 func (w *writer) handle(ctx context.Context, ev event.Event) error {
 	in, err := decodeLead(ctx, ev)
 	if err != nil {
 		return err
 	}
 	var rec *enqueued
-	err = untilReachable(ctx, w.log, func() error {
-		return w.transaction(ctx, func(tx recordTx) error {
-			rec = &enqueued{recordTx: tx} // afresh each run: a failed batch runs fn again
-			return w.apply(ctx, rec, in)
-		})
+	err = w.transaction(ctx, func(tx recordTx) error {
+		rec = &enqueued{recordTx: tx} // afresh each run: a failed batch runs fn again
+		return w.apply(ctx, rec, in)
 	})
 	if err != nil {
 		return fmt.Errorf("store event %s: %w", in.id, err)
