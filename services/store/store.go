@@ -17,13 +17,13 @@
 // with the field diff. Handling one event is one transaction: the write, the
 // event's id in processed_events, and the change events in an outbox table.
 // Concurrent handlers' transactions are grouped into one commit (group
-// commit). The change events are published from the outbox after the
-// commit, and the input event is acknowledged only once they are all
-// stored. A redelivered event whose write already committed is not applied
-// again but still publishes what its outbox holds; the outbox is also
-// emptied at start-up and periodically. Change event ids derive from the
-// input event id, so a publish repeated after a crash is de-duplicated by
-// the stream.
+// commit), and wait there while the database cannot be reached. The change
+// events are published from the outbox after the commit, and the input
+// event is acknowledged only once they are all stored. A redelivered event
+// whose write already committed is not applied again but still publishes
+// what its outbox holds; the outbox is also emptied at start-up and
+// periodically. Change event ids derive from the input event id, so a
+// publish repeated after a crash is de-duplicated by the stream.
 //
 // Run also serves the read API, the NATS micro service gtmhub-store
 // (contacts.get, contacts.list, companies.get); [Client] calls it.
