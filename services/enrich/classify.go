@@ -23,7 +23,13 @@ type Notes struct {
 	Role       bool // a function's mailbox, such as sales@, rather than a person's
 }
 
-// Classifier tells free-mail, disposable and role addresses apart.
+// AtMailProvider reports whether the address is at a free-mail or a
+// disposable-mail provider, whose domain names the mail service rather than
+// the lead's company.
+func (n Notes) AtMailProvider() bool { return n.FreeMail || n.Disposable }
+
+// Classifier tells free-mail, disposable and role addresses apart. A nil
+// Classifier finds nothing.
 type Classifier struct {
 	free       *FreeMail
 	disposable map[string]bool
@@ -39,7 +45,7 @@ func NewClassifier(free *FreeMail) *Classifier {
 // Classify returns the notes on a normalized email.
 func (c *Classifier) Classify(email string) Notes {
 	at := strings.LastIndexByte(email, '@')
-	if at < 0 {
+	if c == nil || at < 0 {
 		return Notes{}
 	}
 	local, domain := email[:at], email[at+1:]

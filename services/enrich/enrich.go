@@ -99,7 +99,8 @@ type Config struct {
 type Settings struct {
 	// FreeMailDomains are the free-mail providers whose addresses give no
 	// company domain: domains, or "name.*" patterns. Setting the list
-	// replaces the built-in one (see [DefaultFreeMailDomains]).
+	// replaces the built-in one (see [DefaultFreeMailDomains]). Addresses at
+	// the built-in disposable-mail domains give none either.
 	FreeMailDomains []string `yaml:"free_mail_domains"`
 	// Providers are the enrichment providers, asked in order. None by
 	// default: leads are then normalized and scored only.
@@ -171,7 +172,7 @@ func Run(ctx context.Context, cfg Config, deps service.Deps) error {
 	if err != nil {
 		return fmt.Errorf("enrich: metrics: %w", err)
 	}
-	h := &handler{pub: pub, free: free, classify: NewClassifier(free), scorer: scorer,
+	h := &handler{pub: pub, classify: NewClassifier(free), scorer: scorer,
 		enricher: &enricher{providers: providers}, log: r.Logger, metrics: m}
 	// Most of a lead's time here is spent waiting for providers, whose rate
 	// limiters, not the worker count, bound the calls made.

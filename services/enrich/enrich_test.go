@@ -73,7 +73,10 @@ func TestRunEnrichesAndRejects(t *testing.T) {
 		"valid":     captured(t, contracts.Lead{Email: "ada@example.com", FirstName: " Ada ", LastName: "Lovelace", Source: "form"}),
 		"uppercase": captured(t, contracts.Lead{Email: "  Grace.Hopper@Navy.MIL ", Source: "form"}),
 		"freemail":  captured(t, contracts.Lead{Email: "bob@gmail.com", Source: "form"}),
-		"invalid":   captured(t, contracts.Lead{Email: "Ada Lovelace <ada@example.com>", FirstName: "Ada", Source: "form"}),
+		// A decision-maker's title is worth 25 fit points, which the
+		// disposable address's penalty takes away.
+		"disposable": captured(t, contracts.Lead{Email: "x@mailinator.com", Title: "CTO", Source: "form"}),
+		"invalid":    captured(t, contracts.Lead{Email: "Ada Lovelace <ada@example.com>", FirstName: "Ada", Source: "form"}),
 		// No source in the lead: the subject ingest chose names it (from
 		// the CloudEvent source, or the gtmhubsource extension, which may
 		// name another), and without a delivery the CloudEvent source.
@@ -87,7 +90,7 @@ func TestRunEnrichesAndRejects(t *testing.T) {
 	}
 
 	enriched := map[string]contracts.LeadEnriched{}
-	for _, m := range srv.Await(t, events.StreamLeads, events.SubjectLeadsEnriched, 6, wait) {
+	for _, m := range srv.Await(t, events.StreamLeads, events.SubjectLeadsEnriched, 7, wait) {
 		ev := decode(t, m)
 		if ev.Type() != contracts.TypeLeadEnriched {
 			t.Fatalf("type %q on %s", ev.Type(), m.Subject())
@@ -107,12 +110,13 @@ func TestRunEnrichesAndRejects(t *testing.T) {
 	}
 
 	want := map[string]struct{ email, domain, first, source string }{
-		"valid":     {"ada@example.com", "example.com", "Ada", "form"},
-		"uppercase": {"grace.hopper@navy.mil", "navy.mil", "", "form"},
-		"freemail":  {"bob@gmail.com", "", "", "form"},
-		"imported":  {"linus@kernel.org", "kernel.org", "", "import"},
-		"unnamed":   {"ken@example.org", "example.org", "", "events"},
-		"extension": {"dmr@example.net", "example.net", "", "partner"},
+		"valid":      {"ada@example.com", "example.com", "Ada", "form"},
+		"uppercase":  {"grace.hopper@navy.mil", "navy.mil", "", "form"},
+		"freemail":   {"bob@gmail.com", "", "", "form"},
+		"disposable": {"x@mailinator.com", "", "", "form"},
+		"imported":   {"linus@kernel.org", "kernel.org", "", "import"},
+		"unnamed":    {"ken@example.org", "example.org", "", "events"},
+		"extension":  {"dmr@example.net", "example.net", "", "partner"},
 	}
 	for name, w := range want {
 		got, ok := enriched[enrich.OutputID(inputs[name].ID())]
@@ -127,6 +131,14 @@ func TestRunEnrichesAndRejects(t *testing.T) {
 		if got.CreatedAt == nil || !got.CreatedAt.Equal(inputs[name].Time()) {
 			t.Errorf("%s: created_at %v, want the capture time %v", name, got.CreatedAt, inputs[name].Time())
 		}
+	}
+
+	// A throwaway address gives no company domain, so the store makes no
+	// company of its mail service, but it is still noted as disposable.
+	if got := enriched[enrich.OutputID(inputs["disposable"].ID())]; got.Enrichment.EmailVerification == nil ||
+		got.Enrichment.EmailVerification.Status != "disposable" || got.FitScore == nil || *got.FitScore != 0 {
+		t.Errorf("disposable: email verification %+v, fit score %v; want status disposable and fit 0",
+			got.Enrichment.EmailVerification, got.FitScore)
 	}
 
 	rejected := srv.Await(t, events.StreamLeads, events.SubjectLeadsRejected, 1, wait)

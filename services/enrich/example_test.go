@@ -13,14 +13,16 @@ func ExampleNormalize() {
 	if err != nil {
 		panic(err)
 	}
+	c := enrich.NewClassifier(free)
 	captured := time.Date(2025, 11, 20, 9, 14, 3, 0, time.UTC)
 
 	for _, in := range []contracts.Lead{
 		{Email: "  Ada.Lovelace@Example.COM ", FirstName: " Ada "},
 		{Email: "bob@gmx.de", Domain: "https://www.acme.io/about"},
+		{Email: "x@mailinator.com"},
 		{Email: "Ada <ada@example.com>"},
 	} {
-		lead, reasons := enrich.Normalize(in, captured, free)
+		lead, reasons := enrich.Normalize(in, captured, c)
 		if len(reasons) > 0 {
 			fmt.Printf("rejected: %s %s\n", reasons[0].Field, reasons[0].Code)
 			continue
@@ -31,6 +33,7 @@ func ExampleNormalize() {
 	// Output:
 	// ada.lovelace@example.com domain="example.com" first_name="Ada" created_at=2025-11-20T09:14:03Z
 	// bob@gmx.de domain="acme.io" first_name="" created_at=2025-11-20T09:14:03Z
+	// x@mailinator.com domain="" first_name="" created_at=2025-11-20T09:14:03Z
 	// rejected: email invalid_format
 }
 

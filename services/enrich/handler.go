@@ -41,7 +41,6 @@ func EmailSubject(email string) string {
 
 type handler struct {
 	pub      *events.Publisher
-	free     *FreeMail
 	classify *Classifier
 	enricher *enricher
 	scorer   *scorer
@@ -66,7 +65,7 @@ func (h *handler) handle(ctx context.Context, ev event.Event) error {
 		// source names.
 		in.Lead.Source = cmp.Or(arrivedFrom(ctx), contracts.SourceToken(ev.Source()))
 	}
-	lead, reasons := Normalize(in.Lead, captureTime(ctx, ev), h.free)
+	lead, reasons := Normalize(in.Lead, captureTime(ctx, ev), h.classify)
 	if len(reasons) > 0 {
 		return h.reject(ctx, ev, in.Lead, reasons)
 	}

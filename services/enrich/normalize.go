@@ -192,8 +192,9 @@ func NormalizePhone(raw string) string {
 
 // Normalize returns l in canonical form, or every reason it cannot be:
 //   - email trimmed, lowercased and checked by [NormalizeEmail];
-//   - domain: the registrable domain of the email's, unless the email is
-//     at a free-mail provider, in which case the domain or website the lead
+//   - domain: the registrable domain of the email's, unless c finds the
+//     email at a free-mail or disposable-mail provider
+//     ([Notes.AtMailProvider]), in which case the domain or website the lead
 //     gave (normalized by [NormalizeDomain]) or none;
 //   - names, company (the display name; see [CompanyKey] for matching),
 //     title and status trimmed;
@@ -201,7 +202,7 @@ func NormalizePhone(raw string) string {
 //   - created_at in UTC, defaulting to capturedAt when the lead has none.
 //
 // Normalize is idempotent: normalizing its output again changes nothing.
-func Normalize(l contracts.Lead, capturedAt time.Time, free *FreeMail) (contracts.Lead, []contracts.Reason) {
+func Normalize(l contracts.Lead, capturedAt time.Time, c *Classifier) (contracts.Lead, []contracts.Reason) {
 	var reasons []contracts.Reason
 	reject := func(err error) {
 		if fe := (*FieldError)(nil); errors.As(err, &fe) {
@@ -215,9 +216,9 @@ func Normalize(l contracts.Lead, capturedAt time.Time, free *FreeMail) (contract
 
 	given := l.Domain
 	l.Domain = ""
-	switch emailDomain := email[strings.LastIndexByte(email, '@')+1:]; {
-	case email != "" && !free.Contains(emailDomain):
-		l.Domain, _ = RegistrableDomain(emailDomain) // none for an address at a public suffix
+	switch {
+	case email != "" && !c.Classify(email).AtMailProvider():
+		l.Domain, _ = RegistrableDomain(email[strings.LastIndexByte(email, '@')+1:]) // none for an address at a public suffix
 	case strings.TrimSpace(given) != "":
 		d, err := NormalizeDomain(given)
 		reject(err)

@@ -22,6 +22,12 @@ func defaultFreeMail(t testing.TB) *enrich.FreeMail {
 	return f
 }
 
+// defaultClassifier classifies with the built-in lists.
+func defaultClassifier(t testing.TB) *enrich.Classifier {
+	t.Helper()
+	return enrich.NewClassifier(defaultFreeMail(t))
+}
+
 func TestNormalizeEmail(t *testing.T) {
 	tests := []struct {
 		in       string
@@ -155,6 +161,26 @@ func TestNormalize(t *testing.T) {
 			want: contracts.Lead{Email: "bob@gmx.co.uk", CreatedAt: &captured},
 		},
 		{
+			name: "corporate subdomain gives the registrable domain",
+			in:   contracts.Lead{Email: "ada@mail.Example.co.uk"},
+			want: contracts.Lead{Email: "ada@mail.example.co.uk", Domain: "example.co.uk", CreatedAt: &captured},
+		},
+		{
+			name: "disposable without a domain",
+			in:   contracts.Lead{Email: "x@Mailinator.com"},
+			want: contracts.Lead{Email: "x@mailinator.com", CreatedAt: &captured},
+		},
+		{
+			name: "disposable subdomain without a domain",
+			in:   contracts.Lead{Email: "x@eu.mailinator.com"},
+			want: contracts.Lead{Email: "x@eu.mailinator.com", CreatedAt: &captured},
+		},
+		{
+			name: "disposable keeps the given domain",
+			in:   contracts.Lead{Email: "x@yopmail.com", Domain: "acme.io"},
+			want: contracts.Lead{Email: "x@yopmail.com", Domain: "acme.io", CreatedAt: &captured},
+		},
+		{
 			name: "free-mail keeps the given domain",
 			in:   contracts.Lead{Email: "bob@gmail.com", Domain: "https://www.Acme.io/"},
 			want: contracts.Lead{Email: "bob@gmail.com", Domain: "acme.io", CreatedAt: &captured},
@@ -180,10 +206,10 @@ func TestNormalize(t *testing.T) {
 			wantReasons: []string{"domain:invalid_format"},
 		},
 	}
-	f := defaultFreeMail(t)
+	c := defaultClassifier(t)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, reasons := enrich.Normalize(tt.in, captured, f)
+			got, reasons := enrich.Normalize(tt.in, captured, c)
 			var codes []string
 			for _, r := range reasons {
 				codes = append(codes, r.Field+":"+r.Code)
@@ -216,7 +242,7 @@ func TestNormalizeWithoutCaptureTime(t *testing.T) {
 func emailGen() *rapid.Generator[string] {
 	valid := rapid.Custom(func(t *rapid.T) string {
 		local := rapid.StringMatching(`[A-Za-z0-9]([A-Za-z0-9._+-]{0,20}[A-Za-z0-9])?`).Draw(t, "local")
-		domain := rapid.SampledFrom([]string{"example.com", "Example.ORG", "gmail.com", "GMX.de", "sub.acme.co.uk", "web.de"}).Draw(t, "domain")
+		domain := rapid.SampledFrom([]string{"example.com", "Example.ORG", "gmail.com", "GMX.de", "sub.acme.co.uk", "web.de", "Mailinator.com", "eu.yopmail.com"}).Draw(t, "domain")
 		pad := rapid.SampledFrom([]string{"", " ", "\t", "  \n"})
 		return pad.Draw(t, "pre") + local + "@" + domain + pad.Draw(t, "post")
 	})
@@ -241,11 +267,11 @@ func leadGen() *rapid.Generator[contracts.Lead] {
 }
 
 func TestNormalizeProperties(t *testing.T) {
-	f := defaultFreeMail(t)
+	c := defaultClassifier(t)
 	captured := time.Date(2025, 11, 20, 9, 14, 3, 0, time.UTC)
 	rapid.Check(t, func(t *rapid.T) {
 		in := leadGen().Draw(t, "lead")
-		once, reasons := enrich.Normalize(in, captured, f)
+		once, reasons := enrich.Normalize(in, captured, c)
 		if len(reasons) > 0 {
 			return
 		}
@@ -255,7 +281,7 @@ func TestNormalizeProperties(t *testing.T) {
 		if once.CreatedAt == nil {
 			t.Fatal("created_at not set")
 		}
-		twice, reasons := enrich.Normalize(once, captured.Add(time.Hour), f)
+		twice, reasons := enrich.Normalize(once, captured.Add(time.Hour), c)
 		if len(reasons) > 0 {
 			t.Fatalf("normalized lead %+v rejected on the second pass: %v", once, reasons)
 		}
@@ -282,7 +308,7 @@ func TestNormalizeEmailProperties(t *testing.T) {
 }
 
 func BenchmarkNormalize(b *testing.B) {
-	f := defaultFreeMail(b)
+	c := defaultClassifier(b)
 	captured := time.Now()
 	leads := []contracts.Lead{
 		{Email: "  Ada.Lovelace@Example.COM ", FirstName: " Ada ", LastName: "Lovelace", Company: "Engines"},
@@ -291,6 +317,6 @@ func BenchmarkNormalize(b *testing.B) {
 	}
 	b.ReportAllocs()
 	for i := 0; b.Loop(); i++ {
-		enrich.Normalize(leads[i%len(leads)], captured, f)
+		enrich.Normalize(leads[i%len(leads)], captured, c)
 	}
 }

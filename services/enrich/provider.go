@@ -35,7 +35,7 @@ type Provider interface {
 // Query is what a provider may look up: the normalized lead.
 type Query struct {
 	Email  string // lowercase, valid
-	Domain string // registrable domain; empty for a free-mail address without a company domain
+	Domain string // registrable domain; empty for a free-mail or disposable address without a company domain
 	Lead   contracts.Lead
 	Notes  Notes // what normalization found out about the address
 }

@@ -91,8 +91,10 @@ func (c *Clearbit) Key(q Query) (string, error) {
 	case q.Domain == "":
 		return "", fmt.Errorf("no company domain: %w", ErrNotApplicable)
 	case q.Notes.Disposable && emailAt(q.Email, q.Domain):
-		// The domain of a throwaway address names the mail service, not
-		// the lead's company: a lookup would spend a credit on it.
+		// Normalize takes no domain from a throwaway address, but the lead
+		// may have given that domain as its own: it names the mail
+		// service, not the lead's company, and a lookup would spend a
+		// credit on it.
 		return "", fmt.Errorf("disposable email domain: %w", ErrNotApplicable)
 	}
 	return q.Domain, nil
