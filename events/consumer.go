@@ -20,13 +20,13 @@ import (
 // Consumer runs a Handler over a durable pull consumer and turns the
 // handler's result into the acknowledgement decision.
 type Consumer struct {
-	js       jetstream.JetStream
-	spec     ConsumerSpec
-	handler  Handler
-	pub      *Publisher
-	o        consumerOptions
-	failures *failureLog
-	seed     maphash.Seed // spreads ordering keys over the workers
+	js         jetstream.JetStream
+	spec       ConsumerSpec
+	handler    Handler
+	pub        *Publisher
+	o          consumerOptions
+	deliveries *deliveryLog
+	seed       maphash.Seed // spreads ordering keys over the workers
 }
 
 // ConsumerOption configures a [Consumer].
@@ -122,7 +122,7 @@ func NewConsumer(js jetstream.JetStream, spec ConsumerSpec, h Handler, opts ...C
 		return nil, err
 	}
 	c := &Consumer{js: js, spec: spec.withDefaults(), handler: Chain(h, o.middleware...), pub: pub,
-		o: o, failures: newFailureLog(), seed: maphash.MakeSeed()}
+		o: o, deliveries: newDeliveryLog(), seed: maphash.MakeSeed()}
 	o.metrics.declare(c.spec.Durable, c.spec.replaySpec().Durable)
 	return c, nil
 }
@@ -372,8 +372,11 @@ func (c *Consumer) process(ctx context.Context, h held, returned *returns) {
 		_ = m.Nak()
 		return
 	}
+	start := time.Now()
 	d := Delivery{Service: c.spec.Service, Consumer: c.spec.Durable, Stream: md.Stream, Subject: m.Subject(),
-		Sequence: md.Sequence.Stream, Attempt: int(md.NumDelivered), Published: md.Timestamp}
+		Sequence: md.Sequence.Stream, Attempt: int(md.NumDelivered), MaxDeliver: c.spec.MaxDeliver,
+		Published: md.Timestamp}
+	d.FirstDelivered = c.deliveries.firstDelivered(d, start)
 	if orig := m.Headers().Get(HeaderReplaySubject); orig != "" && md.Stream == StreamReplay {
 		d.Subject = orig
 	}
@@ -383,7 +386,6 @@ func (c *Consumer) process(ctx context.Context, h held, returned *returns) {
 		returned.add(m)
 		return
 	}
-	start := time.Now()
 	ev, herr := Decode(m.Headers(), m.Data())
 	if herr != nil {
 		herr = Permanent(herr)
@@ -487,12 +489,12 @@ func (c *Consumer) settle(ctx context.Context, m jetstream.Msg, d Delivery, ev e
 	defer cancel()
 	switch {
 	case herr == nil:
-		c.failures.forget(d.Sequence)
+		c.deliveries.forget(d)
 		c.ack(sctx, m, d)
-	case IsPermanent(herr) || d.Attempt >= c.spec.MaxDeliver:
+	case IsPermanent(herr) || d.Last():
 		c.deadLetter(sctx, m, d, ev, herr)
 	default:
-		c.failures.record(d.Sequence, herr)
+		c.deliveries.failed(d, time.Now())
 		delay, ok := RetryDelay(herr)
 		if !ok {
 			delay = c.o.backoff(d.Attempt)

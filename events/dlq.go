@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/cloudevents/sdk-go/v2/event"
@@ -98,17 +97,17 @@ func (c *Consumer) deadLetter(ctx context.Context, m jetstream.Msg, d Delivery, 
 		reason = ReasonPermanent
 	}
 	now := time.Now()
-	first := c.failures.first(d.Sequence, now)
+	first := c.deliveries.firstFailure(d, now)
 	dl := DeadLetter(d, m.Headers(), m.Data(), ev, reason, herr, first, now)
 	if _, err := c.pub.PublishMsg(ctx, dl); err != nil {
 		c.o.logger.Error("dead-letter publish failed; message will be redelivered",
 			"consumer", d.Consumer, "seq", d.Sequence, "err", err)
-		c.failures.record(d.Sequence, herr)
+		c.deliveries.failed(d, now)
 		_ = m.NakWithDelay(c.o.backoff(d.Attempt))
 		c.o.metrics.outcome(d.Consumer, outcomeRetried)
 		return
 	}
-	c.failures.forget(d.Sequence)
+	c.deliveries.forget(d)
 	if err := m.TermWithReason("dead-lettered: " + reason); err != nil {
 		c.o.logger.Warn("term after dead-letter", "consumer", d.Consumer, "seq", d.Sequence, "err", err)
 	}
@@ -116,43 +115,4 @@ func (c *Consumer) deadLetter(ctx context.Context, m jetstream.Msg, d Delivery, 
 		"subject", d.Subject, "event_id", ev.ID(), "attempts", d.Attempt, "reason", reason,
 		"err", Redact(errString(herr)))
 	c.o.metrics.outcome(d.Consumer, outcomeDeadLettered)
-}
-
-// failureLog remembers when each failing message first failed, so a dead
-// letter can say how long it was retried. It lives in memory: after a restart
-// the first failure seen is the first one recorded.
-type failureLog struct {
-	mu sync.Mutex
-	m  map[uint64]time.Time
-}
-
-const failureLogCap = 100_000
-
-func newFailureLog() *failureLog { return &failureLog{m: make(map[uint64]time.Time)} }
-
-func (f *failureLog) record(seq uint64, _ error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if _, ok := f.m[seq]; ok {
-		return
-	}
-	if len(f.m) >= failureLogCap {
-		clear(f.m)
-	}
-	f.m[seq] = time.Now()
-}
-
-func (f *failureLog) first(seq uint64, fallback time.Time) time.Time {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if t, ok := f.m[seq]; ok {
-		return t
-	}
-	return fallback
-}
-
-func (f *failureLog) forget(seq uint64) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	delete(f.m, seq)
 }

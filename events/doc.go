@@ -14,6 +14,9 @@
 //     acknowledgement decision: nil acks, [Permanent] dead-letters at once,
 //     [RetryAfter] naks with the given delay, anything else naks with
 //     exponential backoff until MaxDeliver and then dead-letters;
+//   - the [Delivery] a handler is processing, from [DeliveryFrom]: its
+//     attempt, whether it is the last ([Delivery.Last]), and when the
+//     message was first delivered, so that handlers need not keep count;
 //   - [Middleware] for tracing, logging, metrics, timeouts and panics, and a
 //     per-destination [Breakers] set over sony/gobreaker.
 package events

@@ -1,6 +1,7 @@
 package events_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"time"
@@ -48,4 +49,32 @@ func ExampleRetryAfter() {
 	// permanent=true retryAfter=false delay=0s
 	// permanent=false retryAfter=true delay=30s
 	// permanent=false retryAfter=false delay=0s
+}
+
+// A handler waiting on something slow reads its delivery to decide when to
+// stop asking to be redelivered and go on without it: once it has waited
+// long enough since the first delivery, or on the last delivery, after
+// which a failure would be dead-lettered.
+func ExampleDelivery() {
+	handler := func(ctx context.Context, _ event.Event) error {
+		d, _ := events.DeliveryFrom(ctx)
+		if d.Last() || time.Since(d.FirstDelivered) > 10*time.Minute {
+			fmt.Printf("attempt %d of %d: going on without the provider\n", d.Attempt, d.MaxDeliver)
+			return nil
+		}
+		fmt.Printf("attempt %d of %d: asking again later\n", d.Attempt, d.MaxDeliver)
+		return events.RetryAfter(time.Minute, errors.New("provider busy"))
+	}
+
+	// The Consumer runner sets the delivery; here it is set by hand.
+	first := time.Now()
+	for attempt := 1; attempt <= 3; attempt++ {
+		ctx := events.WithDelivery(context.Background(),
+			events.Delivery{Attempt: attempt, MaxDeliver: 3, FirstDelivered: first})
+		_ = handler(ctx, event.New())
+	}
+	// Output:
+	// attempt 1 of 3: asking again later
+	// attempt 2 of 3: asking again later
+	// attempt 3 of 3: going on without the provider
 }

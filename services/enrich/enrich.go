@@ -180,7 +180,6 @@ func Run(ctx context.Context, cfg Config, deps service.Deps) error {
 	if err != nil {
 		return fmt.Errorf("enrich: %w", err)
 	}
-	h.enricher.maxDeliver = consumer.Spec().MaxDeliver
 
 	r.Logger.InfoContext(ctx, "enrich started", "consumer", spec.Durable, "providers", len(providers))
 	if len(providers) == 0 {

@@ -3,8 +3,6 @@ package enrich
 import (
 	"context"
 	"fmt"
-	"maps"
-	"slices"
 	"sync"
 	"time"
 
@@ -17,68 +15,7 @@ const maxReason = 1000
 
 // enricher asks every configured provider about a lead.
 type enricher struct {
-	providers  []*guarded
-	maxDeliver int // the consumer's attempts: the last one never waits
-	tries      firstTries
-}
-
-// firstTries remembers when this process first handled each lead still
-// waiting for a provider, by stream and sequence: max_wait counts from there,
-// so a lead that waited in a backlog still gets its wait. A lead first
-// seen on a redelivery (another process had it, or this one restarted)
-// counts from when the stream stored it.
-type firstTries struct {
-	mu sync.Mutex
-	at map[tryKey]time.Time
-}
-
-// tryKey is a message's place: LEADS, or REPLAY for a replayed lead.
-type tryKey struct {
-	stream string
-	seq    uint64
-}
-
-// maxFirstTries bounds the leads remembered; past it, the oldest are
-// dropped (and count from when they were stored).
-const maxFirstTries = 10_000
-
-// since returns when the lead of delivery d was first tried, remembering
-// now for a lead tried for the first time.
-func (f *firstTries) since(d events.Delivery, now time.Time) time.Time {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	key := tryKey{d.Stream, d.Sequence}
-	if t, ok := f.at[key]; ok {
-		return t
-	}
-	first := now
-	if d.Attempt > 1 {
-		first = d.Published
-	}
-	if f.at == nil {
-		f.at = map[tryKey]time.Time{}
-	}
-	if len(f.at) >= maxFirstTries {
-		f.dropOldest()
-	}
-	f.at[key] = first
-	return first
-}
-
-// done forgets the lead of delivery d.
-func (f *firstTries) done(d events.Delivery) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	delete(f.at, tryKey{d.Stream, d.Sequence})
-}
-
-// dropOldest forgets the half of the leads remembered first tried longest
-// ago.
-func (f *firstTries) dropOldest() {
-	keys := slices.SortedFunc(maps.Keys(f.at), func(a, b tryKey) int { return f.at[a].Compare(f.at[b]) })
-	for _, k := range keys[:len(keys)/2] {
-		delete(f.at, k)
-	}
+	providers []*guarded
 }
 
 // enrich asks every provider at once and merges their answers: the first
@@ -119,22 +56,19 @@ func (e *enricher) enrich(ctx context.Context, q Query) (contracts.Enrichment, e
 	if len(retries) > 0 {
 		return contracts.Enrichment{}, events.JoinRetries(retries...)
 	}
-	if d, ok := events.DeliveryFrom(ctx); ok {
-		e.tries.done(d)
-	}
 	return enr, nil
 }
 
 // waited reports whether the lead being handled has waited maxWait since
-// it was first tried, or is on its last attempt; otherwise it returns how
-// much of maxWait is left.
+// its capture was first delivered (so a lead that waited in a backlog
+// still gets its wait), or is on its last delivery; otherwise it returns
+// how much of maxWait is left.
 func (e *enricher) waited(ctx context.Context, maxWait time.Duration) (bool, time.Duration) {
 	d, ok := events.DeliveryFrom(ctx)
-	if !ok || (e.maxDeliver > 0 && d.Attempt >= e.maxDeliver) {
+	if !ok || d.Last() {
 		return true, 0
 	}
-	now := time.Now()
-	left := maxWait - now.Sub(e.tries.since(d, now))
+	left := maxWait - time.Since(d.FirstDelivered)
 	return left <= 0, left
 }
 

@@ -360,25 +360,28 @@ func TestEnricherGivesUp(t *testing.T) {
 	f := newFake(t)
 	pc := clearbitConfig(f)
 	pc.MaxWait = time.Minute
-	e := &enricher{providers: guardedFor(t, pc), maxDeliver: 8}
+	e := &enricher{providers: guardedFor(t, pc)}
 
 	tests := []struct {
 		name      string
 		published time.Duration // ago
+		first     time.Duration // first delivered, ago
 		attempt   int
 		wantSkip  bool
 		maxDelay  time.Duration // what is left of max_wait
 	}{
-		{name: "within max_wait", published: 10 * time.Second, attempt: 2, maxDelay: 50 * time.Second},
-		{name: "past max_wait, first seen redelivered", published: 2 * time.Minute, attempt: 2, wantSkip: true},
-		{name: "stored long ago, first tried now", published: 2 * time.Hour, attempt: 1, maxDelay: time.Minute},
-		{name: "last attempt", published: time.Second, attempt: 8, wantSkip: true},
+		{name: "within max_wait", published: 10 * time.Second, first: 10 * time.Second, attempt: 2, maxDelay: 50 * time.Second},
+		{name: "past max_wait", published: 2 * time.Minute, first: 2 * time.Minute, attempt: 2, wantSkip: true},
+		{name: "stored long ago, first delivered now", published: 2 * time.Hour, attempt: 1, maxDelay: time.Minute},
+		{name: "before the last delivery", published: time.Second, first: time.Second, attempt: 7, maxDelay: time.Minute},
+		{name: "last delivery", published: time.Second, first: time.Second, attempt: 8, wantSkip: true},
 	}
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			f.Inject(fakeprovider.Clearbit, fakeprovider.Reply{Status: 429, RetryAfter: "3600"})
+			now := time.Now()
 			ctx := events.WithDelivery(t.Context(), events.Delivery{Sequence: uint64(i + 1), Attempt: tt.attempt,
-				Published: time.Now().Add(-tt.published)})
+				MaxDeliver: 8, Published: now.Add(-tt.published), FirstDelivered: now.Add(-tt.first)})
 			enr, err := e.enrich(ctx, query("x@slow.dev"))
 			if tt.wantSkip {
 				st := enr.Status["clearbit"]
@@ -511,36 +514,5 @@ func TestRefreshUsage(t *testing.T) {
 	}
 	if got := testutil.ToFloat64(gauges.limit.WithLabelValues("clearbit")); got != 20 {
 		t.Errorf("credits limit gauge %v, want 20", got)
-	}
-}
-
-// TestFirstTries: a lead's first try is remembered across its retries,
-// forgotten once it settles, and the memory stays bounded.
-func TestFirstTries(t *testing.T) {
-	var f firstTries
-	t0 := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
-	stored := t0.Add(-time.Hour)
-	if got := f.since(events.Delivery{Sequence: 1, Attempt: 1, Published: stored}, t0); !got.Equal(t0) {
-		t.Errorf("first try %v, want now (%v)", got, t0)
-	}
-	if got := f.since(events.Delivery{Sequence: 1, Attempt: 2, Published: stored}, t0.Add(time.Minute)); !got.Equal(t0) {
-		t.Errorf("on its retry %v, want the first try (%v)", got, t0)
-	}
-	if got := f.since(events.Delivery{Sequence: 2, Attempt: 3, Published: stored}, t0); !got.Equal(stored) {
-		t.Errorf("first seen redelivered %v, want when stored (%v)", got, stored)
-	}
-	replayed := events.Delivery{Stream: events.StreamReplay, Sequence: 1, Attempt: 1}
-	if got := f.since(replayed, t0.Add(time.Minute)); !got.Equal(t0.Add(time.Minute)) {
-		t.Errorf("a replayed lead with the same sequence %v, want its own first try", got)
-	}
-	f.done(events.Delivery{Sequence: 1})
-	if got := f.since(events.Delivery{Sequence: 1, Attempt: 1, Published: stored}, t0.Add(time.Hour)); !got.Equal(t0.Add(time.Hour)) {
-		t.Errorf("after done %v, want a new first try", got)
-	}
-	for seq := range uint64(3 * maxFirstTries) {
-		f.since(events.Delivery{Sequence: seq + 10, Attempt: 1}, t0)
-	}
-	if n := len(f.at); n > maxFirstTries {
-		t.Errorf("%d leads remembered, want at most %d", n, maxFirstTries)
 	}
 }

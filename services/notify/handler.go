@@ -81,19 +81,17 @@ func derivedID(id, purpose, eventID string) string {
 }
 
 type notifier struct {
-	engine  *Engine
-	ledger  *ledger
-	pub     *events.Publisher
-	senders map[contracts.Channel]Sender
-	missing map[contracts.Channel]string // why a channel without a sender has none
-	replays bool
-	lease   time.Duration
-	// maxDeliver is the consumer's attempts at an event (0: unknown).
-	maxDeliver int
-	quota      *quota // nil: no email quota
-	log        *slog.Logger
-	outcomes   *prometheus.CounterVec
-	now        func() time.Time
+	engine   *Engine
+	ledger   *ledger
+	pub      *events.Publisher
+	senders  map[contracts.Channel]Sender
+	missing  map[contracts.Channel]string // why a channel without a sender has none
+	replays  bool
+	lease    time.Duration
+	quota    *quota // nil: no email quota
+	log      *slog.Logger
+	outcomes *prometheus.CounterVec
+	now      func() time.Time
 
 	deferredKV jetstream.KeyValue // nil: no email quota
 	breakers   *events.Breakers
@@ -289,15 +287,15 @@ func (n *notifier) act(ctx context.Context, ev event.Event, data map[string]any,
 // process left behind is settled as interrupted rather than the event
 // dead-lettered for waiting.
 func (n *notifier) inFlightWait(ctx context.Context, claim LedgerEntry) time.Duration {
-	attempt := 1
-	if d, ok := events.DeliveryFrom(ctx); ok {
-		attempt = d.Attempt
+	d, ok := events.DeliveryFrom(ctx)
+	if !ok {
+		d.Attempt = 1
 	}
 	left := n.lease - n.now().Sub(claim.At)
-	if n.maxDeliver > 0 && attempt >= n.maxDeliver-1 {
+	if d.MaxDeliver > 0 && d.Attempt >= d.MaxDeliver-1 {
 		return left + inFlightRetry
 	}
-	return min(left, events.ExponentialBackoff(inFlightRetry, n.lease/4)(attempt))
+	return min(left, events.ExponentialBackoff(inFlightRetry, n.lease/4)(d.Attempt))
 }
 
 // inFlightRetry is the first wait of an event whose notification another

@@ -24,7 +24,7 @@ func TestInFlightWaitOutlastsTheLease(t *testing.T) {
 		{2 * time.Minute, 3, 0},
 	} {
 		now := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
-		n := &notifier{lease: tt.lease, maxDeliver: tt.maxDeliver, now: func() time.Time { return now }}
+		n := &notifier{lease: tt.lease, now: func() time.Time { return now }}
 		claim := LedgerEntry{State: StateClaimed, At: now.Add(-tt.claimAge)}
 		expiredAt := 0
 		for attempt := 1; attempt <= tt.maxDeliver; attempt++ {
@@ -32,7 +32,7 @@ func TestInFlightWaitOutlastsTheLease(t *testing.T) {
 				expiredAt = attempt
 				break
 			}
-			ctx := events.WithDelivery(context.Background(), events.Delivery{Attempt: attempt})
+			ctx := events.WithDelivery(context.Background(), events.Delivery{Attempt: attempt, MaxDeliver: tt.maxDeliver})
 			wait := n.inFlightWait(ctx, claim)
 			if attempt == 1 && tt.maxDeliver > 2 && wait > inFlightRetry {
 				t.Errorf("lease %s: first wait %s, want at most %s", tt.lease, wait, inFlightRetry)

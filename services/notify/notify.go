@@ -288,7 +288,6 @@ func Run(ctx context.Context, cfg Config, deps service.Deps) error {
 	if err != nil {
 		return fmt.Errorf("notify: %w", err)
 	}
-	n.maxDeliver = spec.MaxDeliver
 	r.Health.Add("stream:"+events.StreamRecords, service.StreamsCheck(r.JS, events.StreamRecords))
 	r.Health.Add("stream:"+events.StreamNotify, service.StreamsCheck(r.JS, events.StreamNotify))
 	r.Health.Add("ledger:"+LedgerBucket, n.ledger.check)
