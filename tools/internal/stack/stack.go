@@ -201,7 +201,10 @@ func (s *shared) serve(ctx context.Context, adminLn net.Listener, runners []runn
 			return nil
 		})
 	}
-	if err := g.Wait(); err != nil && !errors.Is(err, context.Canceled) {
+	// A service stopped while it was starting may say so in its own words
+	// (a bucket not created: context canceled) rather than with ctx's
+	// error: once the stack is asked to stop, that is a stop.
+	if err := g.Wait(); err != nil && !errors.Is(err, context.Canceled) && ctx.Err() == nil {
 		return err
 	}
 	return nil
