@@ -377,6 +377,9 @@ func (c *Consumer) process(ctx context.Context, h held, returned *returns) {
 		Sequence: md.Sequence.Stream, Attempt: int(md.NumDelivered), MaxDeliver: c.spec.MaxDeliver,
 		Published: md.Timestamp}
 	d.FirstDelivered = c.deliveries.firstDelivered(d, start)
+	if c.spec.RetryFor > 0 {
+		d.RetryUntil = d.FirstDelivered.Add(c.spec.RetryFor)
+	}
 	if orig := m.Headers().Get(HeaderReplaySubject); orig != "" && md.Stream == StreamReplay {
 		d.Subject = orig
 	}

@@ -25,6 +25,10 @@ type Delivery struct {
 	// has no memory of (another instance had the message, or this one has
 	// restarted since), when the stream stored the message.
 	FirstDelivered time.Time
+	// RetryUntil is, for a consumer with a RetryFor, FirstDelivered plus
+	// it: until then a failed delivery is retried even past MaxDeliver.
+	// Zero for none.
+	RetryUntil time.Time
 	// Replay is set for an event re-delivered by a replay (directly or
 	// through an event derived from one); Subject is then the original subject.
 	Replay bool
@@ -34,8 +38,10 @@ type Delivery struct {
 
 // Last reports whether this is the message's last delivery: if the handler
 // fails it, the message is dead-lettered. It is false when MaxDeliver is
-// unknown.
-func (d Delivery) Last() bool { return d.MaxDeliver > 0 && d.Attempt >= d.MaxDeliver }
+// unknown, and before RetryUntil.
+func (d Delivery) Last() bool {
+	return d.MaxDeliver > 0 && d.Attempt >= d.MaxDeliver && !time.Now().Before(d.RetryUntil)
+}
 
 type deliveryKey struct{}
 

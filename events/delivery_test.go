@@ -102,3 +102,55 @@ func TestConsumerRedeliveryFromAnotherInstance(t *testing.T) {
 			d.Attempt, d.FirstDelivered, d.Published)
 	}
 }
+
+// TestConsumerRetryFor: a consumer with a RetryFor delivers a failing
+// message again past MaxDeliver until RetryFor after its first delivery,
+// and only then dead-letters it; a permanent failure is dead-lettered at
+// once all the same.
+func TestConsumerRetryFor(t *testing.T) {
+	srv := eventstest.RunServer(t)
+	spec := testSpec(2)
+	spec.RetryFor = 700 * time.Millisecond
+	rec := newDeliveries(50 * time.Millisecond)
+	runConsumer(t, srv, spec, rec.handle)
+	ev := eventstest.NewEvent(t, "com.gtmhub.lead.captured", map[string]string{"email": "ada@example.com"})
+	srv.Publish(t, testSubject, ev)
+
+	srv.Await(t, events.StreamDLQ, events.DLQSubject("enrich", testSubject), 1, 10*time.Second)
+	seen, calls := rec.wait(t, 0)
+	if len(seen) <= spec.MaxDeliver {
+		t.Fatalf("%d deliveries, want more than MaxDeliver (%d) within RetryFor", len(seen), spec.MaxDeliver)
+	}
+	last := seen[len(seen)-1]
+	if !last.Last() || last.RetryUntil.IsZero() || calls[len(calls)-1].Before(last.RetryUntil) {
+		t.Errorf("dead-lettered on delivery %d at %v, want the first delivery after RetryUntil (%v)",
+			last.Attempt, calls[len(calls)-1], last.RetryUntil)
+	}
+	for i, d := range seen[:len(seen)-1] {
+		if d.Attempt >= d.MaxDeliver && !calls[i].Before(d.RetryUntil) {
+			t.Errorf("delivery %d at %v, after RetryUntil (%v), was not the last", d.Attempt, calls[i], d.RetryUntil)
+		}
+	}
+}
+
+func TestDeliveryLastWithRetryUntil(t *testing.T) {
+	now := time.Now()
+	tests := []struct {
+		name string
+		d    events.Delivery
+		want bool
+	}{
+		{"at MaxDeliver", events.Delivery{Attempt: 3, MaxDeliver: 3}, true},
+		{"before MaxDeliver", events.Delivery{Attempt: 2, MaxDeliver: 3}, false},
+		{"past MaxDeliver within RetryUntil", events.Delivery{Attempt: 9, MaxDeliver: 3, RetryUntil: now.Add(time.Hour)}, false},
+		{"past MaxDeliver and RetryUntil", events.Delivery{Attempt: 9, MaxDeliver: 3, RetryUntil: now.Add(-time.Second)}, true},
+		{"within RetryUntil before MaxDeliver", events.Delivery{Attempt: 1, MaxDeliver: 3, RetryUntil: now.Add(-time.Hour)}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := tt.d.Last(); got != tt.want {
+				t.Errorf("Last() = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}

@@ -13,7 +13,8 @@
 //   - a [Consumer] runner that turns a [Handler]'s returned error into the
 //     acknowledgement decision: nil acks, [Permanent] dead-letters at once,
 //     [RetryAfter] naks with the given delay, anything else naks with
-//     exponential backoff until MaxDeliver and then dead-letters;
+//     exponential backoff until MaxDeliver (and a consumer's RetryFor after
+//     the first delivery, when it has one) and then dead-letters;
 //   - the [Delivery] a handler is processing, from [DeliveryFrom]: its
 //     attempt, whether it is the last ([Delivery.Last]), and when the
 //     message was first delivered, so that handlers need not keep count;

@@ -99,6 +99,12 @@ type ConsumerSpec struct {
 	MaxDeliver    int           `json:"max_deliver"`     // attempts before dead-lettering; default 8
 	AckWait       time.Duration `json:"ack_wait"`        // default 30s; the runner extends it while a handler runs
 	MaxAckPending int           `json:"max_ack_pending"` // default 256
+	// RetryFor keeps a message that fails for a reason that may pass (a
+	// destination down, rate limited, its breaker open) delivered again
+	// past MaxDeliver, with backoff, until this long after its first
+	// delivery; 0 leaves MaxDeliver alone to decide. For a consumer whose
+	// destination can be down for longer than MaxDeliver's backoff spans.
+	RetryFor time.Duration `json:"retry_for"`
 }
 
 func (s ConsumerSpec) withDefaults() ConsumerSpec {
@@ -150,6 +156,7 @@ func (s ConsumerSpec) jetstreamConfig() jetstream.ConsumerConfig {
 		Metadata: map[string]string{
 			"gtmhub.service":     s.Service,
 			"gtmhub.max_deliver": fmt.Sprint(s.MaxDeliver),
+			"gtmhub.retry_for":   s.RetryFor.String(),
 		},
 	}
 }
@@ -200,8 +207,10 @@ func DefaultTopology() Topology {
 				Description: "normalize, enrich and score captured leads", AckWait: time.Minute, MaxDeliver: 20},
 			{Service: "store", Stream: StreamLeads, Durable: "store", Filters: []string{SubjectLeadsEnriched},
 				Description: "upsert enriched leads into contacts and companies"},
+			// A notification waits out a Slack or SMTP outage of up to a day
+			// rather than going to the DLQ after MaxDeliver's few minutes.
 			{Service: "notify", Stream: StreamRecords, Durable: "notify", Filters: []string{"gtm.records.>"},
-				Description: "evaluate notification rules on record changes"},
+				Description: "evaluate notification rules on record changes", RetryFor: 24 * time.Hour},
 			{Service: "knowledge-sync", Stream: StreamKnowledge, Durable: "knowledge-sync", Filters: []string{"gtm.knowledge.command.>"},
 				Description: "run a knowledge sync on demand", AckWait: 5 * time.Minute, MaxDeliver: 3},
 		},

@@ -263,7 +263,7 @@ func TestContractsJSON(t *testing.T) {
 	want := map[string][]string{
 		"events":    {"type", "subject", "stream", "schema", "dataschema", "description"},
 		"streams":   {"name", "subjects", "max_age", "description"},
-		"consumers": {"service", "stream", "durable_name", "filter_subjects", "description", "max_deliver", "ack_wait", "max_ack_pending"},
+		"consumers": {"service", "stream", "durable_name", "filter_subjects", "description", "max_deliver", "ack_wait", "max_ack_pending", "retry_for"},
 	}
 	for section, keys := range want {
 		if len(doc[section]) == 0 {
