@@ -16,7 +16,8 @@ func ExampleEngine_Evaluate() {
 		matches, err := engine.Evaluate(notify.Input{
 			ID:   "evt-1",
 			Type: contracts.TypeContactCreated,
-			Data: map[string]any{"contact": map[string]any{"email": "ada@example.com", "signal_score": score}},
+			Data: map[string]any{"contact": map[string]any{"email": "ada@example.com", "signal_score": score},
+				"changes": []any{map[string]any{"field": "signal_score", "old": nil, "new": score}}},
 		})
 		if err != nil {
 			panic(err)

@@ -70,14 +70,17 @@ func (r *Rule) UnmarshalYAML(b []byte) error {
 }
 
 // DefaultRules are the rules used when gtmhub.yaml declares none: Slack
-// #high-intent for contacts whose signal score is above 80, and a nurture
-// email to every new contact.
+// #high-intent for contacts whose signal score rises above 80, and a
+// nurture email to every new contact.
 func DefaultRules() []Rule {
 	return []Rule{
 		{
-			Name:   "high-intent",
-			On:     []string{contracts.TypeContactCreated, contracts.TypeContactUpdated},
-			When:   "(data.contact?.signal_score ?? 0) > 80",
+			Name: "high-intent",
+			On:   []string{contracts.TypeContactCreated, contracts.TypeContactUpdated},
+			// When the contact becomes high-intent: a score above 80 that
+			// was 80 or less (or none) before this change, so that a hot
+			// contact's every later update does not post it again.
+			When:   `(data.contact?.signal_score ?? 0) > 80 && any(data.changes ?? [], .field == "signal_score" && (.old ?? 0) <= 80)`,
 			Action: contracts.ChannelSlack,
 			Target: "#high-intent",
 			Dedupe: "{{.data.contact.email}}",

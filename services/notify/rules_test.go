@@ -157,11 +157,19 @@ rules:
 }
 
 func contactData(email string, score any) map[string]any {
+	return contactChange(email, nil, score)
+}
+
+// contactChange is a contact change's data whose signal score went from
+// old to score.
+func contactChange(email string, old, score any) map[string]any {
 	contact := map[string]any{"email": email}
+	changes := []any{map[string]any{"field": "email", "old": nil, "new": email}}
 	if score != nil {
 		contact["signal_score"] = score
+		changes = append(changes, map[string]any{"field": "signal_score", "old": old, "new": score})
 	}
-	return map[string]any{"contact": contact}
+	return map[string]any{"contact": contact, "changes": changes}
 }
 
 func TestEvaluateDefaultRules(t *testing.T) {
@@ -185,6 +193,21 @@ func TestEvaluateDefaultRules(t *testing.T) {
 		{
 			name: "updated high-intent contact",
 			in:   notify.Input{ID: "e2", Type: contracts.TypeContactUpdated, Data: contactData("ada@example.com", 80.5)},
+			want: []notify.Match{{Rule: "high-intent", Channel: contracts.ChannelSlack, Target: "#high-intent", DedupeKey: "ada@example.com"}},
+		},
+		{
+			name: "a contact that was high-intent already",
+			in:   notify.Input{ID: "e7", Type: contracts.TypeContactUpdated, Data: contactChange("ada@example.com", 85.0, 90.0)},
+		},
+		{
+			name: "a high-intent contact whose score did not change",
+			in: notify.Input{ID: "e8", Type: contracts.TypeContactUpdated, Data: map[string]any{
+				"contact": map[string]any{"email": "ada@example.com", "signal_score": 90.0, "title": "CTO"},
+				"changes": []any{map[string]any{"field": "title", "old": nil, "new": "CTO"}}}},
+		},
+		{
+			name: "a contact that became high-intent",
+			in:   notify.Input{ID: "e9", Type: contracts.TypeContactUpdated, Data: contactChange("ada@example.com", 80.0, 81.0)},
 			want: []notify.Match{{Rule: "high-intent", Channel: contracts.ChannelSlack, Target: "#high-intent", DedupeKey: "ada@example.com"}},
 		},
 		{

@@ -36,7 +36,7 @@ func leadEvent(t *testing.T, email string, score float64) event.Event {
 		Contact: contracts.Contact{Lead: contracts.Lead{Email: email, FirstName: "Ada", LastName: "Lovelace",
 			Company: "Analytical Engines", Title: "CTO", Source: "form", SignalScore: &score,
 			IntentScore: ptr(70.0), FitScore: ptr(60.0)}, UpdatedAt: &now},
-		Changes: []contracts.FieldChange{{Field: "email", New: email}},
+		Changes: []contracts.FieldChange{{Field: "email", New: email}, {Field: "signal_score", New: score}},
 	})
 	ev.SetExtension("traceparent", "00-"+traceID+"-00f067aa0ba902b7-01")
 	return ev
