@@ -55,42 +55,69 @@ func (s *NotionSync) replaceContent(ctx context.Context, pageID string, old, nex
 	return nil
 }
 
+// maxMatchCells bounds the table matchBlocks fills, one int32 a cell: past
+// it, only the blocks both versions share at their start and at their end
+// are kept, and the blocks between are written again.
+const maxMatchCells = 1_000_000
+
 // matchBlocks pairs old and next blocks that read the same, keeping their
-// order (a longest common subsequence). keep[j] is the old index kept for
-// next[j], or -1.
+// order (a longest common subsequence of what lies between the blocks both
+// share at their start and end). keep[j] is the old index kept for next[j],
+// or -1.
 func matchBlocks(old, next []notion.Block) []int {
-	a, b := keys(old), keys(next)
-	n, m := len(a), len(b)
-	lcs := make([][]int32, n+1)
-	for i := range lcs {
-		lcs[i] = make([]int32, m+1)
+	return matchKeys(keys(old), keys(next))
+}
+
+// matchKeys is matchBlocks over the blocks' keys.
+func matchKeys(a, b []string) []int {
+	keep := make([]int, len(b))
+	for j := range keep {
+		keep[j] = -1
 	}
+	pre := 0
+	for pre < len(a) && pre < len(b) && a[pre] == b[pre] {
+		keep[pre] = pre
+		pre++
+	}
+	suf := 0
+	for suf < len(a)-pre && suf < len(b)-pre && a[len(a)-1-suf] == b[len(b)-1-suf] {
+		keep[len(b)-1-suf] = len(a) - 1 - suf
+		suf++
+	}
+	a, b = a[pre:len(a)-suf], b[pre:len(b)-suf]
+	if len(a)*len(b) <= maxMatchCells {
+		matchMiddle(keep[pre:len(keep)-suf], a, b, pre)
+	}
+	return keep
+}
+
+// matchMiddle fills keep, one entry for each of b, with the index in a (plus
+// offset) of a longest common subsequence of a and b.
+func matchMiddle(keep []int, a, b []string, offset int) {
+	n, m := len(a), len(b)
+	w := m + 1
+	lcs := make([]int32, (n+1)*w)
 	for i := n - 1; i >= 0; i-- {
 		for j := m - 1; j >= 0; j-- {
 			if a[i] == b[j] {
-				lcs[i][j] = lcs[i+1][j+1] + 1
+				lcs[i*w+j] = lcs[(i+1)*w+j+1] + 1
 			} else {
-				lcs[i][j] = max(lcs[i+1][j], lcs[i][j+1])
+				lcs[i*w+j] = max(lcs[(i+1)*w+j], lcs[i*w+j+1])
 			}
 		}
-	}
-	keep := make([]int, m)
-	for j := range keep {
-		keep[j] = -1
 	}
 	for i, j := 0, 0; i < n && j < m; {
 		switch {
 		case a[i] == b[j]:
-			keep[j] = i
+			keep[j] = offset + i
 			i++
 			j++
-		case lcs[i+1][j] >= lcs[i][j+1]:
+		case lcs[(i+1)*w+j] >= lcs[i*w+j+1]:
 			i++
 		default:
 			j++
 		}
 	}
-	return keep
 }
 
 // keys renders each block, with its children, to Markdown: blocks that read
