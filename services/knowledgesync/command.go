@@ -25,11 +25,14 @@ const (
 type SyncRequest struct {
 	// DryRun reports what a sync would do, changing nothing.
 	DryRun bool `json:"dry_run"`
+	// AllowMassDeletion deletes the files of archived pages even when they
+	// are more than the safety limit allows ([MassDeletionFiles]).
+	AllowMassDeletion bool `json:"allow_mass_deletion,omitempty"`
 }
 
 // RequestSync publishes a sync command and returns its event id.
-func RequestSync(ctx context.Context, pub Publisher, dryRun bool) (string, error) {
-	data, err := json.Marshal(SyncRequest{DryRun: dryRun})
+func RequestSync(ctx context.Context, pub Publisher, req SyncRequest) (string, error) {
+	data, err := json.Marshal(req)
 	if err != nil {
 		return "", err
 	}
@@ -61,11 +64,11 @@ func (s *NotionSync) HandleCommand(ctx context.Context, ev event.Event) error {
 			return events.Permanent(fmt.Errorf("sync command %s: %w", ev.ID(), err))
 		}
 	}
-	rep, err := s.Sync(ctx, req.DryRun)
+	rep, err := s.SyncWith(ctx, SyncOptions{DryRun: req.DryRun, AllowMassDeletion: req.AllowMassDeletion})
 	if err != nil {
 		return err
 	}
 	s.log.InfoContext(ctx, "knowledge sync command done", "command", ev.ID(), "dry_run", req.DryRun,
-		"actions", rep.Actions, "failed", len(rep.Errors), "left_out", len(rep.Problems))
+		"allow_mass_deletion", req.AllowMassDeletion, "held", rep.Held, "actions", rep.Actions, "failed", len(rep.Errors), "left_out", len(rep.Problems))
 	return nil
 }

@@ -16,6 +16,15 @@
 //   - deleted on one side and unchanged on the other: deleted (archived in
 //     Notion) on the other; deleted on one side and changed on the other: a
 //     conflict, and nothing is deleted;
+//   - a file is deleted only when Notion says its page, which the last sync
+//     of this database linked to it, is archived, in the trash or gone; a
+//     page merely missing from the database's listing is asked about, and
+//     the state of another database is no evidence at all. The file is
+//     moved to [TrashDir] inside the folder, never removed; a file with
+//     conflict markers is kept and reported as a conflict; and a sync that
+//     would delete more than [MassDeletionFiles] files and more than
+//     [MassDeletionShare] of the folder deletes none of them unless the
+//     sync command allows it (`gtmhub knowledge sync --allow-mass-deletion`);
 //   - a file without a notion_id creates a page (the id is written into its
 //     front matter); a page without a file creates one named after its title;
 //   - files sharing a notion_id (a copy keeps its original's): the page

@@ -147,14 +147,14 @@ func TestRunSyncsOnStartAndOnCommand(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := knowledgesync.RequestSync(context.Background(), pub, true); err != nil {
+	if _, err := knowledgesync.RequestSync(context.Background(), pub, knowledgesync.SyncRequest{DryRun: true}); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, "the dry run", func() bool { return len(logs.records(t, "knowledge sync command done")) == 1 })
 	if _, err := os.Stat(filepath.Join(cfg.Knowledge.Dir, "pricing-faq.md")); !os.IsNotExist(err) {
 		t.Fatalf("a dry run wrote a file: %v", err)
 	}
-	if _, err := knowledgesync.RequestSync(context.Background(), pub, false); err != nil {
+	if _, err := knowledgesync.RequestSync(context.Background(), pub, knowledgesync.SyncRequest{}); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, "the page pulled on command", func() bool {

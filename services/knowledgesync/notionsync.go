@@ -38,6 +38,25 @@ const Source = "/gtmhub/knowledge-sync"
 // because its notion_id names a page that another file keeps.
 var ErrSharedNotionID = errors.New("notion_id already used by another file")
 
+// ErrNotInDatabase is wrapped by the problem of a file left out of a sync
+// because its notion_id names a page that is not in the database synced:
+// a page of another database, or one the last sync of this database did
+// not link to the file.
+var ErrNotInDatabase = errors.New("notion_id names a page that is not in the database")
+
+// Deletion safety: a sync that would delete more than MassDeletionFiles
+// files and more than MassDeletionShare of the folder's files deletes none
+// of them, unless [SyncOptions.AllowMassDeletion] says to.
+const (
+	MassDeletionFiles = 5
+	MassDeletionShare = 0.10
+)
+
+// TrashDir is the folder, inside the knowledge folder, where the files of
+// archived pages are moved, each under the time of its sync. Like any
+// hidden folder it is not synced.
+const TrashDir = ".trash"
+
 // eventNamespace derives deterministic event ids.
 var eventNamespace = uuid.MustParse("6f1d3c2e-8b0a-4e57-9a43-2b8f0d6c5e11")
 
@@ -48,6 +67,9 @@ type Publisher interface {
 
 // pageState is what both sides of a page looked like at the last sync.
 type pageState struct {
+	// DatabaseID is the database the page was synced with, hyphen-less; a
+	// state written before it was recorded has none.
+	DatabaseID string    `json:"database_id,omitempty"`
 	Path       string    `json:"path"`
 	LocalHash  string    `json:"local_hash"`
 	RemoteHash string    `json:"remote_hash"`
@@ -62,20 +84,25 @@ type Report struct {
 	ToNotion  int // pages written to Notion (created or updated)
 	ToLocal   int // files written from Notion (created or updated)
 	Archived  int // Notion pages archived because their file was deleted
-	Deleted   int // files deleted because their page was archived
+	Deleted   int // files moved to the trash because their page was archived
 	Conflicts int
 	Unchanged int
 	// Unresolved counts files left alone because they hold conflict markers.
 	Unresolved int
+	// Held counts the files not deleted because the sync would have
+	// deleted too many (see [MassDeletionFiles]); they stay until a sync
+	// with [SyncOptions.AllowMassDeletion].
+	Held int
 	// Actions lists what was done (or planned), one line a page.
 	Actions []string
 	// Errors lists pages that failed; the others were synced.
 	Errors []error
 	// Problems lists the files left out of the sync until they are fixed,
 	// each error naming its file: unreadable, not valid UTF-8, with
-	// malformed front matter, or naming by its notion_id a page another file
-	// keeps ([ErrSharedNotionID]). Such a file is neither read into Notion
-	// nor written.
+	// malformed front matter, naming by its notion_id a page another file
+	// keeps ([ErrSharedNotionID]), or a page not in the database
+	// ([ErrNotInDatabase]). Such a file is neither read into Notion nor
+	// written.
 	Problems []error
 }
 
@@ -132,13 +159,33 @@ func (r *remoteSide) tags(key string) []string {
 	return out
 }
 
-// Sync brings the folder and the database in step once. A page that fails
-// is reported and tried again at the next sync; Sync fails as a whole only
-// when the folder, the database or the state cannot be read.
+// SyncOptions change what one sync does.
+type SyncOptions struct {
+	// DryRun reports what the sync would do, changing nothing.
+	DryRun bool
+	// AllowMassDeletion deletes the files of archived pages even when they
+	// are more than [MassDeletionFiles] and [MassDeletionShare] allow.
+	AllowMassDeletion bool
+}
+
+// Sync brings the folder and the database in step once, as [SyncWith]
+// does.
 func (s *NotionSync) Sync(ctx context.Context, dryRun bool) (Report, error) {
+	return s.SyncWith(ctx, SyncOptions{DryRun: dryRun})
+}
+
+// SyncWith brings the folder and the database in step once. A page that
+// fails is reported and tried again at the next sync; SyncWith fails as a
+// whole only when the folder, the database or the state cannot be read.
+//
+// A file is deleted only when Notion says its page, linked to the file by
+// the last sync of this database, is archived, in the trash or gone; the
+// file is moved to [TrashDir], never removed.
+func (s *NotionSync) SyncWith(ctx context.Context, opts SyncOptions) (Report, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	start := time.Now()
+	dryRun := opts.DryRun
 	rep := Report{DryRun: dryRun}
 	ctx, span := s.tracer.Start(ctx, "knowledge sync", trace.WithAttributes(attribute.Bool("gtmhub.dry_run", dryRun)))
 	defer span.End()
@@ -175,17 +222,18 @@ func (s *NotionSync) Sync(ctx context.Context, dryRun bool) (Report, error) {
 	for id := range states {
 		ids[id] = true
 	}
-	taken := map[string]bool{}
+	p := &pass{taken: map[string]bool{}, stamp: start.UTC().Format("2006-01-02T15-04-05Z")}
 	for _, id := range slices.Sorted(maps.Keys(ids)) {
 		l, r := local[id], remote[id]
 		st, hasState := states[id]
-		if err := s.syncPage(ctx, id, l, r, st, hasState, taken, &rep); err != nil {
+		if err := s.syncPage(ctx, id, l, r, st, hasState, p, &rep); err != nil {
 			rep.Errors = append(rep.Errors, fmt.Errorf("page %s: %w", id, err))
 			if d, ok := events.RetryDelay(err); ok && d > 0 {
 				break // the breaker is open: the rest would fail too
 			}
 		}
 	}
+	s.deleteFiles(ctx, p, len(local)+len(fresh)+len(shared), opts.AllowMassDeletion, &rep)
 	for _, f := range fresh {
 		if err := s.createPage(ctx, f, &rep); err != nil {
 			rep.Errors = append(rep.Errors, fmt.Errorf("%s: %w", f.Path, err))
@@ -195,7 +243,7 @@ func (s *NotionSync) Sync(ctx context.Context, dryRun bool) (Report, error) {
 		s.log.WarnContext(ctx, "knowledge page not synced", "err", e)
 	}
 	s.log.InfoContext(ctx, "knowledge synced", "dry_run", dryRun, "to_notion", rep.ToNotion, "to_local", rep.ToLocal,
-		"archived", rep.Archived, "deleted", rep.Deleted, "conflicts", rep.Conflicts, "unchanged", rep.Unchanged,
+		"archived", rep.Archived, "deleted", rep.Deleted, "held", rep.Held, "conflicts", rep.Conflicts, "unchanged", rep.Unchanged,
 		"unresolved", rep.Unresolved, "failed", len(rep.Errors), "left_out", len(rep.Problems), "duration", time.Since(start))
 	return rep, nil
 }
@@ -265,19 +313,33 @@ func keeperOf(files []*localFile, st pageState) *localFile {
 	return files[0]
 }
 
+// pass is what one sync carries from page to page.
+type pass struct {
+	// taken holds the paths given to new files.
+	taken map[string]bool
+	// deletions are the files whose pages were archived, deleted once
+	// every page is settled, if they are not too many.
+	deletions []deletion
+	// stamp names the pass's folder in the trash.
+	stamp string
+}
+
+// deletion is a file to delete because its page was archived.
+type deletion struct {
+	id string
+	l  *localFile
+}
+
 // syncPage settles one page known to the folder, the database or the state.
 func (s *NotionSync) syncPage(ctx context.Context, id string, l *localFile, r *remoteSide, st pageState, hasState bool,
-	taken map[string]bool, rep *Report) error {
+	p *pass, rep *Report) error {
 	switch {
 	case l != nil && r != nil:
 		return s.syncBoth(ctx, id, l, r, st, hasState, rep)
-	case l != nil && hasState: // the page was archived or deleted in Notion
-		if l.Hash == st.LocalHash {
-			return s.deleteFile(ctx, id, l, rep)
-		}
-		return s.recreatePage(ctx, id, l, rep)
+	case l != nil && hasState: // not in the query: ask Notion about the page
+		return s.syncAbsent(ctx, id, l, st, p, rep)
 	case l != nil:
-		s.log.WarnContext(ctx, "file links a page that is not in the database", "file", l.Path, "page", id)
+		s.notInDatabase(ctx, id, l, rep)
 		return nil
 	case r != nil && hasState: // the file was deleted
 		if _, err := os.Stat(filepath.Join(s.dir, filepath.FromSlash(st.Path))); err == nil {
@@ -293,14 +355,119 @@ func (s *NotionSync) syncPage(ctx context.Context, id string, l *localFile, r *r
 		}
 		return s.restoreFile(ctx, id, r, st, rep)
 	case r != nil:
-		path := freePath(s.dir, r.page.Title(), taken)
-		taken[path] = true
+		path := freePath(s.dir, r.page.Title(), p.taken)
+		p.taken[path] = true
 		return s.pull(ctx, id, r, path, nil, contracts.ActionCreated, rep)
 	default: // gone on both sides
-		if rep.DryRun {
-			return nil
+		if rep.DryRun || st.DatabaseID == "" {
+			return nil // a state of unknown database may be another's
 		}
 		return s.kv.Delete(ctx, id)
+	}
+}
+
+// notInDatabase reports a file linking a page the sync does not know in
+// this database; the file is left as it is.
+func (s *NotionSync) notInDatabase(ctx context.Context, id string, l *localFile, rep *Report) {
+	err := fmt.Errorf("%s: %w: page %s; remove notion_id from %s to sync it as a new page",
+		l.Path, ErrNotInDatabase, id, l.Path)
+	s.log.WarnContext(ctx, "knowledge file not synced", "err", err)
+	rep.Problems = append(rep.Problems, err)
+}
+
+// absence is what Notion says of a synced page missing from the query.
+type absence int
+
+const (
+	// absentUnknown: no evidence either way; the page may be another
+	// database's, or the state may be.
+	absentUnknown absence = iota
+	// absentArchived: the page is archived, in the trash or deleted.
+	absentArchived
+	// absentLive: the page lives in the database; the query missed it.
+	absentLive
+)
+
+// whyAbsent asks Notion about a page the state links to a file but the
+// database's query did not list. Only Notion's word that the page is
+// archived, in the trash, or gone (object_not_found, for a page the state
+// ties to this database) counts as archived.
+func (s *NotionSync) whyAbsent(ctx context.Context, id string, st pageState) (absence, notion.Page, error) {
+	page, err := s.client.RetrievePage(ctx, id)
+	switch {
+	case notion.IsNotFound(err):
+		if st.DatabaseID == normalizeID(s.db) {
+			return absentArchived, page, nil
+		}
+		return absentUnknown, page, nil
+	case err != nil:
+		return absentUnknown, page, err
+	case normalizeID(page.Parent.DatabaseID) != normalizeID(s.db):
+		return absentUnknown, page, nil
+	case page.Archived || page.InTrash:
+		return absentArchived, page, nil
+	}
+	return absentLive, page, nil
+}
+
+// syncAbsent settles a file whose page, linked by the state, is not in the
+// query: the file is deleted only when Notion says the page was archived
+// and the file did not change since; a file with conflict markers is never
+// deleted.
+func (s *NotionSync) syncAbsent(ctx context.Context, id string, l *localFile, st pageState, p *pass, rep *Report) error {
+	why, page, err := s.whyAbsent(ctx, id, st)
+	switch {
+	case err != nil:
+		return err
+	case why == absentLive:
+		return s.syncBoth(ctx, id, l, &remoteSide{page: page}, st, true, rep)
+	case why == absentUnknown:
+		s.notInDatabase(ctx, id, l, rep)
+		return nil
+	case hasMarkers(l.doc.Body):
+		return s.archivedWithMarkers(ctx, id, l, page, rep)
+	case l.Hash == st.LocalHash:
+		p.deletions = append(p.deletions, deletion{id: id, l: l})
+		return nil
+	}
+	return s.recreatePage(ctx, id, l, rep)
+}
+
+// archivedWithMarkers reports a file holding conflict markers whose page
+// was archived: it may hold the only copy of an edit, so it is left as it
+// is, and stays a conflict until its markers are resolved (the file then
+// gets a new page).
+func (s *NotionSync) archivedWithMarkers(ctx context.Context, id string, l *localFile, page notion.Page, rep *Report) error {
+	rep.Conflicts++
+	rep.act("conflict: %s has conflict markers, its page %s was archived: file kept", l.Path, id)
+	s.log.WarnContext(ctx, "knowledge page archived while its file has conflict markers; file kept",
+		"file", l.Path, "page", id)
+	if rep.DryRun {
+		return nil
+	}
+	return s.conflictEvent(ctx, id, l.Path, l.doc.Title, contracts.DirectionNone, contracts.ResolutionManual,
+		l.ModTime, page.LastEditedTime, "archived-with-markers:"+l.Hash)
+}
+
+// deleteFiles deletes the files of archived pages, unless they are more
+// than the safety limit allows of the folder's files: then it deletes none
+// and says so.
+func (s *NotionSync) deleteFiles(ctx context.Context, p *pass, files int, allowMass bool, rep *Report) {
+	n := len(p.deletions)
+	if n > MassDeletionFiles && float64(n) > MassDeletionShare*float64(files) && !allowMass {
+		rep.Held = n
+		for _, d := range p.deletions {
+			rep.act("held: %s not deleted (page %s archived): too many deletions at once", d.l.Path, d.id)
+		}
+		s.log.ErrorContext(ctx, "knowledge sync held back file deletions: too many pages missing at once",
+			"files_to_delete", n, "files", files, "limit_files", MassDeletionFiles, "limit_share", MassDeletionShare,
+			"force", "gtmhub knowledge sync --allow-mass-deletion")
+		return
+	}
+	for _, d := range p.deletions {
+		if err := s.deleteFile(ctx, d.id, d.l, p.stamp, rep); err != nil {
+			rep.Errors = append(rep.Errors, fmt.Errorf("page %s: %w", d.id, err))
+		}
 	}
 }
 
@@ -529,14 +696,15 @@ func (s *NotionSync) restoreFile(ctx context.Context, id string, r *remoteSide, 
 	return s.pull(ctx, id, r, st.Path, nil, contracts.ActionCreated, rep)
 }
 
-// deleteFile deletes a file whose page was archived in Notion.
-func (s *NotionSync) deleteFile(ctx context.Context, id string, l *localFile, rep *Report) error {
-	rep.act("delete file: %s (page %s archived)", l.Path, id)
+// deleteFile moves a file whose page was archived in Notion to the
+// trash, under stamp.
+func (s *NotionSync) deleteFile(ctx context.Context, id string, l *localFile, stamp string, rep *Report) error {
+	rep.act("delete file: %s (page %s archived): moved to %s/%s/", l.Path, id, TrashDir, stamp)
 	rep.Deleted++
 	if rep.DryRun {
 		return nil
 	}
-	if err := os.Remove(filepath.Join(s.dir, filepath.FromSlash(l.Path))); err != nil && !errors.Is(err, os.ErrNotExist) {
+	if err := s.trash(l.Path, stamp); err != nil {
 		return err
 	}
 	if err := s.kv.Delete(ctx, id); err != nil {
@@ -544,6 +712,20 @@ func (s *NotionSync) deleteFile(ctx context.Context, id string, l *localFile, re
 	}
 	return s.synced(ctx, id, l.doc.Title, contracts.DirectionToLocal, contracts.ActionDeleted,
 		pageState{Path: l.Path, SyncedAt: time.Now().UTC()})
+}
+
+// trash moves the file at the slash-separated path rel to
+// TrashDir/stamp/rel.
+func (s *NotionSync) trash(rel, stamp string) error {
+	src := filepath.Join(s.dir, filepath.FromSlash(rel))
+	dst := filepath.Join(s.dir, TrashDir, stamp, filepath.FromSlash(rel))
+	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		return fmt.Errorf("move %s to the trash: %w", rel, err)
+	}
+	if err := os.Rename(src, dst); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("move %s to the trash: %w", rel, err)
+	}
+	return nil
 }
 
 // archivePage archives a page whose file was deleted.
@@ -612,6 +794,8 @@ func (s *NotionSync) conflict(ctx context.Context, id string, l *localFile, r *r
 	return s.synced(ctx, r.page.ID, title, contracts.DirectionToLocal, contracts.ActionUpdated, st)
 }
 
+// loadStates reads the state of every page synced with this database, and
+// of those synced before states named their database.
 func (s *NotionSync) loadStates(ctx context.Context) (map[string]pageState, error) {
 	out := map[string]pageState{}
 	lister, err := s.kv.ListKeys(ctx)
@@ -632,12 +816,16 @@ func (s *NotionSync) loadStates(ctx context.Context) (map[string]pageState, erro
 			s.log.WarnContext(ctx, "unreadable sync state dropped", "page", key, "err", err)
 			continue
 		}
+		if st.DatabaseID != "" && st.DatabaseID != normalizeID(s.db) {
+			continue // another database's: no evidence about this one
+		}
 		out[key] = st
 	}
 	return out, nil
 }
 
 func (s *NotionSync) saveState(ctx context.Context, id string, st pageState) error {
+	st.DatabaseID = normalizeID(s.db)
 	b, err := json.Marshal(st)
 	if err != nil {
 		return err

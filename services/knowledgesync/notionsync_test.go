@@ -327,6 +327,9 @@ func TestSyncDeletions(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(e.dir, "b.md")); !os.IsNotExist(err) {
 		t.Errorf("b.md not deleted after its page was archived: %v", err)
 	}
+	if trash := e.trashed(); len(trash) != 1 || !strings.Contains(trash["b.md"], "text of b.md") {
+		t.Errorf("trash holds %v, want b.md", trash)
+	}
 	if got := e.read("c.md"); !strings.Contains(got, "changed in notion") {
 		t.Errorf("c.md not restored from its changed page:\n%s", got)
 	}

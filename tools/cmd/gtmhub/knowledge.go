@@ -17,13 +17,17 @@ func newKnowledgeCmd() *cobra.Command {
 		Use:   "knowledge",
 		Short: "Work with the Markdown folder ⇄ Notion knowledge sync",
 	}
-	var dryRun bool
+	var dryRun, allowMassDeletion bool
 	sync := &cobra.Command{
 		Use:   "sync",
 		Short: "Ask the knowledge-sync service to sync the folder and the Notion database now",
 		Long: "Publishes a sync command on " + knowledgesync.SubjectSyncCommand + "; the running knowledge-sync " +
-			"service syncs and logs what it did (with --dry-run, what it would do, changing nothing).",
-		Example: "  gtmhub knowledge sync\n  gtmhub knowledge sync --dry-run",
+			"service syncs and logs what it did (with --dry-run, what it would do, changing nothing).\n\n" +
+			"A file whose Notion page was archived is moved to the folder's .trash/; a sync that would delete " +
+			"more than " + fmt.Sprint(knowledgesync.MassDeletionFiles) + " files and more than " +
+			fmt.Sprint(knowledgesync.MassDeletionShare*100) + " % of the folder deletes none of them and logs why; " +
+			"--allow-mass-deletion lets it.",
+		Example: "  gtmhub knowledge sync\n  gtmhub knowledge sync --dry-run\n  gtmhub knowledge sync --allow-mass-deletion",
 		Args:    cobra.NoArgs,
 		RunE: withJS(func(ctx context.Context, cmd *cobra.Command, js jetstream.JetStream, _ []string) error {
 			ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
@@ -32,7 +36,8 @@ func newKnowledgeCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			id, err := knowledgesync.RequestSync(ctx, pub, dryRun)
+			id, err := knowledgesync.RequestSync(ctx, pub,
+				knowledgesync.SyncRequest{DryRun: dryRun, AllowMassDeletion: allowMassDeletion})
 			if err != nil {
 				return err
 			}
@@ -53,6 +58,8 @@ func newKnowledgeCmd() *cobra.Command {
 		}),
 	}
 	sync.Flags().BoolVar(&dryRun, "dry-run", false, "report what a sync would do without changing anything")
+	sync.Flags().BoolVar(&allowMassDeletion, "allow-mass-deletion", false,
+		"move the files of archived pages to the trash even when they are too many for one sync")
 	cmd.AddCommand(sync)
 	return cmd
 }

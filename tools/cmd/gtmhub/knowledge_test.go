@@ -74,3 +74,30 @@ func waitPulling(t *testing.T, srv *eventstest.Server, stream, durable string) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// TestKnowledgeSyncAllowsMassDeletion: --allow-mass-deletion goes with the
+// command, and only when given.
+func TestKnowledgeSyncAllowsMassDeletion(t *testing.T) {
+	for _, allow := range []bool{false, true} {
+		t.Run(fmt.Sprintf("allow %v", allow), func(t *testing.T) {
+			srv := eventstest.RunServer(t)
+			args := []string{"knowledge", "sync", "--json"}
+			if allow {
+				args = append(args, "--allow-mass-deletion")
+			}
+			var out, errOut strings.Builder
+			if err := gtmhubTo(srv, &out, &errOut, "", args...); err != nil {
+				t.Fatalf("gtmhub knowledge sync: %v\n%s", err, errOut.String())
+			}
+			msgs := srv.Await(t, events.StreamKnowledge, knowledgesync.SubjectSyncCommand, 1, 5*time.Second)
+			ev, err := events.Decode(msgs[0].Headers(), msgs[0].Data())
+			if err != nil {
+				t.Fatal(err)
+			}
+			var req knowledgesync.SyncRequest
+			if err := json.Unmarshal(ev.Data(), &req); err != nil || req.AllowMassDeletion != allow || req.DryRun {
+				t.Errorf("command %s: %v, want allow_mass_deletion %v", ev.Data(), err, allow)
+			}
+		})
+	}
+}

@@ -2,6 +2,7 @@ package fakenotion
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/google/uuid"
 
@@ -61,6 +62,22 @@ func (s *Server) ArchivePage(id string) error {
 	}
 	p.Archived, p.InTrash = true, true
 	p.LastEditedTime = s.stamp()
+	return nil
+}
+
+// Purge deletes an archived page for good, as emptying Notion's trash
+// does: retrieving it then answers 404 object_not_found.
+func (s *Server) Purge(id string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p, ok := s.pages[normID(id)]
+	if !ok || !p.Archived {
+		return fmt.Errorf("no archived page %s", id)
+	}
+	delete(s.pages, p.ID)
+	if db, ok := s.databases[p.Parent.DatabaseID]; ok {
+		db.pageIDs = slices.DeleteFunc(db.pageIDs, func(c string) bool { return c == p.ID })
+	}
 	return nil
 }
 
