@@ -22,6 +22,10 @@ const (
 // ErrNotUTF8 is wrapped by the error of a file that is not valid UTF-8.
 var ErrNotUTF8 = errors.New("not valid UTF-8")
 
+// ErrTagComma is wrapped by the error of a file with a tag, in a list of
+// tags, holding a comma: Notion refuses commas in multi-select options.
+var ErrTagComma = errors.New("a tag cannot hold a comma, as Notion's multi-select options cannot")
+
 // Document is one parsed Markdown file.
 type Document struct {
 	// Title comes from the front matter's title, else the first level-one
@@ -29,7 +33,8 @@ type Document struct {
 	Title string
 	// NotionID is the Notion page the file is linked to, if any.
 	NotionID string
-	// Tags come from the front matter's tags: a list, or one string.
+	// Tags come from the front matter's tags: a list, or one string of
+	// comma-separated tags.
 	Tags []string
 	// Properties are the other front-matter keys, as YAML decoded them.
 	Properties map[string]any
@@ -42,7 +47,8 @@ type Document struct {
 // optional: a first line of "---", the YAML, and a closing "---" or "..."
 // line. Content that is not valid UTF-8 ([ErrNotUTF8]), and front matter that
 // is not closed, is not valid YAML, is not a mapping, or has a title,
-// notion_id or tags of the wrong type, are errors naming the file.
+// notion_id or tags of the wrong type, or a tag in a list holding a comma
+// ([ErrTagComma]), are errors naming the file.
 func ParseDocument(name string, content []byte) (Document, error) {
 	if err := checkUTF8(content); err != nil {
 		return Document{}, fmt.Errorf("%s: %w", name, err)
@@ -163,16 +169,22 @@ func tagsValue(props map[string]any) ([]string, error) {
 	case nil:
 		return nil, nil
 	case string:
-		if t := strings.TrimSpace(v); t != "" {
-			return []string{t}, nil
+		var tags []string
+		for _, t := range strings.Split(v, ",") {
+			if t = strings.TrimSpace(t); t != "" {
+				tags = append(tags, t)
+			}
 		}
-		return nil, nil
+		return tags, nil
 	case []any:
 		tags := make([]string, 0, len(v))
 		for i, t := range v {
 			s, ok := t.(string)
 			if !ok {
 				return nil, fmt.Errorf("tags[%d] must be a string, not %T", i, t)
+			}
+			if strings.Contains(s, ",") {
+				return nil, fmt.Errorf("tags[%d] %q: %w; write it as separate tags", i, s, ErrTagComma)
 			}
 			if s = strings.TrimSpace(s); s != "" {
 				tags = append(tags, s)

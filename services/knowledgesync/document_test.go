@@ -33,6 +33,12 @@ func TestParseDocument(t *testing.T) {
 			want:    knowledgesync.Document{Title: "ICP", Tags: []string{"icp"}, Body: []byte("Text\r\n")},
 		},
 		{
+			name:    "tags as a string of comma-separated tags",
+			file:    "icp.md",
+			content: "---\ntags: sales, outbound ,, icp\n---\nText\n",
+			want:    knowledgesync.Document{Title: "icp", Tags: []string{"sales", "outbound", "icp"}, Body: []byte("Text\n")},
+		},
+		{
 			name:    "empty front matter",
 			file:    "notes/empty-front.md",
 			content: "---\n---\n# From heading\n",
@@ -86,6 +92,12 @@ func TestParseDocument(t *testing.T) {
 			file:     "broken/tags.md",
 			content:  "---\ntags: [a, {b: 1}]\n---\n",
 			wantErrs: []string{"broken/tags.md", "tags[1] must be a string"},
+		},
+		{
+			name:     "a tag with a comma",
+			file:     "broken/comma.md",
+			content:  "---\ntags: [sales, \"Doe, Jane\"]\n---\n",
+			wantErrs: []string{"broken/comma.md", `tags[1] "Doe, Jane"`, "cannot hold a comma"},
 		},
 		{
 			name:     "Latin-1 body",

@@ -679,8 +679,8 @@ func TestSyncTablesAndImages(t *testing.T) {
 	if strings.Join(types, " ") != "heading_1 table image paragraph" || len(content[1].Children) != 121 {
 		t.Fatalf("page content %v, table of %d rows", types, len(content[1].Children))
 	}
-	// A relative image cannot be uploaded: it stays a link.
-	if got, want := e.notionText(id), strings.Replace(body.String(), "![local]", "[local]", 1); got != want {
+	// A relative image can be neither uploaded nor linked: its text stays.
+	if got, want := e.notionText(id), strings.Replace(body.String(), "![local](img/local.png)", "local", 1); got != want {
 		t.Errorf("Notion page reads as\n%s\nwant\n%s", got, want)
 	}
 	writes := e.fake.Writes()

@@ -32,6 +32,25 @@ func containerFor(b notion.Block) container {
 	return container{table: ok, width: t.TableWidth}
 }
 
+// checkRequest enforces the limits on the children array of a request
+// appending to in.
+func checkRequest(blocks []notion.Block, in container) error {
+	if n := elements(blocks); n > notion.MaxRequestElements {
+		return validation("body failed validation: a request may carry at most `%d` block elements, instead was `%d`.",
+			notion.MaxRequestElements, n)
+	}
+	return checkBlocks("body.children", blocks, 1, in)
+}
+
+// elements counts blocks with their children.
+func elements(blocks []notion.Block) int {
+	n := len(blocks)
+	for _, b := range blocks {
+		n += elements(b.Children)
+	}
+	return n
+}
+
 // checkBlocks enforces the limits on a children array sent at depth (1 for
 // the top level of a request) to in.
 func checkBlocks(path string, blocks []notion.Block, depth int, in container) error {

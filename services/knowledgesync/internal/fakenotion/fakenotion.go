@@ -5,11 +5,16 @@
 //
 //   - page_size at most 100, with start_cursor / next_cursor / has_more
 //     pagination;
+//   - a request body of at most 500,000 bytes (Notion's 500KB) and at most
+//     1,000 block elements, children included;
 //   - at most 100 blocks in any children array and two levels of nesting in
 //     one request, at most 100 rich text objects in one array and at most
 //     2,000 characters in one rich text content, code languages from
 //     Notion's list, and only properties the database has (400
 //     validation_error otherwise);
+//   - rich text links only to absolute http(s) URLs or mailto addresses of
+//     at most 2,000 characters (Notion's "Invalid URL for link" otherwise),
+//     and select and multi_select option names without commas;
 //   - tables created with at least one row sent as their children in the
 //     same request, table_row blocks only in tables and a table only of
 //     table_row blocks, each with one rich text array a column
@@ -26,8 +31,10 @@
 package fakenotion
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"math"
 	"net/http"
 	"net/http/httptest"
@@ -266,7 +273,7 @@ func (s *Server) endpoint(kind string, h func(r *http.Request) (any, error)) htt
 				"You have been rate limited. Please try again in a few minutes.")
 			return
 		}
-		out, err := h(r)
+		out, err := s.withinSize(r, h)
 		if err != nil {
 			se, ok := err.(*statusError)
 			if !ok {
@@ -282,6 +289,21 @@ func (s *Server) endpoint(kind string, h func(r *http.Request) (any, error)) htt
 		s.counts[kind]++
 		writeJSON(w, http.StatusOK, out)
 	})
+}
+
+// withinSize refuses a request body over Notion's size limit, as Notion
+// documents for its size limits, and otherwise calls h.
+func (s *Server) withinSize(r *http.Request, h func(r *http.Request) (any, error)) (any, error) {
+	body, err := io.ReadAll(io.LimitReader(r.Body, notion.MaxRequestBytes+1))
+	if err != nil {
+		return nil, &statusError{http.StatusBadRequest, "invalid_json", "Error reading the request body."}
+	}
+	if len(body) > notion.MaxRequestBytes {
+		return nil, validation("body failed validation: the request body should be ≤ `%d` bytes, instead was more.",
+			notion.MaxRequestBytes)
+	}
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	return h(r)
 }
 
 // stamp returns the time for created and edited times, in Notion's

@@ -129,6 +129,73 @@ func TestFakeEnforcesLimits(t *testing.T) {
 	}
 }
 
+// TestFakeEnforcesRequestSizeLinksAndOptions: a body over 500KB or 1,000
+// block elements, a link Notion cannot open and an option name with a comma
+// are refused as Notion refuses them.
+func TestFakeEnforcesRequestSizeLinksAndOptions(t *testing.T) {
+	s := fast(t)
+	db := s.NewDatabase()
+	pageID := newPage(t, s, db, nil)
+	linked := func(url string) []any {
+		p := paragraph("see")
+		p["paragraph"].(map[string]any)["rich_text"].([]any)[0].(map[string]any)["text"].(map[string]any)["link"] =
+			map[string]any{"url": url}
+		return []any{p}
+	}
+	big := make([]any, 100)
+	for i := range big {
+		big[i] = paragraph(strings.Repeat("漢", 1900)) // 5,700 bytes each
+	}
+	wide := make([]any, 11)
+	for i := range wide {
+		wide[i] = paragraph("item")
+		wide[i].(map[string]any)["paragraph"].(map[string]any)["children"] = paragraphs(100)
+	}
+	tags := func(names ...string) map[string]any {
+		var opts []any
+		for _, n := range names {
+			opts = append(opts, map[string]any{"name": n})
+		}
+		return map[string]any{"properties": map[string]any{"Tags": map[string]any{"multi_select": opts}}}
+	}
+	children := "/v1/blocks/" + pageID + "/children"
+	for _, tt := range []struct {
+		name, method, path string
+		body               any
+		status             int
+		message            string
+	}{
+		{"body over 500KB", "PATCH", children, map[string]any{"children": big}, 400, "bytes"},
+		{"1,100 block elements", "PATCH", children, map[string]any{"children": wide}, 400, "block elements"},
+		{"relative link", "PATCH", children, map[string]any{"children": linked("./pricing.md")}, 400, "Invalid URL for link"},
+		{"anchor link", "PATCH", children, map[string]any{"children": linked("#pricing")}, 400, "Invalid URL for link"},
+		{"link without scheme", "PATCH", children, map[string]any{"children": linked("www.example.com")}, 400, "Invalid URL for link"},
+		{"link over 2,000 characters", "PATCH", children,
+			map[string]any{"children": linked("https://example.com/" + strings.Repeat("a", 1990))}, 400, "link.url.length"},
+		{"comma in an option", "PATCH", "/v1/pages/" + pageID, tags("sales", "a, b"), 400, "commas not allowed"},
+		{"https link", "PATCH", children, map[string]any{"children": linked("https://example.com/pricing#plans")}, 200, ""},
+		{"mailto link", "PATCH", children, map[string]any{"children": linked("mailto:ada@example.com")}, 200, ""},
+		{"options", "PATCH", "/v1/pages/" + pageID, tags("sales", "a; b"), 200, ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			status, _, out := call(t, s, tt.method, tt.path, tt.body, nil)
+			if status != tt.status {
+				t.Fatalf("status %d, want %d: %v", status, tt.status, out)
+			}
+			if tt.message == "" {
+				return
+			}
+			msg, _ := out["message"].(string)
+			if out["object"] != "error" || out["code"] != "validation_error" || !strings.Contains(msg, tt.message) {
+				t.Errorf("error answer %v, want a validation_error saying %q", out, tt.message)
+			}
+		})
+	}
+	if got := len(s.Content(pageID)); got != 2 {
+		t.Errorf("page has %d blocks, want the 2 accepted: rejected requests must change nothing", got)
+	}
+}
+
 func TestFakePaginates(t *testing.T) {
 	s := fast(t)
 	db := s.NewDatabase()

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -91,7 +92,7 @@ func (s *Server) createPage(r *http.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := checkBlocks("body.children", in.Children, 1, container{}); err != nil {
+	if err := checkRequest(in.Children, container{}); err != nil {
 		return nil, err
 	}
 	now := s.stamp()
@@ -161,6 +162,9 @@ func (s *Server) checkProperties(db *database, in map[string]notion.Property) (m
 			return nil, validation("%s is expected to be %s.", name, typ)
 		}
 		v.ID, v.Type = name, typ
+		if err := checkOptions(v); err != nil {
+			return nil, err
+		}
 		for i, rt := range slices.Concat(v.Title, v.RichText) {
 			if err := checkRichText(fmt.Sprintf("body.properties.%s[%d]", name, i), rt); err != nil {
 				return nil, err
@@ -173,6 +177,21 @@ func (s *Server) checkProperties(db *database, in map[string]notion.Property) (m
 	return out, nil
 }
 
+// checkOptions refuses select and multi_select option names with commas,
+// as Notion does.
+func checkOptions(v notion.Property) error {
+	opts := v.MultiSelect
+	if v.Select != nil {
+		opts = append(opts, *v.Select)
+	}
+	for _, o := range opts {
+		if strings.Contains(o.Name, ",") {
+			return validation("Invalid select option, commas not allowed: %s", o.Name)
+		}
+	}
+	return nil
+}
+
 func checkRichText(path string, rt notion.RichText) error {
 	if rt.Text == nil {
 		return validation("%s.text should be defined, instead was `undefined`.", path)
@@ -180,6 +199,16 @@ func checkRichText(path string, rt notion.RichText) error {
 	if n := utf8.RuneCountInString(rt.Text.Content); n > notion.MaxTextLength {
 		return validation("body failed validation: %s.text.content.length should be ≤ `%d`, instead was `%d`.",
 			path, notion.MaxTextLength, n)
+	}
+	if rt.Text.Link == nil {
+		return nil
+	}
+	if n := utf8.RuneCountInString(rt.Text.Link.URL); n > notion.MaxURLLength {
+		return validation("body failed validation: %s.text.link.url.length should be ≤ `%d`, instead was `%d`.",
+			path, notion.MaxURLLength, n)
+	}
+	if !notion.ValidLinkURL(rt.Text.Link.URL) {
+		return validation("Content creation Failed. Fix the following: \nInvalid URL for link.")
 	}
 	return nil
 }
@@ -277,7 +306,7 @@ func (s *Server) appendChildren(r *http.Request) (any, error) {
 	if err := decode(r, &in); err != nil {
 		return nil, err
 	}
-	if err := checkBlocks("body.children", in.Children, 1, s.containerOf(id)); err != nil {
+	if err := checkRequest(in.Children, s.containerOf(id)); err != nil {
 		return nil, err
 	}
 	at := len(*children)

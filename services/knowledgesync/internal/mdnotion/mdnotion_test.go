@@ -45,7 +45,6 @@ func TestRoundTripKeepsMarkdown(t *testing.T) {
 		{"escapes", "\\# not a heading, 1. not a list, \\*stars\\*, \\_under\\_, \\[brackets\\], \\<tag>, a\\~b, \\&amp;\n"},
 		{"item with paragraph", "- item\n\n  more text\n"},
 		{"link with styles", "[**bold** link](https://example.com/a_b)\n"},
-		{"link with spaces", "[x](<https://example.com/a b>)\n"},
 		{"placeholder", `<!-- notion:block {"object":"block","type":"callout","callout":{"icon":{"emoji":"💡","type":"emoji"},"rich_text":[{"annotations":{"bold":false,"code":false,"color":"default","italic":false,"strikethrough":false,"underline":false},"text":{"content":"Tip"},"type":"text"}]}} -->` + "\n"},
 	}
 	for _, tt := range tests {
@@ -57,8 +56,39 @@ func TestRoundTripKeepsMarkdown(t *testing.T) {
 	}
 }
 
+// TestLinksNotionCannotOpen: a link Notion refuses keeps its text without
+// the link; blanks in a URL are escaped.
+func TestLinksNotionCannotOpen(t *testing.T) {
+	long := "https://example.com/" + strings.Repeat("a", 1981)
+	for _, tt := range []struct{ md, text, url string }{
+		{"[pricing](./pricing.md)", "pricing", ""},
+		{"[plans](#plans)", "plans", ""},
+		{"[up](../README.md)", "up", ""},
+		{"[site](www.example.com)", "site", ""},
+		{"[x](javascript:alert(1))", "x", ""},
+		{"[long](" + long + ")", "long", ""},
+		{"[ok](" + long[:2000] + ")", "ok", long[:2000]},
+		{"[x](<https://example.com/a b>)", "x", "https://example.com/a%20b"},
+		{"[web](https://example.com/p?q=1#top)", "web", "https://example.com/p?q=1#top"},
+		{"[mail](mailto:ada@example.com)", "mail", "mailto:ada@example.com"},
+		{"<https://example.com>", "https://example.com", "https://example.com"},
+		{"<ada@example.com>", "ada@example.com", "mailto:ada@example.com"},
+	} {
+		t.Run(tt.md[:min(len(tt.md), 40)], func(t *testing.T) {
+			blocks := mdnotion.ToBlocks([]byte(tt.md + "\n"))
+			if len(blocks) != 1 {
+				t.Fatalf("%d blocks", len(blocks))
+			}
+			rt := blocks[0].Content.RichText
+			if len(rt) != 1 || rt[0].Content() != tt.text || rt[0].URL() != tt.url {
+				t.Errorf("rich text %q → %q, want %q → %q", notion.PlainText(rt), rt[0].URL(), tt.text, tt.url)
+			}
+		})
+	}
+}
+
 func TestToBlocks(t *testing.T) {
-	md := "# Title\n\n#### deep\n\nSome *it* and [l](u)\n\n- [x] done\n  1. sub\n\n> q\n\n```js\nx\n```\n\n***\n"
+	md := "# Title\n\n#### deep\n\nSome *it* and [l](https://u.example)\n\n- [x] done\n  1. sub\n\n> q\n\n```js\nx\n```\n\n***\n"
 	blocks := mdnotion.ToBlocks([]byte(md))
 	var types []string
 	for _, b := range blocks {
@@ -68,7 +98,7 @@ func TestToBlocks(t *testing.T) {
 	if strings.Join(types, " ") != want {
 		t.Fatalf("types %v, want %s", types, want)
 	}
-	if p := blocks[2].Content.RichText; len(p) != 4 || !p[1].Annotations.Italic || p[3].URL() != "u" {
+	if p := blocks[2].Content.RichText; len(p) != 4 || !p[1].Annotations.Italic || p[3].URL() != "https://u.example" {
 		t.Errorf("paragraph rich text %+v", p)
 	}
 	if todo := blocks[3]; !*todo.Content.Checked || len(todo.Children) != 1 || todo.Children[0].Type != "numbered_list_item" {

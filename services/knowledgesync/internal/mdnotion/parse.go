@@ -5,7 +5,10 @@
 // bulleted, numbered and to-do lists with nesting, block quotes, fenced and
 // indented code (with the language, when Notion knows it), thematic breaks
 // and inline bold, italic, code, strikethrough and links map to their Notion
-// counterparts. Rich text is split at Notion's 2,000-character limit, and a
+// counterparts. Only links to absolute http(s) URLs and mailto addresses
+// within Notion's 2,000 characters are kept: a relative link
+// ("./pricing.md", "#anchor"), which Notion refuses, keeps its text
+// without the link. Rich text is split at Notion's 2,000-character limit, and a
 // block with more than 100 rich text objects continues in paragraphs.
 //
 // A GFM table becomes a table block with a column header (the header row is
@@ -269,21 +272,26 @@ func (c converter) walkInline(n ast.Node, st style, segs *[]notion.RichText) {
 			c.walkInline(ch, inner, segs)
 		case *ast.Link:
 			inner := st
-			inner.link = unescape(ch.Destination)
+			inner.link = linkTarget(unescape(ch.Destination))
 			c.walkInline(ch, inner, segs)
 		case *ast.Image:
 			// An image that is not an image block is a link to it; without
 			// alt text, its text is its address.
 			inner := st
-			inner.link = unescape(ch.Destination)
+			dest := unescape(ch.Destination)
+			inner.link = linkTarget(dest)
 			n := len(*segs)
 			c.walkInline(ch, inner, segs)
 			if len(*segs) == n {
-				add(segs, inner, inner.link)
+				add(segs, inner, dest)
 			}
 		case *ast.AutoLink:
 			inner := st
-			inner.link = string(ch.URL(c.src))
+			dest := string(ch.URL(c.src))
+			if ch.AutoLinkType == ast.AutoLinkEmail && !strings.HasPrefix(strings.ToLower(dest), "mailto:") {
+				dest = "mailto:" + dest
+			}
+			inner.link = linkTarget(dest)
 			add(segs, inner, string(ch.Label(c.src)))
 		case *ast.RawHTML:
 			var b strings.Builder
@@ -296,6 +304,18 @@ func (c converter) walkInline(n ast.Node, st style, segs *[]notion.RichText) {
 			c.walkInline(ch, st, segs)
 		}
 	}
+}
+
+// linkTarget returns a link's destination, blanks escaped, if Notion can
+// link to it, else "" and the link's text stays as plain text: Notion
+// refuses relative links ("./pricing.md", "#anchor") and URLs over its
+// length limit.
+func linkTarget(dest string) string {
+	dest = strings.ReplaceAll(dest, " ", "%20")
+	if notion.ValidLinkURL(dest) {
+		return dest
+	}
+	return ""
 }
 
 // add appends text in style st, merging with the previous segment when the

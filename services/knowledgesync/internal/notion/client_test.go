@@ -1,12 +1,15 @@
 package notion_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -318,4 +321,66 @@ func TestCreatePageWithALongTable(t *testing.T) {
 	if len(tree) != 3 || !slices.Equal(cellTexts(t, tree[1]), cellTexts(t, want)) || texts(tree)[2] != "b" {
 		t.Errorf("page of %d blocks, table of %d rows", len(tree), len(tree[1].Children))
 	}
+}
+
+// TestRequestsStayUnderNotionsSizeLimit: content of many large blocks
+// (100 paragraphs of 1,900 CJK characters made a 584,668-byte request),
+// a list item whose children are too large to go along, and a table whose
+// rows are, all go in requests under Notion's 500KB, in order.
+func TestRequestsStayUnderNotionsSizeLimit(t *testing.T) {
+	wide := strings.Repeat("漢", 1900) // 5,700 bytes
+	var content []notion.Block
+	for i := range 100 {
+		content = append(content, para(fmt.Sprint(i, wide)))
+	}
+	item := notion.Block{Type: "bulleted_list_item", Content: notion.BlockContent{RichText: notion.Text("item")}}
+	for i := range 100 {
+		item.Children = append(item.Children, para(fmt.Sprint("child ", i, wide)))
+	}
+	var rows [][][]notion.RichText
+	for i := range 100 {
+		rows = append(rows, [][]notion.RichText{notion.Text(fmt.Sprint(i)), notion.Text(wide), notion.Text(wide)})
+	}
+	table := notion.TableBlock(notion.Table{TableWidth: 3, HasColumnHeader: true}, rows)
+	content = append(content, item, table, para("last"))
+
+	rt := &largestBody{}
+	f, c := setup(t, nil, notion.WithTransport(rt))
+	page, err := c.CreatePage(context.Background(), f.NewDatabase(),
+		map[string]notion.Property{"Name": notion.TitleProperty("Big")}, content)
+	if err != nil {
+		t.Fatalf("CreatePage: %v (rejected: %v)", err, f.Rejections())
+	}
+	if rt.max > notion.MaxRequestBytes {
+		t.Errorf("largest request %d bytes, over %d", rt.max, notion.MaxRequestBytes)
+	}
+	got, err := c.BlockTree(context.Background(), page.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 103 || texts(got)[99] != fmt.Sprint(99, wide) || texts(got)[102] != "last" ||
+		len(got[100].Children) != 100 || notion.PlainText(got[100].Children[99].Content.RichText) != fmt.Sprint("child 99", wide) ||
+		!slices.Equal(cellTexts(t, got[101]), cellTexts(t, table)) {
+		t.Errorf("page read back: %d blocks", len(got))
+	}
+}
+
+// largestBody records the largest request body sent.
+type largestBody struct {
+	mu  sync.Mutex
+	max int
+}
+
+func (l *largestBody) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.Body != nil {
+		b, err := io.ReadAll(r.Body)
+		if err != nil {
+			return nil, err
+		}
+		l.mu.Lock()
+		l.max = max(l.max, len(b))
+		l.mu.Unlock()
+		r.Body = io.NopCloser(bytes.NewReader(b))
+	}
+	return http.DefaultTransport.RoundTrip(r)
 }

@@ -1,10 +1,45 @@
 package notion
 
-import "encoding/json"
+import (
+	"encoding/json"
+	"net/url"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+)
 
 // MaxURLLength is the most characters Notion accepts in a URL, such as an
-// external file's.
+// external file's or a link's.
 const MaxURLLength = 2000
+
+// MaxRequestBytes is the most bytes Notion takes in one request body (its
+// documented 500KB, read as 500,000).
+const MaxRequestBytes = 500_000
+
+// MaxRequestElements is the most block elements, children included, one
+// request may carry.
+const MaxRequestElements = 1000
+
+// ValidLinkURL reports whether Notion takes u as a rich text link: an
+// absolute http or https URL with a host, or a mailto address, of at most
+// [MaxURLLength] characters and without blanks. Notion refuses relative
+// links ("./pricing.md", "#anchor") with "Invalid URL for link".
+func ValidLinkURL(u string) bool {
+	if u == "" || utf8.RuneCountInString(u) > MaxURLLength || strings.ContainsFunc(u, unicode.IsSpace) {
+		return false
+	}
+	p, err := url.Parse(u)
+	if err != nil {
+		return false
+	}
+	switch strings.ToLower(p.Scheme) {
+	case "http", "https":
+		return p.Host != ""
+	case "mailto":
+		return p.Opaque != ""
+	}
+	return false
+}
 
 // Table is the content of a table block. Its rows are its children,
 // table_row blocks: Notion creates a table only with at least one row sent

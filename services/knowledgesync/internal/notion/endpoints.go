@@ -2,6 +2,7 @@ package notion
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -198,39 +199,71 @@ func (c *Client) DeleteBlock(ctx context.Context, id string) error {
 	return c.do(ctx, http.MethodDelete, "delete block", "/v1/blocks/"+url.PathEscape(id), nil, nil, nil)
 }
 
-// maxElements is the most blocks, children included, sent in one request.
-const maxElements = 1000
+// maxRequestBytes is the most bytes of blocks sent in one request: under
+// [MaxRequestBytes], with room for the rest of the request (a new page's
+// properties, "after").
+const maxRequestBytes = MaxRequestBytes - 100_000
 
 // splitRequest takes the blocks the next request may carry: at most
-// [MaxChildren], and at most maxElements counting the children that go
-// along.
+// [MaxChildren], at most [MaxRequestElements] counting the children that
+// go along, and at most maxRequestBytes as JSON; always at least one.
 func splitRequest(blocks []Block) (chunk, rest []Block) {
-	n, elements := 0, 0
+	n, elements, size := 0, 0, 0
 	for n < len(blocks) && n < MaxChildren {
 		now, _ := carried(blocks[n])
-		size := 1 + len(now)
-		if elements+size > maxElements && n > 0 {
+		count, bytes := 1+len(now), sentBytes(blocks[n], now)
+		if n > 0 && (elements+count > MaxRequestElements || size+bytes > maxRequestBytes) {
 			break
 		}
-		elements += size
+		elements += count
+		size += bytes
 		n++
 	}
 	return blocks[:n], blocks[n:]
 }
 
+// sentBytes is the size of a block as sent with the children now, and the
+// comma that follows it.
+func sentBytes(b Block, now []Block) int {
+	b.Children = now
+	raw, err := json.Marshal(forWrite(b))
+	if err != nil {
+		return maxRequestBytes // fails again when sent, and says why
+	}
+	return len(raw) + 1
+}
+
 // carried splits a block's children into those sent with it and those
 // appended to it once it exists. Children go along when there are at most
-// [MaxChildren] of them, none with children of its own. A table goes with
-// its first [MaxChildren] rows whatever their number, since Notion creates a
-// table only with its rows (which never have children); the rest follow.
+// [MaxChildren] of them, none with children of its own, and they fit in one
+// request with the block. A table goes with as many of its first
+// [MaxChildren] rows as fit, at least one, since Notion creates a table
+// only with its rows (which never have children); the rest follow.
 func carried(b Block) (now, later []Block) {
-	if len(b.Children) <= MaxChildren && !slices.ContainsFunc(b.Children, hasChildren) {
+	if len(b.Children) <= MaxChildren && !slices.ContainsFunc(b.Children, hasChildren) &&
+		sentBytes(b, b.Children) <= maxRequestBytes {
 		return b.Children, nil
 	}
 	if b.Type == "table" {
-		return b.Children[:MaxChildren], b.Children[MaxChildren:]
+		n := rowsThatFit(b)
+		return b.Children[:n], b.Children[n:]
 	}
 	return nil, b.Children
+}
+
+// rowsThatFit counts the first rows of a table that go with it: at most
+// [MaxChildren] and maxRequestBytes, at least one.
+func rowsThatFit(b Block) int {
+	size := sentBytes(b, nil)
+	n := 0
+	for n < len(b.Children) && n < MaxChildren {
+		size += sentBytes(b.Children[n], nil)
+		if n > 0 && size > maxRequestBytes {
+			break
+		}
+		n++
+	}
+	return n
 }
 
 func hasChildren(b Block) bool { return len(b.Children) > 0 }
