@@ -75,7 +75,7 @@ func ExampleValidationError() {
 	//   "fields": [
 	//     {
 	//       "pointer": "/channel",
-	//       "message": "must be one of \"slack\", \"email\""
+	//       "message": "must be one of \"slack\", \"email\", \"hubspot\", \"airtable\""
 	//     },
 	//     {
 	//       "pointer": "/reason",

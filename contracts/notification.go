@@ -19,13 +19,16 @@ type Notification struct {
 	EventID string `json:"event_id"`
 }
 
-// Channel is a notification channel.
+// Channel is a notification channel: a message to people (slack, email), or
+// the contact written to a system of record (hubspot, airtable).
 type Channel string
 
 // Channels.
 const (
-	ChannelSlack Channel = "slack"
-	ChannelEmail Channel = "email"
+	ChannelSlack    Channel = "slack"
+	ChannelEmail    Channel = "email"
+	ChannelHubSpot  Channel = "hubspot"  // the contact upserted in HubSpot, with its company
+	ChannelAirtable Channel = "airtable" // the contact upserted in an Airtable table
 )
 
 // Outcome is what happened to a notification.
@@ -34,7 +37,7 @@ type Outcome string
 // Outcomes.
 const (
 	OutcomeSent       Outcome = "sent"       // delivered to the channel
-	OutcomeSuppressed Outcome = "suppressed" // held back by the ledger, a quiet period or a rate limit
+	OutcomeSuppressed Outcome = "suppressed" // held back by the ledger, a quiet period, a rate limit, or a destination that already holds the change
 	OutcomeFailed     Outcome = "failed"     // the channel refused it for good
 	OutcomeSkipped    Outcome = "skipped"    // the channel is not configured
 )
