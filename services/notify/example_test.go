@@ -45,7 +45,7 @@ func ExampleConfig_Validate() {
 	// rules: rule "typo": when: unexpected token Operator(">") (1:28)
 	//  | data.contact.signal_score >> 80
 	//  | ...........................^
-	// rules: rule "sms": action "sms": want slack or email
+	// rules: rule "sms": action "sms": want slack, email, hubspot or airtable
 }
 
 func ExampleConfig_Channels() {

@@ -258,8 +258,15 @@ func (n *notifier) act(ctx context.Context, ev event.Event, data map[string]any,
 			return n.deferNotification(ctx, ev, m, id, rev)
 		}
 	}
+	msg := Message{Rule: m.Rule, Channel: m.Channel, Target: m.Target, Event: ev, Data: data}
+	if sk, ok := s.(Skipper); ok {
+		if reason := sk.SkipReason(msg); reason != "" {
+			entry.State, entry.Reason = StateUnneeded, reason
+			return n.finish(ctx, ev, m, id, rev, entry)
+		}
+	}
 	start := time.Now()
-	err := s.Send(ctx, Message{Rule: m.Rule, Channel: m.Channel, Target: m.Target, Event: ev, Data: data})
+	err := s.Send(ctx, msg)
 	n.stats.observe(time.Since(start), err)
 	// The outcome is recorded, or the claim released, even when a shutdown
 	// cancelled ctx during the send: a claim left behind reads as "maybe
@@ -353,6 +360,8 @@ func (n *notifier) announce(ctx context.Context, ev event.Event, m Match, id str
 		decisionID = derivedID(id, "failed", ev.ID())
 	case StateDeferred:
 		decisionID = derivedID(id, "deferred", ev.ID())
+	case StateUnneeded:
+		decisionID = derivedID(id, "unneeded", ev.ID())
 	}
 	if err := n.publish(ctx, ev, decisionID, n.decision(m, ev, outcome, e.Reason)); err != nil {
 		return err

@@ -39,6 +39,7 @@ const (
 	StateSkipped     State = "skipped"     // the channel is not configured
 	StateDeferred    State = "deferred"    // over the daily quota, waiting in the deferred bucket
 	StateInterrupted State = "interrupted" // a claim outlived its lease: maybe sent, never resent
+	StateUnneeded    State = "unneeded"    // the destination already holds the change (see [Skipper])
 )
 
 // ledger remembers decisions so that one notification is acted on once

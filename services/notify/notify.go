@@ -4,8 +4,9 @@
 // created or updated) and evaluates notification [Rule]s on every event. A
 // rule names the event types it looks at, a condition written in expr-lang
 // over the event's id, type, subject and data (for example
-// `(data.contact?.signal_score ?? 0) > 80`), a channel (slack or email), a
-// target and a dedupe key template. Expressions and templates are compiled
+// `(data.contact?.signal_score ?? 0) > 80`), a channel (slack or email, or
+// hubspot or airtable to write the contact there), a target and a dedupe key
+// template. Expressions and templates are compiled
 // once at start; a configuration with a broken rule does not start.
 //
 // # Channels
@@ -27,8 +28,33 @@
 // not RetryAfter), and crossing 70, 80, 85 and 95 % raises an alert. 5xx
 // answers are refused for good, 4xx retried.
 //
-// Until slack.webhook_url or smtp.host is set, the rules on that channel
-// are inert: their decisions are recorded as skipped, and [Config.Channels]
+// # Writing to HubSpot and Airtable
+//
+// A rule with action hubspot ([HubSpotSender]) upserts the contact of a
+// contact change by email (POST /crm/v3/objects/contacts/batch/upsert) with
+// the properties hubspot.properties maps (firstname, lastname, company,
+// jobtitle, phone, and the status as an hs_lead_status option by default;
+// scores only when mapped to custom properties), then, when the contact has
+// a domain, finds the company by domain (or creates it) and gives the two
+// HubSpot's default association. A rule with action airtable
+// ([AirtableSender]) upserts the contact into a table, merged on its Email
+// column, with the seed's columns (Email, First Name, Last Name, Company,
+// Status, Created). Both keep to the APIs' rate limits with a limiter
+// (HubSpot: 100 requests per ten seconds and 4 searches a second; Airtable:
+// 5 requests a second per base), wait out a 429 (HubSpot's Retry-After, or
+// 10s; Airtable's 30s), retry 5xx through a circuit breaker, and refuse for
+// good any other 4xx, dead-lettering the event with the API's error. Tokens
+// never appear in logs, errors, events or dead letters.
+//
+// Every change is written once: these rules are deduplicated by event id.
+// A change that came from the destination itself is not written back to it
+// (see [Skipper]): when every changed field it holds got its value from the
+// destination's ingest sources (hubspot.sources, airtable.sources), the
+// decision is recorded as suppressed. The echo of a write ends after one
+// round, since the store publishes no change for values it already holds.
+//
+// Until slack.webhook_url, smtp.host, hubspot.token or airtable.token is
+// set, the rules on that channel are inert: their decisions are recorded as skipped, and [Config.Channels]
 // says so for gtmhub status.
 //
 // # Never twice
@@ -68,6 +94,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -105,6 +132,10 @@ type Config struct {
 	Slack Slack `yaml:"slack"`
 	// SMTP configures the email channel.
 	SMTP SMTP `yaml:"smtp"`
+	// HubSpot configures the hubspot channel: contacts upserted in HubSpot.
+	HubSpot HubSpot `yaml:"hubspot"`
+	// Airtable configures the airtable channel: contacts upserted in a table.
+	Airtable Airtable `yaml:"airtable"`
 	// Alerts configures operations alerts to Slack.
 	Alerts Alerts `yaml:"alerts"`
 	// Digest configures the daily digest email.
@@ -169,6 +200,8 @@ func (c Config) Validate() error {
 		p.Addf("slack.webhook_url_env: %s is not set", c.Slack.WebhookURLEnv)
 	}
 	c.SMTP.validate(&p)
+	c.HubSpot.validate(&p)
+	c.Airtable.validate(&p)
 	ruleNames := map[string]bool{}
 	for _, r := range c.EffectiveRules() {
 		ruleNames[r.Name] = true
@@ -181,7 +214,7 @@ func (c Config) Validate() error {
 	c.Alerts.validate(&p)
 	c.Digest.validate(&p, c.SMTP)
 	for ch, s := range c.Senders {
-		if ch != contracts.ChannelSlack && ch != contracts.ChannelEmail {
+		if !slices.Contains(allChannels, ch) {
 			p.Addf("sender for unknown channel %q", ch)
 		}
 		if s == nil {
@@ -203,25 +236,39 @@ type ChannelStatus struct {
 	Reason string `json:"reason,omitempty"`
 }
 
-// Channels reports, for slack and email, whether the channel is configured
-// and which rules use it, for gtmhub status ("the high-intent rule is inert:
-// Slack is not configured").
+// allChannels are the channels rules can name, in the order status lists
+// them.
+var allChannels = []contracts.Channel{contracts.ChannelSlack, contracts.ChannelEmail,
+	contracts.ChannelHubSpot, contracts.ChannelAirtable}
+
+// Channels reports, for slack and email, and for hubspot and airtable when
+// they are configured or a rule uses them, whether the channel is
+// configured and which rules use it, for gtmhub status ("the high-intent
+// rule is inert: Slack is not configured").
 func (c Config) Channels() []ChannelStatus {
 	c = c.resolveEnv()
-	out := []ChannelStatus{
-		{Channel: contracts.ChannelSlack, Ready: c.Senders[contracts.ChannelSlack] != nil || c.Slack.configured()},
-		{Channel: contracts.ChannelEmail, Ready: c.Senders[contracts.ChannelEmail] != nil || c.SMTP.configured()},
+	configured := map[contracts.Channel]bool{
+		contracts.ChannelSlack: c.Slack.configured(), contracts.ChannelEmail: c.SMTP.configured(),
+		contracts.ChannelHubSpot: c.HubSpot.configured(), contracts.ChannelAirtable: c.Airtable.configured(),
 	}
-	for i := range out {
+	what := map[contracts.Channel]string{contracts.ChannelSlack: "slack.webhook_url", contracts.ChannelEmail: "smtp.host",
+		contracts.ChannelHubSpot: "hubspot.token", contracts.ChannelAirtable: "airtable.token, base and table"}
+	var out []ChannelStatus
+	for _, ch := range allChannels {
+		st := ChannelStatus{Channel: ch, Ready: c.Senders[ch] != nil || configured[ch]}
 		for _, r := range c.EffectiveRules() {
-			if r.Action == out[i].Channel {
-				out[i].Rules = append(out[i].Rules, r.Name)
+			if r.Action == ch {
+				st.Rules = append(st.Rules, r.Name)
 			}
 		}
-		if !out[i].Ready {
-			what := map[contracts.Channel]string{contracts.ChannelSlack: "slack.webhook_url", contracts.ChannelEmail: "smtp.host"}
-			out[i].Reason = fmt.Sprintf("%s: set %s in gtmhub.yaml", ReasonNotConfigured, what[out[i].Channel])
+		crm := ch == contracts.ChannelHubSpot || ch == contracts.ChannelAirtable
+		if crm && !st.Ready && len(st.Rules) == 0 {
+			continue
 		}
+		if !st.Ready {
+			st.Reason = fmt.Sprintf("%s: set %s in gtmhub.yaml", ReasonNotConfigured, what[ch])
+		}
+		out = append(out, st)
 	}
 	return out
 }
@@ -230,6 +277,8 @@ func (c Config) Channels() []ChannelStatus {
 func (c Config) resolveEnv() Config {
 	c.Slack = c.Slack.resolveEnv(os.Getenv)
 	c.SMTP = c.SMTP.resolveEnv(os.Getenv)
+	c.HubSpot = c.HubSpot.resolveEnv(os.Getenv)
+	c.Airtable = c.Airtable.resolveEnv(os.Getenv)
 	return c
 }
 

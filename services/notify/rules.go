@@ -39,13 +39,18 @@ type Rule struct {
 	// When is an expr-lang expression over id, type, subject and data (the
 	// event's decoded JSON). Empty means every event of the types in On.
 	When string `yaml:"when"`
-	// Action is the channel to notify on: slack or email.
+	// Action is the channel to notify on: slack or email, or hubspot or
+	// airtable to write the contact there (contact events only).
 	Action contracts.Channel `yaml:"action"`
 	// Target is a text/template over the same values giving where to send:
 	// a Slack channel, or an email address such as {{.data.contact.email}}.
+	// For airtable it names a table other than airtable.table; hubspot
+	// takes none.
 	Target string `yaml:"target"`
 	// Dedupe is a text/template giving the dedupe key: one notification per
-	// rule and key within the dedupe window. Empty means the event id.
+	// rule and key within the dedupe window. Empty means the event id,
+	// which is the only key hubspot and airtable rules take: every change
+	// is written once.
 	Dedupe string `yaml:"dedupe"`
 }
 
@@ -200,7 +205,28 @@ func (r compiledRule) evaluate(in Input, env map[string]any) (Match, bool, error
 	return Match{Rule: r.Name, Channel: r.Action, Target: target, DedupeKey: key}, true, nil
 }
 
+// crmRuleProblems lists what a hubspot or airtable rule may not say.
+func crmRuleProblems(r Rule) []string {
+	var out []string
+	for _, typ := range r.On {
+		if typ != contracts.TypeContactCreated && typ != contracts.TypeContactUpdated {
+			out = append(out, fmt.Sprintf("on: %s writes contacts: want %s or %s, not %s",
+				r.Action, contracts.TypeContactCreated, contracts.TypeContactUpdated, typ))
+		}
+	}
+	if strings.TrimSpace(r.Dedupe) != "" {
+		out = append(out, fmt.Sprintf("dedupe: %s writes every change once, by its event id: leave dedupe out", r.Action))
+	}
+	if r.Action == contracts.ChannelHubSpot && strings.TrimSpace(r.Target) != "" {
+		out = append(out, "target: hubspot takes none")
+	}
+	return out
+}
+
 func execute(t *template.Template, env map[string]any) (string, error) {
+	if t == nil {
+		return "", nil
+	}
 	var b strings.Builder
 	if err := t.Execute(&b, env); err != nil {
 		return "", err
@@ -241,8 +267,14 @@ func compileRules(rules []Rule) ([]compiledRule, []error) {
 			}
 			c.on[typ] = true
 		}
-		if r.Action != contracts.ChannelSlack && r.Action != contracts.ChannelEmail {
-			problem("action %q: want slack or email", r.Action)
+		crm := r.Action == contracts.ChannelHubSpot || r.Action == contracts.ChannelAirtable
+		if !crm && r.Action != contracts.ChannelSlack && r.Action != contracts.ChannelEmail {
+			problem("action %q: want slack, email, hubspot or airtable", r.Action)
+		}
+		if crm {
+			for _, p := range crmRuleProblems(r) {
+				problem("%s", p)
+			}
 		}
 		if strings.TrimSpace(r.When) != "" {
 			p, err := expr.Compile(r.When, expr.Env(Input{}.env()), expr.AsBool())
@@ -252,10 +284,14 @@ func compileRules(rules []Rule) ([]compiledRule, []error) {
 			c.when = p
 		}
 		var err error
-		if strings.TrimSpace(r.Target) == "" {
+		switch {
+		case strings.TrimSpace(r.Target) == "" && !crm:
 			problem("target is required: a Slack channel or an email address template")
-		} else if c.target, err = parseTemplate("target", r.Target); err != nil {
-			problem("%v", err)
+		case strings.TrimSpace(r.Target) == "":
+		default:
+			if c.target, err = parseTemplate("target", r.Target); err != nil {
+				problem("%v", err)
+			}
 		}
 		dedupe := r.Dedupe
 		if strings.TrimSpace(dedupe) == "" {

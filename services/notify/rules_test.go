@@ -46,7 +46,7 @@ func TestNewEngineListsEveryProblem(t *testing.T) {
 		`rule "unknown-name": when: unknown name score`,
 		`rule "not-bool": when: expected bool`,
 		`rule "bad-action": on: unknown event type "com.example.nope"`,
-		`rule "bad-action": action "sms": want slack or email`,
+		`rule "bad-action": action "sms": want slack, email, hubspot or airtable`,
 		`rule "bad-action": target: template`,
 		`rule "bad-action": name is used by another rule`,
 		`rule "bad-action": on: at least one event type is required`,

@@ -70,8 +70,9 @@ func newNotifier(ctx context.Context, cfg Config, engine *Engine, r service.Reso
 			return nil, err
 		}
 	}
+	n.addCRMSenders(cfg, r)
 	n.missing = map[contracts.Channel]string{}
-	for _, ch := range []contracts.Channel{contracts.ChannelSlack, contracts.ChannelEmail} {
+	for _, ch := range allChannels {
 		if n.senders[ch] == nil {
 			delete(n.senders, ch)
 			n.missing[ch] = ReasonNotConfigured
@@ -80,6 +81,26 @@ func newNotifier(ctx context.Context, cfg Config, engine *Engine, r service.Reso
 	n.digest, n.slack = cfg.Digest, cfg.Slack
 	n.js = r.JS
 	return n, nil
+}
+
+// addCRMSenders adds the hubspot and airtable senders cfg configures, each
+// with its circuit breaker, unless cfg.Senders has one for the channel.
+func (n *notifier) addCRMSenders(cfg Config, r service.Resolved) {
+	if _, ok := n.senders[contracts.ChannelHubSpot]; !ok && cfg.HubSpot.configured() {
+		b := r.Breakers.Register(events.NewBreakers(events.WithDestinations(HubSpotDestination), events.WithBreakerMetrics(r.Metrics)))
+		cfg.HubSpot.HTTPClient = tracedClient(cfg.HubSpot.HTTPClient, cfg.HubSpot.Timeout, r)
+		client := NewHubSpotClient(cfg.HubSpot, b)
+		client.api.onRateLimit = n.stats.rateLimited
+		n.senders[contracts.ChannelHubSpot] = NewHubSpotSender(cfg.HubSpot, client)
+	}
+	if _, ok := n.senders[contracts.ChannelAirtable]; !ok && cfg.Airtable.configured() {
+		dest := AirtableDestination(cfg.Airtable.Base)
+		b := r.Breakers.Register(events.NewBreakers(events.WithDestinations(dest), events.WithBreakerMetrics(r.Metrics)))
+		cfg.Airtable.HTTPClient = tracedClient(cfg.Airtable.HTTPClient, cfg.Airtable.Timeout, r)
+		client := NewAirtableClient(cfg.Airtable, b)
+		client.api.onRateLimit = n.stats.rateLimited
+		n.senders[contracts.ChannelAirtable] = NewAirtableSender(cfg.Airtable, client)
+	}
 }
 
 // quotaCrossed raises the quota alert for level, once per day and level.
@@ -120,9 +141,16 @@ func (n *notifier) deferredLoop(ctx context.Context, every time.Duration) {
 // tracedSlack gives the Slack client a traced transport, so every webhook
 // call is a client span in the lead's trace.
 func tracedSlack(cfg Slack, r service.Resolved) Slack {
-	client := http.Client{Timeout: cfg.Timeout}
-	if cfg.HTTPClient != nil {
-		client = *cfg.HTTPClient
+	cfg.HTTPClient = tracedClient(cfg.HTTPClient, cfg.Timeout, r)
+	return cfg
+}
+
+// tracedClient returns a copy of c (nil: a client with timeout, 10s when
+// zero) whose calls are client spans naming the host only.
+func tracedClient(c *http.Client, timeout time.Duration, r service.Resolved) *http.Client {
+	client := http.Client{Timeout: timeout}
+	if c != nil {
+		client = *c
 	}
 	if client.Timeout == 0 {
 		client.Timeout = 10 * time.Second
@@ -132,8 +160,7 @@ func tracedSlack(cfg Slack, r service.Resolved) Slack {
 		base = http.DefaultTransport
 	}
 	client.Transport = secretURLTransport{base: base, tracer: r.TracerProvider.Tracer("github.com/gtmhub/gtmhub/services/notify")}
-	cfg.HTTPClient = &client
-	return cfg
+	return &client
 }
 
 // secretURLTransport traces calls to URLs that are secrets (a Slack
