@@ -160,6 +160,23 @@ func TestMergeContact(t *testing.T) {
 			{contracts.TypeContactUpdated, "e3", []contracts.FieldChange{chg("fit_score", nil, 70.0)}},
 		},
 	}, {
+		// notify writes a change from Airtable to HubSpot; HubSpot's webhook
+		// brings the same values back. The store publishes only the new
+		// source, which no destination is written for, so the echo ends.
+		name: "an echo of the values held from another source changes only the source",
+		steps: []step{
+			{"e1", t0, adaLead(func(l *contracts.Lead) { l.Source, l.FirstName, l.Title = "airtable", "Ada", "CTO" })},
+			{"e2", h1, adaLead(func(l *contracts.Lead) { l.Source, l.FirstName, l.Title = "hubspot", "Ada", "CTO" })},
+		},
+		want: Contact{Email: "ada@example.com", FirstName: "Ada", Title: "CTO", Source: "hubspot",
+			CreatedAt: t0, UpdatedAt: h1},
+		wantProv: map[string]string{"email": "e1", "first_name": "e2", "title": "e2", "source": "e2"},
+		wantEvents: []wantEvent{
+			{contracts.TypeContactCreated, "e1", adaCreated(t0, chg("first_name", nil, "Ada"), chg("title", nil, "CTO"),
+				chg("source", nil, "airtable"))},
+			{contracts.TypeContactUpdated, "e2", []contracts.FieldChange{chg("source", "airtable", "hubspot")}},
+		},
+	}, {
 		name: "the lead's created_at dates the contact and an event that changes nothing publishes nothing",
 		steps: []step{
 			{"e1", h1, adaLead(func(l *contracts.Lead) { l.CreatedAt = ptr(t0.Add(-24 * time.Hour)) })},
