@@ -87,7 +87,7 @@ func TestExampleConfig(t *testing.T) {
 		{"as it is", example, nil},
 		{"uncommented", uncommented, map[string]string{"CLEARBIT_API_KEY": "ck", "HUNTER_API_KEY": "hk",
 			"SLACK_WEBHOOK_URL": "https://hooks.slack.com/services/T0/B0/x", "SMTP_PASSWORD": "pw",
-			"GTMHUB_EVENTS_TOKEN": "tk"}},
+			"GTMHUB_EVENTS_TOKEN": "tk", "HUBSPOT_TOKEN": "hs", "AIRTABLE_TOKEN": "at"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -109,7 +109,8 @@ func TestExampleConfig(t *testing.T) {
 			}
 			if tt.env != nil && (len(s.enrich.Enrich.Providers) != 2 || len(s.notify.Digest.To) != 1 ||
 				s.knowledge.Knowledge.NotionDatabaseID == "" || len(s.ingest.Events.Tokens) != 1 ||
-				len(s.enrich.Enrich.Scoring.TrustScoresFrom) != 1) {
+				len(s.enrich.Enrich.Scoring.TrustScoresFrom) != 1 || s.notify.HubSpot.TokenEnv == "" ||
+				s.notify.Airtable.Table != "Leads" || len(s.notify.Rules) != 2) {
 				t.Errorf("the commented sections were not read:\n%s", tt.yaml)
 			}
 		})
