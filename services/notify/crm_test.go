@@ -1,6 +1,8 @@
 package notify_test
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"strings"
 	"testing"
 	"time"
@@ -74,7 +76,10 @@ func change(t *testing.T, typ string, c contracts.Contact, source string, fields
 	if _, ok := data.Provenance["email"]; !ok {
 		data.Provenance["email"] = contracts.Provenance{Source: "form", EventID: "first", At: created}
 	}
-	return eventstest.NewEvent(t, typ, data)
+	ev := eventstest.NewEvent(t, typ, data)
+	sum := sha256.Sum256([]byte(c.Email))
+	ev.SetSubject("sha256:" + hex.EncodeToString(sum[:])) // as the store keys a contact's changes
+	return ev
 }
 
 func createdEvent(t *testing.T) event.Event {
@@ -333,5 +338,28 @@ func TestCRMChannels(t *testing.T) {
 	}
 	if at := got[contracts.ChannelAirtable]; !at.Ready || len(at.Rules) != 1 || at.Rules[0] != "airtable-leads" {
 		t.Errorf("airtable %+v, want ready for rule airtable-leads", at)
+	}
+}
+
+// TestCRMOneCompanyForManyNewContacts: new contacts of one new company,
+// written at once while HubSpot's search does not show the company yet,
+// share one company.
+func TestCRMOneCompanyForManyNewContacts(t *testing.T) {
+	srv := eventstest.RunServer(t)
+	hs := fakehubspot.New(t, hubspotToken, fakehubspot.WithSearchLag(time.Minute))
+	at := fakeairtable.New(t, airtableToken, airtableBase, "Leads")
+	cfg := crmConfig(hs, at)
+	cfg.Rules = cfg.Rules[:1]
+	const n = 6
+	for i := range n {
+		c := ada(func(c *contracts.Contact) { c.Email = string(rune('a'+i)) + "@example.com" })
+		publish(t, srv, change(t, contracts.TypeContactCreated, c, "form", map[string][2]any{"email": {nil, c.Email}}))
+	}
+	startNotify(t, srv, cfg) // after the events, so that it handles them at once
+	if !hs.Wait(wait, func(s *fakehubspot.Server) bool { return len(s.Associations()) == n }) {
+		t.Fatalf("%d associations, want %d", len(hs.Associations()), n)
+	}
+	if c := hs.Companies(); len(c) != 1 {
+		t.Errorf("%d companies for one domain, want 1", len(c))
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/sync/singleflight"
 	"golang.org/x/time/rate"
 
 	"github.com/gtmhub/gtmhub/events"
@@ -320,6 +321,9 @@ type HubSpotSender struct {
 	// companies remembers the company id of a domain, so a retry does not
 	// search again, where a company just created may not show yet.
 	companies *idCache
+	// lookups makes one lookup of a domain at a time: two new contacts of
+	// a new company must not both create it.
+	lookups singleflight.Group
 }
 
 // NewHubSpotSender returns the HubSpot sender for cfg calling through client.
@@ -394,22 +398,31 @@ func statusKey(s string) string {
 }
 
 // company returns the id of the company with domain, creating it with name
-// when HubSpot has none.
+// when HubSpot has none. Concurrent calls for one domain share one lookup.
 func (s *HubSpotSender) company(ctx context.Context, domain, name string) (string, error) {
 	if id, ok := s.companies.get(domain); ok {
 		return id, nil
 	}
-	id, found, err := s.client.FindCompany(ctx, domain)
+	id, err, _ := s.lookups.Do(domain, func() (any, error) {
+		if id, ok := s.companies.get(domain); ok {
+			return id, nil
+		}
+		id, found, err := s.client.FindCompany(ctx, domain)
+		if err != nil {
+			return "", err
+		}
+		if !found {
+			if id, err = s.client.CreateCompany(ctx, domain, name); err != nil {
+				return "", err
+			}
+		}
+		s.companies.put(domain, id)
+		return id, nil
+	})
 	if err != nil {
 		return "", err
 	}
-	if !found {
-		if id, err = s.client.CreateCompany(ctx, domain, name); err != nil {
-			return "", err
-		}
-	}
-	s.companies.put(domain, id)
-	return id, nil
+	return id.(string), nil
 }
 
 // idCache is a bounded map of record ids; when full it starts again empty.

@@ -7,6 +7,7 @@
 // rolling ten seconds, and a few searches a second) with HubSpot's 429 body.
 // It keeps contacts, companies and associations so that tests can assert
 // the end state, and failures can be injected to answer the next calls.
+// [WithSearchLag] makes search lag behind writes, as HubSpot's index does.
 package fakehubspot
 
 import (
@@ -45,6 +46,7 @@ var LeadStatuses = []string{"NEW", "OPEN", "IN_PROGRESS", "OPEN_DEAL", "UNQUALIF
 type Object struct {
 	ID         string
 	Properties map[string]string
+	created    time.Time
 }
 
 // Association is a default contact to company association.
@@ -76,6 +78,7 @@ type Server struct {
 	per10s   int
 	searches int
 	props    []string
+	lag      time.Duration
 
 	mu           sync.Mutex
 	nextID       int
@@ -94,6 +97,10 @@ type Option func(*Server)
 
 // WithRateLimit sets the requests allowed per rolling ten seconds.
 func WithRateLimit(per10s int) Option { return func(s *Server) { s.per10s = per10s } }
+
+// WithSearchLag makes records show in search results only lag after they
+// were created, as HubSpot's search index does.
+func WithSearchLag(lag time.Duration) Option { return func(s *Server) { s.lag = lag } }
 
 // WithProperties adds custom contact properties, such as gtmhub_signal_score.
 func WithProperties(names ...string) Option {
@@ -180,7 +187,7 @@ func clone(o *Object) Object {
 	for k, v := range o.Properties {
 		props[k] = v
 	}
-	return Object{ID: o.ID, Properties: props}
+	return Object{ID: o.ID, Properties: props, created: o.created}
 }
 
 // errorBody is HubSpot's error body.
@@ -421,7 +428,7 @@ func (s *Server) searchCompanies(raw []byte) Response {
 	defer s.mu.Unlock()
 	var found []*Object
 	for _, c := range s.companies {
-		if matches(c, req.FilterGroups) {
+		if time.Since(c.created) >= s.lag && matches(c, req.FilterGroups) {
 			found = append(found, c)
 		}
 	}
@@ -486,7 +493,7 @@ func (s *Server) createCompany(raw []byte) Response {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	o := &Object{ID: s.newID(), Properties: req.Properties}
+	o := &Object{ID: s.newID(), Properties: req.Properties, created: time.Now()}
 	s.companies = append(s.companies, o)
 	b, _ := json.Marshal(map[string]any{"id": o.ID, "properties": o.Properties, "archived": false})
 	return Response{Status: http.StatusCreated, Body: string(b)}
