@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/time/rate"
@@ -61,6 +62,9 @@ type Airtable struct {
 	PerSecond float64 `yaml:"per_second"`
 	// RateLimitWait is the wait after a 429 without Retry-After. Default 30s.
 	RateLimitWait time.Duration `yaml:"rate_limit_wait"`
+	// BatchWindow is how long an upsert waits for others to share its
+	// request (up to 10 records). Default 10ms.
+	BatchWindow time.Duration `yaml:"batch_window"`
 	// Timeout bounds one call. Default 10s.
 	Timeout time.Duration `yaml:"timeout"`
 	// HTTPClient makes the calls; nil means a client with Timeout.
@@ -100,8 +104,8 @@ func (a Airtable) validate(p interface{ Addf(string, ...any) }) {
 	if a.fields()["email"] == "" {
 		p.Addf("airtable.fields[\"email\"]: records are merged on the email's column; it cannot be dropped")
 	}
-	if a.PerSecond < 0 || a.RateLimitWait < 0 || a.Timeout < 0 {
-		p.Addf("airtable.per_second, rate_limit_wait and timeout must not be negative")
+	if a.PerSecond < 0 || a.RateLimitWait < 0 || a.Timeout < 0 || a.BatchWindow < 0 {
+		p.Addf("airtable.per_second, rate_limit_wait, batch_window and timeout must not be negative")
 	}
 	for _, s := range a.Sources {
 		if !events.ValidToken(s) {
@@ -229,16 +233,36 @@ func (c *AirtableClient) Upsert(ctx context.Context, table, mergeOn string, reco
 
 // AirtableSender is the [Sender] for the airtable channel: it upserts the
 // contact into the table (the rule's target, else airtable.table), merged
-// on the email's column.
+// on the email's column. Records written to a table at the same moment
+// share one request.
 type AirtableSender struct {
 	cfg    Airtable
 	client *AirtableClient
 	fields map[string]string
+
+	mu      sync.Mutex
+	batches map[string]*batcher[map[string]any, struct{}] // by table
 }
 
 // NewAirtableSender returns the Airtable sender for cfg calling through client.
 func NewAirtableSender(cfg Airtable, client *AirtableClient) *AirtableSender {
-	return &AirtableSender{cfg: cfg, client: client, fields: cfg.fields()}
+	return &AirtableSender{cfg: cfg, client: client, fields: cfg.fields(),
+		batches: map[string]*batcher[map[string]any, struct{}]{}}
+}
+
+// batcher returns the batcher of table.
+func (s *AirtableSender) batcher(table string) *batcher[map[string]any, struct{}] {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	b, ok := s.batches[table]
+	if !ok {
+		b = newBatcher(AirtableBatchLimit, s.cfg.BatchWindow, func(ctx context.Context, records []map[string]any) ([]struct{}, error) {
+			_, err := s.client.Upsert(ctx, table, s.fields["email"], records)
+			return make([]struct{}, len(records)), err
+		})
+		s.batches[table] = b
+	}
+	return b
 }
 
 // SkipReason returns why the change in m need not be written: no field
@@ -262,7 +286,7 @@ func (s *AirtableSender) Send(ctx context.Context, m Message) error {
 	if table == "" {
 		table = s.cfg.Table
 	}
-	_, err = s.client.Upsert(ctx, table, s.fields["email"], []map[string]any{s.record(contactValues(c.Contact))})
+	_, err = s.batcher(table).do(ctx, s.record(contactValues(c.Contact)))
 	return err
 }
 

@@ -3,6 +3,8 @@ package notify_test
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -361,5 +363,50 @@ func TestCRMOneCompanyForManyNewContacts(t *testing.T) {
 	}
 	if c := hs.Companies(); len(c) != 1 {
 		t.Errorf("%d companies for one domain, want 1", len(c))
+	}
+}
+
+// TestCRMBackfillIsBatched: many changes at once share requests (at most
+// 100 contacts to HubSpot, 10 records to Airtable), and a batch HubSpot
+// refuses is sent again contact by contact, so none is lost to it.
+func TestCRMBackfillIsBatched(t *testing.T) {
+	srv := eventstest.RunServer(t)
+	hs := fakehubspot.New(t, hubspotToken)
+	at := fakeairtable.New(t, airtableToken, airtableBase, "Leads")
+	hs.FailNext(fakehubspot.Response{Status: 400, Body: `{"status":"error","message":"Property values were not valid","category":"VALIDATION_ERROR"}`})
+	const n = 30
+	for i := range n {
+		c := ada(func(c *contracts.Contact) { c.Email, c.Domain = fmt.Sprintf("lead%02d@example.com", i), "" })
+		publish(t, srv, change(t, contracts.TypeContactCreated, c, "form", map[string][2]any{"email": {nil, c.Email}}))
+	}
+	startNotify(t, srv, crmConfig(hs, at)) // after the events, as a backfill
+	if !hs.Wait(wait, func(s *fakehubspot.Server) bool { return len(s.Contacts()) == n }) {
+		t.Fatalf("%d HubSpot contacts, want %d", len(hs.Contacts()), n)
+	}
+	if !at.Wait(wait, func(s *fakeairtable.Server) bool { return len(s.Records()) == n }) {
+		t.Fatalf("%d Airtable records, want %d", len(at.Records()), n)
+	}
+	awaitSettled(t, srv)
+	var refused, singles, batches int
+	for _, r := range hs.Requests() {
+		var body struct{ Inputs []json.RawMessage }
+		_ = json.Unmarshal(r.Body, &body)
+		switch {
+		case r.Status == 400:
+			refused++
+		case len(body.Inputs) == 1:
+			singles++
+		default:
+			batches++
+		}
+	}
+	if refused != 1 || batches == 0 {
+		t.Errorf("HubSpot: %d refused, %d single and %d batch upserts for %d contacts", refused, singles, batches, n)
+	}
+	if r := len(at.Requests()); r > n/2 {
+		t.Errorf("Airtable: %d requests for %d records", r, n)
+	}
+	if d := srv.Count(t, events.StreamDLQ, events.DLQSubject(notify.Name, ">")); d != 0 {
+		t.Errorf("%d dead letters", d)
 	}
 }

@@ -78,6 +78,9 @@ type HubSpot struct {
 	RequestsPer10s int `yaml:"requests_per_10s"`
 	// SearchPerSecond is the search endpoints' limit a second. Default 4.
 	SearchPerSecond float64 `yaml:"search_per_second"`
+	// BatchWindow is how long a contact upsert waits for others to share
+	// its request (up to 100 contacts). Default 10ms.
+	BatchWindow time.Duration `yaml:"batch_window"`
 	// Timeout bounds one call. Default 10s.
 	Timeout time.Duration `yaml:"timeout"`
 	// HTTPClient makes the calls; nil means a client with Timeout.
@@ -109,8 +112,8 @@ func (h HubSpot) validate(p interface{ Addf(string, ...any) }) {
 	if v, ok := h.Properties["email"]; ok && v != "email" {
 		p.Addf("hubspot.properties[\"email\"]: contacts are upserted by their email property; it cannot be remapped")
 	}
-	if h.RequestsPer10s < 0 || h.SearchPerSecond < 0 || h.Timeout < 0 {
-		p.Addf("hubspot.requests_per_10s, search_per_second and timeout must not be negative")
+	if h.RequestsPer10s < 0 || h.SearchPerSecond < 0 || h.Timeout < 0 || h.BatchWindow < 0 {
+		p.Addf("hubspot.requests_per_10s, search_per_second, batch_window and timeout must not be negative")
 	}
 	for _, s := range h.Sources {
 		if !events.ValidToken(s) {
@@ -312,10 +315,12 @@ func (c *HubSpotClient) AssociateCompany(ctx context.Context, contactID, company
 
 // HubSpotSender is the [Sender] for the hubspot channel: it upserts the
 // contact by email and, when the contact has a domain, finds the company by
-// domain (or creates it) and associates the two.
+// domain (or creates it) and associates the two. Contacts written at the
+// same moment share one batch upsert.
 type HubSpotSender struct {
 	cfg      HubSpot
 	client   *HubSpotClient
+	upserts  *batcher[HubSpotContact, string]
 	props    map[string]string
 	statuses map[string]string
 	// companies remembers the company id of a domain, so a retry does not
@@ -328,8 +333,31 @@ type HubSpotSender struct {
 
 // NewHubSpotSender returns the HubSpot sender for cfg calling through client.
 func NewHubSpotSender(cfg HubSpot, client *HubSpotClient) *HubSpotSender {
-	return &HubSpotSender{cfg: cfg, client: client, props: cfg.properties(), statuses: cfg.statuses(),
+	s := &HubSpotSender{cfg: cfg, client: client, props: cfg.properties(), statuses: cfg.statuses(),
 		companies: newIDCache(10000)}
+	s.upserts = newBatcher(HubSpotBatchLimit, cfg.BatchWindow, s.upsertContacts)
+	return s
+}
+
+// upsertContacts upserts contacts in one request and returns their ids in
+// order; HubSpot answers in no particular order.
+func (s *HubSpotSender) upsertContacts(ctx context.Context, contacts []HubSpotContact) ([]string, error) {
+	objs, err := s.client.UpsertContacts(ctx, contacts)
+	if err != nil {
+		return nil, err
+	}
+	byEmail := make(map[string]string, len(objs))
+	for _, o := range objs {
+		byEmail[strings.ToLower(o.Properties["email"])] = o.ID
+	}
+	ids := make([]string, len(contacts))
+	for i, c := range contacts {
+		ids[i] = byEmail[strings.ToLower(c.Email)]
+	}
+	if len(contacts) == 1 && ids[0] == "" && len(objs) == 1 {
+		ids[0] = objs[0].ID
+	}
+	return ids, nil
 }
 
 // SkipReason returns why the change in m need not be written: no field
@@ -349,12 +377,12 @@ func (s *HubSpotSender) Send(ctx context.Context, m Message) error {
 	if err != nil {
 		return err
 	}
-	objs, err := s.client.UpsertContacts(ctx, []HubSpotContact{{Email: c.Contact.Email, Properties: s.contactProperties(contactValues(c.Contact))}})
+	id, err := s.upserts.do(ctx, HubSpotContact{Email: c.Contact.Email, Properties: s.contactProperties(contactValues(c.Contact))})
 	if err != nil {
 		return err
 	}
-	if len(objs) != 1 || objs[0].ID == "" {
-		return fmt.Errorf("hubspot upsert answered %d contacts, want 1", len(objs))
+	if id == "" {
+		return errors.New("hubspot upsert answered without the contact")
 	}
 	if c.Contact.Domain == "" {
 		return nil
@@ -363,7 +391,7 @@ func (s *HubSpotSender) Send(ctx context.Context, m Message) error {
 	if err != nil {
 		return err
 	}
-	return s.client.AssociateCompany(ctx, objs[0].ID, companyID)
+	return s.client.AssociateCompany(ctx, id, companyID)
 }
 
 // contactProperties maps a contact's values to HubSpot properties.

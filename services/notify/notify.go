@@ -43,8 +43,11 @@
 // (HubSpot: 100 requests per ten seconds and 4 searches a second; Airtable:
 // 5 requests a second per base), wait out a 429 (HubSpot's Retry-After, or
 // 10s; Airtable's 30s), retry 5xx through a circuit breaker, and refuse for
-// good any other 4xx, dead-lettering the event with the API's error. Tokens
-// never appear in logs, errors, events or dead letters.
+// good any other 4xx, dead-lettering the event with the API's error. Writes
+// that arrive within a few milliseconds share one request (100 contacts to
+// HubSpot, 10 records to Airtable); a batch refused for good is sent again
+// record by record. Tokens never appear in logs, errors, events or dead
+// letters.
 //
 // Every change is written once: these rules are deduplicated by event id.
 // A change that came from the destination itself is not written back to it

@@ -1,7 +1,7 @@
 // Package fakehubspot is an in-process HubSpot CRM API for tests. It serves
 // the calls notify makes and enforces their documented contract: a bearer
 // token (401 without the right one), JSON bodies with no unknown keys,
-// batch upserts of 1 to 100 inputs keyed by the email property, known
+// batch upserts of 1 to 100 distinct inputs keyed by the email property, known
 // contact properties and hs_lead_status options (400 VALIDATION_ERROR
 // otherwise), company search filters, and the rate limits (100 requests per
 // rolling ten seconds, and a few searches a second) with HubSpot's 429 body.
@@ -370,7 +370,11 @@ func (s *Server) upsertContacts(raw []byte, now time.Time) Response {
 			}
 			props[name] = v
 		}
-		in = append(in, parsed{email: strings.ToLower(input.ID), props: props})
+		email := strings.ToLower(input.ID)
+		if slices.ContainsFunc(in, func(p parsed) bool { return p.email == email }) {
+			return invalid("Duplicate IDs found in batch input: [%s]", input.ID)
+		}
+		in = append(in, parsed{email: email, props: props})
 	}
 
 	s.mu.Lock()

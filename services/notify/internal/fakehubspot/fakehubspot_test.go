@@ -55,6 +55,7 @@ func TestContract(t *testing.T) {
 		{"wrong token", "other", "POST", upsert, upsertBody(1, `{}`), 401, "INVALID_AUTHENTICATION"},
 		{"100 inputs", token, "POST", upsert, upsertBody(100, `{"firstname":"Ada"}`), 200, ""},
 		{"101 inputs", token, "POST", upsert, upsertBody(101, `{}`), 400, "VALIDATION_ERROR"},
+		{"duplicate ids", token, "POST", upsert, `{"inputs":[{"id":"a@example.com","idProperty":"email","properties":{}},{"id":"A@example.com","idProperty":"email","properties":{}}]}`, 400, "VALIDATION_ERROR"},
 		{"no inputs", token, "POST", upsert, `{"inputs":[]}`, 400, "VALIDATION_ERROR"},
 		{"unknown key", token, "POST", upsert, `{"inputs":[],"extra":1}`, 400, "VALIDATION_ERROR"},
 		{"malformed", token, "POST", upsert, `{"inputs":`, 400, "VALIDATION_ERROR"},
