@@ -244,8 +244,9 @@ func (n *notifier) act(ctx context.Context, ev event.Event, data map[string]any,
 		entry.State, entry.Reason = StateSkipped, n.missing[m.Channel]
 		return n.finish(ctx, ev, m, id, rev, entry)
 	}
+	var charged string // the quota day this email was charged to
 	if m.Channel == contracts.ChannelEmail && n.quota != nil && o.sender == nil {
-		allowed, err := n.quota.reserve(ctx)
+		day, allowed, err := n.quota.reserve(ctx)
 		if err != nil {
 			sctx, cancel := settling(ctx)
 			defer cancel()
@@ -257,6 +258,7 @@ func (n *notifier) act(ctx context.Context, ev event.Event, data map[string]any,
 			}
 			return n.deferNotification(ctx, ev, m, id, rev)
 		}
+		charged = day
 	}
 	msg := Message{Rule: m.Rule, Channel: m.Channel, Target: m.Target, Event: ev, Data: data}
 	if sk, ok := s.(Skipper); ok {
@@ -273,6 +275,9 @@ func (n *notifier) act(ctx context.Context, ev event.Event, data map[string]any,
 	// sent", and the notification would never go out.
 	ctx, cancel := settling(ctx)
 	defer cancel()
+	if err != nil && charged != "" {
+		n.refund(ctx, m, charged)
+	}
 	switch {
 	case err == nil:
 		entry.State = StateSent
@@ -285,6 +290,15 @@ func (n *notifier) act(ctx context.Context, ev event.Event, data map[string]any,
 		return events.Permanent(fmt.Errorf("rule %s: %s refused the notification: %w", m.Rule, m.Channel, unwrapPermanent(err)))
 	default:
 		return n.releasing(ctx, id, rev, fmt.Errorf("rule %s: send %s: %w", m.Rule, m.Channel, err))
+	}
+}
+
+// refund gives back the quota an email that was not sent was charged on
+// day. A refund that fails leaves the day's count one too high, never too
+// low, so it is logged rather than failing the notification.
+func (n *notifier) refund(ctx context.Context, m Match, day string) {
+	if err := n.quota.refund(ctx, day); err != nil {
+		n.log.WarnContext(ctx, "give back email quota", "rule", m.Rule, "day", day, "err", err)
 	}
 }
 

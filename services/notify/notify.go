@@ -23,7 +23,10 @@
 // Email goes over SMTP ([Mailer], STARTTLS, implicit TLS or plain, with
 // optional AUTH), text and HTML parts from templates per rule and a
 // List-Unsubscribe header. A daily quota (500 by default) is counted per
-// local day in the [QuotaBucket]; emails over it wait in the
+// local day in the [QuotaBucket]: each email reserves its place before the
+// send (a compare-and-swap, so the quota is a hard ceiling across replicas)
+// and gives it back when the server did not accept it, temporarily or for
+// good, so the quota counts emails sent, not attempts. Emails over it wait in the
 // [DeferredBucket] and go out on the next day (see [DeferredBucket] for why
 // not RetryAfter), and crossing 70, 80, 85 and 95 % raises an alert. 5xx
 // answers are refused for good, 4xx retried.

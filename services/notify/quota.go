@@ -42,9 +42,12 @@ type quota struct {
 	loc    *time.Location
 	levels []int
 	now    func() time.Time
-	// crossed is called with the usage level (percent) an email crossed.
+	// crossed is called with the usage level (percent) a reservation
+	// crossed; the alerter raises each level once a day, so a reservation
+	// given back and taken again does not raise it twice.
 	crossed func(ctx context.Context, day string, level, used, limit int)
-	// used, when set, is told the day's count after every email.
+	// used, when set, is told the day's count after every reservation and
+	// refund.
 	used func(ctx context.Context, day string, used, limit int)
 }
 
@@ -65,40 +68,85 @@ func openQuota(ctx context.Context, open bucketOpener, limit int, loc *time.Loca
 // day is the local date of t.
 func (q *quota) day(t time.Time) string { return t.In(q.loc).Format(time.DateOnly) }
 
-// reserve takes one email from today's quota. It returns false when the
-// quota is used up. A reserved email whose send fails is not given back: a
-// retry may use one more than was sent, never one less.
-func (q *quota) reserve(ctx context.Context) (bool, error) {
+// reserve takes one email from today's quota and returns the day it was
+// charged to, or ok=false when the quota is used up. The count is moved by
+// compare-and-swap on the day's KV entry, so it stays a hard ceiling across
+// workers and replicas. A reservation whose email the server does not
+// accept is given back with [quota.refund].
+func (q *quota) reserve(ctx context.Context) (day string, ok bool, err error) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	day := q.day(q.now())
+	day = q.day(q.now())
 	key := "email." + day
 	for {
 		used, rev, err := q.get(ctx, key)
 		if err != nil {
-			return false, err
+			return "", false, err
 		}
 		if used >= q.limit {
-			return false, nil
+			return "", false, nil
 		}
-		next := []byte(strconv.Itoa(used + 1))
-		if rev == 0 {
-			_, err = q.kv.Create(ctx, key, next)
-		} else {
-			_, err = q.kv.Update(ctx, key, next, rev)
-		}
+		err = q.set(ctx, key, used+1, rev)
 		switch {
 		case err == nil:
 			q.notify(ctx, day, used, used+1)
-			if q.used != nil {
-				q.used(ctx, day, used+1, q.limit)
-			}
-			return true, nil
+			q.report(ctx, day, used+1)
+			return day, true, nil
 		case errors.Is(err, jetstream.ErrKeyExists):
 			continue // another writer: read again
 		default:
-			return false, fmt.Errorf("quota %s: %w", key, err)
+			return "", false, fmt.Errorf("quota %s: %w", key, err)
 		}
+	}
+}
+
+// refund gives back one email reserved on day whose send did not end in a
+// message the server accepted: a temporary failure (4xx, connection lost),
+// which a retry reserves again, and a permanent refusal (5xx, a bad
+// address), since the provider sent nothing either way. The quota counts
+// emails sent, not attempts. A day whose counter has expired has nothing to
+// give back.
+func (q *quota) refund(ctx context.Context, day string) error {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	key := "email." + day
+	for {
+		used, rev, err := q.get(ctx, key)
+		if err != nil {
+			return err
+		}
+		if rev == 0 || used == 0 {
+			return nil
+		}
+		err = q.set(ctx, key, used-1, rev)
+		switch {
+		case err == nil:
+			q.report(ctx, day, used-1)
+			return nil
+		case errors.Is(err, jetstream.ErrKeyExists):
+			continue // another writer: read again
+		default:
+			return fmt.Errorf("quota %s: %w", key, err)
+		}
+	}
+}
+
+// set writes n to key if it is still at revision rev (0: absent). It fails
+// with jetstream.ErrKeyExists when another writer got there first.
+func (q *quota) set(ctx context.Context, key string, n int, rev uint64) error {
+	v := []byte(strconv.Itoa(n))
+	if rev == 0 {
+		_, err := q.kv.Create(ctx, key, v)
+		return err
+	}
+	_, err := q.kv.Update(ctx, key, v, rev)
+	return err
+}
+
+// report tells q.used the day's count, when it is set.
+func (q *quota) report(ctx context.Context, day string, used int) {
+	if q.used != nil {
+		q.used(ctx, day, used, q.limit)
 	}
 }
 

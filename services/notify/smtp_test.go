@@ -28,7 +28,8 @@ type mailServer struct {
 
 	mu       sync.Mutex
 	received []received
-	fail     []error // answers to the next DATA commands
+	attempts []received // every message offered, accepted or not
+	fail     []error    // answers to the next DATA commands; nil accepts
 	changed  chan struct{}
 	user     string
 	password string
@@ -85,6 +86,13 @@ func (ms *mailServer) messages() []received {
 	ms.mu.Lock()
 	defer ms.mu.Unlock()
 	return append([]received(nil), ms.received...)
+}
+
+// offered returns every message offered so far, including those refused.
+func (ms *mailServer) offered() []received {
+	ms.mu.Lock()
+	defer ms.mu.Unlock()
+	return append([]received(nil), ms.attempts...)
 }
 
 // wait returns once n messages arrived, or after timeout.
@@ -145,14 +153,17 @@ func (s *mailSession) Data(r io.Reader) error {
 	}
 	s.ms.mu.Lock()
 	defer s.ms.mu.Unlock()
-	if len(s.ms.fail) > 0 {
-		err := s.ms.fail[0]
-		s.ms.fail = s.ms.fail[1:]
-		return err
-	}
 	s.cur.Data = string(b)
 	if s.cur.Message, err = mail.ReadMessage(strings.NewReader(s.cur.Data)); err != nil {
 		return errors.New("unparsable message")
+	}
+	s.ms.attempts = append(s.ms.attempts, s.cur)
+	if len(s.ms.fail) > 0 {
+		err := s.ms.fail[0]
+		s.ms.fail = s.ms.fail[1:]
+		if err != nil {
+			return err
+		}
 	}
 	s.ms.received = append(s.ms.received, s.cur)
 	close(s.ms.changed)
