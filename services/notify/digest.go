@@ -358,7 +358,7 @@ func (s digestSender) Send(ctx context.Context, _ Message) error {
 		if err != nil {
 			return events.Permanent(err)
 		}
-		e.MessageID = uuid.NewSHA1(uuid.NameSpaceURL, []byte(Name+":digest:"+s.report.Date+":"+to)).String() + "@gtmhub"
+		e.MessageID = s.mailer.MessageID(uuid.NewSHA1(uuid.NameSpaceURL, []byte(Name+":digest:"+s.report.Date+":"+to)).String())
 		if err := s.mailer.Send(ctx, e); err != nil {
 			return err
 		}

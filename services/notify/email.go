@@ -7,6 +7,7 @@ import (
 	"fmt"
 	htmltemplate "html/template"
 	"net"
+	netmail "net/mail"
 	"strconv"
 	"strings"
 	texttemplate "text/template"
@@ -230,6 +231,9 @@ type Mailer struct {
 	host   string
 	port   int
 	tracer trace.Tracer
+	// domain is the sender's domain, the right side of the Message-IDs
+	// [Mailer.MessageID] makes.
+	domain string
 }
 
 // MailerOption configures a [Mailer].
@@ -247,7 +251,7 @@ func NewMailer(cfg SMTP, options ...MailerOption) (*Mailer, error) {
 	if err != nil {
 		return nil, err
 	}
-	ml := &Mailer{cfg: cfg, host: host, port: port, tracer: noop.NewTracerProvider().Tracer("")}
+	ml := &Mailer{cfg: cfg, host: host, port: port, tracer: noop.NewTracerProvider().Tracer(""), domain: senderDomain(cfg.From)}
 	for _, o := range options {
 		o(ml)
 	}
@@ -282,6 +286,28 @@ func NewMailer(cfg SMTP, options ...MailerOption) (*Mailer, error) {
 	}
 	ml.opts = opts
 	return ml, nil
+}
+
+// senderDomain is the domain of from ("gtmhub <growth@example.com>":
+// example.com), or "gtmhub" when from has none.
+func senderDomain(from string) string {
+	a, err := netmail.ParseAddress(from)
+	if err != nil {
+		return "gtmhub"
+	}
+	if i := strings.LastIndexByte(a.Address, '@'); i >= 0 && i < len(a.Address)-1 {
+		return a.Address[i+1:]
+	}
+	return "gtmhub"
+}
+
+// MessageID returns the Message-ID (without angle brackets) of the email
+// whose id is id, a UUID such as a [DecisionID]: id at the sender's domain.
+// Every attempt at one email carries the same Message-ID, so a receiver
+// that got an attempt whose reply was lost can recognize the retry, and the
+// Message-ID names the notification's ledger entry.
+func (ml *Mailer) MessageID(id string) string {
+	return id + "@" + ml.domain
 }
 
 // Email is one email to send.
@@ -403,6 +429,9 @@ func (s *EmailSender) Send(ctx context.Context, m Message) error {
 	env := map[string]any{"rule": m.Rule, "target": m.Target, "event_id": m.Event.ID(),
 		"data": m.Data, "lead": map[string]any(leadFields(m.Data))}
 	e := Email{To: m.Target}
+	if m.ID != "" {
+		e.MessageID = s.mailer.MessageID(m.ID)
+	}
 	var b strings.Builder
 	for _, part := range []struct {
 		exec func() error

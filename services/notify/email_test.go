@@ -348,3 +348,52 @@ func TestMailerTraces(t *testing.T) {
 		})
 	}
 }
+
+// TestEmailMessageIDFollowsTheNotification: the Message-ID of a rule's email
+// is derived from the notification's id, so every attempt at one
+// notification carries the same one and different notifications differ.
+func TestEmailMessageIDFollowsTheNotification(t *testing.T) {
+	ms := startMailServer(t, mailOptions{})
+	cfg := smtpConfig(ms, notify.SecurityPlain)
+	mailer, err := notify.NewMailer(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := notify.NewEmailSender(cfg, mailer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, second := notify.DecisionID("new-lead-nurture", "ada@example.com"), notify.DecisionID("new-lead-nurture", "bob@example.com")
+	sends := []struct {
+		id   string
+		want string // "": any, but unlike every other
+	}{
+		{first, "<" + first + "@example.com>"},
+		{first, "<" + first + "@example.com>"},
+		{second, "<" + second + "@example.com>"},
+		{"", ""},
+		{"", ""},
+	}
+	ev := leadEvent(t, "ada@example.com", 10)
+	for _, send := range sends {
+		m := notify.Message{Rule: "new-lead-nurture", Channel: contracts.ChannelEmail, Target: "ada@example.com", Event: ev, ID: send.id}
+		if err := s.Send(context.Background(), m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := ms.wait(len(sends), wait)
+	if len(got) != len(sends) {
+		t.Fatalf("%d emails, want %d", len(got), len(sends))
+	}
+	seen := map[string]int{}
+	for i, r := range got {
+		id := r.Message.Header.Get("Message-ID")
+		seen[id]++
+		if send := sends[i]; send.want != "" && id != send.want {
+			t.Errorf("send %d: Message-ID %q, want %q", i, id, send.want)
+		}
+	}
+	if len(seen) != 4 {
+		t.Errorf("Message-IDs %v: want the two attempts at one notification alike and the rest unique", seen)
+	}
+}

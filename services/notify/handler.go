@@ -62,6 +62,10 @@ type Message struct {
 	// Event is the event that fired the rule; Data is its decoded data.
 	Event event.Event
 	Data  map[string]any
+	// ID is the notification's [DecisionID], the same on every attempt: the
+	// email channel derives the Message-ID from it, so a receiver can tell a
+	// retry from a new message. Empty: each attempt gets a new one.
+	ID string
 }
 
 // DecisionID returns the ledger key of the notification for rule and
@@ -260,7 +264,7 @@ func (n *notifier) act(ctx context.Context, ev event.Event, data map[string]any,
 		}
 		charged = day
 	}
-	msg := Message{Rule: m.Rule, Channel: m.Channel, Target: m.Target, Event: ev, Data: data}
+	msg := Message{Rule: m.Rule, Channel: m.Channel, Target: m.Target, Event: ev, Data: data, ID: id}
 	if sk, ok := s.(Skipper); ok {
 		if reason := sk.SkipReason(msg); reason != "" {
 			entry.State, entry.Reason = StateUnneeded, reason

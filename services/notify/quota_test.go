@@ -58,6 +58,14 @@ func TestEmailQuotaCountsEmailsSent(t *testing.T) {
 			if got := len(ms.offered()); got != len(tt.answers)+tt.accepted {
 				t.Errorf("%d attempts, want %d", got, len(tt.answers)+tt.accepted)
 			}
+			// Every attempt is the same email: one Message-ID, from the
+			// decision id at the sender's domain.
+			want := "<" + notify.DecisionID("new-lead-nurture", "lead@example.com") + "@example.com>"
+			for i, r := range ms.offered() {
+				if id := r.Message.Header.Get("Message-ID"); id != want {
+					t.Errorf("attempt %d: Message-ID %q, want %q", i+1, id, want)
+				}
+			}
 			e, err := mustKV(t, srv, notify.QuotaBucket).Get(context.Background(), "email.2026-11-23")
 			if err != nil {
 				t.Fatal(err)
