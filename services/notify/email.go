@@ -8,6 +8,7 @@ import (
 	htmltemplate "html/template"
 	"net"
 	netmail "net/mail"
+	"net/url"
 	"strconv"
 	"strings"
 	texttemplate "text/template"
@@ -56,7 +57,12 @@ type SMTP struct {
 	From string `yaml:"from"`
 	// Unsubscribe is the List-Unsubscribe value: one or more <mailto:> or
 	// <https:> URIs, as a template over the notification (e.g.
-	// <https://example.com/unsubscribe?email={{.target}}>).
+	// <https://example.com/unsubscribe?email={{.target}}>). With an https
+	// URI the email also says List-Unsubscribe-Post:
+	// List-Unsubscribe=One-Click (RFC 8058), the one-click unsubscribe Gmail
+	// and Yahoo require of bulk senders: the URL must unsubscribe on a POST
+	// with that body, without asking anything more, and the relay must
+	// DKIM-sign both headers. Without it notify warns at start.
 	Unsubscribe string `yaml:"unsubscribe"`
 	// DailyQuota is the most emails a local day. Default 500.
 	DailyQuota int `yaml:"daily_quota"`
@@ -339,12 +345,31 @@ func (ml *Mailer) Send(ctx context.Context, e Email) error {
 	}
 	if e.Unsubscribe != "" {
 		msg.SetGenHeader(mail.HeaderListUnsubscribe, e.Unsubscribe)
+		if oneClick(e.Unsubscribe) {
+			msg.SetGenHeader(mail.HeaderListUnsubscribePost, "List-Unsubscribe=One-Click")
+		}
 	}
 	msg.SetBodyString(mail.TypeTextPlain, e.Text)
 	if e.HTML != "" {
 		msg.AddAlternativeString(mail.TypeTextHTML, e.HTML)
 	}
 	return ml.send(ctx, msg)
+}
+
+// oneClick reports whether the List-Unsubscribe value offers an https URI,
+// which RFC 8058 requires for one-click unsubscribe: the receiver POSTs
+// "List-Unsubscribe=One-Click" to it. A mailto URI alone offers none.
+func oneClick(listUnsubscribe string) bool {
+	for f := range strings.SplitSeq(listUnsubscribe, ",") {
+		f = strings.TrimSpace(f)
+		if !strings.HasPrefix(f, "<") || !strings.HasSuffix(f, ">") {
+			continue
+		}
+		if u, err := url.Parse(f[1 : len(f)-1]); err == nil && u.Scheme == "https" && u.Host != "" {
+			return true
+		}
+	}
+	return false
 }
 
 // send runs one SMTP session for msg, traced as a client span that names

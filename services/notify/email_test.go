@@ -180,8 +180,10 @@ func TestEmailNurtureTemplatesAndUnsubscribe(t *testing.T) {
 	}
 	h := got[0].Message.Header
 	if h.Get("Subject") != "Welcome Ada" || h.Get("List-Unsubscribe") !=
-		"<https://example.com/unsubscribe?to=ada@example.com>, <mailto:unsubscribe@example.com>" {
-		t.Errorf("subject %q, List-Unsubscribe %q", h.Get("Subject"), h.Get("List-Unsubscribe"))
+		"<https://example.com/unsubscribe?to=ada@example.com>, <mailto:unsubscribe@example.com>" ||
+		h.Get("List-Unsubscribe-Post") != "List-Unsubscribe=One-Click" {
+		t.Errorf("subject %q, List-Unsubscribe %q, List-Unsubscribe-Post %q", h.Get("Subject"),
+			h.Get("List-Unsubscribe"), h.Get("List-Unsubscribe-Post"))
 	}
 	text, html := parts(t, got[0])
 	if !strings.Contains(text, "Hello Ada from Analytical Engines") || !strings.Contains(html, "Hello Ada &amp; Analytical Engines") {
@@ -395,5 +397,44 @@ func TestEmailMessageIDFollowsTheNotification(t *testing.T) {
 	}
 	if len(seen) != 4 {
 		t.Errorf("Message-IDs %v: want the two attempts at one notification alike and the rest unique", seen)
+	}
+}
+
+// TestMailerOneClickUnsubscribe: an email whose List-Unsubscribe offers an
+// https URI says List-Unsubscribe-Post: List-Unsubscribe=One-Click (RFC
+// 8058); one without (mailto only, plain http) does not.
+func TestMailerOneClickUnsubscribe(t *testing.T) {
+	tests := []struct {
+		unsubscribe string
+		post        string
+	}{
+		{"", ""},
+		{"<mailto:unsubscribe@example.com>", ""},
+		{"<http://example.com/unsubscribe>", ""},
+		{"<https://example.com/unsubscribe?to=ada%40example.com>", "List-Unsubscribe=One-Click"},
+		{"<mailto:unsubscribe@example.com>, <https://example.com/unsubscribe>", "List-Unsubscribe=One-Click"},
+		{"<HTTPS://example.com/unsubscribe>", "List-Unsubscribe=One-Click"},
+	}
+	ms := startMailServer(t, mailOptions{})
+	mailer, err := notify.NewMailer(smtpConfig(ms, notify.SecurityPlain))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, tt := range tests {
+		t.Run(tt.unsubscribe, func(t *testing.T) {
+			if err := mailer.Send(context.Background(), notify.Email{To: "ada@example.com", Subject: "s", Text: "t",
+				Unsubscribe: tt.unsubscribe}); err != nil {
+				t.Fatal(err)
+			}
+			got := ms.wait(i+1, wait)
+			if len(got) != i+1 {
+				t.Fatalf("%d emails, want %d", len(got), i+1)
+			}
+			h := got[i].Message.Header
+			if h.Get("List-Unsubscribe") != tt.unsubscribe || h.Get("List-Unsubscribe-Post") != tt.post {
+				t.Errorf("List-Unsubscribe %q, List-Unsubscribe-Post %q; want %q and %q",
+					h.Get("List-Unsubscribe"), h.Get("List-Unsubscribe-Post"), tt.unsubscribe, tt.post)
+			}
+		})
 	}
 }
