@@ -347,6 +347,7 @@ func Run(ctx context.Context, cfg Config, deps service.Deps) error {
 	r.Health.Add("stream:"+events.StreamNotify, service.StreamsCheck(r.JS, events.StreamNotify))
 	r.Health.Add("ledger:"+LedgerBucket, n.ledger.check)
 	noteChannels(ctx, r, cfg)
+	noteWarnings(ctx, r, cfg.Warnings())
 
 	// The changes to one record are handled in turn (a record's events are
 	// keyed by their CloudEvent subject), different records at once. Two
