@@ -36,14 +36,20 @@ type Digest struct {
 	TimeZone string `yaml:"time_zone"`
 	// To lists the recipients. Empty: no digest is sent on schedule.
 	To []string `yaml:"to"`
+	// Retry is the wait after a digest that could not be sent, doubling up
+	// to 30m while the digest is owed. Default 1m.
+	Retry time.Duration `yaml:"retry"`
 }
 
 // DefaultDigest is 08:00 local time, no recipients.
-func DefaultDigest() Digest { return Digest{Schedule: "0 8 * * *"} }
+func DefaultDigest() Digest { return Digest{Schedule: "0 8 * * *", Retry: time.Minute} }
 
 func (d Digest) withDefaults() Digest {
 	if d.Schedule == "" {
 		d.Schedule = DefaultDigest().Schedule
+	}
+	if d.Retry == 0 {
+		d.Retry = DefaultDigest().Retry
 	}
 	return d
 }
@@ -64,6 +70,9 @@ func (d Digest) validate(p interface{ Addf(string, ...any) }, smtp SMTP) {
 	}
 	if len(d.To) > 0 && !smtp.configured() {
 		p.Addf("digest.to needs smtp.host")
+	}
+	if d.Retry < 0 {
+		p.Addf("digest.retry must not be negative")
 	}
 }
 
@@ -345,39 +354,77 @@ func (r DigestReport) Email(to string) (Email, error) {
 		Text: text.String(), HTML: html.String()}, nil
 }
 
-// digestSender sends one report to every recipient.
-type digestSender struct {
-	mailer *Mailer
-	report DigestReport
-	to     []string
+// DigestBucket records, for each date and recipient, the digest decided:
+// the key is [DecisionID] of [DigestRule] and "{date}/{recipient}", the
+// value a [LedgerEntry] moved from claimed to its outcome as in the
+// ledger. A recipient whose entry exists is never sent that date again, by
+// any replica; one the send reached before another failed is not sent it
+// twice. Entries outlive the catch-up window by days, whatever the
+// ledger's dedupe window.
+const DigestBucket = "notify-digests"
+
+// digestRecordTTL is how long the [DigestBucket] remembers a delivery.
+const digestRecordTTL = 7 * 24 * time.Hour
+
+// digestCatchUp is how long after a schedule tick its digest is still owed
+// (unless a newer tick supersedes it): a notify that was down at the tick,
+// or whose send failed, sends it when it starts or succeeds within this
+// time, and no later (`gtmhub digest --date` sends it by hand).
+const digestCatchUp = 24 * time.Hour
+
+// digestPoll is the longest the digest loop sleeps, so that a clock that
+// jumped (a host resumed from suspend) is noticed.
+const digestPoll = time.Minute
+
+// digestMaxRetry is the longest wait between tries at an owed digest.
+const digestMaxRetry = 30 * time.Minute
+
+func openDigestLedger(ctx context.Context, open bucketOpener) (*ledger, error) {
+	kv, err := open(ctx, jetstream.KeyValueConfig{
+		Bucket:      DigestBucket,
+		Description: "daily digests decided, by date and recipient",
+		TTL:         digestRecordTTL,
+		History:     1,
+		Storage:     jetstream.FileStorage,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("digest bucket %s: %w", DigestBucket, err)
+	}
+	return &ledger{kv: kv}, nil
 }
 
-func (s digestSender) Send(ctx context.Context, _ Message) error {
-	for _, to := range s.to {
-		e, err := s.report.Email(to)
-		if err != nil {
-			return events.Permanent(err)
-		}
-		e.MessageID = s.mailer.MessageID(uuid.NewSHA1(uuid.NameSpaceURL, []byte(Name+":digest:"+s.report.Date+":"+to)).String())
-		if err := s.mailer.Send(ctx, e); err != nil {
-			return err
-		}
-	}
-	return nil
+// digestMatch is the notification of date's digest to one recipient.
+func digestMatch(date, to string) Match {
+	return Match{Rule: DigestRule, Channel: contracts.ChannelEmail, Target: to, DedupeKey: date + "/" + to}
 }
+
+// digestEvent is the event date's digest decisions are recorded against.
+func digestEvent(date string) event.Event {
+	ev := event.New()
+	ev.SetID(uuid.NewSHA1(uuid.NameSpaceURL, []byte(Name+":digest:"+date)).String())
+	ev.SetType(contracts.TypeNotificationSent)
+	ev.SetSource(Source)
+	ev.SetSubject("digest/" + date)
+	return ev
+}
+
+// errDigestInFlight is the error for a recipient another replica is
+// sending the digest to: look again later.
+var errDigestInFlight = errors.New("another instance is sending it")
 
 // DigestResult is what [RunDigest] did.
 type DigestResult struct {
 	Report DigestReport `json:"report"`
-	// Outcome is sent, or suppressed when the date's digest was already
-	// decided; empty on a dry run.
+	// Outcome is sent when the digest went to a recipient, or suppressed
+	// when every recipient's digest of the date was already decided; empty
+	// on a dry run.
 	Outcome contracts.Outcome `json:"outcome,omitempty"`
 	// Text is the email's text part.
 	Text string `json:"text"`
 }
 
-// sendDigest computes date's digest and sends it once: the ledger holds it
-// under [DigestRule] and the date, so a second trigger sends nothing.
+// sendDigest computes the digest of day and sends it to every recipient it
+// has not been decided for (see [DigestBucket]).
 func (n *notifier) sendDigest(ctx context.Context, day time.Time, dryRun bool) (DigestResult, error) {
 	report, err := ComputeDigest(ctx, n.js, day)
 	if err != nil {
@@ -393,51 +440,218 @@ func (n *notifier) sendDigest(ctx context.Context, day time.Time, dryRun bool) (
 	if n.mailer == nil || len(n.digest.To) == 0 {
 		return res, fmt.Errorf("digest: needs smtp.host and digest.to")
 	}
-	ev := event.New()
-	ev.SetID(uuid.NewSHA1(uuid.NameSpaceURL, []byte(Name+":digest:"+report.Date)).String())
-	ev.SetType(contracts.TypeNotificationSent)
-	ev.SetSource(Source)
-	ev.SetSubject("digest/" + report.Date)
-	m := Match{Rule: DigestRule, Channel: contracts.ChannelEmail, Target: strings.Join(n.digest.To, ","), DedupeKey: report.Date}
-	id := DecisionID(m.Rule, m.DedupeKey)
-	cur, rev, claimed, err := n.ledger.claim(ctx, id, LedgerEntry{Rule: m.Rule, Channel: m.Channel, State: StateClaimed, EventID: ev.ID(), At: n.now()})
+	owed, err := n.owedDigest(ctx, report.Date)
 	if err != nil {
 		return res, err
 	}
-	if !claimed {
-		if rev, claimed, err = n.reclaim(ctx, ev, m, id, cur, rev); err != nil {
-			return res, err
-		}
-		if !claimed {
-			res.Outcome = contracts.OutcomeSuppressed
-			return res, nil
-		}
+	sent, err := n.deliverDigest(ctx, report, owed)
+	res.Outcome = contracts.OutcomeSuppressed
+	if sent > 0 {
+		res.Outcome = contracts.OutcomeSent
 	}
-	if err := n.act(ctx, ev, nil, m, id, rev, actOptions{sender: digestSender{mailer: n.mailer, report: report, to: n.digest.To}}); err != nil {
-		return res, err
-	}
-	res.Outcome = contracts.OutcomeSent
-	return res, nil
+	return res, err
 }
 
-// digestLoop sends yesterday's digest on the schedule.
-func (n *notifier) digestLoop(ctx context.Context) {
-	loc, _ := n.digest.location() // validated
-	c := cron.New(cron.WithLocation(loc))
-	_, err := c.AddFunc(n.digest.Schedule, func() {
-		now := n.now().In(loc)
-		day := time.Date(now.Year(), now.Month(), now.Day()-1, 0, 0, 0, 0, loc)
-		if _, err := n.sendDigest(ctx, day, false); err != nil && ctx.Err() == nil {
-			n.log.WarnContext(ctx, "daily digest", "date", day.Format(time.DateOnly), "err", err)
-		}
-	})
-	if err != nil {
-		n.log.ErrorContext(ctx, "digest schedule", "err", err)
-		return
+// owedDigest lists the recipients date's digest is still to be decided
+// for: no entry in the [DigestBucket], or one not settled (a claim, or an
+// outcome not yet on NOTIFY). None when the ledger holds date's digest as
+// one decision for every recipient, as notify recorded it before the
+// [DigestBucket].
+func (n *notifier) owedDigest(ctx context.Context, date string) ([]string, error) {
+	_, _, err := n.ledger.get(ctx, DecisionID(DigestRule, date))
+	switch {
+	case err == nil:
+		return nil, nil
+	case !errors.Is(err, jetstream.ErrKeyNotFound):
+		return nil, err
 	}
-	c.Start()
-	<-ctx.Done()
-	<-c.Stop().Done()
+	var owed []string
+	for _, to := range n.digest.To {
+		m := digestMatch(date, to)
+		e, _, err := n.digests.get(ctx, DecisionID(m.Rule, m.DedupeKey))
+		switch {
+		case errors.Is(err, jetstream.ErrKeyNotFound):
+			owed = append(owed, to)
+		case err != nil:
+			return nil, err
+		case e.State == StateClaimed || !e.Published:
+			owed = append(owed, to)
+		}
+	}
+	return owed, nil
+}
+
+// deliverDigest sends report to every recipient in to, each on its own:
+// one that fails does not hold up the others. It returns how many it sent.
+func (n *notifier) deliverDigest(ctx context.Context, report DigestReport, to []string) (int, error) {
+	ev := digestEvent(report.Date)
+	sent := 0
+	var errs []error
+	for _, rcpt := range to {
+		ok, err := n.digestTo(ctx, ev, report, rcpt)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("digest %s to %s: %w", report.Date, redactTarget(rcpt), err))
+		}
+		if ok {
+			sent++
+		}
+	}
+	return sent, errors.Join(errs...)
+}
+
+// digestTo claims report's digest to one recipient in the [DigestBucket]
+// and sends it, or settles a claim already there. It reports whether it
+// sent the email. A refusal for good is recorded as failed and not tried
+// again; a temporary failure releases the claim for the next try.
+func (n *notifier) digestTo(ctx context.Context, ev event.Event, report DigestReport, to string) (bool, error) {
+	m := digestMatch(report.Date, to)
+	id := DecisionID(m.Rule, m.DedupeKey)
+	entry := LedgerEntry{Rule: m.Rule, Channel: m.Channel, State: StateClaimed, EventID: ev.ID(), At: n.now()}
+	cur, rev, claimed, err := n.digests.claim(ctx, id, entry)
+	if err != nil {
+		return false, err
+	}
+	if !claimed {
+		return false, n.settleDigest(ctx, ev, m, id, cur, rev)
+	}
+	sendErr := n.sendDigestEmail(ctx, report, to, id)
+	ctx, cancel := settling(ctx)
+	defer cancel()
+	switch {
+	case sendErr == nil:
+		entry.State, entry.At = StateSent, n.now()
+	case events.IsPermanent(sendErr):
+		entry.State, entry.Reason, entry.At = StateFailed, reasonText(unwrapPermanent(sendErr)), n.now()
+	default:
+		return false, n.digests.releasing(ctx, id, rev, sendErr)
+	}
+	sent := entry.State == StateSent
+	if rev, err = n.digests.update(ctx, id, rev, entry); err != nil {
+		return sent, err
+	}
+	if err := n.publishDigest(ctx, ev, m, id, rev, entry); err != nil {
+		return sent, err
+	}
+	if !sent {
+		return false, fmt.Errorf("refused for good: %w", unwrapPermanent(sendErr))
+	}
+	return true, nil
+}
+
+// sendDigestEmail sends report to one recipient, with a Message-ID from
+// the decision id.
+func (n *notifier) sendDigestEmail(ctx context.Context, report DigestReport, to, id string) error {
+	e, err := report.Email(to)
+	if err != nil {
+		return events.Permanent(err)
+	}
+	e.MessageID = n.mailer.MessageID(id)
+	start := time.Now()
+	err = n.mailer.Send(ctx, e)
+	n.stats.observe(time.Since(start), err)
+	return err
+}
+
+// settleDigest deals with a recipient whose digest entry exists: a claim
+// within its lease is another replica sending (try again later); an older
+// one is a send interrupted by a crash, recorded as such and, at most
+// once, not sent again; an outcome not yet on NOTIFY is published.
+func (n *notifier) settleDigest(ctx context.Context, ev event.Event, m Match, id string, cur LedgerEntry, rev uint64) error {
+	switch {
+	case cur.State == StateClaimed && n.now().Sub(cur.At) < n.lease:
+		return errDigestInFlight
+	case cur.State == StateClaimed:
+		cur.State, cur.Reason, cur.At = StateInterrupted, ReasonInterrupted, n.now()
+		var err error
+		if rev, err = n.digests.update(ctx, id, rev, cur); err != nil {
+			return err
+		}
+		return n.publishDigest(ctx, ev, m, id, rev, cur)
+	case !cur.Published:
+		return n.publishDigest(ctx, ev, m, id, rev, cur)
+	}
+	return nil
+}
+
+// publishDigest records the decision in entry e (revision rev of id) on
+// NOTIFY and marks it published.
+func (n *notifier) publishDigest(ctx context.Context, ev event.Event, m Match, id string, rev uint64, e LedgerEntry) error {
+	if err := n.announce(ctx, ev, m, id, e); err != nil {
+		return err
+	}
+	e.Published = true
+	_, err := n.digests.update(ctx, id, rev, e)
+	return err
+}
+
+// digestLoop sends the digests that are owed: at start, on every schedule
+// tick, and after a failure with backoff (digest.retry, doubling to 30m).
+// Each tick of the schedule owes yesterday's digest for [digestCatchUp]
+// or until the next tick ([owedDay]), so a digest a stopped notify missed,
+// or whose send failed, still goes out, once per recipient.
+func (n *notifier) digestLoop(ctx context.Context) {
+	loc, _ := n.digest.location()                     // validated
+	sched, _ := cron.ParseStandard(n.digest.Schedule) // validated
+	backoff := events.ExponentialBackoff(n.digest.Retry, digestMaxRetry)
+	failures := 0
+	for {
+		wait := min(sched.Next(n.now().In(loc)).Sub(n.now()), digestPoll)
+		if err := n.catchUpDigests(ctx, sched, loc); err != nil && ctx.Err() == nil {
+			failures++
+			wait = min(wait, backoff(failures))
+			n.log.WarnContext(ctx, "daily digest", "err", err, "retry_in", wait.String())
+		} else {
+			failures = 0
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(max(wait, 0)):
+		}
+	}
+}
+
+// catchUpDigests sends the digest [owedDay] names to the recipients it has
+// not been decided for.
+func (n *notifier) catchUpDigests(ctx context.Context, sched cron.Schedule, loc *time.Location) error {
+	day, ok := owedDay(sched, n.now().In(loc))
+	if !ok {
+		return nil
+	}
+	date := day.Format(time.DateOnly)
+	owed, err := n.owedDigest(ctx, date)
+	if err == nil && len(owed) > 0 {
+		var report DigestReport
+		if report, err = ComputeDigest(ctx, n.js, day); err == nil {
+			_, err = n.deliverDigest(ctx, report, owed)
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("digest %s: %w", date, err)
+	}
+	return nil
+}
+
+// owedDay returns the day (local midnight) whose digest is owed at now: a
+// tick of the schedule sends yesterday's digest, so it is the day before
+// the latest tick, when that tick is within the last [digestCatchUp]. A
+// newer tick supersedes it: a digest still failing when the next one is
+// due is given up.
+func owedDay(sched cron.Schedule, now time.Time) (time.Time, bool) {
+	today := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, now.Location())
+	// Next is strictly after its argument: a tick at midnight counts.
+	if !sched.Next(today.Add(-time.Second)).After(now) {
+		return today.AddDate(0, 0, -1), true
+	}
+	yesterday := today.AddDate(0, 0, -1)
+	from := yesterday
+	if horizon := now.Add(-digestCatchUp); horizon.After(from) {
+		from = horizon
+	}
+	if sched.Next(from.Add(-time.Second)).Before(today) {
+		return today.AddDate(0, 0, -2), true
+	}
+	return time.Time{}, false
 }
 
 // RunDigest computes the digest of date (a local day in the digest's time

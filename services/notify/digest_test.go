@@ -2,11 +2,13 @@ package notify_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/emersion/go-smtp"
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -348,5 +350,133 @@ func TestDigestWarnings(t *testing.T) {
 	}
 	if !strings.HasSuffix(e.Subject, "5 warnings") {
 		t.Errorf("subject %q", e.Subject)
+	}
+}
+
+// TestDigestRetriedAndCaughtUpOncePerRecipient: two replicas start after
+// the digest's scheduled time, as if notify had been down then; they send
+// the missed digest. The SMTP server takes one recipient's email and
+// refuses the other's for now: that one is retried until it goes out, and
+// nobody gets the date twice.
+func TestDigestRetriedAndCaughtUpOncePerRecipient(t *testing.T) {
+	srv := eventstest.RunServer(t)
+	ms := startMailServer(t, mailOptions{})
+	seedDay(t, srv)
+	ms.failNext(nil, &smtp.SMTPError{Code: 421, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "try later"})
+
+	now := time.Now().UTC()
+	today := now.Format(time.DateOnly)
+	cfg := notify.DefaultConfig()
+	cfg.SMTP = smtpConfig(ms, notify.SecurityPlain)
+	cfg.Digest = notify.Digest{Schedule: "0 8 * * *", TimeZone: "UTC", To: []string{"sales@example.com", "ceo@example.com"},
+		Retry: 50 * time.Millisecond}
+	cfg.Now = func() time.Time { return time.Date(now.Year(), now.Month(), now.Day()+1, 10, 0, 0, 0, time.UTC) }
+	cfg.Rules = []notify.Rule{{Name: "companies", On: []string{contracts.TypeCompanyCreated}, Action: contracts.ChannelSlack, Target: "#x"}}
+	startNotify(t, srv, cfg)
+	startNotify(t, srv, cfg)
+
+	got := ms.wait(2, wait)
+	if len(got) != 2 {
+		t.Fatalf("%d digest emails, want one to each of 2 recipients", len(got))
+	}
+	to := map[string]int{}
+	for _, r := range got {
+		to[r.To[0]]++
+		if subj := r.Message.Header.Get("Subject"); !strings.HasPrefix(subj, "gtmhub digest for "+today+": 20 new leads") {
+			t.Errorf("subject %q", subj)
+		}
+	}
+	if to["sales@example.com"] != 1 || to["ceo@example.com"] != 1 {
+		t.Errorf("digests by recipient %v, want one each", to)
+	}
+	offered := ms.offered()
+	if len(offered) != 3 {
+		t.Errorf("%d attempts, want 3 (one refused for now)", len(offered))
+	}
+	ids := map[string]string{}
+	for _, r := range offered {
+		id := r.Message.Header.Get("Message-ID")
+		if prev, ok := ids[r.To[0]]; ok && prev != id {
+			t.Errorf("attempts to %s with Message-IDs %s and %s", r.To[0], prev, id)
+		}
+		ids[r.To[0]] = id
+	}
+
+	// The date is decided for both: a run by hand sends nothing.
+	res, err := notify.RunDigest(context.Background(), cfg, service.Deps{Conn: srv.Conn}, today, false)
+	if err != nil || res.Outcome != contracts.OutcomeSuppressed {
+		t.Errorf("RunDigest = %s, %v; want suppressed", res.Outcome, err)
+	}
+	for _, d := range decisions(t, srv, 2) {
+		if d.Rule != notify.DigestRule || d.Outcome != contracts.OutcomeSent || !strings.HasPrefix(d.DedupeKey, today+"/") {
+			t.Errorf("decision %+v, want the digest of %s sent", d, today)
+		}
+	}
+	if n := srv.Count(t, events.StreamNotify, events.SubjectNotifySent); n != 2 {
+		t.Errorf("%d sent decisions, want 2", n)
+	}
+	if n := len(ms.messages()); n != 2 {
+		t.Errorf("%d digest emails in the end, want 2", n)
+	}
+}
+
+// TestDigestKeepsEarlierDecisions: a date the ledger holds as one decision
+// for every recipient, as notify recorded digests before it recorded them
+// per recipient, is not sent again.
+func TestDigestKeepsEarlierDecisions(t *testing.T) {
+	srv := eventstest.RunServer(t)
+	ms := startMailServer(t, mailOptions{})
+	ctx := context.Background()
+	yesterday := time.Now().UTC().AddDate(0, 0, -1).Format(time.DateOnly)
+	kv, err := srv.JS.CreateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: notify.LedgerBucket, TTL: 24 * time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := json.Marshal(notify.LedgerEntry{Rule: notify.DigestRule, Channel: contracts.ChannelEmail, State: notify.StateSent,
+		EventID: "earlier", At: time.Now(), Published: true})
+	if _, err := kv.Put(ctx, notify.DecisionID(notify.DigestRule, yesterday), b); err != nil {
+		t.Fatal(err)
+	}
+	cfg := notify.DefaultConfig()
+	cfg.SMTP = smtpConfig(ms, notify.SecurityPlain)
+	cfg.Digest.TimeZone = "UTC"
+	cfg.Digest.To = []string{"sales@example.com"}
+	res, err := notify.RunDigest(ctx, cfg, service.Deps{Conn: srv.Conn}, yesterday, false)
+	if err != nil || res.Outcome != contracts.OutcomeSuppressed || len(ms.messages()) != 0 {
+		t.Errorf("RunDigest = %s, %v, %d emails; want suppressed and none", res.Outcome, err, len(ms.messages()))
+	}
+}
+
+// TestDigestRefusedForGoodIsNotRetried: a recipient the SMTP server
+// refuses for good is recorded as failed and not tried again; the others
+// get the digest.
+func TestDigestRefusedForGoodIsNotRetried(t *testing.T) {
+	srv := eventstest.RunServer(t)
+	ms := startMailServer(t, mailOptions{})
+	ms.failNext(&smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: "no such user"})
+	now := time.Now().UTC()
+	cfg := notify.DefaultConfig()
+	cfg.SMTP = smtpConfig(ms, notify.SecurityPlain)
+	cfg.Digest = notify.Digest{Schedule: "0 8 * * *", TimeZone: "UTC", To: []string{"gone@example.com", "sales@example.com"},
+		Retry: 50 * time.Millisecond}
+	cfg.Now = func() time.Time { return time.Date(now.Year(), now.Month(), now.Day()+1, 10, 0, 0, 0, time.UTC) }
+	startNotify(t, srv, cfg)
+
+	if got := ms.wait(1, wait); len(got) != 1 || got[0].To[0] != "sales@example.com" {
+		t.Fatalf("digests %+v, want one to sales@example.com", got)
+	}
+	outcomes := map[contracts.Outcome]int{}
+	for _, d := range decisions(t, srv, 2) {
+		outcomes[d.Outcome]++
+	}
+	if outcomes[contracts.OutcomeSent] != 1 || outcomes[contracts.OutcomeFailed] != 1 {
+		t.Errorf("decisions %v, want one sent and one failed", outcomes)
+	}
+	res, err := notify.RunDigest(context.Background(), cfg, service.Deps{Conn: srv.Conn}, now.Format(time.DateOnly), false)
+	if err != nil || res.Outcome != contracts.OutcomeSuppressed {
+		t.Errorf("RunDigest = %s, %v; want suppressed", res.Outcome, err)
+	}
+	if n := len(ms.offered()); n != 2 {
+		t.Errorf("%d attempts, want 2: the refused recipient is not tried again", n)
 	}
 }

@@ -106,6 +106,7 @@ type notifier struct {
 	digest     Digest
 	slack      Slack
 	js         jetstream.JetStream
+	digests    *ledger // the digests decided; nil: SMTP not configured
 }
 
 // actOptions change how [notifier.act] delivers a claimed notification.

@@ -163,6 +163,15 @@ func (l *ledger) release(ctx context.Context, id string, rev uint64) error {
 	return nil
 }
 
+// releasing releases id's claim at revision rev and returns err, joined
+// with the release's error if it failed.
+func (l *ledger) releasing(ctx context.Context, id string, rev uint64, err error) error {
+	if rerr := l.release(ctx, id, rev); rerr != nil {
+		return errors.Join(err, rerr)
+	}
+	return err
+}
+
 // check is the ledger's readiness check.
 func (l *ledger) check(ctx context.Context) error {
 	if _, err := l.kv.Status(ctx); err != nil {

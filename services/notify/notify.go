@@ -87,7 +87,10 @@
 // default) emails yesterday's new leads (count, by source, top ten by
 // signal score) and rejected count, read from the RECORDS and LEADS
 // streams by time, with the day's warnings (dead letters by service, alert
-// levels raised), once per date ([RunDigest] runs one on demand).
+// levels raised), once per date and recipient, recorded in the
+// [DigestBucket] ([RunDigest] runs one on demand). A digest that could not
+// be sent is retried with backoff, and one a stopped notify missed is sent
+// when it starts, for a day after its scheduled time.
 // Operations alerts ([Alerts]) go to a Slack channel: DLQ depth rising, a
 // breaker opening, quota levels (the email quota, and every quota in the
 // usage bucket, such as a provider's monthly credits), failure rate, latency, consumer backlog

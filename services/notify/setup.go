@@ -79,6 +79,11 @@ func newNotifier(ctx context.Context, cfg Config, engine *Engine, r service.Reso
 		}
 	}
 	n.digest, n.slack = cfg.Digest, cfg.Slack
+	if n.mailer != nil {
+		if n.digests, err = openDigestLedger(ctx, open); err != nil {
+			return nil, err
+		}
+	}
 	n.js = r.JS
 	return n, nil
 }
