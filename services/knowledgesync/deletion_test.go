@@ -328,3 +328,54 @@ func TestSyncKeepsAFileWithConflictMarkersWhosePageWasArchived(t *testing.T) {
 		t.Errorf("resolved plan.md: page %s (was %s): %q", newID, id, e.notionText(newID))
 	}
 }
+
+// TestSyncHoldsMassArchiving: files missing from the folder archive their
+// pages only a few at a time; a folder emptied at once (a volume not
+// mounted) archives none of the database's pages until a sync allows it.
+func TestSyncHoldsMassArchiving(t *testing.T) {
+	for _, tt := range []struct {
+		files, removed int
+		held           bool
+	}{
+		{files: 20, removed: 5, held: false}, // a handful
+		{files: 20, removed: 6, held: true},  // more than a handful and a tenth
+		{files: 60, removed: 6, held: false}, // a tenth
+		{files: 8, removed: 8, held: true},   // the whole folder
+	} {
+		t.Run(fmt.Sprintf("%d of %d", tt.removed, tt.files), func(t *testing.T) {
+			e := newEnv(t)
+			names := e.writePages(tt.files)
+			ids := make([]string, tt.removed)
+			for i, n := range names[:tt.removed] {
+				ids[i] = e.pageOf(n)
+				must(t, os.Remove(filepath.Join(e.dir, n)))
+			}
+			archived := func() int {
+				n := 0
+				for _, id := range ids {
+					if p, ok := e.fake.Page(id); ok && (p.Archived || p.InTrash) {
+						n++
+					}
+				}
+				return n
+			}
+			rep := e.run(false)
+			wantArchived, wantHeld := tt.removed, 0
+			if tt.held {
+				wantArchived, wantHeld = 0, tt.removed
+			}
+			if rep.Archived != wantArchived || rep.Held != wantHeld || archived() != wantArchived {
+				t.Fatalf("archived %d (%d in Notion), held %d; want %d, %d", rep.Archived, archived(), rep.Held,
+					wantArchived, wantHeld)
+			}
+			if !tt.held {
+				return
+			}
+			rep, err := e.sync.SyncWith(context.Background(), knowledgesync.SyncOptions{AllowMassDeletion: true})
+			must(t, err)
+			if rep.Archived != tt.removed || archived() != tt.removed {
+				t.Errorf("allowed: archived %d (%d in Notion), want %d", rep.Archived, archived(), tt.removed)
+			}
+		})
+	}
+}

@@ -25,6 +25,8 @@
 //     would delete more than [MassDeletionFiles] files and more than
 //     [MassDeletionShare] of the folder deletes none of them unless the
 //     sync command allows it (`gtmhub knowledge sync --allow-mass-deletion`);
+//   - a deleted file archives its page, under the same limit against the
+//     database's pages, so that an empty or unmounted folder archives none;
 //   - a file without a notion_id creates a page (the id is written into its
 //     front matter); a page without a file creates one named after its title;
 //   - files sharing a notion_id (a copy keeps its original's): the page

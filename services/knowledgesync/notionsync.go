@@ -46,7 +46,10 @@ var ErrNotInDatabase = errors.New("notion_id names a page that is not in the dat
 
 // Deletion safety: a sync that would delete more than MassDeletionFiles
 // files and more than MassDeletionShare of the folder's files deletes none
-// of them, unless [SyncOptions.AllowMassDeletion] says to.
+// of them, and one that would archive more than MassDeletionFiles pages and
+// more than MassDeletionShare of the database's pages (their files missing:
+// an empty folder looks like one whose files were all deleted) archives
+// none, unless [SyncOptions.AllowMassDeletion] says to.
 const (
 	MassDeletionFiles = 5
 	MassDeletionShare = 0.10
@@ -89,9 +92,10 @@ type Report struct {
 	Unchanged int
 	// Unresolved counts files left alone because they hold conflict markers.
 	Unresolved int
-	// Held counts the files not deleted because the sync would have
-	// deleted too many (see [MassDeletionFiles]); they stay until a sync
-	// with [SyncOptions.AllowMassDeletion].
+	// Held counts the files not deleted and the pages not archived
+	// because the sync would have deleted too many (see
+	// [MassDeletionFiles]); they stay until a sync with
+	// [SyncOptions.AllowMassDeletion].
 	Held int
 	// Actions lists what was done (or planned), one line a page.
 	Actions []string
@@ -163,8 +167,9 @@ func (r *remoteSide) tags(key string) []string {
 type SyncOptions struct {
 	// DryRun reports what the sync would do, changing nothing.
 	DryRun bool
-	// AllowMassDeletion deletes the files of archived pages even when they
-	// are more than [MassDeletionFiles] and [MassDeletionShare] allow.
+	// AllowMassDeletion deletes the files of archived pages, and archives
+	// the pages of deleted files, even when they are more than
+	// [MassDeletionFiles] and [MassDeletionShare] allow.
 	AllowMassDeletion bool
 }
 
@@ -234,6 +239,7 @@ func (s *NotionSync) SyncWith(ctx context.Context, opts SyncOptions) (Report, er
 		}
 	}
 	s.deleteFiles(ctx, p, len(local)+len(fresh)+len(shared), opts.AllowMassDeletion, &rep)
+	s.archivePages(ctx, p, len(remote), opts.AllowMassDeletion, &rep)
 	for _, f := range fresh {
 		if err := s.createPage(ctx, f, &rep); err != nil {
 			rep.Errors = append(rep.Errors, fmt.Errorf("%s: %w", f.Path, err))
@@ -320,8 +326,18 @@ type pass struct {
 	// deletions are the files whose pages were archived, deleted once
 	// every page is settled, if they are not too many.
 	deletions []deletion
+	// archives are the pages whose files were deleted, archived once every
+	// page is settled, if they are not too many.
+	archives []archive
 	// stamp names the pass's folder in the trash.
 	stamp string
+}
+
+// archive is a page to archive because its file was deleted.
+type archive struct {
+	id string
+	r  *remoteSide
+	st pageState
 }
 
 // deletion is a file to delete because its page was archived.
@@ -351,7 +367,8 @@ func (s *NotionSync) syncPage(ctx context.Context, id string, l *localFile, r *r
 			return err
 		}
 		if !changed {
-			return s.archivePage(ctx, id, r, st, rep)
+			p.archives = append(p.archives, archive{id: id, r: r, st: st})
+			return nil
 		}
 		return s.restoreFile(ctx, id, r, st, rep)
 	case r != nil:
@@ -454,8 +471,8 @@ func (s *NotionSync) archivedWithMarkers(ctx context.Context, id string, l *loca
 // and says so.
 func (s *NotionSync) deleteFiles(ctx context.Context, p *pass, files int, allowMass bool, rep *Report) {
 	n := len(p.deletions)
-	if n > MassDeletionFiles && float64(n) > MassDeletionShare*float64(files) && !allowMass {
-		rep.Held = n
+	if tooMany(n, files) && !allowMass {
+		rep.Held += n
 		for _, d := range p.deletions {
 			rep.act("held: %s not deleted (page %s archived): too many deletions at once", d.l.Path, d.id)
 		}
@@ -467,6 +484,37 @@ func (s *NotionSync) deleteFiles(ctx context.Context, p *pass, files int, allowM
 	for _, d := range p.deletions {
 		if err := s.deleteFile(ctx, d.id, d.l, p.stamp, rep); err != nil {
 			rep.Errors = append(rep.Errors, fmt.Errorf("page %s: %w", d.id, err))
+		}
+	}
+}
+
+// tooMany reports whether n deletions out of total exceed the safety limit.
+func tooMany(n, total int) bool {
+	return n > MassDeletionFiles && float64(n) > MassDeletionShare*float64(total)
+}
+
+// archivePages archives the pages whose files were deleted, unless they are
+// more than the safety limit allows of the database's pages: a folder that
+// is empty or half there (a volume not mounted, a checkout under way) looks
+// like a folder whose files were deleted. It then archives none and says so.
+func (s *NotionSync) archivePages(ctx context.Context, p *pass, pages int, allowMass bool, rep *Report) {
+	n := len(p.archives)
+	if tooMany(n, pages) && !allowMass {
+		rep.Held += n
+		for _, a := range p.archives {
+			rep.act("held: page %s not archived (file %s missing): too many deletions at once", a.id, a.st.Path)
+		}
+		s.log.ErrorContext(ctx, "knowledge sync held back page archiving: too many files missing at once",
+			"pages_to_archive", n, "pages", pages, "limit_pages", MassDeletionFiles, "limit_share", MassDeletionShare,
+			"force", "gtmhub knowledge sync --allow-mass-deletion")
+		return
+	}
+	for _, a := range p.archives {
+		if err := s.archivePage(ctx, a.id, a.r, a.st, rep); err != nil {
+			rep.Errors = append(rep.Errors, fmt.Errorf("page %s: %w", a.id, err))
+			if d, ok := events.RetryDelay(err); ok && d > 0 {
+				return // the breaker is open: the rest would fail too
+			}
 		}
 	}
 }

@@ -25,8 +25,9 @@ func newKnowledgeCmd() *cobra.Command {
 			"service syncs and logs what it did (with --dry-run, what it would do, changing nothing).\n\n" +
 			"A file whose Notion page was archived is moved to the folder's .trash/; a sync that would delete " +
 			"more than " + fmt.Sprint(knowledgesync.MassDeletionFiles) + " files and more than " +
-			fmt.Sprint(knowledgesync.MassDeletionShare*100) + " % of the folder deletes none of them and logs why; " +
-			"--allow-mass-deletion lets it.",
+			fmt.Sprint(knowledgesync.MassDeletionShare*100) + " % of the folder deletes none of them and logs why, " +
+			"and so does one that would archive as many of the database's pages because their files are missing " +
+			"(an empty or unmounted folder); --allow-mass-deletion lets it.",
 		Example: "  gtmhub knowledge sync\n  gtmhub knowledge sync --dry-run\n  gtmhub knowledge sync --allow-mass-deletion",
 		Args:    cobra.NoArgs,
 		RunE: withJS(func(ctx context.Context, cmd *cobra.Command, js jetstream.JetStream, _ []string) error {
