@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/wneessen/go-mail"
+	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	semconv "go.opentelemetry.io/otel/semconv/v1.40.0"
 	"go.opentelemetry.io/otel/trace"
@@ -381,7 +382,14 @@ func (ml *Mailer) send(ctx context.Context, msg *mail.Msg) error {
 	client, err := mail.NewClient(ml.host, ml.opts...)
 	if err != nil {
 		err = events.Permanent(fmt.Errorf("smtp client: %w", err))
-	} else if err = client.DialAndSendWithContext(ctx, msg); err != nil {
+	} else if err = client.DialAndSendWithContext(ctx, msg); err != nil && msg.IsDelivered() {
+		// The server took the message (250 to its data) and only the
+		// session's end failed: it was sent, and sending it again would
+		// send it twice.
+		span.AddEvent("session end failed after delivery", trace.WithAttributes(
+			attribute.String("error", events.Redact(err.Error()))))
+		err = nil
+	} else if err != nil {
 		err = classifySMTP(err)
 	}
 	if err != nil {

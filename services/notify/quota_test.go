@@ -23,17 +23,21 @@ func TestEmailQuotaCountsEmailsSent(t *testing.T) {
 	noSuchUser := &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: "no such user"}
 	tests := []struct {
 		name     string
+		server   mailOptions
 		answers  []error
 		outcome  contracts.Outcome
 		accepted int
 	}{
-		{"accepted after three temporary refusals", []error{tryLater, tryLater, tryLater}, contracts.OutcomeSent, 1},
-		{"refused for good", []error{noSuchUser}, contracts.OutcomeFailed, 0},
+		{"accepted after three temporary refusals", mailOptions{}, []error{tryLater, tryLater, tryLater}, contracts.OutcomeSent, 1},
+		{"refused for good", mailOptions{}, []error{noSuchUser}, contracts.OutcomeFailed, 0},
+		// The server took the message and the session's end was lost: it
+		// was sent, once, and is charged.
+		{"accepted, the session's end lost", mailOptions{dropQuit: true}, nil, contracts.OutcomeSent, 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			srv := eventstest.RunServer(t)
-			ms := startMailServer(t, mailOptions{})
+			ms := startMailServer(t, tt.server)
 			ms.failNext(tt.answers...)
 			day := time.Date(2026, 11, 23, 15, 0, 0, 0, time.UTC)
 			cfg := notify.DefaultConfig()

@@ -46,6 +46,33 @@ type received struct {
 type mailOptions struct {
 	implicitTLS    bool
 	user, password string
+	// dropQuit closes a session's connection when the client says QUIT,
+	// instead of answering it: the session's end is lost after the
+	// message was accepted.
+	dropQuit bool
+}
+
+// quitDropper is a listener whose connections close when the client sends
+// QUIT, before the server reads it.
+type quitDropper struct{ net.Listener }
+
+func (l quitDropper) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return quitDropperConn{c}, nil
+}
+
+type quitDropperConn struct{ net.Conn }
+
+func (c quitDropperConn) Read(b []byte) (int, error) {
+	n, err := c.Conn.Read(b)
+	if strings.HasPrefix(strings.ToUpper(string(b[:n])), "QUIT") {
+		_ = c.Conn.Close()
+		return 0, io.EOF
+	}
+	return n, err
 }
 
 func startMailServer(t *testing.T, o mailOptions) *mailServer {
@@ -59,6 +86,9 @@ func startMailServer(t *testing.T, o mailOptions) *mailServer {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
+	}
+	if o.dropQuit {
+		l = quitDropper{l}
 	}
 	if o.implicitTLS {
 		l = tls.NewListener(l, ms.tls)
