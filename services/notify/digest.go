@@ -593,15 +593,24 @@ func (n *notifier) digestLoop(ctx context.Context) {
 	loc, _ := n.digest.location()                     // validated
 	sched, _ := cron.ParseStandard(n.digest.Schedule) // validated
 	backoff := events.ExponentialBackoff(n.digest.Retry, digestMaxRetry)
-	failures := 0
+	var (
+		failures          int
+		failedAt, retryAt time.Time // of the last failure; zero after a success
+	)
 	for {
-		wait := min(sched.Next(n.now().In(loc)).Sub(n.now()), digestPoll)
-		if err := n.catchUpDigests(ctx, sched, loc); err != nil && ctx.Err() == nil {
-			failures++
-			wait = min(wait, backoff(failures))
-			n.log.WarnContext(ctx, "daily digest", "err", err, "retry_in", wait.String())
-		} else {
-			failures = 0
+		now := n.now()
+		if digestDue(now, failedAt, retryAt, func(t time.Time) time.Time { return sched.Next(t.In(loc)) }) {
+			if err := n.catchUpDigests(ctx, sched, loc); err != nil && ctx.Err() == nil {
+				failures++
+				failedAt, retryAt = now, now.Add(backoff(failures))
+				n.log.WarnContext(ctx, "daily digest", "err", err, "retry_at", retryAt.UTC().Format(time.RFC3339))
+			} else {
+				failures, failedAt, retryAt = 0, time.Time{}, time.Time{}
+			}
+		}
+		wait := min(sched.Next(now.In(loc)).Sub(now), digestPoll)
+		if !retryAt.IsZero() {
+			wait = min(wait, retryAt.Sub(now))
 		}
 		select {
 		case <-ctx.Done():
@@ -609,6 +618,15 @@ func (n *notifier) digestLoop(ctx context.Context) {
 		case <-time.After(max(wait, 0)):
 		}
 	}
+}
+
+// digestDue reports whether the loop tries the owed digests at now: always
+// but after a failure, which waits its backoff (until retryAt) unless a
+// tick of the schedule (next) came since the failure, owing another. The
+// loop still wakes every digestPoll meanwhile, so that a clock that jumps
+// is noticed.
+func digestDue(now, failedAt, retryAt time.Time, next func(time.Time) time.Time) bool {
+	return retryAt.IsZero() || !now.Before(retryAt) || !next(failedAt).After(now)
 }
 
 // catchUpDigests sends the digest [owedDay] names to the recipients it has

@@ -49,3 +49,41 @@ func TestOwedDay(t *testing.T) {
 		})
 	}
 }
+
+// TestDigestDue: after a failure the owed digest waits its backoff, longer
+// than the loop's poll, unless a tick of the schedule came meanwhile.
+func TestDigestDue(t *testing.T) {
+	sched, err := cron.ParseStandard("0 8 * * *")
+	if err != nil {
+		t.Fatal(err)
+	}
+	next := func(t time.Time) time.Time { return sched.Next(t.In(time.UTC)) }
+	failed := time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)
+	retry := failed.Add(20 * time.Minute)
+	tests := []struct {
+		name string
+		now  time.Time
+		want bool
+	}{
+		{"no failure", failed, true},
+		{"a poll after the failure", failed.Add(digestPoll), false},
+		{"within the backoff", retry.Add(-time.Second), false},
+		{"the backoff over", retry, true},
+		{"a tick since the failure", time.Date(2026, 11, 24, 8, 0, 0, 0, time.UTC), true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			failedAt, retryAt := failed, retry
+			if tt.name == "no failure" {
+				failedAt, retryAt = time.Time{}, time.Time{}
+			}
+			// A tick must not be mistaken for one within a long backoff.
+			if tt.name == "a tick since the failure" {
+				retryAt = failed.Add(48 * time.Hour)
+			}
+			if got := digestDue(tt.now, failedAt, retryAt, next); got != tt.want {
+				t.Errorf("digestDue(%v) = %v, want %v", tt.now, got, tt.want)
+			}
+		})
+	}
+}
