@@ -594,15 +594,16 @@ func (n *notifier) digestLoop(ctx context.Context) {
 	sched, _ := cron.ParseStandard(n.digest.Schedule) // validated
 	backoff := events.ExponentialBackoff(n.digest.Retry, digestMaxRetry)
 	var (
-		failures          int
-		failedAt, retryAt time.Time // of the last failure; zero after a success
+		failures int
+		failedAt time.Time // on the schedule's clock, of the last failure; zero after a success
+		retryAt  time.Time // on the wall clock, when its backoff is over
 	)
 	for {
 		now := n.now()
 		if digestDue(now, failedAt, retryAt, func(t time.Time) time.Time { return sched.Next(t.In(loc)) }) {
 			if err := n.catchUpDigests(ctx, sched, loc); err != nil && ctx.Err() == nil {
 				failures++
-				failedAt, retryAt = now, now.Add(backoff(failures))
+				failedAt, retryAt = now, time.Now().Add(backoff(failures))
 				n.log.WarnContext(ctx, "daily digest", "err", err, "retry_at", retryAt.UTC().Format(time.RFC3339))
 			} else {
 				failures, failedAt, retryAt = 0, time.Time{}, time.Time{}
@@ -610,7 +611,7 @@ func (n *notifier) digestLoop(ctx context.Context) {
 		}
 		wait := min(sched.Next(now.In(loc)).Sub(now), digestPoll)
 		if !retryAt.IsZero() {
-			wait = min(wait, retryAt.Sub(now))
+			wait = min(wait, time.Until(retryAt))
 		}
 		select {
 		case <-ctx.Done():
@@ -620,13 +621,13 @@ func (n *notifier) digestLoop(ctx context.Context) {
 	}
 }
 
-// digestDue reports whether the loop tries the owed digests at now: always
-// but after a failure, which waits its backoff (until retryAt) unless a
-// tick of the schedule (next) came since the failure, owing another. The
-// loop still wakes every digestPoll meanwhile, so that a clock that jumps
-// is noticed.
+// digestDue reports whether the loop tries the owed digests at now, on the
+// schedule's clock: always but after a failure (at failedAt), which waits
+// its backoff, until retryAt on the wall clock, unless a tick of the
+// schedule (next) came since the failure, owing another. The loop still
+// wakes every digestPoll meanwhile, so that a clock that jumps is noticed.
 func digestDue(now, failedAt, retryAt time.Time, next func(time.Time) time.Time) bool {
-	return retryAt.IsZero() || !now.Before(retryAt) || !next(failedAt).After(now)
+	return retryAt.IsZero() || !time.Now().Before(retryAt) || !next(failedAt).After(now)
 }
 
 // catchUpDigests sends the digest [owedDay] names to the recipients it has

@@ -59,29 +59,21 @@ func TestDigestDue(t *testing.T) {
 	}
 	next := func(t time.Time) time.Time { return sched.Next(t.In(time.UTC)) }
 	failed := time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)
-	retry := failed.Add(20 * time.Minute)
+	wall := time.Now()
 	tests := []struct {
-		name string
-		now  time.Time
-		want bool
+		name              string
+		now               time.Time // on the schedule's clock
+		failedAt, retryAt time.Time
+		want              bool
 	}{
-		{"no failure", failed, true},
-		{"a poll after the failure", failed.Add(digestPoll), false},
-		{"within the backoff", retry.Add(-time.Second), false},
-		{"the backoff over", retry, true},
-		{"a tick since the failure", time.Date(2026, 11, 24, 8, 0, 0, 0, time.UTC), true},
+		{"no failure", failed, time.Time{}, time.Time{}, true},
+		{"a poll after the failure", failed.Add(digestPoll), failed, wall.Add(20 * time.Minute), false},
+		{"the backoff over", failed.Add(digestPoll), failed, wall.Add(-time.Second), true},
+		{"a tick since the failure", time.Date(2026, 11, 24, 8, 0, 0, 0, time.UTC), failed, wall.Add(48 * time.Hour), true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			failedAt, retryAt := failed, retry
-			if tt.name == "no failure" {
-				failedAt, retryAt = time.Time{}, time.Time{}
-			}
-			// A tick must not be mistaken for one within a long backoff.
-			if tt.name == "a tick since the failure" {
-				retryAt = failed.Add(48 * time.Hour)
-			}
-			if got := digestDue(tt.now, failedAt, retryAt, next); got != tt.want {
+			if got := digestDue(tt.now, tt.failedAt, tt.retryAt, next); got != tt.want {
 				t.Errorf("digestDue(%v) = %v, want %v", tt.now, got, tt.want)
 			}
 		})
