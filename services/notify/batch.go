@@ -2,6 +2,8 @@ package notify
 
 import (
 	"context"
+	"errors"
+	"net/http"
 	"sync"
 	"time"
 
@@ -92,8 +94,34 @@ func (b *batcher[T, R]) lead(ctx context.Context, p *batch[T, R]) {
 	}
 	items := p.items // no one adds to p any more
 	b.mu.Unlock()
-	p.results, p.errs = b.sendAll(ctx, items)
+	// The request is every write's, not the leader's alone: it is sent
+	// whether or not the leader's handler gives up meanwhile, for no
+	// longer than batchSendTimeout.
+	sendCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), batchSendTimeout)
+	defer cancel()
+	p.results, p.errs = b.sendAll(sendCtx, items)
 	close(p.done)
+}
+
+// batchSendTimeout bounds the sending of one batch, its item-by-item
+// resends included.
+const batchSendTimeout = 2 * time.Minute
+
+// refusedItems reports whether err refuses a request for what some of its
+// items hold (a validation error, a batch answered in part), which sending
+// them one by one confines to those items, rather than for what every
+// request has (a token refused), which would only be refused again once per
+// item.
+func refusedItems(err error) bool {
+	var e *APIError
+	if !events.IsPermanent(err) || !errors.As(err, &e) {
+		return false
+	}
+	switch e.Status {
+	case http.StatusBadRequest, http.StatusMultiStatus, http.StatusConflict, http.StatusUnprocessableEntity:
+		return true
+	}
+	return false
 }
 
 // sendAll sends items in one request, or one by one when the API refused
@@ -104,7 +132,7 @@ func (b *batcher[T, R]) sendAll(ctx context.Context, items []T) ([]R, []error) {
 	switch {
 	case err == nil:
 		copy(results, got)
-	case len(items) > 1 && events.IsPermanent(err):
+	case len(items) > 1 && refusedItems(err):
 		for i, it := range items {
 			one, err := b.send(ctx, []T{it})
 			if err == nil && len(one) == 1 {

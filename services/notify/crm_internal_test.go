@@ -1,10 +1,17 @@
 package notify
 
 import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/gtmhub/gtmhub/contracts"
+	"github.com/gtmhub/gtmhub/events"
 )
 
 func TestEchoReason(t *testing.T) {
@@ -69,5 +76,29 @@ func TestHubSpotProperties(t *testing.T) {
 				t.Errorf("status %q: %s = %q, want %q", tt.status, k, got[k], v)
 			}
 		}
+	}
+}
+
+// TestHubSpotUpsertAnsweredInPart: a batch upsert HubSpot answers 207 with
+// errors refuses the contacts it lists for good, with HubSpot's reason and
+// no address in it, rather than leaving them without an id to retry.
+func TestHubSpotUpsertAnsweredInPart(t *testing.T) {
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusMultiStatus)
+		_, _ = io.WriteString(w, `{"status":"COMPLETE","results":[],"numErrors":1,"errors":[{"status":"error",`+
+			`"category":"VALIDATION_ERROR","message":"Property values were not valid: bad@example.com"}]}`)
+	}))
+	defer api.Close()
+	cfg := HubSpot{Token: "pat-secret", BaseURL: api.URL}
+	s := NewHubSpotSender(cfg, NewHubSpotClient(cfg, nil))
+	_, err := s.upserts.do(context.Background(), HubSpotContact{Email: "bad@example.com",
+		Properties: map[string]string{"email": "bad@example.com"}})
+	var e *APIError
+	if !events.IsPermanent(err) || !errors.As(err, &e) || e.Status != http.StatusMultiStatus || e.Code != "VALIDATION_ERROR" {
+		t.Fatalf("err = %v, want a permanent 207 VALIDATION_ERROR", err)
+	}
+	if strings.Contains(err.Error(), "bad@example.com") || !strings.Contains(err.Error(), "Property values were not valid") {
+		t.Errorf("err = %v, want HubSpot's reason without the address", err)
 	}
 }

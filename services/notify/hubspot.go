@@ -1,6 +1,7 @@
 package notify
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -246,9 +247,26 @@ func (c *HubSpotClient) UpsertContacts(ctx context.Context, contacts []HubSpotCo
 	}
 	var resp struct {
 		Results []HubSpotObject `json:"results"`
+		// A 207 answer lists the inputs it refused.
+		NumErrors int `json:"numErrors"`
+		Errors    []struct {
+			Category string `json:"category"`
+			Message  string `json:"message"`
+		} `json:"errors"`
 	}
 	if err := c.api.call(ctx, c.limit, http.MethodPost, "/crm/v3/objects/contacts/batch/upsert", req, &resp); err != nil {
 		return nil, err
+	}
+	if len(resp.Errors) > 0 || resp.NumErrors > 0 {
+		e := &APIError{Service: "hubspot", Status: http.StatusMultiStatus}
+		var msgs []string
+		for _, x := range resp.Errors {
+			e.Code = cmp.Or(e.Code, x.Category)
+			msgs = append(msgs, x.Message)
+		}
+		e.Code = truncate(events.Redact(events.MaskEmails(e.Code)), 100)
+		e.Message = truncate(events.Redact(events.MaskEmails(strings.Join(msgs, "; "))), 500)
+		return resp.Results, events.Permanent(fmt.Errorf("POST /crm/v3/objects/contacts/batch/upsert: %w", e))
 	}
 	return resp.Results, nil
 }
