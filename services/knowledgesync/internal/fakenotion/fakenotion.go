@@ -23,6 +23,13 @@
 //   - images only of type external, with an absolute http(s) URL of at most
 //     2,000 characters (stricter than Notion, which documents the length
 //     only) and a caption within the rich text limits;
+//   - property values in the shape of their type in the database's schema
+//     (GET /v1/databases/{id} serves it): a select given a number, for one,
+//     is a 400 validation_error in Notion's words; a status option must
+//     exist; at most 100 multi_select options, 2,000 characters in a url
+//     and 200 in an email or phone_number; types the API cannot write
+//     (formula, rollup, created_time...) and those the fake does not model
+//     (people, files, relation) are refused;
 //   - 3 requests a second on average with bursts (429 rate_limited with a
 //     Retry-After header beyond that);
 //   - the Notion-Version header and the bearer token on every request.
@@ -50,13 +57,14 @@ import (
 
 // Request kinds counted by [Server.Count].
 const (
-	KindQueryDatabase  = "query_database"
-	KindRetrievePage   = "retrieve_page"
-	KindCreatePage     = "create_page"
-	KindUpdatePage     = "update_page"
-	KindListChildren   = "list_children"
-	KindAppendChildren = "append_children"
-	KindDeleteBlock    = "delete_block"
+	KindRetrieveDatabase = "retrieve_database"
+	KindQueryDatabase    = "query_database"
+	KindRetrievePage     = "retrieve_page"
+	KindCreatePage       = "create_page"
+	KindUpdatePage       = "update_page"
+	KindListChildren     = "list_children"
+	KindAppendChildren   = "append_children"
+	KindDeleteBlock      = "delete_block"
 	// KindRateLimited counts requests answered 429 by the rate limit.
 	KindRateLimited = "rate_limited"
 	// KindInjected counts requests answered with an injected failure.
@@ -99,9 +107,12 @@ type failure struct {
 }
 
 type database struct {
-	id      string
-	schema  map[string]string // property name → type
-	pageIDs []string          // in creation order
+	id     string
+	schema map[string]string // property name → type
+	// options are the options of the select, multi_select and status
+	// properties, by property name.
+	options map[string][]string
+	pageIDs []string // in creation order
 }
 
 type page struct {
@@ -148,7 +159,8 @@ func (s *Server) NewDatabase() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	id := uuid.NewString()
-	s.databases[id] = &database{id: id, schema: map[string]string{"Name": "title", "Tags": "multi_select"}}
+	s.databases[id] = &database{id: id, schema: map[string]string{"Name": "title", "Tags": "multi_select"},
+		options: map[string][]string{}}
 	return id
 }
 
@@ -209,6 +221,7 @@ func writeError(w http.ResponseWriter, status int, code, msg string) {
 // routes maps Notion's endpoints.
 func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
+	mux.Handle("GET /v1/databases/{id}", s.endpoint(KindRetrieveDatabase, s.retrieveDatabase))
 	mux.Handle("POST /v1/databases/{id}/query", s.endpoint(KindQueryDatabase, s.queryDatabase))
 	mux.Handle("GET /v1/pages/{id}", s.endpoint(KindRetrievePage, s.retrievePage))
 	mux.Handle("POST /v1/pages", s.endpoint(KindCreatePage, s.createPage))

@@ -429,3 +429,119 @@ func TestFakeListsTableRowsAsChildren(t *testing.T) {
 		t.Errorf("rows %v, want [[a ] [c d]]", got)
 	}
 }
+
+// propertyDB returns a database with a property of each type the sync
+// writes, and one it cannot.
+func propertyDB(t *testing.T, s *fakenotion.Server) string {
+	t.Helper()
+	db := s.NewDatabase()
+	for name, typ := range map[string]string{"Status": "select", "Stage": "status", "Topics": "multi_select",
+		"Owner": "rich_text", "Priority": "number", "Published": "checkbox", "Due": "date", "Link": "url",
+		"Mail": "email", "Phone": "phone_number", "Score": "formula", "People": "people"} {
+		if err := s.AddProperty(db, name, typ); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return db
+}
+
+func TestPropertyValues(t *testing.T) {
+	s := fast(t)
+	db := propertyDB(t, s)
+	id := newPage(t, s, db, nil)
+	tests := []struct {
+		name  string
+		value map[string]any
+		want  string // "" for accepted, else part of the message
+		shown string // for accepted values, part of the property as shown
+	}{
+		{"Status", map[string]any{"select": map[string]any{"name": "Draft"}}, "", `"name":"Draft"`},
+		{"Status", map[string]any{"select": nil}, "", `"select":null`},
+		{"Status", map[string]any{"select": 3}, "body.properties.Status.select should be an object or `null`, instead was `3`", ""},
+		{"Status", map[string]any{"number": 3}, "Status is expected to be select.", ""},
+		{"Status", map[string]any{"select": map[string]any{"name": "a,b"}}, "commas not allowed", ""},
+		{"Status", map[string]any{"select": map[string]any{"name": ""}}, "should be populated", ""},
+		{"Status", map[string]any{"select": map[string]any{"name": strings.Repeat("x", 101)}}, "name.length should be ≤ `100`", ""},
+		{"Stage", map[string]any{"status": map[string]any{"name": "Done"}}, "", `"name":"Done"`},
+		{"Stage", map[string]any{"status": map[string]any{"name": "Shipped"}}, "Invalid status option", ""},
+		{"Stage", map[string]any{"status": nil}, "should be an object", ""},
+		{"Topics", map[string]any{"multi_select": []any{map[string]any{"name": "a"}, map[string]any{"name": "b"}}}, "", `"name":"b"`},
+		{"Topics", map[string]any{"multi_select": "a"}, "should be an array", ""},
+		{"Topics", map[string]any{"multi_select": options(101)}, "length should be ≤ `100`", ""},
+		{"Owner", map[string]any{"rich_text": []any{map[string]any{"text": map[string]any{"content": "Ada"}}}}, "", `"plain_text":"Ada"`},
+		{"Owner", map[string]any{"rich_text": "Ada"}, "should be an array", ""},
+		{"Owner", map[string]any{"rich_text": []any{map[string]any{"text": map[string]any{"content": strings.Repeat("x", 2001)}}}},
+			"content.length should be ≤ `2000`", ""},
+		{"Priority", map[string]any{"number": 2.5}, "", `"number":2.5`},
+		{"Priority", map[string]any{"number": nil}, "", `"number":null`},
+		{"Priority", map[string]any{"number": "2"}, "should be a number or `null`", ""},
+		{"Published", map[string]any{"checkbox": true}, "", `"checkbox":true`},
+		{"Published", map[string]any{"checkbox": "yes"}, "should be a boolean", ""},
+		{"Due", map[string]any{"date": map[string]any{"start": "2024-05-01"}}, "", `"start":"2024-05-01"`},
+		{"Due", map[string]any{"date": map[string]any{"start": "2024-05-01T10:00:00Z"}}, "", `"start":"2024-05-01T10:00:00.000+00:00"`},
+		{"Due", map[string]any{"date": map[string]any{"start": "tomorrow"}}, "valid ISO 8601 date", ""},
+		{"Due", map[string]any{"date": map[string]any{}}, "start should be defined", ""},
+		{"Link", map[string]any{"url": "https://example.com"}, "", `"url":"https://example.com"`},
+		{"Link", map[string]any{"url": ""}, "should be populated or `null`", ""},
+		{"Link", map[string]any{"url": "https://x/" + strings.Repeat("x", 2000)}, "length should be ≤ `2000`", ""},
+		{"Mail", map[string]any{"email": "ada@example.com"}, "", `"email":"ada@example.com"`},
+		{"Mail", map[string]any{"email": 1}, "should be a string or `null`", ""},
+		{"Phone", map[string]any{"phone_number": "+1 555 0100"}, "", `"phone_number":"+1 555 0100"`},
+		{"Score", map[string]any{"formula": map[string]any{"number": 1}}, "cannot write", ""},
+		{"People", map[string]any{"people": []any{}}, "does not write", ""},
+		{"Missing", map[string]any{"url": "https://example.com"}, "Missing is not a property that exists.", ""},
+	}
+	for _, tt := range tests {
+		t.Run(fmt.Sprintf("%s %v", tt.name, tt.value), func(t *testing.T) {
+			status, _, out := call(t, s, "PATCH", "/v1/pages/"+id, map[string]any{"properties": map[string]any{tt.name: tt.value}}, nil)
+			if tt.want != "" {
+				if status != 400 || out["code"] != "validation_error" || !strings.Contains(fmt.Sprint(out["message"]), tt.want) {
+					t.Errorf("answer %d %v, want 400 validation_error with %q", status, out, tt.want)
+				}
+				return
+			}
+			if status != 200 {
+				t.Fatalf("answer %d %v", status, out)
+			}
+			shown, err := json.Marshal(out["properties"].(map[string]any)[tt.name])
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !strings.Contains(string(shown), tt.shown) {
+				t.Errorf("shown %s, want %s in it", shown, tt.shown)
+			}
+		})
+	}
+}
+
+func options(n int) []any {
+	out := make([]any, n)
+	for i := range out {
+		out[i] = map[string]any{"name": fmt.Sprint("o", i)}
+	}
+	return out
+}
+
+func TestRetrieveDatabaseServesTheSchema(t *testing.T) {
+	s := fast(t)
+	db := propertyDB(t, s)
+	status, _, out := call(t, s, "GET", "/v1/databases/"+db, nil, nil)
+	if status != 200 || out["object"] != "database" {
+		t.Fatalf("answer %d %v", status, out)
+	}
+	props := out["properties"].(map[string]any)
+	for name, typ := range map[string]string{"Name": "title", "Tags": "multi_select", "Status": "select",
+		"Due": "date", "Score": "formula"} {
+		p, ok := props[name].(map[string]any)
+		if !ok || p["type"] != typ || p["name"] != name {
+			t.Errorf("property %s: %v, want type %s", name, props[name], typ)
+		}
+	}
+	stage := props["Stage"].(map[string]any)["status"].(map[string]any)["options"].([]any)
+	if len(stage) != 3 {
+		t.Errorf("status options %v, want Notion's three", stage)
+	}
+	if status, _, _ := call(t, s, "GET", "/v1/databases/"+strings.Repeat("0", 32), nil, nil); status != 404 {
+		t.Errorf("unknown database: %d, want 404", status)
+	}
+}

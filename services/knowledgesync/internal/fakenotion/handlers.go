@@ -1,11 +1,11 @@
 package fakenotion
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"slices"
 	"strconv"
-	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -78,7 +78,7 @@ func (s *Server) retrievePage(r *http.Request) (any, error) {
 func (s *Server) createPage(r *http.Request) (any, error) {
 	var in struct {
 		Parent     notion.Parent              `json:"parent"`
-		Properties map[string]notion.Property `json:"properties"`
+		Properties map[string]json.RawMessage `json:"properties"`
 		Children   []notion.Block             `json:"children"`
 	}
 	if err := decode(r, &in); err != nil {
@@ -100,7 +100,7 @@ func (s *Server) createPage(r *http.Request) (any, error) {
 		Parent: notion.Parent{Type: "database_id", DatabaseID: db.id}, Properties: props}}
 	for name, typ := range db.schema {
 		if _, set := p.Properties[name]; !set {
-			p.Properties[name] = notion.Property{ID: name, Type: typ}
+			p.Properties[name] = emptyValue(name, typ)
 		}
 	}
 	p.URL = "https://www.notion.so/" + uuidHex(p.ID)
@@ -121,7 +121,7 @@ func (s *Server) updatePage(r *http.Request) (any, error) {
 		return nil, notFound(r.PathValue("id"))
 	}
 	var in struct {
-		Properties map[string]notion.Property `json:"properties"`
+		Properties map[string]json.RawMessage `json:"properties"`
 		Archived   *bool                      `json:"archived"`
 		InTrash    *bool                      `json:"in_trash"`
 	}
@@ -147,49 +147,6 @@ func (s *Server) updatePage(r *http.Request) (any, error) {
 	p.InTrash = p.Archived
 	p.LastEditedTime = s.stamp()
 	return p.Page, nil
-}
-
-// checkProperties validates property values against the database schema and
-// returns them with their ids and types set.
-func (s *Server) checkProperties(db *database, in map[string]notion.Property) (map[string]notion.Property, error) {
-	out := map[string]notion.Property{}
-	for name, v := range in {
-		typ, ok := db.schema[name]
-		if !ok {
-			return nil, validation("%s is not a property that exists.", name)
-		}
-		if v.Type != "" && v.Type != typ {
-			return nil, validation("%s is expected to be %s.", name, typ)
-		}
-		v.ID, v.Type = name, typ
-		if err := checkOptions(v); err != nil {
-			return nil, err
-		}
-		for i, rt := range slices.Concat(v.Title, v.RichText) {
-			if err := checkRichText(fmt.Sprintf("body.properties.%s[%d]", name, i), rt); err != nil {
-				return nil, err
-			}
-		}
-		v.Title = withPlainText(v.Title)
-		v.RichText = withPlainText(v.RichText)
-		out[name] = v
-	}
-	return out, nil
-}
-
-// checkOptions refuses select and multi_select option names with commas,
-// as Notion does.
-func checkOptions(v notion.Property) error {
-	opts := v.MultiSelect
-	if v.Select != nil {
-		opts = append(opts, *v.Select)
-	}
-	for _, o := range opts {
-		if strings.Contains(o.Name, ",") {
-			return validation("Invalid select option, commas not allowed: %s", o.Name)
-		}
-	}
-	return nil
 }
 
 func checkRichText(path string, rt notion.RichText) error {

@@ -22,13 +22,22 @@ func (s *Server) AddPage(databaseID, title string, tags []string, content []noti
 		return "", fmt.Errorf("no database %s", databaseID)
 	}
 	now := s.stamp()
-	props, err := s.checkProperties(db, map[string]notion.Property{"Name": notion.TitleProperty(title),
+	raw, err := rawProperties(map[string]notion.Property{"Name": notion.TitleProperty(title),
 		"Tags": notion.MultiSelectProperty(tags)})
+	if err != nil {
+		return "", err
+	}
+	props, err := s.checkProperties(db, raw)
 	if err != nil {
 		return "", err
 	}
 	p := &page{Page: notion.Page{Object: "page", ID: uuid.NewString(), CreatedTime: now, LastEditedTime: now,
 		Parent: notion.Parent{Type: "database_id", DatabaseID: db.id}, Properties: props}}
+	for name, typ := range db.schema {
+		if _, set := props[name]; !set {
+			props[name] = emptyValue(name, typ)
+		}
+	}
 	s.pages[p.ID] = p
 	db.pageIDs = append(db.pageIDs, p.ID)
 	p.children = s.insert(p.ID, content, now)

@@ -384,3 +384,54 @@ func (l *largestBody) RoundTrip(r *http.Request) (*http.Response, error) {
 	}
 	return http.DefaultTransport.RoundTrip(r)
 }
+
+func TestPropertyValuesRoundTrip(t *testing.T) {
+	f, c := setup(t, nil)
+	ctx := context.Background()
+	db := f.NewDatabase()
+	for name, typ := range map[string]string{"Status": "select", "Stage": "status", "Priority": "number",
+		"Published": "checkbox", "Due": "date", "Link": "url", "Mail": "email", "Phone": "phone_number", "Owner": "rich_text"} {
+		if err := f.AddProperty(db, name, typ); err != nil {
+			t.Fatal(err)
+		}
+	}
+	schema, err := c.RetrieveDatabase(ctx, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := schema.Properties["Due"]; got.Type != "date" || got.Name != "Due" {
+		t.Errorf("schema of Due: %+v", got)
+	}
+	num, yes, link, end := 2.5, true, "https://example.com", "2024-05-03"
+	set := map[string]notion.Property{
+		"Name":      notion.TitleProperty("Props"),
+		"Status":    {Type: "select", Select: &notion.SelectOption{Name: "Draft"}},
+		"Stage":     {Type: "status", Status: &notion.SelectOption{Name: "Done"}},
+		"Priority":  {Type: "number", Number: &num},
+		"Published": {Type: "checkbox", Checkbox: &yes},
+		"Due":       {Type: "date", Date: &notion.Date{Start: "2024-05-01", End: &end}},
+		"Link":      {Type: "url", URL: &link},
+		"Owner":     {Type: "rich_text", RichText: notion.Text("Ada")},
+	}
+	page, err := c.CreatePage(ctx, db, set, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := page.Properties
+	if p["Status"].Select.Name != "Draft" || p["Stage"].Status.Name != "Done" || *p["Priority"].Number != 2.5 ||
+		!*p["Published"].Checkbox || p["Due"].Date.Start != "2024-05-01" || *p["Due"].Date.End != end ||
+		*p["Link"].URL != link || notion.PlainText(p["Owner"].RichText) != "Ada" || p["Mail"].Email != nil {
+		t.Errorf("properties as created: %+v", p)
+	}
+	// Empty values clear the properties: null, or an empty array.
+	cleared, err := c.UpdatePage(ctx, page.ID, map[string]notion.Property{"Status": {Type: "select"},
+		"Priority": {Type: "number"}, "Due": {Type: "date"}, "Link": {Type: "url"}, "Owner": {Type: "rich_text"}})
+	if err != nil {
+		t.Fatalf("clear: %v (rejections %v)", err, f.Rejections())
+	}
+	p = cleared.Properties
+	if p["Status"].Select != nil || p["Priority"].Number != nil || p["Due"].Date != nil || p["Link"].URL != nil ||
+		len(p["Owner"].RichText) != 0 {
+		t.Errorf("properties after clearing: %+v", p)
+	}
+}

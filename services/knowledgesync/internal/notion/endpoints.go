@@ -33,6 +33,30 @@ func (c *Client) QueryDatabase(ctx context.Context, databaseID string) ([]Page, 
 	}
 }
 
+// Database is a Notion database object: what the sync reads of it, the
+// schema of its properties by name.
+type Database struct {
+	Object     string                    `json:"object"` // "database"
+	ID         string                    `json:"id"`
+	Properties map[string]PropertySchema `json:"properties"`
+}
+
+// PropertySchema is one property of a database: its name and type. The
+// type's configuration (options, number format...) is not read.
+type PropertySchema struct {
+	ID   string `json:"id"`
+	Name string `json:"name"`
+	Type string `json:"type"`
+}
+
+// RetrieveDatabase returns the database with id, with the schema of its
+// properties.
+func (c *Client) RetrieveDatabase(ctx context.Context, id string) (Database, error) {
+	var db Database
+	err := c.do(ctx, http.MethodGet, "retrieve database", "/v1/databases/"+url.PathEscape(id), nil, nil, &db)
+	return db, err
+}
+
 // RetrievePage returns the page with id.
 func (c *Client) RetrievePage(ctx context.Context, id string) (Page, error) {
 	var p Page

@@ -16,6 +16,19 @@ const MaxTextLength = 2000
 // and the largest page_size of a paginated request.
 const MaxChildren = 100
 
+// Limits of property values, as Notion documents them.
+const (
+	// MaxOptions is the most options one multi_select value may hold.
+	MaxOptions = 100
+	// MaxOptionLength is the most characters a select option's name may
+	// hold.
+	MaxOptionLength = 100
+	// MaxEmailLength and MaxPhoneLength bound an email and a phone_number
+	// value, in characters.
+	MaxEmailLength = 200
+	MaxPhoneLength = 200
+)
+
 // List is one page of a paginated list.
 type List[T any] struct {
 	Object     string  `json:"object"` // "list"
@@ -54,8 +67,9 @@ func (p Page) Title() string {
 	return ""
 }
 
-// Property is a page property value. Only the fields of its Type are set;
-// values of the types this package does not model are kept in Raw.
+// Property is a page property value. Only the field of its Type is set;
+// values of the types this package does not model (people, relation,
+// files, formula, rollup...) are dropped when read.
 type Property struct {
 	ID          string         `json:"id,omitempty"`
 	Type        string         `json:"type,omitempty"`
@@ -63,9 +77,58 @@ type Property struct {
 	RichText    []RichText     `json:"rich_text,omitempty"`
 	MultiSelect []SelectOption `json:"multi_select,omitempty"`
 	Select      *SelectOption  `json:"select,omitempty"`
+	Status      *SelectOption  `json:"status,omitempty"`
 	Number      *float64       `json:"number,omitempty"`
 	Checkbox    *bool          `json:"checkbox,omitempty"`
+	Date        *Date          `json:"date,omitempty"`
 	URL         *string        `json:"url,omitempty"`
+	Email       *string        `json:"email,omitempty"`
+	PhoneNumber *string        `json:"phone_number,omitempty"`
+}
+
+// Date is the value of a date property: a date (2006-01-02) or a date and
+// time (ISO 8601), and an optional end making it a range.
+type Date struct {
+	Start    string  `json:"start"`
+	End      *string `json:"end,omitempty"`
+	TimeZone *string `json:"time_zone,omitempty"`
+}
+
+// Nullable reports whether an empty value of the property type typ is
+// written as null, which is how Notion clears it.
+func Nullable(typ string) bool {
+	switch typ {
+	case "select", "status", "number", "date", "url", "email", "phone_number":
+		return true
+	}
+	return false
+}
+
+// isEmpty reports whether p holds no value of its type.
+func (p Property) isEmpty() bool {
+	switch p.Type {
+	case "select":
+		return p.Select == nil
+	case "status":
+		return p.Status == nil
+	case "number":
+		return p.Number == nil
+	case "date":
+		return p.Date == nil
+	case "url":
+		return p.URL == nil
+	case "email":
+		return p.Email == nil
+	case "phone_number":
+		return p.PhoneNumber == nil
+	case "multi_select":
+		return len(p.MultiSelect) == 0
+	case "title":
+		return len(p.Title) == 0
+	case "rich_text":
+		return len(p.RichText) == 0
+	}
+	return false
 }
 
 // TitleProperty returns a title property value holding text.
@@ -83,26 +146,27 @@ func MultiSelectProperty(names []string) Property {
 	return Property{Type: "multi_select", MultiSelect: opts}
 }
 
-// MarshalJSON writes an empty array for an empty multi_select, title or
-// rich_text value, which is how Notion clears them.
+// MarshalJSON writes an empty multi_select, title or rich_text value as an
+// empty array, and an empty value of a [Nullable] type as null, which is
+// how Notion clears them.
 func (p Property) MarshalJSON() ([]byte, error) {
 	type plain Property
 	b, err := json.Marshal(plain(p))
 	if err != nil {
 		return nil, err
 	}
-	var empty string
-	switch {
-	case p.Type == "multi_select" && len(p.MultiSelect) == 0:
-		empty = "multi_select"
-	case p.Type == "title" && len(p.Title) == 0:
-		empty = "title"
-	case p.Type == "rich_text" && len(p.RichText) == 0:
-		empty = "rich_text"
-	default:
+	if !p.isEmpty() {
 		return b, nil
 	}
-	return append(b[:len(b)-1], []byte(fmt.Sprintf(",%q:[]}", empty))...), nil
+	empty := "[]"
+	if Nullable(p.Type) {
+		empty = "null"
+	}
+	sep := ","
+	if len(b) == 2 { // {}
+		sep = ""
+	}
+	return append(b[:len(b)-1], []byte(fmt.Sprintf("%s%q:%s}", sep, p.Type, empty))...), nil
 }
 
 // SelectOption is one option of a select or multi_select property.
