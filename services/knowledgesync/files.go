@@ -28,14 +28,20 @@ func hashBytes(b []byte) string {
 }
 
 // remoteHash fingerprints what the sync copies of a Notion page: its title,
-// tags and content as Markdown.
-func remoteHash(title string, tags []string, md []byte) string {
+// tags, content as Markdown and, when properties are mapped, their values
+// (props, from [propValues.fingerprint]; "" when none are mapped, which
+// keeps the fingerprints of syncs without mapped properties).
+func remoteHash(title string, tags []string, md []byte, props string) string {
 	var b bytes.Buffer
 	b.WriteString(title)
 	b.WriteByte(0)
 	b.WriteString(strings.Join(tags, "\x1f"))
 	b.WriteByte(0)
 	b.Write(md)
+	if props != "" {
+		b.WriteByte(0)
+		b.WriteString(props)
+	}
 	return hashBytes(b.Bytes())
 }
 

@@ -94,6 +94,11 @@ type Knowledge struct {
 	// TagsProperty is the database's multi-select property holding the
 	// tags. Default Tags.
 	TagsProperty string `yaml:"tags_property"`
+	// Properties maps front-matter keys to database properties, e.g.
+	// status: Status. The property's type is read from the database at
+	// each sync; see [PropertyTypes]. Title and tags have their own
+	// settings.
+	Properties map[string]string `yaml:"properties"`
 	// RequestsPerSecond paces Notion requests on average. Default 3, Notion's
 	// documented limit.
 	RequestsPerSecond float64 `yaml:"requests_per_second"`
@@ -146,7 +151,45 @@ func (c Config) Validate() error {
 	if u := k.NotionBaseURL; u != "" && !strings.HasPrefix(u, "https://") && !strings.HasPrefix(u, "http://") {
 		p.Addf("knowledge.notion_base_url %q: want an http(s) URL", u)
 	}
+	k.validateProperties(&p)
 	return p.Err()
+}
+
+// validateProperties checks knowledge.properties: keys a front matter can
+// hold other than the sync's own, each mapped to a property of its own
+// other than the title and tags properties.
+func (k Knowledge) validateProperties(p *service.Problems) {
+	byName := map[string]string{}
+	for _, key := range sortedKeys(k.Properties) {
+		name := k.Properties[key]
+		switch {
+		case !isFrontMatterKey(key):
+			p.Addf("knowledge.properties: %q is not a front-matter key: want a letter or _ then letters, digits, _ or -", key)
+		case key == keyTitle || key == keyTags || key == keyNotionID:
+			p.Addf("knowledge.properties.%s: %s is synced already; the title and tags properties are "+
+				"knowledge.title_property and knowledge.tags_property", key, key)
+		case strings.TrimSpace(name) == "":
+			p.Addf("knowledge.properties.%s: want the name of a Notion property", key)
+		case name == k.TitleProperty || name == k.TagsProperty:
+			p.Addf("knowledge.properties.%s: %q is the title or tags property, synced already", key, name)
+		case byName[name] != "":
+			p.Addf("knowledge.properties: %s and %s both map to Notion property %q", byName[name], key, name)
+		default:
+			byName[name] = key
+		}
+	}
+}
+
+// isFrontMatterKey reports whether key is a plain front-matter key: a
+// letter or underscore, then letters, digits, underscores or dashes.
+func isFrontMatterKey(key string) bool {
+	for i, c := range key {
+		letter := c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z'
+		if !letter && (i == 0 || c != '-' && (c < '0' || c > '9')) {
+			return false
+		}
+	}
+	return key != ""
 }
 
 // isNotionID reports whether id is a Notion id: 32 hex digits, dashes

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -198,7 +199,7 @@ func TestConfigFromYAML(t *testing.T) {
 	}
 	want := knowledgesync.DefaultConfig().Knowledge
 	want.Dir, want.Interval, want.NotionDatabaseID = "/srv/kb", 5*time.Minute, "1f2e3d4c5b6a79881f2e3d4c5b6a7988"
-	if cfg.Knowledge != want {
+	if !reflect.DeepEqual(cfg.Knowledge, want) {
 		t.Errorf("loaded %+v, want %+v", cfg.Knowledge, want)
 	}
 }

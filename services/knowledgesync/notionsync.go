@@ -79,6 +79,9 @@ type pageState struct {
 	LocalTime  time.Time `json:"local_time"`
 	RemoteTime time.Time `json:"remote_time"`
 	SyncedAt   time.Time `json:"synced_at"`
+	// Properties are the mapped properties' values at the last sync, in
+	// the form both sides compare by, by [mapping.stateKey].
+	Properties map[string]string `json:"properties,omitempty"`
 }
 
 // Report says what one sync did, or would do on a dry run.
@@ -126,6 +129,10 @@ type NotionSync struct {
 	log      *slog.Logger
 	titleKey string
 	tagsKey  string
+	// props is knowledge.properties; mapped are those the database backs,
+	// read at the start of each sync.
+	props  map[string]string
+	mapped []mapping
 	// granularity is how coarse Notion's last_edited_time is: a page edited
 	// in the same minute as a sync keeps the same time.
 	granularity time.Duration
@@ -142,7 +149,7 @@ func NewNotionSync(index *Syncer, databaseID string, client *notion.Client, kv j
 		log = slog.New(slog.DiscardHandler)
 	}
 	return &NotionSync{index: index, dir: index.Dir(), db: databaseID, client: client, kv: kv, pub: pub, log: log,
-		titleKey: k.TitleProperty, tagsKey: k.TagsProperty, granularity: time.Minute,
+		titleKey: k.TitleProperty, tagsKey: k.TagsProperty, props: maps.Clone(k.Properties), granularity: time.Minute,
 		tracer: otel.GetTracerProvider().Tracer("github.com/gtmhub/gtmhub/services/knowledgesync")}
 }
 
@@ -200,6 +207,9 @@ func (s *NotionSync) SyncWith(ctx context.Context, opts SyncOptions) (Report, er
 		return rep, err
 	}
 	rep.Problems = problems
+	if err := s.loadSchema(ctx, &rep); err != nil {
+		return rep, err
+	}
 	pages, err := s.client.QueryDatabase(ctx, s.db)
 	if err != nil {
 		return rep, fmt.Errorf("query Notion database: %w", err)
@@ -252,6 +262,43 @@ func (s *NotionSync) SyncWith(ctx context.Context, opts SyncOptions) (Report, er
 		"archived", rep.Archived, "deleted", rep.Deleted, "held", rep.Held, "conflicts", rep.Conflicts, "unchanged", rep.Unchanged,
 		"unresolved", rep.Unresolved, "failed", len(rep.Errors), "left_out", len(rep.Problems), "duration", time.Since(start))
 	return rep, nil
+}
+
+// loadSchema reads the types of the properties knowledge.properties maps
+// from the database. An entry the database cannot back is a problem of the
+// report; the others are synced.
+func (s *NotionSync) loadSchema(ctx context.Context, rep *Report) error {
+	s.mapped = nil
+	if len(s.props) == 0 {
+		return nil
+	}
+	db, err := s.client.RetrieveDatabase(ctx, s.db)
+	if err != nil {
+		return fmt.Errorf("read Notion database schema: %w", err)
+	}
+	var problems []error
+	s.mapped, problems = resolveMappings(s.props, db)
+	for _, e := range problems {
+		s.log.WarnContext(ctx, "knowledge property not synced", "err", e)
+	}
+	rep.Problems = append(rep.Problems, problems...)
+	return nil
+}
+
+// propsSynced reports whether the state holds a last synced value of every
+// mapped property: a key newly mapped makes the page read again.
+func (s *NotionSync) propsSynced(st pageState) bool {
+	for _, m := range s.mapped {
+		if _, ok := st.Properties[m.stateKey()]; !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// remoteHashOf fingerprints a page as Notion has it, its content as md.
+func (s *NotionSync) remoteHashOf(page notion.Page, tags []string, md []byte) string {
+	return remoteHash(page.Title(), tags, md, remoteValues(s.mapped, page).fingerprint(s.mapped))
 }
 
 // normalizeID gives a Notion id in its hyphen-less lowercase form, the
@@ -374,7 +421,7 @@ func (s *NotionSync) syncPage(ctx context.Context, id string, l *localFile, r *r
 	case r != nil:
 		path := freePath(s.dir, r.page.Title(), p.taken)
 		p.taken[path] = true
-		return s.pull(ctx, id, r, path, nil, contracts.ActionCreated, rep)
+		return s.pull(ctx, id, r, path, nil, pageState{}, contracts.ActionCreated, rep)
 	default: // gone on both sides
 		if rep.DryRun || st.DatabaseID == "" {
 			return nil // a state of unknown database may be another's
@@ -526,22 +573,30 @@ func (s *NotionSync) syncBoth(ctx context.Context, id string, l *localFile, r *r
 		s.log.WarnContext(ctx, "knowledge page has unresolved conflict markers; not synced", "file", l.Path, "page", id)
 		return nil
 	}
+	local, err := localValues(s.mapped, l.doc.Properties)
+	if err != nil {
+		return fmt.Errorf("%s: %w", l.Path, err)
+	}
 	remoteChanged, err := s.remoteChanged(ctx, r, st, hasState)
 	if err != nil {
 		return err
 	}
 	localChanged := !hasState || l.Hash != st.LocalHash
+	localMD := mdnotion.ToMarkdown(mdnotion.ToBlocks(l.doc.Body))
 	if localChanged && remoteChanged &&
-		remoteHash(l.doc.Title, l.doc.Tags, mdnotion.ToMarkdown(mdnotion.ToBlocks(l.doc.Body))) == r.hash {
+		remoteHash(l.doc.Title, l.doc.Tags, localMD, local.fingerprint(s.mapped)) == r.hash {
 		localChanged, remoteChanged = false, false // linked by hand, or the same edit on both sides
 	}
 	switch {
+	case localChanged && remoteChanged && s.sameContent(l, localMD, r):
+		// Only mapped properties differ: each is settled on its own.
+		return s.pull(ctx, id, r, l.Path, l, st, contracts.ActionUpdated, rep)
 	case localChanged && remoteChanged:
-		return s.conflict(ctx, id, l, r, rep)
+		return s.conflict(ctx, id, l, r, st, rep)
 	case localChanged:
-		return s.push(ctx, id, l, r, contracts.ActionUpdated, rep)
+		return s.push(ctx, id, l, r, st, contracts.ActionUpdated, rep)
 	case remoteChanged:
-		return s.pull(ctx, id, r, l.Path, l.doc.Properties, contracts.ActionUpdated, rep)
+		return s.pull(ctx, id, r, l.Path, l, st, contracts.ActionUpdated, rep)
 	}
 	rep.Unchanged++
 	// Record what was read, so that the next sync can trust the edit time
@@ -553,6 +608,7 @@ func (s *NotionSync) syncBoth(ctx context.Context, id string, l *localFile, r *r
 		st.Path, st.LocalHash, st.LocalTime = l.Path, l.Hash, l.ModTime
 		if r.read {
 			st.RemoteHash = r.hash
+			st.Properties = remoteValues(s.mapped, r.page).canons(s.mapped)
 		}
 		st.RemoteTime, st.SyncedAt = r.page.LastEditedTime, time.Now().UTC()
 		return s.saveState(ctx, id, st)
@@ -563,7 +619,8 @@ func (s *NotionSync) syncBoth(ctx context.Context, id string, l *localFile, r *r
 // remoteChanged reports whether the page differs from the state. The
 // content is read only when the edit time says it may have changed.
 func (s *NotionSync) remoteChanged(ctx context.Context, r *remoteSide, st pageState, hasState bool) (bool, error) {
-	if hasState && r.page.LastEditedTime.Equal(st.RemoteTime) && st.SyncedAt.Sub(st.RemoteTime) >= s.granularity {
+	if hasState && r.page.LastEditedTime.Equal(st.RemoteTime) && st.SyncedAt.Sub(st.RemoteTime) >= s.granularity &&
+		s.propsSynced(st) {
 		return false, nil
 	}
 	if err := s.read(ctx, r); err != nil {
@@ -582,12 +639,48 @@ func (s *NotionSync) read(ctx context.Context, r *remoteSide) error {
 		return fmt.Errorf("read Notion page: %w", err)
 	}
 	r.tree, r.md, r.read = tree, mdnotion.ToMarkdown(tree), true
-	r.hash = remoteHash(r.page.Title(), r.tags(s.tagsKey), r.md)
+	r.hash = s.remoteHashOf(r.page, r.tags(s.tagsKey), r.md)
 	return nil
 }
 
-// push writes a file's title, tags and content to its page.
-func (s *NotionSync) push(ctx context.Context, id string, l *localFile, r *remoteSide, action contracts.Action, rep *Report) error {
+// sameContent reports whether a file and its page, read, hold the same
+// title, tags and content, whatever their mapped properties.
+func (s *NotionSync) sameContent(l *localFile, localMD []byte, r *remoteSide) bool {
+	return remoteHash(l.doc.Title, l.doc.Tags, localMD, "") == remoteHash(r.page.Title(), r.tags(s.tagsKey), r.md, "")
+}
+
+// planFor merges the mapped properties of a file (nil for none) and its
+// page, read, against the last sync's st.
+func (s *NotionSync) planFor(l *localFile, r *remoteSide, st pageState, localNewer bool) (propPlan, error) {
+	var front map[string]any
+	if l != nil {
+		front = l.doc.Properties
+	}
+	plan, err := planProps(s.mapped, front, remoteValues(s.mapped, r.page), st.Properties, localNewer)
+	if err != nil && l != nil {
+		return plan, fmt.Errorf("%s: %w", l.Path, err)
+	}
+	return plan, err
+}
+
+// reportProps says which mapped properties were changed on both sides and
+// settled by the later edit.
+func reportProps(rep *Report, path string, plan propPlan, localWins bool) {
+	if len(plan.conflicted) == 0 {
+		return
+	}
+	winner := "notion wins"
+	if localWins {
+		winner = "local wins"
+	}
+	rep.act("property conflict: %s %s, %s (later edit)", path, strings.Join(plan.conflicted, ", "), winner)
+}
+
+// push writes a file's title, tags, mapped properties and content to its
+// page. A mapped property changed only in Notion since st is kept there
+// and written into the file.
+func (s *NotionSync) push(ctx context.Context, id string, l *localFile, r *remoteSide, st pageState,
+	action contracts.Action, rep *Report) error {
 	rep.act("to notion: %s → %s", l.Path, id)
 	rep.ToNotion++
 	if rep.DryRun {
@@ -596,9 +689,18 @@ func (s *NotionSync) push(ctx context.Context, id string, l *localFile, r *remot
 	if err := s.read(ctx, r); err != nil {
 		return err
 	}
+	plan, err := s.planFor(l, r, st, true)
+	if err != nil {
+		return err
+	}
+	reportProps(rep, l.Path, plan, true)
 	blocks := mdnotion.ToBlocks(l.doc.Body)
+	props := plan.toNotion
 	if r.page.Title() != l.doc.Title || !slices.Equal(r.tags(s.tagsKey), l.doc.Tags) {
-		if _, err := s.client.UpdatePage(ctx, r.page.ID, s.properties(l.doc, hasProperty(r.page, s.tagsKey))); err != nil {
+		maps.Copy(props, s.properties(l.doc, hasProperty(r.page, s.tagsKey)))
+	}
+	if len(props) > 0 {
+		if _, err := s.client.UpdatePage(ctx, r.page.ID, props); err != nil {
 			return fmt.Errorf("update properties: %w", err)
 		}
 	}
@@ -609,12 +711,36 @@ func (s *NotionSync) push(ctx context.Context, id string, l *localFile, r *remot
 	if err != nil {
 		return err
 	}
-	st := pageState{Path: l.Path, LocalHash: l.Hash, LocalTime: l.ModTime, RemoteTime: page.LastEditedTime,
-		RemoteHash: remoteHash(l.doc.Title, l.doc.Tags, mdnotion.ToMarkdown(blocks)), SyncedAt: time.Now().UTC()}
+	written := &remoteSide{page: page, read: true, hash: s.remoteHashOf(page, l.doc.Tags, mdnotion.ToMarkdown(blocks))}
+	if plan.fileChanged {
+		return s.writeMerged(ctx, id, l, written, plan, action, rep)
+	}
+	st = pageState{Path: l.Path, LocalHash: l.Hash, LocalTime: l.ModTime, RemoteTime: page.LastEditedTime,
+		RemoteHash: written.hash, SyncedAt: time.Now().UTC(),
+		Properties: remoteValues(s.mapped, page).canons(s.mapped)}
 	if err := s.saveState(ctx, id, st); err != nil {
 		return err
 	}
 	return s.synced(ctx, page.ID, l.doc.Title, contracts.DirectionToNotion, action, st)
+}
+
+// writeMerged writes a pushed file again with the mapped properties it
+// took from its page.
+func (s *NotionSync) writeMerged(ctx context.Context, id string, l *localFile, r *remoteSide, plan propPlan,
+	action contracts.Action, rep *Report) error {
+	content, err := composeFile(l.doc.Title, r.page.ID, l.doc.Tags, plan.front, l.doc.Body)
+	if err != nil {
+		return err
+	}
+	st, err := s.writeLocal(l.Path, content, r)
+	if err != nil {
+		return err
+	}
+	if err := s.saveState(ctx, id, st); err != nil {
+		return err
+	}
+	rep.act("to local: %s properties → %s", id, l.Path)
+	return s.synced(ctx, r.page.ID, l.doc.Title, contracts.DirectionToNotion, action, st)
 }
 
 // properties are a file's title and tags as page properties. The tags are
@@ -632,9 +758,10 @@ func hasProperty(p notion.Page, key string) bool {
 	return ok
 }
 
-// pull writes a page to the file at path, keeping the file's other
-// front-matter properties.
-func (s *NotionSync) pull(ctx context.Context, id string, r *remoteSide, path string, props map[string]any,
+// pull writes a page to the file at path: l, the file there if any, keeps
+// its front-matter keys that are not mapped. A mapped property changed
+// only in the file since st is kept and written to Notion.
+func (s *NotionSync) pull(ctx context.Context, id string, r *remoteSide, path string, l *localFile, st pageState,
 	action contracts.Action, rep *Report) error {
 	rep.act("to local: %s → %s", id, path)
 	rep.ToLocal++
@@ -644,11 +771,29 @@ func (s *NotionSync) pull(ctx context.Context, id string, r *remoteSide, path st
 	if err := s.read(ctx, r); err != nil {
 		return err
 	}
-	content, err := composeFile(r.page.Title(), r.page.ID, r.tags(s.tagsKey), props, r.md)
+	localNewer := l != nil && l.ModTime.After(r.page.LastEditedTime)
+	plan, err := s.planFor(l, r, st, localNewer)
 	if err != nil {
 		return err
 	}
-	st, err := s.writeLocal(path, content, r)
+	if len(plan.conflicted) > 0 {
+		rep.Conflicts++
+		reportProps(rep, path, plan, localNewer)
+	}
+	if len(plan.toNotion) > 0 {
+		page, err := s.client.UpdatePage(ctx, r.page.ID, plan.toNotion)
+		if err != nil {
+			return fmt.Errorf("update properties: %w", err)
+		}
+		rep.act("to notion: %s properties → %s", path, id)
+		r.page = page
+		r.hash = s.remoteHashOf(page, r.tags(s.tagsKey), r.md)
+	}
+	content, err := composeFile(r.page.Title(), r.page.ID, r.tags(s.tagsKey), plan.front, r.md)
+	if err != nil {
+		return err
+	}
+	st, err = s.writeLocal(path, content, r)
 	if err != nil {
 		return err
 	}
@@ -668,7 +813,8 @@ func (s *NotionSync) writeLocal(path string, content []byte, r *remoteSide) (pag
 		mtime = info.ModTime().UTC()
 	}
 	return pageState{Path: path, LocalHash: hashBytes(content), LocalTime: mtime, RemoteHash: r.hash,
-		RemoteTime: r.page.LastEditedTime, SyncedAt: time.Now().UTC()}, nil
+		RemoteTime: r.page.LastEditedTime, SyncedAt: time.Now().UTC(),
+		Properties: remoteValues(s.mapped, r.page).canons(s.mapped)}, nil
 }
 
 // createPage creates a page for a file without a notion_id and writes the
@@ -684,8 +830,18 @@ func (s *NotionSync) createPage(ctx context.Context, l *localFile, rep *Report) 
 		rep.Unresolved++
 		return nil
 	}
+	local, err := localValues(s.mapped, l.doc.Properties)
+	if err != nil {
+		return err
+	}
+	props := s.properties(l.doc, false)
+	for _, m := range s.mapped {
+		if v := local[m.key]; v.canon != "" {
+			props[m.name] = v.prop
+		}
+	}
 	blocks := mdnotion.ToBlocks(l.doc.Body)
-	created, err := s.client.CreatePage(ctx, s.db, s.properties(l.doc, false), blocks)
+	created, err := s.client.CreatePage(ctx, s.db, props, blocks)
 	if err != nil {
 		return fmt.Errorf("create page: %w", err)
 	}
@@ -702,7 +858,7 @@ func (s *NotionSync) linkFile(ctx context.Context, l *localFile, pageID string, 
 	if err != nil {
 		return err
 	}
-	r := &remoteSide{page: page, hash: remoteHash(l.doc.Title, l.doc.Tags, mdnotion.ToMarkdown(blocks))}
+	r := &remoteSide{page: page, hash: s.remoteHashOf(page, l.doc.Tags, mdnotion.ToMarkdown(blocks))}
 	st, err := s.writeLocal(l.Path, content, r)
 	if err != nil {
 		return err
@@ -741,7 +897,7 @@ func (s *NotionSync) restoreFile(ctx context.Context, id string, r *remoteSide, 
 			return err
 		}
 	}
-	return s.pull(ctx, id, r, st.Path, nil, contracts.ActionCreated, rep)
+	return s.pull(ctx, id, r, st.Path, nil, pageState{}, contracts.ActionCreated, rep)
 }
 
 // deleteFile moves a file whose page was archived in Notion to the
@@ -795,7 +951,9 @@ func (s *NotionSync) archivePage(ctx context.Context, id string, r *remoteSide, 
 
 // conflict settles a page changed on both sides: the later edit wins and is
 // written to Notion; the file keeps both versions between conflict markers.
-func (s *NotionSync) conflict(ctx context.Context, id string, l *localFile, r *remoteSide, rep *Report) error {
+// Each mapped property changed on one side only keeps that side's value;
+// one changed on both takes the later edit's.
+func (s *NotionSync) conflict(ctx context.Context, id string, l *localFile, r *remoteSide, st pageState, rep *Report) error {
 	rep.Conflicts++
 	if err := s.read(ctx, r); err != nil {
 		return err
@@ -809,6 +967,10 @@ func (s *NotionSync) conflict(ctx context.Context, id string, l *localFile, r *r
 	if rep.DryRun {
 		return nil
 	}
+	plan, err := s.planFor(l, r, st, localWins)
+	if err != nil {
+		return err
+	}
 	if err := s.conflictEvent(ctx, id, l.Path, l.doc.Title, direction, resolution, l.ModTime,
 		r.page.LastEditedTime, l.Hash+":"+r.hash); err != nil {
 		return err
@@ -816,7 +978,7 @@ func (s *NotionSync) conflict(ctx context.Context, id string, l *localFile, r *r
 	notionMD := r.md // the Notion version, before a winning file replaces it
 	title, tags := r.page.Title(), r.tags(s.tagsKey)
 	if localWins {
-		if err := s.push(ctx, id, l, r, contracts.ActionUpdated, rep); err != nil {
+		if err := s.push(ctx, id, l, r, st, contracts.ActionUpdated, rep); err != nil {
 			return err
 		}
 		page, err := s.client.RetrievePage(ctx, r.page.ID)
@@ -825,14 +987,22 @@ func (s *NotionSync) conflict(ctx context.Context, id string, l *localFile, r *r
 		}
 		title, tags = l.doc.Title, l.doc.Tags
 		r = &remoteSide{page: page, read: true,
-			hash: remoteHash(title, tags, mdnotion.ToMarkdown(mdnotion.ToBlocks(l.doc.Body)))}
+			hash: s.remoteHashOf(page, tags, mdnotion.ToMarkdown(mdnotion.ToBlocks(l.doc.Body)))}
+	} else if len(plan.toNotion) > 0 {
+		reportProps(rep, l.Path, plan, false)
+		page, err := s.client.UpdatePage(ctx, r.page.ID, plan.toNotion)
+		if err != nil {
+			return fmt.Errorf("update properties: %w", err)
+		}
+		r.page = page
+		r.hash = s.remoteHashOf(page, tags, r.md)
 	}
 	body := conflictBody(notionMD, l.doc.Body)
-	content, err := composeFile(title, r.page.ID, tags, l.doc.Properties, body)
+	content, err := composeFile(title, r.page.ID, tags, plan.front, body)
 	if err != nil {
 		return err
 	}
-	st, err := s.writeLocal(l.Path, content, r)
+	st, err = s.writeLocal(l.Path, content, r)
 	if err != nil {
 		return err
 	}
