@@ -37,6 +37,23 @@
 //   - a file that is not valid UTF-8 or has malformed front matter is left
 //     as it is and reported.
 //
+// Front-matter keys named in knowledge.properties ([Knowledge.Properties])
+// sync with database properties, whose types are read from the database
+// at the start of each sync: select, status, multi_select (a list, or one
+// string of comma-separated names), rich_text (plain text), number,
+// checkbox, date (2006-01-02, an RFC 3339 date and time, or a range
+// start/end), url, email and phone_number. Each mapped property is
+// settled on its own against its value at the last sync: changed on one
+// side, it is copied to the other; changed on both, the later edit wins
+// and the report says so; the body keeps its conflict markers only when
+// the content differs. An empty property and a missing key are the same
+// (an unchecked checkbox too): clearing one removes the other. A value
+// equal on both sides stays as the file writes it. A property the database
+// lacks, or of a type the sync cannot write (people, relation, files, and
+// the read-only formula, rollup, created_time...), is a problem of the
+// report and the others sync; a front-matter value its property cannot
+// take leaves its page unsynced until it is fixed ([ErrPropertyValue]).
+//
 // Every page or file written publishes com.gtmhub.knowledge.page.synced.
 // Markdown is converted to Notion blocks and back by package
 // internal/mdnotion; Notion is called through internal/notion, paced to 3
