@@ -47,7 +47,8 @@
 // side, it is copied to the other; changed on both, the later edit wins
 // and the report says so; the body keeps its conflict markers only when
 // the content differs. An empty property and a missing key are the same
-// (an unchecked checkbox too): clearing one removes the other. A value
+// (an unchecked checkbox too): clearing one removes the other, except that
+// the API cannot empty a status, so its removed key comes back. A value
 // equal on both sides stays as the file writes it. A property the database
 // lacks, or of a type the sync cannot write (people, relation, files, and
 // the read-only formula, rollup, created_time...), is a problem of the

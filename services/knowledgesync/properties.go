@@ -513,6 +513,9 @@ func planProps(ms []mapping, front map[string]any, remote propValues, base map[s
 				}
 			}
 		}
+		if m.typ == "status" && won.canon == "" {
+			won = r // the API cannot empty a status: Notion's stays, and goes back into the file
+		}
 		plan.merged[m.key] = won
 		if won.canon != r.canon {
 			plan.toNotion[m.name] = won.prop

@@ -272,6 +272,9 @@ func TestSyncPropertyEditedOnOneSide(t *testing.T) {
 		{"status edited in the file is pushed", func(e *env, file, id string) {
 			writeFile(e.t, e.dir, file, strings.Replace(e.read(file), "status: Draft", "status: Review", 1))
 		}, 1, 0, "Review", "Ada"},
+		{"stage removed from the file comes back: a status cannot be emptied", func(e *env, file, id string) {
+			writeFile(e.t, e.dir, file, strings.Replace(e.read(file), "stage: Done\n", "", 1))
+		}, 1, 0, "Draft", "Ada"},
 		{"owner removed from the file clears it", func(e *env, file, id string) {
 			writeFile(e.t, e.dir, file, strings.Replace(e.read(file), "owner: Ada\n", "", 1))
 		}, 1, 0, "Draft", ""},
@@ -279,7 +282,7 @@ func TestSyncPropertyEditedOnOneSide(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			e := newPropsEnv(t, testProperties)
-			writeFile(t, e.dir, "plan.md", "---\ntitle: Plan\nstatus: Draft\nowner: Ada\naudience: sales\n---\n# Plan\n\nbody\n")
+			writeFile(t, e.dir, "plan.md", "---\ntitle: Plan\nstatus: Draft\nstage: Done\nowner: Ada\naudience: sales\n---\n# Plan\n\nbody\n")
 			e.run(false)
 			id := e.pageOf("plan.md")
 			if e.shown(id, "Status") != "Draft" || e.shown(id, "Owner") != "Ada" {
@@ -298,6 +301,9 @@ func TestSyncPropertyEditedOnOneSide(t *testing.T) {
 				if side.status != tt.wantStatus || side.owner != tt.wantOwner {
 					t.Errorf("%s: status %q owner %q, want %q and %q", side.what, side.status, side.owner, tt.wantStatus, tt.wantOwner)
 				}
+			}
+			if e.front("plan.md", "stage") != "Done" || e.shown(id, "Stage") != "Done" {
+				t.Errorf("stage: file %q, Notion %q, want Done", e.front("plan.md", "stage"), e.shown(id, "Stage"))
 			}
 			if e.front("plan.md", "audience") != "sales" || !strings.HasSuffix(e.read("plan.md"), "# Plan\n\nbody\n") {
 				t.Errorf("plan.md lost its other keys or body:\n%s", e.read("plan.md"))
