@@ -341,6 +341,8 @@ func TestSyncHoldsMassArchiving(t *testing.T) {
 		{files: 20, removed: 6, held: true},  // more than a handful and a tenth
 		{files: 60, removed: 6, held: false}, // a tenth
 		{files: 8, removed: 8, held: true},   // the whole folder
+		{files: 3, removed: 3, held: true},   // an empty folder, though a handful
+		{files: 3, removed: 2, held: false},  // a handful, the folder not empty
 	} {
 		t.Run(fmt.Sprintf("%d of %d", tt.removed, tt.files), func(t *testing.T) {
 			e := newEnv(t)
@@ -377,5 +379,26 @@ func TestSyncHoldsMassArchiving(t *testing.T) {
 				t.Errorf("allowed: archived %d (%d in Notion), want %d", rep.Archived, archived(), tt.removed)
 			}
 		})
+	}
+}
+
+// TestSyncArchivesNothingItCannotRead: a file the sync cannot read (its
+// folder's permissions) is not a deleted file: its page stays.
+func TestSyncArchivesNothingItCannotRead(t *testing.T) {
+	e := newEnv(t)
+	e.writePages(12)
+	team := filepath.Join(e.dir, "team")
+	must(t, os.MkdirAll(team, 0o755))
+	writeFile(t, e.dir, "team/plan.md", "# Plan\n\nthe plan\n")
+	e.run(false)
+	id := e.pageOf("team/plan.md")
+	// A path whose stat fails for another reason than the file not
+	// existing (here ENOTDIR; for a service's user, a folder without
+	// permission, which tests running as root cannot make).
+	must(t, os.RemoveAll(team))
+	must(t, os.WriteFile(team, []byte("not a folder"), 0o644))
+	rep := e.run(false)
+	if p, ok := e.fake.Page(id); !ok || p.Archived || p.InTrash || rep.Archived != 0 {
+		t.Errorf("archived %d, page archived %v: want the page of a file that could not be read kept", rep.Archived, p.Archived)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"maps"
 	"os"
@@ -248,8 +249,9 @@ func (s *NotionSync) SyncWith(ctx context.Context, opts SyncOptions) (Report, er
 			}
 		}
 	}
-	s.deleteFiles(ctx, p, len(local)+len(fresh)+len(shared), opts.AllowMassDeletion, &rep)
-	s.archivePages(ctx, p, len(remote), opts.AllowMassDeletion, &rep)
+	files := len(local) + len(fresh) + len(shared)
+	s.deleteFiles(ctx, p, files, opts.AllowMassDeletion, &rep)
+	s.archivePages(ctx, p, len(remote), files == 0, opts.AllowMassDeletion, &rep)
 	for _, f := range fresh {
 		if err := s.createPage(ctx, f, &rep); err != nil {
 			rep.Errors = append(rep.Errors, fmt.Errorf("%s: %w", f.Path, err))
@@ -405,7 +407,9 @@ func (s *NotionSync) syncPage(ctx context.Context, id string, l *localFile, r *r
 		s.notInDatabase(ctx, id, l, rep)
 		return nil
 	case r != nil && hasState: // the file was deleted
-		if _, err := os.Stat(filepath.Join(s.dir, filepath.FromSlash(st.Path))); err == nil {
+		// Only a file known not to exist is deleted: one the scan could not
+		// read (a folder without permission, say) is still there.
+		if _, err := os.Stat(filepath.Join(s.dir, filepath.FromSlash(st.Path))); !errors.Is(err, fs.ErrNotExist) {
 			s.log.WarnContext(ctx, "file of a synced page unreadable or unlinked; leaving the page", "file", st.Path, "page", id)
 			return nil
 		}
@@ -541,12 +545,13 @@ func tooMany(n, total int) bool {
 }
 
 // archivePages archives the pages whose files were deleted, unless they are
-// more than the safety limit allows of the database's pages: a folder that
-// is empty or half there (a volume not mounted, a checkout under way) looks
-// like a folder whose files were deleted. It then archives none and says so.
-func (s *NotionSync) archivePages(ctx context.Context, p *pass, pages int, allowMass bool, rep *Report) {
+// more than the safety limit allows of the database's pages, or the folder
+// is empty: a folder that is empty or half there (a volume not mounted, a
+// checkout under way) looks like a folder whose files were deleted. It then
+// archives none and says so.
+func (s *NotionSync) archivePages(ctx context.Context, p *pass, pages int, emptyFolder, allowMass bool, rep *Report) {
 	n := len(p.archives)
-	if tooMany(n, pages) && !allowMass {
+	if (tooMany(n, pages) || emptyFolder && n > 0) && !allowMass {
 		rep.Held += n
 		for _, a := range p.archives {
 			rep.act("held: page %s not archived (file %s missing): too many deletions at once", a.id, a.st.Path)
