@@ -53,7 +53,9 @@
 // lacks, or of a type the sync cannot write (people, relation, files, and
 // the read-only formula, rollup, created_time...), is a problem of the
 // report and the others sync; a front-matter value its property cannot
-// take leaves its page unsynced until it is fixed ([ErrPropertyValue]).
+// take (a status not among the property's options included), or that
+// Notion refuses, is reported and left as it is on both sides until it is
+// fixed, while the rest of the page syncs ([ErrPropertyValue]).
 //
 // Every page or file written publishes com.gtmhub.knowledge.page.synced.
 // Markdown is converted to Notion blocks and back by package

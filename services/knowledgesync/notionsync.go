@@ -103,7 +103,8 @@ type Report struct {
 	Held int
 	// Actions lists what was done (or planned), one line a page.
 	Actions []string
-	// Errors lists pages that failed; the others were synced.
+	// Errors lists pages that failed, the others were synced, and values
+	// of files left out of an otherwise synced page ([ErrPropertyValue]).
 	Errors []error
 	// Problems lists the files left out of the sync until they are fixed,
 	// each error naming its file: unreadable, not valid UTF-8, with
@@ -578,10 +579,8 @@ func (s *NotionSync) syncBoth(ctx context.Context, id string, l *localFile, r *r
 		s.log.WarnContext(ctx, "knowledge page has unresolved conflict markers; not synced", "file", l.Path, "page", id)
 		return nil
 	}
-	local, err := localValues(s.mapped, l.doc.Properties)
-	if err != nil {
-		return fmt.Errorf("%s: %w", l.Path, err)
-	}
+	local, refused := localValues(s.mapped, l.doc.Properties)
+	reportRefused(l.Path, refused, rep)
 	remoteChanged, err := s.remoteChanged(ctx, r, st, hasState)
 	if err != nil {
 		return err
@@ -656,16 +655,60 @@ func (s *NotionSync) sameContent(l *localFile, localMD []byte, r *remoteSide) bo
 
 // planFor merges the mapped properties of a file (nil for none) and its
 // page, read, against the last sync's st.
-func (s *NotionSync) planFor(l *localFile, r *remoteSide, st pageState, localNewer bool) (propPlan, error) {
+func (s *NotionSync) planFor(l *localFile, r *remoteSide, st pageState, localNewer bool) propPlan {
 	var front map[string]any
 	if l != nil {
 		front = l.doc.Properties
 	}
-	plan, err := planProps(s.mapped, front, remoteValues(s.mapped, r.page), st.Properties, localNewer)
-	if err != nil && l != nil {
-		return plan, fmt.Errorf("%s: %w", l.Path, err)
+	return planProps(s.mapped, front, remoteValues(s.mapped, r.page), st.Properties, localNewer)
+}
+
+// reportRefused adds the errors of a file's values its properties cannot
+// take, or Notion refused, to the report: the rest of the page is synced.
+func reportRefused(path string, errs []error, rep *Report) {
+	for _, err := range errs {
+		rep.Errors = append(rep.Errors, fmt.Errorf("%s: %w", path, err))
 	}
-	return plan, err
+}
+
+// updateProps writes properties of a page and returns the page. When
+// Notion refuses the request, each property is written on its own: a
+// mapped property's value Notion refuses is reported for the file at path
+// and left out, so that it keeps neither the other properties nor the
+// page's content from syncing; the title or tags refused fail the page.
+func (s *NotionSync) updateProps(ctx context.Context, pageID, path string, props map[string]notion.Property,
+	rep *Report) (notion.Page, error) {
+	page, err := s.client.UpdatePage(ctx, pageID, props)
+	if !notion.IsRefused(err) {
+		return page, err
+	}
+	written := false
+	for _, name := range sortedKeys(props) {
+		one, err := s.client.UpdatePage(ctx, pageID, map[string]notion.Property{name: props[name]})
+		m, mapped := s.mappingOf(name)
+		switch {
+		case notion.IsRefused(err) && mapped:
+			reportRefused(path, []error{m.refused(fmt.Errorf("Notion refused it: %w", err))}, rep)
+		case err != nil:
+			return page, err
+		default:
+			page, written = one, true
+		}
+	}
+	if !written {
+		return s.client.RetrievePage(ctx, pageID)
+	}
+	return page, nil
+}
+
+// mappingOf returns the mapping of the property name, if it is mapped.
+func (s *NotionSync) mappingOf(name string) (mapping, bool) {
+	for _, m := range s.mapped {
+		if m.name == name {
+			return m, true
+		}
+	}
+	return mapping{}, false
 }
 
 // reportProps says which mapped properties were changed on both sides and
@@ -694,10 +737,7 @@ func (s *NotionSync) push(ctx context.Context, id string, l *localFile, r *remot
 	if err := s.read(ctx, r); err != nil {
 		return err
 	}
-	plan, err := s.planFor(l, r, st, true)
-	if err != nil {
-		return err
-	}
+	plan := s.planFor(l, r, st, true)
 	reportProps(rep, l.Path, plan, true)
 	blocks := mdnotion.ToBlocks(l.doc.Body)
 	props := plan.toNotion
@@ -705,7 +745,7 @@ func (s *NotionSync) push(ctx context.Context, id string, l *localFile, r *remot
 		maps.Copy(props, s.properties(l.doc, hasProperty(r.page, s.tagsKey)))
 	}
 	if len(props) > 0 {
-		if _, err := s.client.UpdatePage(ctx, r.page.ID, props); err != nil {
+		if _, err := s.updateProps(ctx, r.page.ID, l.Path, props, rep); err != nil {
 			return fmt.Errorf("update properties: %w", err)
 		}
 	}
@@ -777,16 +817,13 @@ func (s *NotionSync) pull(ctx context.Context, id string, r *remoteSide, path st
 		return err
 	}
 	localNewer := l != nil && l.ModTime.After(r.page.LastEditedTime)
-	plan, err := s.planFor(l, r, st, localNewer)
-	if err != nil {
-		return err
-	}
+	plan := s.planFor(l, r, st, localNewer)
 	if len(plan.conflicted) > 0 {
 		rep.Conflicts++
 		reportProps(rep, path, plan, localNewer)
 	}
 	if len(plan.toNotion) > 0 {
-		page, err := s.client.UpdatePage(ctx, r.page.ID, plan.toNotion)
+		page, err := s.updateProps(ctx, r.page.ID, path, plan.toNotion, rep)
 		if err != nil {
 			return fmt.Errorf("update properties: %w", err)
 		}
@@ -835,22 +872,42 @@ func (s *NotionSync) createPage(ctx context.Context, l *localFile, rep *Report) 
 		rep.Unresolved++
 		return nil
 	}
-	local, err := localValues(s.mapped, l.doc.Properties)
-	if err != nil {
-		return err
-	}
-	props := s.properties(l.doc, false)
+	local, refused := localValues(s.mapped, l.doc.Properties)
+	reportRefused(l.Path, refused, rep)
+	mapped := map[string]notion.Property{}
 	for _, m := range s.mapped {
-		if v := local[m.key]; v.canon != "" {
-			props[m.name] = v.prop
+		if v, ok := local[m.key]; ok && v.canon != "" {
+			mapped[m.name] = v.prop
 		}
 	}
+	props := s.properties(l.doc, false)
+	maps.Copy(props, mapped)
 	blocks := mdnotion.ToBlocks(l.doc.Body)
 	created, err := s.client.CreatePage(ctx, s.db, props, blocks)
+	if notion.IsRefused(err) && created.ID == "" && len(mapped) > 0 {
+		// Perhaps a mapped value: create the page without them, then
+		// write them one by one, reporting those Notion refuses.
+		return s.createThenUpdate(ctx, l, blocks, mapped, rep)
+	}
 	if err != nil {
 		return fmt.Errorf("create page: %w", err)
 	}
 	return s.linkFile(ctx, l, created.ID, blocks, contracts.ActionCreated)
+}
+
+// createThenUpdate creates a page for a file with its title, tags and
+// content, links the file to it, and writes the mapped properties' values
+// mapped, each refused one reported and left out.
+func (s *NotionSync) createThenUpdate(ctx context.Context, l *localFile, blocks []notion.Block,
+	mapped map[string]notion.Property, rep *Report) error {
+	created, err := s.client.CreatePage(ctx, s.db, s.properties(l.doc, false), blocks)
+	if created.ID == "" {
+		return fmt.Errorf("create page: %w", err)
+	}
+	if err == nil {
+		_, err = s.updateProps(ctx, created.ID, l.Path, mapped, rep)
+	}
+	return errors.Join(err, s.linkFile(ctx, l, created.ID, blocks, contracts.ActionCreated))
 }
 
 // linkFile writes a new page's id into the file and records the state.
@@ -972,10 +1029,7 @@ func (s *NotionSync) conflict(ctx context.Context, id string, l *localFile, r *r
 	if rep.DryRun {
 		return nil
 	}
-	plan, err := s.planFor(l, r, st, localWins)
-	if err != nil {
-		return err
-	}
+	plan := s.planFor(l, r, st, localWins)
 	if err := s.conflictEvent(ctx, id, l.Path, l.doc.Title, direction, resolution, l.ModTime,
 		r.page.LastEditedTime, l.Hash+":"+r.hash); err != nil {
 		return err
@@ -995,7 +1049,7 @@ func (s *NotionSync) conflict(ctx context.Context, id string, l *localFile, r *r
 			hash: s.remoteHashOf(page, tags, mdnotion.ToMarkdown(mdnotion.ToBlocks(l.doc.Body)))}
 	} else if len(plan.toNotion) > 0 {
 		reportProps(rep, l.Path, plan, false)
-		page, err := s.client.UpdatePage(ctx, r.page.ID, plan.toNotion)
+		page, err := s.updateProps(ctx, r.page.ID, l.Path, plan.toNotion, rep)
 		if err != nil {
 			return fmt.Errorf("update properties: %w", err)
 		}

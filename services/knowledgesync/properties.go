@@ -20,8 +20,10 @@ var ErrPropertyMapping = errors.New("property not synced")
 
 // ErrPropertyValue is wrapped by the error of a page whose front matter
 // holds a value its mapped property cannot take (a word for a number, a
-// list for a select, a tag with a comma...). The page is left as it is
-// until the value is fixed.
+// list for a select, a tag with a comma, a status that is not one of the
+// property's options...), or one Notion refused. That property is left as
+// it is on both sides until the value is fixed; the rest of the page is
+// synced.
 var ErrPropertyValue = errors.New("front-matter value does not fit its Notion property")
 
 // PropertyTypes are the Notion property types a front-matter key may be
@@ -47,6 +49,9 @@ func unsupportedWhy(typ string) string {
 // mapping is one front-matter key synced with a database property.
 type mapping struct {
 	key, name, typ string
+	// options are a status property's options, which the API cannot add
+	// to; nil when the schema does not list them.
+	options []string
 }
 
 // stateKey names the mapping in [pageState.Properties]: a key mapped to
@@ -70,7 +75,11 @@ func resolveMappings(props map[string]string, schema notion.Database) ([]mapping
 			problems = append(problems, fmt.Errorf("knowledge.properties.%s: %w: Notion property %q is of type %s: %s",
 				key, ErrPropertyMapping, name, ps.Type, unsupportedWhy(ps.Type)))
 		default:
-			out = append(out, mapping{key: key, name: name, typ: ps.Type})
+			m := mapping{key: key, name: name, typ: ps.Type}
+			if ps.Type == "status" {
+				m.options = ps.OptionNames()
+			}
+			out = append(out, m)
 		}
 	}
 	return out, problems
@@ -100,14 +109,17 @@ type propValue struct {
 type propValues map[string]propValue
 
 // localValues reads the mapped keys of a file's front matter. A value its
-// property cannot take is an error wrapping [ErrPropertyValue].
-func localValues(ms []mapping, front map[string]any) (propValues, error) {
+// property cannot take is left out of the values, and its error, wrapping
+// [ErrPropertyValue], is one of errs.
+func localValues(ms []mapping, front map[string]any) (values propValues, errs []error) {
 	out := propValues{}
-	var errs []error
 	for _, m := range ms {
 		p, err := toNotion(m.typ, front[m.key])
+		if err == nil {
+			err = m.checkOption(p)
+		}
 		if err != nil {
-			errs = append(errs, fmt.Errorf("front matter %s (Notion %s %q): %w: %w", m.key, m.typ, m.name, ErrPropertyValue, err))
+			errs = append(errs, m.refused(err))
 			continue
 		}
 		c := canon(p)
@@ -117,7 +129,26 @@ func localValues(ms []mapping, front map[string]any) (propValues, error) {
 		}
 		out[m.key] = propValue{canon: c, front: v, prop: p}
 	}
-	return out, errors.Join(errs...)
+	return out, errs
+}
+
+// refused wraps the reason a value of the mapping cannot be synced.
+func (m mapping) refused(err error) error {
+	return fmt.Errorf("front matter %s (Notion %s %q): %w: %w", m.key, m.typ, m.name, ErrPropertyValue, err)
+}
+
+// checkOption refuses a status value that is not one of the property's
+// options: the API cannot add a status option, so Notion would refuse it.
+func (m mapping) checkOption(p notion.Property) error {
+	if m.typ != "status" || p.Status == nil || m.options == nil || slices.Contains(m.options, p.Status.Name) {
+		return nil
+	}
+	quoted := make([]string, len(m.options))
+	for i, o := range m.options {
+		quoted[i] = strconv.Quote(o)
+	}
+	return fmt.Errorf("status %q is not one of the property's options (%s); the API cannot add one",
+		p.Status.Name, strings.Join(quoted, ", "))
 }
 
 // remoteValues reads the mapped properties of a page.
@@ -482,18 +513,21 @@ type propPlan struct {
 // matter; nil for a page without a file) and its page. A value changed on
 // one side since the last sync (base) is taken from that side; one changed
 // on both sides to different values, or with no last synced value, from
-// the later edit (localNewer).
-func planProps(ms []mapping, front map[string]any, remote propValues, base map[string]string, localNewer bool) (propPlan, error) {
-	local, err := localValues(ms, front)
-	if err != nil {
-		return propPlan{}, err
-	}
+// the later edit (localNewer). A file's value its property cannot take is
+// left as it is on both sides.
+func planProps(ms []mapping, front map[string]any, remote propValues, base map[string]string, localNewer bool) propPlan {
+	local, _ := localValues(ms, front) // the values refused are reported by the caller
 	plan := propPlan{merged: propValues{}, toNotion: map[string]notion.Property{}, front: map[string]any{}}
 	for k, v := range front {
 		plan.front[k] = v
 	}
 	for _, m := range ms {
-		l, r := local[m.key], remote[m.key]
+		l, ok := local[m.key]
+		r := remote[m.key]
+		if !ok {
+			plan.merged[m.key] = r
+			continue
+		}
 		won := l
 		if l.canon != r.canon {
 			b, known := base[m.stateKey()]
@@ -532,5 +566,5 @@ func planProps(ms []mapping, front map[string]any, remote propValues, base map[s
 	if len(plan.front) == 0 {
 		plan.front = nil
 	}
-	return plan, nil
+	return plan
 }

@@ -1,11 +1,14 @@
 package knowledgesync_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"maps"
+	"net/http"
 	"slices"
 	"strings"
 	"testing"
@@ -39,15 +42,17 @@ func newPropsEnv(t *testing.T, props map[string]string) *env {
 	return e
 }
 
-// mapProperties makes the env's sync map props, keeping its state.
-func (e *env) mapProperties(props map[string]string) {
+// mapProperties makes the env's sync map props, keeping its state; its
+// Notion client has opts.
+func (e *env) mapProperties(props map[string]string, opts ...notion.Option) {
 	e.t.Helper()
 	ctx := context.Background()
 	kv, err := e.srv.JS.KeyValue(ctx, knowledgesync.StateBucket)
 	must(e.t, err)
 	pub, err := events.NewPublisher(e.srv.JS)
 	must(e.t, err)
-	client, err := notion.New(testToken, notion.WithBaseURL(e.fake.URL), notion.WithRateLimit(200, 20))
+	opts = append([]notion.Option{notion.WithBaseURL(e.fake.URL), notion.WithRateLimit(200, 20)}, opts...)
+	client, err := notion.New(testToken, opts...)
 	must(e.t, err)
 	k := knowledgesync.DefaultConfig().Knowledge
 	k.Properties = props
@@ -404,33 +409,152 @@ func TestSyncReportsPropertiesItCannotSync(t *testing.T) {
 	}
 }
 
-func TestSyncRefusesValuesThatDoNotFit(t *testing.T) {
+// TestSyncSkipsValuesThatDoNotFit: a front-matter value its property
+// cannot take is reported, and the rest of the page (its content, its
+// other properties) is synced.
+func TestSyncSkipsValuesThatDoNotFit(t *testing.T) {
 	tests := []struct {
-		line, want string
+		line, property, want string
 	}{
-		{"priority: high", `want a number, not "high"`},
-		{"status: [a, b]", "want one value, not a list"},
-		{"status: a,b", "holds a comma"},
-		{"topics: [a, \"b,c\"]", "holds a comma"},
-		{"published: maybe", `want true or false, not "maybe"`},
-		{"due: next week", "want a date"},
-		{"url: https://example.com/" + strings.Repeat("x", 2000), "at most 2000"},
+		{"priority: high", "Priority", `want a number, not "high"`},
+		{"status: [a, b]", "Status", "want one value, not a list"},
+		{"status: a,b", "Status", "holds a comma"},
+		{"stage: done", "Stage", `status "done" is not one of the property's options ("Not started", "In progress", "Done")`},
+		{"topics: [a, \"b,c\"]", "Topics", "holds a comma"},
+		{"published: maybe", "Published", `want true or false, not "maybe"`},
+		{"due: next week", "Due", "want a date"},
+		{"url: https://example.com/" + strings.Repeat("x", 2000), "Link", "at most 2000"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.line[:min(len(tt.line), 30)], func(t *testing.T) {
 			e := newPropsEnv(t, testProperties)
-			writeFile(t, e.dir, "plan.md", "---\n"+tt.line+"\n---\n# Plan\n")
+			writeFile(t, e.dir, "plan.md", "---\n"+tt.line+"\nowner: Ada\n---\n# Plan\n\nbody\n")
 			rep, err := e.sync.Sync(context.Background(), false)
 			must(t, err)
-			if len(rep.Errors) != 1 || !errors.Is(rep.Errors[0], knowledgesync.ErrPropertyValue) ||
-				!strings.Contains(rep.Errors[0].Error(), tt.want) || !strings.Contains(rep.Errors[0].Error(), "plan.md") {
-				t.Errorf("errors %v, want one for plan.md saying %s", rep.Errors, tt.want)
+			checkRefused(t, rep, tt.want)
+			if r := e.fake.Rejections(); len(r) != 0 {
+				t.Errorf("Notion rejected %v", r)
 			}
-			if n := len(e.fake.Pages(e.db)); n != 0 || len(e.fake.Rejections()) != 0 {
-				t.Errorf("%d pages created, Notion rejected %v", n, e.fake.Rejections())
+			id := e.pageOf("plan.md")
+			if got := e.notionText(id); !strings.Contains(got, "body") || e.shown(id, "Owner") != "Ada" {
+				t.Errorf("the rest of the page was not synced: Owner %q, content %q", e.shown(id, "Owner"), got)
+			}
+			if got := e.shown(id, tt.property); got != "" && got != "false" {
+				t.Errorf("Notion %s = %q, want it left empty", tt.property, got)
+			}
+			key, _, _ := strings.Cut(tt.line, ":")
+			orig, err := knowledgesync.ParseDocument("orig.md", []byte("---\n"+tt.line+"\n---\n"))
+			must(t, err)
+			if got, want := e.front("plan.md", key), fmt.Sprint(orig.Properties[key]); got != want {
+				t.Errorf("file's %s = %.60q, want its own %.60q kept", key, got, want)
 			}
 		})
 	}
+}
+
+// checkRefused fails unless rep holds one error, for plan.md, wrapping
+// ErrPropertyValue and saying want.
+func checkRefused(t *testing.T, rep knowledgesync.Report, want string) {
+	t.Helper()
+	if len(rep.Errors) != 1 || !errors.Is(rep.Errors[0], knowledgesync.ErrPropertyValue) ||
+		!strings.Contains(rep.Errors[0].Error(), want) || !strings.Contains(rep.Errors[0].Error(), "plan.md") {
+		t.Errorf("errors %v, want one for plan.md saying %s", rep.Errors, want)
+	}
+}
+
+// TestSyncStatusNotAnOptionKeepsThePageInStep: a status edited in a file to
+// a value that is not one of the property's options is reported at every
+// sync, while the page's content and its other properties keep syncing.
+func TestSyncStatusNotAnOptionKeepsThePageInStep(t *testing.T) {
+	e := newPropsEnv(t, testProperties)
+	writeFile(t, e.dir, "plan.md", "---\ntitle: Plan\nstage: Done\nowner: Ada\n---\n# Plan\n\nbody\n")
+	e.run(false)
+	id := e.pageOf("plan.md")
+
+	file := strings.NewReplacer("stage: Done", "stage: done", "owner: Ada", "owner: Grace", "body", "body v2").
+		Replace(e.read("plan.md"))
+	writeFile(t, e.dir, "plan.md", file)
+	for i := range 2 {
+		writes := e.fake.Writes()
+		rep, err := e.sync.Sync(context.Background(), false)
+		must(t, err)
+		checkRefused(t, rep, `status "done" is not one of the property's options`)
+		if i == 1 && e.fake.Writes() != writes {
+			t.Errorf("sync %d wrote to Notion again: %+v", i, rep)
+		}
+	}
+	if got := e.notionText(id); !strings.Contains(got, "body v2") {
+		t.Errorf("Notion content %q, want the file's edit", got)
+	}
+	if e.shown(id, "Owner") != "Grace" || e.shown(id, "Stage") != "Done" {
+		t.Errorf("Notion Owner %q Stage %q, want Grace and Done", e.shown(id, "Owner"), e.shown(id, "Stage"))
+	}
+	if e.read("plan.md") != file {
+		t.Errorf("file rewritten:\n%s", e.read("plan.md"))
+	}
+	if r := e.fake.Rejections(); len(r) != 0 {
+		t.Errorf("Notion rejected %v", r)
+	}
+}
+
+// TestSyncValueNotionRefuses: a value Notion refuses is reported and left
+// out; the page's content and its other properties are synced.
+func TestSyncValueNotionRefuses(t *testing.T) {
+	e := newPropsEnv(t, testProperties)
+	writeFile(t, e.dir, "plan.md", "---\ntitle: Plan\nstatus: Draft\nowner: Ada\n---\n# Plan\n\nbody\n")
+	e.run(false)
+	id := e.pageOf("plan.md")
+	e.mapProperties(testProperties, notion.WithTransport(refusing{property: "Owner"}))
+
+	writeFile(t, e.dir, "plan.md", strings.NewReplacer("status: Draft", "status: Review", "owner: Ada", "owner: Grace",
+		"body", "body v2").Replace(e.read("plan.md")))
+	writeFile(t, e.dir, "new.md", "---\nstatus: Draft\nowner: Ada\n---\n# New\n\nnew body\n")
+	rep, err := e.sync.Sync(context.Background(), false)
+	must(t, err)
+	if len(rep.Errors) != 2 {
+		t.Fatalf("errors %v, want one for each file", rep.Errors)
+	}
+	for _, name := range []string{"plan.md", "new.md"} {
+		if !slices.ContainsFunc(rep.Errors, func(err error) bool {
+			return errors.Is(err, knowledgesync.ErrPropertyValue) && strings.HasPrefix(err.Error(), name+": ") &&
+				strings.Contains(err.Error(), "Notion refused it")
+		}) {
+			t.Errorf("errors %v, want Owner of %s refused", rep.Errors, name)
+		}
+	}
+	if got := e.notionText(id); !strings.Contains(got, "body v2") || e.shown(id, "Status") != "Review" ||
+		e.shown(id, "Owner") != "Ada" {
+		t.Errorf("plan.md's page: Status %q Owner %q content %q, want Review, Ada and the file's edit",
+			e.shown(id, "Status"), e.shown(id, "Owner"), got)
+	}
+	newID := e.pageOf("new.md")
+	if got := e.notionText(newID); !strings.Contains(got, "new body") || e.shown(newID, "Status") != "Draft" {
+		t.Errorf("new.md's page: Status %q content %q, want Draft and the file's", e.shown(newID, "Status"), got)
+	}
+}
+
+// refusing answers a create or update page request setting a property
+// with 400 validation_error, as Notion refuses a value it cannot take.
+type refusing struct{ property string }
+
+func (f refusing) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.Body != nil && (r.Method == http.MethodPatch || r.Method == http.MethodPost) &&
+		strings.HasPrefix(r.URL.Path, "/v1/pages") {
+		body, err := io.ReadAll(r.Body)
+		if err != nil {
+			return nil, err
+		}
+		var in struct {
+			Properties map[string]json.RawMessage `json:"properties"`
+		}
+		if json.Unmarshal(body, &in) == nil && in.Properties[f.property] != nil {
+			msg := fmt.Sprintf(`{"object":"error","status":400,"code":"validation_error","message":"%s is refused."}`, f.property)
+			return &http.Response{StatusCode: http.StatusBadRequest, Header: http.Header{"Content-Type": {"application/json"}},
+				Body: io.NopCloser(strings.NewReader(msg)), Request: r}, nil
+		}
+		r.Body = io.NopCloser(bytes.NewReader(body))
+	}
+	return http.DefaultTransport.RoundTrip(r)
 }
 
 // TestSyncNewlyMappedProperties: mapping keys of pages synced before fills

@@ -160,6 +160,14 @@ func IsNotFound(err error) bool {
 	return errors.As(err, &e) && e.Status == http.StatusNotFound
 }
 
+// IsRefused reports whether err is Notion refusing a request as malformed
+// or invalid (400: validation_error, invalid_json, invalid_request...):
+// sent again unchanged, it would be refused again.
+func IsRefused(err error) bool {
+	var e *Error
+	return errors.As(err, &e) && e.Status == http.StatusBadRequest
+}
+
 // retryable reports whether the answer asks to be tried again after a wait.
 func (e *Error) retryable() bool {
 	return e.Status == http.StatusTooManyRequests || e.Status == http.StatusServiceUnavailable || e.Status == 529

@@ -402,6 +402,12 @@ func TestPropertyValuesRoundTrip(t *testing.T) {
 	if got := schema.Properties["Due"]; got.Type != "date" || got.Name != "Due" {
 		t.Errorf("schema of Due: %+v", got)
 	}
+	if got := schema.Properties["Stage"].OptionNames(); !slices.Equal(got, []string{"Not started", "In progress", "Done"}) {
+		t.Errorf("options of the status Stage: %q, want Notion's three", got)
+	}
+	if got := schema.Properties["Due"].OptionNames(); got != nil {
+		t.Errorf("options of the date Due: %q, want none", got)
+	}
 	num, yes, link, end := 2.5, true, "https://example.com", "2024-05-03"
 	set := map[string]notion.Property{
 		"Name":      notion.TitleProperty("Props"),

@@ -41,12 +41,37 @@ type Database struct {
 	Properties map[string]PropertySchema `json:"properties"`
 }
 
-// PropertySchema is one property of a database: its name and type. The
-// type's configuration (options, number format...) is not read.
+// PropertySchema is one property of a database: its name, its type, and
+// the options of a select, multi_select or status property. The rest of a
+// type's configuration (number format...) is not read.
 type PropertySchema struct {
-	ID   string `json:"id"`
-	Name string `json:"name"`
-	Type string `json:"type"`
+	ID          string         `json:"id"`
+	Name        string         `json:"name"`
+	Type        string         `json:"type"`
+	Select      *OptionsConfig `json:"select,omitempty"`
+	MultiSelect *OptionsConfig `json:"multi_select,omitempty"`
+	Status      *OptionsConfig `json:"status,omitempty"`
+}
+
+// OptionsConfig is the configuration of a select, multi_select or status
+// property: its options.
+type OptionsConfig struct {
+	Options []SelectOption `json:"options"`
+}
+
+// OptionNames returns the names of the options of a select, multi_select
+// or status property; nil for a property of another type, or one whose
+// options the schema does not list.
+func (p PropertySchema) OptionNames() []string {
+	config := map[string]*OptionsConfig{"select": p.Select, "multi_select": p.MultiSelect, "status": p.Status}[p.Type]
+	if config == nil {
+		return nil
+	}
+	names := make([]string, 0, len(config.Options))
+	for _, o := range config.Options {
+		names = append(names, o.Name)
+	}
+	return names
 }
 
 // RetrieveDatabase returns the database with id, with the schema of its
