@@ -211,6 +211,9 @@ func toNotion(typ string, v any) (notion.Property, error) {
 		return p, nil
 	}
 	s, err := scalarValue(v)
+	if text, ok := v.(string); ok && typ == "rich_text" {
+		s = text // as written: blanks around a text are the text's
+	}
 	if err == nil && s != "" {
 		p, err = setScalar(p, s, v)
 	}
@@ -394,17 +397,20 @@ func canonDate(s string) string {
 }
 
 // canon is a property value in the form both sides compare by: "" when
-// empty, an unchecked checkbox included.
+// empty, an unchecked checkbox included. A file's option names, urls,
+// emails and phone numbers lose their surrounding blanks, so Notion's lose
+// them too: a value differing only by them is the same; a rich_text is
+// compared as it is.
 func canon(p notion.Property) string {
 	switch p.Type {
 	case "select":
-		return optionName(p.Select)
+		return strings.TrimSpace(optionName(p.Select))
 	case "status":
-		return optionName(p.Status)
+		return strings.TrimSpace(optionName(p.Status))
 	case "multi_select":
 		names := make([]string, len(p.MultiSelect))
 		for i, o := range p.MultiSelect {
-			names[i] = o.Name
+			names[i] = strings.TrimSpace(o.Name)
 		}
 		return strings.Join(names, "\x1f")
 	case "rich_text":
@@ -429,11 +435,11 @@ func canon(p notion.Property) string {
 		}
 		return c
 	case "url":
-		return deref(p.URL)
+		return strings.TrimSpace(deref(p.URL))
 	case "email":
-		return deref(p.Email)
+		return strings.TrimSpace(deref(p.Email))
 	case "phone_number":
-		return deref(p.PhoneNumber)
+		return strings.TrimSpace(deref(p.PhoneNumber))
 	}
 	return ""
 }

@@ -557,6 +557,46 @@ func (f refusing) RoundTrip(r *http.Request) (*http.Response, error) {
 	return http.DefaultTransport.RoundTrip(r)
 }
 
+// TestSyncKeepsNotionValuesAsTheyAre: a Notion value with blanks around it
+// is pulled, and an edit elsewhere in the file does not write it back
+// changed.
+func TestSyncKeepsNotionValuesAsTheyAre(t *testing.T) {
+	str := func(s string) *string { return &s }
+	tests := []struct {
+		property string
+		value    notion.Property
+		key      string
+		want     string // the front-matter value as text
+	}{
+		{"Owner", notion.Property{RichText: notion.Text("Ada Lovelace\n")}, "owner", "Ada Lovelace\n"},
+		{"Owner", notion.Property{RichText: notion.Text("  indented")}, "owner", "  indented"},
+		{"Link", notion.Property{URL: str("https://example.com/a ")}, "url", "https://example.com/a"},
+		{"Status", notion.Property{Select: &notion.SelectOption{Name: "Draft "}}, "status", "Draft"},
+	}
+	for _, tt := range tests {
+		t.Run(fmt.Sprintf("%s %q", tt.property, tt.want), func(t *testing.T) {
+			e := newPropsEnv(t, testProperties)
+			writeFile(t, e.dir, "plan.md", "---\ntitle: Plan\n---\n# Plan\n\nbody\n")
+			e.run(false)
+			id := e.pageOf("plan.md")
+			tt.value.Type = testSchema[tt.property]
+			must(t, e.fake.SetProperties(id, map[string]notion.Property{tt.property: tt.value}))
+			shown := e.shown(id, tt.property)
+			e.run(false)
+			if got := e.front("plan.md", tt.key); got != tt.want {
+				t.Errorf("pulled %s = %q, want %q", tt.key, got, tt.want)
+			}
+
+			writeFile(t, e.dir, "plan.md", strings.Replace(e.read("plan.md"), "body", "body v2", 1))
+			e.run(false)
+			if got := e.shown(id, tt.property); got != shown {
+				t.Errorf("Notion %s = %q after an edit of the body, want %q unchanged", tt.property, got, shown)
+			}
+			e.checkStable()
+		})
+	}
+}
+
 // TestSyncNewlyMappedProperties: mapping keys of pages synced before fills
 // each side's empty values from the other's.
 func TestSyncNewlyMappedProperties(t *testing.T) {
