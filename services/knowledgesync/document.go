@@ -5,10 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"path"
+	"slices"
 	"strings"
 	"unicode/utf8"
 
 	"github.com/goccy/go-yaml"
+	"github.com/goccy/go-yaml/ast"
+	"github.com/goccy/go-yaml/parser"
 )
 
 // Front-matter keys with a meaning of their own; every other key is kept in
@@ -38,6 +41,11 @@ type Document struct {
 	Tags []string
 	// Properties are the other front-matter keys, as YAML decoded them.
 	Properties map[string]any
+	// Texts are those of Properties that YAML read as a number or a
+	// boolean, as written: "007" for owner: 007, which YAML reads as 7,
+	// "1.10" for 1.10; a list's such elements likewise. A property holding
+	// text takes these.
+	Texts map[string]any
 	// Body is the Markdown after the front matter.
 	Body []byte
 }
@@ -149,8 +157,62 @@ func (d *Document) setFrontMatter(front []byte) error {
 	delete(props, keyTags)
 	if len(props) > 0 {
 		d.Properties = props
+		d.Texts = literalTexts(front, props)
 	}
 	return nil
+}
+
+// literalTexts returns the values of the top-level keys of front that YAML
+// read as a number or a boolean, as written, by key; props are the values
+// as decoded. A list gets its decoded elements with such elements as
+// written.
+func literalTexts(front []byte, props map[string]any) map[string]any {
+	f, err := parser.ParseBytes(front, 0)
+	if err != nil || len(f.Docs) == 0 {
+		return nil
+	}
+	var pairs []*ast.MappingValueNode
+	switch body := f.Docs[0].Body.(type) {
+	case *ast.MappingNode:
+		pairs = body.Values
+	case *ast.MappingValueNode:
+		pairs = []*ast.MappingValueNode{body}
+	}
+	out := map[string]any{}
+	for _, kv := range pairs {
+		key := kv.Key.GetToken().Value
+		if text, ok := literalText(kv.Value); ok {
+			out[key] = text
+			continue
+		}
+		seq, isSeq := kv.Value.(*ast.SequenceNode)
+		list, isList := props[key].([]any)
+		if !isSeq || !isList || len(seq.Values) != len(list) {
+			continue
+		}
+		texts, literal := slices.Clone(list), false
+		for i, e := range seq.Values {
+			if text, ok := literalText(e); ok {
+				texts[i], literal = text, true
+			}
+		}
+		if literal {
+			out[key] = texts
+		}
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	return out
+}
+
+// literalText returns a YAML number or boolean as written.
+func literalText(n ast.Node) (string, bool) {
+	switch n.(type) {
+	case *ast.IntegerNode, *ast.FloatNode, *ast.BoolNode, *ast.InfinityNode, *ast.NanNode:
+		return n.GetToken().Value, true
+	}
+	return "", false
 }
 
 func stringValue(props map[string]any, key string) (string, error) {

@@ -21,10 +21,12 @@ func TestParseDocument(t *testing.T) {
 			name: "full front matter",
 			file: "playbooks/outbound.md",
 			content: "---\ntitle: Outbound playbook\nnotion_id: 1f2e3d4c5b6a79881f2e3d4c5b6a7988\n" +
-				"tags: [sales, outbound]\nowner: ada\nreviewed: 3\n---\n# Ignored heading\nBody.\n",
+				"tags: [sales, outbound]\nowner: ada\nreviewed: 03\nversions: [1.10, x]\n---\n# Ignored heading\nBody.\n",
 			want: knowledgesync.Document{Title: "Outbound playbook", NotionID: "1f2e3d4c5b6a79881f2e3d4c5b6a7988",
-				Tags: []string{"sales", "outbound"}, Properties: map[string]any{"owner": "ada", "reviewed": uint64(3)},
-				Body: []byte("# Ignored heading\nBody.\n")},
+				Tags:       []string{"sales", "outbound"},
+				Properties: map[string]any{"owner": "ada", "reviewed": uint64(3), "versions": []any{1.1, "x"}},
+				Texts:      map[string]any{"reviewed": "03", "versions": []any{"1.10", "x"}},
+				Body:       []byte("# Ignored heading\nBody.\n")},
 		},
 		{
 			name:    "one tag as a string, CRLF, BOM, dots closing",

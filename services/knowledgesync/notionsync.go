@@ -579,7 +579,7 @@ func (s *NotionSync) syncBoth(ctx context.Context, id string, l *localFile, r *r
 		s.log.WarnContext(ctx, "knowledge page has unresolved conflict markers; not synced", "file", l.Path, "page", id)
 		return nil
 	}
-	local, refused := localValues(s.mapped, l.doc.Properties)
+	local, refused := localValues(s.mapped, l.doc.Properties, l.doc.Texts)
 	reportRefused(l.Path, refused, rep)
 	remoteChanged, err := s.remoteChanged(ctx, r, st, hasState)
 	if err != nil {
@@ -656,11 +656,11 @@ func (s *NotionSync) sameContent(l *localFile, localMD []byte, r *remoteSide) bo
 // planFor merges the mapped properties of a file (nil for none) and its
 // page, read, against the last sync's st.
 func (s *NotionSync) planFor(l *localFile, r *remoteSide, st pageState, localNewer bool) propPlan {
-	var front map[string]any
+	var front, texts map[string]any
 	if l != nil {
-		front = l.doc.Properties
+		front, texts = l.doc.Properties, l.doc.Texts
 	}
-	return planProps(s.mapped, front, remoteValues(s.mapped, r.page), st.Properties, localNewer)
+	return planProps(s.mapped, front, texts, remoteValues(s.mapped, r.page), st.Properties, localNewer)
 }
 
 // reportRefused adds the errors of a file's values its properties cannot
@@ -872,7 +872,7 @@ func (s *NotionSync) createPage(ctx context.Context, l *localFile, rep *Report) 
 		rep.Unresolved++
 		return nil
 	}
-	local, refused := localValues(s.mapped, l.doc.Properties)
+	local, refused := localValues(s.mapped, l.doc.Properties, l.doc.Texts)
 	reportRefused(l.Path, refused, rep)
 	mapped := map[string]notion.Property{}
 	for _, m := range s.mapped {
@@ -916,7 +916,7 @@ func (s *NotionSync) linkFile(ctx context.Context, l *localFile, pageID string, 
 	if err != nil {
 		return err
 	}
-	content, err := composeFile(l.doc.Title, page.ID, l.doc.Tags, l.doc.Properties, l.doc.Body)
+	content, err := composeFile(l.doc.Title, page.ID, l.doc.Tags, s.frontAsWritten(l.doc), l.doc.Body)
 	if err != nil {
 		return err
 	}
@@ -929,6 +929,19 @@ func (s *NotionSync) linkFile(ctx context.Context, l *localFile, pageID string, 
 		return err
 	}
 	return s.synced(ctx, page.ID, l.doc.Title, contracts.DirectionToNotion, action, st)
+}
+
+// frontAsWritten is a file's front matter to write it again: the values
+// of mapped properties holding text as written (owner: 007 as "007"), so
+// that YAML does not read them as numbers once written.
+func (s *NotionSync) frontAsWritten(doc Document) map[string]any {
+	front := maps.Clone(doc.Properties)
+	for _, m := range s.mapped {
+		if v := m.frontValue(doc.Properties, doc.Texts); v != nil {
+			front[m.key] = v
+		}
+	}
+	return front
 }
 
 // recreatePage handles a file changed while its page was archived in

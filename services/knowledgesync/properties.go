@@ -108,13 +108,29 @@ type propValue struct {
 // propValues are a page's mapped property values on one side, by key.
 type propValues map[string]propValue
 
-// localValues reads the mapped keys of a file's front matter. A value its
-// property cannot take is left out of the values, and its error, wrapping
-// [ErrPropertyValue], is one of errs.
-func localValues(ms []mapping, front map[string]any) (values propValues, errs []error) {
+// textTypes are the property types holding text: they take a front-matter
+// value as written, 007 as "007", not as the number YAML reads.
+var textTypes = []string{"select", "status", "multi_select", "rich_text", "url", "email", "phone_number"}
+
+// frontValue is the value of the mapping's key in front matter, as YAML
+// decoded it, or as written (texts, [Document.Texts]) for a property
+// holding text.
+func (m mapping) frontValue(front, texts map[string]any) any {
+	if text, ok := texts[m.key]; ok && slices.Contains(textTypes, m.typ) {
+		return text
+	}
+	return front[m.key]
+}
+
+// localValues reads the mapped keys of a file's front matter (texts: its
+// values as written, [Document.Texts]). A value its property cannot take
+// is left out of the values, and its error, wrapping [ErrPropertyValue],
+// is one of errs.
+func localValues(ms []mapping, front, texts map[string]any) (values propValues, errs []error) {
 	out := propValues{}
 	for _, m := range ms {
-		p, err := toNotion(m.typ, front[m.key])
+		v := m.frontValue(front, texts)
+		p, err := toNotion(m.typ, v)
 		if err == nil {
 			err = m.checkOption(p)
 		}
@@ -123,7 +139,6 @@ func localValues(ms []mapping, front map[string]any) (values propValues, errs []
 			continue
 		}
 		c := canon(p)
-		v := front[m.key]
 		if c == "" {
 			v = nil
 		}
@@ -516,13 +531,14 @@ type propPlan struct {
 }
 
 // planProps merges the mapped properties of a file (front, its front
-// matter; nil for a page without a file) and its page. A value changed on
+// matter, and texts, its values as written; nil for a page without a file)
+// and its page. A value changed on
 // one side since the last sync (base) is taken from that side; one changed
 // on both sides to different values, or with no last synced value, from
 // the later edit (localNewer). A file's value its property cannot take is
 // left as it is on both sides.
-func planProps(ms []mapping, front map[string]any, remote propValues, base map[string]string, localNewer bool) propPlan {
-	local, _ := localValues(ms, front) // the values refused are reported by the caller
+func planProps(ms []mapping, front, texts map[string]any, remote propValues, base map[string]string, localNewer bool) propPlan {
+	local, _ := localValues(ms, front, texts) // the values refused are reported by the caller
 	plan := propPlan{merged: propValues{}, toNotion: map[string]notion.Property{}, front: map[string]any{}}
 	for k, v := range front {
 		plan.front[k] = v
@@ -559,6 +575,9 @@ func planProps(ms []mapping, front map[string]any, remote propValues, base map[s
 		plan.merged[m.key] = won
 		if won.canon != r.canon {
 			plan.toNotion[m.name] = won.prop
+		}
+		if won.canon == l.canon && l.front != nil {
+			plan.front[m.key] = l.front // as written, should the file be written
 		}
 		if won.canon != l.canon {
 			plan.fileChanged = true

@@ -597,6 +597,51 @@ func TestSyncKeepsNotionValuesAsTheyAre(t *testing.T) {
 	}
 }
 
+// TestSyncKeepsTextAsWritten: an unquoted value YAML reads as a number or
+// a boolean reaches a property holding text as written, and stays so in
+// the file and in Notion through syncs both ways.
+func TestSyncKeepsTextAsWritten(t *testing.T) {
+	tests := []struct {
+		line, property, want string
+	}{
+		{"owner: 007", "Owner", "007"},
+		{"owner: True", "Owner", "True"},
+		{"status: 1.10", "Status", "1.10"},
+		{"topics: [1.10, 007, x]", "Topics", "1.10,007,x"},
+		{"topics: 1.10", "Topics", "1.10"},
+		{"phone: 0445550100", "Phone", "0445550100"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.line, func(t *testing.T) {
+			e := newPropsEnv(t, testProperties)
+			writeFile(t, e.dir, "plan.md", "---\n"+tt.line+"\npriority: 007\n---\n# Plan\n\nbody\n")
+			e.run(false)
+			id := e.pageOf("plan.md")
+			key, _, _ := strings.Cut(tt.line, ":")
+			check := func(when string) {
+				t.Helper()
+				if got := e.shown(id, tt.property); got != tt.want {
+					t.Errorf("%s: Notion %s = %q, want %q", when, tt.property, got, tt.want)
+				}
+				if got := strings.ReplaceAll(e.front("plan.md", key), " ", ","); strings.Trim(got, "[]") != tt.want {
+					t.Errorf("%s: file's %s = %q, want %q\n%s", when, key, got, tt.want, e.read("plan.md"))
+				}
+				if got := e.shown(id, "Priority"); got != "7" {
+					t.Errorf("%s: Notion Priority = %q, want the number 7", when, got)
+				}
+			}
+			check("created")
+			must(t, e.fake.EditPage(id, mdnotion.ToBlocks([]byte("# Plan\n\nbody edited in Notion\n"))))
+			e.run(false)
+			check("pulled")
+			writeFile(t, e.dir, "plan.md", strings.Replace(e.read("plan.md"), "edited in Notion", "edited in the file", 1))
+			e.run(false)
+			check("pushed")
+			e.checkStable()
+		})
+	}
+}
+
 // TestSyncNewlyMappedProperties: mapping keys of pages synced before fills
 // each side's empty values from the other's.
 func TestSyncNewlyMappedProperties(t *testing.T) {
