@@ -255,6 +255,10 @@ func setScalar(p notion.Property, s string, v any) (notion.Property, error) {
 		}
 	case "rich_text":
 		p.RichText = notion.Text(s)
+		if n := len(p.RichText); n > notion.MaxRichTextElements {
+			return p, fmt.Errorf("%d characters, over the %d × %d a Notion rich_text holds",
+				utf8.RuneCountInString(s), notion.MaxRichTextElements, notion.MaxTextLength)
+		}
 	case "number":
 		f, err := strconv.ParseFloat(s, 64)
 		if err != nil || math.IsInf(f, 0) || math.IsNaN(f) {

@@ -424,11 +424,12 @@ func TestSyncSkipsValuesThatDoNotFit(t *testing.T) {
 		{"published: maybe", "Published", `want true or false, not "maybe"`},
 		{"due: next week", "Due", "want a date"},
 		{"url: https://example.com/" + strings.Repeat("x", 2000), "Link", "at most 2000"},
+		{"owner: " + strings.Repeat("x", 200_001), "Owner", "200001 characters, over the 100 × 2000 a Notion rich_text holds"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.line[:min(len(tt.line), 30)], func(t *testing.T) {
 			e := newPropsEnv(t, testProperties)
-			writeFile(t, e.dir, "plan.md", "---\n"+tt.line+"\nowner: Ada\n---\n# Plan\n\nbody\n")
+			writeFile(t, e.dir, "plan.md", "---\n"+tt.line+"\nemail: ada@example.com\n---\n# Plan\n\nbody\n")
 			rep, err := e.sync.Sync(context.Background(), false)
 			must(t, err)
 			checkRefused(t, rep, tt.want)
@@ -436,8 +437,8 @@ func TestSyncSkipsValuesThatDoNotFit(t *testing.T) {
 				t.Errorf("Notion rejected %v", r)
 			}
 			id := e.pageOf("plan.md")
-			if got := e.notionText(id); !strings.Contains(got, "body") || e.shown(id, "Owner") != "Ada" {
-				t.Errorf("the rest of the page was not synced: Owner %q, content %q", e.shown(id, "Owner"), got)
+			if got := e.notionText(id); !strings.Contains(got, "body") || e.shown(id, "Mail") != "ada@example.com" {
+				t.Errorf("the rest of the page was not synced: Mail %q, content %q", e.shown(id, "Mail"), got)
 			}
 			if got := e.shown(id, tt.property); got != "" && got != "false" {
 				t.Errorf("Notion %s = %q, want it left empty", tt.property, got)

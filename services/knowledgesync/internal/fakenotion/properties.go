@@ -253,9 +253,9 @@ func checkTextValue(path string, body json.RawMessage) error {
 	if err := json.Unmarshal(body, &rts); err != nil || rts == nil {
 		return shouldBe(path, "an array", body)
 	}
-	if len(rts) > notion.MaxChildren {
+	if len(rts) > notion.MaxRichTextElements {
 		return validation("body failed validation: %s.length should be ≤ `%d`, instead was `%d`.",
-			path, notion.MaxChildren, len(rts))
+			path, notion.MaxRichTextElements, len(rts))
 	}
 	for i, raw := range rts {
 		var rt notion.RichText

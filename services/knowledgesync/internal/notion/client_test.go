@@ -326,8 +326,23 @@ func TestCreatePageWithALongTable(t *testing.T) {
 // TestRequestsStayUnderNotionsSizeLimit: content of many large blocks
 // (100 paragraphs of 1,900 CJK characters made a 584,668-byte request),
 // a list item whose children are too large to go along, and a table whose
-// rows are, all go in requests under Notion's 500KB, in order.
+// rows are, all go in requests under Notion's 500KB, in order, with the
+// page's properties however large.
 func TestRequestsStayUnderNotionsSizeLimit(t *testing.T) {
+	tests := []struct {
+		name  string
+		owner string // a rich_text property's value
+	}{
+		{"title only", ""},
+		{"a rich_text of 190,000 characters", strings.Repeat("x", 190_000)},
+		{"a rich_text as large as Notion takes", strings.Repeat("x", notion.MaxRichTextElements*notion.MaxTextLength)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) { checkRequestsUnderLimit(t, tt.owner) })
+	}
+}
+
+func checkRequestsUnderLimit(t *testing.T, owner string) {
 	wide := strings.Repeat("漢", 1900) // 5,700 bytes
 	var content []notion.Block
 	for i := range 100 {
@@ -346,8 +361,12 @@ func TestRequestsStayUnderNotionsSizeLimit(t *testing.T) {
 
 	rt := &largestBody{}
 	f, c := setup(t, nil, notion.WithTransport(rt))
-	page, err := c.CreatePage(context.Background(), f.NewDatabase(),
-		map[string]notion.Property{"Name": notion.TitleProperty("Big")}, content)
+	db := f.NewDatabase()
+	if err := f.AddProperty(db, "Owner", "rich_text"); err != nil {
+		t.Fatal(err)
+	}
+	page, err := c.CreatePage(context.Background(), db, map[string]notion.Property{"Name": notion.TitleProperty("Big"),
+		"Owner": {Type: "rich_text", RichText: notion.Text(owner)}}, content)
 	if err != nil {
 		t.Fatalf("CreatePage: %v (rejected: %v)", err, f.Rejections())
 	}

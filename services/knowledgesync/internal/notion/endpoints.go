@@ -90,11 +90,15 @@ func (c *Client) RetrievePage(ctx context.Context, id string) (Page, error) {
 }
 
 // CreatePage creates a page in the database with properties and content.
-// Content beyond what one request may carry is appended in further
-// requests.
+// Content beyond what one request may carry, with the properties, is
+// appended in further requests.
 func (c *Client) CreatePage(ctx context.Context, databaseID string, props map[string]Property, content []Block) (Page, error) {
-	first, rest := splitRequest(content)
 	in := map[string]any{"parent": Parent{DatabaseID: databaseID}, "properties": props}
+	head, err := json.Marshal(in)
+	if err != nil {
+		return Page{}, fmt.Errorf("notion: create page: %w", err)
+	}
+	first, rest := splitWithin(content, maxRequestBytes-len(head))
 	if len(first) > 0 {
 		in["children"] = shallow(first)
 	}
@@ -257,11 +261,23 @@ const maxRequestBytes = MaxRequestBytes - 100_000
 // [MaxChildren], at most [MaxRequestElements] counting the children that
 // go along, and at most maxRequestBytes as JSON; always at least one.
 func splitRequest(blocks []Block) (chunk, rest []Block) {
+	chunk, rest = splitWithin(blocks, maxRequestBytes)
+	if len(chunk) == 0 && len(blocks) > 0 {
+		return blocks[:1], blocks[1:]
+	}
+	return chunk, rest
+}
+
+// splitWithin takes the blocks that fit in budget bytes of a request: at
+// most [MaxChildren], at most [MaxRequestElements] counting the children
+// that go along, and at most budget bytes as JSON; none when the first
+// does not fit.
+func splitWithin(blocks []Block, budget int) (chunk, rest []Block) {
 	n, elements, size := 0, 0, 0
 	for n < len(blocks) && n < MaxChildren {
 		now, _ := carried(blocks[n])
 		count, bytes := 1+len(now), sentBytes(blocks[n], now)
-		if n > 0 && (elements+count > MaxRequestElements || size+bytes > maxRequestBytes) {
+		if elements+count > MaxRequestElements || size+bytes > budget {
 			break
 		}
 		elements += count

@@ -12,6 +12,12 @@ import (
 // hold.
 const MaxTextLength = 2000
 
+// MaxRichTextElements is the most rich text objects one rich text array (a
+// rich_text property's value, a block's text) may hold: with
+// [MaxTextLength] each, a rich_text value holds at most 200,000
+// characters.
+const MaxRichTextElements = 100
+
 // MaxChildren is the most block children one request may carry in one array,
 // and the largest page_size of a paginated request.
 const MaxChildren = 100
