@@ -654,13 +654,16 @@ func (s *NotionSync) sameContent(l *localFile, localMD []byte, r *remoteSide) bo
 }
 
 // planFor merges the mapped properties of a file (nil for none) and its
-// page, read, against the last sync's st.
+// page, read, against the last sync's st; localNewer says the file's edit
+// is the later.
 func (s *NotionSync) planFor(l *localFile, r *remoteSide, st pageState, localNewer bool) propPlan {
 	var front, texts map[string]any
+	ed := edits{remote: st.RemoteTime.IsZero() || !r.page.LastEditedTime.Equal(st.RemoteTime), localNewer: localNewer}
 	if l != nil {
 		front, texts = l.doc.Properties, l.doc.Texts
+		ed.local = st.LocalHash == "" || l.Hash != st.LocalHash
 	}
-	return planProps(s.mapped, front, texts, remoteValues(s.mapped, r.page), st.Properties, localNewer)
+	return planProps(s.mapped, front, texts, remoteValues(s.mapped, r.page), st.Properties, ed)
 }
 
 // reportRefused adds the errors of a file's values its properties cannot

@@ -534,14 +534,23 @@ type propPlan struct {
 	conflicted []string
 }
 
+// edits says which sides of a page changed since the last sync, and
+// whether the file's edit is the later.
+type edits struct {
+	local, remote, localNewer bool
+}
+
 // planProps merges the mapped properties of a file (front, its front
 // matter, and texts, its values as written; nil for a page without a file)
-// and its page. A value changed on
-// one side since the last sync (base) is taken from that side; one changed
-// on both sides to different values, or with no last synced value, from
-// the later edit (localNewer). A file's value its property cannot take is
-// left as it is on both sides.
-func planProps(ms []mapping, front, texts map[string]any, remote propValues, base map[string]string, localNewer bool) propPlan {
+// and its page. A value changed on one side since the last sync (base) is
+// taken from that side; one changed on both sides to different values from
+// the later edit. A value with no last synced value (a key newly mapped)
+// is taken from the side holding one if the other is empty, else from the
+// side that changed since the last sync (ed), else from the later edit:
+// a file's edit time says nothing of a value the sync itself may have
+// written. A file's value its property cannot take is left as it is on
+// both sides.
+func planProps(ms []mapping, front, texts map[string]any, remote propValues, base map[string]string, ed edits) propPlan {
 	local, _ := localValues(ms, front, texts) // the values refused are reported by the caller
 	plan := propPlan{merged: propValues{}, toNotion: map[string]notion.Property{}, front: map[string]any{}}
 	for k, v := range front {
@@ -566,9 +575,12 @@ func planProps(ms []mapping, front, texts map[string]any, remote propValues, bas
 				if l.canon == "" {
 					won = r
 				}
+			case !known && !ed.local:
+				won = r
+			case !known && !ed.remote:
 			default:
 				plan.conflicted = append(plan.conflicted, m.key)
-				if !localNewer {
+				if !ed.localNewer {
 					won = r
 				}
 			}

@@ -672,6 +672,62 @@ func TestSyncNewlyMappedProperties(t *testing.T) {
 	e.checkStable()
 }
 
+// TestSyncNewlyMappedKeyTakesTheChangedSide: a key mapped when file and
+// page hold different values takes the value of the side changed since the
+// last sync, not of the later write: the sync's own pull (or a checkout)
+// makes the file look newer.
+func TestSyncNewlyMappedKeyTakesTheChangedSide(t *testing.T) {
+	tests := []struct {
+		name          string
+		fileStatus    string        // "" leaves the file as the pull wrote it
+		fileAt        time.Duration // the file's edit time, from now
+		notionStatus  string        // "" leaves Notion's Review
+		want          string
+		wantConflicts int
+	}{
+		{"file as the sync wrote it: Notion's value", "", 0, "", "Review", 0},
+		{"file edited since, long ago: the file's value", "Final", -2 * time.Hour, "", "Final", 0},
+		{"both edited, the file later: the file's value", "Final", time.Minute, "Done", "Final", 1},
+		{"both edited, Notion later: Notion's value", "Final", -2 * time.Hour, "Done", "Done", 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newPropsEnv(t, nil)
+			writeFile(t, e.dir, "plan.md", "---\ntitle: Plan\nstatus: Draft\n---\n# Plan\n\nbody\n")
+			e.touch("plan.md", time.Now().Add(-3*time.Hour))
+			e.run(false)
+			id := e.pageOf("plan.md")
+			must(t, e.fake.SetProperties(id, map[string]notion.Property{"Status": {Type: "select",
+				Select: &notion.SelectOption{Name: "Review"}}}))
+			must(t, e.fake.EditPage(id, mdnotion.ToBlocks([]byte("# Plan\n\nbody edited in Notion\n"))))
+			e.run(false) // pulls the body; status, not mapped, stays Draft in the file
+			if tt.fileStatus != "" {
+				writeFile(t, e.dir, "plan.md", strings.Replace(e.read("plan.md"), "status: Draft", "status: "+tt.fileStatus, 1))
+				e.touch("plan.md", time.Now().Add(tt.fileAt))
+			}
+			if tt.notionStatus != "" {
+				must(t, e.fake.SetProperties(id, map[string]notion.Property{"Status": {Type: "select",
+					Select: &notion.SelectOption{Name: tt.notionStatus}}}))
+			}
+
+			e.mapProperties(map[string]string{"status": "Status"})
+			rep := e.run(false)
+			if rep.Conflicts != tt.wantConflicts {
+				t.Errorf("report %+v, want %d conflicts", rep, tt.wantConflicts)
+			}
+			if tt.wantConflicts > 0 && !slices.ContainsFunc(rep.Actions, func(a string) bool {
+				return strings.HasPrefix(a, "property conflict: plan.md status")
+			}) {
+				t.Errorf("the property conflict is not reported: %v", rep.Actions)
+			}
+			if e.shown(id, "Status") != tt.want || e.front("plan.md", "status") != tt.want {
+				t.Errorf("Notion Status %q, file status %q, want %q", e.shown(id, "Status"), e.front("plan.md", "status"), tt.want)
+			}
+			e.checkStable()
+		})
+	}
+}
+
 func TestConfigValidateProperties(t *testing.T) {
 	tests := []struct {
 		name  string
