@@ -52,3 +52,17 @@ func ExampleEvery() {
 	fmt.Println(runs)
 	// Output: 3
 }
+
+// A credential's age is rated against the rotation period: due soon from
+// two thirds of it, overdue from all of it.
+func ExampleCredential_Rotation() {
+	now := time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)
+	for _, days := range []int{10, 65, 120} {
+		c := service.Credential{Service: "notify", Name: "webhook.slack", FirstSeen: now.AddDate(0, 0, -days)}
+		fmt.Println(c.Key(), c.Age(now), c.Rotation(now, service.DefaultRotateAfter))
+	}
+	// Output:
+	// notify.webhook.slack 240h0m0s ok
+	// notify.webhook.slack 1560h0m0s due_soon
+	// notify.webhook.slack 2880h0m0s overdue
+}

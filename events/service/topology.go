@@ -88,6 +88,7 @@ func stateBuckets(replicas int) []jetstream.KeyValueConfig {
 	return []jetstream.KeyValueConfig{
 		{Bucket: UsageBucket, History: 1, Replicas: replicas},
 		{Bucket: NotesBucket, History: 1, Replicas: replicas},
+		{Bucket: CredentialsBucket, Description: "credential fingerprints and ages", History: 1, Replicas: replicas},
 		{Bucket: ReplaysBucket, Description: "replay checkpoints", History: 1, TTL: 30 * 24 * time.Hour, Replicas: replicas},
 	}
 }

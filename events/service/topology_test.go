@@ -7,7 +7,7 @@ import (
 	"github.com/gtmhub/gtmhub/events/eventstest"
 )
 
-// TestEnsureTopologyCreatesTheStateBuckets: the usage, notes and replays
+// TestEnsureTopologyCreatesTheStateBuckets: the usage, notes, replays and credentials
 // buckets are created with the topology, each with the stack's replicas,
 // so no client has to create one (with a single replica) on first use.
 func TestEnsureTopologyCreatesTheStateBuckets(t *testing.T) {
@@ -21,7 +21,7 @@ func TestEnsureTopologyCreatesTheStateBuckets(t *testing.T) {
 	if err := EnsureTopology(ctx, srv.JS, 1); err != nil {
 		t.Fatal(err)
 	}
-	for _, b := range []string{UsageBucket, NotesBucket, ReplaysBucket} {
+	for _, b := range []string{UsageBucket, NotesBucket, ReplaysBucket, CredentialsBucket} {
 		if _, err := srv.JS.KeyValue(ctx, b); err != nil {
 			t.Errorf("bucket %s: %v", b, err)
 		}

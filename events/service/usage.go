@@ -171,6 +171,9 @@ func listJSON[T any](ctx context.Context, js jetstream.JetStream, name string) (
 	}
 	var out []T
 	for k := range keys.Keys() {
+		if strings.HasPrefix(k, "_") { // the bucket's own, such as FingerprintKey
+			continue
+		}
 		e, err := kv.Get(ctx, k)
 		if errors.Is(err, jetstream.ErrKeyNotFound) {
 			continue

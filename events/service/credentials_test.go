@@ -1,0 +1,183 @@
+package service_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/goccy/go-yaml"
+
+	"github.com/gtmhub/gtmhub/events/eventstest"
+	"github.com/gtmhub/gtmhub/events/service"
+)
+
+// TestRecordCredentials: a first sighting records first_seen; the same
+// secret again keeps it and moves last_seen; a rotated secret starts again.
+func TestRecordCredentials(t *testing.T) {
+	srv := eventstest.RunServer(t)
+	ctx := context.Background()
+	day := func(n int) time.Time { return time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC).AddDate(0, 0, n) }
+	steps := []struct {
+		name            string
+		value           string
+		at              time.Time
+		first, last     time.Time
+		sameFingerprint bool // as the step before
+	}{
+		{"first registration", "xoxb-first-secret", day(0), day(0), day(0), false},
+		{"same secret again", "xoxb-first-secret", day(10), day(0), day(10), true},
+		{"rotated secret", "xoxb-second-secret", day(20), day(20), day(20), false},
+		{"rotated secret again", "xoxb-second-secret", day(30), day(20), day(30), true},
+	}
+	var before string
+	for _, st := range steps {
+		secret := service.SecretFrom("webhook.slack", "SLACK_WEBHOOK_URL", st.value)
+		if err := service.RecordCredentials(ctx, srv.JS, "notify", []service.Secret{secret}, st.at); err != nil {
+			t.Fatalf("%s: %v", st.name, err)
+		}
+		got, err := service.ListCredentials(ctx, srv.JS)
+		if err != nil || len(got) != 1 {
+			t.Fatalf("%s: ListCredentials = %v, %v", st.name, got, err)
+		}
+		c := got[0]
+		if c.Service != "notify" || c.Name != "webhook.slack" || c.Origin != "env SLACK_WEBHOOK_URL" {
+			t.Errorf("%s: credential %+v", st.name, c)
+		}
+		if !c.FirstSeen.Equal(st.first) || !c.LastSeen.Equal(st.last) {
+			t.Errorf("%s: first seen %s, last seen %s; want %s, %s", st.name, c.FirstSeen, c.LastSeen, st.first, st.last)
+		}
+		if len(c.Fingerprint) != 16 || (c.Fingerprint == before) != st.sameFingerprint {
+			t.Errorf("%s: fingerprint %q after %q", st.name, c.Fingerprint, before)
+		}
+		before = c.Fingerprint
+	}
+}
+
+// TestRecordCredentialsKeepsSecretsOut: neither the bucket's raw values nor
+// a plain SHA-256 of a secret give it away, services are kept apart, and a
+// secret without a value is not recorded.
+func TestRecordCredentialsKeepsSecretsOut(t *testing.T) {
+	srv := eventstest.RunServer(t)
+	ctx := context.Background()
+	secrets := []service.Secret{
+		service.SecretFrom("provider.clearbit", "CLEARBIT_API_KEY", "sk_live_clearbit_0123456789"),
+		service.SecretFrom("smtp.password", "", "hunter2-password"),
+		service.SecretFrom("provider.hunter", "HUNTER_API_KEY", ""),
+	}
+	if err := service.RecordCredentials(ctx, srv.JS, "enrich", secrets[:1], time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if err := service.RecordCredentials(ctx, srv.JS, "notify", secrets[1:], time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	kv, err := srv.JS.KeyValue(ctx, service.CredentialsBucket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys, err := kv.Keys(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "[_fingerprint-key enrich.provider.clearbit notify.smtp.password]"; fmt.Sprint(keys) != want {
+		t.Errorf("keys %v, want %s", keys, want)
+	}
+	for _, k := range keys {
+		e, err := kv.Get(ctx, k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range secrets[:2] {
+			if bytes.Contains(e.Value(), []byte(s.Value)) {
+				t.Errorf("%s holds the secret of %s: %s", k, s.Name, e.Value())
+			}
+		}
+	}
+	got, err := service.ListCredentials(ctx, srv.JS)
+	if err != nil || len(got) != 2 {
+		t.Fatalf("ListCredentials = %v, %v", got, err)
+	}
+	if got[1].Origin != "inline" || got[0].Fingerprint == got[1].Fingerprint {
+		t.Errorf("credentials %+v", got)
+	}
+
+	// Printing or logging a secret shows its name and origin only.
+	var out bytes.Buffer
+	slog.New(slog.NewJSONHandler(&out, nil)).Info("secret", "s", secrets[0], "all", secrets)
+	b, _ := json.Marshal(secrets)
+	out.Write(b)
+	fmt.Fprintf(&out, "%v %+v %#v %s", secrets[0], secrets, secrets[0], secrets[0])
+	if strings.Contains(out.String(), secrets[0].Value) || !strings.Contains(out.String(), "CLEARBIT_API_KEY") {
+		t.Errorf("printed: %s", out.String())
+	}
+}
+
+// TestRecordCredentialsRejectsBadNames: a name that cannot be a key is an
+// error naming it, and the others are still recorded.
+func TestRecordCredentialsRejectsBadNames(t *testing.T) {
+	srv := eventstest.RunServer(t)
+	ctx := context.Background()
+	err := service.RecordCredentials(ctx, srv.JS, "ingest", []service.Secret{
+		{Name: "webhook.a b", Value: "s3cret-a"}, {Name: "webhook.ok", Value: "s3cret-b"}}, time.Now())
+	if err == nil || !strings.Contains(err.Error(), "ingest.webhook.a b") || strings.Contains(err.Error(), "s3cret") {
+		t.Errorf("err = %v", err)
+	}
+	if got, err := service.ListCredentials(ctx, srv.JS); err != nil || len(got) != 1 || got[0].Name != "webhook.ok" {
+		t.Errorf("ListCredentials = %v, %v", got, err)
+	}
+}
+
+func TestCredentialRotation(t *testing.T) {
+	now := time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)
+	days := func(n float64) time.Time { return now.Add(-time.Duration(n * float64(24*time.Hour))) }
+	tests := []struct {
+		firstSeen   time.Time
+		rotateAfter time.Duration
+		want        service.Rotation
+	}{
+		{now, 0, service.RotationOK},
+		{days(59.9), 0, service.RotationOK},
+		{days(60), 0, service.RotationDueSoon},
+		{days(89.9), 0, service.RotationDueSoon},
+		{days(90), 0, service.RotationOverdue},
+		{days(400), 0, service.RotationOverdue},
+		{now.Add(time.Hour), 0, service.RotationOK}, // a clock behind another's
+		{days(20), 30 * 24 * time.Hour, service.RotationDueSoon},
+		{days(30), 30 * 24 * time.Hour, service.RotationOverdue},
+		{days(70), 180 * 24 * time.Hour, service.RotationOK},
+	}
+	for _, tt := range tests {
+		c := service.Credential{FirstSeen: tt.firstSeen}
+		if got := c.Rotation(now, tt.rotateAfter); got != tt.want {
+			t.Errorf("age %s of %s: %s, want %s", c.Age(now), tt.rotateAfter, got, tt.want)
+		}
+	}
+}
+
+func TestCredentialsConfig(t *testing.T) {
+	tests := []struct {
+		yaml string
+		want time.Duration
+		err  bool
+	}{
+		{"rotate_after: 90d", 90 * 24 * time.Hour, false},
+		{"rotate_after: 1.5d", 36 * time.Hour, false},
+		{"rotate_after: 2160h", 90 * 24 * time.Hour, false},
+		{"rotate_after: ninety", 0, true},
+		{"rotate_after: xd", 0, true},
+	}
+	for _, tt := range tests {
+		var cfg service.CredentialsConfig
+		err := yaml.Unmarshal([]byte(tt.yaml), &cfg)
+		if (err != nil) != tt.err || time.Duration(cfg.RotateAfter) != tt.want {
+			t.Errorf("%s: %v, %v; want %v (error %v)", tt.yaml, time.Duration(cfg.RotateAfter), err, tt.want, tt.err)
+		}
+	}
+	if b, _ := service.Days(60 * 24 * time.Hour).MarshalText(); string(b) != "60d" {
+		t.Errorf("60 days marshalled as %s", b)
+	}
+}
