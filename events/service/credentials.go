@@ -134,6 +134,10 @@ const (
 // and returns every failure, naming the credentials but never their
 // values. Secrets without a value are skipped.
 func RecordCredentials(ctx context.Context, js jetstream.JetStream, service string, secrets []Secret, now time.Time) error {
+	secrets = slices.DeleteFunc(slices.Clone(secrets), func(s Secret) bool { return s.Value == "" })
+	if len(secrets) == 0 {
+		return nil
+	}
 	kv, err := bucket(ctx, js, CredentialsBucket)
 	if err != nil {
 		return err
@@ -144,9 +148,6 @@ func RecordCredentials(ctx context.Context, js jetstream.JetStream, service stri
 	}
 	var errs []error
 	for _, s := range secrets {
-		if s.Value == "" {
-			continue
-		}
 		c := Credential{Service: service, Name: s.Name, Origin: s.Origin, Fingerprint: fingerprint(key, s.Value),
 			FirstSeen: now.UTC(), LastSeen: now.UTC()}
 		if err := recordCredential(ctx, kv, c); err != nil {
@@ -159,7 +160,7 @@ func RecordCredentials(ctx context.Context, js jetstream.JetStream, service stri
 // RecordCredentials records the service's secrets as [RecordCredentials]
 // does, logging a failure as a warning: the service runs without them.
 func (r Resolved) RecordCredentials(ctx context.Context, service string, secrets []Secret) {
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	if err := RecordCredentials(ctx, r.JS, service, secrets, time.Now()); err != nil {
 		r.Logger.WarnContext(ctx, "record credentials: gtmhub status will not show their age", "err", err)

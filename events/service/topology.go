@@ -69,15 +69,22 @@ func envInt(name string, def int) int {
 // be resumed; a checkpoint is kept 30 days.
 const ReplaysBucket = "replays"
 
-// ensureAll creates the streams and consumers, and the shared state buckets
-// with the same replicas.
+// ensureAll creates the streams and consumers, the shared state buckets
+// with the same replicas, and the installation's credential fingerprint key.
 func ensureAll(ctx context.Context, js jetstream.JetStream, replicas int) error {
 	if err := events.DefaultTopology().Ensure(ctx, js, events.WithReplicas(replicas)); err != nil {
 		return err
 	}
 	for _, cfg := range stateBuckets(replicas) {
-		if _, err := js.CreateOrUpdateKeyValue(ctx, cfg); err != nil {
+		kv, err := js.CreateOrUpdateKeyValue(ctx, cfg)
+		if err != nil {
 			return fmt.Errorf("bucket %s: %w", cfg.Bucket, err)
+		}
+		// The services' users may read the fingerprint key, not write it.
+		if cfg.Bucket == CredentialsBucket {
+			if _, err := fingerprintKey(ctx, kv); err != nil {
+				return fmt.Errorf("bucket %s: %w", cfg.Bucket, err)
+			}
 		}
 	}
 	return nil

@@ -134,6 +134,15 @@ func (c Config) Validate() error {
 	return p.Err()
 }
 
+// credentials are the secrets enrich holds: each provider's API key.
+func (c Config) credentials() []service.Secret {
+	out := make([]service.Secret, 0, len(c.Enrich.Providers))
+	for _, pc := range c.Enrich.Providers {
+		out = append(out, service.SecretFrom("provider."+pc.Name, pc.KeyEnv, pc.apiKey()))
+	}
+	return out
+}
+
 // Run consumes captured leads until ctx is cancelled, then drains in-flight
 // leads and returns nil. It returns an error if the configuration is invalid
 // or the consumer cannot be bound (the LEADS stream must exist).
@@ -158,6 +167,7 @@ func Run(ctx context.Context, cfg Config, deps service.Deps) error {
 	}
 	defer closeConn()
 	r.Health.Add("stream:"+events.StreamLeads, service.StreamsCheck(r.JS, events.StreamLeads))
+	r.RecordCredentials(ctx, Name, cfg.credentials())
 
 	providers, err := openProviders(ctx, cfg.Enrich.Providers, r)
 	if err != nil {

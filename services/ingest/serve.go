@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"time"
 
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
@@ -44,6 +45,7 @@ func Serve(ctx context.Context, ln net.Listener, cfg Config, deps service.Deps) 
 	}
 	defer closeNATS()
 	r.Health.Add("ingest-streams", service.StreamsCheck(r.JS, events.StreamLeads, events.StreamRaw, events.StreamQuarantine))
+	r.RecordCredentials(ctx, "ingest", cfg.credentials(os.LookupEnv))
 
 	pub, err := r.Publisher(events.WithMaxPending(cfg.MaxInFlight))
 	if err != nil {

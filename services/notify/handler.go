@@ -107,6 +107,8 @@ type notifier struct {
 	slack      Slack
 	js         jetstream.JetStream
 	digests    *ledger // the digests decided; nil: SMTP not configured
+	// rotateAfter is the credentials' rotation period; 0: the default.
+	rotateAfter time.Duration
 }
 
 // actOptions change how [notifier.act] delivers a claimed notification.

@@ -108,6 +108,7 @@ func (n *notifier) monitor(ctx context.Context, cfg Alerts) {
 		n.checkPending(ctx, cfg.Pending)
 		n.checkSends(ctx, cfg)
 		n.checkUsage(ctx, cfg.usageLevels())
+		n.checkCredentials(ctx)
 	}
 }
 

@@ -149,6 +149,9 @@ type Config struct {
 	Alerts Alerts `yaml:"alerts"`
 	// Digest configures the daily digest email.
 	Digest Digest `yaml:"digest"`
+	// Credentials sets how old a credential may grow before notify alerts
+	// that it is overdue for rotation.
+	Credentials service.CredentialsConfig `yaml:"credentials"`
 	// NotifyReplays makes replayed events notify like live ones, even when
 	// the replay did not ask for side effects.
 	NotifyReplays bool `yaml:"notify_replays"`
@@ -221,6 +224,9 @@ func (c Config) Validate() error {
 		}
 	}
 	c.Alerts.validate(&p)
+	if c.Credentials.RotateAfter < 0 {
+		p.Addf("credentials.rotate_after must not be negative")
+	}
 	c.Digest.validate(&p, c.SMTP)
 	for ch, s := range c.Senders {
 		if !slices.Contains(allChannels, ch) {
@@ -350,6 +356,7 @@ func Run(ctx context.Context, cfg Config, deps service.Deps) error {
 	r.Health.Add("stream:"+events.StreamNotify, service.StreamsCheck(r.JS, events.StreamNotify))
 	r.Health.Add("ledger:"+LedgerBucket, n.ledger.check)
 	noteChannels(ctx, r, cfg)
+	r.RecordCredentials(ctx, Name, cfg.credentials(os.Getenv))
 	noteWarnings(ctx, r, cfg.Warnings())
 
 	// The changes to one record are handled in turn (a record's events are

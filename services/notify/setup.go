@@ -33,7 +33,7 @@ func newNotifier(ctx context.Context, cfg Config, engine *Engine, r service.Reso
 		return nil, fmt.Errorf("metrics: %w", err)
 	}
 	n := &notifier{engine: engine, ledger: led, pub: pub, replays: cfg.NotifyReplays, lease: cfg.ClaimLease,
-		log: r.Logger, outcomes: outcomes, now: cfg.Now, stats: &sendStats{},
+		log: r.Logger, outcomes: outcomes, now: cfg.Now, stats: &sendStats{}, rotateAfter: time.Duration(cfg.Credentials.RotateAfter),
 		breakers: r.Breakers.Register(cfg.Slack.breakers(r.Metrics)), senders: maps.Clone(cfg.Senders)}
 	if n.senders == nil {
 		n.senders = map[contracts.Channel]Sender{}

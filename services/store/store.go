@@ -176,6 +176,7 @@ func Run(ctx context.Context, cfg Config, deps service.Deps) error {
 		return fmt.Errorf("store: %w", err)
 	}
 	defer closeNATS()
+	r.RecordCredentials(ctx, Name, cfg.credentials(os.Getenv))
 
 	db, err := openWhenReachable(ctx, cfg, r)
 	if err != nil {

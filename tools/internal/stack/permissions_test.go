@@ -326,6 +326,12 @@ func TestServiceStateWithTheirOwnUsers(t *testing.T) {
 		{"knowledge-sync lists its sync state", "knowledge", listKeys(knowledgesync.StateBucket)},
 		{"knowledge-sync reads its replay consumer", "knowledge", replayConsumerInfo(knowledgesync.Durable)},
 		{"enrich opens the cache of a provider of any name", "enrich", runEnrichWithProvider("apollo")},
+		{"ingest records its credentials", "ingest", recordCredentials("ingest")},
+		{"enrich records its credentials", "enrich", recordCredentials(enrich.Name)},
+		{"store records its credentials", "store", recordCredentials(store.Name)},
+		{"notify records its credentials", "notify", recordCredentials(notify.Name)},
+		{"knowledge-sync records its credentials", "knowledge", recordCredentials(knowledgesync.Name)},
+		{"notify lists every service's credentials", "notify", listCredentials},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -431,5 +437,35 @@ func runEnrichWithProvider(name string) func(context.Context, *testing.T, jetstr
 			info, err := c.Info(ctx)
 			return err == nil && info.NumWaiting > 0, fmt.Sprint("no pull waiting ", err)
 		})
+	}
+}
+
+// recordCredentials records a credential of svc twice, as svc does at two
+// starts: the second reads the first back and updates it.
+func recordCredentials(svc string) func(context.Context, *testing.T, jetstream.JetStream, jetstream.JetStream) {
+	return func(ctx context.Context, t *testing.T, js, op jetstream.JetStream) {
+		t.Helper()
+		secrets := []service.Secret{service.SecretFrom("api.token", "API_TOKEN", "s3cret")}
+		for range 2 {
+			if err := service.RecordCredentials(ctx, js, svc, secrets, time.Now()); err != nil {
+				t.Fatalf("record as %s: %v", svc, err)
+			}
+		}
+		if got, err := service.ListCredentials(ctx, op); err != nil || len(got) != 1 || got[0].Service != svc {
+			t.Errorf("credentials %+v, %v", got, err)
+		}
+	}
+}
+
+// listCredentials lists every service's credentials, as notify's rotation
+// alerts do.
+func listCredentials(ctx context.Context, t *testing.T, js, op jetstream.JetStream) {
+	t.Helper()
+	secrets := []service.Secret{service.SecretFrom("api.token", "API_TOKEN", "s3cret")}
+	if err := service.RecordCredentials(ctx, op, "enrich", secrets, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := service.ListCredentials(ctx, js); err != nil || len(got) != 1 {
+		t.Errorf("credentials %+v, %v", got, err)
 	}
 }

@@ -1,0 +1,70 @@
+package notify
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/gtmhub/gtmhub/events/service"
+)
+
+// credentials are the secrets notify holds, whichever are configured: the
+// Slack webhook URLs, the alerts webhook, the SMTP password and the HubSpot
+// and Airtable tokens.
+func (c Config) credentials(getenv func(string) string) []service.Secret {
+	out := []service.Secret{
+		envSecret("slack.webhook", c.Slack.WebhookURL, c.Slack.WebhookURLEnv, getenv),
+		envSecret("smtp.password", c.SMTP.Password, c.SMTP.PasswordEnv, getenv),
+		envSecret("hubspot.token", c.HubSpot.Token, c.HubSpot.TokenEnv, getenv),
+		envSecret("airtable.token", c.Airtable.Token, c.Airtable.TokenEnv, getenv),
+		service.SecretFrom("alerts.webhook", "", c.Alerts.WebhookURL),
+	}
+	for _, target := range slices.Sorted(maps.Keys(c.Slack.Webhooks)) {
+		name := "slack.webhooks." + alertKey(strings.TrimPrefix(target, "#"))
+		out = append(out, service.SecretFrom(name, "", c.Slack.Webhooks[target]))
+	}
+	return out
+}
+
+// envSecret is the secret given inline as value, or else read from the
+// environment variable env, as notify's settings take them.
+func envSecret(name, value, env string, getenv func(string) string) service.Secret {
+	if value == "" && env != "" {
+		value = getenv(env)
+	}
+	if env != "" && getenv(env) != value {
+		env = "" // the inline value wins
+	}
+	return service.SecretFrom(name, env, value)
+}
+
+// checkCredentials alerts on every credential the services recorded that
+// is overdue for rotation, once per credential and value (the alert ledger
+// forgets after a week, so one still overdue then is raised again), and
+// posts "resolved" once it has been rotated.
+func (n *notifier) checkCredentials(ctx context.Context) {
+	all, err := service.ListCredentials(ctx, n.js)
+	if err != nil {
+		n.log.WarnContext(ctx, "credential alerts: read credentials", "err", err)
+		return
+	}
+	now := n.now()
+	rotateAfter := cmp.Or(n.rotateAfter, service.DefaultRotateAfter)
+	for _, c := range all {
+		name, what := "credential."+c.Key(), "credential "+c.Key()+" overdue for rotation"
+		if c.Rotation(now, rotateAfter) != service.RotationOverdue {
+			n.alerts.resolve(ctx, name, what)
+			continue
+		}
+		body := fmt.Sprintf("%s of %s (%s) has had the same value for %d days, since %s; the rotation period is %d days. See `gtmhub credentials`.",
+			c.Name, c.Service, c.Origin, days(c.Age(now)), c.FirstSeen.UTC().Format(time.DateOnly), days(rotateAfter))
+		n.alerts.raise(ctx, name, string(service.RotationOverdue), c.Fingerprint, "Credential "+c.Key()+" overdue for rotation", body)
+	}
+}
+
+// days is d in whole days.
+func days(d time.Duration) int { return int(d / (24 * time.Hour)) }
