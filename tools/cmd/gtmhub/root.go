@@ -22,7 +22,7 @@ func newRootCmd() *cobra.Command {
 	root.SetOut(os.Stdout)
 	connFlags(root.PersistentFlags())
 	root.PersistentFlags().Bool("json", false, "print JSON instead of tables")
-	root.AddCommand(newUpCmd(), newInitCmd(), newStatusCmd(), newContractsCmd(), newContactsCmd(), newAttributionCmd(), newDLQCmd(), newReplayCmd(), newSendCmd(), newDigestCmd(), newQuarantineCmd(), newBenchCmd(), newKnowledgeCmd())
+	root.AddCommand(newUpCmd(), newInitCmd(), newStatusCmd(), newContractsCmd(), newContactsCmd(), newAttributionCmd(), newDLQCmd(), newReplayCmd(), newSendCmd(), newDigestCmd(), newQuarantineCmd(), newBenchCmd(), newKnowledgeCmd(), newCredentialsCmd())
 	return root
 }
 

@@ -26,6 +26,9 @@ type status struct {
 	Services []serviceStatus `json:"services"`
 	Usage    []usageStatus   `json:"usage"`
 	Notes    []service.Note  `json:"notes"`
+	// Credentials are the services' credentials rated against RotateAfter.
+	Credentials []credentialStatus `json:"credentials"`
+	RotateAfter service.Days       `json:"rotate_after"`
 }
 
 type streamStatus struct {
@@ -79,17 +82,25 @@ func newUsageStatus(u service.Usage, now time.Time) usageStatus {
 var errCritical = errors.New("usage is critical")
 
 func newStatusCmd() *cobra.Command {
-	return &cobra.Command{
+	var rot rotation
+	cmd := &cobra.Command{
 		Use:   "status",
 		Args:  cobra.NoArgs,
-		Short: "Streams, consumers, dead letters, quarantine, live services, circuit breakers and usage against quotas",
+		Short: "Streams, consumers, dead letters, quarantine, live services, circuit breakers, usage against quotas and credential ages",
 		Long: `status shows every stream and consumer, dead letters per service,
 quarantined webhooks per source, the services answering discovery with the
 state of each one's circuit breakers (closed, half-open, or open and when it
 will next try), and usage against quotas rated OK (< 70 %), Warning
-(70–85 %), Caution (85–95 %) or Critical (> 95 %). It exits non-zero when
-any usage is Critical.`,
+(70–85 %), Caution (85–95 %) or Critical (> 95 %), and the age of every
+credential the services use, due soon for rotation from two thirds of the
+rotation period (--rotate-after, or credentials.rotate_after in --config;
+90 days by default) and overdue from all of it, with a warning for each.
+It exits non-zero when any usage is Critical.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			rotateAfter, err := rot.period(cmd)
+			if err != nil {
+				return err
+			}
 			ctx, cancel := context.WithTimeout(cmd.Context(), 15*time.Second)
 			defer cancel()
 			nc, js, err := dial(ctx, cmd)
@@ -97,7 +108,7 @@ any usage is Critical.`,
 				return err
 			}
 			defer nc.Close()
-			st, err := collectStatus(ctx, nc, js)
+			st, err := collectStatus(ctx, nc, js, rotateAfter)
 			if err != nil {
 				return err
 			}
@@ -112,10 +123,12 @@ any usage is Critical.`,
 			return nil
 		},
 	}
+	rot.flags(cmd)
+	return cmd
 }
 
-func collectStatus(ctx context.Context, nc *nats.Conn, js jetstream.JetStream) (status, error) {
-	var st status
+func collectStatus(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, rotateAfter time.Duration) (status, error) {
+	st := status{RotateAfter: service.Days(rotateAfter)}
 	var err error
 	if st.Streams, err = collectStreams(ctx, js); err != nil {
 		return st, err
@@ -135,7 +148,10 @@ func collectStatus(ctx context.Context, nc *nats.Conn, js jetstream.JetStream) (
 	for _, u := range usage {
 		st.Usage = append(st.Usage, newUsageStatus(u, now))
 	}
-	st.Notes, err = service.ListNotes(ctx, js)
+	if st.Notes, err = service.ListNotes(ctx, js); err != nil {
+		return st, err
+	}
+	st.Credentials, err = collectCredentials(ctx, js, now, rotateAfter)
 	return st, err
 }
 
@@ -273,6 +289,7 @@ func printStatus(cmd *cobra.Command, st status) error {
 	if err := printSummary(p, st); err != nil {
 		return err
 	}
+	warnRotation(cmd, st.Credentials, time.Duration(st.RotateAfter))
 	return printBreakers(cmd, p, st.Services)
 }
 
@@ -292,7 +309,8 @@ func printStreams(p printer, streams []streamStatus) error {
 	return p.print(nil, []string{"STREAM", "MESSAGES", "BYTES", "FIRST", "LAST", "CONSUMER", "PENDING", "UNACKED", "REDELIVERED", "LAST ACTIVE"}, rows)
 }
 
-// printSummary lists dead letters, quarantine, services, usage and notes.
+// printSummary lists dead letters, quarantine, services, usage, notes and
+// credentials.
 func printSummary(p printer, st status) error {
 	var rows [][]string
 	for name, n := range st.DLQ {
@@ -317,6 +335,10 @@ func printSummary(p printer, st status) error {
 	}
 	for _, n := range st.Notes {
 		rows = append(rows, []string{"note", n.Service, strings.ToUpper(string(n.Level)), n.Text})
+	}
+	for _, c := range st.Credentials {
+		rows = append(rows, []string{"credential", c.Key(), rotationText(c.Rotation),
+			fmt.Sprintf("%d days old (%s), since %s", c.AgeDays, c.Origin, stamp(c.FirstSeen))})
 	}
 	return p.print(nil, []string{"WHAT", "NAME", "STATE", "NOTE"}, rows)
 }

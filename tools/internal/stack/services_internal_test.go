@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"testing"
+	"time"
 )
 
 // TestLoadServicesPrecedence: for the store's database, --data-dir and
@@ -103,6 +104,9 @@ func TestExampleConfig(t *testing.T) {
 			s, err := loadServices(cfg)
 			if err != nil {
 				t.Fatalf("%v\n%s", err, tt.yaml)
+			}
+			if time.Duration(s.notify.Credentials.RotateAfter) != 90*24*time.Hour {
+				t.Errorf("credentials.rotate_after %v, want 90 days", time.Duration(s.notify.Credentials.RotateAfter))
 			}
 			if len(s.ingest.Sources) != 3 || s.ingest.Sources[1].FieldsAt != "row_data" {
 				t.Errorf("sources %+v, want 3 with clay's rows read from row_data", s.ingest.Sources)
