@@ -524,13 +524,11 @@ func (s *NotionSync) archivedWithMarkers(ctx context.Context, id string, l *loca
 func (s *NotionSync) deleteFiles(ctx context.Context, p *pass, files int, allowMass bool, rep *Report) {
 	n := len(p.deletions)
 	if tooMany(n, files) && !allowMass {
-		rep.Held += n
-		for _, d := range p.deletions {
-			rep.act("held: %s not deleted (page %s archived): too many deletions at once", d.l.Path, d.id)
+		held := make([]string, n)
+		for i, d := range p.deletions {
+			held[i] = fmt.Sprintf("held: %s not deleted (page %s archived): too many deletions at once", d.l.Path, d.id)
 		}
-		s.log.ErrorContext(ctx, "knowledge sync held back file deletions: too many pages missing at once",
-			"files_to_delete", n, "files", files, "limit_files", MassDeletionFiles, "limit_share", MassDeletionShare,
-			"force", "gtmhub knowledge sync --allow-mass-deletion")
+		s.hold(ctx, rep, "knowledge sync held back file deletions: too many pages missing at once", held, "files", files)
 		return
 	}
 	for _, d := range p.deletions {
@@ -538,6 +536,17 @@ func (s *NotionSync) deleteFiles(ctx context.Context, p *pass, files int, allowM
 			rep.Errors = append(rep.Errors, fmt.Errorf("page %s: %w", d.id, err))
 		}
 	}
+}
+
+// hold reports deletions held back by the safety limit: each as an action
+// and held, and all of them in one error log line saying how to let them.
+func (s *NotionSync) hold(ctx context.Context, rep *Report, msg string, held []string, attrs ...any) {
+	rep.Held += len(held)
+	for _, h := range held {
+		rep.act("%s", h)
+	}
+	s.log.ErrorContext(ctx, msg, append(attrs, "held", len(held), "limit", MassDeletionFiles,
+		"limit_share", MassDeletionShare, "force", "gtmhub knowledge sync --allow-mass-deletion")...)
 }
 
 // tooMany reports whether n deletions out of total exceed the safety limit.
@@ -553,13 +562,12 @@ func tooMany(n, total int) bool {
 func (s *NotionSync) archivePages(ctx context.Context, p *pass, pages int, emptyFolder, allowMass bool, rep *Report) {
 	n := len(p.archives)
 	if (tooMany(n, pages) || emptyFolder && n > 0) && !allowMass {
-		rep.Held += n
-		for _, a := range p.archives {
-			rep.act("held: page %s not archived (file %s missing): too many deletions at once", a.id, a.st.Path)
+		held := make([]string, n)
+		for i, a := range p.archives {
+			held[i] = fmt.Sprintf("held: page %s not archived (file %s missing): too many deletions at once", a.id, a.st.Path)
 		}
-		s.log.ErrorContext(ctx, "knowledge sync held back page archiving: too many files missing at once",
-			"pages_to_archive", n, "pages", pages, "limit_pages", MassDeletionFiles, "limit_share", MassDeletionShare,
-			"force", "gtmhub knowledge sync --allow-mass-deletion")
+		s.hold(ctx, rep, "knowledge sync held back page archiving: too many files missing at once", held,
+			"pages", pages, "empty_folder", emptyFolder)
 		return
 	}
 	for _, a := range p.archives {

@@ -378,7 +378,7 @@ func checkOption(name string) error {
 func dateValue(s string) (*notion.Date, error) {
 	start, end, isRange := strings.Cut(s, "/")
 	for _, part := range []string{start, end} {
-		if (part != "" || isRange) && parseDate(part).IsZero() {
+		if (part != "" || isRange) && notion.ParseDate(part).IsZero() {
 			return nil, fmt.Errorf("want a date (2006-01-02), a date and time (2006-01-02T15:04:05Z) or a range start/end, not %q", s)
 		}
 	}
@@ -390,18 +390,6 @@ func dateValue(s string) (*notion.Date, error) {
 	return d, nil
 }
 
-// parseDate reads an ISO 8601 date or date and time; the zero time if it
-// is neither.
-func parseDate(s string) time.Time {
-	s = strings.TrimSpace(s)
-	for _, layout := range []string{time.DateOnly, time.RFC3339Nano, "2006-01-02T15:04:05", "2006-01-02T15:04"} {
-		if t, err := time.Parse(layout, s); err == nil {
-			return t
-		}
-	}
-	return time.Time{}
-}
-
 // canonDate gives a date as written and a date and time as the instant in
 // UTC, so that Notion's "2024-05-01T10:00:00.000+00:00" is the file's
 // "2024-05-01T10:00:00Z".
@@ -409,7 +397,7 @@ func canonDate(s string) string {
 	if _, err := time.Parse(time.DateOnly, s); err == nil {
 		return s
 	}
-	if t := parseDate(s); !t.IsZero() {
+	if t := notion.ParseDate(s); !t.IsZero() {
 		return t.UTC().Format(time.RFC3339Nano)
 	}
 	return s
@@ -511,7 +499,7 @@ func frontDate(s string) string {
 	if _, err := time.Parse(time.DateOnly, s); err == nil {
 		return s
 	}
-	if t := parseDate(s); !t.IsZero() {
+	if t := notion.ParseDate(s); !t.IsZero() {
 		return t.Format(time.RFC3339Nano)
 	}
 	return s

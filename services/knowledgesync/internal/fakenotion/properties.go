@@ -351,23 +351,12 @@ func checkDateValue(path string, body json.RawMessage) error {
 		return validation("body failed validation: %s.start should be defined, instead was `undefined`.", path)
 	}
 	for field, v := range map[string]*string{"start": d.Start, "end": d.End} {
-		if v != nil && parseDate(*v).IsZero() {
+		if v != nil && notion.ParseDate(*v).IsZero() {
 			return validation("body failed validation: %s.%s should be a valid ISO 8601 date string, instead was `%q`.",
 				path, field, *v)
 		}
 	}
 	return nil
-}
-
-// parseDate reads an ISO 8601 date or date and time; the zero time if it
-// is neither.
-func parseDate(s string) time.Time {
-	for _, layout := range []string{time.DateOnly, time.RFC3339Nano, "2006-01-02T15:04:05", "2006-01-02T15:04"} {
-		if t, err := time.Parse(layout, s); err == nil {
-			return t
-		}
-	}
-	return time.Time{}
 }
 
 // shownDate is a date as Notion shows it: a date as written, a date and
@@ -376,7 +365,7 @@ func shownDate(s string) string {
 	if _, err := time.Parse(time.DateOnly, s); err == nil {
 		return s
 	}
-	return parseDate(s).Format("2006-01-02T15:04:05.000-07:00")
+	return notion.ParseDate(s).Format("2006-01-02T15:04:05.000-07:00")
 }
 
 func shownEnd(s *string) *string {

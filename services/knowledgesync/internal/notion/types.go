@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 	"unicode/utf8"
 )
@@ -430,4 +431,17 @@ var CodeLanguages = map[string]bool{
 	"scheme": true, "scss": true, "shell": true, "sql": true, "swift": true, "typescript": true,
 	"vb.net": true, "verilog": true, "vhdl": true, "visual basic": true, "webassembly": true,
 	"xml": true, "yaml": true, "java/c/c++/c#": true,
+}
+
+// ParseDate reads a date property's start or end as Notion writes it and
+// takes it: an ISO 8601 date, or a date and time with or without an offset
+// (seconds optional); the zero time if it is neither.
+func ParseDate(s string) time.Time {
+	s = strings.TrimSpace(s)
+	for _, layout := range []string{time.DateOnly, time.RFC3339Nano, "2006-01-02T15:04:05", "2006-01-02T15:04"} {
+		if t, err := time.Parse(layout, s); err == nil {
+			return t
+		}
+	}
+	return time.Time{}
 }
