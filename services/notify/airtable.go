@@ -84,9 +84,7 @@ func (a Airtable) configured() bool { return a.Token != "" }
 
 // validate adds the problems of the airtable section to p, without the token.
 func (a Airtable) validate(p interface{ Addf(string, ...any) }) {
-	if a.TokenEnv != "" && a.Token == "" {
-		p.Addf("airtable.token_env: %s is not set", a.TokenEnv)
-	}
+	apiProblems(p, "airtable", a.Token, a.TokenEnv, a.BaseURL, a.Sources)
 	if a.configured() || a.Base != "" || a.Table != "" {
 		if !strings.HasPrefix(a.Base, "app") || len(a.Base) < 4 || strings.ContainsAny(a.Base, "/?# ") {
 			p.Addf("airtable.base must be a base id such as appXXXXXXXXXXXXXX")
@@ -95,22 +93,12 @@ func (a Airtable) validate(p interface{ Addf(string, ...any) }) {
 			p.Addf("airtable.table is required: the name or id of the table contacts are written to")
 		}
 	}
-	if a.BaseURL != "" {
-		if u, err := url.Parse(a.BaseURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-			p.Addf("airtable.base_url must be an http(s) URL")
-		}
-	}
 	mappingProblems(p, "airtable.fields", a.Fields)
 	if a.fields()["email"] == "" {
 		p.Addf("airtable.fields[\"email\"]: records are merged on the email's column; it cannot be dropped")
 	}
 	if a.PerSecond < 0 || a.RateLimitWait < 0 || a.Timeout < 0 || a.BatchWindow < 0 {
 		p.Addf("airtable.per_second, rate_limit_wait, batch_window and timeout must not be negative")
-	}
-	for _, s := range a.Sources {
-		if !events.ValidToken(s) {
-			p.Addf("airtable.sources: %q is not a source name", s)
-		}
 	}
 }
 

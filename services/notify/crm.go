@@ -281,6 +281,26 @@ func httpClient(client *http.Client, timeout time.Duration) *http.Client {
 // formatNumber writes a score as HubSpot and Airtable read numbers.
 func formatNumber(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }
 
+// apiProblems adds the problems of what the hubspot: and airtable:
+// sections share to p, under section: a token_env that is not set, a base
+// URL that is not http(s), source names that are not tokens. It never
+// names the token.
+func apiProblems(p interface{ Addf(string, ...any) }, section, token, tokenEnv, baseURL string, sources []string) {
+	if tokenEnv != "" && token == "" {
+		p.Addf("%s.token_env: %s is not set", section, tokenEnv)
+	}
+	if baseURL != "" {
+		if u, err := url.Parse(baseURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			p.Addf("%s.base_url must be an http(s) URL", section)
+		}
+	}
+	for _, s := range sources {
+		if !events.ValidToken(s) {
+			p.Addf("%s.sources: %q is not a source name", section, s)
+		}
+	}
+}
+
 // mappingProblems adds the problems of a field mapping to p: names that are
 // not contact fields.
 func mappingProblems(p interface{ Addf(string, ...any) }, section string, m map[string]string) {

@@ -101,25 +101,13 @@ func (h HubSpot) configured() bool { return h.Token != "" }
 
 // validate adds the problems of the hubspot section to p, without the token.
 func (h HubSpot) validate(p interface{ Addf(string, ...any) }) {
-	if h.TokenEnv != "" && h.Token == "" {
-		p.Addf("hubspot.token_env: %s is not set", h.TokenEnv)
-	}
-	if h.BaseURL != "" {
-		if u, err := url.Parse(h.BaseURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-			p.Addf("hubspot.base_url must be an http(s) URL")
-		}
-	}
+	apiProblems(p, "hubspot", h.Token, h.TokenEnv, h.BaseURL, h.Sources)
 	mappingProblems(p, "hubspot.properties", h.Properties)
 	if v, ok := h.Properties["email"]; ok && v != "email" {
 		p.Addf("hubspot.properties[\"email\"]: contacts are upserted by their email property; it cannot be remapped")
 	}
 	if h.RequestsPer10s < 0 || h.SearchPerSecond < 0 || h.Timeout < 0 || h.BatchWindow < 0 {
 		p.Addf("hubspot.requests_per_10s, search_per_second, batch_window and timeout must not be negative")
-	}
-	for _, s := range h.Sources {
-		if !events.ValidToken(s) {
-			p.Addf("hubspot.sources: %q is not a source name", s)
-		}
 	}
 }
 
