@@ -15,15 +15,14 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"io"
-	"math"
 	"net/http"
 	"net/http/httptest"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/gtmhub/gtmhub/services/notify/internal/fakeapi"
 )
 
 // Documented limits the fake enforces.
@@ -45,27 +44,19 @@ type Record struct {
 	Fields map[string]any
 }
 
-// Response is an injected answer.
-type Response struct {
-	Status int
-	// Body is the JSON body; empty means Airtable's error body for Status.
-	Body string
-	// RetryAfter is sent as the Retry-After header when positive; Airtable
-	// sends none.
-	RetryAfter time.Duration
-}
+// Response is an answer, the fake's own or injected; an injected one with
+// no body gets the API's error body for its status.
+type Response = fakeapi.Response
 
 // Request is a call the fake answered.
-type Request struct {
-	Method, Path string
-	Status       int
-	Body         []byte
-	At           time.Time
-}
+type Request = fakeapi.Request
 
 // Server is a fake Airtable.
 type Server struct {
 	*httptest.Server
+	// Log holds the calls answered and the answers injected (FailNext,
+	// Requests).
+	*fakeapi.Log
 	token, base, table string
 	fields             []string
 	options            []string // of Status
@@ -75,11 +66,8 @@ type Server struct {
 	mu        sync.Mutex
 	nextID    int
 	records   []*Record
-	inject    []Response
-	requests  []Request
 	times     []time.Time
 	penaltyTo time.Time
-	changed   chan struct{}
 }
 
 // Option configures a Server.
@@ -96,20 +84,13 @@ func WithFields(names ...string) Option { return func(s *Server) { s.fields = na
 // HTTP client.
 func New(t interface{ Cleanup(func()) }, token, base, table string, opts ...Option) *Server {
 	s := &Server{token: token, base: base, table: table, fields: DefaultFields, options: []string{"new", "open"},
-		penalty: Penalty, tolerance: 20 * time.Millisecond, nextID: 1, changed: make(chan struct{})}
+		penalty: Penalty, tolerance: 20 * time.Millisecond, nextID: 1, Log: &fakeapi.Log{}}
 	for _, o := range opts {
 		o(s)
 	}
-	s.Server = httptest.NewTLSServer(http.HandlerFunc(s.serve))
+	s.Server = httptest.NewTLSServer(http.Handler(s.Log.Handler("application/json; charset=utf-8", s.answer)))
 	t.Cleanup(s.Close)
 	return s
-}
-
-// FailNext makes the next calls answer with rs, in order.
-func (s *Server) FailNext(rs ...Response) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.inject = append(s.inject, rs...)
 }
 
 // Records returns the stored records.
@@ -123,29 +104,10 @@ func (s *Server) Records() []Record {
 	return out
 }
 
-// Requests returns every call the fake answered, in order.
-func (s *Server) Requests() []Request {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return slices.Clone(s.requests)
-}
-
-// Wait blocks until cond holds or timeout passes, and reports whether it held.
+// Wait blocks until cond holds, checking after each call answered, or
+// until timeout passes, and reports whether it held.
 func (s *Server) Wait(timeout time.Duration, cond func(*Server) bool) bool {
-	deadline := time.After(timeout)
-	for {
-		s.mu.Lock()
-		ch := s.changed
-		s.mu.Unlock()
-		if cond(s) {
-			return true
-		}
-		select {
-		case <-ch:
-		case <-deadline:
-			return cond(s)
-		}
-	}
+	return s.Log.Wait(timeout, func() bool { return cond(s) })
 }
 
 func clone(r *Record) Record {
@@ -165,31 +127,9 @@ func errorBody(typ, message string) string {
 // rateLimitBody is Airtable's 429 body.
 const rateLimitBody = `{"errors":[{"error":"RATE_LIMIT_REACHED","message":"Rate limit exceeded. Please try again later"}]}`
 
-func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
-	now := time.Now()
-	raw, _ := io.ReadAll(io.LimitReader(r.Body, 4<<20))
-	resp := s.answer(r, raw, now)
-	s.mu.Lock()
-	s.requests = append(s.requests, Request{Method: r.Method, Path: r.URL.Path, Status: resp.Status, Body: raw, At: now})
-	close(s.changed)
-	s.changed = make(chan struct{})
-	s.mu.Unlock()
-
-	if resp.RetryAfter > 0 {
-		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(resp.RetryAfter.Seconds()))))
-	}
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	w.WriteHeader(resp.Status)
-	_, _ = io.WriteString(w, resp.Body)
-}
-
 // answer decides the response to r.
 func (s *Server) answer(r *http.Request, raw []byte, now time.Time) Response {
-	s.mu.Lock()
-	if len(s.inject) > 0 {
-		resp := s.inject[0]
-		s.inject = s.inject[1:]
-		s.mu.Unlock()
+	if resp, ok := s.Injected(); ok {
 		if resp.Body == "" {
 			resp.Body = errorBody("INJECTED", http.StatusText(resp.Status))
 			if resp.Status == http.StatusTooManyRequests {
@@ -198,7 +138,6 @@ func (s *Server) answer(r *http.Request, raw []byte, now time.Time) Response {
 		}
 		return resp
 	}
-	s.mu.Unlock()
 
 	if r.Header.Get("Authorization") != "Bearer "+s.token {
 		return Response{Status: http.StatusUnauthorized, Body: errorBody("AUTHENTICATION_REQUIRED", "Authentication required")}

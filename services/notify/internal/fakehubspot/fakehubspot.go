@@ -14,8 +14,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"io"
-	"math"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -23,6 +21,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/gtmhub/gtmhub/services/notify/internal/fakeapi"
 )
 
 // Documented limits the fake enforces.
@@ -54,26 +54,19 @@ type Association struct {
 	ContactID, CompanyID string
 }
 
-// Response is an injected answer.
-type Response struct {
-	Status int
-	// Body is the JSON body; empty means HubSpot's error body for Status.
-	Body string
-	// RetryAfter is sent as the Retry-After header when positive.
-	RetryAfter time.Duration
-}
+// Response is an answer, the fake's own or injected; an injected one with
+// no body gets the API's error body for its status.
+type Response = fakeapi.Response
 
 // Request is a call the fake answered.
-type Request struct {
-	Method, Path string
-	Status       int
-	Body         []byte
-	At           time.Time
-}
+type Request = fakeapi.Request
 
 // Server is a fake HubSpot.
 type Server struct {
 	*httptest.Server
+	// Log holds the calls answered and the answers injected (FailNext,
+	// Requests).
+	*fakeapi.Log
 	token    string
 	per10s   int
 	searches int
@@ -85,11 +78,8 @@ type Server struct {
 	contacts     map[string]*Object // by lowercased email
 	companies    []*Object
 	associations []Association
-	inject       []Response
-	requests     []Request
 	times        []time.Time // accepted requests, for the rolling limit
 	searchTimes  []time.Time
-	changed      chan struct{}
 }
 
 // Option configures a Server.
@@ -112,20 +102,13 @@ func WithProperties(names ...string) Option {
 func New(t interface{ Cleanup(func()) }, token string, opts ...Option) *Server {
 	s := &Server{token: token, per10s: RequestsPer10s, searches: SearchesPerSecond,
 		props: slices.Clone(ContactProperties), nextID: 1000,
-		contacts: map[string]*Object{}, changed: make(chan struct{})}
+		contacts: map[string]*Object{}, Log: &fakeapi.Log{}}
 	for _, o := range opts {
 		o(s)
 	}
-	s.Server = httptest.NewTLSServer(http.HandlerFunc(s.serve))
+	s.Server = httptest.NewTLSServer(http.Handler(s.Log.Handler("application/json;charset=utf-8", s.answer)))
 	t.Cleanup(s.Close)
 	return s
-}
-
-// FailNext makes the next calls answer with rs, in order.
-func (s *Server) FailNext(rs ...Response) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.inject = append(s.inject, rs...)
 }
 
 // Contacts returns the stored contacts by lowercased email.
@@ -157,29 +140,10 @@ func (s *Server) Associations() []Association {
 	return slices.Clone(s.associations)
 }
 
-// Requests returns every call the fake answered, in order.
-func (s *Server) Requests() []Request {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return slices.Clone(s.requests)
-}
-
-// Wait blocks until cond holds or timeout passes, and reports whether it held.
+// Wait blocks until cond holds, checking after each call answered, or
+// until timeout passes, and reports whether it held.
 func (s *Server) Wait(timeout time.Duration, cond func(*Server) bool) bool {
-	deadline := time.After(timeout)
-	for {
-		s.mu.Lock()
-		ch := s.changed
-		s.mu.Unlock()
-		if cond(s) {
-			return true
-		}
-		select {
-		case <-ch:
-		case <-deadline:
-			return cond(s)
-		}
-	}
+	return s.Log.Wait(timeout, func() bool { return cond(s) })
 }
 
 func clone(o *Object) Object {
@@ -204,32 +168,10 @@ func rateLimitBody(policy, message string) string {
 	return string(b)
 }
 
-func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
-	now := time.Now()
-	raw, _ := io.ReadAll(io.LimitReader(r.Body, 4<<20))
-	resp := s.answer(r, raw, now)
-	s.mu.Lock()
-	s.requests = append(s.requests, Request{Method: r.Method, Path: r.URL.Path, Status: resp.Status, Body: raw, At: now})
-	close(s.changed)
-	s.changed = make(chan struct{})
-	s.mu.Unlock()
-
-	if resp.RetryAfter > 0 {
-		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(resp.RetryAfter.Seconds()))))
-	}
-	w.Header().Set("Content-Type", "application/json;charset=utf-8")
-	w.WriteHeader(resp.Status)
-	_, _ = io.WriteString(w, resp.Body)
-}
-
 // answer decides the response to r: an injected failure, a refusal of the
 // token, a rate limit, or the call's own answer.
 func (s *Server) answer(r *http.Request, raw []byte, now time.Time) Response {
-	s.mu.Lock()
-	if len(s.inject) > 0 {
-		resp := s.inject[0]
-		s.inject = s.inject[1:]
-		s.mu.Unlock()
+	if resp, ok := s.Injected(); ok {
 		if resp.Body == "" {
 			resp.Body = errorBody("INJECTED", http.StatusText(resp.Status))
 			if resp.Status == http.StatusTooManyRequests {
@@ -238,7 +180,6 @@ func (s *Server) answer(r *http.Request, raw []byte, now time.Time) Response {
 		}
 		return resp
 	}
-	s.mu.Unlock()
 
 	if r.Header.Get("Authorization") != "Bearer "+s.token {
 		return Response{Status: http.StatusUnauthorized, Body: errorBody("INVALID_AUTHENTICATION",
