@@ -170,13 +170,13 @@ func TestBatchGivesUpHeldWrites(t *testing.T) {
 			s.down.Store(true)
 			startBatcher(t, bt, 1)
 
+			start := time.Now() // before the handler's deadline is set from the clock
 			ctx := context.Background()
 			if tt.giveUpIn > 0 {
 				var cancel context.CancelFunc
 				ctx, cancel = context.WithTimeout(ctx, tt.giveUpIn)
 				defer cancel()
 			}
-			start := time.Now()
 			err := bt.Update(ctx, markWrite("w"))
 			var refused *net.OpError
 			if gaveUp := tt.giveUpIn > 0; !errors.As(err, &refused) || errors.Is(err, context.DeadlineExceeded) != gaveUp {
