@@ -200,7 +200,7 @@ func genStep() *rapid.Generator[step] {
 // wipe empties every table of s.
 func wipe(t testing.TB, s *sqlStore) {
 	t.Helper()
-	for _, table := range []string{"activities", "contact_fields", "company_fields", "contacts", "companies",
+	for _, table := range []string{"activities", "contacts", "companies",
 		"processed_events", "outbox"} {
 		if _, err := s.writer.Exec("DELETE FROM " + table); err != nil {
 			t.Fatalf("wipe %s: %v", table, err)
@@ -216,8 +216,6 @@ func dump(t testing.TB, s *sqlStore) []string {
 	tables := map[string][]string{
 		"contacts":         contactSchema.columns(),
 		"companies":        companySchema.columns(),
-		"contact_fields":   {"email", "field", "event_id", "event_time", "source"},
-		"company_fields":   {"domain", "field", "event_id", "event_time", "source"},
 		"activities":       {"email", "event_id", "type", "source", "event_time"},
 		"processed_events": {"event_id", "subject"},
 	}

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"reflect"
@@ -367,39 +368,58 @@ func checkEvents(t *testing.T, pubs []published, kind string, want []wantEvent) 
 	}
 }
 
-// TestProvenanceArgs checks the provenance rows' arguments against each
-// field's own provenance, whether the fields share an event or not.
-func TestProvenanceArgs(t *testing.T) {
-	t0 := time.Date(2025, 11, 20, 9, 14, 3, 0, time.UTC)
+// TestProvenanceColumn: a record's provenance, written to its column and
+// read back, is the same for every field, whatever its strings hold, and
+// the column is the JSON object the migration writes.
+func TestProvenanceColumn(t *testing.T) {
+	t0 := time.Date(2025, 11, 20, 9, 14, 3, 120, time.UTC)
 	form := contracts.Provenance{Source: "form", EventID: "e1", At: t0}
-	clearbit := contracts.Provenance{Source: "clearbit", EventID: "e2", At: t0.Add(time.Second)}
-	sameInstant := contracts.Provenance{Source: "form", EventID: "e1", At: t0.In(time.FixedZone("CET", 3600))}
 	tests := []struct {
-		name   string
-		prov   map[string]contracts.Provenance
-		fields []string
+		name string
+		prov map[string]contracts.Provenance
+		want string
 	}{
-		{"one event", map[string]contracts.Provenance{"email": form, "first_name": form}, []string{"email", "first_name"}},
-		{"two events interleaved", map[string]contracts.Provenance{"email": form, "company": clearbit, "first_name": form},
-			[]string{"email", "company", "first_name"}},
-		{"same instant in another zone", map[string]contracts.Provenance{"email": form, "first_name": sameInstant},
-			[]string{"email", "first_name"}},
-		{"same time, another source", map[string]contracts.Provenance{"email": form, "title": {Source: "hubspot", EventID: "e1", At: t0}},
-			[]string{"email", "title"}},
-		{"no fields", map[string]contracts.Provenance{}, nil},
+		{"no fields", map[string]contracts.Provenance{}, `{}`},
+		{"fields in name order", map[string]contracts.Provenance{"title": form, "email": form},
+			`{"email":["e1","2025-11-20T09:14:03.000000120Z","form"],"title":["e1","2025-11-20T09:14:03.000000120Z","form"]}`},
+		{"another zone stored as UTC", map[string]contracts.Provenance{
+			"email": {Source: "form", EventID: "e1", At: t0.In(time.FixedZone("CET", 3600))}},
+			`{"email":["e1","2025-11-20T09:14:03.000000120Z","form"]}`},
+		{"strings that need escaping", map[string]contracts.Provenance{
+			"company": {Source: "hub\"spot\\", EventID: "évt\n1", At: t0}},
+			`{"company":["évt\n1","2025-11-20T09:14:03.000000120Z","hub\"spot\\"]}`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r := record{key: "ada@example.com", prov: tt.prov}
-			var want []any
-			for _, f := range tt.fields {
-				p := tt.prov[f]
-				want = append(want, r.key, f, p.EventID, formatTime(p.At), p.Source)
+			doc := encodeProvenance(tt.prov)
+			if doc != tt.want || !json.Valid([]byte(doc)) {
+				t.Errorf("column = %s, want %s", doc, tt.want)
 			}
-			if got := provenanceArgs(nil, r, tt.fields); !reflect.DeepEqual(got, want) {
-				t.Errorf("provenanceArgs = %v, want %v", got, want)
+			got := map[string]contracts.Provenance{}
+			if err := decodeProvenance(doc, got); err != nil {
+				t.Fatal(err)
+			}
+			if len(got) != len(tt.prov) {
+				t.Fatalf("read back %d fields, want %d", len(got), len(tt.prov))
+			}
+			for f, p := range tt.prov {
+				if g := got[f]; g.EventID != p.EventID || g.Source != p.Source || !g.At.Equal(p.At) {
+					t.Errorf("%s read back as %+v, want %+v", f, g, p)
+				}
 			}
 		})
+	}
+	// As PostgreSQL's json_object_agg writes it in the upgrade.
+	got := map[string]contracts.Provenance{}
+	if err := decodeProvenance(`{ "email" : ["e1", "2025-11-20T09:14:03.000000120Z", "form"] }`, got); err != nil ||
+		got["email"].EventID != "e1" || got["email"].Source != "form" || !got["email"].At.Equal(t0) {
+		t.Errorf("PostgreSQL's layout read as %+v, %v", got, err)
+	}
+	for _, bad := range []string{``, `[]`, `null`, `{"email":"e1"}`, `{"email":["e1","2025-11-20T09:14:03Z"]}`,
+		`{"email":["e1","yesterday","form"]}`} {
+		if err := decodeProvenance(bad, map[string]contracts.Provenance{}); err == nil {
+			t.Errorf("column %q read without an error", bad)
+		}
 	}
 }
 

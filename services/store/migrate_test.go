@@ -4,6 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"io/fs"
+	"maps"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -13,7 +15,10 @@ import (
 	"testing/fstest"
 	"time"
 
+	"github.com/gtmhub/gtmhub/contracts"
 	"github.com/gtmhub/gtmhub/events/service"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
 )
 
 func TestOpenMigratesOnceAndKeepsTheSchemaContract(t *testing.T) {
@@ -61,10 +66,10 @@ func TestOpenMigratesOnceAndKeepsTheSchemaContract(t *testing.T) {
 	// The columns other services and tools rely on, with their types.
 	contract := map[string]map[string]string{
 		"contacts": {"email": "TEXT", "first_name": "TEXT", "last_name": "TEXT", "company": "TEXT",
-			"domain": "TEXT", "status": "TEXT", "signal_score": "REAL", "created_at": "TEXT", "updated_at": "TEXT"},
-		"companies":        {"domain": "TEXT", "name": "TEXT"},
+			"domain": "TEXT", "status": "TEXT", "signal_score": "REAL", "created_at": "TEXT", "updated_at": "TEXT",
+			"provenance": "TEXT"},
+		"companies":        {"domain": "TEXT", "name": "TEXT", "provenance": "TEXT"},
 		"processed_events": {"event_id": "TEXT", "subject": "TEXT", "processed_at": "TEXT"},
-		"contact_fields":   {"email": "TEXT", "field": "TEXT", "event_id": "TEXT", "event_time": "TEXT", "source": "TEXT"},
 		"activities":       {"email": "TEXT", "event_id": "TEXT", "type": "TEXT", "source": "TEXT", "event_time": "TEXT"},
 	}
 	for table, want := range contract {
@@ -290,55 +295,126 @@ func TestConfigFromGtmhubYAML(t *testing.T) {
 	}
 }
 
-// TestSQLiteUpgradeClustersProvenance opens a database written by the first
-// two migrations and checks that the third keeps every provenance and
-// processed-event row while storing those tables on their primary key.
-func TestSQLiteUpgradeClustersProvenance(t *testing.T) {
+// TestUpgradeMovesProvenanceIntoRows opens a database written by the
+// migrations before provenance moved into the records' rows, on SQLite and
+// PostgreSQL, and checks that every field keeps the event, time and source
+// that set it, that the per-field tables are gone, and that processed
+// events survive (SQLite also stores them clustered on their key).
+func TestUpgradeMovesProvenanceIntoRows(t *testing.T) {
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "old.db")
-	old, err := sql.Open("sqlite", sqliteDSN(path, url.Values{"_foreign_keys": {"1"}}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	migs, err := loadMigrations(sqliteMigrations, "migrations/sqlite")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := migrate(ctx, old, sqliteDialect{}, migs[:2], clock); err != nil {
-		t.Fatal(err)
-	}
-	for _, q := range []string{
-		`INSERT INTO contacts (email, first_name, created_at, updated_at) VALUES ('ada@example.com', 'Ada', '2025-11-20T09:14:03.000000000Z', '2025-11-20T09:14:03.000000000Z')`,
-		`INSERT INTO contact_fields VALUES ('ada@example.com', 'first_name', 'e1', '2025-11-20T09:14:03.000000000Z', 'form')`,
-		`INSERT INTO companies (domain, name, created_at, updated_at) VALUES ('example.com', 'Example', '2025-11-20T09:14:03.000000000Z', '2025-11-20T09:14:03.000000000Z')`,
-		`INSERT INTO company_fields VALUES ('example.com', 'name', 'e1', '2025-11-20T09:14:03.000000000Z', 'enrich')`,
+	at1, at2 := "2025-11-20T09:14:03.000000000Z", "2025-11-21T10:00:00.500000000Z"
+	old := []string{
+		`INSERT INTO contacts (email, first_name, title, created_at, updated_at) VALUES ('ada@example.com', 'Ada', 'CTO', '` + at1 + `', '` + at2 + `')`,
+		`INSERT INTO contact_fields VALUES ('ada@example.com', 'email', 'e1', '` + at1 + `', 'form')`,
+		`INSERT INTO contact_fields VALUES ('ada@example.com', 'first_name', 'e1', '` + at1 + `', 'form')`,
+		`INSERT INTO contact_fields VALUES ('ada@example.com', 'title', 'e2', '` + at2 + `', 'hubspot')`,
+		`INSERT INTO contacts (email, created_at, updated_at) VALUES ('bare@example.com', '` + at1 + `', '` + at1 + `')`,
+		`INSERT INTO companies (domain, name, created_at, updated_at) VALUES ('example.com', 'Example', '` + at1 + `', '` + at1 + `')`,
+		`INSERT INTO company_fields VALUES ('example.com', 'name', 'e1', '` + at1 + `', 'clearbit')`,
 		`INSERT INTO processed_events VALUES ('e1', 'gtm.leads.enriched', 't')`,
-	} {
-		if _, err := old.ExecContext(ctx, q); err != nil {
+	}
+	tests := []struct {
+		name string
+		open func(t *testing.T) (*sqlStore, error) // at the migrations before 0004, with old's rows
+	}{
+		{"sqlite", func(t *testing.T) (*sqlStore, error) {
+			path := filepath.Join(t.TempDir(), "old.db")
+			db, err := sql.Open("sqlite", sqliteDSN(path, url.Values{"_foreign_keys": {"1"}}))
+			if err != nil {
+				t.Fatal(err)
+			}
+			writeOld(t, db, sqliteDialect{}, sqliteMigrations, "migrations/sqlite", old)
+			return openSQLite(ctx, path, busyTimeout)
+		}},
+		{"postgres", func(t *testing.T) (*sqlStore, error) {
+			dsn := testPostgresSchema(t)
+			cfg, err := pgx.ParseConfig(dsn)
+			if err != nil {
+				t.Fatal(err)
+			}
+			writeOld(t, stdlib.OpenDB(*cfg), postgresDialect{}, postgresMigrations, "migrations/postgres", old)
+			return openPostgres(ctx, dsn)
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, err := tt.open(t)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			want := map[string]map[string]contracts.Provenance{
+				"ada@example.com": {
+					"email":      {EventID: "e1", At: mustTime(t, at1), Source: "form"},
+					"first_name": {EventID: "e1", At: mustTime(t, at1), Source: "form"},
+					"title":      {EventID: "e2", At: mustTime(t, at2), Source: "hubspot"},
+				},
+				"bare@example.com": {},
+			}
+			for email, prov := range want {
+				r, found, err := s.load(ctx, s.writer, contactSchema, email)
+				if err != nil || !found || !sameProvenance(r.prov, prov) {
+					t.Errorf("%s after the upgrade: found %v, provenance %+v, %v; want %+v", email, found, r.prov, err, prov)
+				}
+			}
+			r, found, err := s.load(ctx, s.writer, companySchema, "example.com")
+			if err != nil || !found || r.values["name"] != "Example" || !sameProvenance(r.prov,
+				map[string]contracts.Provenance{"name": {EventID: "e1", At: mustTime(t, at1), Source: "clearbit"}}) {
+				t.Errorf("company after the upgrade: found %v, %+v, %v", found, r, err)
+			}
+			if n := rowCount(t, s, "processed_events"); n != 1 {
+				t.Errorf("processed_events has %d rows after the upgrade, want 1", n)
+			}
+			for _, table := range []string{"contact_fields", "company_fields"} {
+				if _, err := s.reader.ExecContext(ctx, "SELECT 1 FROM "+table); err == nil {
+					t.Errorf("table %s still exists after the upgrade", table)
+				}
+			}
+			if tt.name != "sqlite" {
+				return
+			}
+			var withoutRowid bool
+			if err := s.writer.QueryRowContext(ctx, `SELECT wr FROM pragma_table_list WHERE name = 'processed_events'`).
+				Scan(&withoutRowid); err != nil || !withoutRowid {
+				t.Errorf("processed_events WITHOUT ROWID = %v (%v), want true", withoutRowid, err)
+			}
+		})
+	}
+}
+
+// writeOld migrates db to the schema before 0004, writes rows in it and
+// closes it.
+func writeOld(t *testing.T, db *sql.DB, d dialect, fsys fs.FS, dir string, rows []string) {
+	t.Helper()
+	ctx := context.Background()
+	defer db.Close()
+	migs, err := loadMigrations(fsys, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := migrate(ctx, db, d, migs[:2], clock); err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range rows {
+		if _, err := db.ExecContext(ctx, q); err != nil {
 			t.Fatalf("%s: %v", q, err)
 		}
 	}
-	if err := old.Close(); err != nil {
-		t.Fatal(err)
-	}
+}
 
-	s, err := openSQLite(ctx, path, busyTimeout)
+func mustTime(t *testing.T, s string) time.Time {
+	t.Helper()
+	at, err := parseTime(s)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer s.Close()
-	for _, table := range []string{"contact_fields", "company_fields", "processed_events"} {
-		if n := rowCount(t, s, table); n != 1 {
-			t.Errorf("%s has %d rows after the upgrade, want 1", table, n)
-		}
-		var withoutRowid bool
-		if err := s.writer.QueryRowContext(ctx, `SELECT wr FROM pragma_table_list WHERE name = ?`, table).
-			Scan(&withoutRowid); err != nil || !withoutRowid {
-			t.Errorf("%s WITHOUT ROWID = %v (%v), want true", table, withoutRowid, err)
-		}
-	}
-	r, found, err := s.load(ctx, s.writer, contactSchema, "ada@example.com")
-	if err != nil || !found || r.prov["first_name"].EventID != "e1" {
-		t.Errorf("ada after the upgrade: found %v, provenance %+v, %v", found, r.prov, err)
-	}
+	return at
+}
+
+// sameProvenance reports whether two records' provenance name the same
+// event, instant and source for the same fields.
+func sameProvenance(a, b map[string]contracts.Provenance) bool {
+	return maps.EqualFunc(a, b, func(x, y contracts.Provenance) bool {
+		return x.EventID == y.EventID && x.Source == y.Source && x.At.Equal(y.At)
+	})
 }

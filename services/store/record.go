@@ -25,21 +25,19 @@ type column struct {
 // recordSchema describes a table of records merged field by field. The names
 // are the schema contract of the database and of the records events.
 type recordSchema struct {
-	name       string // record name in change event ids: "contact"
-	table      string
-	key        string // unique key column, also a field of the record
-	fieldTable string // per-field provenance, keyed by (key, field)
-	fields     []column
+	name   string // record name in change event ids: "contact"
+	table  string
+	key    string // unique key column, also a field of the record
+	fields []column
 	// createdField says whether created_at is a field of the record's
 	// change events, and so appears in their diffs.
 	createdField bool
 }
 
 var contactSchema = &recordSchema{
-	name:       "contact",
-	table:      "contacts",
-	key:        "email",
-	fieldTable: "contact_fields",
+	name:  "contact",
+	table: "contacts",
+	key:   "email",
 	fields: []column{
 		{"first_name", textKind}, {"last_name", textKind}, {"company", textKind},
 		{"domain", textKind}, {"title", textKind}, {"phone", textKind},
@@ -50,10 +48,9 @@ var contactSchema = &recordSchema{
 }
 
 var companySchema = &recordSchema{
-	name:       "company",
-	table:      "companies",
-	key:        "domain",
-	fieldTable: "company_fields",
+	name:  "company",
+	table: "companies",
+	key:   "domain",
 	fields: []column{
 		{"name", textKind}, {"industry", textKind}, {"employees", intKind},
 		{"country", textKind}, {"city", textKind}, {"website", textKind},

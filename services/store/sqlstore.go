@@ -70,12 +70,9 @@ type queries struct {
 	tables                                     map[*recordSchema]tableQueries
 }
 
-// tableQueries are the queries on one record table and its provenance.
+// tableQueries are the queries on one record table.
 type tableQueries struct {
-	load, loadProv, save string
-	// saveProv[n-1] upserts the provenance of n fields in one statement.
-	saveProv []string
-	count    string
+	load, save, count string
 }
 
 func newSQLStore(ctx context.Context, d dialect, writer, reader *sql.DB) (*sqlStore, error) {
@@ -120,8 +117,7 @@ func newSQLStore(ctx context.Context, d dialect, writer, reader *sql.DB) (*sqlSt
 func (q queries) writes() []string {
 	out := []string{q.markProcessed, q.enqueue, q.delete, q.addActivity}
 	for _, t := range q.tables {
-		out = append(out, t.load, t.loadProv, t.save)
-		out = append(out, t.saveProv...)
+		out = append(out, t.load, t.save)
 	}
 	return out
 }
@@ -129,30 +125,22 @@ func (q queries) writes() []string {
 func newTableQueries(d dialect, s *recordSchema) tableQueries {
 	cols := s.columns()
 	sel := "SELECT " + strings.Join(cols, ", ") + " FROM " + s.table
-	prov := "SELECT " + s.key + ", field, event_id, event_time, source FROM " + s.fieldTable
 	r := d.rebind
-	q := tableQueries{
-		load:     r(sel + " WHERE " + s.key + " = ?"),
-		loadProv: r(prov + " WHERE " + s.key + " = ?"),
-		save:     r(d.upsert(s.table, []string{s.key}, cols, 1)),
-		count:    r("SELECT count(*) FROM " + s.table),
+	return tableQueries{
+		load:  r(sel + " WHERE " + s.key + " = ?"),
+		save:  r(d.upsert(s.table, []string{s.key}, cols, 1)),
+		count: r("SELECT count(*) FROM " + s.table),
 	}
-	// A write can touch the key and every field.
-	for n := 1; n <= len(s.fields)+1; n++ {
-		q.saveProv = append(q.saveProv, r(d.upsert(s.fieldTable, []string{s.key, "field"},
-			[]string{s.key, "field", "event_id", "event_time", "source"}, n)))
-	}
-	return q
 }
 
 // columns lists the record table's columns in scan order.
 func (s *recordSchema) columns() []string {
-	cols := make([]string, 0, len(s.fields)+3)
+	cols := make([]string, 0, len(s.fields)+4)
 	cols = append(cols, s.key)
 	for _, c := range s.fields {
 		cols = append(cols, c.name)
 	}
-	return append(cols, "created_at", "updated_at")
+	return append(cols, "created_at", "updated_at", "provenance")
 }
 
 // Close closes both pools.
@@ -315,8 +303,6 @@ func (s *sqlStore) find(ctx context.Context, sc *recordSchema, where []condition
 		args = append(args, limit)
 	}
 	rowsQ := s.d.rebind("SELECT " + strings.Join(sc.columns(), ", ") + from)
-	provQ := s.d.rebind("SELECT " + sc.key + ", field, event_id, event_time, source FROM " + sc.fieldTable +
-		" WHERE " + sc.key + " IN (SELECT " + sc.key + from + ")")
 	var recs []record
 	err := s.read(ctx, func(tx *sql.Tx) error {
 		recs = nil
@@ -325,23 +311,14 @@ func (s *sqlStore) find(ctx context.Context, sc *recordSchema, where []condition
 			return err
 		}
 		defer rows.Close()
-		byKey := map[string]int{}
 		for rows.Next() {
 			r, err := scanRecord(sc, rows)
 			if err != nil {
 				return err
 			}
-			byKey[r.key] = len(recs)
 			recs = append(recs, r)
 		}
-		if err := rows.Err(); err != nil {
-			return err
-		}
-		return scanProvenance(ctx, tx, provQ, args, func(key, field string, p contracts.Provenance) {
-			if i, ok := byKey[key]; ok {
-				recs[i].prov[field] = p
-			}
-		})
+		return rows.Err()
 	})
 	if err != nil {
 		return nil, fmt.Errorf("list %s: %w", sc.table, err)
@@ -371,35 +348,28 @@ func (s *sqlStore) read(ctx context.Context, fn func(tx *sql.Tx) error) error {
 
 // load reads one record and its provenance within tx.
 func (s *sqlStore) load(ctx context.Context, tx querier, sc *recordSchema, key string) (record, bool, error) {
-	tq := s.q.tables[sc]
-	r, err := scanRecord(sc, tx.QueryRowContext(ctx, tq.load, key))
+	r, err := scanRecord(sc, tx.QueryRowContext(ctx, s.q.tables[sc].load, key))
 	if errors.Is(err, sql.ErrNoRows) {
 		return record{}, false, nil
 	}
 	if err != nil {
 		return record{}, false, fmt.Errorf("load %s: %w", sc.name, err)
 	}
-	err = scanProvenance(ctx, tx, tq.loadProv, []any{key}, func(_, field string, p contracts.Provenance) {
-		r.prov[field] = p
-	})
-	if err != nil {
-		return record{}, false, fmt.Errorf("load %s provenance: %w", sc.name, err)
-	}
 	return r, true, nil
 }
 
-// scanRecord reads a row of sc.columns into a record with empty provenance.
+// scanRecord reads a row of sc.columns into a record with its provenance.
 func scanRecord(sc *recordSchema, row interface{ Scan(dest ...any) error }) (record, error) {
-	var createdAt, updatedAt string
-	r := record{values: make(map[string]any, len(sc.fields)), prov: map[string]contracts.Provenance{}}
+	var createdAt, updatedAt, prov string
+	r := record{values: make(map[string]any, len(sc.fields)), prov: make(map[string]contracts.Provenance, len(sc.fields)+1)}
 	scanners := make([]valueScanner, len(sc.fields))
-	dest := make([]any, 0, len(sc.fields)+3)
+	dest := make([]any, 0, len(sc.fields)+4)
 	dest = append(dest, &r.key)
 	for i, c := range sc.fields {
 		scanners[i] = valueScanner{kind: c.kind, name: c.name, values: r.values}
 		dest = append(dest, &scanners[i])
 	}
-	dest = append(dest, &createdAt, &updatedAt)
+	dest = append(dest, &createdAt, &updatedAt, &prov)
 	if err := row.Scan(dest...); err != nil {
 		return record{}, err
 	}
@@ -409,6 +379,9 @@ func scanRecord(sc *recordSchema, row interface{ Scan(dest ...any) error }) (rec
 	}
 	if r.updatedAt, err = parseTime(updatedAt); err != nil {
 		return record{}, fmt.Errorf("%s %s: updated_at: %w", sc.name, sc.key, err)
+	}
+	if err := decodeProvenance(prov, r.prov); err != nil {
+		return record{}, fmt.Errorf("%s %s: %w", sc.name, sc.key, err)
 	}
 	return r, nil
 }
@@ -445,32 +418,6 @@ func (v valueScanner) Scan(src any) error {
 	return nil
 }
 
-// scanProvenance runs a provenance query and calls add for each row.
-func scanProvenance(ctx context.Context, tx querier, query string, args []any,
-	add func(key, field string, p contracts.Provenance)) error {
-	rows, err := tx.QueryContext(ctx, query, args...)
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
-	// One set of destinations serves every row: Scan writes each of them.
-	var (
-		key, field, at string
-		p              contracts.Provenance
-	)
-	dest := []any{&key, &field, &p.EventID, &at, &p.Source}
-	for rows.Next() {
-		if err := rows.Scan(dest...); err != nil {
-			return err
-		}
-		if p.At, err = parseTime(at); err != nil {
-			return fmt.Errorf("provenance of %s: %w", field, err)
-		}
-		add(key, field, p)
-	}
-	return rows.Err()
-}
-
 // sqlTx is one write transaction of a sqlStore.
 type sqlTx struct {
 	tx *preparedTx
@@ -493,46 +440,17 @@ func (t *sqlTx) Load(ctx context.Context, sc *recordSchema, key string) (record,
 	return t.s.load(ctx, t.tx, sc, key)
 }
 
-func (t *sqlTx) Save(ctx context.Context, sc *recordSchema, r record, fields []string) error {
-	tq := t.s.q.tables[sc]
-	args := make([]any, 0, len(sc.fields)+3)
+func (t *sqlTx) Save(ctx context.Context, sc *recordSchema, r record) error {
+	args := make([]any, 0, len(sc.fields)+4)
 	args = append(args, r.key)
 	for _, c := range sc.fields {
 		args = append(args, r.values[c.name]) // nil for no value: NULL
 	}
-	args = append(args, formatTime(r.createdAt), formatTime(r.updatedAt))
-	if _, err := t.tx.ExecContext(ctx, tq.save, args...); err != nil {
+	args = append(args, formatTime(r.createdAt), formatTime(r.updatedAt), encodeProvenance(r.prov))
+	if _, err := t.tx.ExecContext(ctx, t.s.q.tables[sc].save, args...); err != nil {
 		return fmt.Errorf("save %s: %w", sc.name, err)
 	}
-	if len(fields) == 0 {
-		return nil
-	}
-	if len(fields) > len(tq.saveProv) {
-		return fmt.Errorf("save %s provenance: %d fields, at most %d can be touched", sc.name, len(fields), len(tq.saveProv))
-	}
-	if _, err := t.tx.ExecContext(ctx, tq.saveProv[len(fields)-1], provenanceArgs(args[:0], r, fields)...); err != nil {
-		return fmt.Errorf("save %s provenance: %w", sc.name, err)
-	}
 	return nil
-}
-
-// provenanceArgs appends to args the key, field, event id, time and source
-// of each field's provenance row. The fields one event set share its id,
-// time and source, which are formatted and boxed once for all of them.
-func provenanceArgs(args []any, r record, fields []string) []any {
-	var (
-		key         any = r.key
-		prev        contracts.Provenance
-		id, at, src any
-	)
-	for i, f := range fields {
-		p := r.prov[f]
-		if i == 0 || p.EventID != prev.EventID || p.Source != prev.Source || !p.At.Equal(prev.At) {
-			id, at, src, prev = p.EventID, formatTime(p.At), p.Source, p
-		}
-		args = append(args, key, f, id, at, src)
-	}
-	return args
 }
 
 func (t *sqlTx) Enqueue(ctx context.Context, e outboxEntry) (int64, error) {

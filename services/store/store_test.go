@@ -233,18 +233,19 @@ func TestRun(t *testing.T) {
 			t.Errorf("%d companies, want 1", n)
 		}
 
-		prov := map[string]string{}
-		pr, err := db.Query(`SELECT field, event_id FROM contact_fields WHERE email = 'ada@example.com'`)
-		if err != nil {
+		// The provenance column is JSON that SQL and other tools can read:
+		// each field's event id, event time and source.
+		var doc string
+		if err := db.QueryRow(`SELECT provenance FROM contacts WHERE email = 'ada@example.com'`).Scan(&doc); err != nil {
 			t.Fatal(err)
 		}
-		defer pr.Close()
-		for pr.Next() {
-			var f, id string
-			if err := pr.Scan(&f, &id); err != nil {
-				t.Fatal(err)
-			}
-			prov[f] = id
+		var fields map[string][3]string
+		if err := json.Unmarshal([]byte(doc), &fields); err != nil {
+			t.Fatalf("provenance %s: %v", doc, err)
+		}
+		prov := map[string]string{}
+		for f, p := range fields {
+			prov[f] = p[0]
 		}
 		wantProv := map[string]string{"email": prov["email"], "first_name": "lead-a", "last_name": "lead-a",
 			"company": "lead-a", "domain": "lead-a", "title": "lead-b", "phone": "lead-c", "source": "lead-b",

@@ -48,8 +48,8 @@ type recordTx interface {
 	MarkProcessed(ctx context.Context, eventID, subject string, at time.Time) (bool, error)
 	// Load reads the record with the given key and its provenance.
 	Load(ctx context.Context, s *recordSchema, key string) (record, bool, error)
-	// Save inserts or replaces the record, and the provenance of fields.
-	Save(ctx context.Context, s *recordSchema, r record, fields []string) error
+	// Save inserts or replaces the record with its provenance.
+	Save(ctx context.Context, s *recordSchema, r record) error
 	// Enqueue adds a change event to the outbox and returns its sequence.
 	Enqueue(ctx context.Context, e outboxEntry) (int64, error)
 	// Remove removes published outbox entries; removing one twice is not
@@ -192,7 +192,7 @@ func (w *writer) upsert(ctx context.Context, tx *enqueued, s *recordSchema, wr w
 	if !m.dirty() {
 		return nil
 	}
-	if err := tx.Save(ctx, s, m.rec, m.touched); err != nil {
+	if err := tx.Save(ctx, s, m.rec); err != nil {
 		return err
 	}
 	if len(m.changes) == 0 {
