@@ -27,9 +27,25 @@ type enricher struct {
 // goes on.
 func (e *enricher) enrich(ctx context.Context, q Query) (contracts.Enrichment, error) {
 	outs := make([]outcome, len(e.providers))
-	var wg sync.WaitGroup
+	var asked []int // the providers whose answer the process does not hold
 	for i, g := range e.providers {
-		wg.Go(func() { outs[i] = g.lookup(ctx, q) })
+		if o, ok := g.recent(q); ok {
+			outs[i] = o
+		} else {
+			asked = append(asked, i)
+		}
+	}
+	// The lookups that ask run at once, the last in this goroutine: a new
+	// one starts with a small stack and copies it as a lookup's calls grow
+	// it, which cost more than the lookup itself when it is answered from
+	// memory.
+	var wg sync.WaitGroup
+	for n, i := range asked {
+		if n == len(asked)-1 {
+			outs[i] = e.providers[i].lookup(ctx, q)
+			break
+		}
+		wg.Go(func() { outs[i] = e.providers[i].lookup(ctx, q) })
 	}
 	wg.Wait()
 

@@ -62,15 +62,37 @@ func (g *guarded) lookup(ctx context.Context, q Query) outcome {
 	return o.(outcome)
 }
 
+// recent returns q's outcome when it follows from what the process holds:
+// a query the provider cannot take, or an answer in the process's cache.
+// It asks neither the bucket nor the provider, and so needs no goroutine of
+// its own.
+func (g *guarded) recent(q Query) (outcome, bool) {
+	key, err := g.p.Key(q)
+	if err != nil {
+		return skipped(err.Error()), true
+	}
+	ce, hit := g.cache.recent(key)
+	return cachedOutcome(ce, hit)
+}
+
+// cachedOutcome is the outcome of a cache entry, if it settles the lookup.
+func cachedOutcome(ce cacheEntry, hit bool) (outcome, bool) {
+	switch {
+	case hit && ce.Skip != "":
+		return skipped(ce.Skip), true
+	case hit && !ce.Pending:
+		return outcome{status: contracts.ProviderStatus{State: contracts.ProviderCached}, result: ce.Result}, true
+	}
+	return outcome{}, false
+}
+
 func (g *guarded) lookupKey(ctx context.Context, key string, q Query) outcome {
 	ce, hit, err := g.cache.get(ctx, key)
-	switch {
-	case err != nil:
+	if err != nil {
 		return later(err)
-	case hit && ce.Skip != "":
-		return skipped(ce.Skip)
-	case hit && !ce.Pending:
-		return outcome{status: contracts.ProviderStatus{State: contracts.ProviderCached}, result: ce.Result}
+	}
+	if o, ok := cachedOutcome(ce, hit); ok {
+		return o
 	}
 	if err := g.pausedErr(); err != nil {
 		return later(err)

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -514,5 +515,62 @@ func TestRefreshUsage(t *testing.T) {
 	}
 	if got := testutil.ToFloat64(gauges.limit.WithLabelValues("clearbit")); got != 20 {
 		t.Errorf("credits limit gauge %v, want 20", got)
+	}
+}
+
+// meeting is a Provider that answers only once every provider of a lead is
+// asking at the same time, and counts the lookups it answered.
+type meeting struct {
+	Provider
+	arrived *sync.WaitGroup
+	asked   *atomic.Int32
+}
+
+func (m meeting) Lookup(ctx context.Context, q Query) (Answer, error) {
+	m.asked.Add(1)
+	m.arrived.Done()
+	met := make(chan struct{})
+	go func() { m.arrived.Wait(); close(met) }()
+	select {
+	case <-met:
+		return m.Provider.Lookup(ctx, q)
+	case <-time.After(10 * time.Second):
+		return Answer{}, errors.New("the other provider was not asked meanwhile")
+	}
+}
+
+// TestEnricherAsksProvidersAtOnce: a lead's providers are asked at the same
+// time, so a slow one does not add its wait to the other's; answers the
+// process holds are given without asking again.
+func TestEnricherAsksProvidersAtOnce(t *testing.T) {
+	f := newFake(t)
+	hunter := clearbitConfig(f)
+	hunter.Name, hunter.Kind = "hunter", KindHunter
+	gs := guardedFor(t, clearbitConfig(f), hunter)
+	var (
+		arrived sync.WaitGroup
+		asked   atomic.Int32
+	)
+	arrived.Add(len(gs))
+	for _, g := range gs {
+		g.p = meeting{Provider: g.p, arrived: &arrived, asked: &asked}
+	}
+	e := &enricher{providers: gs}
+	for _, want := range []contracts.ProviderState{contracts.ProviderDone, contracts.ProviderCached} {
+		enr, err := e.enrich(t.Context(), query("ada@acme.io"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, name := range []string{"clearbit", "hunter"} {
+			if st := enr.Status[name]; st.State != want {
+				t.Errorf("%s: %+v, want %s", name, st, want)
+			}
+		}
+		if enr.Company == nil || enr.Company.Name != "Acme" || enr.EmailVerification == nil {
+			t.Errorf("enrichment %+v", enr)
+		}
+	}
+	if n := asked.Load(); n != 2 {
+		t.Errorf("providers asked %d times, want once each", n)
 	}
 }

@@ -300,11 +300,8 @@ func cacheKey(provider, lookup string) string {
 // get returns the entry for lookup, if any.
 func (c *cache) get(ctx context.Context, lookup string) (cacheEntry, bool, error) {
 	key := cacheKey(c.provider, lookup)
-	if le, ok := c.local.Get(key); ok {
-		if c.now().Before(le.expires) {
-			return le.ce, true, nil
-		}
-		c.local.Remove(key)
+	if ce, ok := c.recentKey(key); ok {
+		return ce, true, nil
 	}
 	e, err := c.kv.Get(ctx, key)
 	switch {
@@ -321,6 +318,24 @@ func (c *cache) get(ctx context.Context, lookup string) (cacheEntry, bool, error
 	}
 	c.keep(key, ce, e.Created())
 	return ce, true, nil
+}
+
+// recent returns the entry for lookup if the process holds it, without
+// asking the bucket.
+func (c *cache) recent(lookup string) (cacheEntry, bool) {
+	return c.recentKey(cacheKey(c.provider, lookup))
+}
+
+func (c *cache) recentKey(key string) (cacheEntry, bool) {
+	le, ok := c.local.Get(key)
+	if !ok {
+		return cacheEntry{}, false
+	}
+	if !c.now().Before(le.expires) {
+		c.local.Remove(key)
+		return cacheEntry{}, false
+	}
+	return le.ce, true
 }
 
 // put stores the entry for lookup.
