@@ -416,7 +416,7 @@ func TestProvenanceColumn(t *testing.T) {
 		t.Errorf("PostgreSQL's layout read as %+v, %v", got, err)
 	}
 	for _, bad := range []string{``, `[]`, `null`, `{"email":"e1"}`, `{"email":["e1","2025-11-20T09:14:03Z"]}`,
-		`{"email":["e1","yesterday","form"]}`} {
+		`{"email":["e1","yesterday","form"]}`, `{"email":["e1","","form"]}`, `{"email":[null,"2025-11-20T09:14:03Z","form"]}`} {
 		if err := decodeProvenance(bad, map[string]contracts.Provenance{}); err == nil {
 			t.Errorf("column %q read without an error", bad)
 		}

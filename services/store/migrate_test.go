@@ -313,26 +313,30 @@ func TestUpgradeMovesProvenanceIntoRows(t *testing.T) {
 		`INSERT INTO company_fields VALUES ('example.com', 'name', 'e1', '` + at1 + `', 'clearbit')`,
 		`INSERT INTO processed_events VALUES ('e1', 'gtm.leads.enriched', 't')`,
 	}
-	tests := []struct {
-		name string
-		open func(t *testing.T) (*sqlStore, error) // at the migrations before 0004, with old's rows
-	}{
-		{"sqlite", func(t *testing.T) (*sqlStore, error) {
+	sqliteAt := func(from int) func(t *testing.T) (*sqlStore, error) {
+		return func(t *testing.T) (*sqlStore, error) {
 			path := filepath.Join(t.TempDir(), "old.db")
 			db, err := sql.Open("sqlite", sqliteDSN(path, url.Values{"_foreign_keys": {"1"}}))
 			if err != nil {
 				t.Fatal(err)
 			}
-			writeOld(t, db, sqliteDialect{}, sqliteMigrations, "migrations/sqlite", old)
+			writeOld(t, db, sqliteDialect{}, sqliteMigrations, "migrations/sqlite", from, old)
 			return openSQLite(ctx, path, busyTimeout)
-		}},
-		{"postgres", func(t *testing.T) (*sqlStore, error) {
+		}
+	}
+	tests := []struct {
+		name string
+		open func(t *testing.T) (*sqlStore, error) // at an older version, holding old's rows
+	}{
+		{"sqlite from version 3", sqliteAt(3)},
+		{"sqlite from version 2, before provenance was clustered", sqliteAt(2)},
+		{"postgres from version 3", func(t *testing.T) (*sqlStore, error) {
 			dsn := testPostgresSchema(t)
 			cfg, err := pgx.ParseConfig(dsn)
 			if err != nil {
 				t.Fatal(err)
 			}
-			writeOld(t, stdlib.OpenDB(*cfg), postgresDialect{}, postgresMigrations, "migrations/postgres", old)
+			writeOld(t, stdlib.OpenDB(*cfg), postgresDialect{}, postgresMigrations, "migrations/postgres", 3, old)
 			return openPostgres(ctx, dsn)
 		}},
 	}
@@ -370,7 +374,7 @@ func TestUpgradeMovesProvenanceIntoRows(t *testing.T) {
 					t.Errorf("table %s still exists after the upgrade", table)
 				}
 			}
-			if tt.name != "sqlite" {
+			if !strings.HasPrefix(tt.name, "sqlite") {
 				return
 			}
 			var withoutRowid bool
@@ -382,9 +386,9 @@ func TestUpgradeMovesProvenanceIntoRows(t *testing.T) {
 	}
 }
 
-// writeOld migrates db to the schema before 0004, writes rows in it and
-// closes it.
-func writeOld(t *testing.T, db *sql.DB, d dialect, fsys fs.FS, dir string, rows []string) {
+// writeOld migrates db to schema version from, writes rows in it and closes
+// it.
+func writeOld(t *testing.T, db *sql.DB, d dialect, fsys fs.FS, dir string, from int, rows []string) {
 	t.Helper()
 	ctx := context.Background()
 	defer db.Close()
@@ -392,7 +396,7 @@ func writeOld(t *testing.T, db *sql.DB, d dialect, fsys fs.FS, dir string, rows 
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := migrate(ctx, db, d, migs[:2], clock); err != nil {
+	if err := migrate(ctx, db, d, migs[:from], clock); err != nil {
 		t.Fatal(err)
 	}
 	for _, q := range rows {

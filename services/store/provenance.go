@@ -67,7 +67,7 @@ func decodeProvenance(doc string, prov map[string]contracts.Provenance) error {
 	if !jsonalike.Parse([]byte(doc), func(v *fastjson.Value) { fields = plainProvenance(v) }) || fields == nil {
 		// Not as encodeProvenance writes it: encoding/json reads it, or
 		// explains what is wrong.
-		var loose map[string][]string
+		var loose map[string][]*string
 		if err := json.Unmarshal([]byte(doc), &loose); err != nil {
 			return fmt.Errorf("provenance: %w", err)
 		}
@@ -76,23 +76,24 @@ func decodeProvenance(doc string, prov map[string]contracts.Provenance) error {
 		}
 		fields = make(map[string][3]string, len(loose))
 		for f, v := range loose {
-			if len(v) != 3 {
-				return fmt.Errorf("provenance of %s: %d strings, want event id, time and source", f, len(v))
+			if len(v) != 3 || slices.Contains(v, nil) {
+				return fmt.Errorf("provenance of %s: want three strings, event id, time and source", f)
 			}
-			fields[f] = [3]string(v)
+			fields[f] = [3]string{*v[0], *v[1], *v[2]}
 		}
 	}
 	var (
-		text string
-		at   time.Time
+		text   string
+		at     time.Time
+		parsed bool
 	)
 	for f, v := range fields {
-		if v[1] != text {
+		if !parsed || v[1] != text { // the fields one event set share its time
 			t, err := parseTime(v[1])
 			if err != nil {
 				return fmt.Errorf("provenance of %s: %w", f, err)
 			}
-			text, at = v[1], t
+			text, at, parsed = v[1], t, true
 		}
 		prov[f] = contracts.Provenance{EventID: v[0], At: at, Source: v[2]}
 	}
