@@ -66,6 +66,7 @@ type plan struct {
 	min     *float64 // integer bounds, exact as float64
 	max     *float64
 
+	pattern             *pattern // s.Pattern, nil for none
 	ref                 *plan
 	properties          map[string]*plan
 	patterns            []patternPlan
@@ -83,7 +84,7 @@ type plan struct {
 }
 
 type patternPlan struct {
-	re   jsonschema.Regexp
+	re   *pattern
 	plan *plan
 }
 
@@ -115,6 +116,9 @@ func planOf(s *jsonschema.Schema, seen map[*jsonschema.Schema]*plan) *plan {
 			p.types |= typeNames[name]
 		}
 	}
+	if s.Pattern != nil {
+		p.pattern = newPattern(s.Pattern)
+	}
 	p.ref = planOf(s.Ref, seen)
 	if len(s.Properties) > 0 {
 		p.properties = make(map[string]*plan, len(s.Properties))
@@ -123,7 +127,7 @@ func planOf(s *jsonschema.Schema, seen map[*jsonschema.Schema]*plan) *plan {
 		}
 	}
 	for re, sub := range s.PatternProperties {
-		p.patterns = append(p.patterns, patternPlan{re: re, plan: planOf(sub, seen)})
+		p.patterns = append(p.patterns, patternPlan{re: newPattern(re), plan: planOf(sub, seen)})
 	}
 	switch a := s.AdditionalProperties.(type) {
 	case bool:
@@ -309,7 +313,7 @@ func (p *plan) checkMember(name []byte, val *fastjson.Value, depth int) verdict 
 		r = join(r, check(sub, val, depth+1))
 	}
 	for _, pp := range p.patterns {
-		if matches(pp.re, name) {
+		if pp.re.match(name) {
 			evaluated = true
 			r = join(r, check(pp.plan, val, depth+1))
 		}
@@ -348,7 +352,7 @@ func (p *plan) checkString(str []byte) verdict {
 			return nonconforming
 		}
 	}
-	if s.Pattern != nil && !matches(s.Pattern, str) {
+	if p.pattern != nil && !p.pattern.match(str) {
 		return nonconforming
 	}
 	return conforming

@@ -70,7 +70,7 @@ func members(at []*plan, name string) (next []*plan, open bool, known []string) 
 			next = append(next, p.additional)
 		}
 		for _, pp := range p.patterns {
-			if pp.re.MatchString(name) {
+			if pp.re.match([]byte(name)) {
 				next = append(next, pp.plan)
 			}
 		}

@@ -2,6 +2,7 @@ package contracts
 
 import (
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
@@ -25,6 +26,44 @@ func matches(re jsonschema.Regexp, b []byte) bool {
 		return m.Match(b)
 	}
 	return re.MatchString(string(b))
+}
+
+// pattern is a compiled pattern that remembers the values it matched
+// lately. The values a contract checks against a pattern come again and
+// again (sources, field names, and an event's time, which the provenance
+// of every field it set repeats), and a map look-up costs a fraction of a
+// match. Only matches are remembered, at most patternMemory of them.
+type pattern struct {
+	re   jsonschema.Regexp
+	mu   sync.RWMutex
+	seen map[string]struct{}
+}
+
+// patternMemory bounds what a pattern remembers; when full it forgets all.
+const patternMemory = 1024
+
+func newPattern(re jsonschema.Regexp) *pattern {
+	return &pattern{re: re, seen: make(map[string]struct{})}
+}
+
+// match reports whether the pattern matches b.
+func (p *pattern) match(b []byte) bool {
+	p.mu.RLock()
+	_, ok := p.seen[string(b)]
+	p.mu.RUnlock()
+	if ok {
+		return true
+	}
+	if !matches(p.re, b) {
+		return false
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.seen) >= patternMemory {
+		clear(p.seen)
+	}
+	p.seen[string(b)] = struct{}{}
+	return true
 }
 
 // plainDateTime reports whether b is an RFC 3339 date-time that the

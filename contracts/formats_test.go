@@ -1,7 +1,9 @@
 package contracts
 
 import (
+	"fmt"
 	"regexp"
+	"sync"
 	"testing"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
@@ -110,3 +112,41 @@ type stringOnly struct{ re *regexp.Regexp }
 
 func (s stringOnly) MatchString(in string) bool { return s.re.MatchString(in) }
 func (s stringOnly) String() string             { return s.re.String() }
+
+// TestPatternRemembersOnlyMatches: a pattern's memory of the values it
+// matched never makes another value match, stays within patternMemory, and
+// holds under concurrent checks.
+func TestPatternRemembersOnlyMatches(t *testing.T) {
+	p := newPattern(regexp.MustCompile(`^[a-z][a-z0-9_]{0,3}$`))
+	for _, tt := range []struct {
+		value string
+		want  bool
+	}{
+		{"abc", true}, {"abc", true}, {"abcde", false}, {"Abc", false}, {"", false},
+		{"a_1", true}, {"1ab", false}, {"abc\n", false}, {"abc", true},
+	} {
+		if got := p.match([]byte(tt.value)); got != tt.want {
+			t.Errorf("match(%q) = %v, want %v", tt.value, got, tt.want)
+		}
+	}
+	if _, ok := p.seen["abcde"]; ok || len(p.seen) != 2 {
+		t.Errorf("remembered %v, want only abc and a_1", p.seen)
+	}
+
+	var wg sync.WaitGroup
+	for w := range 4 {
+		wg.Go(func() {
+			for i := range 2 * patternMemory {
+				v := fmt.Sprintf("v%03d", (i*7+w)%1000)
+				if !p.match([]byte(v)) || p.match([]byte(v+"x")) {
+					t.Errorf("%q or %q judged wrong", v, v+"x")
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if n := len(p.seen); n > patternMemory {
+		t.Errorf("remembers %d values, want at most %d", n, patternMemory)
+	}
+}
