@@ -66,7 +66,8 @@ type plan struct {
 	min     *float64 // integer bounds, exact as float64
 	max     *float64
 
-	pattern             *pattern // s.Pattern, nil for none
+	pattern             *pattern  // s.Pattern, nil for none
+	formatted           *accepted // the strings s.Format accepted lately, when s has a format
 	ref                 *plan
 	properties          map[string]*plan
 	patterns            []patternPlan
@@ -118,6 +119,9 @@ func planOf(s *jsonschema.Schema, seen map[*jsonschema.Schema]*plan) *plan {
 	}
 	if s.Pattern != nil {
 		p.pattern = newPattern(s.Pattern)
+	}
+	if s.Format != nil {
+		p.formatted = newAccepted()
 	}
 	p.ref = planOf(s.Ref, seen)
 	if len(s.Properties) > 0 {
@@ -268,10 +272,9 @@ func (p *plan) checkFormat(v *fastjson.Value, t typeSet, str []byte) verdict {
 	var decoded any
 	switch t {
 	case typeString:
-		if p.s.Format.Name == "date-time" && plainDateTime(str) {
-			return conforming
-		}
-		decoded = string(str)
+		return either(p.formatted.check(str, func(b []byte) bool {
+			return p.s.Format.Name == "date-time" && plainDateTime(b) || p.s.Format.Validate(string(b)) == nil
+		}))
 	case typeNumber:
 		decoded = numberText(v)
 	case typeBoolean:

@@ -28,42 +28,55 @@ func matches(re jsonschema.Regexp, b []byte) bool {
 	return re.MatchString(string(b))
 }
 
-// pattern is a compiled pattern that remembers the values it matched
-// lately. The values a contract checks against a pattern come again and
-// again (sources, field names, and an event's time, which the provenance
-// of every field it set repeats), and a map look-up costs a fraction of a
-// match. Only matches are remembered, at most patternMemory of them.
-type pattern struct {
-	re   jsonschema.Regexp
+// accepted remembers the values a check accepted lately. The values a
+// contract checks against a pattern or a string format come again and again
+// (sources, field names, an event's time, which the provenance of every
+// field it set repeats, a contact's email and domain), and a map look-up
+// costs a fraction of a match or of the library's format checker. Only what
+// was accepted is remembered, at most acceptedMemory values; when full it
+// forgets them all.
+type accepted struct {
 	mu   sync.RWMutex
 	seen map[string]struct{}
 }
 
-// patternMemory bounds what a pattern remembers; when full it forgets all.
-const patternMemory = 1024
+// acceptedMemory bounds what one check remembers.
+const acceptedMemory = 1024
 
-func newPattern(re jsonschema.Regexp) *pattern {
-	return &pattern{re: re, seen: make(map[string]struct{})}
+func newAccepted() *accepted { return &accepted{seen: make(map[string]struct{})} }
+
+// check reports whether ok accepts b, asking it only for a value not
+// accepted lately.
+func (a *accepted) check(b []byte, ok func([]byte) bool) bool {
+	a.mu.RLock()
+	_, seen := a.seen[string(b)]
+	a.mu.RUnlock()
+	if seen {
+		return true
+	}
+	if !ok(b) {
+		return false
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if len(a.seen) >= acceptedMemory {
+		clear(a.seen)
+	}
+	a.seen[string(b)] = struct{}{}
+	return true
 }
+
+// pattern is a compiled pattern that remembers the values it matched.
+type pattern struct {
+	re jsonschema.Regexp
+	*accepted
+}
+
+func newPattern(re jsonschema.Regexp) *pattern { return &pattern{re: re, accepted: newAccepted()} }
 
 // match reports whether the pattern matches b.
 func (p *pattern) match(b []byte) bool {
-	p.mu.RLock()
-	_, ok := p.seen[string(b)]
-	p.mu.RUnlock()
-	if ok {
-		return true
-	}
-	if !matches(p.re, b) {
-		return false
-	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if len(p.seen) >= patternMemory {
-		clear(p.seen)
-	}
-	p.seen[string(b)] = struct{}{}
-	return true
+	return p.check(b, func(b []byte) bool { return matches(p.re, b) })
 }
 
 // plainDateTime reports whether b is an RFC 3339 date-time that the

@@ -3,6 +3,8 @@ package contracts
 import (
 	"fmt"
 	"regexp"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 
@@ -114,7 +116,7 @@ func (s stringOnly) MatchString(in string) bool { return s.re.MatchString(in) }
 func (s stringOnly) String() string             { return s.re.String() }
 
 // TestPatternRemembersOnlyMatches: a pattern's memory of the values it
-// matched never makes another value match, stays within patternMemory, and
+// matched never makes another value match, stays within acceptedMemory, and
 // holds under concurrent checks.
 func TestPatternRemembersOnlyMatches(t *testing.T) {
 	p := newPattern(regexp.MustCompile(`^[a-z][a-z0-9_]{0,3}$`))
@@ -136,7 +138,7 @@ func TestPatternRemembersOnlyMatches(t *testing.T) {
 	var wg sync.WaitGroup
 	for w := range 4 {
 		wg.Go(func() {
-			for i := range 2 * patternMemory {
+			for i := range 2 * acceptedMemory {
 				v := fmt.Sprintf("v%03d", (i*7+w)%1000)
 				if !p.match([]byte(v)) || p.match([]byte(v+"x")) {
 					t.Errorf("%q or %q judged wrong", v, v+"x")
@@ -146,7 +148,32 @@ func TestPatternRemembersOnlyMatches(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	if n := len(p.seen); n > patternMemory {
-		t.Errorf("remembers %d values, want at most %d", n, patternMemory)
+	if n := len(p.seen); n > acceptedMemory {
+		t.Errorf("remembers %d values, want at most %d", n, acceptedMemory)
+	}
+}
+
+// TestAcceptedFormatsStayChecked: a string a format accepted is answered
+// from memory, and one it refused is checked, and refused, every time,
+// however the two alternate.
+func TestAcceptedFormatsStayChecked(t *testing.T) {
+	raw := string(example(t, TypeLeadCaptured))
+	for i, tt := range []struct {
+		email, created string
+		ok             bool
+	}{
+		{"ada@example.com", "2025-11-20T09:14:03Z", true},
+		{"ada@@example.com", "2025-11-20T09:14:03Z", false},
+		{"ada@example.com", "2025-11-20T09:14:03Z", true},
+		{"ada@@example.com", "2025-11-20T09:14:03Z", false},
+		{"ada@example.com", "2025-11-20T09:14:03", false}, // no offset: not a utc-timestamp
+		{"ada@example.com", "2025-11-20T09:14:03Z", true},
+		{"ada@example.com", "2025-11-20T09:14:03", false},
+	} {
+		doc := strings.Replace(strings.Replace(raw, `"ada@example.com"`, strconv.Quote(tt.email), 1),
+			`"2025-11-20T09:14:03Z"`, strconv.Quote(tt.created), 1)
+		if err := Validate(TypeLeadCaptured, []byte(doc)); (err == nil) != tt.ok {
+			t.Errorf("%d: %s, %s: Validate = %v, want ok %v", i, tt.email, tt.created, err, tt.ok)
+		}
 	}
 }
