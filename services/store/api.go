@@ -36,9 +36,10 @@ const (
 
 // Error codes of the read API.
 const (
-	CodeBadRequest = "400"
-	CodeNotFound   = "404"
-	CodeInternal   = "500"
+	CodeBadRequest  = "400"
+	CodeNotFound    = "404"
+	CodeInternal    = "500"
+	CodeUnavailable = "503" // the database cannot be reached: ask again later
 )
 
 // ContactRequest asks for one contact.
@@ -131,8 +132,9 @@ func serveAPI(ctx context.Context, nc *nats.Conn, db *DB, log *slog.Logger) (mic
 const requestTimeout = 10 * time.Second
 
 // handler adapts h to micro: it answers h's result as JSON, or h's error
-// with its code. Database errors are logged here and answered as 500
-// without details.
+// with its code. Database errors are logged here and answered without
+// details: 503 while the database cannot be reached, which a caller may
+// try again, and 500 otherwise.
 func (a *api) handler(ctx context.Context, subject string, h func(context.Context, []byte) (any, error)) micro.Handler {
 	return micro.HandlerFunc(func(req micro.Request) {
 		rctx, cancel := context.WithTimeout(ctx, requestTimeout)
@@ -144,6 +146,9 @@ func (a *api) handler(ctx context.Context, subject string, h func(context.Contex
 			err = req.RespondJSON(v)
 		case errors.As(err, &ae):
 			err = req.Error(ae.code, ae.description, nil)
+		case unreachable(err):
+			a.log.WarnContext(rctx, "read api: database not reachable", "subject", subject, "err", events.Redact(err.Error()))
+			err = req.Error(CodeUnavailable, "the store cannot reach its database now; try again later", nil)
 		default:
 			a.log.ErrorContext(rctx, "read api", "subject", subject, "err", events.Redact(err.Error()))
 			err = req.Error(CodeInternal, "the store could not read the database", nil)

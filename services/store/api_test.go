@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"net/url"
 	"slices"
 	"testing"
 	"time"
@@ -183,5 +184,69 @@ func TestReadAPIFailures(t *testing.T) {
 	var ae *APIError
 	if _, _, err := c.Contact(ctx, "ada@example.com"); !errors.As(err, &ae) || ae.Code != CodeInternal {
 		t.Errorf("on a closed database: %v, want a %s APIError", err, CodeInternal)
+	}
+}
+
+// TestReadAPIWhilePostgresIsOutOfReach: while the network to PostgreSQL is
+// cut, a read is answered 503 (ask again later) rather than 500, and once
+// the database answers again reads succeed.
+func TestReadAPIWhilePostgresIsOutOfReach(t *testing.T) {
+	ctx := context.Background()
+	srv := eventstest.RunServer(t)
+	dsn, err := url.Parse(testPostgresSchema(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := startProxy(t, dsn.Host)
+	dsn.Host = proxy.addr
+	s, err := openPostgres(ctx, dsn.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	svc, err := serveAPI(ctx, srv.Conn, &DB{sql: s}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer svc.Stop()
+	c := NewClient(srv.Conn)
+
+	for _, tt := range []struct {
+		name     string
+		cut      bool
+		wantCode string // "" for an answer
+	}{
+		{"reachable", false, ""},
+		{"cut", true, CodeUnavailable},
+		{"reachable again", false, ""},
+	} {
+		if tt.cut {
+			proxy.down()
+		} else if tt.name != "reachable" {
+			proxy.up()
+		}
+		var code string
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			_, _, err := c.Contact(ctx, "ada@example.com")
+			var ae *APIError
+			switch {
+			case err == nil:
+				code = ""
+			case errors.As(err, &ae):
+				code = ae.Code
+			default:
+				t.Fatalf("%s: %v", tt.name, err)
+			}
+			// The pool may hand out a connection that breaks only when
+			// used; such a read answers 503 once, and the next dials.
+			if code == tt.wantCode || time.Now().After(deadline) {
+				break
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		if code != tt.wantCode {
+			t.Errorf("%s: answered code %q, want %q", tt.name, code, tt.wantCode)
+		}
 	}
 }

@@ -22,7 +22,7 @@ func NewClient(nc *nats.Conn) *Client { return &Client{nc: nc} }
 
 // APIError is an error answer of the read API.
 type APIError struct {
-	// Code is CodeBadRequest, CodeNotFound or CodeInternal.
+	// Code is CodeBadRequest, CodeNotFound, CodeInternal or CodeUnavailable.
 	Code string
 	// Description says what went wrong.
 	Description string
