@@ -29,6 +29,9 @@ type relay struct {
 	prop  propagation.TextMapPropagator
 	log   *slog.Logger
 	now   func() time.Time
+	// failed counts the sweeps that failed in a row, so that an outage is
+	// logged when it starts and when it ends, not at every sweep.
+	failed int
 }
 
 // relayBatch is how many entries the relay reads at a time.
@@ -78,8 +81,10 @@ func (r *relay) run(ctx context.Context, interval, grace time.Duration) error {
 	}
 }
 
-// sweep publishes every entry created no later than before. Failures are
-// logged; the next sweep tries again.
+// sweep publishes every entry created no later than before. A failure
+// is logged as a warning when it is the first of a row of failed sweeps,
+// and at debug level after that; the sweep that succeeds again says how
+// many failed. The next sweep tries again.
 func (r *relay) sweep(ctx context.Context, before time.Time) {
 	total := 0
 	for {
@@ -89,7 +94,7 @@ func (r *relay) sweep(ctx context.Context, before time.Time) {
 		}
 		if err != nil {
 			if ctx.Err() == nil {
-				r.log.WarnContext(ctx, "outbox relay", "published", total, "err", events.Redact(err.Error()))
+				r.sweepFailed(ctx, total, err)
 			}
 			return
 		}
@@ -98,7 +103,27 @@ func (r *relay) sweep(ctx context.Context, before time.Time) {
 			break
 		}
 	}
+	if r.failed > 0 {
+		r.log.InfoContext(ctx, logRelayRecovered, "failed_sweeps", r.failed)
+		r.failed = 0
+	}
 	if total > 0 {
 		r.log.InfoContext(ctx, "outbox relayed change events", "published", total)
 	}
+}
+
+// Messages of a row of failed sweeps.
+const (
+	logRelayFailed    = "outbox relay failed; trying again at every sweep"
+	logRelayStill     = "outbox relay failed again"
+	logRelayRecovered = "outbox relay works again"
+)
+
+func (r *relay) sweepFailed(ctx context.Context, published int, err error) {
+	r.failed++
+	level, msg := slog.LevelWarn, logRelayFailed
+	if r.failed > 1 {
+		level, msg = slog.LevelDebug, logRelayStill
+	}
+	r.log.Log(ctx, level, msg, "published", published, "failed_sweeps", r.failed, "err", events.Redact(err.Error()))
 }

@@ -4,11 +4,17 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"log/slog"
+	"net"
 	"reflect"
 	"slices"
+	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
+
+	"go.opentelemetry.io/otel/propagation"
 
 	"github.com/gtmhub/gtmhub/contracts"
 	"github.com/gtmhub/gtmhub/events"
@@ -271,5 +277,50 @@ func TestRemoveInChunks(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// pendingOutage is a recordStore whose outbox cannot be read while down is
+// set, as when the database cannot be reached.
+type pendingOutage struct {
+	recordStore
+	down atomic.Bool
+}
+
+func (p *pendingOutage) PendingBefore(ctx context.Context, before time.Time, limit int) ([]outboxEntry, error) {
+	if p.down.Load() {
+		return nil, fmt.Errorf("pending: %w", &net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED})
+	}
+	return p.recordStore.PendingBefore(ctx, before, limit)
+}
+
+// TestRelayLogsAnOutageOnce: sweeps failing in a row log one warning, the
+// rest at debug level, and the sweep that works again says so once; a
+// later outage is warned of again.
+func TestRelayLogsAnOutageOnce(t *testing.T) {
+	ctx := context.Background()
+	s := &pendingOutage{recordStore: openTestSQLite(t)}
+	logs := &logCounter{}
+	r := &relay{store: s, pub: &recorder{}, prop: propagation.TraceContext{}, log: slog.New(logs), now: time.Now}
+	steps := []struct {
+		down                      bool
+		warned, still, recoveries int
+	}{
+		{true, 1, 0, 0},
+		{true, 1, 1, 0},
+		{true, 1, 2, 0},
+		{false, 1, 2, 1},
+		{false, 1, 2, 1},
+		{true, 2, 2, 1},
+		{false, 2, 2, 2},
+	}
+	for i, st := range steps {
+		s.down.Store(st.down)
+		r.sweep(ctx, time.Now())
+		if w, f, rc := logs.count(logRelayFailed), logs.count(logRelayStill), logs.count(logRelayRecovered); w != st.warned ||
+			f != st.still || rc != st.recoveries {
+			t.Errorf("after sweep %d: %d warnings, %d repeats, %d recoveries; want %d, %d, %d",
+				i, w, f, rc, st.warned, st.still, st.recoveries)
+		}
 	}
 }
