@@ -26,6 +26,8 @@ type Alerts struct {
 	// webhook slack.webhooks[channel], else slack.webhook_url; none of them:
 	// alerts are only logged.
 	WebhookURL string `yaml:"webhook_url"`
+	// WebhookURLEnv names an environment variable holding WebhookURL.
+	WebhookURLEnv string `yaml:"webhook_url_env"`
 	// Channel names the alerts channel. Default #alerts.
 	Channel string `yaml:"channel"`
 	// Interval is how often the monitors look. Default 1m.

@@ -21,11 +21,17 @@ func (c Config) credentials(getenv func(string) string) []service.Secret {
 		envSecret("smtp.password", c.SMTP.Password, c.SMTP.PasswordEnv, getenv),
 		envSecret("hubspot.token", c.HubSpot.Token, c.HubSpot.TokenEnv, getenv),
 		envSecret("airtable.token", c.Airtable.Token, c.Airtable.TokenEnv, getenv),
-		service.SecretFrom("alerts.webhook", "", c.Alerts.WebhookURL),
+		envSecret("alerts.webhook", c.Alerts.WebhookURL, c.Alerts.WebhookURLEnv, getenv),
 	}
-	for _, target := range slices.Sorted(maps.Keys(c.Slack.Webhooks)) {
+	targets := map[string]bool{}
+	for _, m := range []map[string]string{c.Slack.Webhooks, c.Slack.WebhooksEnv} {
+		for target := range m {
+			targets[target] = true
+		}
+	}
+	for _, target := range slices.Sorted(maps.Keys(targets)) {
 		name := "slack.webhooks." + alertKey(strings.TrimPrefix(target, "#"))
-		out = append(out, service.SecretFrom(name, "", c.Slack.Webhooks[target]))
+		out = append(out, envSecret(name, c.Slack.Webhooks[target], c.Slack.WebhooksEnv[target], getenv))
 	}
 	return out
 }

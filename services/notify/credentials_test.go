@@ -35,15 +35,18 @@ func TestRecordsItsCredentials(t *testing.T) {
 	fake := fakeslack.New(t)
 	t.Setenv("GTMHUB_TEST_SMTP_PASSWORD", "smtp-pass-0123456789")
 	cfg := slackConfig(fake)
+	t.Setenv("GTMHUB_TEST_SLACK_ALERTS", fake.Webhook("alerts-secret-token"))
 	cfg.Slack.Webhooks = map[string]string{"#high-intent": fake.Webhook("hi-intent-secret-token")}
+	cfg.Slack.WebhooksEnv = map[string]string{"#alerts": "GTMHUB_TEST_SLACK_ALERTS"}
 	cfg.SMTP.Host, cfg.SMTP.From, cfg.SMTP.PasswordEnv = "127.0.0.1", "gtmhub@example.com", "GTMHUB_TEST_SMTP_PASSWORD"
 	cfg.HubSpot.Token = "pat-na1-hubspot-secret"
 	startNotify(t, srv, cfg)
 
-	got := awaitCredentials(t, srv, 4)
+	got := awaitCredentials(t, srv, 5)
 	want := map[string]string{
 		"notify.slack.webhook": "inline", "notify.slack.webhooks.high-intent": "inline",
-		"notify.smtp.password": "env GTMHUB_TEST_SMTP_PASSWORD", "notify.hubspot.token": "inline",
+		"notify.slack.webhooks.alerts": "env GTMHUB_TEST_SLACK_ALERTS",
+		"notify.smtp.password":         "env GTMHUB_TEST_SMTP_PASSWORD", "notify.hubspot.token": "inline",
 	}
 	for _, c := range got {
 		if want[c.Key()] != c.Origin {

@@ -208,8 +208,9 @@ func (c Config) Validate() error {
 		p.Addf("claim_lease and deferred_interval must not be negative")
 	}
 	c.Slack.validate(&p, "slack")
-	if c.Slack.WebhookURLEnv != "" && c.Slack.WebhookURL == "" {
-		p.Addf("slack.webhook_url_env: %s is not set", c.Slack.WebhookURLEnv)
+	c.Slack.unsetEnv(&p, "slack")
+	if c.Alerts.WebhookURLEnv != "" && c.Alerts.WebhookURL == "" {
+		p.Addf("alerts.webhook_url_env: %s is not set", c.Alerts.WebhookURLEnv)
 	}
 	c.SMTP.validate(&p)
 	c.HubSpot.validate(&p)
@@ -291,6 +292,9 @@ func (c Config) Channels() []ChannelStatus {
 // resolveEnv reads the secrets named by *_env settings.
 func (c Config) resolveEnv() Config {
 	c.Slack = c.Slack.resolveEnv(os.Getenv)
+	if c.Alerts.WebhookURL == "" && c.Alerts.WebhookURLEnv != "" {
+		c.Alerts.WebhookURL = os.Getenv(c.Alerts.WebhookURLEnv)
+	}
 	c.SMTP = c.SMTP.resolveEnv(os.Getenv)
 	c.HubSpot = c.HubSpot.resolveEnv(os.Getenv)
 	c.Airtable = c.Airtable.resolveEnv(os.Getenv)

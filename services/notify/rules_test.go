@@ -281,14 +281,19 @@ func TestDecisionID(t *testing.T) {
 func TestConfigSecretsFromEnv(t *testing.T) {
 	cfg := notify.DefaultConfig()
 	cfg.Slack.WebhookURLEnv = "GTMHUB_TEST_SLACK_WEBHOOK"
+	cfg.Slack.WebhooksEnv = map[string]string{"#high-intent": "GTMHUB_TEST_SLACK_HIGH_INTENT"}
+	cfg.Alerts.WebhookURLEnv = "GTMHUB_TEST_ALERTS_WEBHOOK"
 	cfg.SMTP = notify.SMTP{Host: "smtp.example.com", From: "a@example.com", Username: "u", PasswordEnv: "GTMHUB_TEST_SMTP_PASSWORD"}
 	err := cfg.Validate()
-	for _, want := range []string{"slack.webhook_url_env: GTMHUB_TEST_SLACK_WEBHOOK is not set", "smtp.password_env: GTMHUB_TEST_SMTP_PASSWORD is not set"} {
+	for _, want := range []string{"slack.webhook_url_env: GTMHUB_TEST_SLACK_WEBHOOK is not set", "smtp.password_env: GTMHUB_TEST_SMTP_PASSWORD is not set",
+		`slack.webhooks_env["#high-intent"]: GTMHUB_TEST_SLACK_HIGH_INTENT is not set`, "alerts.webhook_url_env: GTMHUB_TEST_ALERTS_WEBHOOK is not set"} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("Validate = %v, want %q", err, want)
 		}
 	}
 	t.Setenv("GTMHUB_TEST_SLACK_WEBHOOK", "https://hooks.slack.com/services/T/B/secret")
+	t.Setenv("GTMHUB_TEST_SLACK_HIGH_INTENT", "https://hooks.slack.com/services/T/C/secret")
+	t.Setenv("GTMHUB_TEST_ALERTS_WEBHOOK", "https://hooks.slack.com/services/T/D/secret")
 	t.Setenv("GTMHUB_TEST_SMTP_PASSWORD", "pw")
 	if err := cfg.Validate(); err != nil {
 		t.Errorf("Validate with the variables set = %v", err)
@@ -296,8 +301,12 @@ func TestConfigSecretsFromEnv(t *testing.T) {
 	if ch := cfg.Channels(); !ch[0].Ready || !ch[1].Ready {
 		t.Errorf("channels %+v, want both ready", ch)
 	}
-	t.Setenv("GTMHUB_TEST_SLACK_WEBHOOK", "http://hooks.slack.com/services/T/B/secret")
-	if err := cfg.Validate(); err == nil || strings.Contains(err.Error(), "secret") {
-		t.Errorf("Validate = %v, want an error without the URL", err)
+	for _, name := range []string{"GTMHUB_TEST_SLACK_WEBHOOK", "GTMHUB_TEST_SLACK_HIGH_INTENT", "GTMHUB_TEST_ALERTS_WEBHOOK"} {
+		t.Run(name+" not https", func(t *testing.T) {
+			t.Setenv(name, "http://hooks.slack.com/services/T/X/secret")
+			if err := cfg.Validate(); err == nil || strings.Contains(err.Error(), "secret") {
+				t.Errorf("Validate = %v, want an error without the URL", err)
+			}
+		})
 	}
 }

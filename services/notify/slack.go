@@ -36,6 +36,10 @@ type Slack struct {
 	// own incoming-webhook URL: an incoming webhook always posts to the
 	// channel it was created for.
 	Webhooks map[string]string `yaml:"webhooks"`
+	// WebhooksEnv maps a rule target to an environment variable holding
+	// its webhook URL, to keep those secrets out of gtmhub.yaml too. A
+	// target in Webhooks keeps that URL.
+	WebhooksEnv map[string]string `yaml:"webhooks_env"`
 	// TracingUIURL is the base URL of a tracing UI such as Jaeger; when set,
 	// messages link to {tracing_ui_url}/trace/{trace_id}.
 	TracingUIURL string `yaml:"tracing_ui_url"`
@@ -54,12 +58,40 @@ type Slack struct {
 	HTTPClient *http.Client `yaml:"-"`
 }
 
-// resolveEnv fills WebhookURL from WebhookURLEnv.
+// resolveEnv fills WebhookURL from WebhookURLEnv and Webhooks from
+// WebhooksEnv, into a copy of Webhooks.
 func (s Slack) resolveEnv(getenv func(string) string) Slack {
 	if s.WebhookURL == "" && s.WebhookURLEnv != "" {
 		s.WebhookURL = getenv(s.WebhookURLEnv)
 	}
+	if len(s.WebhooksEnv) > 0 {
+		hooks := maps.Clone(s.Webhooks)
+		if hooks == nil {
+			hooks = make(map[string]string, len(s.WebhooksEnv))
+		}
+		for target, name := range s.WebhooksEnv {
+			if hooks[target] == "" {
+				if u := getenv(name); u != "" {
+					hooks[target] = u
+				}
+			}
+		}
+		s.Webhooks = hooks
+	}
 	return s
+}
+
+// unsetEnv adds to p each variable of the section, resolved, that should
+// hold a webhook URL and does not.
+func (s Slack) unsetEnv(p interface{ Addf(string, ...any) }, section string) {
+	if s.WebhookURLEnv != "" && s.WebhookURL == "" {
+		p.Addf("%s.webhook_url_env: %s is not set", section, s.WebhookURLEnv)
+	}
+	for _, target := range slices.Sorted(maps.Keys(s.WebhooksEnv)) {
+		if s.Webhooks[target] == "" {
+			p.Addf("%s.webhooks_env[%q]: %s is not set", section, target, s.WebhooksEnv[target])
+		}
+	}
 }
 
 // configured reports whether any webhook is set.

@@ -88,7 +88,9 @@ func TestExampleConfig(t *testing.T) {
 		{"as it is", example, nil},
 		{"uncommented", uncommented, map[string]string{"CLEARBIT_API_KEY": "ck", "HUNTER_API_KEY": "hk",
 			"SLACK_WEBHOOK_URL": "https://hooks.slack.com/services/T0/B0/x", "SMTP_PASSWORD": "pw",
-			"GTMHUB_EVENTS_TOKEN": "tk", "HUBSPOT_TOKEN": "hs", "AIRTABLE_TOKEN": "at"}},
+			"GTMHUB_EVENTS_TOKEN": "tk", "HUBSPOT_TOKEN": "hs", "AIRTABLE_TOKEN": "at",
+			"SLACK_WEBHOOK_HIGH_INTENT": "https://hooks.slack.com/services/T0/B1/x",
+			"SLACK_WEBHOOK_ALERTS":      "https://hooks.slack.com/services/T0/B2/x"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
