@@ -254,6 +254,36 @@ func fingerprint(key []byte, secret string) string {
 	return hex.EncodeToString(m.Sum(nil)[:8])
 }
 
+// ErrNoCredential is returned by [ForgetCredential] for a credential no
+// service recorded.
+var ErrNoCredential = errors.New("no such credential")
+
+// ForgetCredential removes the credential key, "service.name" as
+// [Credential.Key] gives it, from the record: one no service uses any more,
+// which would otherwise be rated, and alerted on, for ever. A service that
+// still holds it records it again at its next start, first seen then.
+func ForgetCredential(ctx context.Context, js jetstream.JetStream, key string) error {
+	if !validCredentialKey(key) || !strings.Contains(key, ".") {
+		return fmt.Errorf("credential %q: want service.name, as gtmhub credentials lists it", key)
+	}
+	kv, err := js.KeyValue(ctx, CredentialsBucket)
+	if errors.Is(err, jetstream.ErrBucketNotFound) {
+		return fmt.Errorf("credential %s: %w", key, ErrNoCredential)
+	}
+	if err != nil {
+		return fmt.Errorf("bucket %s: %w", CredentialsBucket, err)
+	}
+	if _, err := kv.Get(ctx, key); errors.Is(err, jetstream.ErrKeyNotFound) {
+		return fmt.Errorf("credential %s: %w", key, ErrNoCredential)
+	} else if err != nil {
+		return fmt.Errorf("credential %s: %w", key, err)
+	}
+	if err := kv.Purge(ctx, key); err != nil {
+		return fmt.Errorf("forget credential %s: %w", key, err)
+	}
+	return nil
+}
+
 // ListCredentials returns every recorded credential, sorted by service and
 // name.
 func ListCredentials(ctx context.Context, js jetstream.JetStream) ([]Credential, error) {

@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -179,5 +181,60 @@ func TestCredentialsConfig(t *testing.T) {
 	}
 	if b, _ := service.Days(60 * 24 * time.Hour).MarshalText(); string(b) != "60d" {
 		t.Errorf("60 days marshalled as %s", b)
+	}
+}
+
+// TestForgetCredential: a forgotten credential is no longer listed and the
+// others are kept; forgetting one nobody recorded, or a name that is not a
+// credential's, is an error that says so; recorded again, it is first seen
+// anew.
+func TestForgetCredential(t *testing.T) {
+	srv := eventstest.RunServer(t)
+	ctx := context.Background()
+	day0 := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+	if err := service.ForgetCredential(ctx, srv.JS, "enrich.clearbit.key"); !errors.Is(err, service.ErrNoCredential) {
+		t.Errorf("before any was recorded: %v, want ErrNoCredential", err)
+	}
+	secrets := []service.Secret{service.SecretFrom("clearbit.key", "CLEARBIT_API_KEY", "ck-1"), service.SecretFrom("hunter.key", "", "hk-1")}
+	if err := service.RecordCredentials(ctx, srv.JS, "enrich", secrets, day0); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		key      string
+		wantErr  string // "" for forgotten
+		wantLeft []string
+	}{
+		{"enrich.clearbit.key", "", []string{"enrich.hunter.key"}},
+		{"enrich.clearbit.key", "no such credential", []string{"enrich.hunter.key"}},
+		{"enrich.nothing", "no such credential", []string{"enrich.hunter.key"}},
+		{"_fingerprint", "want service.name", []string{"enrich.hunter.key"}},
+		{"enrich", "want service.name", []string{"enrich.hunter.key"}},
+		{"enrich.hunter.key", "", nil},
+	} {
+		err := service.ForgetCredential(ctx, srv.JS, tt.key)
+		if tt.wantErr == "" && err != nil || tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)) {
+			t.Errorf("forget %q: %v, want %q", tt.key, err, tt.wantErr)
+		}
+		if tt.wantErr == "no such credential" && !errors.Is(err, service.ErrNoCredential) {
+			t.Errorf("forget %q: %v is not ErrNoCredential", tt.key, err)
+		}
+		got, err := service.ListCredentials(ctx, srv.JS)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var left []string
+		for _, c := range got {
+			left = append(left, c.Key())
+		}
+		if !slices.Equal(left, tt.wantLeft) {
+			t.Errorf("after forgetting %q: %v left, want %v", tt.key, left, tt.wantLeft)
+		}
+	}
+	if err := service.RecordCredentials(ctx, srv.JS, "enrich", secrets[:1], day0.AddDate(0, 0, 5)); err != nil {
+		t.Fatal(err)
+	}
+	got, err := service.ListCredentials(ctx, srv.JS)
+	if err != nil || len(got) != 1 || !got[0].FirstSeen.Equal(day0.AddDate(0, 0, 5)) {
+		t.Errorf("recorded again: %+v, %v; want first seen anew", got, err)
 	}
 }

@@ -48,6 +48,25 @@ func envSecret(name, value, env string, getenv func(string) string) service.Secr
 	return service.SecretFrom(name, env, value)
 }
 
+// resolveForgotten posts "resolved" for the overdue alerts of credentials
+// no longer recorded: forgotten with gtmhub credentials forget.
+func (n *notifier) resolveForgotten(ctx context.Context, recorded []service.Credential) {
+	keys, err := n.alerts.kv.ListKeysFiltered(ctx, credentialAlert+".>")
+	if err != nil {
+		return // no alert yet, or the bucket unreadable: the next look tries again
+	}
+	for k := range keys.Keys() {
+		key, ok := strings.CutSuffix(strings.TrimPrefix(k, credentialAlert+"."), ".active")
+		if !ok || slices.ContainsFunc(recorded, func(c service.Credential) bool { return alertKey(c.Key()) == key }) {
+			continue
+		}
+		n.alerts.resolve(ctx, credentialAlert+"."+key, "credential "+key+" overdue for rotation")
+	}
+}
+
+// credentialAlert prefixes the names of credential alerts.
+const credentialAlert = "credential"
+
 // checkCredentials alerts on every credential the services recorded that
 // is overdue for rotation, once per credential and value (the alert ledger
 // forgets after a week, so one still overdue then is raised again), and
@@ -60,8 +79,9 @@ func (n *notifier) checkCredentials(ctx context.Context) {
 	}
 	now := n.now()
 	rotateAfter := cmp.Or(n.rotateAfter, service.DefaultRotateAfter)
+	n.resolveForgotten(ctx, all)
 	for _, c := range all {
-		name, what := "credential."+c.Key(), "credential "+c.Key()+" overdue for rotation"
+		name, what := credentialAlert+"."+c.Key(), "credential "+c.Key()+" overdue for rotation"
 		if c.Rotation(now, rotateAfter) != service.RotationOverdue {
 			n.alerts.resolve(ctx, name, what)
 			continue

@@ -96,16 +96,23 @@ func TestAlertCredentialOverdue(t *testing.T) {
 	time.Sleep(300 * time.Millisecond) // a few more looks
 	record("enrich", "provider.clearbit", "sk-clearbit-new-secret", time.Now())
 	awaitAlert(t, fake, "Resolved: credential enrich.provider.clearbit overdue for rotation")
+	// A credential forgotten while overdue is resolved too.
+	record("ingest", "webhook.github", "github-secret", now.AddDate(0, 0, -40))
+	awaitAlert(t, fake, "Credential ingest.webhook.github overdue for rotation")
+	if err := service.ForgetCredential(ctx, srv.JS, "ingest.webhook.github"); err != nil {
+		t.Fatal(err)
+	}
+	awaitAlert(t, fake, "Resolved: credential ingest.webhook.github overdue for rotation")
 	var overdue []string
 	for _, text := range alertTexts(fake) {
-		if strings.Contains(text, "sk-clearbit") || strings.Contains(text, "clay-secret") {
+		if strings.Contains(text, "sk-clearbit") || strings.Contains(text, "clay-secret") || strings.Contains(text, "github-secret") {
 			t.Errorf("an alert holds a secret: %s", text)
 		}
 		if strings.Contains(text, "overdue") && !strings.Contains(text, "Resolved") {
 			overdue = append(overdue, text)
 		}
 	}
-	if len(overdue) != 1 {
-		t.Errorf("overdue alerts %q, want clearbit's once", overdue)
+	if len(overdue) != 2 {
+		t.Errorf("overdue alerts %q, want clearbit's and github's once each", overdue)
 	}
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -125,5 +126,32 @@ A credential whose value changed was rotated, and its age starts again.`,
 		}),
 	}
 	rot.flags(cmd)
+	cmd.AddCommand(newCredentialsForgetCmd())
 	return cmd
+}
+
+func newCredentialsForgetCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "forget SERVICE.CREDENTIAL...",
+		Args:  cobra.MinimumNArgs(1),
+		Short: "Stop tracking credentials no service uses any more",
+		Long: `forget removes credentials from the record gtmhub credentials and
+gtmhub status read, and notify rates for rotation: those of a provider or a
+channel no longer configured, which would otherwise grow overdue and be
+alerted on every week. Name each as gtmhub credentials lists it, the service
+and the credential joined by a dot. A service that still holds one records
+it again at its next start, with its age starting then.`,
+		Example: "  gtmhub credentials forget enrich.clearbit.key notify.slack.webhooks.sales",
+		RunE: withJS(func(ctx context.Context, cmd *cobra.Command, js jetstream.JetStream, args []string) error {
+			var errs []error
+			for _, key := range args {
+				if err := service.ForgetCredential(ctx, js, key); err != nil {
+					errs = append(errs, err)
+					continue
+				}
+				cmd.Printf("forgot %s\n", key)
+			}
+			return errors.Join(errs...)
+		}),
+	}
 }

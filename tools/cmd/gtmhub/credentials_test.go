@@ -134,3 +134,30 @@ func assertNoSecret(t *testing.T, command, out string, secrets []string) {
 		}
 	}
 }
+
+// TestCredentialsForget: forget removes the named credentials and says so,
+// reports the names nobody recorded without stopping at them, and fails.
+func TestCredentialsForget(t *testing.T) {
+	srv := eventstest.RunServer(t)
+	recordAged(t, srv, map[string]int{"slack.webhook": 10, "smtp.password": 65, "hubspot.token": 120})
+	out, err := gtmhub(t, srv, "", "credentials", "forget", "notify.hubspot.token", "notify.nothing", "notify.smtp.password")
+	if err == nil || !strings.Contains(err.Error(), "notify.nothing: no such credential") {
+		t.Errorf("forget with an unknown name: %v, want it named as unknown", err)
+	}
+	for _, want := range []string{"forgot notify.hubspot.token", "forgot notify.smtp.password"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output %q lacks %q", out, want)
+		}
+	}
+	out, err = gtmhub(t, srv, "", "credentials", "--json")
+	if err != nil {
+		t.Fatal(err, out)
+	}
+	var left []credentialStatus
+	if err := json.Unmarshal([]byte(out), &left); err != nil {
+		t.Fatal(err, out)
+	}
+	if len(left) != 1 || left[0].Key() != "notify.slack.webhook" {
+		t.Errorf("left %+v, want only notify.slack.webhook", left)
+	}
+}
