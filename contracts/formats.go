@@ -33,15 +33,21 @@ func matches(re jsonschema.Regexp, b []byte) bool {
 // (sources, field names, an event's time, which the provenance of every
 // field it set repeats, a contact's email and domain), and a map look-up
 // costs a fraction of a match or of the library's format checker. Only what
-// was accepted is remembered, at most acceptedMemory values; when full it
-// forgets them all.
+// was accepted is remembered, at most acceptedMemory values of at most
+// acceptedLength bytes; when full it forgets them all.
 type accepted struct {
 	mu   sync.RWMutex
 	seen map[string]struct{}
 }
 
-// acceptedMemory bounds what one check remembers.
-const acceptedMemory = 1024
+// acceptedMemory bounds how many values one check remembers, and
+// acceptedLength which: the values that come again are short (names, ids,
+// times, emails), and a long one, which a schema may well accept (a time
+// with a thousand fraction digits), is not held.
+const (
+	acceptedMemory = 1024
+	acceptedLength = 256
+)
 
 func newAccepted() *accepted { return &accepted{seen: make(map[string]struct{})} }
 
@@ -56,6 +62,9 @@ func (a *accepted) check(b []byte, ok func([]byte) bool) bool {
 	}
 	if !ok(b) {
 		return false
+	}
+	if len(b) > acceptedLength {
+		return true
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()

@@ -151,6 +151,17 @@ func TestPatternRemembersOnlyMatches(t *testing.T) {
 	if n := len(p.seen); n > acceptedMemory {
 		t.Errorf("remembers %d values, want at most %d", n, acceptedMemory)
 	}
+
+	// A long value is judged, and judged again, but not held.
+	long := newPattern(regexp.MustCompile(`^[a-z]+$`))
+	for range 2 {
+		if !long.match([]byte(strings.Repeat("a", acceptedLength+1))) || !long.match([]byte("short")) {
+			t.Error("a long or a short value did not match")
+		}
+	}
+	if _, held := long.seen[strings.Repeat("a", acceptedLength+1)]; held || len(long.seen) != 1 {
+		t.Errorf("remembers %d values, the long one %v; want only the short one", len(long.seen), held)
+	}
 }
 
 // TestAcceptedFormatsStayChecked: a string a format accepted is answered

@@ -52,8 +52,9 @@ func envSecret(name, value, env string, getenv func(string) string) service.Secr
 // no longer recorded: forgotten with gtmhub credentials forget.
 func (n *notifier) resolveForgotten(ctx context.Context, recorded []service.Credential) {
 	keys, err := n.alerts.kv.ListKeysFiltered(ctx, credentialAlert+".>")
-	if err != nil {
-		return // no alert yet, or the bucket unreadable: the next look tries again
+	if err != nil { // the next look tries again
+		n.log.DebugContext(ctx, "credential alerts: list active alerts", "err", err)
+		return
 	}
 	for k := range keys.Keys() {
 		key, ok := strings.CutSuffix(strings.TrimPrefix(k, credentialAlert+"."), ".active")

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -99,6 +100,9 @@ func badRequest(format string, args ...any) error {
 type api struct {
 	db  *DB
 	log *slog.Logger
+	// down is whether the last read found the database out of reach, so
+	// that an outage is logged when it starts and when it ends.
+	down atomic.Bool
 }
 
 // serveAPI registers the read API on nc. Stop the returned service before
@@ -128,26 +132,44 @@ func serveAPI(ctx context.Context, nc *nats.Conn, db *DB, log *slog.Logger) (mic
 	return svc, nil
 }
 
+// Messages of a database outage as reads meet it: logged when it starts,
+// at debug level while it lasts, and when reads are answered again.
+const (
+	logReadsUnreachable      = "read api: database out of reach; reads answered 503 until it answers"
+	logReadsStillUnreachable = "read api: database still out of reach"
+	logReadsAnswered         = "read api: database answers reads again"
+)
+
 // requestTimeout bounds the database work of one request.
 const requestTimeout = 10 * time.Second
 
 // handler adapts h to micro: it answers h's result as JSON, or h's error
 // with its code. Database errors are logged here and answered without
 // details: 503 while the database cannot be reached, which a caller may
-// try again, and 500 otherwise.
+// try again (the outage logged when it starts and ends), and 500
+// otherwise.
 func (a *api) handler(ctx context.Context, subject string, h func(context.Context, []byte) (any, error)) micro.Handler {
 	return micro.HandlerFunc(func(req micro.Request) {
 		rctx, cancel := context.WithTimeout(ctx, requestTimeout)
 		defer cancel()
 		v, err := h(rctx, req.Data())
 		var ae *apiError
+		if err == nil || !unreachable(err) {
+			if a.down.CompareAndSwap(true, false) {
+				a.log.InfoContext(rctx, logReadsAnswered)
+			}
+		}
 		switch {
 		case err == nil:
 			err = req.RespondJSON(v)
 		case errors.As(err, &ae):
 			err = req.Error(ae.code, ae.description, nil)
 		case unreachable(err):
-			a.log.WarnContext(rctx, "read api: database not reachable", "subject", subject, "err", events.Redact(err.Error()))
+			level, msg := slog.LevelDebug, logReadsStillUnreachable
+			if a.down.CompareAndSwap(false, true) {
+				level, msg = slog.LevelWarn, logReadsUnreachable
+			}
+			a.log.Log(rctx, level, msg, "subject", subject, "err", events.Redact(err.Error()))
 			err = req.Error(CodeUnavailable, "the store cannot reach its database now; try again later", nil)
 		default:
 			a.log.ErrorContext(rctx, "read api", "subject", subject, "err", events.Redact(err.Error()))

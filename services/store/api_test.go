@@ -204,7 +204,8 @@ func TestReadAPIWhilePostgresIsOutOfReach(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	svc, err := serveAPI(ctx, srv.Conn, &DB{sql: s}, slog.New(slog.DiscardHandler))
+	logs := &logCounter{}
+	svc, err := serveAPI(ctx, srv.Conn, &DB{sql: s}, slog.New(logs))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -248,5 +249,16 @@ func TestReadAPIWhilePostgresIsOutOfReach(t *testing.T) {
 		if code != tt.wantCode {
 			t.Errorf("%s: answered code %q, want %q", tt.name, code, tt.wantCode)
 		}
+		if tt.cut { // more reads meanwhile: the outage is logged once
+			for range 3 {
+				_, _, _ = c.Contact(ctx, "ada@example.com")
+			}
+			if n, still := logs.count(logReadsUnreachable), logs.count(logReadsStillUnreachable); n != 1 || still < 3 {
+				t.Errorf("outage logged %d times and %d at debug level, want once and at least 3", n, still)
+			}
+		}
+	}
+	if n := logs.count(logReadsAnswered); n != 1 {
+		t.Errorf("the end of the outage logged %d times, want once", n)
 	}
 }

@@ -81,10 +81,11 @@ func (r *relay) run(ctx context.Context, interval, grace time.Duration) error {
 	}
 }
 
-// sweep publishes every entry created no later than before. A failure
-// is logged as a warning when it is the first of a row of failed sweeps,
-// and at debug level after that; the sweep that succeeds again says how
-// many failed. The next sweep tries again.
+// sweep publishes every entry created no later than before. A failure is
+// logged as a warning, except that while the database cannot be reached
+// only the first failed sweep warns and the others log at debug level; the
+// sweep that succeeds again says how many failed. The next sweep tries
+// again.
 func (r *relay) sweep(ctx context.Context, before time.Time) {
 	total := 0
 	for {
@@ -114,7 +115,7 @@ func (r *relay) sweep(ctx context.Context, before time.Time) {
 
 // Messages of a row of failed sweeps.
 const (
-	logRelayFailed    = "outbox relay failed; trying again at every sweep"
+	logRelayFailed    = "outbox relay failed; trying again at the next sweep"
 	logRelayStill     = "outbox relay failed again"
 	logRelayRecovered = "outbox relay works again"
 )
@@ -122,7 +123,7 @@ const (
 func (r *relay) sweepFailed(ctx context.Context, published int, err error) {
 	r.failed++
 	level, msg := slog.LevelWarn, logRelayFailed
-	if r.failed > 1 {
+	if r.failed > 1 && unreachable(err) {
 		level, msg = slog.LevelDebug, logRelayStill
 	}
 	r.log.Log(ctx, level, msg, "published", published, "failed_sweeps", r.failed, "err", events.Redact(err.Error()))

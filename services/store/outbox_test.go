@@ -284,38 +284,46 @@ func TestRemoveInChunks(t *testing.T) {
 // set, as when the database cannot be reached.
 type pendingOutage struct {
 	recordStore
-	down atomic.Bool
+	down, broken atomic.Bool // broken: failing for another reason
 }
 
 func (p *pendingOutage) PendingBefore(ctx context.Context, before time.Time, limit int) ([]outboxEntry, error) {
-	if p.down.Load() {
+	switch {
+	case p.down.Load():
 		return nil, fmt.Errorf("pending: %w", &net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED})
+	case p.broken.Load():
+		return nil, errors.New("pending: malformed outbox row")
 	}
 	return p.recordStore.PendingBefore(ctx, before, limit)
 }
 
-// TestRelayLogsAnOutageOnce: sweeps failing in a row log one warning, the
-// rest at debug level, and the sweep that works again says so once; a
-// later outage is warned of again.
+// TestRelayLogsAnOutageOnce: sweeps failing in a row because the database
+// is out of reach log one warning, the rest at debug level, and the sweep
+// that works again says so once; a later outage is warned of again, and a
+// failure for another reason at every sweep.
 func TestRelayLogsAnOutageOnce(t *testing.T) {
 	ctx := context.Background()
 	s := &pendingOutage{recordStore: openTestSQLite(t)}
 	logs := &logCounter{}
 	r := &relay{store: s, pub: &recorder{}, prop: propagation.TraceContext{}, log: slog.New(logs), now: time.Now}
 	steps := []struct {
-		down                      bool
+		down, broken              bool
 		warned, still, recoveries int
 	}{
-		{true, 1, 0, 0},
-		{true, 1, 1, 0},
-		{true, 1, 2, 0},
-		{false, 1, 2, 1},
-		{false, 1, 2, 1},
-		{true, 2, 2, 1},
-		{false, 2, 2, 2},
+		{true, false, 1, 0, 0},
+		{true, false, 1, 1, 0},
+		{true, false, 1, 2, 0},
+		{false, false, 1, 2, 1},
+		{false, false, 1, 2, 1},
+		{true, false, 2, 2, 1},
+		{false, false, 2, 2, 2},
+		{false, true, 3, 2, 2},
+		{false, true, 4, 2, 2},
+		{false, false, 4, 2, 3},
 	}
 	for i, st := range steps {
 		s.down.Store(st.down)
+		s.broken.Store(st.broken)
 		r.sweep(ctx, time.Now())
 		if w, f, rc := logs.count(logRelayFailed), logs.count(logRelayStill), logs.count(logRelayRecovered); w != st.warned ||
 			f != st.still || rc != st.recoveries {
