@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
-	"net/url"
 	"slices"
 	"testing"
 	"time"
@@ -193,12 +192,7 @@ func TestReadAPIFailures(t *testing.T) {
 func TestReadAPIWhilePostgresIsOutOfReach(t *testing.T) {
 	ctx := context.Background()
 	srv := eventstest.RunServer(t)
-	dsn, err := url.Parse(testPostgresSchema(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	proxy := startProxy(t, dsn.Host)
-	dsn.Host = proxy.addr
+	proxy, dsn := proxiedPostgres(t)
 	s, err := openPostgres(ctx, dsn.String())
 	if err != nil {
 		t.Fatal(err)

@@ -29,12 +29,7 @@ import (
 // stores each once when the database answers again.
 func TestRunHoldsEventsWhilePostgresIsOutOfReach(t *testing.T) {
 	srv := eventstest.RunServer(t)
-	dsn, err := url.Parse(testPostgresSchema(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	proxy := startProxy(t, dsn.Host)
-	dsn.Host = proxy.addr
+	proxy, dsn := proxiedPostgres(t)
 	cfg := Config{DataDir: t.TempDir(), DatabaseURL: dsn.String()}
 	start := func() (stop func()) {
 		return eventstest.Go(t, func(ctx context.Context) error {
@@ -81,12 +76,7 @@ func TestRunHoldsEventsWhilePostgresIsOutOfReach(t *testing.T) {
 func TestRunHoldsManyEventsThroughAnOutage(t *testing.T) {
 	const leads = 30
 	srv := eventstest.RunServer(t)
-	dsn, err := url.Parse(testPostgresSchema(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	proxy := startProxy(t, dsn.Host)
-	dsn.Host = proxy.addr
+	proxy, dsn := proxiedPostgres(t)
 	cfg := Config{DataDir: t.TempDir(), DatabaseURL: dsn.String()}
 	logs, health := &logCounter{}, service.NewHealth()
 	eventstest.Go(t, func(ctx context.Context) error {
@@ -150,13 +140,8 @@ func TestRunHoldsManyEventsThroughAnOutage(t *testing.T) {
 // meanwhile once the database answers.
 func TestRunWaitsForPostgres(t *testing.T) {
 	srv := eventstest.RunServer(t)
-	dsn, err := url.Parse(testPostgresSchema(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	proxy := startProxy(t, dsn.Host)
+	proxy, dsn := proxiedPostgres(t)
 	proxy.down()
-	dsn.Host = proxy.addr
 	health := service.NewHealth()
 	eventstest.Go(t, func(ctx context.Context) error {
 		return Run(ctx, Config{DataDir: t.TempDir(), DatabaseURL: dsn.String()},
@@ -189,6 +174,19 @@ func consumerInfo(t *testing.T, srv *eventstest.Server) *jetstream.ConsumerInfo 
 		t.Fatal(err)
 	}
 	return info
+}
+
+// proxiedPostgres returns a proxy to the tests' PostgreSQL and the URL of
+// a schema of its own through it.
+func proxiedPostgres(t *testing.T) (*tcpProxy, *url.URL) {
+	t.Helper()
+	dsn, err := url.Parse(testPostgresSchema(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := startProxy(t, dsn.Host)
+	dsn.Host = proxy.addr
+	return proxy, dsn
 }
 
 // tcpProxy forwards connections to a target, and can be taken down (every
