@@ -256,7 +256,7 @@ func fingerprint(key []byte, secret string) string {
 
 // ErrNoCredential is returned by [ForgetCredential] for a credential no
 // service recorded.
-var ErrNoCredential = errors.New("no such credential")
+var ErrNoCredential = errors.New("no such credential (gtmhub credentials lists those recorded)")
 
 // ForgetCredential removes the credential key, "service.name" as
 // [Credential.Key] gives it, from the record: one no service uses any more,

@@ -154,17 +154,16 @@ func (a *api) handler(ctx context.Context, subject string, h func(context.Contex
 		defer cancel()
 		v, err := h(rctx, req.Data())
 		var ae *apiError
-		if err == nil || !unreachable(err) {
-			if a.down.CompareAndSwap(true, false) {
-				a.log.InfoContext(rctx, logReadsAnswered)
-			}
+		outage := err != nil && unreachable(err)
+		if !outage && a.down.CompareAndSwap(true, false) {
+			a.log.InfoContext(rctx, logReadsAnswered)
 		}
 		switch {
 		case err == nil:
 			err = req.RespondJSON(v)
 		case errors.As(err, &ae):
 			err = req.Error(ae.code, ae.description, nil)
-		case unreachable(err):
+		case outage:
 			level, msg := slog.LevelDebug, logReadsStillUnreachable
 			if a.down.CompareAndSwap(false, true) {
 				level, msg = slog.LevelWarn, logReadsUnreachable

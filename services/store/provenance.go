@@ -63,7 +63,7 @@ func appendJSONString(b []byte, s string) []byte {
 // decodeProvenance adds the provenance in doc, as encodeProvenance writes
 // it, to prov.
 func decodeProvenance(doc string, prov map[string]contracts.Provenance) error {
-	fields := map[string][3]string{}
+	var fields map[string][3]string
 	if !jsonalike.Parse([]byte(doc), func(v *fastjson.Value) { fields = plainProvenance(v) }) || fields == nil {
 		// Not as encodeProvenance writes it: encoding/json reads it, or
 		// explains what is wrong.

@@ -303,24 +303,22 @@ func (s *sqlStore) find(ctx context.Context, sc *recordSchema, where []condition
 		args = append(args, limit)
 	}
 	rowsQ := s.d.rebind("SELECT " + strings.Join(sc.columns(), ", ") + from)
-	var recs []record
-	err := s.read(ctx, func(tx *sql.Tx) error {
-		recs = nil
-		rows, err := tx.QueryContext(ctx, rowsQ, args...)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			r, err := scanRecord(sc, rows)
-			if err != nil {
-				return err
-			}
-			recs = append(recs, r)
-		}
-		return rows.Err()
-	})
+	// One statement, with each record's provenance in its row: it reads a
+	// consistent state without a transaction of its own.
+	rows, err := s.reader.QueryContext(ctx, rowsQ, args...)
 	if err != nil {
+		return nil, fmt.Errorf("list %s: %w", sc.table, err)
+	}
+	defer rows.Close()
+	var recs []record
+	for rows.Next() {
+		r, err := scanRecord(sc, rows)
+		if err != nil {
+			return nil, fmt.Errorf("list %s: %w", sc.table, err)
+		}
+		recs = append(recs, r)
+	}
+	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("list %s: %w", sc.table, err)
 	}
 	return recs, nil

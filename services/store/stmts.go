@@ -54,7 +54,6 @@ func (c *stmtCache) Close() error {
 // querier is what reading a record needs: a transaction, or a transaction
 // running prepared statements.
 type querier interface {
-	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
 	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
 }
 
