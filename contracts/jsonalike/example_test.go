@@ -30,3 +30,21 @@ func ExampleDecode() {
 	// true map[email:ada@example.com employees:1200]
 	// false
 }
+
+func ExampleUnmarshal() {
+	var lead struct {
+		Email string `json:"email"`
+		Score int    `json:"score"`
+	}
+	err := jsonalike.Unmarshal([]byte(`{"email":"ada@example.com","score":87}`), &lead)
+	fmt.Println(lead.Email, lead.Score, err)
+
+	var bad struct {
+		Score int `json:"score"`
+	}
+	err = jsonalike.Unmarshal([]byte(`{"score":"high"}`), &bad) // encoding/json's error
+	fmt.Println(err)
+	// Output:
+	// ada@example.com 87 <nil>
+	// json: cannot unmarshal string into Go struct field .score of type int
+}

@@ -2,7 +2,11 @@
 // it exactly as encoding/json does, so a hot path can skip encoding/json's
 // reflection and leave every other document, and every error, to it.
 // [Parse] hands the parsed value to a function; [Decode] builds from it the
-// Go values encoding/json with UseNumber would.
+// Go values encoding/json with UseNumber would. [Unmarshal] fills a Go value
+// as encoding/json.Unmarshal does, with segmentio's decoder, which reads
+// structs without most of encoding/json's reflection, where it succeeds on
+// such a document, and with encoding/json for everything else and every
+// error.
 //
 // fastjson is more lenient than encoding/json and rewrites less: it accepts
 // a control character in a string that has an escape after it, keeps bytes
@@ -15,8 +19,10 @@ package jsonalike
 
 import (
 	"encoding/json"
+	"reflect"
 	"unicode/utf8"
 
+	segjson "github.com/segmentio/encoding/json"
 	"github.com/valyala/fastjson"
 )
 
@@ -54,6 +60,26 @@ func Decode(data []byte) (any, bool) {
 	var doc any
 	ok := Parse(data, func(v *fastjson.Value) { doc = decodedValue(v) })
 	return doc, ok
+}
+
+// Unmarshal decodes data into v, a non-nil pointer, as encoding/json's
+// Unmarshal does and with its result. Into a zero value, a document that is
+// valid UTF-8 throughout, with no control character or \u escape of a
+// surrogate in a string, is decoded by segmentio's decoder first; any other
+// document or value, and a document that decoder refuses, is left to
+// encoding/json (after setting v back to zero), so that errors and what is
+// refused are encoding/json's own. segmentio's errors quote the input,
+// which may hold personal data.
+func Unmarshal(data []byte, v any) error {
+	p := reflect.ValueOf(v)
+	if p.Kind() != reflect.Pointer || p.IsNil() || !p.Elem().IsZero() || !utf8.Valid(data) || !plainStrings(data) {
+		return json.Unmarshal(data, v)
+	}
+	if segjson.Unmarshal(data, v) == nil {
+		return nil
+	}
+	p.Elem().SetZero()
+	return json.Unmarshal(data, v)
 }
 
 // decodedValue builds what encoding/json with UseNumber decodes v to.

@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/gtmhub/gtmhub/contracts"
+	"github.com/gtmhub/gtmhub/contracts/jsonalike"
 	"github.com/gtmhub/gtmhub/events"
 	"github.com/gtmhub/gtmhub/events/service"
 )
@@ -55,7 +56,7 @@ func (h *handler) handle(ctx context.Context, ev event.Event) error {
 		return events.Permanent(fmt.Errorf("event type %q: want %s", ev.Type(), contracts.TypeLeadCaptured))
 	}
 	var in contracts.LeadCaptured
-	if err := json.Unmarshal(ev.Data(), &in); err != nil {
+	if err := jsonalike.Unmarshal(ev.Data(), &in); err != nil {
 		return events.Permanent(fmt.Errorf("decode %s data: %w", ev.Type(), err))
 	}
 

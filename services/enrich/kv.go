@@ -15,6 +15,7 @@ import (
 	lru "github.com/hashicorp/golang-lru/v2"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/gtmhub/gtmhub/contracts/jsonalike"
 	"github.com/gtmhub/gtmhub/events/service"
 )
 
@@ -313,7 +314,7 @@ func (c *cache) get(ctx context.Context, lookup string) (cacheEntry, bool, error
 		return cacheEntry{}, false, nil // kept for a provider with a longer cache_ttl
 	}
 	var ce cacheEntry
-	if err := json.Unmarshal(e.Value(), &ce); err != nil {
+	if err := jsonalike.Unmarshal(e.Value(), &ce); err != nil {
 		return cacheEntry{}, false, nil // unreadable: ask the provider again
 	}
 	c.keep(key, ce, e.Created())

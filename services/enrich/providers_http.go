@@ -2,7 +2,6 @@ package enrich
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -15,6 +14,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/gtmhub/gtmhub/contracts"
+	"github.com/gtmhub/gtmhub/contracts/jsonalike"
 	"github.com/gtmhub/gtmhub/events"
 )
 
@@ -140,7 +140,7 @@ func (c *Clearbit) Lookup(ctx context.Context, q Query) (Answer, error) {
 	switch status {
 	case http.StatusOK:
 		var raw clearbitCompany
-		if err := json.Unmarshal(body, &raw); err != nil {
+		if err := jsonalike.Unmarshal(body, &raw); err != nil {
 			return Answer{Charged: true}, fmt.Errorf("%s: decode company: %w", c.name, err)
 		}
 		return Answer{Result: Result{Company: raw.company(domain)}, Charged: true}, nil
@@ -236,7 +236,7 @@ func (h *Hunter) Lookup(ctx context.Context, q Query) (Answer, error) {
 	switch status {
 	case http.StatusOK:
 		var raw hunterVerification
-		if err := json.Unmarshal(body, &raw); err != nil {
+		if err := jsonalike.Unmarshal(body, &raw); err != nil {
 			return Answer{Charged: true}, fmt.Errorf("%s: decode verification: %w", h.name, err)
 		}
 		v := &contracts.EmailVerification{Status: raw.Data.Status}

@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -23,6 +22,7 @@ import (
 	"golang.org/x/net/publicsuffix"
 
 	"github.com/gtmhub/gtmhub/contracts"
+	"github.com/gtmhub/gtmhub/contracts/jsonalike"
 	"github.com/gtmhub/gtmhub/events"
 	"github.com/gtmhub/gtmhub/events/service"
 )
@@ -318,7 +318,7 @@ func decodeLead(ctx context.Context, ev event.Event) (leadEvent, error) {
 		return leadEvent{}, fmt.Errorf("validate %s: %w", ev.Type(), err)
 	}
 	in := leadEvent{id: ev.ID(), typ: ev.Type(), subject: events.SubjectLeadsEnriched, at: ev.Time(), producer: producer(ev.Source())}
-	if err := json.Unmarshal(ev.Data(), &in.lead); err != nil {
+	if err := jsonalike.Unmarshal(ev.Data(), &in.lead); err != nil {
 		return leadEvent{}, events.Permanent(fmt.Errorf("decode %s data: %w", ev.Type(), err))
 	}
 	if normalizeEmail(in.lead.Email) == "" {
