@@ -163,7 +163,7 @@ func TestBatchRemovesPublishedEntriesWithTheNextWrite(t *testing.T) {
 			}); err != nil {
 				t.Fatal(err)
 			}
-			left, err := s.PendingFor(ctx, "in")
+			left, err := s.PendingBefore(ctx, clock.Add(time.Hour), 10)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -177,7 +177,7 @@ func TestBatchRemovesPublishedEntriesWithTheNextWrite(t *testing.T) {
 			}
 			stop()
 			<-stopped
-			if left, err := s.PendingFor(ctx, "in"); err != nil || len(left) != 0 {
+			if left, err := s.PendingBefore(ctx, clock.Add(time.Hour), 10); err != nil || len(left) != 0 {
 				t.Errorf("after stopping: %d entries left (%v), want none", len(left), err)
 			}
 		})

@@ -133,15 +133,17 @@ func changeOf(t testing.TB, p published) (typ string, changes []contracts.FieldC
 	return ev.Type(), data.Changes, data.Provenance
 }
 
-// enqueueChanges adds n change events of the input event "in" to the outbox
-// of s in one transaction and returns their sequences.
+// enqueueChanges adds to the outbox of s, in one transaction, the contact
+// change events of n input events ("in-0", "in-1", ...), and returns their
+// sequences.
 func enqueueChanges(t testing.TB, s recordStore, n int) []int64 {
 	t.Helper()
 	var seqs []int64
 	err := s.Update(context.Background(), func(tx recordTx) error {
 		for i := range n {
-			ev := enriched(t, fmt.Sprintf("change-%d", i), clock, contracts.LeadEnriched{})
-			seq, err := tx.Enqueue(context.Background(), outboxEntry{inputID: "in",
+			in := fmt.Sprintf("in-%d", i)
+			ev := enriched(t, ChangeEventID(contactSchema.name, in), clock, contracts.LeadEnriched{})
+			seq, err := tx.Enqueue(context.Background(), outboxEntry{inputID: in,
 				subject: events.SubjectContactCreated, event: ev, createdAt: clock})
 			if err != nil {
 				return err

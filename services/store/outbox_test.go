@@ -332,3 +332,40 @@ func TestRelayLogsAnOutageOnce(t *testing.T) {
 		}
 	}
 }
+
+// TestPendingForFindsTheEntriesOfOneInput: an input event's outbox entries
+// are found by the ids of the change events it can cause, and no other
+// input's entries come with them.
+func TestPendingForFindsTheEntriesOfOneInput(t *testing.T) {
+	for _, b := range testBackends {
+		t.Run(b.name, func(t *testing.T) {
+			ctx := context.Background()
+			s := b.open(t)
+			seqs := enqueueChanges(t, s, 3)
+			tests := []struct {
+				input string
+				want  []int64
+			}{
+				{"in-0", seqs[:1]},
+				{"in-2", seqs[2:]},
+				{"in-9", nil},
+			}
+			for _, tt := range tests {
+				entries, err := s.PendingFor(ctx, tt.input)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var got []int64
+				for _, e := range entries {
+					if e.inputID != tt.input {
+						t.Errorf("%s: entry %d of input %q", tt.input, e.seq, e.inputID)
+					}
+					got = append(got, e.seq)
+				}
+				if !slices.Equal(got, tt.want) {
+					t.Errorf("%s: entries %v, want %v", tt.input, got, tt.want)
+				}
+			}
+		})
+	}
+}

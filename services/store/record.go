@@ -58,6 +58,10 @@ var companySchema = &recordSchema{
 	},
 }
 
+// recordSchemas are the kinds of record, each with a change event of its
+// own per input event.
+var recordSchemas = []*recordSchema{contactSchema, companySchema}
+
 // record is a contact or company as stored: values by field name (absent
 // when empty) and, for each field holding a value, the event that set it.
 type record struct {

@@ -84,8 +84,12 @@ func newSQLStore(ctx context.Context, d dialect, writer, reader *sql.DB) (*sqlSt
 			(SELECT event_id FROM processed_events WHERE processed_at < ? ORDER BY processed_at LIMIT ?)`),
 		enqueue: r(`INSERT INTO outbox (event_id, input_event_id, subject, event, created_at)
 			VALUES (?, ?, ?, ?, ?) RETURNING seq`),
+		// By the ids of the change events the input can have caused (one
+		// per kind of record), which the outbox's unique index finds: an
+		// index on input_event_id would cost a B-tree page per lead in
+		// every commit, and again when the entry is removed.
 		pendingFor: r(`SELECT seq, input_event_id, subject, event, created_at FROM outbox
-			WHERE input_event_id = ? ORDER BY seq`),
+			WHERE event_id IN (?` + strings.Repeat(", ?", len(recordSchemas)-1) + `) ORDER BY seq`),
 		pendingBefore: r(`SELECT seq, input_event_id, subject, event, created_at FROM outbox
 			WHERE created_at <= ? ORDER BY seq LIMIT ?`),
 		delete: r(`DELETE FROM outbox WHERE seq IN (?` + strings.Repeat(", ?", removeChunk-1) + `)`),
@@ -102,7 +106,7 @@ func newSQLStore(ctx context.Context, d dialect, writer, reader *sql.DB) (*sqlSt
 			ORDER BY email, event_time, id`),
 		tables: map[*recordSchema]tableQueries{},
 	}
-	for _, s := range []*recordSchema{contactSchema, companySchema} {
+	for _, s := range recordSchemas {
 		q.tables[s] = newTableQueries(d, s)
 	}
 	stmts, err := prepareStmts(ctx, writer, q.writes()...)
@@ -205,7 +209,11 @@ func (s *sqlStore) update(ctx context.Context, fn func(tx recordTx) error) (err 
 
 // PendingFor returns the outbox entries of the input event inputID.
 func (s *sqlStore) PendingFor(ctx context.Context, inputID string) ([]outboxEntry, error) {
-	return s.pending(ctx, s.q.pendingFor, inputID)
+	ids := make([]any, len(recordSchemas))
+	for i, rs := range recordSchemas {
+		ids[i] = ChangeEventID(rs.name, inputID)
+	}
+	return s.pending(ctx, s.q.pendingFor, ids...)
 }
 
 // PendingBefore returns up to limit outbox entries created no later than
