@@ -77,11 +77,8 @@ func newEnv(ctx context.Context, cfg Config) (*env, error) {
 			return nil, err
 		}
 		e.ns, e.url = ns, ns.ClientURL()
-		// Every connection of the run, the ceilings' and gtmhub's,
-		// reaches the embedded server in process, as `gtmhub up` does.
-		e.cfg.NATSOptions = slices.Concat(cfg.NATSOptions, []nats.Option{nats.InProcessServer(ns)})
 	}
-	nc, err := service.Dial(e.url, "start one, or leave --nats-url out to run on an embedded one", e.cfg.NATSOptions...)
+	nc, err := service.Dial(e.url, "start one, or leave --nats-url out to run on an embedded one", cfg.NATSOptions...)
 	if err != nil {
 		e.close()
 		return nil, err

@@ -12,7 +12,6 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"time"
 
@@ -112,12 +111,12 @@ func Run(ctx context.Context, cfg Config, opts ...Option) error {
 		return err
 	}
 	defer unlock()
-	natsURL, inProcess, shutdownNATS, err := startNATS(cfg)
+	natsURL, shutdownNATS, err := startNATS(cfg)
 	if err != nil {
 		return err
 	}
 	defer shutdownNATS()
-	nc, js, err := service.Connect(ctx, natsURL, "gtmhub-up", o.log, slices.Concat(cfg.NATSOptions, inProcess)...)
+	nc, js, err := service.Connect(ctx, natsURL, "gtmhub-up", o.log, cfg.NATSOptions...)
 	if err != nil {
 		return err
 	}
@@ -219,24 +218,21 @@ func streamNames() []string {
 	return names
 }
 
-// startNATS starts the embedded server unless an external URL is given. The
-// services reach the embedded server in process, through the option it
-// returns, without a socket: every message costs no system call on either
-// side. It still listens on cfg.NATSListen for the CLI and other clients.
-func startNATS(cfg Config) (url string, inProcess []nats.Option, shutdown func(), err error) {
+// startNATS starts the embedded server unless an external URL is given.
+func startNATS(cfg Config) (url string, shutdown func(), err error) {
 	if cfg.NATSURL != "" {
-		return cfg.NATSURL, nil, func() {}, nil
+		return cfg.NATSURL, func() {}, nil
 	}
 	host, port, err := splitHostPort(cfg.NATSListen)
 	if err != nil {
-		return "", nil, nil, err
+		return "", nil, err
 	}
 	if port > 0 {
 		// The embedded server reports a busy address only in its log, after
 		// the 30 s wait below: look first.
 		ln, err := net.Listen("tcp", cfg.NATSListen)
 		if err != nil {
-			return "", nil, nil, fmt.Errorf("embedded nats: %w: pass another --nats-listen, or --nats-url for a server already running", err)
+			return "", nil, fmt.Errorf("embedded nats: %w: pass another --nats-listen, or --nats-url for a server already running", err)
 		}
 		ln.Close()
 	}
@@ -246,14 +242,14 @@ func startNATS(cfg Config) (url string, inProcess []nats.Option, shutdown func()
 		MaxPayload: 8 << 20,
 	})
 	if err != nil {
-		return "", nil, nil, fmt.Errorf("embedded nats: %w", err)
+		return "", nil, fmt.Errorf("embedded nats: %w", err)
 	}
 	ns.Start()
 	if !ns.ReadyForConnections(30 * time.Second) {
 		ns.Shutdown()
-		return "", nil, nil, fmt.Errorf("embedded nats on %s did not start", cfg.NATSListen)
+		return "", nil, fmt.Errorf("embedded nats on %s did not start", cfg.NATSListen)
 	}
-	return ns.ClientURL(), []nats.Option{nats.InProcessServer(ns)}, func() { ns.Shutdown(); ns.WaitForShutdown() }, nil
+	return ns.ClientURL(), func() { ns.Shutdown(); ns.WaitForShutdown() }, nil
 }
 
 func splitHostPort(addr string) (string, int, error) {
