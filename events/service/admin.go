@@ -105,7 +105,27 @@ func AdminHandler(h *Health, g prometheus.Gatherer) http.Handler {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(g, promhttp.HandlerOpts{}))
+	// Everything else says in JSON what is wrong, as every other endpoint
+	// does, instead of net/http's plain-text 404 and 405.
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/livez", "/readyz", "/metrics":
+			w.Header().Set("Allow", "GET, HEAD")
+			writeJSON(w, http.StatusMethodNotAllowed, adminError{Details: []any{},
+				Error: fmt.Sprintf("method %s is not allowed on %s: use GET", r.Method, r.URL.Path)})
+		default:
+			writeJSON(w, http.StatusNotFound, adminError{Details: []any{},
+				Error: fmt.Sprintf("no such endpoint %s: use GET /livez, /readyz or /metrics", r.URL.Path)})
+		}
+	})
 	return mux
+}
+
+// adminError is the body of the admin server's errors, in the shape of the
+// services' own: a message and the details (none here).
+type adminError struct {
+	Error   string `json:"error"`
+	Details []any  `json:"details"`
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
