@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
 	"golang.org/x/sync/singleflight"
 	"golang.org/x/time/rate"
 
@@ -335,12 +336,29 @@ type HubSpotSender struct {
 	// lookups makes one lookup of a domain at a time: two new contacts of
 	// a new company must not both create it.
 	lookups singleflight.Group
+	// claims does the same across replicas; nil for none.
+	claims *companyClaims
+}
+
+// HubSpotSenderOption configures a [HubSpotSender].
+type HubSpotSenderOption func(*HubSpotSender)
+
+// WithCompanyClaims makes the replicas of notify that share kv (the
+// ledger bucket, [LedgerBucket]) agree on the company of each domain, so
+// that contacts of a new company written by several replicas at once get
+// one company in HubSpot, not one per replica. Without it, only the
+// contacts one sender writes share a company.
+func WithCompanyClaims(kv jetstream.KeyValue) HubSpotSenderOption {
+	return func(s *HubSpotSender) { s.claims = newCompanyClaims(kv) }
 }
 
 // NewHubSpotSender returns the HubSpot sender for cfg calling through client.
-func NewHubSpotSender(cfg HubSpot, client *HubSpotClient) *HubSpotSender {
+func NewHubSpotSender(cfg HubSpot, client *HubSpotClient, opts ...HubSpotSenderOption) *HubSpotSender {
 	s := &HubSpotSender{cfg: cfg, client: client, props: cfg.properties(), statuses: cfg.statuses(),
 		companies: newIDCache(10000)}
+	for _, opt := range opts {
+		opt(s)
+	}
 	s.upserts = newBatcher(HubSpotBatchLimit, cfg.BatchWindow, s.upsertContacts)
 	return s
 }
@@ -441,14 +459,18 @@ func (s *HubSpotSender) company(ctx context.Context, domain, name string) (strin
 		if id, ok := s.companies.get(domain); ok {
 			return id, nil
 		}
-		id, found, err := s.client.FindCompany(ctx, domain)
+		find := func(ctx context.Context) (string, error) { return s.findOrCreateCompany(ctx, domain, name) }
+		var (
+			id  string
+			err error
+		)
+		if s.claims != nil {
+			id, err = s.claims.resolve(ctx, domain, find)
+		} else {
+			id, err = find(ctx)
+		}
 		if err != nil {
 			return "", err
-		}
-		if !found {
-			if id, err = s.client.CreateCompany(ctx, domain, name); err != nil {
-				return "", err
-			}
 		}
 		s.companies.put(domain, id)
 		return id, nil
@@ -460,6 +482,16 @@ func (s *HubSpotSender) company(ctx context.Context, domain, name string) (strin
 }
 
 // idCache is a bounded map of record ids; when full it starts again empty.
+// findOrCreateCompany returns the id of the company HubSpot finds for
+// domain, or of the one it creates with name.
+func (s *HubSpotSender) findOrCreateCompany(ctx context.Context, domain, name string) (string, error) {
+	id, found, err := s.client.FindCompany(ctx, domain)
+	if err != nil || found {
+		return id, err
+	}
+	return s.client.CreateCompany(ctx, domain, name)
+}
+
 type idCache struct {
 	mu  sync.Mutex
 	max int

@@ -96,7 +96,7 @@ func (n *notifier) addCRMSenders(cfg Config, r service.Resolved) {
 		cfg.HubSpot.HTTPClient = tracedClient(cfg.HubSpot.HTTPClient, cfg.HubSpot.Timeout, r)
 		client := NewHubSpotClient(cfg.HubSpot, b)
 		client.api.onRateLimit = n.stats.rateLimited
-		n.senders[contracts.ChannelHubSpot] = NewHubSpotSender(cfg.HubSpot, client)
+		n.senders[contracts.ChannelHubSpot] = NewHubSpotSender(cfg.HubSpot, client, WithCompanyClaims(n.ledger.kv))
 	}
 	if _, ok := n.senders[contracts.ChannelAirtable]; !ok && cfg.Airtable.configured() {
 		dest := AirtableDestination(cfg.Airtable.Base)
