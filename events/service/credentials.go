@@ -91,7 +91,8 @@ type Credential struct {
 	// FirstSeen is when the service first started with this value: the
 	// time of the last rotation, or of the first start that used it.
 	FirstSeen time.Time `json:"first_seen"`
-	// LastSeen is the last start of the service with this value.
+	// LastSeen is when the service last recorded this value: at its start,
+	// and every [CredentialsRefresh] while it runs.
 	LastSeen time.Time `json:"last_seen"`
 }
 
@@ -157,6 +158,11 @@ func RecordCredentials(ctx context.Context, js jetstream.JetStream, service stri
 	return errors.Join(errs...)
 }
 
+// CredentialsRefresh is how often a running service records its secrets
+// again, so that their last sighting stays within this of now while it
+// runs.
+const CredentialsRefresh = 6 * time.Hour
+
 // RecordCredentials records the service's secrets as [RecordCredentials]
 // does, logging a failure as a warning: the service runs without them.
 func (r Resolved) RecordCredentials(ctx context.Context, service string, secrets []Secret) {
@@ -165,6 +171,34 @@ func (r Resolved) RecordCredentials(ctx context.Context, service string, secrets
 	if err := RecordCredentials(ctx, r.JS, service, secrets, time.Now()); err != nil {
 		r.Logger.WarnContext(ctx, "record credentials: gtmhub status will not show their age", "err", err)
 	}
+}
+
+// KeepCredentialsSeen records the service's secrets now, as
+// [Resolved.RecordCredentials] does, and again every interval (the
+// [CredentialsRefresh] when not positive) until ctx ends or the returned
+// stop is called; stop returns once no recording runs. A credential a
+// running service holds so never looks unused.
+func (r Resolved) KeepCredentialsSeen(ctx context.Context, service string, secrets []Secret, interval time.Duration) (stop func()) {
+	if interval <= 0 {
+		interval = CredentialsRefresh
+	}
+	r.RecordCredentials(ctx, service, secrets)
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(interval)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				r.RecordCredentials(ctx, service, secrets)
+			}
+		}
+	}()
+	return func() { cancel(); <-done }
 }
 
 // recordCredential writes c, keeping the first sighting of an unchanged

@@ -238,3 +238,46 @@ func TestForgetCredential(t *testing.T) {
 		t.Errorf("recorded again: %+v, %v; want first seen anew", got, err)
 	}
 }
+
+// TestKeepCredentialsSeen: a running service records its secrets at once
+// and again every interval, so their last sighting follows the clock while
+// the first stays; after stop nothing more is written.
+func TestKeepCredentialsSeen(t *testing.T) {
+	srv := eventstest.RunServer(t)
+	ctx := context.Background()
+	r, closeFn, err := service.Deps{Conn: srv.Conn}.Resolve(ctx, "", "store")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer closeFn()
+	secret := service.SecretFrom("database_url", "GTMHUB_DATABASE_URL", "postgres://gtmhub:s3cret@db/gtmhub")
+	read := func() service.Credential {
+		t.Helper()
+		got, err := service.ListCredentials(ctx, srv.JS)
+		if err != nil || len(got) != 1 {
+			t.Fatalf("ListCredentials = %v, %v", got, err)
+		}
+		return got[0]
+	}
+
+	stop := r.KeepCredentialsSeen(ctx, "store", []service.Secret{secret}, 30*time.Millisecond)
+	first := read() // recorded before KeepCredentialsSeen returned
+	deadline := time.Now().Add(5 * time.Second)
+	for read().LastSeen.Equal(first.LastSeen) {
+		if time.Now().After(deadline) {
+			t.Fatalf("last seen still %s after 5 s", first.LastSeen)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if c := read(); !c.FirstSeen.Equal(first.FirstSeen) || !c.LastSeen.After(first.LastSeen) {
+		t.Errorf("refreshed: first seen %s, last seen %s; want first seen kept at %s, last seen after %s",
+			c.FirstSeen, c.LastSeen, first.FirstSeen, first.LastSeen)
+	}
+
+	stop()
+	stopped := read()
+	time.Sleep(150 * time.Millisecond)
+	if c := read(); !c.LastSeen.Equal(stopped.LastSeen) {
+		t.Errorf("recorded again after stop: last seen %s, was %s", c.LastSeen, stopped.LastSeen)
+	}
+}

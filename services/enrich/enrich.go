@@ -167,7 +167,7 @@ func Run(ctx context.Context, cfg Config, deps service.Deps) error {
 	}
 	defer closeConn()
 	r.Health.Add("stream:"+events.StreamLeads, service.StreamsCheck(r.JS, events.StreamLeads))
-	r.RecordCredentials(ctx, Name, cfg.credentials())
+	defer r.KeepCredentialsSeen(ctx, Name, cfg.credentials(), 0)()
 
 	providers, err := openProviders(ctx, cfg.Enrich.Providers, r)
 	if err != nil {

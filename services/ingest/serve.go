@@ -45,7 +45,7 @@ func Serve(ctx context.Context, ln net.Listener, cfg Config, deps service.Deps) 
 	}
 	defer closeNATS()
 	r.Health.Add("ingest-streams", service.StreamsCheck(r.JS, events.StreamLeads, events.StreamRaw, events.StreamQuarantine))
-	r.RecordCredentials(ctx, "ingest", cfg.credentials(os.LookupEnv))
+	defer r.KeepCredentialsSeen(ctx, "ingest", cfg.credentials(os.LookupEnv), 0)()
 
 	pub, err := r.Publisher(events.WithMaxPending(cfg.MaxInFlight))
 	if err != nil {

@@ -43,7 +43,7 @@ func Run(ctx context.Context, cfg Config, deps service.Deps) error {
 	r.Health.Add("knowledge", index.Check)
 
 	token := os.Getenv(k.NotionTokenEnv)
-	r.RecordCredentials(ctx, Name, []service.Secret{service.SecretFrom("notion.token", k.NotionTokenEnv, token)})
+	defer r.KeepCredentialsSeen(ctx, Name, []service.Secret{service.SecretFrom("notion.token", k.NotionTokenEnv, token)}, 0)()
 	if k.NotionDatabaseID == "" || token == "" {
 		logNotionState(ctx, r, k, token != "")
 		r.Logger.InfoContext(ctx, "knowledge-sync started", "dir", k.Dir, "interval", k.Interval.String())

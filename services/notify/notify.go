@@ -360,7 +360,7 @@ func Run(ctx context.Context, cfg Config, deps service.Deps) error {
 	r.Health.Add("stream:"+events.StreamNotify, service.StreamsCheck(r.JS, events.StreamNotify))
 	r.Health.Add("ledger:"+LedgerBucket, n.ledger.check)
 	noteChannels(ctx, r, cfg)
-	r.RecordCredentials(ctx, Name, cfg.credentials(os.Getenv))
+	defer r.KeepCredentialsSeen(ctx, Name, cfg.credentials(os.Getenv), 0)()
 	noteWarnings(ctx, r, cfg.Warnings())
 
 	// The changes to one record are handled in turn (a record's events are

@@ -176,7 +176,7 @@ func Run(ctx context.Context, cfg Config, deps service.Deps) error {
 		return fmt.Errorf("store: %w", err)
 	}
 	defer closeNATS()
-	r.RecordCredentials(ctx, Name, cfg.credentials(os.Getenv))
+	defer r.KeepCredentialsSeen(ctx, Name, cfg.credentials(os.Getenv), 0)()
 
 	db, err := openWhenReachable(ctx, cfg, r)
 	if err != nil {

@@ -97,11 +97,12 @@ func newCredentialsCmd() *cobra.Command {
 		Use:   "credentials",
 		Args:  cobra.NoArgs,
 		Short: "The credentials each service uses, with their age since the last rotation",
-		Long: `credentials lists the secrets the services registered at their last
-start (webhook secrets, API keys and tokens, webhook URLs, passwords), never
-their values: where each comes from, when its current value was first and
-last seen, and its age rated against the rotation period (credentials.rotate_after,
-90 days by default): due soon from two thirds of it, overdue from all of it.
+		Long: `credentials lists the secrets the services registered (at start, and
+every six hours while they run): webhook secrets, API keys and tokens,
+webhook URLs, passwords, never their values; where each comes from, when
+its current value was first and last seen, and its age rated against the
+rotation period (credentials.rotate_after, 90 days by default): due soon
+from two thirds of it, overdue from all of it.
 A credential whose value changed was rotated, and its age starts again.`,
 		Example: "  gtmhub credentials\n  gtmhub credentials --rotate-after 60d --json",
 		RunE: withJS(func(ctx context.Context, cmd *cobra.Command, js jetstream.JetStream, _ []string) error {
