@@ -316,11 +316,17 @@ func (c *Consumer) pullFailed(ctx context.Context, cons jetstream.Consumer, err 
 	if ctx.Err() != nil {
 		return nil
 	}
-	if errors.Is(err, nats.ErrNoResponders) {
-		// No request was open when the consumer went away, so the server
-		// had no one to say so to; ask it.
+	deleted := errors.Is(err, jetstream.ErrConsumerDeleted)
+	if deleted || errors.Is(err, nats.ErrNoResponders) {
+		// Either the server said the consumer was deleted under an open
+		// pull, or no pull was open when it went away and nobody was told:
+		// ask whether it is gone for good, or back (created again by a
+		// deployment, say) within the grace period.
 		if gone := consumerGone(ctx, cons); gone != nil {
 			err = gone
+		} else if deleted {
+			c.o.logger.WarnContext(ctx, "consumer was deleted and is back", "consumer", c.spec.Durable)
+			return nil
 		}
 	}
 	switch {

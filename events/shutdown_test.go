@@ -153,17 +153,23 @@ func TestRestartsLeaveNothingForAckWait(t *testing.T) {
 }
 
 // TestRunReportsDeletedConsumer deletes the consumer while Run's only
-// worker is busy and no pull request is open. Run reports a consumer that
-// stays gone, and goes on with one that is back within its grace period, as
-// a cluster member that was just given the consumer answers "not found" for
-// a moment after a leader dies.
+// worker is busy and no pull request is open, or while Run waits in an
+// open pull, which the server answers "consumer deleted". Run reports a
+// consumer that stays gone, and goes on with one that is back within its
+// grace period, as a cluster member that was just given the consumer
+// answers "not found" for a moment after a leader dies.
 func TestRunReportsDeletedConsumer(t *testing.T) {
 	tests := []struct {
 		name     string
 		recreate bool
+		// idle: the runner waits in an open pull when the consumer is
+		// deleted, which the server answers "consumer deleted"; otherwise
+		// it is busy and its next pull finds nobody to answer it.
+		idle bool
 	}{
 		{name: "stays deleted", recreate: false},
 		{name: "back within the grace period", recreate: true},
+		{name: "deleted under an open pull, back within the grace period", recreate: true, idle: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -187,11 +193,21 @@ func TestRunReportsDeletedConsumer(t *testing.T) {
 			done := make(chan error, 1)
 			go func() { done <- c.Run(ctx) }()
 			<-started
+			if tt.idle {
+				close(release)
+				for range 9 {
+					<-started
+				}
+				srv.AwaitSettled(t, spec.Stream, spec.Durable, 5*time.Second)
+				time.Sleep(100 * time.Millisecond) // into the next pull
+			}
 			cfg := consumerInfo(t, srv, spec.Durable).Config
 			if err := srv.JS.DeleteConsumer(ctx, spec.Stream, spec.Durable); err != nil {
 				t.Fatal(err)
 			}
-			close(release)
+			if !tt.idle {
+				close(release)
+			}
 			if !tt.recreate {
 				select {
 				case err := <-done:
