@@ -11,5 +11,5 @@ require (
 
 require (
 	github.com/segmentio/asm v1.1.3 // indirect
-	golang.org/x/sys v0.0.0-20211110154304-99a53858aa08 // indirect
+	golang.org/x/sys v0.50.0 // indirect
 )

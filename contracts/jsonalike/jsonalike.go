@@ -63,16 +63,16 @@ func Decode(data []byte) (any, bool) {
 }
 
 // Unmarshal decodes data into v, a non-nil pointer, as encoding/json's
-// Unmarshal does and with its result. Into a zero value, a document that is
-// valid UTF-8 throughout, with no control character or \u escape of a
-// surrogate in a string, is decoded by segmentio's decoder first; any other
-// document or value, and a document that decoder refuses, is left to
-// encoding/json (after setting v back to zero), so that errors and what is
-// refused are encoding/json's own. segmentio's errors quote the input,
-// which may hold personal data.
+// Unmarshal does and with its result. Into a zero value, a document that
+// segmentio's decoder reads alike (see [segmentioAlike]) is decoded by it
+// first; any other document or value, and a document that decoder refuses,
+// is left to encoding/json (after setting v back to zero), so that errors
+// and what is refused are encoding/json's own. segmentio's errors quote the
+// input, which may hold personal data.
 func Unmarshal(data []byte, v any) error {
 	p := reflect.ValueOf(v)
-	if p.Kind() != reflect.Pointer || p.IsNil() || !p.Elem().IsZero() || !utf8.Valid(data) || !plainStrings(data) {
+	if p.Kind() != reflect.Pointer || p.IsNil() || !p.Elem().IsZero() ||
+		!utf8.Valid(data) || !plainStrings(data) || !segmentioAlike(data) {
 		return json.Unmarshal(data, v)
 	}
 	if segjson.Unmarshal(data, v) == nil {
@@ -80,6 +80,66 @@ func Unmarshal(data []byte, v any) error {
 	}
 	p.Elem().SetZero()
 	return json.Unmarshal(data, v)
+}
+
+// maxUnmarshalDepth is the deepest nesting Unmarshal leaves to segmentio's
+// decoder, which has no bound of its own (encoding/json stops at 10,000
+// levels) and slows down far faster than the document grows on deep
+// arrays: a second for 10,000 levels, where encoding/json takes 2 ms.
+const maxUnmarshalDepth = 64
+
+// segmentioAlike reports whether data is shallow enough for segmentio's
+// decoder (maxUnmarshalDepth) and has no member name holding a byte beyond
+// ASCII or an escape: encoding/json matches names to fields with Unicode
+// case folding ("ſtatus" is "status", "\u212Aey" is "key"), segmentio's
+// decoder with ASCII case folding only.
+func segmentioAlike(data []byte) bool {
+	depth := 0
+	inString, escaped, special := false, false, false
+	for i, c := range data {
+		if inString {
+			switch {
+			case escaped:
+				escaped = false
+			case c == '\\':
+				escaped, special = true, true
+			case c == '"':
+				inString = false
+				if special && memberName(data[i+1:]) {
+					return false
+				}
+			case c >= utf8.RuneSelf:
+				special = true
+			}
+			continue
+		}
+		switch c {
+		case '"':
+			inString, special = true, false
+		case '{', '[':
+			if depth++; depth > maxUnmarshalDepth {
+				return false
+			}
+		case '}', ']':
+			depth--
+		}
+	}
+	return true
+}
+
+// memberName reports whether the string that rest follows is a member
+// name: a colon comes next.
+func memberName(rest []byte) bool {
+	for _, c := range rest {
+		switch c {
+		case ' ', '\t', '\n', '\r':
+		case ':':
+			return true
+		default:
+			return false
+		}
+	}
+	return false
 }
 
 // decodedValue builds what encoding/json with UseNumber decodes v to.

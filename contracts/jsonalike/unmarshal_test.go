@@ -3,6 +3,7 @@ package jsonalike_test
 import (
 	"encoding/json"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -51,14 +52,24 @@ var unmarshalDocs = []string{
 	`{"email":"a\ud800b@example.com"}`, // an unpaired surrogate: the same
 	"{\"email\":\"tab\there\"}",        // a control character: refused
 	`{"tags":["a",2]}`,
+	`{"ſtatus":{"h":{"state":"done"}}}`,              // encoding/json folds ſ to s in names
+	`{"\u017ftatus":{"h":{"state":"done"}}}`,         // and when escaped
+	`{"status":{"h":{"state":"done","reason":"ſ"}}}`, // a value beyond ASCII is no name
+	`{"status":{"h":{"s\u0074ate":"done"}}}`,         // an escaped name
+	`{"attributes":{"deep":` + strings.Repeat("[", maxDepthDoc) + strings.Repeat("]", maxDepthDoc) + `}}`,
+	`{"attributes":{"deeper":` + strings.Repeat("[", 10001) + strings.Repeat("]", 10001) + `}}`, // past encoding/json's limit
 }
+
+// maxDepthDoc nests a document as deep as most real ones never go, and
+// deeper than the fast decoder is given.
+const maxDepthDoc = 100
 
 // TestUnmarshal holds Unmarshal to encoding/json on documents it decodes
 // alike and on those where the decoders differ: the same value, and the
 // same error, word for word.
 func TestUnmarshal(t *testing.T) {
 	for _, doc := range unmarshalDocs {
-		t.Run(doc, func(t *testing.T) {
+		t.Run(docName(doc), func(t *testing.T) {
 			var got, want unmarshalTarget
 			gotErr := jsonalike.Unmarshal([]byte(doc), &got)
 			wantErr := json.Unmarshal([]byte(doc), &want)
@@ -106,6 +117,14 @@ func FuzzUnmarshal(f *testing.F) {
 			t.Fatalf("Unmarshal(%q) = %+v, %v; encoding/json %+v, %v", data, got, gotErr, want, wantErr)
 		}
 	})
+}
+
+// docName is doc, cut short for a test name.
+func docName(doc string) string {
+	if len(doc) > 60 {
+		return doc[:60] + "..."
+	}
+	return doc
 }
 
 func errText(err error) string {
