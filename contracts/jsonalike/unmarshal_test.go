@@ -52,8 +52,8 @@ var unmarshalDocs = []string{
 	`{"email":"a\ud800b@example.com"}`, // an unpaired surrogate: the same
 	"{\"email\":\"tab\there\"}",        // a control character: refused
 	`{"tags":["a",2]}`,
-	`{"ſtatus":{"h":{"state":"done"}}}`,              // encoding/json folds ſ to s in names
-	`{"\u017ftatus":{"h":{"state":"done"}}}`,         // and when escaped
+	`{"ſtatus":{"h":{"state":"done"}}}`,      // encoding/json folds ſ to s in names
+	`{"\u017ftatus":{"h":{"state":"done"}}}`, // and when escaped
 	`{"status":{"h":{"state":"done","reason":"ſ"}}}`, // a value beyond ASCII is no name
 	`{"status":{"h":{"s\u0074ate":"done"}}}`,         // an escaped name
 	`{"attributes":{"deep":` + strings.Repeat("[", maxDepthDoc) + strings.Repeat("]", maxDepthDoc) + `}}`,
