@@ -343,13 +343,13 @@ type HubSpotSender struct {
 // HubSpotSenderOption configures a [HubSpotSender].
 type HubSpotSenderOption func(*HubSpotSender)
 
-// WithCompanyClaims makes the replicas of notify that share kv (the
-// ledger bucket, [LedgerBucket]) agree on the company of each domain, so
-// that contacts of a new company written by several replicas at once get
-// one company in HubSpot, not one per replica. Without it, only the
-// contacts one sender writes share a company.
+// WithCompanyClaims makes the replicas of notify that share kv
+// ([HubSpotBucket]) agree on the company of each domain, so that contacts
+// of a new company written by several replicas at once get one company in
+// HubSpot, not one per replica. Without it, only the contacts one sender
+// writes share a company.
 func WithCompanyClaims(kv jetstream.KeyValue) HubSpotSenderOption {
-	return func(s *HubSpotSender) { s.claims = newCompanyClaims(kv) }
+	return func(s *HubSpotSender) { s.claims = newCompanyClaims(kv, s.cfg.Token) }
 }
 
 // NewHubSpotSender returns the HubSpot sender for cfg calling through client.
@@ -459,15 +459,18 @@ func (s *HubSpotSender) company(ctx context.Context, domain, name string) (strin
 		if id, ok := s.companies.get(domain); ok {
 			return id, nil
 		}
-		find := func(ctx context.Context) (string, error) { return s.findOrCreateCompany(ctx, domain, name) }
+		look := companyLookup{
+			search: func(ctx context.Context) (string, bool, error) { return s.client.FindCompany(ctx, domain) },
+			create: func(ctx context.Context) (string, error) { return s.client.CreateCompany(ctx, domain, name) },
+		}
 		var (
 			id  string
 			err error
 		)
 		if s.claims != nil {
-			id, err = s.claims.resolve(ctx, domain, find)
+			id, err = s.claims.resolve(ctx, domain, look)
 		} else {
-			id, err = find(ctx)
+			id, err = look.find(ctx)
 		}
 		if err != nil {
 			return "", err
@@ -482,16 +485,6 @@ func (s *HubSpotSender) company(ctx context.Context, domain, name string) (strin
 }
 
 // idCache is a bounded map of record ids; when full it starts again empty.
-// findOrCreateCompany returns the id of the company HubSpot finds for
-// domain, or of the one it creates with name.
-func (s *HubSpotSender) findOrCreateCompany(ctx context.Context, domain, name string) (string, error) {
-	id, found, err := s.client.FindCompany(ctx, domain)
-	if err != nil || found {
-		return id, err
-	}
-	return s.client.CreateCompany(ctx, domain, name)
-}
-
 type idCache struct {
 	mu  sync.Mutex
 	max int

@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -17,10 +19,12 @@ import (
 
 const claimsToken = "pat-na1-claims-token"
 
-func ledgerKV(t *testing.T) jetstream.KeyValue {
+func hubspotKV(t *testing.T) jetstream.KeyValue {
 	t.Helper()
 	srv := eventstest.RunServer(t)
-	kv, err := srv.JS.CreateKeyValue(context.Background(), jetstream.KeyValueConfig{Bucket: LedgerBucket, History: 1})
+	kv, err := openHubSpotBucket(context.Background(), func(ctx context.Context, cfg jetstream.KeyValueConfig) (jetstream.KeyValue, error) {
+		return srv.JS.CreateKeyValue(ctx, cfg)
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -30,20 +34,20 @@ func ledgerKV(t *testing.T) jetstream.KeyValue {
 // TestCompanyClaimsAcrossReplicas: two replicas' senders, each asked for
 // the company of one new domain at the same moment while HubSpot's search
 // does not show new companies yet, create one company between them when
-// they share the ledger, and one each when they do not.
+// they share the bucket, and one each when they do not.
 func TestCompanyClaimsAcrossReplicas(t *testing.T) {
 	tests := []struct {
 		name          string
 		shared        bool
 		wantCompanies int
 	}{
-		{"sharing the ledger", true, 1},
+		{"sharing the bucket", true, 1},
 		{"each on its own", false, 2},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			hs := fakehubspot.New(t, claimsToken, fakehubspot.WithSearchLag(time.Minute))
-			kv := ledgerKV(t)
+			kv := hubspotKV(t)
 			cfg := HubSpot{Token: claimsToken, BaseURL: hs.URL, HTTPClient: hs.Client()}
 			replicas := make([]*HubSpotSender, 2)
 			for i := range replicas {
@@ -74,51 +78,108 @@ func TestCompanyClaimsAcrossReplicas(t *testing.T) {
 }
 
 // TestCompanyClaimsOfAReplicaThatStopped: a fresh claim without an id makes
-// the others wait and then ask for a retry; a stale one is taken over; a
-// claim whose lookup failed is given up at once.
+// the others wait and then ask for a retry; a stale or unreadable one is
+// taken over; a claim whose search failed is given up at once, one whose
+// create failed is left to go stale (HubSpot may have made the company).
 func TestCompanyClaimsOfAReplicaThatStopped(t *testing.T) {
-	now := time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)
+	start := time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)
 	tests := []struct {
-		name      string
-		claimedAt time.Time
-		findErr   error
-		wantID    string
-		wantRetry bool
-		wantFinds int
+		name               string
+		claim              string // the value found; "" for none
+		searchErr, makeErr error
+		wantID             string
+		wantRetry          bool
+		wantCalls          int  // searches and creates
+		wantClaim          bool // a claim without an id left behind
 	}{
-		{"fresh claim: wait, then retry", now.Add(-time.Second), nil, "", true, 0},
-		{"stale claim: taken over", now.Add(-3 * time.Minute), nil, "company-1", false, 1},
-		{"stale claim, lookup fails: given up", now.Add(-3 * time.Minute), errors.New("hubspot down"), "", false, 1},
+		{name: "none: claimed, searched, created", wantID: "company-1", wantCalls: 2},
+		{name: "fresh claim: wait, then retry", claim: claimAt(start.Add(-time.Second)), wantRetry: true, wantClaim: true},
+		{name: "stale claim: taken over", claim: claimAt(start.Add(-3 * time.Minute)), wantID: "company-1", wantCalls: 2},
+		{name: "unreadable claim: taken over", claim: "{not json", wantID: "company-1", wantCalls: 2},
+		{name: "search fails: given up", searchErr: errors.New("hubspot down"), wantCalls: 1},
+		{name: "create fails: left to go stale", makeErr: errors.New("hubspot timed out"), wantCalls: 2, wantClaim: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			ctx := context.Background()
-			kv := ledgerKV(t)
-			key := companyClaimKey("example.com")
-			b, _ := json.Marshal(companyClaim{ClaimedAt: tt.claimedAt})
-			if _, err := kv.Create(ctx, key, b); err != nil {
-				t.Fatal(err)
+			c := newCompanyClaims(hubspotKV(t), claimsToken)
+			now := start
+			c.now = func() time.Time { now = now.Add(10 * time.Millisecond); return now } // each look moves the clock
+			c.wait, c.poll = 200*time.Millisecond, time.Millisecond
+			key := c.key("example.com")
+			if tt.claim != "" {
+				if _, err := c.kv.Create(ctx, key, []byte(tt.claim)); err != nil {
+					t.Fatal(err)
+				}
 			}
-			c := newCompanyClaims(kv)
-			c.now, c.wait, c.poll = func() time.Time { return now }, 0, time.Millisecond
-			finds := 0
-			id, err := c.resolve(ctx, "example.com", func(context.Context) (string, error) {
-				finds++
-				return "company-1", tt.findErr
+			calls := 0
+			id, err := c.resolve(ctx, "example.com", companyLookup{
+				search: func(context.Context) (string, bool, error) { calls++; return "", false, tt.searchErr },
+				create: func(context.Context) (string, error) { calls++; return "company-1", tt.makeErr },
 			})
-			if _, retry := events.RetryDelay(err); retry != tt.wantRetry || id != tt.wantID || finds != tt.wantFinds {
-				t.Fatalf("resolve = %q, %v (retry %v) after %d lookups; want %q, retry %v, %d lookups",
-					id, err, retry, finds, tt.wantID, tt.wantRetry, tt.wantFinds)
+			if _, retry := events.RetryDelay(err); retry != tt.wantRetry || id != tt.wantID || calls != tt.wantCalls {
+				t.Fatalf("resolve = %q, %v (retry %v) after %d calls; want %q, retry %v, %d calls",
+					id, err, retry, calls, tt.wantID, tt.wantRetry, tt.wantCalls)
 			}
-			_, cur, err := c.read(ctx, key)
+			rev, cur, err := c.read(ctx, key)
 			switch {
 			case err != nil:
 				t.Fatal(err)
-			case tt.findErr != nil && !cur.ClaimedAt.IsZero():
-				t.Errorf("claim %+v left after the lookup failed, want none", cur)
 			case tt.wantID != "" && cur.CompanyID != tt.wantID:
 				t.Errorf("claim %+v, want company %q recorded", cur, tt.wantID)
+			case tt.wantID == "" && (rev != 0 && cur.CompanyID == "") != tt.wantClaim:
+				t.Errorf("claim %+v at revision %d; want a claim left behind: %v", cur, rev, tt.wantClaim)
 			}
 		})
+	}
+}
+
+func claimAt(at time.Time) string {
+	b, _ := json.Marshal(companyClaim{ClaimedAt: at})
+	return string(b)
+}
+
+// TestCompanyClaimsKeys: one account's claims are not another's, and a key
+// reveals neither the token nor the domain.
+func TestCompanyClaimsKeys(t *testing.T) {
+	a, b := newCompanyClaims(nil, "pat-na1-account-a"), newCompanyClaims(nil, "pat-na1-account-b")
+	tests := []struct {
+		name string
+		x, y string
+		same bool
+	}{
+		{"one account, one domain", a.key("example.com"), a.key("example.com"), true},
+		{"one account, two domains", a.key("example.com"), a.key("example.org"), false},
+		{"two accounts, one domain", a.key("example.com"), b.key("example.com"), false},
+	}
+	for _, tt := range tests {
+		if (tt.x == tt.y) != tt.same {
+			t.Errorf("%s: keys %q and %q", tt.name, tt.x, tt.y)
+		}
+		if strings.Contains(tt.x, "example") || strings.Contains(tt.x, "account") {
+			t.Errorf("%s: key %q tells the domain or the token", tt.name, tt.x)
+		}
+	}
+}
+
+// TestCASConflict: the errors that mean another write to the key came
+// first, whichever way nats.go reports it.
+func TestCASConflict(t *testing.T) {
+	tests := []struct {
+		err  error
+		want bool
+	}{
+		{jetstream.ErrKeyExists, true},
+		{jetstream.ErrKeyRevisionMismatch, true},
+		{&jetstream.APIError{Code: 400, ErrorCode: jetstream.JSErrCodeStreamWrongLastSequence}, true},
+		{fmt.Errorf("publish: %w", &jetstream.APIError{Code: 400, ErrorCode: jetstream.JSErrCodeStreamWrongLastSequenceConstant}), true},
+		{&jetstream.APIError{Code: 503, ErrorCode: jetstream.JSErrCodeJetStreamNotEnabled}, false},
+		{errors.New("timeout"), false},
+		{nil, false},
+	}
+	for _, tt := range tests {
+		if got := casConflict(tt.err); got != tt.want {
+			t.Errorf("casConflict(%v) = %v, want %v", tt.err, got, tt.want)
+		}
 	}
 }

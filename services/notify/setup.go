@@ -70,7 +70,9 @@ func newNotifier(ctx context.Context, cfg Config, engine *Engine, r service.Reso
 			return nil, err
 		}
 	}
-	n.addCRMSenders(cfg, r)
+	if err := n.addCRMSenders(ctx, cfg, r, open); err != nil {
+		return nil, err
+	}
 	n.missing = map[contracts.Channel]string{}
 	for _, ch := range allChannels {
 		if n.senders[ch] == nil {
@@ -90,13 +92,17 @@ func newNotifier(ctx context.Context, cfg Config, engine *Engine, r service.Reso
 
 // addCRMSenders adds the hubspot and airtable senders cfg configures, each
 // with its circuit breaker, unless cfg.Senders has one for the channel.
-func (n *notifier) addCRMSenders(cfg Config, r service.Resolved) {
+func (n *notifier) addCRMSenders(ctx context.Context, cfg Config, r service.Resolved, open bucketOpener) error {
 	if _, ok := n.senders[contracts.ChannelHubSpot]; !ok && cfg.HubSpot.configured() {
+		companies, err := openHubSpotBucket(ctx, open)
+		if err != nil {
+			return err
+		}
 		b := r.Breakers.Register(events.NewBreakers(events.WithDestinations(HubSpotDestination), events.WithBreakerMetrics(r.Metrics)))
 		cfg.HubSpot.HTTPClient = tracedClient(cfg.HubSpot.HTTPClient, cfg.HubSpot.Timeout, r)
 		client := NewHubSpotClient(cfg.HubSpot, b)
 		client.api.onRateLimit = n.stats.rateLimited
-		n.senders[contracts.ChannelHubSpot] = NewHubSpotSender(cfg.HubSpot, client, WithCompanyClaims(n.ledger.kv))
+		n.senders[contracts.ChannelHubSpot] = NewHubSpotSender(cfg.HubSpot, client, WithCompanyClaims(companies))
 	}
 	if _, ok := n.senders[contracts.ChannelAirtable]; !ok && cfg.Airtable.configured() {
 		dest := AirtableDestination(cfg.Airtable.Base)
@@ -106,6 +112,7 @@ func (n *notifier) addCRMSenders(cfg Config, r service.Resolved) {
 		client.api.onRateLimit = n.stats.rateLimited
 		n.senders[contracts.ChannelAirtable] = NewAirtableSender(cfg.Airtable, client)
 	}
+	return nil
 }
 
 // quotaCrossed raises the quota alert for level, once per day and level.
