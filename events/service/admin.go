@@ -8,6 +8,8 @@ import (
 	"maps"
 	"net"
 	"net/http"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -90,33 +92,37 @@ func StreamsCheck(js jetstream.JetStream, names ...string) Check {
 }
 
 // AdminHandler serves /livez, /readyz (JSON listing failed checks, 503 when
-// any fails) and /metrics from g.
+// any fails) and /metrics from g. Any other path, or a method other than
+// GET or HEAD, is answered with a JSON error, as every other endpoint does,
+// instead of net/http's plain-text 404 and 405.
 func AdminHandler(h *Health, g prometheus.Gatherer) http.Handler {
+	routes := map[string]http.Handler{
+		"/livez": http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+		}),
+		"/readyz": http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			failed := h.Run(r.Context())
+			if len(failed) > 0 {
+				writeJSON(w, http.StatusServiceUnavailable, map[string]any{"status": "unavailable", "failed": failed})
+				return
+			}
+			writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+		}),
+		"/metrics": promhttp.HandlerFor(g, promhttp.HandlerOpts{}),
+	}
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /livez", func(w http.ResponseWriter, _ *http.Request) {
-		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
-	})
-	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
-		failed := h.Run(r.Context())
-		if len(failed) > 0 {
-			writeJSON(w, http.StatusServiceUnavailable, map[string]any{"status": "unavailable", "failed": failed})
-			return
-		}
-		writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
-	})
-	mux.Handle("GET /metrics", promhttp.HandlerFor(g, promhttp.HandlerOpts{}))
-	// Everything else says in JSON what is wrong, as every other endpoint
-	// does, instead of net/http's plain-text 404 and 405.
+	for path, route := range routes {
+		mux.Handle("GET "+path, route)
+	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		switch r.URL.Path {
-		case "/livez", "/readyz", "/metrics":
+		if _, ok := routes[r.URL.Path]; ok {
 			w.Header().Set("Allow", "GET, HEAD")
 			writeJSON(w, http.StatusMethodNotAllowed, adminError{Details: []any{},
 				Error: fmt.Sprintf("method %s is not allowed on %s: use GET", r.Method, r.URL.Path)})
-		default:
-			writeJSON(w, http.StatusNotFound, adminError{Details: []any{},
-				Error: fmt.Sprintf("no such endpoint %s: use GET /livez, /readyz or /metrics", r.URL.Path)})
+			return
 		}
+		writeJSON(w, http.StatusNotFound, adminError{Details: []any{},
+			Error: fmt.Sprintf("no such endpoint %s: use GET %s", r.URL.Path, strings.Join(slices.Sorted(maps.Keys(routes)), ", "))})
 	})
 	return mux
 }

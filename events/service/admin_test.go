@@ -45,7 +45,7 @@ func TestAdminHandlerErrorsAreJSON(t *testing.T) {
 	}{
 		{http.MethodGet, "/livez", http.StatusOK, "", ""},
 		{http.MethodGet, "/readyz", http.StatusOK, "", ""},
-		{http.MethodGet, "/nope", http.StatusNotFound, "", "no such endpoint /nope"},
+		{http.MethodGet, "/nope", http.StatusNotFound, "", "no such endpoint /nope: use GET /livez, /metrics, /readyz"},
 		{http.MethodPost, "/livez", http.StatusMethodNotAllowed, "GET, HEAD", "method POST is not allowed on /livez"},
 		{http.MethodDelete, "/metrics", http.StatusMethodNotAllowed, "GET, HEAD", "method DELETE is not allowed on /metrics"},
 	}

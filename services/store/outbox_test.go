@@ -342,12 +342,23 @@ func TestPendingForFindsTheEntriesOfOneInput(t *testing.T) {
 			ctx := context.Background()
 			s := b.open(t)
 			seqs := enqueueChanges(t, s, 3)
+			// in-1 changed its company too, after its contact.
+			err := s.Update(ctx, func(tx recordTx) error {
+				ev := enriched(t, ChangeEventID(companySchema.name, "in-1"), clock, contracts.LeadEnriched{})
+				seq, err := tx.Enqueue(ctx, outboxEntry{inputID: "in-1", subject: events.SubjectCompanyCreated, event: ev, createdAt: clock})
+				seqs = append(seqs, seq)
+				return err
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
 			tests := []struct {
 				input string
 				want  []int64
 			}{
 				{"in-0", seqs[:1]},
-				{"in-2", seqs[2:]},
+				{"in-1", []int64{seqs[1], seqs[3]}},
+				{"in-2", seqs[2:3]},
 				{"in-9", nil},
 			}
 			for _, tt := range tests {
