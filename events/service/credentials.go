@@ -295,7 +295,8 @@ var ErrNoCredential = errors.New("no such credential (gtmhub credentials lists t
 // ForgetCredential removes the credential key, "service.name" as
 // [Credential.Key] gives it, from the record: one no service uses any more,
 // which would otherwise be rated, and alerted on, for ever. A service that
-// still holds it records it again at its next start, first seen then.
+// still holds it records it again within [CredentialsRefresh], or at its
+// next start, first seen then.
 func ForgetCredential(ctx context.Context, js jetstream.JetStream, key string) error {
 	if !validCredentialKey(key) || !strings.Contains(key, ".") {
 		return fmt.Errorf("credential %q: want service.name, as gtmhub credentials lists it", key)

@@ -27,12 +27,15 @@ type enricher struct {
 // goes on.
 func (e *enricher) enrich(ctx context.Context, q Query) (contracts.Enrichment, error) {
 	outs := make([]outcome, len(e.providers))
-	var asked []int // the providers whose answer the process does not hold
+	// The providers whose answer the process does not hold, and their keys.
+	var asked []int
+	keys := make([]string, len(e.providers))
 	for i, g := range e.providers {
-		if o, ok := g.recent(q); ok {
+		o, key, ok := g.recent(q)
+		if ok {
 			outs[i] = o
 		} else {
-			asked = append(asked, i)
+			asked, keys[i] = append(asked, i), key
 		}
 	}
 	// The lookups that ask run at once, the last in this goroutine: a new
@@ -42,10 +45,10 @@ func (e *enricher) enrich(ctx context.Context, q Query) (contracts.Enrichment, e
 	var wg sync.WaitGroup
 	for n, i := range asked {
 		if n == len(asked)-1 {
-			outs[i] = e.providers[i].lookup(ctx, q)
+			outs[i] = e.providers[i].lookupAt(ctx, keys[i], q)
 			break
 		}
-		wg.Go(func() { outs[i] = e.providers[i].lookup(ctx, q) })
+		wg.Go(func() { outs[i] = e.providers[i].lookupAt(ctx, keys[i], q) })
 	}
 	wg.Wait()
 

@@ -58,6 +58,11 @@ func (g *guarded) lookup(ctx context.Context, q Query) outcome {
 	if err != nil {
 		return skipped(err.Error())
 	}
+	return g.lookupAt(ctx, key, q)
+}
+
+// lookupAt is lookup for q, whose cache key is key.
+func (g *guarded) lookupAt(ctx context.Context, key string, q Query) outcome {
 	o, _, _ := g.flight.Do(key, func() (any, error) { return g.lookupKey(ctx, key, q), nil })
 	return o.(outcome)
 }
@@ -65,14 +70,15 @@ func (g *guarded) lookup(ctx context.Context, q Query) outcome {
 // recent returns q's outcome when it follows from what the process holds:
 // a query the provider cannot take, or an answer in the process's cache.
 // It asks neither the bucket nor the provider, and so needs no goroutine of
-// its own.
-func (g *guarded) recent(q Query) (outcome, bool) {
+// its own. Otherwise it returns q's cache key, for lookupAt.
+func (g *guarded) recent(q Query) (o outcome, key string, settled bool) {
 	key, err := g.p.Key(q)
 	if err != nil {
-		return skipped(err.Error()), true
+		return skipped(err.Error()), "", true
 	}
 	ce, hit := g.cache.recent(key)
-	return cachedOutcome(ce, hit)
+	o, settled = cachedOutcome(ce, hit)
+	return o, key, settled
 }
 
 // cachedOutcome is the outcome of a cache entry, if it settles the lookup.

@@ -93,16 +93,17 @@ type merged struct {
 	// changes lists the fields whose value the write changed, in schema
 	// order; a new record lists its key and every value.
 	changes []contracts.FieldChange
-	// touched lists the fields whose provenance now names the write: those
-	// it changed, and those it confirmed with the same value and a newer time.
-	touched []string
+	// provenance says whether some field's provenance now names the write:
+	// one it changed, or one it confirmed with the same value and a newer
+	// time.
+	provenance bool
 	// stale lists the fields where the write brought a different value that
 	// lost to a newer one already stored: conflicts last-writer-wins settled.
 	stale []string
 }
 
 // dirty reports whether the record must be saved.
-func (m merged) dirty() bool { return m.created || len(m.changes) > 0 || len(m.touched) > 0 }
+func (m merged) dirty() bool { return m.created || len(m.changes) > 0 || m.provenance }
 
 // merge applies w to the stored record cur (found says whether there is one)
 // by per-field last-writer-wins: each field holds the value of the newest
@@ -127,7 +128,7 @@ func (s *recordSchema) merge(cur record, found bool, w write) merged {
 	}
 	if p, known := m.rec.prov[s.key]; !known || earlier(w.at, w.eventID, p.At, p.EventID) {
 		m.rec.prov[s.key] = contracts.Provenance{Source: w.keySource, EventID: w.eventID, At: w.at}
-		m.touched = append(m.touched, s.key)
+		m.provenance = true
 	}
 	if found && w.createdAt.Before(m.rec.createdAt) {
 		if s.createdField {
@@ -150,7 +151,7 @@ func (s *recordSchema) merge(cur record, found bool, w write) merged {
 			continue // the stored value is newer
 		}
 		m.rec.prov[c.name] = contracts.Provenance{Source: w.sources[c.name], EventID: w.eventID, At: w.at}
-		m.touched = append(m.touched, c.name)
+		m.provenance = true
 		if has && old == v {
 			continue
 		}

@@ -141,7 +141,7 @@ gtmhub status read, and notify rates for rotation: those of a provider or a
 channel no longer configured, which would otherwise grow overdue and be
 alerted on every week. Name each as gtmhub credentials lists it, the service
 and the credential joined by a dot. A service that still holds one records
-it again at its next start, with its age starting then.`,
+it again within six hours, or at its next start, with its age starting then.`,
 		Example: "  gtmhub credentials forget enrich.clearbit.key notify.slack.webhooks.sales",
 		RunE: withJS(func(ctx context.Context, cmd *cobra.Command, js jetstream.JetStream, args []string) error {
 			var errs []error
