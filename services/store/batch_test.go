@@ -247,3 +247,54 @@ func TestBatchWaitsOnlyUnderLoad(t *testing.T) {
 		})
 	}
 }
+
+// TestBatchWaitsWhileWritesKeepComing makes a lone write submitted within
+// the gap of the one before it wait for the next, and commits one that
+// comes after a quiet spell at once.
+func TestBatchWaitsWhileWritesKeepComing(t *testing.T) {
+	tests := []struct {
+		name    string
+		gap     time.Duration
+		apart   time.Duration // between the three writes, one at a time
+		wantTxs int64
+	}{
+		{"writes within the gap share a commit", 300 * time.Millisecond, 50 * time.Millisecond, 2},
+		{"writes further apart than the gap commit alone", 20 * time.Millisecond, 80 * time.Millisecond, 3},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := context.Background()
+			cs := &countingStore{recordStore: testBackends[0].open(t)}
+			bt := newBatcher(cs, maxBatch, slog.New(slog.DiscardHandler))
+			bt.delay, bt.gap = 5*time.Second, tt.gap
+			bctx, stop := context.WithCancel(ctx)
+			stopped := make(chan struct{})
+			go func() { bt.run(bctx, 1); close(stopped) }()
+			defer func() { stop(); <-stopped }()
+
+			var wg sync.WaitGroup
+			errs := make(chan error, 3)
+			for i := range 3 {
+				if i > 0 {
+					time.Sleep(tt.apart)
+				}
+				wg.Go(func() {
+					errs <- bt.Update(ctx, func(tx recordTx) error {
+						_, err := tx.MarkProcessed(ctx, fmt.Sprint("w-", i), "test", clock)
+						return err
+					})
+				})
+			}
+			wg.Wait()
+			close(errs)
+			for err := range errs {
+				if err != nil {
+					t.Fatal(err)
+				}
+			}
+			if got := cs.txs.Load(); got != tt.wantTxs {
+				t.Errorf("%d transactions, want %d", got, tt.wantTxs)
+			}
+		})
+	}
+}
