@@ -86,7 +86,7 @@ const commitDelay = 5 * time.Millisecond
 // 13 ms to 8 ms. A write submitted within the gap of the one taken before
 // it waits too, even alone: in the pipeline, where the store takes leads
 // one by one as enrich publishes them, half its commits held a single
-// write until it did, and 45 % fewer commits (fsyncs) served the same
+// write until it did, and two fifths fewer commits (fsyncs) served the same
 // leads once it did.
 const commitGap = time.Millisecond
 
