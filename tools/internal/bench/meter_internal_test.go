@@ -22,14 +22,18 @@ func TestMeterCountsItsWindow(t *testing.T) {
 	}
 	burn(200 * time.Millisecond) // before the window: not charged
 	m := startMeter()
+	began := time.Now()
 	for range 1000 {
 		sink = append(sink, new([64]byte))
 	}
 	burn(20 * time.Millisecond)
+	// The wall clock, not the 20ms of CPU: the collector's workers may
+	// spend some of it on the other core meanwhile.
+	window := time.Since(began)
 	r := m.result(10)
 	sink = nil
-	if r.Ops != 10 || r.Elapsed < 20*time.Millisecond {
-		t.Errorf("result %+v, want 10 ops over at least 20ms", r)
+	if r.Ops != 10 || r.Elapsed < window {
+		t.Errorf("result %+v, want 10 ops over at least %s", r, window)
 	}
 	if r.AllocsOp < 100 {
 		t.Errorf("%.0f allocations per op, want at least 100", r.AllocsOp)
