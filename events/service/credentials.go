@@ -187,16 +187,7 @@ func (r Resolved) KeepCredentialsSeen(ctx context.Context, service string, secre
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		t := time.NewTicker(interval)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-				r.RecordCredentials(ctx, service, secrets)
-			}
-		}
+		Tick(ctx, interval, func(ctx context.Context) { r.RecordCredentials(ctx, service, secrets) })
 	}()
 	return func() { cancel(); <-done }
 }

@@ -66,3 +66,18 @@ func ExampleCredential_Rotation() {
 	// notify.webhook.slack 1560h0m0s due_soon
 	// notify.webhook.slack 2880h0m0s overdue
 }
+
+// Work whose first run is not due at the start waits one interval for it.
+func ExampleTick() {
+	ctx, cancel := context.WithCancel(context.Background())
+	start := time.Now()
+	runs := 0
+	service.Tick(ctx, 20*time.Millisecond, func(context.Context) {
+		runs++
+		if runs == 2 {
+			cancel()
+		}
+	})
+	fmt.Println(runs, time.Since(start) >= 40*time.Millisecond)
+	// Output: 2 true
+}

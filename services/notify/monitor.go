@@ -93,14 +93,7 @@ func (n *notifier) monitor(ctx context.Context, cfg Alerts) {
 			stop()
 		}
 	}()
-	t := time.NewTicker(cfg.Interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
+	service.Tick(ctx, cfg.Interval, func(ctx context.Context) {
 		if depth, err := n.dlqDepth(ctx); err == nil {
 			n.checkDLQ(ctx, n.alerts.lastDepth(ctx), depth)
 			n.alerts.setLastDepth(ctx, depth)
@@ -109,7 +102,7 @@ func (n *notifier) monitor(ctx context.Context, cfg Alerts) {
 		n.checkSends(ctx, cfg)
 		n.checkUsage(ctx, cfg.usageLevels())
 		n.checkCredentials(ctx)
-	}
+	})
 }
 
 // checkUsage alerts on every quota other services report in the usage
