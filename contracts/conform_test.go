@@ -397,3 +397,30 @@ func TestValidateValueTakesOnlyDecodedJSON(t *testing.T) {
 		})
 	}
 }
+
+// FuzzPlanAgreesWithLibrary holds the plan to the library on any document:
+// whenever the plan gives a verdict for a contact change event, the
+// library, reading the document as encoding/json does, gives the same.
+func FuzzPlanAgreesWithLibrary(f *testing.F) {
+	schemas, err := compiledSchemas()
+	if err != nil {
+		f.Fatal(err)
+	}
+	sch := schemas[TypeContactCreated]
+	f.Add(example(f, TypeContactCreated))
+	f.Add([]byte(`{"contact":{"email":"a@b.co","email":"x"},"changes":[{"field":"email","old":null,"new":"a@b.co"}]}`))
+	f.Add([]byte(`{"contact":{"email":"a@b.co","signal_score":1e999},"changes":[{"field":"email","old":null,"new":1}]}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		got := sch.plan.conformsData(data)
+		if got == unknown {
+			return
+		}
+		doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(data))
+		if err != nil {
+			t.Fatalf("plan says %v of %q, which does not decode: %v", got, data, err)
+		}
+		if lib := either(sch.schema.Validate(doc) == nil); lib != got {
+			t.Fatalf("plan says %v of %q, library %v", got, data, lib)
+		}
+	})
+}

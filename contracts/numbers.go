@@ -2,11 +2,8 @@ package contracts
 
 import (
 	"encoding/json"
-	"slices"
 	"strconv"
 	"strings"
-
-	"github.com/valyala/fastjson"
 )
 
 // JSON puts no bound on a number; I-JSON (RFC 7493) and every consumer that
@@ -18,25 +15,6 @@ import (
 
 // msgNumberRange is the field error of a number beyond a float64's range.
 const msgNumberRange = "is a number beyond the range of a 64-bit float (about ±1.8e308)"
-
-// finiteNumbers reports whether every number in v fits a float64.
-func finiteNumbers(v *fastjson.Value) bool {
-	switch v.Type() {
-	case fastjson.TypeNumber:
-		return fitsFloat64(numberText(v))
-	case fastjson.TypeObject:
-		ok := true
-		v.GetObject().Visit(func(_ []byte, member *fastjson.Value) {
-			ok = ok && finiteNumbers(member)
-		})
-		return ok
-	case fastjson.TypeArray:
-		return !slices.ContainsFunc(v.GetArray(), func(item *fastjson.Value) bool {
-			return !finiteNumbers(item)
-		})
-	}
-	return true
-}
 
 // fitsFloat64 reports whether n is within a float64's range. Without an
 // exponent, a number of fewer than 309 digits always is.

@@ -1,9 +1,7 @@
 package contracts
 
 import (
-	"bytes"
 	"encoding/json"
-	"slices"
 	"strconv"
 	"unicode/utf8"
 
@@ -16,15 +14,18 @@ import (
 // values: checking a conforming event then allocates next to nothing,
 // where decoding it into an any allocated for every member. A document is
 // checked only when jsonalike finds it reads the same to fastjson and
-// encoding/json, and the values kindOf cannot judge (an object that names a
-// member twice) are left to the library.
+// encoding/json, and a document with a value the plan cannot judge (an
+// object that names a member twice) is left to the library: one walk of
+// the tree (readTree) finds those before the plan reads it.
 
 // conformsData tells whether data, a JSON document, satisfies p's schema.
 func (p *plan) conformsData(data []byte) verdict {
 	verdict := unknown
 	jsonalike.Parse(data, func(v *fastjson.Value) {
-		if verdict = p.conforms(v); verdict == conforming && !finiteNumbers(v) {
-			verdict = unknown // the library path reports where
+		if plain, finite := readTree(v); plain {
+			if verdict = p.conforms(v); verdict == conforming && !finite {
+				verdict = unknown // the library path reports where
+			}
 		}
 	})
 	return verdict
@@ -38,11 +39,36 @@ func (p *plan) decodeConforming(data []byte) (any, bool) {
 		ok  bool
 	)
 	jsonalike.Parse(data, func(v *fastjson.Value) {
-		if p.conforms(v) == conforming {
+		if plain, _ := readTree(v); plain && p.conforms(v) == conforming {
 			doc, ok = decodedValue(v, 0, p.names)
 		}
 	})
 	return doc, ok
+}
+
+// readTree walks v once and reports whether every object in it names each
+// member once, with at most maxScannedMembers of them (plain: the plan can
+// judge it), and whether every number fits a float64 (finite).
+func readTree(v *fastjson.Value) (plain, finite bool) {
+	plain, finite = true, true
+	var walk func(v *fastjson.Value)
+	walk = func(v *fastjson.Value) {
+		switch v.Type() {
+		case fastjson.TypeNumber:
+			finite = finite && fitsFloat64(numberText(v))
+		case fastjson.TypeObject:
+			o := v.GetObject()
+			if plain = plain && plainMembers(o); plain {
+				o.Visit(func(_ []byte, member *fastjson.Value) { walk(member) })
+			}
+		case fastjson.TypeArray:
+			for _, item := range v.GetArray() {
+				walk(item)
+			}
+		}
+	}
+	walk(v)
+	return plain, finite
 }
 
 // decodedValue builds from v what encoding/json decodes it to in an any:
@@ -137,8 +163,8 @@ func decodedJSON(v any, depth int) bool {
 	return false
 }
 
-// kindOf returns the JSON type of v, or 0 when encoding/json would not
-// decode v to what fastjson parsed.
+// kindOf returns the JSON type of v, a value of a tree readTree found
+// plain.
 func kindOf(v *fastjson.Value) typeSet {
 	switch v.Type() {
 	case fastjson.TypeNull:
@@ -152,9 +178,7 @@ func kindOf(v *fastjson.Value) typeSet {
 	case fastjson.TypeArray:
 		return typeArray
 	case fastjson.TypeObject:
-		if plainMembers(v.GetObject()) {
-			return typeObject
-		}
+		return typeObject
 	}
 	return 0
 }
@@ -168,11 +192,16 @@ func plainMembers(o *fastjson.Object) bool {
 	names := buf[:0]
 	ok := true
 	o.Visit(func(name []byte, _ *fastjson.Value) {
-		if ok = ok && !slices.ContainsFunc(names, func(seen []byte) bool {
-			return bytes.Equal(seen, name)
-		}); ok {
-			names = append(names, name)
+		if !ok {
+			return
 		}
+		for _, seen := range names {
+			if string(seen) == string(name) {
+				ok = false
+				return
+			}
+		}
+		names = append(names, name)
 	})
 	return ok
 }

@@ -18,6 +18,8 @@
 package jsonalike
 
 import (
+	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"reflect"
 	"unicode/utf8"
@@ -176,6 +178,9 @@ func decodedValue(v *fastjson.Value) any {
 // validator misses a control character in a string that has an escape
 // after it.
 func plainStrings(data []byte) bool {
+	if bytes.IndexByte(data, '\\') < 0 && !hasControl(data) {
+		return true // compact JSON without escapes, the usual event
+	}
 	var inString, escaped bool
 	for i, c := range data {
 		switch {
@@ -194,6 +199,27 @@ func plainStrings(data []byte) bool {
 		}
 	}
 	return true
+}
+
+// hasControl reports whether data holds a byte below 0x20, eight bytes at a
+// time: a word's byte below 0x20 borrows in x-0x20…20 and sets its top bit
+// where x's own top bit is clear. A borrow only runs on from a byte that was
+// below 0x20 already, so the answer is exact.
+func hasControl(data []byte) bool {
+	const ones, tops = 0x0101010101010101, 0x8080808080808080
+	i := 0
+	for ; i+8 <= len(data); i += 8 {
+		x := binary.LittleEndian.Uint64(data[i:])
+		if (x-ones*0x20)&^x&tops != 0 {
+			return true
+		}
+	}
+	for _, c := range data[i:] {
+		if c < 0x20 {
+			return true
+		}
+	}
+	return false
 }
 
 // surrogate reports whether hex, the digits of a \u escape, starts with D8

@@ -102,3 +102,28 @@ func decodeStd(data []byte) (any, error) {
 	}
 	return v, nil
 }
+
+// BenchmarkParse parses a change event as the store writes it (compact) and
+// as a person would (indented).
+func BenchmarkParse(b *testing.B) {
+	compact := []byte(`{"contact":{"email":"lead1@co1.example","first_name":"Ada","last_name":"Lovelace","company":"Example Inc",` +
+		`"created_at":"2026-12-07T17:16:58.116887023Z","domain":"co1.example","source":"form","signal_score":6,"intent_score":15,` +
+		`"fit_score":0,"updated_at":"2026-12-07T17:16:58.116887023Z"},"changes":[{"field":"email","old":null,"new":"lead1@co1.example"},` +
+		`{"field":"first_name","old":null,"new":"Ada"},{"field":"signal_score","old":null,"new":6}],"provenance":{` +
+		strings.Repeat(`"f`+`":{"source":"form","event_id":"11738545-bb93-562b-82cf-fb25f6ba9dca","at":"2026-12-07T17:16:58.116887023Z"},`, 8) +
+		`"g":{"source":"enrich","event_id":"11738545-bb93-562b-82cf-fb25f6ba9dca","at":"2026-12-07T17:16:58.116887023Z"}}}`)
+	var indented bytes.Buffer
+	if err := json.Indent(&indented, compact, "", "  "); err != nil {
+		b.Fatal(err)
+	}
+	for name, doc := range map[string][]byte{"compact": compact, "indented": indented.Bytes()} {
+		b.Run(name, func(b *testing.B) {
+			b.SetBytes(int64(len(doc)))
+			for b.Loop() {
+				if !jsonalike.Parse(doc, func(*fastjson.Value) {}) {
+					b.Fatal("not parsed")
+				}
+			}
+		})
+	}
+}
