@@ -67,9 +67,13 @@ func Encode(subject string, ev event.Event) (*nats.Msg, error) {
 	// the event's data, which neither changes.
 	w := &binaryWriter{header: make(nats.Header, 12), values: make([]string, 0, 12), data: ev.Data()}
 	c := ev.Context
-	for _, a := range ceSpecs.Version(c.GetSpecVersion()).Attributes() {
-		if err := w.SetAttribute(a, a.Get(c)); err != nil {
-			return nil, fmt.Errorf("encode event %s: %w", ev.ID(), err)
+	if c.GetSpecVersion() == event.CloudEventsVersionV1 {
+		w.setV1(c)
+	} else {
+		for _, a := range ceSpecs.Version(c.GetSpecVersion()).Attributes() {
+			if err := w.SetAttribute(a, a.Get(c)); err != nil {
+				return nil, fmt.Errorf("encode event %s: %w", ev.ID(), err)
+			}
 		}
 	}
 	for name, v := range c.GetExtensions() {
@@ -229,6 +233,30 @@ func (w *binaryWriter) SetAttribute(attr spec.Attribute, value any) error {
 	}
 	w.set(headerName(attr), percentEncode(s))
 	return nil
+}
+
+// setV1 writes the attributes of a 1.0 event as the loop over the spec's
+// attributes does (a blank string or a zero time is missing), without
+// boxing every value into an any on the way.
+func (w *binaryWriter) setV1(c event.EventContextReader) {
+	for _, a := range [...]struct{ header, value string }{
+		{headerSpecVersion, c.GetSpecVersion()},
+		{HeaderPrefix + "id", c.GetID()},
+		{HeaderPrefix + "source", c.GetSource()},
+		{HeaderPrefix + "type", c.GetType()},
+		{HeaderPrefix + "dataschema", c.GetDataSchema()},
+		{HeaderPrefix + "subject", c.GetSubject()},
+	} {
+		if a.value != "" {
+			w.set(a.header, percentEncode(a.value))
+		}
+	}
+	if ct := c.GetDataContentType(); ct != "" {
+		w.set(HeaderContentType, ct)
+	}
+	if t := c.GetTime(); !t.IsZero() {
+		w.set(HeaderPrefix+"time", percentEncode(t.UTC().Format(time.RFC3339Nano)))
+	}
 }
 
 // headerName is the ce- header of an attribute.
