@@ -40,10 +40,35 @@ func (p *plan) decodeConforming(data []byte) (any, bool) {
 	)
 	jsonalike.Parse(data, func(v *fastjson.Value) {
 		if plain, _ := readTree(v); plain && p.conforms(v) == conforming {
-			doc, ok = decodedValue(v, 0, p.names)
+			doc, ok = decodedValue(v, 0, &interner{names: p.names})
 		}
 	})
 	return doc, ok
+}
+
+// interner makes the strings of one decoded document, each text once where
+// it can: a property name of the schema is that name, and a text equal to
+// one of the last few made is that string. A change event repeats its
+// event id, its time and its sources in every field's provenance.
+type interner struct {
+	names  map[string]string
+	recent [8]string
+	next   int
+}
+
+func (in *interner) text(b []byte) string {
+	if s, ok := in.names[string(b)]; ok {
+		return s
+	}
+	for _, s := range in.recent {
+		if s == string(b) {
+			return s
+		}
+	}
+	s := string(b)
+	in.recent[in.next] = s
+	in.next = (in.next + 1) % len(in.recent)
+	return s
 }
 
 // readTree walks v once and reports whether every object in it names each
@@ -74,9 +99,8 @@ func readTree(v *fastjson.Value) (plain, finite bool) {
 // decodedValue builds from v what encoding/json decodes it to in an any:
 // map[string]any, []any, string, float64, bool or nil. It returns false for
 // what kindOf cannot judge and for a number that does not fit a float64,
-// which encoding/json refuses. A member name found in names is that
-// string, not a new copy.
-func decodedValue(v *fastjson.Value, depth int, names map[string]string) (any, bool) {
+// which encoding/json refuses. Its strings, names and values, come from in.
+func decodedValue(v *fastjson.Value, depth int, in *interner) (any, bool) {
 	if depth > maxDepth || kindOf(v) == 0 {
 		return nil, false
 	}
@@ -89,11 +113,7 @@ func decodedValue(v *fastjson.Value, depth int, names map[string]string) (any, b
 			if !ok {
 				return
 			}
-			key, known := names[string(name)]
-			if !known {
-				key = string(name)
-			}
-			m[key], ok = decodedValue(member, depth+1, names)
+			m[in.text(name)], ok = decodedValue(member, depth+1, in)
 		})
 		return m, ok
 	case fastjson.TypeArray:
@@ -101,13 +121,13 @@ func decodedValue(v *fastjson.Value, depth int, names map[string]string) (any, b
 		out := make([]any, len(items))
 		for i, item := range items {
 			var ok bool
-			if out[i], ok = decodedValue(item, depth+1, names); !ok {
+			if out[i], ok = decodedValue(item, depth+1, in); !ok {
 				return nil, false
 			}
 		}
 		return out, true
 	case fastjson.TypeString:
-		return string(v.GetStringBytes()), true
+		return in.text(v.GetStringBytes()), true
 	case fastjson.TypeNumber:
 		f, err := strconv.ParseFloat(string(numberText(v)), 64)
 		return f, err == nil
