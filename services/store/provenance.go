@@ -101,29 +101,49 @@ func decodeProvenance(doc string, prov map[string]contracts.Provenance) error {
 }
 
 // plainProvenance returns the fields of v when it is an object of arrays of
-// three strings, and nil otherwise.
+// three strings, and nil otherwise. A name is the record field's own
+// string, and a value equal to the field's before it is that string: the
+// fields one event set share its id, its time and its source.
 func plainProvenance(v *fastjson.Value) map[string][3]string {
 	o, err := v.Object()
 	if err != nil {
 		return nil
 	}
 	fields := make(map[string][3]string, o.Len())
+	var prev [3]string
 	o.Visit(func(name []byte, member *fastjson.Value) {
 		items, err := member.Array()
 		if fields == nil || err != nil || len(items) != 3 {
 			fields = nil
 			return
 		}
-		var p [3]string
 		for i, item := range items {
 			s, err := item.StringBytes()
 			if err != nil {
 				fields = nil
 				return
 			}
-			p[i] = string(s)
+			if string(s) != prev[i] {
+				prev[i] = string(s)
+			}
 		}
-		fields[string(name)] = p
+		fields[fieldName(name)] = prev
 	})
 	return fields
+}
+
+// fieldName returns name as a string: the field's own name when it is one
+// of a record's fields, a copy otherwise.
+func fieldName(name []byte) string {
+	for _, s := range recordSchemas {
+		if string(name) == s.key {
+			return s.key
+		}
+		for _, c := range s.fields {
+			if string(name) == c.name {
+				return c.name
+			}
+		}
+	}
+	return string(name)
 }
