@@ -4,6 +4,7 @@ import (
 	"context"
 	"maps"
 	"net/url"
+	"reflect"
 	"slices"
 	"testing"
 	"time"
@@ -73,6 +74,82 @@ func TestEncodeAsTheSDKWrites(t *testing.T) {
 				if got := back.Extensions()[name]; got != want {
 					t.Errorf("extension %s: decoded %v, want %q", name, got, want)
 				}
+			}
+		})
+	}
+}
+
+// TestDecodeAsTheSDKReads holds decodeV1 to the SDK's reader: every
+// message it reads, the SDK reads to the same event, and every message it
+// refuses is left to the SDK (which reads it or explains what is wrong).
+func TestDecodeAsTheSDKReads(t *testing.T) {
+	full := event.New()
+	full.SetID("a b/ü%")
+	full.SetSource("/gtmhub/ingest?x=1")
+	full.SetType("com.gtmhub.lead.captured")
+	full.SetSubject("sha256:00ff")
+	full.SetTime(time.Date(2026, 11, 23, 10, 0, 0, 123456789, time.UTC))
+	full.SetDataSchema("https://schemas.gtmhub.dev/com.gtmhub.lead.captured.v1.json")
+	full.SetExtension("traceparent", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01")
+	full.SetExtension("replay", true)
+	if err := full.SetData(event.ApplicationJSON, []byte(`{"email":"ada@example.com"}`)); err != nil {
+		t.Fatal(err)
+	}
+	encoded, err := Encode("gtm.x", full)
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := func(extra ...string) nats.Header {
+		h := nats.Header{"ce-specversion": {"1.0"}, "ce-id": {"1"}, "ce-source": {"/s"}, "ce-type": {"t"}}
+		for i := 0; i+1 < len(extra); i += 2 {
+			if extra[i+1] == "" {
+				delete(h, extra[i])
+				continue
+			}
+			h[extra[i]] = []string{extra[i+1]}
+		}
+		return h
+	}
+	tests := []struct {
+		name   string
+		header nats.Header
+		data   string
+		read   bool // decodeV1 reads it
+	}{
+		{"as Encode writes it", encoded.Header, string(encoded.Data), true},
+		{"required only, no data", base(), "", true},
+		{"names in any case", base("ce-id", "", "Ce-Id", "2", "ce-type", "", "CE-TYPE", "u", "content-type", "text/plain"), "x", true},
+		{"extension named in capitals", base("ce-MyExt", "v"), "", true},
+		{"spaces around the id", base("ce-id", "  7 "), "", true},
+		{"datacontenttype as a ce- header", base("ce-datacontenttype", "application/json"), "{}", true},
+		{"percent-encoded subject", base("ce-subject", "a%20b%C3%BC"), "", true},
+		{"a header with no value", func() nats.Header { h := base("ce-subject", "s"); h["ce-empty"] = nil; return h }(), "", true},
+		{"bad percent encoding", base("ce-subject", "a%zz"), "", false},
+		{"extension name not allowed", base("ce-my_ext", "v"), "", false},
+		{"time that is not a time", base("ce-time", "yesterday"), "", false},
+		{"source that is not a URI reference", base("ce-source", "http://[::1"), "", false},
+		{"no id", base("ce-id", ""), "", false},
+		{"blank type", base("ce-type", "  "), "", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := tt.header
+			got, ok := decodeV1(h, []byte(tt.data))
+			if ok != tt.read {
+				t.Fatalf("decodeV1 read it: %v, want %v", ok, tt.read)
+			}
+			want, err := binding.ToEvent(context.Background(), &message{header: h, data: []byte(tt.data), encoding: binding.EncodingBinary})
+			if err == nil {
+				err = want.Validate()
+			}
+			if !ok {
+				return
+			}
+			if err != nil {
+				t.Fatalf("decodeV1 read what the SDK refuses: %v", err)
+			}
+			if !reflect.DeepEqual(got, *want) {
+				t.Errorf("decodeV1\n%s\nSDK\n%s", got, want)
 			}
 		})
 	}
