@@ -80,8 +80,11 @@ type plan struct {
 
 	// names holds, in the plan of a whole schema, every property name its
 	// schemas declare: a decoded document's member names are these
-	// strings rather than a copy of each.
-	names map[string]string
+	// strings rather than a copy of each. values holds the same names as
+	// values of an any (a change event lists field names as values), each
+	// boxed once.
+	names  map[string]string
+	values map[string]any
 }
 
 type patternPlan struct {
@@ -93,10 +96,10 @@ type patternPlan struct {
 func newPlan(s *jsonschema.Schema) *plan {
 	seen := map[*jsonschema.Schema]*plan{}
 	p := planOf(s, seen)
-	p.names = map[string]string{}
+	p.names, p.values = map[string]string{}, map[string]any{}
 	for _, sub := range seen {
 		for name := range sub.properties {
-			p.names[name] = name
+			p.names[name], p.values[name] = name, name
 		}
 	}
 	return p

@@ -40,35 +40,46 @@ func (p *plan) decodeConforming(data []byte) (any, bool) {
 	)
 	jsonalike.Parse(data, func(v *fastjson.Value) {
 		if plain, _ := readTree(v); plain && p.conforms(v) == conforming {
-			doc, ok = decodedValue(v, 0, &interner{names: p.names})
+			doc, ok = decodedValue(v, 0, &interner{names: p.names, values: p.values})
 		}
 	})
 	return doc, ok
 }
 
 // interner makes the strings of one decoded document, each text once where
-// it can: a property name of the schema is that name, and a text equal to
-// one of the last few made is that string. A change event repeats its
-// event id, its time and its sources in every field's provenance.
+// it can: a property name of the schema is that name, and a value is the
+// boxed string of that name or of one of the last few values made. A
+// change event repeats its event id, its time and its sources in every
+// field's provenance, and names fields in its changes. A string becomes an
+// allocation of its own again when it is stored in an any, so values are
+// kept boxed.
 type interner struct {
 	names  map[string]string
-	recent [8]string
+	values map[string]any
+	recent [8]any
 	next   int
 }
 
-func (in *interner) text(b []byte) string {
+func (in *interner) name(b []byte) string {
 	if s, ok := in.names[string(b)]; ok {
 		return s
 	}
-	for _, s := range in.recent {
-		if s == string(b) {
-			return s
+	return string(b)
+}
+
+func (in *interner) value(b []byte) any {
+	if v, ok := in.values[string(b)]; ok {
+		return v
+	}
+	for _, v := range in.recent {
+		if s, ok := v.(string); ok && s == string(b) {
+			return v
 		}
 	}
-	s := string(b)
-	in.recent[in.next] = s
+	var v any = string(b)
+	in.recent[in.next] = v
 	in.next = (in.next + 1) % len(in.recent)
-	return s
+	return v
 }
 
 // readTree walks v once and reports whether every object in it names each
@@ -113,7 +124,7 @@ func decodedValue(v *fastjson.Value, depth int, in *interner) (any, bool) {
 			if !ok {
 				return
 			}
-			m[in.text(name)], ok = decodedValue(member, depth+1, in)
+			m[in.name(name)], ok = decodedValue(member, depth+1, in)
 		})
 		return m, ok
 	case fastjson.TypeArray:
@@ -127,7 +138,7 @@ func decodedValue(v *fastjson.Value, depth int, in *interner) (any, bool) {
 		}
 		return out, true
 	case fastjson.TypeString:
-		return in.text(v.GetStringBytes()), true
+		return in.value(v.GetStringBytes()), true
 	case fastjson.TypeNumber:
 		f, err := strconv.ParseFloat(string(numberText(v)), 64)
 		return f, err == nil
