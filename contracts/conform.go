@@ -261,7 +261,9 @@ func check(p *plan, v *fastjson.Value, depth int) verdict {
 	case typeString:
 		r = join(r, p.checkString(str))
 	case typeNumber:
-		r = join(r, p.checkNumber(numberText(v)))
+		if p.min != nil || p.max != nil { // the text costs allocations
+			r = join(r, p.checkNumber(numberText(v)))
+		}
 	}
 	if r != conforming {
 		return r
@@ -369,9 +371,6 @@ func (p *plan) checkString(str []byte) verdict {
 // bound it holds exactly when it is the number itself (a plain integer),
 // or when it is not the bound.
 func (p *plan) checkNumber(n json.Number) verdict {
-	if p.min == nil && p.max == nil {
-		return conforming
-	}
 	f, exact, ok := numberValue(n)
 	if !ok {
 		return unknown

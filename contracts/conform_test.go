@@ -78,13 +78,36 @@ func TestPlanDecidesTheHotTypes(t *testing.T) {
 
 func TestPlanNumbers(t *testing.T) {
 	c := jsonschema.NewCompiler()
-	if err := c.AddResource("score.json", map[string]any{"type": "number", "minimum": 0, "maximum": 100}); err != nil {
-		t.Fatal(err)
+	for name, s := range map[string]map[string]any{
+		"score.json":   {"type": "number", "minimum": 0, "maximum": 100},
+		"ceiling.json": {"type": "number", "maximum": 10},
+		"floor.json":   {"type": "number", "minimum": 10},
+	} {
+		if err := c.AddResource(name, s); err != nil {
+			t.Fatal(err)
+		}
 	}
-	score, err := c.Compile("score.json")
-	if err != nil {
-		t.Fatal(err)
+	compile := func(name string) *jsonschema.Schema {
+		s, err := c.Compile(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
 	}
+	// A bound alone is checked too.
+	for _, one := range []struct {
+		schema string
+		in     json.Number
+		want   verdict
+	}{
+		{"ceiling.json", "11", nonconforming}, {"ceiling.json", "-11", conforming},
+		{"floor.json", "9", nonconforming}, {"floor.json", "11", conforming},
+	} {
+		if got := newPlan(compile(one.schema)).conformsValue(one.in); got != one.want {
+			t.Errorf("%s %v: got %v, want %v", one.schema, one.in, got, one.want)
+		}
+	}
+	score := compile("score.json")
 	p := newPlan(score)
 	tests := []struct {
 		in   any

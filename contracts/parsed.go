@@ -58,6 +58,7 @@ type interner struct {
 	values map[string]any
 	recent [8]any
 	next   int
+	buf    []byte // a number's text
 }
 
 func (in *interner) name(b []byte) string {
@@ -87,11 +88,15 @@ func (in *interner) value(b []byte) any {
 // judge it), and whether every number fits a float64 (finite).
 func readTree(v *fastjson.Value) (plain, finite bool) {
 	plain, finite = true, true
-	var walk func(v *fastjson.Value)
+	var (
+		walk func(v *fastjson.Value)
+		buf  []byte
+	)
 	walk = func(v *fastjson.Value) {
 		switch v.Type() {
 		case fastjson.TypeNumber:
-			finite = finite && fitsFloat64(numberText(v))
+			buf = numberBytes(v, buf[:0])
+			finite = finite && fitsFloat64(json.Number(buf))
 		case fastjson.TypeObject:
 			o := v.GetObject()
 			if plain = plain && plainMembers(o); plain {
@@ -140,7 +145,8 @@ func decodedValue(v *fastjson.Value, depth int, in *interner) (any, bool) {
 	case fastjson.TypeString:
 		return in.value(v.GetStringBytes()), true
 	case fastjson.TypeNumber:
-		f, err := strconv.ParseFloat(string(numberText(v)), 64)
+		in.buf = numberBytes(v, in.buf[:0])
+		f, err := strconv.ParseFloat(string(in.buf), 64)
 		return f, err == nil
 	case fastjson.TypeTrue:
 		return true, true
@@ -244,4 +250,12 @@ const maxScannedMembers = 64
 // numberText returns v's decimal text as encoding/json's UseNumber decodes it.
 func numberText(v *fastjson.Value) json.Number {
 	return json.Number(v.String()) // a number's String is its text as parsed
+}
+
+// numberBytes appends v's decimal text to buf, which a walk of a document
+// reuses for every number: numberText costs two allocations a number.
+// Converted where it is read (json.Number(b) passed to a function that
+// keeps no reference), a short text is copied on the stack.
+func numberBytes(v *fastjson.Value, buf []byte) []byte {
+	return v.MarshalTo(buf) // a number marshals as its text as parsed
 }
