@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"maps"
 	"slices"
 	"time"
 
@@ -29,7 +28,13 @@ func encodeProvenance(prov map[string]contracts.Provenance) string {
 		last time.Time
 		at   string
 	)
-	for i, f := range slices.Sorted(maps.Keys(prov)) {
+	var names [16]string // a record's fields, sorted without an allocation
+	fields := names[:0]
+	for f := range prov {
+		fields = append(fields, f)
+	}
+	slices.Sort(fields)
+	for i, f := range fields {
 		p := prov[f]
 		if i > 0 {
 			b = append(b, ',')
