@@ -50,18 +50,10 @@ func skipped(reason string) outcome {
 
 func later(err error) outcome { return outcome{retry: err} }
 
-// lookup answers q from the cache, or asks the provider if the budget, the
-// rate limit and the breaker allow it. Workers asking about the same key at
-// once share one answer, so concurrent leads from one domain cost one call.
-func (g *guarded) lookup(ctx context.Context, q Query) outcome {
-	key, err := g.p.Key(q)
-	if err != nil {
-		return skipped(err.Error())
-	}
-	return g.lookupAt(ctx, key, q)
-}
-
-// lookupAt is lookup for q, whose cache key is key.
+// lookupAt answers q, whose cache key is key (as recent returns it), from
+// the cache, or asks the provider if the budget, the rate limit and the
+// breaker allow it. Workers asking about the same key at once share one
+// answer, so concurrent leads from one domain cost one call.
 func (g *guarded) lookupAt(ctx context.Context, key string, q Query) outcome {
 	o, _, _ := g.flight.Do(key, func() (any, error) { return g.lookupKey(ctx, key, q), nil })
 	return o.(outcome)

@@ -574,3 +574,13 @@ func TestEnricherAsksProvidersAtOnce(t *testing.T) {
 		t.Errorf("providers asked %d times, want once each", n)
 	}
 }
+
+// lookup answers q for one provider: skipped when the provider cannot take
+// it, else through lookupAt with its key.
+func (g *guarded) lookup(ctx context.Context, q Query) outcome {
+	key, err := g.p.Key(q)
+	if err != nil {
+		return skipped(err.Error())
+	}
+	return g.lookupAt(ctx, key, q)
+}
