@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/gtmhub/gtmhub/events"
 )
 
 // CredentialsBucket is the KV bucket where each service records, at start,
@@ -221,17 +223,10 @@ func recordCredential(ctx context.Context, kv jetstream.KeyValue, c Credential) 
 		} else {
 			_, err = kv.Update(ctx, c.Key(), b, rev)
 		}
-		if err == nil || attempt == 2 || !isConflict(err) {
+		if err == nil || attempt == 2 || !events.KVConflict(err) {
 			return err
 		}
 	}
-}
-
-// isConflict reports whether a write lost a race with another writer.
-func isConflict(err error) bool {
-	var apiErr *jetstream.APIError
-	return errors.Is(err, jetstream.ErrKeyExists) ||
-		(errors.As(err, &apiErr) && apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence)
 }
 
 // validCredentialKey reports whether key can name a credential: dotted
@@ -257,7 +252,7 @@ func fingerprintKey(ctx context.Context, kv jetstream.KeyValue) ([]byte, error) 
 		if _, err = kv.Create(ctx, FingerprintKey, []byte(hex.EncodeToString(key))); err == nil {
 			return key, nil
 		}
-		if errors.Is(err, jetstream.ErrKeyExists) {
+		if events.KVConflict(err) {
 			e, err = kv.Get(ctx, FingerprintKey)
 		}
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/gtmhub/gtmhub/contracts/jsonalike"
+	"github.com/gtmhub/gtmhub/events"
 	"github.com/gtmhub/gtmhub/events/service"
 )
 
@@ -222,7 +223,7 @@ func (c *credits) add(ctx context.Context, key string, delta int) (int, error) {
 		switch {
 		case err == nil:
 			return next - n, nil
-		case errors.Is(err, jetstream.ErrKeyExists), errors.Is(err, jetstream.ErrKeyRevisionMismatch):
+		case events.KVConflict(err):
 			continue // another process got there first: read again
 		default:
 			return 0, fmt.Errorf("credits %s: %w", key, err)

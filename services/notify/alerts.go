@@ -2,7 +2,6 @@ package notify
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"strconv"
@@ -156,7 +155,7 @@ func (a *alerter) raise(ctx context.Context, name, level, period, title, body st
 	}
 	_, err := a.kv.Create(ctx, alertKey(name, level, period), []byte(a.now().UTC().Format(time.RFC3339)))
 	switch {
-	case errors.Is(err, jetstream.ErrKeyExists):
+	case events.KVConflict(err):
 		return
 	case err != nil:
 		a.log.WarnContext(ctx, "alert ledger", "alert", name, "err", err)

@@ -164,24 +164,12 @@ func (c *companyClaims) take(ctx context.Context, key string, rev uint64) (uint6
 		won, err = c.kv.Update(ctx, key, b, rev)
 	}
 	switch {
-	case casConflict(err):
+	case events.KVConflict(err):
 		return 0, nil
 	case err != nil:
 		return 0, fmt.Errorf("claim hubspot company: %w", err)
 	}
 	return won, nil
-}
-
-// casConflict reports whether err says another write to the key came
-// first. A create over a deleted key reports the stream's own error, 10071
-// or, on a replicated bucket, 10164, without nats.go's mapping.
-func casConflict(err error) bool {
-	if errors.Is(err, jetstream.ErrKeyExists) || errors.Is(err, jetstream.ErrKeyRevisionMismatch) {
-		return true
-	}
-	var apiErr *jetstream.APIError
-	return errors.As(err, &apiErr) && (apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence ||
-		apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant)
 }
 
 // settle looks the company up under the claim at rev, within half the

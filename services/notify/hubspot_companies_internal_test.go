@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -158,28 +157,6 @@ func TestCompanyClaimsKeys(t *testing.T) {
 		}
 		if strings.Contains(tt.x, "example") || strings.Contains(tt.x, "account") {
 			t.Errorf("%s: key %q tells the domain or the token", tt.name, tt.x)
-		}
-	}
-}
-
-// TestCASConflict: the errors that mean another write to the key came
-// first, whichever way nats.go reports it.
-func TestCASConflict(t *testing.T) {
-	tests := []struct {
-		err  error
-		want bool
-	}{
-		{jetstream.ErrKeyExists, true},
-		{jetstream.ErrKeyRevisionMismatch, true},
-		{&jetstream.APIError{Code: 400, ErrorCode: jetstream.JSErrCodeStreamWrongLastSequence}, true},
-		{fmt.Errorf("publish: %w", &jetstream.APIError{Code: 400, ErrorCode: jetstream.JSErrCodeStreamWrongLastSequenceConstant}), true},
-		{&jetstream.APIError{Code: 503, ErrorCode: jetstream.JSErrCodeJetStreamNotEnabled}, false},
-		{errors.New("timeout"), false},
-		{nil, false},
-	}
-	for _, tt := range tests {
-		if got := casConflict(tt.err); got != tt.want {
-			t.Errorf("casConflict(%v) = %v, want %v", tt.err, got, tt.want)
 		}
 	}
 }

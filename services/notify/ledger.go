@@ -10,6 +10,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/gtmhub/gtmhub/contracts"
+	"github.com/gtmhub/gtmhub/events"
 	"github.com/gtmhub/gtmhub/events/service"
 )
 
@@ -105,7 +106,7 @@ func (l *ledger) claim(ctx context.Context, id string, e LedgerEntry) (cur Ledge
 	if err == nil {
 		return e, rev, true, nil
 	}
-	if !errors.Is(err, jetstream.ErrKeyExists) {
+	if !events.KVConflict(err) {
 		return LedgerEntry{}, 0, false, fmt.Errorf("ledger claim %s: %w", id, err)
 	}
 	cur, rev, err = l.get(ctx, id)
@@ -130,7 +131,8 @@ func (l *ledger) get(ctx context.Context, id string) (LedgerEntry, uint64, error
 }
 
 // update moves id from revision rev to e, and returns the new revision. It
-// fails with jetstream.ErrKeyExists when someone else wrote id since rev.
+// fails with an error [events.KVConflict] reports when someone else wrote
+// id since rev.
 func (l *ledger) update(ctx context.Context, id string, rev uint64, e LedgerEntry) (uint64, error) {
 	b, err := json.Marshal(e)
 	if err != nil {

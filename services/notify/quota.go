@@ -92,7 +92,7 @@ func (q *quota) reserve(ctx context.Context) (day string, ok bool, err error) {
 			q.notify(ctx, day, used, used+1)
 			q.report(ctx, day, used+1)
 			return day, true, nil
-		case errors.Is(err, jetstream.ErrKeyExists):
+		case events.KVConflict(err):
 			continue // another writer: read again
 		default:
 			return "", false, fmt.Errorf("quota %s: %w", key, err)
@@ -123,7 +123,7 @@ func (q *quota) refund(ctx context.Context, day string) error {
 		case err == nil:
 			q.report(ctx, day, used-1)
 			return nil
-		case errors.Is(err, jetstream.ErrKeyExists):
+		case events.KVConflict(err):
 			continue // another writer: read again
 		default:
 			return fmt.Errorf("quota %s: %w", key, err)
@@ -132,7 +132,8 @@ func (q *quota) refund(ctx context.Context, day string) error {
 }
 
 // set writes n to key if it is still at revision rev (0: absent). It fails
-// with jetstream.ErrKeyExists when another writer got there first.
+// with an error [events.KVConflict] reports when another writer got there
+// first.
 func (q *quota) set(ctx context.Context, key string, n int, rev uint64) error {
 	v := []byte(strconv.Itoa(n))
 	if rev == 0 {

@@ -299,7 +299,7 @@ func (r *Replayer) save(ctx context.Context, cp *Checkpoint) error {
 	} else {
 		rev, err = r.state.Update(ctx, cp.Spec.ID, b, cp.rev)
 	}
-	if errors.Is(err, jetstream.ErrKeyExists) {
+	if events.KVConflict(err) {
 		return fmt.Errorf("save replay %s: %w", cp.Spec.ID, ErrConflict)
 	}
 	if err != nil {
