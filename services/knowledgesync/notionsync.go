@@ -24,7 +24,6 @@ import (
 
 	"github.com/gtmhub/gtmhub/contracts"
 	"github.com/gtmhub/gtmhub/events"
-	"github.com/gtmhub/gtmhub/services/knowledgesync/internal/mdnotion"
 	"github.com/gtmhub/gtmhub/services/knowledgesync/internal/notion"
 )
 
@@ -139,6 +138,9 @@ type NotionSync struct {
 	// in the same minute as a sync keeps the same time.
 	granularity time.Duration
 	tracer      trace.Tracer
+	// links maps the synced files to their pages for the links between
+	// them, built at the start of each sync.
+	links *linkTable
 
 	mu sync.Mutex
 }
@@ -198,6 +200,7 @@ func (s *NotionSync) Sync(ctx context.Context, dryRun bool) (Report, error) {
 func (s *NotionSync) SyncWith(ctx context.Context, opts SyncOptions) (Report, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	defer func() { s.links = nil }() // one sync's table is not the next's
 	start := time.Now()
 	dryRun := opts.DryRun
 	rep := Report{DryRun: dryRun}
@@ -239,8 +242,11 @@ func (s *NotionSync) SyncWith(ctx context.Context, opts SyncOptions) (Report, er
 	for id := range states {
 		ids[id] = true
 	}
-	p := &pass{taken: map[string]bool{}, stamp: start.UTC().Format("2006-01-02T15-04-05Z")}
-	for _, id := range slices.Sorted(maps.Keys(ids)) {
+	order := slices.Sorted(maps.Keys(ids))
+	p := &pass{taken: map[string]bool{}, newFiles: map[string]string{}, stamp: start.UTC().Format("2006-01-02T15-04-05Z")}
+	s.nameNewFiles(order, local, remote, states, p)
+	s.links = linksOf(local, remote, p.newFiles, fresh)
+	for _, id := range order {
 		l, r := local[id], remote[id]
 		st, hasState := states[id]
 		if err := s.syncPage(ctx, id, l, r, st, hasState, p, &rep); err != nil {
@@ -258,6 +264,7 @@ func (s *NotionSync) SyncWith(ctx context.Context, opts SyncOptions) (Report, er
 			rep.Errors = append(rep.Errors, fmt.Errorf("%s: %w", f.Path, err))
 		}
 	}
+	s.relinkPages(ctx, &rep)
 	for _, e := range rep.Errors {
 		s.log.WarnContext(ctx, "knowledge page not synced", "err", e)
 	}
@@ -371,8 +378,12 @@ func keeperOf(files []*localFile, st pageState) *localFile {
 
 // pass is what one sync carries from page to page.
 type pass struct {
-	// taken holds the paths given to new files.
+	// taken holds the paths given to new files, and those of files that
+	// may be restored.
 	taken map[string]bool
+	// newFiles are the paths of the files of pages new in Notion, by page
+	// id.
+	newFiles map[string]string
 	// deletions are the files whose pages were archived, deleted once
 	// every page is settled, if they are not too many.
 	deletions []deletion
@@ -381,6 +392,36 @@ type pass struct {
 	archives []archive
 	// stamp names the pass's folder in the trash.
 	stamp string
+}
+
+// newFile returns the path of the new file of a page new in Notion, the
+// same each time it is asked for the page.
+func (p *pass) newFile(dir, id, title string) string {
+	if path, ok := p.newFiles[id]; ok {
+		return path
+	}
+	path := freePath(dir, title, p.taken)
+	p.taken[path] = true
+	p.newFiles[id] = path
+	return path
+}
+
+// nameNewFiles gives the pages new in Notion the paths of their new files
+// before any page is synced, so that links to them from other pages read
+// as links to their files. The files of synced pages whose files were
+// deleted keep their paths, which a restored file takes again.
+func (s *NotionSync) nameNewFiles(order []string, local map[string]*localFile, remote map[string]*remoteSide,
+	states map[string]pageState, p *pass) {
+	for _, id := range order {
+		if st, ok := states[id]; ok && local[id] == nil && remote[id] != nil {
+			p.taken[st.Path] = true
+		}
+	}
+	for _, id := range order {
+		if _, ok := states[id]; !ok && local[id] == nil && remote[id] != nil {
+			p.newFile(s.dir, id, remote[id].page.Title())
+		}
+	}
 }
 
 // archive is a page to archive because its file was deleted.
@@ -414,7 +455,7 @@ func (s *NotionSync) syncPage(ctx context.Context, id string, l *localFile, r *r
 			s.log.WarnContext(ctx, "file of a synced page unreadable or unlinked; leaving the page", "file", st.Path, "page", id)
 			return nil
 		}
-		changed, err := s.remoteChanged(ctx, r, st, true)
+		changed, err := s.remoteChanged(ctx, r, st.Path, st, true)
 		if err != nil {
 			return err
 		}
@@ -424,8 +465,7 @@ func (s *NotionSync) syncPage(ctx context.Context, id string, l *localFile, r *r
 		}
 		return s.restoreFile(ctx, id, r, st, rep)
 	case r != nil:
-		path := freePath(s.dir, r.page.Title(), p.taken)
-		p.taken[path] = true
+		path := p.newFile(s.dir, id, r.page.Title())
 		return s.pull(ctx, id, r, path, nil, pageState{}, contracts.ActionCreated, rep)
 	default: // gone on both sides
 		if rep.DryRun || st.DatabaseID == "" {
@@ -589,12 +629,12 @@ func (s *NotionSync) syncBoth(ctx context.Context, id string, l *localFile, r *r
 	}
 	local, refused := localValues(s.mapped, l.doc.Properties, l.doc.Texts)
 	reportRefused(l.Path, refused, rep)
-	remoteChanged, err := s.remoteChanged(ctx, r, st, hasState)
+	remoteChanged, err := s.remoteChanged(ctx, r, l.Path, st, hasState)
 	if err != nil {
 		return err
 	}
 	localChanged := !hasState || l.Hash != st.LocalHash
-	localMD := mdnotion.ToMarkdown(mdnotion.ToBlocks(l.doc.Body))
+	localMD, blocks, waits := s.links.roundTrip(l.Path, l.doc.Body)
 	if localChanged && remoteChanged &&
 		remoteHash(l.doc.Title, l.doc.Tags, localMD, local.fingerprint(s.mapped)) == r.hash {
 		localChanged, remoteChanged = false, false // linked by hand, or the same edit on both sides
@@ -611,6 +651,11 @@ func (s *NotionSync) syncBoth(ctx context.Context, id string, l *localFile, r *r
 		return s.pull(ctx, id, r, l.Path, l, st, contracts.ActionUpdated, rep)
 	}
 	rep.Unchanged++
+	if waits && !rep.DryRun {
+		// Both sides hold the file's body, a link of it still text: it
+		// becomes a link once the file it names has a page.
+		s.links.relinkLater(relink{id: id, path: l.Path, body: l.doc.Body, written: blocks})
+	}
 	// Record what was read, so that the next sync can trust the edit time
 	// once it is a whole granule older than the sync.
 	if !hasState || r.read || !r.page.LastEditedTime.Equal(st.RemoteTime) || st.Path != l.Path {
@@ -628,21 +673,22 @@ func (s *NotionSync) syncBoth(ctx context.Context, id string, l *localFile, r *r
 	return nil
 }
 
-// remoteChanged reports whether the page differs from the state. The
-// content is read only when the edit time says it may have changed.
-func (s *NotionSync) remoteChanged(ctx context.Context, r *remoteSide, st pageState, hasState bool) (bool, error) {
+// remoteChanged reports whether the page, synced with the file at path,
+// differs from the state. The content is read only when the edit time says
+// it may have changed.
+func (s *NotionSync) remoteChanged(ctx context.Context, r *remoteSide, path string, st pageState, hasState bool) (bool, error) {
 	if hasState && r.page.LastEditedTime.Equal(st.RemoteTime) && st.SyncedAt.Sub(st.RemoteTime) >= s.granularity &&
 		s.propsSynced(st) {
 		return false, nil
 	}
-	if err := s.read(ctx, r); err != nil {
+	if err := s.read(ctx, r, path); err != nil {
 		return false, err
 	}
 	return !hasState || r.hash != st.RemoteHash, nil
 }
 
-// read fetches a page's content once.
-func (s *NotionSync) read(ctx context.Context, r *remoteSide) error {
+// read fetches a page's content once, as Markdown for the file at path.
+func (s *NotionSync) read(ctx context.Context, r *remoteSide, path string) error {
 	if r.read {
 		return nil
 	}
@@ -650,7 +696,7 @@ func (s *NotionSync) read(ctx context.Context, r *remoteSide) error {
 	if err != nil {
 		return fmt.Errorf("read Notion page: %w", err)
 	}
-	r.tree, r.md, r.read = tree, mdnotion.ToMarkdown(tree), true
+	r.tree, r.md, r.read = tree, s.links.toMarkdown(path, tree), true
 	r.hash = s.remoteHashOf(r.page, r.tags(s.tagsKey), r.md)
 	return nil
 }
@@ -745,12 +791,12 @@ func (s *NotionSync) push(ctx context.Context, id string, l *localFile, r *remot
 	if rep.DryRun {
 		return nil
 	}
-	if err := s.read(ctx, r); err != nil {
+	if err := s.read(ctx, r, l.Path); err != nil {
 		return err
 	}
 	plan := s.planFor(l, r, st, true)
 	reportProps(rep, l.Path, plan, true)
-	blocks := mdnotion.ToBlocks(l.doc.Body)
+	blocks, waits := s.links.toBlocks(l.Path, l.doc.Body)
 	props := plan.toNotion
 	if r.page.Title() != l.doc.Title || !slices.Equal(r.tags(s.tagsKey), l.doc.Tags) {
 		maps.Copy(props, s.properties(l.doc, hasProperty(r.page, s.tagsKey)))
@@ -760,14 +806,18 @@ func (s *NotionSync) push(ctx context.Context, id string, l *localFile, r *remot
 			return fmt.Errorf("update properties: %w", err)
 		}
 	}
-	if err := s.replaceContent(ctx, r.page.ID, r.tree, blocks); err != nil {
+	if err := s.replaceContent(ctx, r.page.ID, r.tree, blocks, s.links.options(l.Path)...); err != nil {
 		return err
+	}
+	if waits {
+		s.links.relinkLater(relink{id: id, path: l.Path, body: l.doc.Body, written: blocks})
 	}
 	page, err := s.client.RetrievePage(ctx, r.page.ID)
 	if err != nil {
 		return err
 	}
-	written := &remoteSide{page: page, read: true, hash: s.remoteHashOf(page, l.doc.Tags, mdnotion.ToMarkdown(blocks))}
+	written := &remoteSide{page: page, read: true,
+		hash: s.remoteHashOf(page, l.doc.Tags, s.links.toMarkdown(l.Path, blocks))}
 	if plan.fileChanged {
 		return s.writeMerged(ctx, id, l, written, plan, action, rep)
 	}
@@ -824,7 +874,7 @@ func (s *NotionSync) pull(ctx context.Context, id string, r *remoteSide, path st
 	if rep.DryRun {
 		return nil
 	}
-	if err := s.read(ctx, r); err != nil {
+	if err := s.read(ctx, r, path); err != nil {
 		return err
 	}
 	localNewer := l != nil && l.ModTime.After(r.page.LastEditedTime)
@@ -893,45 +943,52 @@ func (s *NotionSync) createPage(ctx context.Context, l *localFile, rep *Report) 
 	}
 	props := s.properties(l.doc, false)
 	maps.Copy(props, mapped)
-	blocks := mdnotion.ToBlocks(l.doc.Body)
+	blocks, waits := s.links.toBlocks(l.Path, l.doc.Body)
 	created, err := s.client.CreatePage(ctx, s.db, props, blocks)
 	if notion.IsRefused(err) && created.ID == "" && len(mapped) > 0 {
 		// Perhaps a mapped value: create the page without them, then
 		// write them one by one, reporting those Notion refuses.
-		return s.createThenUpdate(ctx, l, blocks, mapped, rep)
-	}
-	if err != nil {
+		if created, err = s.createThenUpdate(ctx, l, blocks, mapped, rep); created.ID == "" {
+			return err
+		}
+	} else if err != nil {
 		return fmt.Errorf("create page: %w", err)
 	}
-	return s.linkFile(ctx, l, created.ID, blocks, contracts.ActionCreated)
-}
-
-// createThenUpdate creates a page for a file with its title, tags and
-// content, links the file to it, and writes the mapped properties' values
-// mapped, each refused one reported and left out.
-func (s *NotionSync) createThenUpdate(ctx context.Context, l *localFile, blocks []notion.Block,
-	mapped map[string]notion.Property, rep *Report) error {
-	created, err := s.client.CreatePage(ctx, s.db, s.properties(l.doc, false), blocks)
-	if created.ID == "" {
-		return fmt.Errorf("create page: %w", err)
-	}
-	if err == nil {
-		_, err = s.updateProps(ctx, created.ID, l.Path, mapped, rep)
+	if waits {
+		s.links.relinkLater(relink{id: normalizeID(created.ID), path: l.Path, body: l.doc.Body, written: blocks})
 	}
 	return errors.Join(err, s.linkFile(ctx, l, created.ID, blocks, contracts.ActionCreated))
 }
 
-// linkFile writes a new page's id into the file and records the state.
+// createThenUpdate creates a page for a file with its title, tags and
+// content, and writes the mapped properties' values mapped, each refused
+// one reported and left out. The page is returned when it was created,
+// even with an error.
+func (s *NotionSync) createThenUpdate(ctx context.Context, l *localFile, blocks []notion.Block,
+	mapped map[string]notion.Property, rep *Report) (notion.Page, error) {
+	created, err := s.client.CreatePage(ctx, s.db, s.properties(l.doc, false), blocks)
+	if created.ID == "" {
+		return created, fmt.Errorf("create page: %w", err)
+	}
+	if err == nil {
+		_, err = s.updateProps(ctx, created.ID, l.Path, mapped, rep)
+	}
+	return created, err
+}
+
+// linkFile writes a new page's id into the file, records the state and
+// maps the links to the file to the page.
 func (s *NotionSync) linkFile(ctx context.Context, l *localFile, pageID string, blocks []notion.Block, action contracts.Action) error {
 	page, err := s.client.RetrievePage(ctx, pageID)
 	if err != nil {
 		return err
 	}
+	s.links.add(l.Path, page)
 	content, err := composeFile(l.doc.Title, page.ID, l.doc.Tags, s.frontAsWritten(l.doc), l.doc.Body)
 	if err != nil {
 		return err
 	}
-	r := &remoteSide{page: page, hash: s.remoteHashOf(page, l.doc.Tags, mdnotion.ToMarkdown(blocks))}
+	r := &remoteSide{page: page, hash: s.remoteHashOf(page, l.doc.Tags, s.links.toMarkdown(l.Path, blocks))}
 	st, err := s.writeLocal(l.Path, content, r)
 	if err != nil {
 		return err
@@ -1041,7 +1098,7 @@ func (s *NotionSync) archivePage(ctx context.Context, id string, r *remoteSide, 
 // one changed on both takes the later edit's.
 func (s *NotionSync) conflict(ctx context.Context, id string, l *localFile, r *remoteSide, st pageState, rep *Report) error {
 	rep.Conflicts++
-	if err := s.read(ctx, r); err != nil {
+	if err := s.read(ctx, r, l.Path); err != nil {
 		return err
 	}
 	localWins := l.ModTime.After(r.page.LastEditedTime)
@@ -1069,8 +1126,8 @@ func (s *NotionSync) conflict(ctx context.Context, id string, l *localFile, r *r
 			return err
 		}
 		title, tags = l.doc.Title, l.doc.Tags
-		r = &remoteSide{page: page, read: true,
-			hash: s.remoteHashOf(page, tags, mdnotion.ToMarkdown(mdnotion.ToBlocks(l.doc.Body)))}
+		md, _, _ := s.links.roundTrip(l.Path, l.doc.Body)
+		r = &remoteSide{page: page, read: true, hash: s.remoteHashOf(page, tags, md)}
 	} else if len(plan.toNotion) > 0 {
 		reportProps(rep, l.Path, plan, false)
 		page, err := s.updateProps(ctx, r.page.ID, l.Path, plan.toNotion, rep)

@@ -11,9 +11,11 @@ import (
 // replaceContent makes a page's content next, writing as little as it can:
 // top-level blocks that read the same in Markdown are kept, the others are
 // deleted, and the new ones are inserted after the block they follow. Child
-// pages and databases are never deleted.
-func (s *NotionSync) replaceContent(ctx context.Context, pageID string, old, next []notion.Block) error {
-	keep := matchBlocks(old, next)
+// pages and databases are never deleted. Blocks are compared as Markdown
+// converted with opts.
+func (s *NotionSync) replaceContent(ctx context.Context, pageID string, old, next []notion.Block,
+	opts ...mdnotion.Option) error {
+	keep := matchBlocks(old, next, opts...)
 	if len(next) > 0 && keep[0] < 0 {
 		// Notion can insert after a block, not before the first: a new first
 		// block means writing the content again.
@@ -64,8 +66,8 @@ const maxMatchCells = 1_000_000
 // order (a longest common subsequence of what lies between the blocks both
 // share at their start and end). keep[j] is the old index kept for next[j],
 // or -1.
-func matchBlocks(old, next []notion.Block) []int {
-	return matchKeys(keys(old), keys(next))
+func matchBlocks(old, next []notion.Block, opts ...mdnotion.Option) []int {
+	return matchKeys(keys(old, opts...), keys(next, opts...))
 }
 
 // matchKeys is matchBlocks over the blocks' keys.
@@ -120,12 +122,12 @@ func matchMiddle(keep []int, a, b []string, offset int) {
 	}
 }
 
-// keys renders each block, with its children, to Markdown: blocks that read
-// the same are the same.
-func keys(blocks []notion.Block) []string {
+// keys renders each block, with its children, to Markdown converted with
+// opts: blocks that read the same are the same.
+func keys(blocks []notion.Block, opts ...mdnotion.Option) []string {
 	out := make([]string, len(blocks))
 	for i, b := range blocks {
-		out[i] = b.Type + "\x00" + string(mdnotion.ToMarkdown([]notion.Block{b}))
+		out[i] = b.Type + "\x00" + string(mdnotion.ToMarkdown([]notion.Block{b}, opts...))
 	}
 	return out
 }

@@ -38,6 +38,7 @@ func (s *Server) AddPage(databaseID, title string, tags []string, content []noti
 			props[name] = emptyValue(name, typ)
 		}
 	}
+	p.URL = "https://www.notion.so/" + uuidHex(p.ID)
 	s.pages[p.ID] = p
 	db.pageIDs = append(db.pageIDs, p.ID)
 	p.children = s.insert(p.ID, content, now)

@@ -108,7 +108,7 @@ func imageExpressible(b notion.Block) bool {
 
 // renderImage renders an image as ![caption](url), the caption without its
 // outer blanks.
-func renderImage(b notion.Block) string {
+func (rn renderer) renderImage(b notion.Block) string {
 	img, _ := b.ImageContent()
-	return "![" + renderInlineAt(trimText(img.Caption), false) + "](" + destination(img.External.URL) + ")"
+	return "![" + rn.renderInlineAt(trimText(img.Caption), false) + "](" + destination(img.External.URL) + ")"
 }

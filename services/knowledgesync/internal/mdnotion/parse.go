@@ -11,6 +11,15 @@
 // without the link. Rich text is split at Notion's 2,000-character limit, and a
 // block with more than 100 rich text objects continues in paragraphs.
 //
+// [WithLinks] maps links between files and pages: converting Markdown, a
+// link Notion refuses becomes a link to the URL the mapping gives for its
+// destination (the page of the file "./pricing.md" names, say), and keeps
+// its text only when the mapping gives none (an anchor, a file that is not
+// synced); converting blocks, a link whose URL the mapping knows (that
+// page's) is written with the mapping's destination ("./pricing.md").
+// Images and autolinks are not mapped. Without the option, links are
+// written as they are.
+//
 // A GFM table becomes a table block with a column header (the header row is
 // its first table_row child) and a table_row for each row, each cell rich
 // text with its inline styles. A row longer than the header widens the
@@ -66,8 +75,8 @@ const (
 )
 
 // ToBlocks converts Markdown to Notion blocks.
-func ToBlocks(md []byte) []notion.Block {
-	c := converter{src: md}
+func ToBlocks(md []byte, opts ...Option) []notion.Block {
+	c := converter{src: md, links: configure(opts).links}
 	return limitRichText(c.blocks(parse(md)))
 }
 
@@ -99,7 +108,12 @@ func limitRichText(blocks []notion.Block) []notion.Block {
 	return out
 }
 
-type converter struct{ src []byte }
+// converter converts the Markdown src, mapping its links with links, if
+// any.
+type converter struct {
+	src   []byte
+	links Links
+}
 
 // blocks converts the block children of n.
 func (c converter) blocks(n ast.Node) []notion.Block {
@@ -272,7 +286,7 @@ func (c converter) walkInline(n ast.Node, st style, segs *[]notion.RichText) {
 			c.walkInline(ch, inner, segs)
 		case *ast.Link:
 			inner := st
-			inner.link = linkTarget(unescape(ch.Destination))
+			inner.link = c.linkDest(unescape(ch.Destination))
 			c.walkInline(ch, inner, segs)
 		case *ast.Image:
 			// An image that is not an image block is a link to it; without

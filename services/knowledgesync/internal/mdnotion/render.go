@@ -13,17 +13,23 @@ import (
 
 // ToMarkdown converts Notion blocks to Markdown ending in one newline, or to
 // nothing when there are no blocks.
-func ToMarkdown(blocks []notion.Block) []byte {
-	s := renderBlocks(blocks)
+func ToMarkdown(blocks []notion.Block, opts ...Option) []byte {
+	rn := renderer{links: configure(opts).links}
+	s := rn.renderBlocks(blocks)
 	if s == "" {
 		return nil
 	}
 	return []byte(s + "\n")
 }
 
+// renderer renders blocks, mapping their links with links, if any.
+type renderer struct {
+	links Links
+}
+
 // renderBlocks renders blocks separated by blank lines, except consecutive
 // items of one list.
-func renderBlocks(blocks []notion.Block) string {
+func (rn renderer) renderBlocks(blocks []notion.Block) string {
 	var b strings.Builder
 	num := 0
 	for i, blk := range blocks {
@@ -39,7 +45,7 @@ func renderBlocks(blocks []notion.Block) string {
 				b.WriteString("\n\n")
 			}
 		}
-		b.WriteString(renderBlock(blk, num))
+		b.WriteString(rn.renderBlock(blk, num))
 	}
 	return b.String()
 }
@@ -100,31 +106,31 @@ func inlineText(rts []notion.RichText) bool {
 	return true
 }
 
-func renderBlock(b notion.Block, num int) string {
+func (rn renderer) renderBlock(b notion.Block, num int) string {
 	if !expressible(b) {
 		return renderPlaceholder(b)
 	}
 	switch b.Type {
 	case "heading_1", "heading_2", "heading_3":
-		text := strings.ReplaceAll(renderInline(b.Content.RichText), "\n", " ")
+		text := strings.ReplaceAll(rn.renderInline(b.Content.RichText), "\n", " ")
 		if strings.HasSuffix(text, "#") {
 			text = text[:len(text)-1] + `\#`
 		}
 		return strings.Repeat("#", int(b.Type[len(b.Type)-1]-'0')) + " " + text
 	case "paragraph":
-		return renderInline(b.Content.RichText)
+		return rn.renderInline(b.Content.RichText)
 	case "quote":
-		return renderQuote(b)
+		return rn.renderQuote(b)
 	case "code":
 		return renderCode(b)
 	case "divider":
 		return "---"
 	case "table":
-		return renderTable(b)
+		return rn.renderTable(b)
 	case "image":
-		return renderImage(b)
+		return rn.renderImage(b)
 	default:
-		return renderItem(b, num)
+		return rn.renderItem(b, num)
 	}
 }
 
@@ -146,9 +152,9 @@ func stripIDs(b notion.Block) notion.Block {
 	return out
 }
 
-func renderQuote(b notion.Block) string {
-	text := renderInline(b.Content.RichText)
-	children := renderBlocks(b.Children)
+func (rn renderer) renderQuote(b notion.Block) string {
+	text := rn.renderInline(b.Content.RichText)
+	children := rn.renderBlocks(b.Children)
 	var body string
 	switch {
 	case children == "":
@@ -185,7 +191,7 @@ func renderCode(b notion.Block) string {
 	return fence + fenceLanguage(b.Content.Language) + "\n" + content + "\n" + fence
 }
 
-func renderItem(b notion.Block, num int) string {
+func (rn renderer) renderItem(b notion.Block, num int) string {
 	var marker string
 	switch b.Type {
 	case "numbered_list_item":
@@ -203,7 +209,7 @@ func renderItem(b notion.Block, num int) string {
 		width = 2
 	}
 	indent := strings.Repeat(" ", width)
-	text := renderInline(b.Content.RichText)
+	text := rn.renderInline(b.Content.RichText)
 	out := marker
 	if text != "" {
 		out += " " + strings.ReplaceAll(text, "\n", "\n"+indent)
@@ -211,7 +217,7 @@ func renderItem(b notion.Block, num int) string {
 	if len(b.Children) == 0 {
 		return out
 	}
-	children := prefixLines(renderBlocks(b.Children), indent, "")
+	children := prefixLines(rn.renderBlocks(b.Children), indent, "")
 	if text == "" {
 		// The first child starts on the marker's line: an empty marker line
 		// could read as a setext underline.
@@ -225,17 +231,17 @@ func renderItem(b notion.Block, num int) string {
 }
 
 // renderInline renders rich text that starts a line: runs with one link
-// become one link, and each run's styles wrap it.
-func renderInline(rts []notion.RichText) string { return renderInlineAt(rts, true) }
+// (after mapping) become one link, and each run's styles wrap it.
+func (rn renderer) renderInline(rts []notion.RichText) string { return rn.renderInlineAt(rts, true) }
 
 // renderInlineAt renders rich text, at the start of a line or not.
-func renderInlineAt(rts []notion.RichText, lineStart bool) string {
+func (rn renderer) renderInlineAt(rts []notion.RichText, lineStart bool) string {
 	rts = merge(rts)
 	var b strings.Builder
 	for i := 0; i < len(rts); {
-		link := rts[i].URL()
+		link := rn.dest(rts[i].URL())
 		j := i + 1
-		for j < len(rts) && rts[j].URL() == link {
+		for j < len(rts) && rn.dest(rts[j].URL()) == link {
 			j++
 		}
 		if link == "" {

@@ -34,7 +34,7 @@ func (c converter) table(t *extast.Table) notion.Block {
 // columns included.
 func (c converter) row(r ast.Node, columns int) [][]notion.RichText {
 	if line := c.rowLine(r); rowCells(line) > columns {
-		if cells, ok := wideRow(line); ok {
+		if cells, ok := c.wideRow(line); ok {
 			return cells
 		}
 	}
@@ -80,17 +80,17 @@ func rowCells(line []byte) int {
 
 // wideRow converts all the cells of a row wider than its table by reading
 // the line again as the header of a table of its own width.
-func wideRow(line []byte) ([][]notion.RichText, bool) {
+func (c converter) wideRow(line []byte) ([][]notion.RichText, bool) {
 	n := rowCells(line)
 	src := "|" + strings.TrimPrefix(string(line), "|") + "\n|" + strings.Repeat(" - |", n) + "\n"
-	c := converter{src: []byte(src)}
-	t, ok := parse(c.src).FirstChild().(*extast.Table)
+	wide := converter{src: []byte(src), links: c.links}
+	t, ok := parse(wide.src).FirstChild().(*extast.Table)
 	if !ok || t.FirstChild() == nil || t.FirstChild().ChildCount() != n {
 		return nil, false
 	}
 	var cells [][]notion.RichText
 	for cell := t.FirstChild().FirstChild(); cell != nil; cell = cell.NextSibling() {
-		cells = append(cells, fitRichText(c.inline(cell)))
+		cells = append(cells, fitRichText(wide.inline(cell)))
 	}
 	return cells, true
 }
@@ -129,12 +129,12 @@ func tableExpressible(b notion.Block) bool {
 
 // renderTable renders a table in GFM: its first row is the header row,
 // every column is left unaligned, cells are set off by one blank.
-func renderTable(b notion.Block) string {
+func (rn renderer) renderTable(b notion.Block) string {
 	t, _ := b.TableContent()
 	lines := make([]string, 0, len(b.Children)+1)
 	for i, r := range b.Children {
 		row, _ := r.TableRowContent()
-		lines = append(lines, renderRow(row.Cells))
+		lines = append(lines, rn.renderRow(row.Cells))
 		if i == 0 {
 			lines = append(lines, "|"+strings.Repeat(" --- |", t.TableWidth))
 		}
@@ -142,19 +142,19 @@ func renderTable(b notion.Block) string {
 	return strings.Join(lines, "\n")
 }
 
-func renderRow(cells [][]notion.RichText) string {
+func (rn renderer) renderRow(cells [][]notion.RichText) string {
 	var b strings.Builder
 	b.WriteString("|")
 	for _, cell := range cells {
-		b.WriteString(" " + renderCell(cell) + " |")
+		b.WriteString(" " + rn.renderCell(cell) + " |")
 	}
 	return b.String()
 }
 
 // renderCell renders a cell's text without its outer blanks, which GFM
 // trims, and with every pipe escaped: in a cell, even one in a code span.
-func renderCell(rts []notion.RichText) string {
-	return strings.ReplaceAll(renderInlineAt(trimText(rts), false), "|", `\|`)
+func (rn renderer) renderCell(rts []notion.RichText) string {
+	return strings.ReplaceAll(rn.renderInlineAt(trimText(rts), false), "|", `\|`)
 }
 
 // trimText returns a copy of rich text without its outer blanks.
