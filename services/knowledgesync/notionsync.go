@@ -620,7 +620,9 @@ func (s *NotionSync) archivePages(ctx context.Context, p *pass, pages int, empty
 	}
 }
 
-// syncBoth settles a page present on both sides.
+// syncBoth settles a page present on both sides. A page unchanged on
+// both sides whose content an earlier conversion wrote is written again
+// (see [NotionSync.convertedBefore]).
 func (s *NotionSync) syncBoth(ctx context.Context, id string, l *localFile, r *remoteSide, st pageState, hasState bool, rep *Report) error {
 	if hasMarkers(l.doc.Body) {
 		rep.Unresolved++
@@ -650,27 +652,38 @@ func (s *NotionSync) syncBoth(ctx context.Context, id string, l *localFile, r *r
 	case remoteChanged:
 		return s.pull(ctx, id, r, l.Path, l, st, contracts.ActionUpdated, rep)
 	}
-	rep.Unchanged++
 	if waits && !rep.DryRun {
 		// Both sides hold the file's body, a link of it still text: it
 		// becomes a link once the file it names has a page.
 		s.links.relinkLater(relink{id: id, path: l.Path, body: l.doc.Body, written: blocks})
 	}
-	// Record what was read, so that the next sync can trust the edit time
-	// once it is a whole granule older than the sync.
-	if !hasState || r.read || !r.page.LastEditedTime.Equal(st.RemoteTime) || st.Path != l.Path {
-		if rep.DryRun {
-			return nil
+	if hasState && s.convertedBefore(l, r, st, localMD) {
+		if rewritten, err := s.rewrite(ctx, id, l, r, localMD, blocks, rep); rewritten || err != nil {
+			return err
 		}
-		st.Path, st.LocalHash, st.LocalTime = l.Path, l.Hash, l.ModTime
-		if r.read {
-			st.RemoteHash = r.hash
-			st.Properties = remoteValues(s.mapped, r.page).canons(s.mapped)
-		}
-		st.RemoteTime, st.SyncedAt = r.page.LastEditedTime, time.Now().UTC()
-		return s.saveState(ctx, id, st)
 	}
-	return nil
+	rep.Unchanged++
+	if rep.DryRun {
+		return nil
+	}
+	return s.recordUnchanged(ctx, id, l, r, st, hasState)
+}
+
+// recordUnchanged records what was read of a page unchanged on both sides,
+// so that the next sync can trust the edit time once it is a whole granule
+// older than the sync.
+func (s *NotionSync) recordUnchanged(ctx context.Context, id string, l *localFile, r *remoteSide, st pageState,
+	hasState bool) error {
+	if hasState && !r.read && r.page.LastEditedTime.Equal(st.RemoteTime) && st.Path == l.Path {
+		return nil
+	}
+	st.Path, st.LocalHash, st.LocalTime = l.Path, l.Hash, l.ModTime
+	if r.read {
+		st.RemoteHash = r.hash
+		st.Properties = remoteValues(s.mapped, r.page).canons(s.mapped)
+	}
+	st.RemoteTime, st.SyncedAt = r.page.LastEditedTime, time.Now().UTC()
+	return s.saveState(ctx, id, st)
 }
 
 // remoteChanged reports whether the page, synced with the file at path,
