@@ -12,7 +12,16 @@
 //   - changed on one side only: copied to the other;
 //   - changed on both: the later edit wins and is written to Notion, the
 //     file keeps both versions between conflict markers, and a
-//     com.gtmhub.knowledge.page.conflict event is published;
+//     com.gtmhub.knowledge.page.conflict event is published; the file of
+//     a conflict it wins gets its conflict markers before Notion is
+//     written;
+//   - a write to a page's content is recorded in the page's state before
+//     it begins. One that stopped halfway, the page holding old and new
+//     blocks, is finished by the next sync when Notion names the
+//     integration as the page's last editor (GET /v1/users/me) and the
+//     file is still the one written from (for the write of a conflict,
+//     once its markers are resolved); otherwise the page is a conflict.
+//     It is never pulled as it is;
 //   - deleted on one side and unchanged on the other: deleted (archived in
 //     Notion) on the other; deleted on one side and changed on the other: a
 //     conflict, and nothing is deleted;

@@ -225,7 +225,8 @@ func (s *NotionSync) relinkPages(ctx context.Context, rep *Report) {
 }
 
 // relink writes a page's links to the files that got their pages, and
-// records the page's content in its state.
+// records the page's content in its state; the write is recorded in the
+// state before it begins.
 func (s *NotionSync) relink(ctx context.Context, rl relink, rep *Report) error {
 	blocks, _ := s.links.toBlocks(rl.path, rl.body)
 	if bytes.Equal(mdnotion.ToMarkdown(blocks), mdnotion.ToMarkdown(rl.written)) {
@@ -240,6 +241,10 @@ func (s *NotionSync) relink(ctx context.Context, rl relink, rep *Report) error {
 	if err != nil {
 		return fmt.Errorf("read Notion page: %w", err)
 	}
+	md := s.links.toMarkdown(rl.path, blocks)
+	if err := s.markWriting(ctx, rl.id, rl.path, st, contentWrite{LocalHash: st.LocalHash, Content: hashBytes(md)}); err != nil {
+		return err
+	}
 	if err := s.replaceContent(ctx, rl.id, tree, blocks, s.links.options(rl.path)...); err != nil {
 		return err
 	}
@@ -248,8 +253,8 @@ func (s *NotionSync) relink(ctx context.Context, rl relink, rep *Report) error {
 		return err
 	}
 	written := &remoteSide{page: page}
-	st.RemoteHash = s.remoteHashOf(page, written.tags(s.tagsKey), s.links.toMarkdown(rl.path, blocks))
-	st.RemoteTime, st.SyncedAt = page.LastEditedTime, time.Now().UTC()
+	st.RemoteHash = s.remoteHashOf(page, written.tags(s.tagsKey), md)
+	st.RemoteTime, st.SyncedAt, st.Writing = page.LastEditedTime, time.Now().UTC(), nil
 	if err := s.saveState(ctx, rl.id, st); err != nil {
 		return err
 	}

@@ -82,6 +82,11 @@ type pageState struct {
 	// Properties are the mapped properties' values at the last sync, in
 	// the form both sides compare by, by [mapping.stateKey].
 	Properties map[string]string `json:"properties,omitempty"`
+	// Writing is the write to the page's content under way, recorded
+	// before the write begins; the state saved once it is done has none.
+	// A state carrying it at a sync is a write that stopped halfway (see
+	// [NotionSync.unfinished]).
+	Writing *contentWrite `json:"writing,omitempty"`
 }
 
 // Report says what one sync did, or would do on a dry run.
@@ -141,6 +146,9 @@ type NotionSync struct {
 	// links maps the synced files to their pages for the links between
 	// them, built at the start of each sync.
 	links *linkTable
+	// botID is the id of the integration's own user, hyphen-less, read
+	// from Notion the first time a sync needs it.
+	botID string
 
 	mu sync.Mutex
 }
@@ -637,6 +645,9 @@ func (s *NotionSync) syncBoth(ctx context.Context, id string, l *localFile, r *r
 	}
 	localChanged := !hasState || l.Hash != st.LocalHash
 	localMD, blocks, waits := s.links.roundTrip(l.Path, l.doc.Body)
+	if st.Writing != nil && remoteChanged && !s.writeReachedEnd(r, st) {
+		return s.unfinished(ctx, id, l, r, st, rep)
+	}
 	if localChanged && remoteChanged &&
 		remoteHash(l.doc.Title, l.doc.Tags, localMD, local.fingerprint(s.mapped)) == r.hash {
 		localChanged, remoteChanged = false, false // linked by hand, or the same edit on both sides
@@ -646,7 +657,7 @@ func (s *NotionSync) syncBoth(ctx context.Context, id string, l *localFile, r *r
 		// Only mapped properties differ: each is settled on its own.
 		return s.pull(ctx, id, r, l.Path, l, st, contracts.ActionUpdated, rep)
 	case localChanged && remoteChanged:
-		return s.conflict(ctx, id, l, r, st, rep)
+		return s.conflict(ctx, id, l, r, st, "", rep)
 	case localChanged:
 		return s.push(ctx, id, l, r, st, contracts.ActionUpdated, rep)
 	case remoteChanged:
@@ -658,7 +669,7 @@ func (s *NotionSync) syncBoth(ctx context.Context, id string, l *localFile, r *r
 		s.links.relinkLater(relink{id: id, path: l.Path, body: l.doc.Body, written: blocks})
 	}
 	if hasState && s.convertedBefore(l, r, st, localMD) {
-		if rewritten, err := s.rewrite(ctx, id, l, r, localMD, blocks, rep); rewritten || err != nil {
+		if rewritten, err := s.rewrite(ctx, id, l, r, st, localMD, blocks, rep); rewritten || err != nil {
 			return err
 		}
 	}
@@ -674,10 +685,10 @@ func (s *NotionSync) syncBoth(ctx context.Context, id string, l *localFile, r *r
 // older than the sync.
 func (s *NotionSync) recordUnchanged(ctx context.Context, id string, l *localFile, r *remoteSide, st pageState,
 	hasState bool) error {
-	if hasState && !r.read && r.page.LastEditedTime.Equal(st.RemoteTime) && st.Path == l.Path {
+	if hasState && !r.read && r.page.LastEditedTime.Equal(st.RemoteTime) && st.Path == l.Path && st.Writing == nil {
 		return nil
 	}
-	st.Path, st.LocalHash, st.LocalTime = l.Path, l.Hash, l.ModTime
+	st.Path, st.LocalHash, st.LocalTime, st.Writing = l.Path, l.Hash, l.ModTime, nil
 	if r.read {
 		st.RemoteHash = r.hash
 		st.Properties = remoteValues(s.mapped, r.page).canons(s.mapped)
@@ -804,43 +815,67 @@ func (s *NotionSync) push(ctx context.Context, id string, l *localFile, r *remot
 	if rep.DryRun {
 		return nil
 	}
+	return s.pushFile(ctx, id, l, r, st, action, rep)
+}
+
+// pushFile does the work of [NotionSync.push], reported: the write under
+// way is recorded in the page's state before anything is written, and the
+// state saved once the page is written has no such record.
+func (s *NotionSync) pushFile(ctx context.Context, id string, l *localFile, r *remoteSide, st pageState,
+	action contracts.Action, rep *Report) error {
 	if err := s.read(ctx, r, l.Path); err != nil {
 		return err
 	}
 	plan := s.planFor(l, r, st, true)
 	reportProps(rep, l.Path, plan, true)
-	blocks, waits := s.links.toBlocks(l.Path, l.doc.Body)
+	localMD, blocks, waits := s.links.roundTrip(l.Path, l.doc.Body)
+	if err := s.markWriting(ctx, id, l.Path, st, contentWrite{LocalHash: l.Hash, Content: hashBytes(localMD)}); err != nil {
+		return err
+	}
+	written, err := s.writeToNotion(ctx, id, l, r, plan, blocks, waits, rep)
+	if err != nil {
+		return err
+	}
+	if plan.fileChanged {
+		return s.writeMerged(ctx, id, l, written, plan, action, rep)
+	}
+	st = pageState{Path: l.Path, LocalHash: l.Hash, LocalTime: l.ModTime, RemoteTime: written.page.LastEditedTime,
+		RemoteHash: written.hash, SyncedAt: time.Now().UTC(),
+		Properties: remoteValues(s.mapped, written.page).canons(s.mapped)}
+	if err := s.saveState(ctx, id, st); err != nil {
+		return err
+	}
+	return s.synced(ctx, written.page.ID, l.doc.Title, contracts.DirectionToNotion, action, st)
+}
+
+// writeToNotion writes a file's title and tags, when its page, read,
+// differs, the mapped properties of plan that Notion lacks, and blocks,
+// the file's content, to the page, and returns the page as written. waits
+// says a link of the content waits for its file's page: the page is
+// written again once it has one.
+func (s *NotionSync) writeToNotion(ctx context.Context, id string, l *localFile, r *remoteSide, plan propPlan,
+	blocks []notion.Block, waits bool, rep *Report) (*remoteSide, error) {
 	props := plan.toNotion
 	if r.page.Title() != l.doc.Title || !slices.Equal(r.tags(s.tagsKey), l.doc.Tags) {
 		maps.Copy(props, s.properties(l.doc, hasProperty(r.page, s.tagsKey)))
 	}
 	if len(props) > 0 {
 		if _, err := s.updateProps(ctx, r.page.ID, l.Path, props, rep); err != nil {
-			return fmt.Errorf("update properties: %w", err)
+			return nil, fmt.Errorf("update properties: %w", err)
 		}
 	}
 	if err := s.replaceContent(ctx, r.page.ID, r.tree, blocks, s.links.options(l.Path)...); err != nil {
-		return err
+		return nil, err
 	}
 	if waits {
 		s.links.relinkLater(relink{id: id, path: l.Path, body: l.doc.Body, written: blocks})
 	}
 	page, err := s.client.RetrievePage(ctx, r.page.ID)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	written := &remoteSide{page: page, read: true,
-		hash: s.remoteHashOf(page, l.doc.Tags, s.links.toMarkdown(l.Path, blocks))}
-	if plan.fileChanged {
-		return s.writeMerged(ctx, id, l, written, plan, action, rep)
-	}
-	st = pageState{Path: l.Path, LocalHash: l.Hash, LocalTime: l.ModTime, RemoteTime: page.LastEditedTime,
-		RemoteHash: written.hash, SyncedAt: time.Now().UTC(),
-		Properties: remoteValues(s.mapped, page).canons(s.mapped)}
-	if err := s.saveState(ctx, id, st); err != nil {
-		return err
-	}
-	return s.synced(ctx, page.ID, l.doc.Title, contracts.DirectionToNotion, action, st)
+	return &remoteSide{page: page, read: true,
+		hash: s.remoteHashOf(page, l.doc.Tags, s.links.toMarkdown(l.Path, blocks))}, nil
 }
 
 // writeMerged writes a pushed file again with the mapped properties it
@@ -1108,8 +1143,10 @@ func (s *NotionSync) archivePage(ctx context.Context, id string, r *remoteSide, 
 // conflict settles a page changed on both sides: the later edit wins and is
 // written to Notion; the file keeps both versions between conflict markers.
 // Each mapped property changed on one side only keeps that side's value;
-// one changed on both takes the later edit's.
-func (s *NotionSync) conflict(ctx context.Context, id string, l *localFile, r *remoteSide, st pageState, rep *Report) error {
+// one changed on both takes the later edit's. note, if any, ends the
+// report's line.
+func (s *NotionSync) conflict(ctx context.Context, id string, l *localFile, r *remoteSide, st pageState, note string,
+	rep *Report) error {
 	rep.Conflicts++
 	if err := s.read(ctx, r, l.Path); err != nil {
 		return err
@@ -1119,7 +1156,7 @@ func (s *NotionSync) conflict(ctx context.Context, id string, l *localFile, r *r
 	if localWins {
 		resolution, direction = contracts.ResolutionLocalWins, contracts.DirectionToNotion
 	}
-	rep.act("conflict: %s ⇄ %s, %s", l.Path, id, resolution)
+	rep.act("conflict: %s ⇄ %s, %s%s", l.Path, id, resolution, note)
 	if rep.DryRun {
 		return nil
 	}
@@ -1128,30 +1165,19 @@ func (s *NotionSync) conflict(ctx context.Context, id string, l *localFile, r *r
 		r.page.LastEditedTime, l.Hash+":"+r.hash); err != nil {
 		return err
 	}
-	notionMD := r.md // the Notion version, before a winning file replaces it
-	title, tags := r.page.Title(), r.tags(s.tagsKey)
 	if localWins {
-		if err := s.push(ctx, id, l, r, st, contracts.ActionUpdated, rep); err != nil {
-			return err
-		}
-		page, err := s.client.RetrievePage(ctx, r.page.ID)
-		if err != nil {
-			return err
-		}
-		title, tags = l.doc.Title, l.doc.Tags
-		md, _, _ := s.links.roundTrip(l.Path, l.doc.Body)
-		r = &remoteSide{page: page, read: true, hash: s.remoteHashOf(page, tags, md)}
-	} else if len(plan.toNotion) > 0 {
+		return s.conflictToNotion(ctx, id, l, r, st, plan, rep)
+	}
+	if len(plan.toNotion) > 0 {
 		reportProps(rep, l.Path, plan, false)
 		page, err := s.updateProps(ctx, r.page.ID, l.Path, plan.toNotion, rep)
 		if err != nil {
 			return fmt.Errorf("update properties: %w", err)
 		}
 		r.page = page
-		r.hash = s.remoteHashOf(page, tags, r.md)
+		r.hash = s.remoteHashOf(page, r.tags(s.tagsKey), r.md)
 	}
-	body := conflictBody(notionMD, l.doc.Body)
-	content, err := composeFile(title, r.page.ID, tags, plan.front, body)
+	content, err := composeFile(r.page.Title(), r.page.ID, r.tags(s.tagsKey), plan.front, conflictBody(r.md, l.doc.Body))
 	if err != nil {
 		return err
 	}
@@ -1162,7 +1188,43 @@ func (s *NotionSync) conflict(ctx context.Context, id string, l *localFile, r *r
 	if err := s.saveState(ctx, id, st); err != nil {
 		return err
 	}
-	return s.synced(ctx, r.page.ID, title, contracts.DirectionToLocal, contracts.ActionUpdated, st)
+	return s.synced(ctx, r.page.ID, r.page.Title(), contracts.DirectionToLocal, contracts.ActionUpdated, st)
+}
+
+// conflictToNotion settles a conflict the file wins, its page read: the
+// file gets both versions between conflict markers before the page is
+// written, so that a write that stops halfway leaves the Notion version in
+// the file; the write under way is recorded in the page's state first.
+func (s *NotionSync) conflictToNotion(ctx context.Context, id string, l *localFile, r *remoteSide, st pageState,
+	plan propPlan, rep *Report) error {
+	rep.act("to notion: %s → %s", l.Path, id)
+	rep.ToNotion++
+	reportProps(rep, l.Path, plan, true)
+	localMD, blocks, waits := s.links.roundTrip(l.Path, l.doc.Body)
+	content, err := composeFile(l.doc.Title, r.page.ID, l.doc.Tags, plan.front, conflictBody(r.md, l.doc.Body))
+	if err != nil {
+		return err
+	}
+	pending := contentWrite{LocalHash: l.Hash, Content: hashBytes(localMD), Kept: true}
+	if err := s.markWriting(ctx, id, l.Path, st, pending); err != nil {
+		return err
+	}
+	if st, err = s.writeLocal(l.Path, content, r); err != nil {
+		return err
+	}
+	written, err := s.writeToNotion(ctx, id, l, r, plan, blocks, waits, rep)
+	if err != nil {
+		return err
+	}
+	st.RemoteHash, st.RemoteTime, st.SyncedAt = written.hash, written.page.LastEditedTime, time.Now().UTC()
+	st.Properties = remoteValues(s.mapped, written.page).canons(s.mapped)
+	if err := s.saveState(ctx, id, st); err != nil {
+		return err
+	}
+	if err := s.synced(ctx, written.page.ID, l.doc.Title, contracts.DirectionToNotion, contracts.ActionUpdated, st); err != nil {
+		return err
+	}
+	return s.synced(ctx, written.page.ID, l.doc.Title, contracts.DirectionToLocal, contracts.ActionUpdated, st)
 }
 
 // loadStates reads the state of every page synced with this database, and

@@ -43,10 +43,11 @@ func asPulled(body []byte) []byte {
 // an earlier conversion wrote: blocks, today's conversion of the file's
 // body, which Notion gives back as localMD. Its title, tags and properties
 // are left as they are. The page's content is read first, and one that
-// already reads as the file's body or as localMD is not written.
+// already reads as the file's body or as localMD is not written; the write
+// is recorded in the page's state st before it begins.
 // rewritten reports whether the page was written, or would be on a dry
 // run.
-func (s *NotionSync) rewrite(ctx context.Context, id string, l *localFile, r *remoteSide, localMD []byte,
+func (s *NotionSync) rewrite(ctx context.Context, id string, l *localFile, r *remoteSide, st pageState, localMD []byte,
 	blocks []notion.Block, rep *Report) (rewritten bool, err error) {
 	if err := s.read(ctx, r, l.Path); err != nil {
 		return false, err
@@ -58,6 +59,9 @@ func (s *NotionSync) rewrite(ctx context.Context, id string, l *localFile, r *re
 	rep.ToNotion++
 	if rep.DryRun {
 		return true, nil
+	}
+	if err := s.markWriting(ctx, id, l.Path, st, contentWrite{LocalHash: l.Hash, Content: hashBytes(localMD)}); err != nil {
+		return true, err
 	}
 	if err := s.replaceContent(ctx, r.page.ID, r.tree, blocks, s.links.options(l.Path)...); err != nil {
 		return true, err

@@ -32,9 +32,14 @@
 //     (people, files, relation) are refused;
 //   - 3 requests a second on average with bursts (429 rate_limited with a
 //     Retry-After header beyond that);
-//   - the Notion-Version header and the bearer token on every request.
+//   - the Notion-Version header and the bearer token on every request;
+//   - pages naming, as partial users, who created them and who edited them
+//     last: the integration's bot user, which GET /v1/users/me serves, for
+//     writes through the API, and a person for the methods that act as a
+//     person working in Notion's editor.
 //
-// It counts requests by kind so tests can assert what a sync wrote.
+// It counts requests by kind so tests can assert what a sync wrote, and
+// fails requests on demand ([Server.FailNext], [Server.FailAfter]).
 package fakenotion
 
 import (
@@ -65,6 +70,7 @@ const (
 	KindListChildren     = "list_children"
 	KindAppendChildren   = "append_children"
 	KindDeleteBlock      = "delete_block"
+	KindRetrieveBotUser  = "retrieve_bot_user"
 	// KindRateLimited counts requests answered 429 by the rate limit.
 	KindRateLimited = "rate_limited"
 	// KindInjected counts requests answered with an injected failure.
@@ -95,15 +101,26 @@ type Server struct {
 	now       func() time.Time
 	counts    map[string]int
 	failures  []failure
+	faults    []fault
 	databases map[string]*database
 	pages     map[string]*page
 	blocks    map[string]*block
 	rejected  []string
+	// bot is the integration's user, person the one editing in Notion.
+	bot, person notion.User
 }
 
 type failure struct {
 	status     int
 	retryAfter time.Duration
+}
+
+// fault is a failure of one request of a kind, once after more requests
+// of that kind were answered.
+type fault struct {
+	kind   string
+	after  int
+	status int
 }
 
 type database struct {
@@ -143,7 +160,9 @@ func WithClock(now func() time.Time) Option { return func(s *Server) { s.now = n
 func New(cleanup func(func()), token string, opts ...Option) *Server {
 	s := &Server{Token: token, limiter: rate.NewLimiter(DefaultRate, DefaultBurst), now: time.Now,
 		counts: map[string]int{}, databases: map[string]*database{}, pages: map[string]*page{},
-		blocks: map[string]*block{}}
+		blocks: map[string]*block{},
+		bot:    notion.User{Object: "user", ID: uuid.NewString(), Type: "bot", Name: "Knowledge sync"},
+		person: notion.User{Object: "user", ID: uuid.NewString(), Type: "person", Name: "Ada Lovelace"}}
 	for _, opt := range opts {
 		opt(s)
 	}
@@ -200,6 +219,27 @@ func (s *Server) FailNext(n, status int, retryAfter time.Duration) {
 	}
 }
 
+// FailAfter answers with status (500, 502, 503...) the request of kind that
+// follows the next after requests of kind, once: FailAfter(KindDeleteBlock,
+// 1, 500) stops a content write halfway, its new blocks appended and one of
+// its old blocks deleted. Requests answered 429 by the rate limit do not
+// count.
+func (s *Server) FailAfter(kind string, after, status int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.faults = append(s.faults, fault{kind: kind, after: after, status: status})
+}
+
+// BotUser returns the integration's bot user, which GET /v1/users/me
+// serves.
+func (s *Server) BotUser() notion.User { return s.bot }
+
+// Person returns the user the methods acting in Notion's editor edit as.
+func (s *Server) Person() notion.User { return s.person }
+
+// partial returns a user as page objects name it: object and id.
+func partial(u notion.User) notion.User { return notion.User{Object: u.Object, ID: u.ID} }
+
 // apiError is Notion's error object.
 type apiError struct {
 	Object  string `json:"object"`
@@ -229,6 +269,7 @@ func (s *Server) routes() http.Handler {
 	mux.Handle("GET /v1/blocks/{id}/children", s.endpoint(KindListChildren, s.listChildren))
 	mux.Handle("PATCH /v1/blocks/{id}/children", s.endpoint(KindAppendChildren, s.appendChildren))
 	mux.Handle("DELETE /v1/blocks/{id}", s.endpoint(KindDeleteBlock, s.deleteBlock))
+	mux.Handle("GET /v1/users/me", s.endpoint(KindRetrieveBotUser, s.retrieveBotUser))
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "invalid_request_url", "Invalid request URL.")
 	})
@@ -267,23 +308,7 @@ func (s *Server) endpoint(kind string, h func(r *http.Request) (any, error)) htt
 		}
 		s.mu.Lock()
 		defer s.mu.Unlock()
-		if len(s.failures) > 0 {
-			f := s.failures[0]
-			s.failures = s.failures[1:]
-			s.counts[KindInjected]++
-			w.Header().Set("Retry-After", fmt.Sprint(int(math.Ceil(f.retryAfter.Seconds()))))
-			code := "service_unavailable"
-			if f.status == http.StatusTooManyRequests {
-				code = "rate_limited"
-			}
-			writeError(w, f.status, code, "Injected failure.")
-			return
-		}
-		if !s.limiter.Allow() {
-			s.counts[KindRateLimited]++
-			w.Header().Set("Retry-After", fmt.Sprint(max(1, int(math.Ceil(1/float64(s.limiter.Limit()))))))
-			writeError(w, http.StatusTooManyRequests, "rate_limited",
-				"You have been rate limited. Please try again in a few minutes.")
+		if s.refused(w, kind) {
 			return
 		}
 		out, err := s.withinSize(r, h)
@@ -302,6 +327,52 @@ func (s *Server) endpoint(kind string, h func(r *http.Request) (any, error)) htt
 		s.counts[kind]++
 		writeJSON(w, http.StatusOK, out)
 	})
+}
+
+// refused answers a request with an injected failure, or 429 beyond the
+// rate limit, and reports whether it did.
+func (s *Server) refused(w http.ResponseWriter, kind string) bool {
+	if len(s.failures) > 0 {
+		f := s.failures[0]
+		s.failures = s.failures[1:]
+		s.inject(w, f.status, f.retryAfter)
+		return true
+	}
+	if !s.limiter.Allow() {
+		s.counts[KindRateLimited]++
+		w.Header().Set("Retry-After", fmt.Sprint(max(1, int(math.Ceil(1/float64(s.limiter.Limit()))))))
+		writeError(w, http.StatusTooManyRequests, "rate_limited",
+			"You have been rate limited. Please try again in a few minutes.")
+		return true
+	}
+	for i, f := range s.faults {
+		if f.kind != kind {
+			continue
+		}
+		if f.after > 0 {
+			s.faults[i].after--
+			return false
+		}
+		s.faults = append(s.faults[:i], s.faults[i+1:]...)
+		s.inject(w, f.status, 0)
+		return true
+	}
+	return false
+}
+
+// inject answers a request with an injected failure of status, in
+// Notion's words for it.
+func (s *Server) inject(w http.ResponseWriter, status int, retryAfter time.Duration) {
+	s.counts[KindInjected]++
+	if retryAfter > 0 || status == http.StatusTooManyRequests || status == http.StatusServiceUnavailable {
+		w.Header().Set("Retry-After", fmt.Sprint(int(math.Ceil(retryAfter.Seconds()))))
+	}
+	code := map[int]string{http.StatusTooManyRequests: "rate_limited", http.StatusInternalServerError: "internal_server_error",
+		http.StatusBadGateway: "bad_gateway", http.StatusGatewayTimeout: "gateway_timeout"}[status]
+	if code == "" {
+		code = "service_unavailable"
+	}
+	writeError(w, status, code, "Injected failure.")
 }
 
 // withinSize refuses a request body over Notion's size limit, as Notion

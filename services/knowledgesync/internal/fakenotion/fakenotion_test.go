@@ -545,3 +545,81 @@ func TestRetrieveDatabaseServesTheSchema(t *testing.T) {
 		t.Errorf("unknown database: %d, want 404", status)
 	}
 }
+
+// TestFakeNamesWhoEditedAPage: GET /v1/users/me serves the integration's
+// bot user; pages name, as partial users, the bot for writes through the
+// API and a person for edits made as in Notion's editor.
+func TestFakeNamesWhoEditedAPage(t *testing.T) {
+	s := fast(t)
+	db := s.NewDatabase()
+	status, _, me := call(t, s, "GET", "/v1/users/me", nil, nil)
+	bot, person := s.BotUser().ID, s.Person().ID
+	if status != 200 || me["object"] != "user" || me["type"] != "bot" || me["id"] != bot || me["bot"] == nil {
+		t.Fatalf("users/me: %d %v", status, me)
+	}
+	if bot == person || bot == "" || person == "" {
+		t.Fatalf("bot %q and person %q", bot, person)
+	}
+	editors := func(id string) (created, edited any) {
+		t.Helper()
+		_, _, p := call(t, s, "GET", "/v1/pages/"+id, nil, nil)
+		return p["created_by"], p["last_edited_by"]
+	}
+	user := func(id string) map[string]any { return map[string]any{"object": "user", "id": id} }
+	viaAPI := newPage(t, s, db, paragraphs(1))
+	inEditor, err := s.AddPage(db, "Made in Notion", nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	steps := []struct {
+		name            string
+		do              func()
+		page            string
+		created, edited string
+	}{
+		{"created through the API", func() {}, viaAPI, bot, bot},
+		{"created in Notion", func() {}, inEditor, person, person},
+		{"edited in Notion", func() { must(t, s.EditPage(viaAPI, nil)) }, viaAPI, bot, person},
+		{"appended to through the API", func() {
+			call(t, s, "PATCH", "/v1/blocks/"+inEditor+"/children", map[string]any{"children": paragraphs(1)}, nil)
+		}, inEditor, person, bot},
+	}
+	for _, st := range steps {
+		st.do()
+		created, edited := editors(st.page)
+		if fmt.Sprint(created) != fmt.Sprint(user(st.created)) || fmt.Sprint(edited) != fmt.Sprint(user(st.edited)) {
+			t.Errorf("%s: created_by %v, last_edited_by %v; want %s and %s", st.name, created, edited, st.created, st.edited)
+		}
+	}
+}
+
+// TestFakeFailAfter: the request of a kind that follows the given number
+// of them fails once; other kinds, and the requests after, are answered.
+func TestFakeFailAfter(t *testing.T) {
+	s := fast(t)
+	pageID := newPage(t, s, s.NewDatabase(), paragraphs(3))
+	blocks := s.Content(pageID)
+	s.FailAfter(fakenotion.KindDeleteBlock, 1, http.StatusInternalServerError)
+	var got []int
+	for _, b := range blocks {
+		status, hdr, out := call(t, s, "DELETE", "/v1/blocks/"+b.ID, nil, nil)
+		got = append(got, status)
+		if status == 500 && (out["code"] != "internal_server_error" || hdr.Get("Retry-After") != "") {
+			t.Errorf("injected failure %v, Retry-After %q", out, hdr.Get("Retry-After"))
+		}
+		if status, _, _ := call(t, s, "GET", "/v1/pages/"+pageID, nil, nil); status != 200 {
+			t.Errorf("a request of another kind answered %d", status)
+		}
+	}
+	if fmt.Sprint(got) != "[200 500 200]" || s.Count(fakenotion.KindInjected) != 1 || len(s.Content(pageID)) != 1 {
+		t.Errorf("deletions answered %v, %d injected, %d blocks left", got, s.Count(fakenotion.KindInjected),
+			len(s.Content(pageID)))
+	}
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}

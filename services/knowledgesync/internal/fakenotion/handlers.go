@@ -97,6 +97,7 @@ func (s *Server) createPage(r *http.Request) (any, error) {
 	}
 	now := s.stamp()
 	p := &page{Page: notion.Page{Object: "page", ID: uuid.NewString(), CreatedTime: now, LastEditedTime: now,
+		CreatedBy: partial(s.bot), LastEditedBy: partial(s.bot),
 		Parent: notion.Parent{Type: "database_id", DatabaseID: db.id}, Properties: props}}
 	for name, typ := range db.schema {
 		if _, set := p.Properties[name]; !set {
@@ -145,7 +146,7 @@ func (s *Server) updatePage(r *http.Request) (any, error) {
 		p.Archived = *in.InTrash
 	}
 	p.InTrash = p.Archived
-	p.LastEditedTime = s.stamp()
+	p.LastEditedTime, p.LastEditedBy = s.stamp(), partial(s.bot)
 	return p.Page, nil
 }
 
@@ -289,7 +290,7 @@ func (s *Server) deleteBlock(r *http.Request) (any, error) {
 	id := normID(r.PathValue("id"))
 	if p, ok := s.pages[id]; ok {
 		p.Archived, p.InTrash = true, true
-		p.LastEditedTime = s.stamp()
+		p.LastEditedTime, p.LastEditedBy = s.stamp(), partial(s.bot)
 		return p.Page, nil
 	}
 	b, ok := s.blocks[id]
@@ -306,11 +307,12 @@ func (s *Server) deleteBlock(r *http.Request) (any, error) {
 	return s.blockOut(b), nil
 }
 
-// touch sets the last edited time of the page that holds id.
+// touch makes the page that holds id last edited at now by the
+// integration's bot: touch serves the API's writes.
 func (s *Server) touch(id string, now time.Time) {
 	for {
 		if p, ok := s.pages[id]; ok {
-			p.LastEditedTime = now
+			p.LastEditedTime, p.LastEditedBy = now, partial(s.bot)
 			return
 		}
 		b, ok := s.blocks[id]
@@ -319,4 +321,12 @@ func (s *Server) touch(id string, now time.Time) {
 		}
 		id = b.parent
 	}
+}
+
+// retrieveBotUser serves GET /v1/users/me: the bot user of the token, as
+// Notion shows an internal integration's.
+func (s *Server) retrieveBotUser(*http.Request) (any, error) {
+	return map[string]any{"object": "user", "id": s.bot.ID, "name": s.bot.Name, "avatar_url": nil, "type": "bot",
+		"bot": map[string]any{"owner": map[string]any{"type": "workspace", "workspace": true},
+			"workspace_name": "Knowledge"}}, nil
 }

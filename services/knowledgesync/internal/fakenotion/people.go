@@ -32,6 +32,7 @@ func (s *Server) AddPage(databaseID, title string, tags []string, content []noti
 		return "", err
 	}
 	p := &page{Page: notion.Page{Object: "page", ID: uuid.NewString(), CreatedTime: now, LastEditedTime: now,
+		CreatedBy: partial(s.person), LastEditedBy: partial(s.person),
 		Parent: notion.Parent{Type: "database_id", DatabaseID: db.id}, Properties: props}}
 	for name, typ := range db.schema {
 		if _, set := props[name]; !set {
@@ -45,7 +46,8 @@ func (s *Server) AddPage(databaseID, title string, tags []string, content []noti
 	return p.ID, nil
 }
 
-// EditPage replaces the content of a page.
+// EditPage replaces the content of a page, as a person editing it in
+// Notion does.
 func (s *Server) EditPage(id string, content []notion.Block) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -58,7 +60,7 @@ func (s *Server) EditPage(id string, content []notion.Block) error {
 	}
 	now := s.stamp()
 	p.children = s.insert(p.ID, content, now)
-	p.LastEditedTime = now
+	p.LastEditedTime, p.LastEditedBy = now, partial(s.person)
 	return nil
 }
 
@@ -71,7 +73,7 @@ func (s *Server) ArchivePage(id string) error {
 		return fmt.Errorf("no page %s", id)
 	}
 	p.Archived, p.InTrash = true, true
-	p.LastEditedTime = s.stamp()
+	p.LastEditedTime, p.LastEditedBy = s.stamp(), partial(s.person)
 	return nil
 }
 

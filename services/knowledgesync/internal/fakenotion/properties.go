@@ -74,7 +74,7 @@ func (s *Server) SetProperties(pageID string, props map[string]notion.Property) 
 	for name, v := range checked {
 		p.Properties[name] = v
 	}
-	p.LastEditedTime = s.stamp()
+	p.LastEditedTime, p.LastEditedBy = s.stamp(), partial(s.person)
 	return nil
 }
 

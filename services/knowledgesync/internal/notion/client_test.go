@@ -460,3 +460,49 @@ func TestPropertyValuesRoundTrip(t *testing.T) {
 		t.Errorf("properties after clearing: %+v", p)
 	}
 }
+
+// TestBotUserAndLastEditor: the client reads its integration's bot user,
+// and the pages it reads name their last editor, the bot once it wrote
+// them, a person once edited in Notion.
+func TestBotUserAndLastEditor(t *testing.T) {
+	f, c := setup(t, nil)
+	ctx := context.Background()
+	bot, err := c.BotUser(ctx)
+	if err != nil || bot.Type != "bot" || bot.ID != f.BotUser().ID || bot.Object != "user" {
+		t.Fatalf("bot user %+v, %v; want %s", bot, err, f.BotUser().ID)
+	}
+	page, err := c.CreatePage(ctx, f.NewDatabase(), nil, []notion.Block{para("a")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if page.CreatedBy.ID != bot.ID || page.LastEditedBy.ID != bot.ID {
+		t.Errorf("created page names %+v and %+v, want the bot", page.CreatedBy, page.LastEditedBy)
+	}
+	if err := f.EditPage(page.ID, []notion.Block{para("b")}); err != nil {
+		t.Fatal(err)
+	}
+	pages, err := c.QueryDatabase(ctx, page.Parent.DatabaseID)
+	if err != nil || len(pages) != 1 {
+		t.Fatalf("query: %d pages, %v", len(pages), err)
+	}
+	if got := pages[0].LastEditedBy; got.ID != f.Person().ID || got.Object != "user" || pages[0].CreatedBy.ID != bot.ID {
+		t.Errorf("page edited in Notion names %+v as its last editor, want %s", got, f.Person().ID)
+	}
+}
+
+// TestServerErrorIsNotRetried: a 500 from Notion is returned at once,
+// the request sent once.
+func TestServerErrorIsNotRetried(t *testing.T) {
+	f, c := setup(t, nil)
+	ctx := context.Background()
+	page, err := c.CreatePage(ctx, f.NewDatabase(), nil, []notion.Block{para("a")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.FailAfter(fakenotion.KindDeleteBlock, 0, http.StatusInternalServerError)
+	err = c.DeleteBlock(ctx, f.Content(page.ID)[0].ID)
+	var apiErr *notion.Error
+	if !errors.As(err, &apiErr) || apiErr.Status != 500 || f.Count(fakenotion.KindInjected) != 1 {
+		t.Errorf("delete: %v after %d injected failures, want one 500", err, f.Count(fakenotion.KindInjected))
+	}
+}

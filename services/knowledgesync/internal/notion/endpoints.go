@@ -89,6 +89,14 @@ func (c *Client) RetrievePage(ctx context.Context, id string) (Page, error) {
 	return p, err
 }
 
+// BotUser returns the bot user of the client's integration token: the
+// user Notion names as the last editor of what the client writes.
+func (c *Client) BotUser(ctx context.Context) (User, error) {
+	var u User
+	err := c.do(ctx, http.MethodGet, "retrieve bot user", "/v1/users/me", nil, nil, &u)
+	return u, err
+}
+
 // CreatePage creates a page in the database with properties and content.
 // Content beyond what one request may carry, with the properties, is
 // appended in further requests.

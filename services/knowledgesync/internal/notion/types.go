@@ -53,15 +53,31 @@ type Parent struct {
 
 // Page is a Notion page object.
 type Page struct {
-	Object         string              `json:"object"` // "page"
-	ID             string              `json:"id"`
-	CreatedTime    time.Time           `json:"created_time"`
-	LastEditedTime time.Time           `json:"last_edited_time"`
-	Archived       bool                `json:"archived"`
-	InTrash        bool                `json:"in_trash,omitempty"`
-	Parent         Parent              `json:"parent"`
-	Properties     map[string]Property `json:"properties"`
-	URL            string              `json:"url,omitempty"`
+	Object         string    `json:"object"` // "page"
+	ID             string    `json:"id"`
+	CreatedTime    time.Time `json:"created_time"`
+	LastEditedTime time.Time `json:"last_edited_time"`
+	// CreatedBy and LastEditedBy are the users who created the page and
+	// edited it last, as partial users (object and id): a person in
+	// Notion's editor, or the bot of an integration writing through the
+	// API ([Client.BotUser] is this client's).
+	CreatedBy    User                `json:"created_by,omitzero"`
+	LastEditedBy User                `json:"last_edited_by,omitzero"`
+	Archived     bool                `json:"archived"`
+	InTrash      bool                `json:"in_trash,omitempty"`
+	Parent       Parent              `json:"parent"`
+	Properties   map[string]Property `json:"properties"`
+	URL          string              `json:"url,omitempty"`
+}
+
+// User is a Notion user: a person, or the bot of an integration. Page
+// objects name their users partially, by object and id only.
+type User struct {
+	Object string `json:"object"` // "user"
+	ID     string `json:"id"`
+	// Type is "person" or "bot"; empty in a partial user.
+	Type string `json:"type,omitempty"`
+	Name string `json:"name,omitempty"`
 }
 
 // Title returns the plain text of the page's title property.
