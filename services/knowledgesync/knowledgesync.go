@@ -22,6 +22,15 @@
 //     file is still the one written from (for the write of a conflict,
 //     once its markers are resolved); otherwise the page is a conflict.
 //     It is never pulled as it is;
+//   - the creation of a page for a file is recorded in the page's state as
+//     soon as Notion gives its id, before the content beyond the create
+//     request's 100 blocks is appended and the id written into the file.
+//     One that stopped before the file got its id is finished by the next
+//     sync, never duplicated: the file without a notion_id at the path
+//     recorded gets the page's id, and the page's content is finished or
+//     made a conflict as above. The page of a file deleted or moved since
+//     is a deleted file's (a moved file gets a page of its own), or, edited
+//     in Notion since, a page changed while its file was deleted;
 //   - deleted on one side and unchanged on the other: deleted (archived in
 //     Notion) on the other; deleted on one side and changed on the other: a
 //     conflict, and nothing is deleted;

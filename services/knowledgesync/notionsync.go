@@ -85,7 +85,9 @@ type pageState struct {
 	// Writing is the write to the page's content under way, recorded
 	// before the write begins; the state saved once it is done has none.
 	// A state carrying it at a sync is a write that stopped halfway (see
-	// [NotionSync.unfinished]).
+	// [NotionSync.unfinished]); the first write of a page created for a
+	// file is recorded as soon as Notion created the page, before the file
+	// holds its id (see [pageState.creating]).
 	Writing *contentWrite `json:"writing,omitempty"`
 }
 
@@ -236,6 +238,7 @@ func (s *NotionSync) SyncWith(ctx context.Context, opts SyncOptions) (Report, er
 		return rep, err
 	}
 	local, shared := keepers(claims, states)
+	fresh = adoptCreated(local, fresh, states)
 	for _, e := range shared {
 		s.log.WarnContext(ctx, "knowledge file not synced", "err", e)
 	}
@@ -463,6 +466,9 @@ func (s *NotionSync) syncPage(ctx context.Context, id string, l *localFile, r *r
 			s.log.WarnContext(ctx, "file of a synced page unreadable or unlinked; leaving the page", "file", st.Path, "page", id)
 			return nil
 		}
+		if st.creating() {
+			return s.createdFileGone(ctx, id, r, st, p, rep)
+		}
 		changed, err := s.remoteChanged(ctx, r, st.Path, st, true)
 		if err != nil {
 			return err
@@ -636,6 +642,13 @@ func (s *NotionSync) syncBoth(ctx context.Context, id string, l *localFile, r *r
 		rep.Unresolved++
 		s.log.WarnContext(ctx, "knowledge page has unresolved conflict markers; not synced", "file", l.Path, "page", id)
 		return nil
+	}
+	if st.creating() && l.NotionID == "" { // adopted by the page created for it
+		linked, err := s.linkCreated(ctx, id, l, r, rep)
+		if err != nil {
+			return err
+		}
+		l = linked
 	}
 	local, refused := localValues(s.mapped, l.doc.Properties, l.doc.Texts)
 	reportRefused(l.Path, refused, rep)
@@ -992,14 +1005,17 @@ func (s *NotionSync) createPage(ctx context.Context, l *localFile, rep *Report) 
 	props := s.properties(l.doc, false)
 	maps.Copy(props, mapped)
 	blocks, waits := s.links.toBlocks(l.Path, l.doc.Body)
-	created, err := s.client.CreatePage(ctx, s.db, props, blocks)
+	record := s.recordCreation(l, s.links.toMarkdown(l.Path, blocks))
+	created, err := s.client.CreatePageThen(ctx, s.db, props, blocks, record)
 	if notion.IsRefused(err) && created.ID == "" && len(mapped) > 0 {
 		// Perhaps a mapped value: create the page without them, then
 		// write them one by one, reporting those Notion refuses.
-		if created, err = s.createThenUpdate(ctx, l, blocks, mapped, rep); created.ID == "" {
+		if created, err = s.createThenUpdate(ctx, l, blocks, mapped, record, rep); created.ID == "" {
 			return err
 		}
 	} else if err != nil {
+		// A page created is recorded in its state (recordCreation): the
+		// next sync gives the file its id and finishes the content.
 		return fmt.Errorf("create page: %w", err)
 	}
 	if waits {
@@ -1009,18 +1025,18 @@ func (s *NotionSync) createPage(ctx context.Context, l *localFile, rep *Report) 
 }
 
 // createThenUpdate creates a page for a file with its title, tags and
-// content, and writes the mapped properties' values mapped, each refused
-// one reported and left out. The page is returned when it was created,
-// even with an error.
+// content, record called once Notion created it, and writes the mapped
+// properties' values mapped, each refused one reported and left out. The
+// page is returned when it was created with all its content, even with an
+// error writing the properties; a page whose content was not all written
+// is not, and is left to the next sync by its record.
 func (s *NotionSync) createThenUpdate(ctx context.Context, l *localFile, blocks []notion.Block,
-	mapped map[string]notion.Property, rep *Report) (notion.Page, error) {
-	created, err := s.client.CreatePage(ctx, s.db, s.properties(l.doc, false), blocks)
-	if created.ID == "" {
-		return created, fmt.Errorf("create page: %w", err)
+	mapped map[string]notion.Property, record func(context.Context, notion.Page) error, rep *Report) (notion.Page, error) {
+	created, err := s.client.CreatePageThen(ctx, s.db, s.properties(l.doc, false), blocks, record)
+	if err != nil {
+		return notion.Page{}, fmt.Errorf("create page: %w", err)
 	}
-	if err == nil {
-		_, err = s.updateProps(ctx, created.ID, l.Path, mapped, rep)
-	}
+	_, err = s.updateProps(ctx, created.ID, l.Path, mapped, rep)
 	return created, err
 }
 

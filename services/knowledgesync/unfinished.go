@@ -21,6 +21,10 @@ type contentWrite struct {
 	// Kept says the file holds the page's content from before the write
 	// between conflict markers: the write settles a conflict the file won.
 	Kept bool `json:"kept,omitempty"`
+	// Unlinked is set for the write of the content of a page created for
+	// a file: the hash of the file before it got the page's id, LocalHash
+	// being that of the file with it (see [pageState.creating]).
+	Unlinked string `json:"unlinked_hash,omitempty"`
 }
 
 // markWriting records in the state st of the page id that a write from
@@ -79,7 +83,11 @@ func (s *NotionSync) finishWrite(ctx context.Context, id string, l *localFile, r
 	if rep.DryRun {
 		return nil
 	}
-	return s.pushFile(ctx, id, l, r, st, contracts.ActionUpdated, rep)
+	action := contracts.ActionUpdated
+	if st.creating() {
+		action = contracts.ActionCreated
+	}
+	return s.pushFile(ctx, id, l, r, st, action, rep)
 }
 
 // editedBySync reports whether Notion names the integration's own user as

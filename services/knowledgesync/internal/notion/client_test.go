@@ -506,3 +506,41 @@ func TestServerErrorIsNotRetried(t *testing.T) {
 		t.Errorf("delete: %v after %d injected failures, want one 500", err, f.Count(fakenotion.KindInjected))
 	}
 }
+
+// TestCreatePageThenCallsBackBeforeAppending: the callback gets the new
+// page once Notion created it with the first 100 blocks, before the rest
+// is appended; its error stops the creation there and comes back with the
+// page.
+func TestCreatePageThenCallsBackBeforeAppending(t *testing.T) {
+	var content []notion.Block
+	for i := range 150 {
+		content = append(content, para(fmt.Sprint("paragraph ", i)))
+	}
+	stop := errors.New("stop")
+	for _, fail := range []bool{false, true} {
+		t.Run(fmt.Sprint("callback fails ", fail), func(t *testing.T) {
+			f, c := setup(t, nil)
+			calls, seen, appendsThen := 0, 0, -1
+			page, err := c.CreatePageThen(context.Background(), f.NewDatabase(), nil, content,
+				func(_ context.Context, p notion.Page) error {
+					calls++
+					seen, appendsThen = len(f.Content(p.ID)), f.Count(fakenotion.KindAppendChildren)
+					if fail {
+						return stop
+					}
+					return nil
+				})
+			if calls != 1 || seen != notion.MaxChildren || appendsThen != 0 {
+				t.Errorf("callback called %d times, with %d blocks written and %d appends, want once with %d and none",
+					calls, seen, appendsThen, notion.MaxChildren)
+			}
+			want, wantErr := len(content), error(nil)
+			if fail {
+				want, wantErr = notion.MaxChildren, stop
+			}
+			if page.ID == "" || !errors.Is(err, wantErr) || len(f.Content(page.ID)) != want {
+				t.Errorf("page %q, %v, %d blocks; want the page, %v, %d blocks", page.ID, err, len(f.Content(page.ID)), wantErr, want)
+			}
+		})
+	}
+}

@@ -101,6 +101,17 @@ func (c *Client) BotUser(ctx context.Context) (User, error) {
 // Content beyond what one request may carry, with the properties, is
 // appended in further requests.
 func (c *Client) CreatePage(ctx context.Context, databaseID string, props map[string]Property, content []Block) (Page, error) {
+	return c.CreatePageThen(ctx, databaseID, props, content, nil)
+}
+
+// CreatePageThen creates a page as [Client.CreatePage] does, and calls
+// created, when not nil, with the new page as soon as Notion has answered
+// the create request: before any of the content left for further requests
+// is appended. An error from created stops the creation there; the page is
+// returned with it, its content perhaps incomplete. So is the page with
+// the error of a later request.
+func (c *Client) CreatePageThen(ctx context.Context, databaseID string, props map[string]Property, content []Block,
+	created func(context.Context, Page) error) (Page, error) {
 	in := map[string]any{"parent": Parent{DatabaseID: databaseID}, "properties": props}
 	head, err := json.Marshal(in)
 	if err != nil {
@@ -114,12 +125,17 @@ func (c *Client) CreatePage(ctx context.Context, databaseID string, props map[st
 	if err := c.do(ctx, http.MethodPost, "create page", "/v1/pages", nil, in, &p); err != nil {
 		return Page{}, err
 	}
+	if created != nil {
+		if err := created(ctx, p); err != nil {
+			return p, err
+		}
+	}
 	if deferred := deferredChildren(first); len(deferred) > 0 {
-		created, err := c.listAll(ctx, p.ID)
+		listed, err := c.listAll(ctx, p.ID)
 		if err != nil {
 			return p, err
 		}
-		if err := c.appendDeferred(ctx, first, created, deferred); err != nil {
+		if err := c.appendDeferred(ctx, first, listed, deferred); err != nil {
 			return p, err
 		}
 	}
