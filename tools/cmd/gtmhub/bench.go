@@ -1,10 +1,12 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"runtime/pprof"
+	"runtime/trace"
 	"strings"
 	"time"
 
@@ -18,7 +20,7 @@ import (
 func newBenchCmd() *cobra.Command {
 	cfg := bench.DefaultConfig()
 	var (
-		only, cpuProfile string
+		only, cpuProfile, traceFile string
 		runs             int
 	)
 	cmd := &cobra.Command{
@@ -62,7 +64,7 @@ target in how many runs it was met and whether its median meets it.`,
 			if runs < 1 {
 				return fmt.Errorf("--runs %d: run at least once", runs)
 			}
-			stop, err := startCPUProfile(cpuProfile)
+			stop, err := startProfiles(cpuProfile, traceFile)
 			if err != nil {
 				return err
 			}
@@ -87,6 +89,7 @@ target in how many runs it was met and whether its median meets it.`,
 	f.Float64Var(&cfg.Rate, "rate", cfg.Rate, "offered load in leads/s for the latency run")
 	f.StringVar(&only, "only", "", "scenarios to run, comma-separated (e.g. ceiling,ingest)")
 	f.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run to this file (go tool pprof)")
+	f.StringVar(&traceFile, "trace", "", "write an execution trace of the whole run to this file (go tool trace): where requests waited, for the collector or a lock")
 	f.StringVar(&cfg.HeapProfile, "memprofile", "", "write a heap profile, taken after the last scenario (with gtmhub still running unless the store scenarios ran), to this file")
 	f.StringVar(&cfg.DataDir, "data-dir", "", "scratch directory (default: a temporary one, removed after)")
 	f.BoolVar(&cfg.SyncAlways, "sync-always", false, "the embedded server syncs every write before acknowledging it (sync_interval: always)")
@@ -120,6 +123,40 @@ func runBench(cmd *cobra.Command, cfg bench.Config, runs int) ([]bench.Report, e
 		reps = append(reps, rep)
 	}
 	return reps, nil
+}
+
+// startProfiles starts a CPU profile into cpuPath and an execution trace
+// into tracePath, each only when its path is given, until the returned stop.
+func startProfiles(cpuPath, tracePath string) (stop func() error, err error) {
+	stopCPU, err := startCPUProfile(cpuPath)
+	if err != nil {
+		return nil, err
+	}
+	stopTrace, err := startTrace(tracePath)
+	if err != nil {
+		return nil, errors.Join(err, stopCPU())
+	}
+	return func() error { return errors.Join(stopTrace(), stopCPU()) }, nil
+}
+
+// startTrace traces the process's execution into path until the returned
+// stop; with no path it does nothing.
+func startTrace(path string) (stop func() error, err error) {
+	if path == "" {
+		return func() error { return nil }, nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("trace: %w", err)
+	}
+	if err := trace.Start(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("trace: %w", err)
+	}
+	return func() error {
+		trace.Stop()
+		return f.Close()
+	}, nil
 }
 
 // startCPUProfile profiles the process into path until the returned stop;

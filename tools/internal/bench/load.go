@@ -51,40 +51,70 @@ func closedLoop(ctx context.Context, n, conc int, do func(i int) error, progress
 // prepared statements are not what a latency figure is about.
 const warmup = time.Second
 
-// openLoop starts do at a fixed rate for d regardless of how long earlier
-// calls take, so slow answers cannot hide latency (no coordinated
-// omission). Callers time each call from its scheduled time, and leave out
-// the calls scheduled within warmup of the start (see warmupCalls).
-func openLoop(ctx context.Context, rate float64, d time.Duration, do func(i int, scheduled time.Time) error) (int, error) {
+// openLoop makes the calls due at a fixed rate for d, each timed by do from
+// the time it was due, regardless of how long earlier calls take, so slow
+// answers cannot hide latency (no coordinated omission). conc workers, one
+// per connection the load generator keeps, each take the next call due,
+// wait for its time and make it: a call due while every worker is busy is
+// made as soon as one is free, and its wait counts in its latency, as it
+// would for a sender that queues its deliveries. No goroutine or timer is
+// made per call, so what the generator costs does not crowd out what it
+// measures. Callers leave out the calls scheduled within warmup of the
+// start (see warmupCalls). It returns how many calls were made, and stops
+// at the first error.
+func openLoop(ctx context.Context, rate float64, d time.Duration, conc int, do func(i int, scheduled time.Time) error) (int, error) {
 	if rate <= 0 {
 		return 0, errors.New("offered rate must be positive")
 	}
+	if conc < 1 {
+		return 0, errors.New("open loop needs at least one worker")
+	}
 	interval := time.Duration(float64(time.Second) / rate)
+	calls := int((d + interval - 1) / interval)
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
 	start := time.Now()
+	var next, made atomic.Int64
 	var wg sync.WaitGroup
-	var errOnce sync.Once
-	var firstErr error
-	n := 0
-	for ; ; n++ {
-		at := start.Add(time.Duration(n) * interval)
-		if at.Sub(start) >= d {
-			break
-		}
-		select {
-		case <-time.After(time.Until(at)):
-		case <-ctx.Done():
-			wg.Wait()
-			return n, ctx.Err()
-		}
-		i := n
+	for range conc {
 		wg.Go(func() {
-			if err := do(i, at); err != nil {
-				errOnce.Do(func() { firstErr = err })
+			timer := time.NewTimer(time.Hour)
+			defer timer.Stop()
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= calls {
+					return
+				}
+				at := start.Add(time.Duration(i) * interval)
+				if err := sleepUntil(ctx, timer, at); err != nil {
+					return
+				}
+				made.Add(1)
+				if err := do(i, at); err != nil {
+					cancel(err)
+					return
+				}
 			}
 		})
 	}
 	wg.Wait()
-	return n, firstErr
+	return int(made.Load()), context.Cause(ctx)
+}
+
+// sleepUntil waits on timer until t, or returns ctx's error when it ends
+// first.
+func sleepUntil(ctx context.Context, timer *time.Timer, t time.Time) error {
+	wait := time.Until(t)
+	if wait <= 0 {
+		return ctx.Err()
+	}
+	timer.Reset(wait)
+	select {
+	case <-timer.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // ticker calls fn every 200ms until stopped; stop returns once no call of

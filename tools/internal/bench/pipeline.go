@@ -169,7 +169,7 @@ func runPipelineLatency(ctx context.Context, e *env, p Progress) (Result, error)
 	stop := ticker(func() { f.mu.Lock(); n := len(f.lat); f.mu.Unlock(); p("pipeline/latency", n, want) })
 	defer stop()
 	start := time.Now()
-	sent, err := openLoop(ctx, e.cfg.Rate, warmup+e.cfg.Duration, func(i int, at time.Time) error {
+	sent, err := openLoop(ctx, e.cfg.Rate, warmup+e.cfg.Duration, e.cfg.Concurrency, func(i int, at time.Time) error {
 		if i < warm {
 			return e.post(ctx, url, e.lead(run, i), true)
 		}

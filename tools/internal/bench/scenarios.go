@@ -282,7 +282,7 @@ func latencyRun(ctx context.Context, e *env, p Progress, name, url string, rate 
 	stop := ticker(func() { p(name, int(done.Load()), len(lat)) })
 	defer stop()
 	m := startMeter()
-	sent, err := openLoop(ctx, rate, warmup+e.cfg.Duration, func(i int, at time.Time) error {
+	sent, err := openLoop(ctx, rate, warmup+e.cfg.Duration, e.cfg.Concurrency, func(i int, at time.Time) error {
 		err := e.post(ctx, url, e.lead(run, i), secret)
 		if i >= warm && i < len(lat) {
 			lat[i] = time.Since(at)
