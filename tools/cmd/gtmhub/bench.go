@@ -21,7 +21,7 @@ func newBenchCmd() *cobra.Command {
 	cfg := bench.DefaultConfig()
 	var (
 		only, cpuProfile, traceFile string
-		runs             int
+		runs                        int
 	)
 	cmd := &cobra.Command{
 		Use:   "bench",
