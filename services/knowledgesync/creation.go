@@ -33,10 +33,14 @@ func (st pageState) creating() bool {
 // file l, before the rest of the content, localMD as Notion gives it back,
 // is appended and before the page's id is written into the file: it
 // records the creation in the page's state, with the hash of the file as
-// it will be once it holds the page's id. When the record cannot be saved
-// the page is archived: without it, the next sync would take the page for
-// one new in Notion and pull it as a second file, while the file, still
-// without an id, gets a page of its own.
+// it will be once it holds the page's id, and drops the intent recorded
+// before the request (see [NotionSync.recordIntent]), which the next sync
+// would otherwise settle. When the record cannot be saved the page is
+// archived, and the intent dropped: without a record, the next sync would
+// take the page for one new in Notion and pull it as a second file, while
+// the file, still without an id, gets a page of its own. When the page
+// cannot be archived either, the intent stays for the next sync to find
+// the page by.
 func (s *NotionSync) recordCreation(l *localFile, localMD []byte) func(context.Context, notion.Page) error {
 	return func(ctx context.Context, page notion.Page) error {
 		linked, err := s.linkedContent(l, page.ID)
@@ -45,12 +49,17 @@ func (s *NotionSync) recordCreation(l *localFile, localMD []byte) func(context.C
 			err = s.markWriting(ctx, normalizeID(page.ID), l.Path, pageState{}, w)
 		}
 		if err == nil {
+			if err := s.dropIntent(ctx, l.Path); err != nil {
+				// The next sync drops it: the page it would find is recorded.
+				s.log.WarnContext(ctx, "creation intent left", "file", l.Path, "err", err)
+			}
 			return nil
 		}
 		if aerr := s.client.ArchivePage(ctx, page.ID); aerr != nil {
+			// The intent stays: the next sync finds the page by it.
 			return errors.Join(err, fmt.Errorf("archive page %s, created without a record: %w", page.ID, aerr))
 		}
-		return fmt.Errorf("page %s archived: %w", page.ID, err)
+		return errors.Join(fmt.Errorf("page %s archived: %w", page.ID, err), s.dropIntent(ctx, l.Path))
 	}
 }
 

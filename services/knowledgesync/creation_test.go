@@ -36,14 +36,28 @@ var guideBody = func() string {
 	return b.String()
 }()
 
-// countingKV is the sync state, counting the values put and failing the
-// first put that fail matches, once.
+// countingKV is the sync state, counting the values put and the keys
+// deleted, and failing the first put that fail matches, once.
 type countingKV struct {
 	jetstream.KeyValue
 
-	mu   sync.Mutex
-	puts int
-	fail func(st map[string]any) bool
+	mu            sync.Mutex
+	puts, deletes int
+	fail          func(st map[string]any) bool
+}
+
+func (k *countingKV) Delete(ctx context.Context, key string, opts ...jetstream.KVDeleteOpt) error {
+	k.mu.Lock()
+	k.deletes++
+	k.mu.Unlock()
+	return k.KeyValue.Delete(ctx, key, opts...)
+}
+
+// Deletes returns how many keys were deleted.
+func (k *countingKV) Deletes() int {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.deletes
 }
 
 func (k *countingKV) Put(ctx context.Context, key string, value []byte) (uint64, error) {
@@ -190,24 +204,33 @@ var failedCreations = []struct {
 	name string
 	fail func(e *env, kv *countingKV)
 	// blocks is how many blocks the page holds after the failure, -1 for
-	// no page; linked says the file holds the page's id.
-	blocks int
-	linked bool
+	// no page; linked says the file holds the page's id; unrecorded that
+	// only the intent to create it was recorded, as when the process stops
+	// as soon as Notion answered.
+	blocks     int
+	linked     bool
+	unrecorded bool
 	// actions are lines the next sync reports, dry run or not.
 	actions []string
 }{
 	{"appending the content after the first 100 blocks", func(e *env, _ *countingKV) {
 		e.fake.FailAfter(fakenotion.KindAppendChildren, 0, http.StatusInternalServerError)
-	}, 100, false, []string{"link: guide.md → ", finishedAction}},
+	}, 100, false, false, []string{"link: guide.md → ", finishedAction}},
 	{"reading the page to write its id into the file", func(e *env, _ *countingKV) {
 		e.fake.FailAfter(fakenotion.KindRetrievePage, 0, http.StatusInternalServerError)
-	}, 151, false, []string{"link: guide.md → "}},
+	}, 151, false, false, []string{"link: guide.md → "}},
 	{"saving the state once the file holds the id", func(_ *env, kv *countingKV) {
-		kv.fail = func(st map[string]any) bool { return st["path"] == "guide.md" && st["writing"] == nil }
-	}, 151, true, nil},
+		kv.fail = func(st map[string]any) bool {
+			return st["path"] == "guide.md" && st["writing"] == nil && st["requested_at"] == nil
+		}
+	}, 151, true, false, nil},
 	{"recording the creation", func(_ *env, kv *countingKV) {
 		kv.fail = func(st map[string]any) bool { return st["path"] == "guide.md" && st["writing"] != nil }
-	}, -1, false, []string{"new page: guide.md"}},
+	}, -1, false, false, []string{"new page: guide.md"}},
+	{"recording the creation, then archiving the page", func(e *env, kv *countingKV) {
+		kv.fail = func(st map[string]any) bool { return st["path"] == "guide.md" && st["writing"] != nil }
+		e.fake.FailAfter(fakenotion.KindUpdatePage, 0, http.StatusInternalServerError)
+	}, 100, false, true, []string{"found: guide.md → ", "link: guide.md → ", finishedAction}},
 }
 
 // TestSyncFinishesACreationThatStoppedHalfway: a page's creation for a
@@ -226,9 +249,11 @@ func TestSyncFinishesACreationThatStoppedHalfway(t *testing.T) {
 				t.Fatal(err)
 			case tt.blocks < 0 && id != "":
 				t.Fatalf("the page whose creation was not recorded is left in the database")
-			case tt.blocks >= 0 && (len(e.fake.Content(id)) != tt.blocks || !e.creationRecorded(id)):
-				t.Fatalf("after the failure the page holds %d blocks, want %d, its creation recorded",
-					len(e.fake.Content(id)), tt.blocks)
+			case tt.blocks >= 0 && (len(e.fake.Content(id)) != tt.blocks || e.creationRecorded(id) == tt.unrecorded):
+				t.Fatalf("after the failure the page holds %d blocks, want %d, its creation recorded: %v, want %v",
+					len(e.fake.Content(id)), tt.blocks, e.creationRecorded(id), !tt.unrecorded)
+			case (e.intents() == 1) != tt.unrecorded:
+				t.Fatalf("after the failure %d creation intents are left", e.intents())
 			case (doc.NotionID != "") != tt.linked:
 				t.Fatalf("after the failure guide.md has notion_id %q", doc.NotionID)
 			}
@@ -284,6 +309,21 @@ func (e *env) checkGuide(body string) {
 	if e.creationRecorded(id) {
 		e.t.Error("the state still records the creation as under way")
 	}
+	if n := e.intents(); n != 0 {
+		e.t.Errorf("%d creation intents left in the state", n)
+	}
+}
+
+// intents returns how many creation intents the sync state holds.
+func (e *env) intents() int {
+	e.t.Helper()
+	n := 0
+	for key := range e.states() {
+		if strings.HasPrefix(key, "creating.") {
+			n++
+		}
+	}
+	return n
 }
 
 // TestSyncCreationStoppedHalfwayThenEdited: when the page was edited in
@@ -309,50 +349,74 @@ func TestSyncCreationStoppedHalfwayThenEdited(t *testing.T) {
 			e.touch("guide.md", time.Now().Add(time.Minute))
 		}, func(string) string { return guideBody + "\nEdited in the file.\n" }, "Edited in the file."},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			e := newEnv(t)
-			kv := e.withCountingKV()
-			id := e.startGuide(kv, failedCreations[0].fail)
-			tt.edit(e, id)
-			own := e.read("guide.md")
-			before := e.notionText(id)
+	for _, stop := range stoppedCreations() {
+		for _, tt := range tests {
+			t.Run(stop.name+"/"+tt.name, func(t *testing.T) {
+				e := newEnv(t)
+				kv := e.withCountingKV()
+				id := e.startGuide(kv, stop.fail)
+				tt.edit(e, id)
+				own := e.read("guide.md")
+				before := e.notionText(id)
 
-			rep := e.run(false)
-			if rep.Conflicts != 1 || len(actionsWith(rep, "stopped halfway")) != 1 || len(actionsWith(rep, finishedAction)) != 0 {
-				t.Fatalf("report %+v, want a conflict saying a write stopped halfway", rep)
-			}
-			ids := e.livePages()
-			if len(ids["Guide"]) != 1 || len(ids) != 2 {
-				t.Fatalf("pages in the database by title: %v, want one Guide and one Other", ids)
-			}
-			if got := e.mdFiles(); !slices.Equal(got, []string{"guide.md", "other.md"}) {
-				t.Errorf("the folder holds %v", got)
-			}
-			if got := e.pageOf("guide.md"); hexID(got) != hexID(id) {
-				t.Errorf("guide.md names page %s, want %s", got, id)
-			}
-			file := e.read("guide.md")
-			if !strings.Contains(file, "<<<<<<< notion\n") || !strings.Contains(file, tt.kept) {
-				t.Errorf("guide.md:\n%s\nwant both versions between markers, %q kept", file, tt.kept)
-			}
-			for line := range strings.Lines(own) {
-				if !strings.Contains(file, line) {
-					t.Errorf("guide.md lost the line %q of its version", line)
+				rep := e.run(false)
+				if rep.Conflicts != 1 || len(actionsWith(rep, "stopped halfway")) != 1 || len(actionsWith(rep, finishedAction)) != 0 {
+					t.Fatalf("report %+v, want a conflict saying a write stopped halfway", rep)
 				}
-			}
-			if got := e.notionText(id); got != tt.notion(before) {
-				t.Errorf("Notion holds\n%s\nwant the later edit\n%s", got, tt.notion(before))
-			}
-			if e.creationRecorded(id) {
-				t.Error("the state still records the creation as under way")
-			}
-			writes := e.fake.Writes()
-			if rep := e.run(false); rep.Unresolved != 1 || e.fake.Writes() != writes {
-				t.Errorf("with markers in the file: %+v, %d writes", rep, e.fake.Writes()-writes)
-			}
-		})
+				ids := e.livePages()
+				if len(ids["Guide"]) != 1 || len(ids) != 2 {
+					t.Fatalf("pages in the database by title: %v, want one Guide and one Other", ids)
+				}
+				if got := e.mdFiles(); !slices.Equal(got, []string{"guide.md", "other.md"}) {
+					t.Errorf("the folder holds %v", got)
+				}
+				if got := e.pageOf("guide.md"); hexID(got) != hexID(id) {
+					t.Errorf("guide.md names page %s, want %s", got, id)
+				}
+				file := e.read("guide.md")
+				if !strings.Contains(file, "<<<<<<< notion\n") || !strings.Contains(file, tt.kept) {
+					t.Errorf("guide.md:\n%s\nwant both versions between markers, %q kept", file, tt.kept)
+				}
+				for line := range strings.Lines(own) {
+					if !strings.Contains(file, line) {
+						t.Errorf("guide.md lost the line %q of its version", line)
+					}
+				}
+				if got := e.notionText(id); got != tt.notion(before) {
+					t.Errorf("Notion holds\n%s\nwant the later edit\n%s", got, tt.notion(before))
+				}
+				if e.creationRecorded(id) {
+					t.Error("the state still records the creation as under way")
+				}
+				writes := e.fake.Writes()
+				if rep := e.run(false); rep.Unresolved != 1 || e.fake.Writes() != writes {
+					t.Errorf("with markers in the file: %+v, %d writes", rep, e.fake.Writes()-writes)
+				}
+			})
+		}
 	}
+}
+
+// stoppedCreations are the failures of a page's creation that leave the
+// page with part of its content and the file without its id: with the
+// creation recorded, and with only the intent to create it recorded.
+func stoppedCreations() []struct {
+	name string
+	fail func(e *env, kv *countingKV)
+} {
+	var out []struct {
+		name string
+		fail func(e *env, kv *countingKV)
+	}
+	for _, c := range failedCreations {
+		if c.blocks == 100 { // the blocks the create request carries, and no more
+			out = append(out, struct {
+				name string
+				fail func(e *env, kv *countingKV)
+			}{c.name, c.fail})
+		}
+	}
+	return out
 }
 
 // TestSyncCreationStoppedHalfwayFileGone: the file whose page's creation
@@ -384,41 +448,45 @@ func TestSyncCreationStoppedHalfwayFileGone(t *testing.T) {
 		}, func(r knowledgesync.Report) bool { return r.Archived == 0 && r.Conflicts == 1 && r.ToLocal == 1 },
 			[]string{"guide.md", "other.md"}, []string{"Guide", "Other"}},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			e := newEnv(t)
-			kv := e.withCountingKV()
-			id := e.startGuide(kv, failedCreations[0].fail)
-			tt.gone(e, id)
-			if rep := e.run(false); !tt.report(rep) {
-				t.Errorf("report %+v", rep)
-			}
-			if got := e.mdFiles(); !slices.Equal(got, tt.files) {
-				t.Errorf("the folder holds %v, want %v", got, tt.files)
-			}
-			var titles []string
-			for _, p := range e.fake.Pages(e.db) {
-				titles = append(titles, p.Title())
-			}
-			slices.Sort(titles)
-			if !slices.Equal(titles, tt.pages) {
-				t.Errorf("the database holds %v, want %v", titles, tt.pages)
-			}
-			switch {
-			case slices.Contains(tt.files, "guides.md") && e.notionText(e.pageOf("guides.md")) != guideBody:
-				t.Errorf("the page of the moved file holds\n%s", e.notionText(e.pageOf("guides.md")))
-			case slices.Contains(tt.files, "guide.md") && !strings.Contains(e.read("guide.md"), "Edited in Notion."):
-				t.Errorf("guide.md restored without the edit:\n%s", e.read("guide.md"))
-			}
-			e.checkStable()
-		})
+	for _, stop := range stoppedCreations() {
+		for _, tt := range tests {
+			t.Run(stop.name+"/"+tt.name, func(t *testing.T) {
+				e := newEnv(t)
+				kv := e.withCountingKV()
+				id := e.startGuide(kv, stop.fail)
+				tt.gone(e, id)
+				if rep := e.run(false); !tt.report(rep) {
+					t.Errorf("report %+v", rep)
+				}
+				if got := e.mdFiles(); !slices.Equal(got, tt.files) {
+					t.Errorf("the folder holds %v, want %v", got, tt.files)
+				}
+				var titles []string
+				for _, p := range e.fake.Pages(e.db) {
+					titles = append(titles, p.Title())
+				}
+				slices.Sort(titles)
+				if !slices.Equal(titles, tt.pages) {
+					t.Errorf("the database holds %v, want %v", titles, tt.pages)
+				}
+				switch {
+				case slices.Contains(tt.files, "guides.md") && e.notionText(e.pageOf("guides.md")) != guideBody:
+					t.Errorf("the page of the moved file holds\n%s", e.notionText(e.pageOf("guides.md")))
+				case slices.Contains(tt.files, "guide.md") && !strings.Contains(e.read("guide.md"), "Edited in Notion."):
+					t.Errorf("guide.md restored without the edit:\n%s", e.read("guide.md"))
+				}
+				e.checkStable()
+			})
+		}
 	}
 }
 
-// TestSyncCreatesPagesWithOneMoreStateWrite: a page created without a
-// failure takes the same Notion requests as before its creation was
-// recorded, and one more write of the sync state: the record.
-func TestSyncCreatesPagesWithOneMoreStateWrite(t *testing.T) {
+// TestSyncCreatesPagesWithTheirRecords: a page created without a failure
+// takes the same Notion requests as before its creation was recorded, and
+// three writes of the sync state besides its state: the intent before the
+// request, the record once Notion created the page, and the intent's
+// removal.
+func TestSyncCreatesPagesWithTheirRecords(t *testing.T) {
 	e := newEnv(t)
 	kv := e.withCountingKV()
 	writeFile(t, e.dir, "guide.md", guideBody)
@@ -436,8 +504,12 @@ func TestSyncCreatesPagesWithOneMoreStateWrite(t *testing.T) {
 			t.Errorf("%d %s requests, want %d", got, kind, want[kind])
 		}
 	}
-	if got := kv.Puts(); got != 2*2 {
-		t.Errorf("%d state writes for two pages created, want 4: the record of each creation and its state", got)
+	if puts, deletes := kv.Puts(), kv.Deletes(); puts != 2*3 || deletes != 2 {
+		t.Errorf("%d state writes and %d removals for two pages created, want 6 and 2: the intent, the record and the state of each, its intent removed",
+			puts, deletes)
+	}
+	if n := len(e.states()); n != 2 {
+		t.Errorf("%d entries in the sync state, want the two pages'", n)
 	}
 	e.checkGuide(guideBody)
 	e.checkStable()
@@ -483,5 +555,61 @@ func TestSyncCreationWithARefusedValueStoppedHalfway(t *testing.T) {
 	}
 	if e.front("guide.md", "owner") != "Ada" || e.bodyOf("guide.md") != guideBody {
 		t.Errorf("guide.md:\n%s\nwant its owner and body kept", e.read("guide.md"))
+	}
+}
+
+// TestSyncSettlesACreationIntentWithoutItsPage: when the request to create
+// a file's page failed before Notion made the page, the intent recorded
+// before it finds no page at the next sync and is dropped, and the file
+// gets one page. A page titled as the file that a person made in Notion
+// meanwhile is not taken for it: it is pulled as a file of its own.
+func TestSyncSettlesACreationIntentWithoutItsPage(t *testing.T) {
+	tests := []struct {
+		name string
+		// meanwhile acts in Notion between the failed sync and the next.
+		meanwhile func(e *env)
+		// guides is how many pages titled Guide the database holds after
+		// the next sync, files how many files the folder does.
+		guides, files int
+	}{
+		{"nothing meanwhile", func(*env) {}, 1, 2},
+		{"a person made a page of the same title", func(e *env) {
+			_, err := e.fake.AddPage(e.db, "Guide", nil, mdnotion.ToBlocks([]byte("Made by a person.\n")))
+			must(e.t, err)
+		}, 2, 3},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t)
+			kv := e.withCountingKV()
+			id := e.startGuide(kv, func(e *env, _ *countingKV) {
+				e.fake.FailAfter(fakenotion.KindCreatePage, 0, http.StatusInternalServerError)
+			})
+			if id != "" || e.intents() != 1 {
+				t.Fatalf("after the failed request: page %q, %d intents, want no page and the intent", id, e.intents())
+			}
+			tt.meanwhile(e)
+			rep := e.run(false)
+			if len(actionsWith(rep, "found: ")) != 0 || len(actionsWith(rep, "new page: guide.md")) != 1 {
+				t.Errorf("report %v, want guide.md given a new page", rep.Actions)
+			}
+			if n := len(e.livePages()["Guide"]); n != tt.guides {
+				t.Errorf("%d pages titled Guide, want %d", n, tt.guides)
+			}
+			if got := e.mdFiles(); len(got) != tt.files {
+				t.Errorf("the folder holds %v, want %d files", got, tt.files)
+			}
+			page := e.pageOf("guide.md")
+			if p, ok := e.fake.Page(page); !ok || hexID(p.CreatedBy.ID) != hexID(e.fake.BotUser().ID) {
+				t.Errorf("guide.md names page %s, not one the sync created", page)
+			}
+			if got := e.notionText(page); got != guideBody {
+				t.Errorf("guide.md's page holds\n%s", got)
+			}
+			if n := e.intents(); n != 0 {
+				t.Errorf("%d creation intents left", n)
+			}
+			e.checkStable()
+		})
 	}
 }

@@ -233,11 +233,16 @@ func (s *NotionSync) SyncWith(ctx context.Context, opts SyncOptions) (Report, er
 	for _, p := range pages {
 		remote[normalizeID(p.ID)] = &remoteSide{page: p}
 	}
-	states, err := s.loadStates(ctx)
+	states, intents, err := s.loadStates(ctx)
 	if err != nil {
 		return rep, err
 	}
 	local, shared := keepers(claims, states)
+	if err := s.resolveIntents(ctx, intents, pages, states, local, fresh, &rep); err != nil {
+		// A creation left unsettled might be made again: no file gets a
+		// page at this sync.
+		return rep, err
+	}
 	fresh = adoptCreated(local, fresh, states)
 	for _, e := range shared {
 		s.log.WarnContext(ctx, "knowledge file not synced", "err", e)
@@ -1005,7 +1010,11 @@ func (s *NotionSync) createPage(ctx context.Context, l *localFile, rep *Report) 
 	props := s.properties(l.doc, false)
 	maps.Copy(props, mapped)
 	blocks, waits := s.links.toBlocks(l.Path, l.doc.Body)
-	record := s.recordCreation(l, s.links.toMarkdown(l.Path, blocks))
+	localMD := s.links.toMarkdown(l.Path, blocks)
+	if err := s.recordIntent(ctx, l, l.doc.Title, contentWrite{Content: hashBytes(localMD), Unlinked: l.Hash}); err != nil {
+		return err
+	}
+	record := s.recordCreation(l, localMD)
 	created, err := s.client.CreatePageThen(ctx, s.db, props, blocks, record)
 	if notion.IsRefused(err) && created.ID == "" && len(mapped) > 0 {
 		// Perhaps a mapped value: create the page without them, then
@@ -1245,11 +1254,12 @@ func (s *NotionSync) conflictToNotion(ctx context.Context, id string, l *localFi
 
 // loadStates reads the state of every page synced with this database, and
 // of those synced before states named their database.
-func (s *NotionSync) loadStates(ctx context.Context) (map[string]pageState, error) {
+func (s *NotionSync) loadStates(ctx context.Context) (map[string]pageState, []creationIntent, error) {
 	out := map[string]pageState{}
+	var intents []creationIntent
 	lister, err := s.kv.ListKeys(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("list sync state: %w", err)
+		return nil, nil, fmt.Errorf("list sync state: %w", err)
 	}
 	defer lister.Stop()
 	for key := range lister.Keys() {
@@ -1258,7 +1268,16 @@ func (s *NotionSync) loadStates(ctx context.Context) (map[string]pageState, erro
 			continue
 		}
 		if err != nil {
-			return nil, fmt.Errorf("read sync state %s: %w", key, err)
+			return nil, nil, fmt.Errorf("read sync state %s: %w", key, err)
+		}
+		if strings.HasPrefix(key, intentPrefix) {
+			var in creationIntent
+			if err := json.Unmarshal(entry.Value(), &in); err != nil || in.Path == "" {
+				s.log.WarnContext(ctx, "unreadable creation intent ignored", "key", key, "err", err)
+			} else if in.DatabaseID == normalizeID(s.db) {
+				intents = append(intents, in)
+			}
+			continue
 		}
 		var st pageState
 		if err := json.Unmarshal(entry.Value(), &st); err != nil {
@@ -1270,7 +1289,8 @@ func (s *NotionSync) loadStates(ctx context.Context) (map[string]pageState, erro
 		}
 		out[key] = st
 	}
-	return out, nil
+	slices.SortFunc(intents, func(a, b creationIntent) int { return strings.Compare(a.Path, b.Path) })
+	return out, intents, nil
 }
 
 func (s *NotionSync) saveState(ctx context.Context, id string, st pageState) error {

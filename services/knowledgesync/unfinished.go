@@ -97,12 +97,9 @@ func (s *NotionSync) editedBySync(ctx context.Context, page notion.Page) (bool, 
 	if page.LastEditedBy.ID == "" {
 		return false, nil
 	}
-	if s.botID == "" {
-		bot, err := s.client.BotUser(ctx)
-		if err != nil {
-			return false, fmt.Errorf("read the integration's user: %w", err)
-		}
-		s.botID = normalizeID(bot.ID)
+	bot, err := s.botUserID(ctx)
+	if err != nil {
+		return false, err
 	}
-	return normalizeID(page.LastEditedBy.ID) == s.botID, nil
+	return normalizeID(page.LastEditedBy.ID) == bot, nil
 }
