@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"runtime/pprof"
@@ -128,53 +129,34 @@ func runBench(cmd *cobra.Command, cfg bench.Config, runs int) ([]bench.Report, e
 // startProfiles starts a CPU profile into cpuPath and an execution trace
 // into tracePath, each only when its path is given, until the returned stop.
 func startProfiles(cpuPath, tracePath string) (stop func() error, err error) {
-	stopCPU, err := startCPUProfile(cpuPath)
+	stopCPU, err := startRecording("cpu profile", cpuPath, pprof.StartCPUProfile, pprof.StopCPUProfile)
 	if err != nil {
 		return nil, err
 	}
-	stopTrace, err := startTrace(tracePath)
+	stopTrace, err := startRecording("trace", tracePath, trace.Start, trace.Stop)
 	if err != nil {
 		return nil, errors.Join(err, stopCPU())
 	}
 	return func() error { return errors.Join(stopTrace(), stopCPU()) }, nil
 }
 
-// startTrace traces the process's execution into path until the returned
-// stop; with no path it does nothing.
-func startTrace(path string) (stop func() error, err error) {
+// startRecording starts what records the process into the file at path
+// (a CPU profile, an execution trace) until the returned stop; with no
+// path it does nothing. what names it in errors.
+func startRecording(what, path string, start func(io.Writer) error, end func()) (stop func() error, err error) {
 	if path == "" {
 		return func() error { return nil }, nil
 	}
 	f, err := os.Create(path)
 	if err != nil {
-		return nil, fmt.Errorf("trace: %w", err)
+		return nil, fmt.Errorf("%s: %w", what, err)
 	}
-	if err := trace.Start(f); err != nil {
+	if err := start(f); err != nil {
 		f.Close()
-		return nil, fmt.Errorf("trace: %w", err)
+		return nil, fmt.Errorf("%s: %w", what, err)
 	}
 	return func() error {
-		trace.Stop()
-		return f.Close()
-	}, nil
-}
-
-// startCPUProfile profiles the process into path until the returned stop;
-// with no path it does nothing.
-func startCPUProfile(path string) (stop func() error, err error) {
-	if path == "" {
-		return func() error { return nil }, nil
-	}
-	f, err := os.Create(path)
-	if err != nil {
-		return nil, fmt.Errorf("cpu profile: %w", err)
-	}
-	if err := pprof.StartCPUProfile(f); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("cpu profile: %w", err)
-	}
-	return func() error {
-		pprof.StopCPUProfile()
+		end()
 		return f.Close()
 	}, nil
 }

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -248,6 +250,34 @@ func TestTargetSpreadRows(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			if got := targetSpreadRows([]bench.TargetSpread{tt.t}); len(got) != 1 || !slices.Equal(got[0], tt.want) {
 				t.Errorf("targetSpreadRows() = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+// TestBenchRecordsTheRun: --cpuprofile and --trace each write their file,
+// a gzipped profile and an execution trace, and a file that cannot be made
+// stops the run before it starts.
+func TestBenchRecordsTheRun(t *testing.T) {
+	dir := t.TempDir()
+	cpu, tr := filepath.Join(dir, "cpu.out"), filepath.Join(dir, "trace.out")
+	out, err := cli(t, "bench", "--only", "ceiling/http", "--events", "50", "--payload", "300", "--concurrency", "2",
+		"--cpuprofile", cpu, "--trace", tr)
+	if err != nil {
+		t.Fatalf("bench: %v\n%s", err, out)
+	}
+	for _, f := range []struct{ path, begins string }{{cpu, "\x1f\x8b"}, {tr, "go 1."}} {
+		b, err := os.ReadFile(f.path)
+		if err != nil || !strings.HasPrefix(string(b), f.begins) || len(b) < 100 {
+			t.Errorf("%s: %d bytes beginning %q, %v; want it to begin %q", filepath.Base(f.path), len(b), b[:min(len(b), 8)], err, f.begins)
+		}
+	}
+	tests := []struct{ flag, want string }{{"--cpuprofile", "cpu profile: "}, {"--trace", "trace: "}}
+	for _, tt := range tests {
+		t.Run(tt.flag, func(t *testing.T) {
+			_, err := cli(t, "bench", "--only", "ceiling/http", "--events", "50", tt.flag, filepath.Join(dir, "missing", "x"))
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("bench %s into a missing folder: %v, want an error saying %q", tt.flag, err, tt.want)
 			}
 		})
 	}
