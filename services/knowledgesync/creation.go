@@ -71,31 +71,53 @@ func (s *NotionSync) linkedContent(l *localFile, pageID string) ([]byte, error) 
 
 // adoptCreated gives each page whose state records its creation for a
 // file (see [pageState.creating]), and that no file claims by its
-// notion_id, the file without a notion_id at the path recorded: it is the
-// file the page was created for, and gets the page's id at this sync
-// ([NotionSync.linkCreated]) instead of a second page. It returns the
-// other files without a notion_id, which get pages of their own.
+// notion_id, the file at the path recorded that has no page yet (see
+// [unlinkedAt]): it is the file the page was created for, and gets the
+// page's id at this sync ([NotionSync.linkCreated]) instead of a second
+// page. It returns the other files without a notion_id, which get pages of
+// their own.
 //
 // A file moved or deleted since is not adopted: a moved file, new at its
 // path, gets a page of its own, and the page created for it is settled
 // as the page of a deleted file ([NotionSync.createdFileGone]).
-func adoptCreated(local map[string]*localFile, fresh []*localFile, states map[string]pageState) []*localFile {
-	created := map[string]string{} // page id by path
+func adoptCreated(local map[string]*localFile, fresh []*localFile, states map[string]pageState,
+	remote map[string]*remoteSide) []*localFile {
 	for _, id := range slices.Sorted(maps.Keys(states)) {
 		st := states[id]
-		if _, taken := created[st.Path]; st.creating() && local[id] == nil && !taken {
-			created[st.Path] = id
-		}
-	}
-	var left []*localFile
-	for _, f := range fresh {
-		if id, ok := created[f.Path]; ok {
-			local[id] = f
+		if !st.creating() || local[id] != nil {
 			continue
 		}
-		left = append(left, f)
+		f, claimed := unlinkedAt(st.Path, local, fresh, states, remote)
+		if f == nil {
+			continue
+		}
+		local[id] = f
+		if claimed != "" {
+			delete(local, claimed)
+		} else {
+			fresh = slices.DeleteFunc(fresh, func(g *localFile) bool { return g == f })
+		}
 	}
-	return left
+	return fresh
+}
+
+// unlinkedAt returns the file at path that has no page: one without a
+// notion_id, or one whose notion_id names a page that is neither in the
+// database nor in the sync state (the page of a file changed after its
+// page was archived, which is given a new one: see
+// [NotionSync.recreatePage]), with the id it claims. It returns nil when
+// there is none.
+func unlinkedAt(path string, local map[string]*localFile, fresh []*localFile, states map[string]pageState,
+	remote map[string]*remoteSide) (f *localFile, claimed string) {
+	if i := slices.IndexFunc(fresh, func(f *localFile) bool { return f.Path == path }); i >= 0 {
+		return fresh[i], ""
+	}
+	for id, f := range local {
+		if _, known := states[id]; f.Path == path && !known && remote[id] == nil {
+			return f, id
+		}
+	}
+	return nil, ""
 }
 
 // linkCreated writes the id of the page r, created for the file l, into

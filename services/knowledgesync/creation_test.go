@@ -566,14 +566,20 @@ func TestSyncCreationWithARefusedValueStoppedHalfway(t *testing.T) {
 func TestSyncSettlesACreationIntentWithoutItsPage(t *testing.T) {
 	tests := []struct {
 		name string
+		// status is Notion's answer to the create request; intent says the
+		// intent is left after it (a 400 says no page was made).
+		status int
+		intent bool
 		// meanwhile acts in Notion between the failed sync and the next.
 		meanwhile func(e *env)
 		// guides is how many pages titled Guide the database holds after
 		// the next sync, files how many files the folder does.
 		guides, files int
 	}{
-		{"nothing meanwhile", func(*env) {}, 1, 2},
-		{"a person made a page of the same title", func(e *env) {
+		{"500, nothing meanwhile", http.StatusInternalServerError, true, func(*env) {}, 1, 2},
+		{"503, not tried again", http.StatusServiceUnavailable, true, func(*env) {}, 1, 2},
+		{"400, the intent dropped at once", http.StatusBadRequest, false, func(*env) {}, 1, 2},
+		{"500, a person made a page of the same title", http.StatusInternalServerError, true, func(e *env) {
 			_, err := e.fake.AddPage(e.db, "Guide", nil, mdnotion.ToBlocks([]byte("Made by a person.\n")))
 			must(e.t, err)
 		}, 2, 3},
@@ -583,10 +589,10 @@ func TestSyncSettlesACreationIntentWithoutItsPage(t *testing.T) {
 			e := newEnv(t)
 			kv := e.withCountingKV()
 			id := e.startGuide(kv, func(e *env, _ *countingKV) {
-				e.fake.FailAfter(fakenotion.KindCreatePage, 0, http.StatusInternalServerError)
+				e.fake.FailAfter(fakenotion.KindCreatePage, 0, tt.status)
 			})
-			if id != "" || e.intents() != 1 {
-				t.Fatalf("after the failed request: page %q, %d intents, want no page and the intent", id, e.intents())
+			if id != "" || (e.intents() == 1) != tt.intent {
+				t.Fatalf("after the failed request: page %q, %d intents, want no page, the intent left: %v", id, e.intents(), tt.intent)
 			}
 			tt.meanwhile(e)
 			rep := e.run(false)
@@ -608,6 +614,52 @@ func TestSyncSettlesACreationIntentWithoutItsPage(t *testing.T) {
 			}
 			if n := e.intents(); n != 0 {
 				t.Errorf("%d creation intents left", n)
+			}
+			e.checkStable()
+		})
+	}
+}
+
+// TestSyncFinishesARecreationThatStoppedHalfway: a file changed after its
+// page was archived gets a new page; when that creation stops halfway, the
+// file still naming the archived page, the next sync gives the file the
+// new page's id and finishes its content: one page, no second file.
+func TestSyncFinishesARecreationThatStoppedHalfway(t *testing.T) {
+	changed := guideBody + "\nChanged after its page was archived.\n"
+	for _, stop := range stoppedCreations() {
+		t.Run(stop.name, func(t *testing.T) {
+			e := newEnv(t)
+			kv := e.withCountingKV()
+			writeFile(t, e.dir, "other.md", "# Other\n\nkept\n")
+			writeFile(t, e.dir, "guide.md", guideBody)
+			e.run(false)
+			old := e.pageOf("guide.md")
+			must(t, e.fake.ArchivePage(old))
+			writeFile(t, e.dir, "guide.md", strings.Replace(e.read("guide.md"), guideBody, changed, 1))
+			e.touch("guide.md", time.Now().Add(time.Minute))
+			stop.fail(e, kv)
+			e.runFailing()
+
+			rep := e.run(false)
+			if len(actionsWith(rep, "link: guide.md → ")) != 1 {
+				t.Errorf("report %v, want guide.md linked to its new page", rep.Actions)
+			}
+			ids := e.livePages()
+			if len(ids["Guide"]) != 1 || len(ids) != 2 {
+				t.Fatalf("pages in the database by title: %v, want one Guide and one Other", ids)
+			}
+			id := ids["Guide"][0]
+			if hexID(id) == hexID(old) || hexID(e.pageOf("guide.md")) != hexID(id) {
+				t.Errorf("guide.md names %s, want the new page %s (the archived one was %s)", e.pageOf("guide.md"), id, old)
+			}
+			if got := e.notionText(id); got != changed {
+				t.Errorf("the new page holds\n%s\nwant\n%s", got, changed)
+			}
+			if got := e.mdFiles(); !slices.Equal(got, []string{"guide.md", "other.md"}) {
+				t.Errorf("the folder holds %v", got)
+			}
+			if e.creationRecorded(id) || e.intents() != 0 {
+				t.Error("the state still records the creation as under way")
 			}
 			e.checkStable()
 		})

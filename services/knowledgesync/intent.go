@@ -35,9 +35,10 @@ const clockSkew = time.Minute
 // the others are page ids.
 const intentPrefix = "creating."
 
-// intentKey is the key of the creation intent for the file at path.
-func intentKey(path string) string {
-	sum := sha256.Sum256([]byte(path))
+// intentKey is the key of the creation intent for the file at path in
+// the database db.
+func intentKey(db, path string) string {
+	sum := sha256.Sum256([]byte(normalizeID(db) + "\x00" + path))
 	return intentPrefix + hex.EncodeToString(sum[:16])
 }
 
@@ -67,7 +68,7 @@ func (s *NotionSync) recordIntent(ctx context.Context, l *localFile, title strin
 	if err != nil {
 		return err
 	}
-	if _, err := s.kv.Put(ctx, intentKey(l.Path), b); err != nil {
+	if _, err := s.kv.Put(ctx, intentKey(s.db, l.Path), b); err != nil {
 		return fmt.Errorf("record the page's creation before asking for it: %w", err)
 	}
 	return nil
@@ -76,7 +77,7 @@ func (s *NotionSync) recordIntent(ctx context.Context, l *localFile, title strin
 // dropIntent removes the creation intent for the file at path, once the
 // creation is recorded or known not to have happened.
 func (s *NotionSync) dropIntent(ctx context.Context, path string) error {
-	if err := s.kv.Delete(ctx, intentKey(path)); err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
+	if err := s.kv.Delete(ctx, intentKey(s.db, path)); err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
 		return fmt.Errorf("remove the creation intent for %s: %w", path, err)
 	}
 	return nil
@@ -88,49 +89,120 @@ func (s *NotionSync) dropIntent(ctx context.Context, path string) error {
 // LocalHash is that of the file at the intent's path with the page's id
 // when the file is still the one the page was created for, else none,
 // and the file, changed since, makes the page a conflict. Pages claimed
-// by a file's notion_id are not taken. A dry run records and drops nothing
-// in the state it keeps, but plans with the record, so that it reports
-// what the sync will do.
+// by a file's notion_id or a state are not taken. Where intents for
+// several files share a title, each takes a page only when there are as
+// many pages to take as intents, in the order they were asked for;
+// otherwise none can be told apart, and their pages, if any, are pulled
+// as pages new in Notion. A dry run records and drops nothing in the
+// state it keeps, but plans with the record, so that it reports what the
+// sync will do. It returns the paths whose intent could not be settled,
+// each with an error in the report: their files get no page at this
+// sync, lest one be made twice.
 func (s *NotionSync) resolveIntents(ctx context.Context, intents []creationIntent, pages []notion.Page,
-	states map[string]pageState, local map[string]*localFile, fresh []*localFile, rep *Report) error {
+	states map[string]pageState, local map[string]*localFile, fresh []*localFile, remote map[string]*remoteSide,
+	rep *Report) (held map[string]bool) {
+	held = map[string]bool{}
 	if len(intents) == 0 {
-		return nil
+		return held
 	}
 	bot, err := s.botUserID(ctx)
 	if err != nil {
-		return err
+		for _, in := range intents {
+			held[in.Path] = true
+		}
+		rep.Errors = append(rep.Errors, fmt.Errorf("settle %d page creations: %w", len(intents), err))
+		return held
 	}
-	var errs []error
+	taken := func(id string) bool { _, ok := states[id]; return ok || local[id] != nil }
+	for _, same := range byTitle(intents) {
+		found := pagesFor(same, pages, bot, taken)
+		for k, in := range same {
+			if err := s.settleIntent(ctx, in, found[k], states, local, fresh, remote, rep); err != nil {
+				held[in.Path] = true
+				rep.Errors = append(rep.Errors, fmt.Errorf("%s: %w", in.Path, err))
+			}
+		}
+	}
+	return held
+}
+
+// byTitle groups intents by the title of their file, each group in the
+// order the intents were recorded.
+func byTitle(intents []creationIntent) [][]creationIntent {
+	groups := map[string][]creationIntent{}
+	var titles []string
 	for _, in := range intents {
-		page := createdFor(in, pages, bot, func(id string) bool { _, ok := states[id]; return ok || local[id] != nil })
-		if id := normalizeID(page.ID); page.ID != "" {
-			w := in.Write
-			w.LocalHash = ""
-			if i := slices.IndexFunc(fresh, func(f *localFile) bool { return f.Path == in.Path }); i >= 0 && fresh[i].Hash == w.Unlinked {
-				linked, err := s.linkedContent(fresh[i], page.ID)
-				if err != nil {
-					errs = append(errs, fmt.Errorf("%s: %w", in.Path, err))
-					continue
-				}
-				w.LocalHash = hashBytes(linked)
-			}
-			st := pageState{Path: in.Path, Writing: &w}
-			states[id] = st
-			rep.act("found: %s → %s (created for it, the creation not recorded)", in.Path, id)
-			if rep.DryRun {
-				continue
-			}
-			if err := s.saveState(ctx, id, st); err != nil {
-				errs = append(errs, fmt.Errorf("%s: record the page created for it: %w", in.Path, err))
-				continue
-			}
-			s.log.InfoContext(ctx, "knowledge page found that was created for a file without a record", "file", in.Path, "page", id)
+		if _, ok := groups[in.Title]; !ok {
+			titles = append(titles, in.Title)
 		}
-		if !rep.DryRun {
-			errs = append(errs, s.dropIntent(ctx, in.Path))
-		}
+		groups[in.Title] = append(groups[in.Title], in)
 	}
-	return errors.Join(errs...)
+	out := make([][]creationIntent, 0, len(titles))
+	for _, t := range titles {
+		g := groups[t]
+		slices.SortStableFunc(g, func(a, b creationIntent) int { return a.Requested.Compare(b.Requested) })
+		out = append(out, g)
+	}
+	return out
+}
+
+// pagesFor returns, for intents sharing a title in the order they were
+// asked for, the page each one's request created, a zero Page for none:
+// for one intent, the page [createdFor] finds; for several, the pages
+// created for the first of them in the order they were created, when
+// there are exactly as many, else none.
+func pagesFor(same []creationIntent, pages []notion.Page, bot string, taken func(id string) bool) []notion.Page {
+	found := make([]notion.Page, len(same))
+	if len(same) == 1 {
+		found[0] = createdFor(same[0], pages, bot, taken)
+		return found
+	}
+	var candidates []notion.Page
+	for {
+		p := createdFor(same[0], pages, bot, func(id string) bool {
+			return taken(id) || slices.ContainsFunc(candidates, func(c notion.Page) bool { return normalizeID(c.ID) == id })
+		})
+		if p.ID == "" {
+			break
+		}
+		candidates = append(candidates, p)
+	}
+	if len(candidates) == len(same) {
+		copy(found, candidates)
+	}
+	return found
+}
+
+// settleIntent records page, when it is not a zero Page, as created for
+// the file of intent in, and drops the intent.
+func (s *NotionSync) settleIntent(ctx context.Context, in creationIntent, page notion.Page, states map[string]pageState,
+	local map[string]*localFile, fresh []*localFile, remote map[string]*remoteSide, rep *Report) error {
+	if page.ID != "" {
+		id := normalizeID(page.ID)
+		w := in.Write
+		w.LocalHash = ""
+		if f, _ := unlinkedAt(in.Path, local, fresh, states, remote); f != nil && f.Hash == w.Unlinked {
+			linked, err := s.linkedContent(f, page.ID)
+			if err != nil {
+				return err
+			}
+			w.LocalHash = hashBytes(linked)
+		}
+		st := pageState{Path: in.Path, Writing: &w}
+		states[id] = st
+		rep.act("found: %s → %s (created for it, the creation not recorded)", in.Path, id)
+		if rep.DryRun {
+			return nil
+		}
+		if err := s.saveState(ctx, id, st); err != nil {
+			return fmt.Errorf("record the page created for it: %w", err)
+		}
+		s.log.InfoContext(ctx, "knowledge page found that was created for a file without a record", "file", in.Path, "page", id)
+	}
+	if rep.DryRun {
+		return nil
+	}
+	return s.dropIntent(ctx, in.Path)
 }
 
 // createdFor returns the page the request of intent in created, a zero

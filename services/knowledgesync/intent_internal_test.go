@@ -1,6 +1,7 @@
 package knowledgesync
 
 import (
+	"slices"
 	"testing"
 	"time"
 
@@ -40,6 +41,44 @@ func TestCreatedFor(t *testing.T) {
 			got := createdFor(in, tt.pages, bot, func(id string) bool { return id == tt.taken })
 			if got.ID != tt.want {
 				t.Errorf("createdFor = %q, want %q", got.ID, tt.want)
+			}
+		})
+	}
+}
+
+// TestPagesFor: intents for files of one title each take a page, in the
+// order they were asked for, only when there are as many pages as intents.
+func TestPagesFor(t *testing.T) {
+	at := time.Date(2026, 3, 2, 10, 0, 20, 0, time.UTC)
+	intent := func(path string, after time.Duration) creationIntent {
+		return creationIntent{Path: path, Title: "Guide", Requested: at.Add(after)}
+	}
+	page := func(id string, after time.Duration) notion.Page {
+		return notion.Page{ID: id, CreatedBy: notion.User{ID: "b0"}, CreatedTime: at.Add(after).Truncate(time.Minute),
+			Properties: map[string]notion.Property{"Name": notion.TitleProperty("Guide")}}
+	}
+	tests := []struct {
+		name    string
+		intents []creationIntent
+		pages   []notion.Page
+		want    []string
+	}{
+		{"one intent", []creationIntent{intent("a.md", 0)}, []notion.Page{page("p1", 0)}, []string{"p1"}},
+		{"two intents, two pages", []creationIntent{intent("a.md", 0), intent("b.md", 2*time.Minute)},
+			[]notion.Page{page("p2", 2*time.Minute), page("p1", 0)}, []string{"p1", "p2"}},
+		{"two intents, one page", []creationIntent{intent("a.md", 0), intent("b.md", time.Second)},
+			[]notion.Page{page("p1", 0)}, []string{"", ""}},
+		{"two intents, no page", []creationIntent{intent("a.md", 0), intent("b.md", time.Second)}, nil, []string{"", ""}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			found := pagesFor(tt.intents, tt.pages, "b0", func(string) bool { return false })
+			got := make([]string, len(found))
+			for i, p := range found {
+				got[i] = p.ID
+			}
+			if !slices.Equal(got, tt.want) {
+				t.Errorf("pagesFor = %q, want %q", got, tt.want)
 			}
 		})
 	}

@@ -238,12 +238,8 @@ func (s *NotionSync) SyncWith(ctx context.Context, opts SyncOptions) (Report, er
 		return rep, err
 	}
 	local, shared := keepers(claims, states)
-	if err := s.resolveIntents(ctx, intents, pages, states, local, fresh, &rep); err != nil {
-		// A creation left unsettled might be made again: no file gets a
-		// page at this sync.
-		return rep, err
-	}
-	fresh = adoptCreated(local, fresh, states)
+	held := s.resolveIntents(ctx, intents, pages, states, local, fresh, remote, &rep)
+	fresh = adoptCreated(local, fresh, states, remote)
 	for _, e := range shared {
 		s.log.WarnContext(ctx, "knowledge file not synced", "err", e)
 	}
@@ -276,6 +272,9 @@ func (s *NotionSync) SyncWith(ctx context.Context, opts SyncOptions) (Report, er
 	s.deleteFiles(ctx, p, files, opts.AllowMassDeletion, &rep)
 	s.archivePages(ctx, p, len(remote), files == 0, opts.AllowMassDeletion, &rep)
 	for _, f := range fresh {
+		if held[f.Path] {
+			continue // its last creation is not settled: it might be made twice
+		}
 		if err := s.createPage(ctx, f, &rep); err != nil {
 			rep.Errors = append(rep.Errors, fmt.Errorf("%s: %w", f.Path, err))
 		}
@@ -648,7 +647,7 @@ func (s *NotionSync) syncBoth(ctx context.Context, id string, l *localFile, r *r
 		s.log.WarnContext(ctx, "knowledge page has unresolved conflict markers; not synced", "file", l.Path, "page", id)
 		return nil
 	}
-	if st.creating() && l.NotionID == "" { // adopted by the page created for it
+	if st.creating() && normalizeID(l.NotionID) != id { // adopted by the page created for it (see adoptCreated)
 		linked, err := s.linkCreated(ctx, id, l, r, rep)
 		if err != nil {
 			return err
@@ -1016,13 +1015,22 @@ func (s *NotionSync) createPage(ctx context.Context, l *localFile, rep *Report) 
 	}
 	record := s.recordCreation(l, localMD)
 	created, err := s.client.CreatePageThen(ctx, s.db, props, blocks, record)
+	withoutMapped := false
 	if notion.IsRefused(err) && created.ID == "" && len(mapped) > 0 {
 		// Perhaps a mapped value: create the page without them, then
 		// write them one by one, reporting those Notion refuses.
-		if created, err = s.createThenUpdate(ctx, l, blocks, mapped, record, rep); created.ID == "" {
-			return err
-		}
-	} else if err != nil {
+		withoutMapped = true
+		created, err = s.createThenUpdate(ctx, l, blocks, mapped, record, rep)
+	}
+	switch {
+	case created.ID == "" && notion.IsRefused(err):
+		// Notion refused the request: it made no page to find.
+		return errors.Join(fmt.Errorf("create page: %w", err), s.dropIntent(ctx, l.Path))
+	case created.ID == "" && err != nil:
+		// The page may have been made all the same: the intent stays, and
+		// the next sync looks for it.
+		return fmt.Errorf("create page: %w", err)
+	case err != nil && !withoutMapped:
 		// A page created is recorded in its state (recordCreation): the
 		// next sync gives the file its id and finishes the content.
 		return fmt.Errorf("create page: %w", err)
@@ -1043,7 +1051,7 @@ func (s *NotionSync) createThenUpdate(ctx context.Context, l *localFile, blocks 
 	mapped map[string]notion.Property, record func(context.Context, notion.Page) error, rep *Report) (notion.Page, error) {
 	created, err := s.client.CreatePageThen(ctx, s.db, s.properties(l.doc, false), blocks, record)
 	if err != nil {
-		return notion.Page{}, fmt.Errorf("create page: %w", err)
+		return notion.Page{}, err
 	}
 	_, err = s.updateProps(ctx, created.ID, l.Path, mapped, rep)
 	return created, err
@@ -1253,7 +1261,8 @@ func (s *NotionSync) conflictToNotion(ctx context.Context, id string, l *localFi
 }
 
 // loadStates reads the state of every page synced with this database, and
-// of those synced before states named their database.
+// of those synced before states named their database, and the intents to
+// create a page in it that are left (see [creationIntent]), by path.
 func (s *NotionSync) loadStates(ctx context.Context) (map[string]pageState, []creationIntent, error) {
 	out := map[string]pageState{}
 	var intents []creationIntent

@@ -173,9 +173,20 @@ func (e *Error) retryable() bool {
 	return e.Status == http.StatusTooManyRequests || e.Status == http.StatusServiceUnavailable || e.Status == 529
 }
 
-// do sends one API call and decodes the answer into out. op names the
-// request for errors without ids or the token.
+// do sends one API call and decodes the answer into out, trying again
+// after a wait when Notion answers 429, 503 or 529. op names the request
+// for errors without ids or the token.
 func (c *Client) do(ctx context.Context, method, op, path string, query url.Values, in, out any) error {
+	return c.doRetrying(ctx, (*Error).retryable, method, op, path, query, in, out)
+}
+
+// rateLimited reports whether the answer is 429: Notion did not take the
+// request.
+func (e *Error) rateLimited() bool { return e.Status == http.StatusTooManyRequests }
+
+// doRetrying is do, trying again after the answers retry accepts.
+func (c *Client) doRetrying(ctx context.Context, retry func(*Error) bool, method, op, path string, query url.Values,
+	in, out any) error {
 	var body []byte
 	if in != nil {
 		var err error
@@ -200,7 +211,7 @@ func (c *Client) do(ctx context.Context, method, op, path string, query url.Valu
 			}
 			return err
 		})
-		if apiErr != nil && apiErr.retryable() && attempt < c.retries {
+		if apiErr != nil && retry(apiErr) && attempt < c.retries {
 			if werr := c.sleep(ctx, apiErr.RetryAfter, attempt); werr != nil {
 				return fmt.Errorf("notion: %s: %w", op, werr)
 			}

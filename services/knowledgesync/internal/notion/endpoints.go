@@ -99,7 +99,9 @@ func (c *Client) BotUser(ctx context.Context) (User, error) {
 
 // CreatePage creates a page in the database with properties and content.
 // Content beyond what one request may carry, with the properties, is
-// appended in further requests.
+// appended in further requests. The create request is tried again only
+// when Notion answers 429: a 503 or 529 may come from a request that made
+// the page all the same.
 func (c *Client) CreatePage(ctx context.Context, databaseID string, props map[string]Property, content []Block) (Page, error) {
 	return c.CreatePageThen(ctx, databaseID, props, content, nil)
 }
@@ -122,7 +124,10 @@ func (c *Client) CreatePageThen(ctx context.Context, databaseID string, props ma
 		in["children"] = shallow(first)
 	}
 	var p Page
-	if err := c.do(ctx, http.MethodPost, "create page", "/v1/pages", nil, in, &p); err != nil {
+	// Only a 429 is tried again: a 503 or 529 may answer a request that
+	// made the page all the same, which Notion's create cannot be asked
+	// not to make twice. The caller finds the page it made, if any.
+	if err := c.doRetrying(ctx, (*Error).rateLimited, http.MethodPost, "create page", "/v1/pages", nil, in, &p); err != nil {
 		return Page{}, err
 	}
 	if created != nil {
