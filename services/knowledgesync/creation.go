@@ -45,7 +45,8 @@ func (s *NotionSync) recordCreation(l *localFile, localMD []byte) func(context.C
 	return func(ctx context.Context, page notion.Page) error {
 		linked, err := s.linkedContent(l, page.ID)
 		if err == nil {
-			w := contentWrite{LocalHash: hashBytes(linked), Content: hashBytes(localMD), Unlinked: l.Hash}
+			w := creationWrite(l, localMD)
+			w.LocalHash = hashBytes(linked)
 			err = s.markWriting(ctx, normalizeID(page.ID), l.Path, pageState{}, w)
 		}
 		if err == nil {
@@ -61,6 +62,16 @@ func (s *NotionSync) recordCreation(l *localFile, localMD []byte) func(context.C
 		}
 		return errors.Join(fmt.Errorf("page %s archived: %w", page.ID, err), s.dropIntent(ctx, l.Path))
 	}
+}
+
+// creationWrite is the record of the creation of a page for the file l
+// with content localMD, but for the hash of the file with the page's id.
+func creationWrite(l *localFile, localMD []byte) contentWrite {
+	w := contentWrite{Content: hashBytes(localMD), Unlinked: l.Hash}
+	if l.NotionID != "" {
+		w.Replaces = normalizeID(l.NotionID)
+	}
+	return w
 }
 
 // linkedContent is the file l as it is once it holds the id of its page
@@ -87,7 +98,7 @@ func adoptCreated(local map[string]*localFile, fresh []*localFile, states map[st
 		if !st.creating() || local[id] != nil {
 			continue
 		}
-		f, claimed := unlinkedAt(st.Path, local, fresh, states, remote)
+		f, claimed := unlinkedAt(st.Path, st.Writing.Replaces, local, fresh, states, remote)
 		if f == nil {
 			continue
 		}
@@ -102,19 +113,19 @@ func adoptCreated(local map[string]*localFile, fresh []*localFile, states map[st
 }
 
 // unlinkedAt returns the file at path that has no page: one without a
-// notion_id, or one whose notion_id names a page that is neither in the
-// database nor in the sync state (the page of a file changed after its
-// page was archived, which is given a new one: see
+// notion_id, or one whose notion_id is replaces, the id of a page that is
+// neither in the database nor in the sync state (the archived page of a
+// file changed since, which is given a new page: see
 // [NotionSync.recreatePage]), with the id it claims. It returns nil when
 // there is none.
-func unlinkedAt(path string, local map[string]*localFile, fresh []*localFile, states map[string]pageState,
+func unlinkedAt(path, replaces string, local map[string]*localFile, fresh []*localFile, states map[string]pageState,
 	remote map[string]*remoteSide) (f *localFile, claimed string) {
 	if i := slices.IndexFunc(fresh, func(f *localFile) bool { return f.Path == path }); i >= 0 {
 		return fresh[i], ""
 	}
-	for id, f := range local {
-		if _, known := states[id]; f.Path == path && !known && remote[id] == nil {
-			return f, id
+	if f := local[replaces]; replaces != "" && f != nil && f.Path == path && remote[replaces] == nil {
+		if _, known := states[replaces]; !known {
+			return f, replaces
 		}
 	}
 	return nil, ""

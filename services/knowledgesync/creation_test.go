@@ -665,3 +665,44 @@ func TestSyncFinishesARecreationThatStoppedHalfway(t *testing.T) {
 		})
 	}
 }
+
+// TestSyncRecreatesWhenTheNewPageWasNotMade: a file changed after its page
+// was archived, whose new page Notion did not make (an error, or a refusal
+// of the request), gets its new page at the next sync: it is never left
+// naming the archived page.
+func TestSyncRecreatesWhenTheNewPageWasNotMade(t *testing.T) {
+	changed := guideBody + "\nChanged after its page was archived.\n"
+	for _, status := range []int{http.StatusInternalServerError, http.StatusBadRequest} {
+		t.Run(http.StatusText(status), func(t *testing.T) {
+			e := newEnv(t)
+			writeFile(t, e.dir, "other.md", "# Other\n\nkept\n")
+			writeFile(t, e.dir, "guide.md", guideBody)
+			e.run(false)
+			old := e.pageOf("guide.md")
+			must(t, e.fake.ArchivePage(old))
+			writeFile(t, e.dir, "guide.md", strings.Replace(e.read("guide.md"), guideBody, changed, 1))
+			e.touch("guide.md", time.Now().Add(time.Minute))
+			e.fake.FailAfter(fakenotion.KindCreatePage, 0, status)
+			e.runFailing()
+			if ids := e.livePages(); len(ids["Guide"]) != 0 {
+				t.Fatalf("pages titled Guide after the failed creation: %v", ids["Guide"])
+			}
+
+			rep := e.run(false)
+			if len(rep.Errors) != 0 || len(actionsWith(rep, "new page: guide.md")) != 1 {
+				t.Errorf("report %v, errors %v, want guide.md given a new page", rep.Actions, rep.Errors)
+			}
+			ids := e.livePages()
+			if len(ids["Guide"]) != 1 {
+				t.Fatalf("pages titled Guide: %v, want one", ids["Guide"])
+			}
+			if id := ids["Guide"][0]; hexID(e.pageOf("guide.md")) != hexID(id) || e.notionText(id) != changed {
+				t.Errorf("guide.md names %s, want %s holding the changed file", e.pageOf("guide.md"), id)
+			}
+			if n := e.intents(); n != 0 {
+				t.Errorf("%d creation intents left", n)
+			}
+			e.checkStable()
+		})
+	}
+}

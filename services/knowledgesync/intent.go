@@ -1,6 +1,7 @@
 package knowledgesync
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -57,6 +58,8 @@ type creationIntent struct {
 	// Requested is when the sync asked. Notion gives a page's creation
 	// time to the minute.
 	Requested time.Time `json:"requested_at"`
+	// key is the key the intent was read from.
+	key string
 }
 
 // recordIntent records, before the request, that the sync is about to
@@ -77,8 +80,13 @@ func (s *NotionSync) recordIntent(ctx context.Context, l *localFile, title strin
 // dropIntent removes the creation intent for the file at path, once the
 // creation is recorded or known not to have happened.
 func (s *NotionSync) dropIntent(ctx context.Context, path string) error {
-	if err := s.kv.Delete(ctx, intentKey(s.db, path)); err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
-		return fmt.Errorf("remove the creation intent for %s: %w", path, err)
+	return s.dropKey(ctx, intentKey(s.db, path))
+}
+
+// dropKey removes the creation intent at key.
+func (s *NotionSync) dropKey(ctx context.Context, key string) error {
+	if err := s.kv.Delete(ctx, key); err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
+		return fmt.Errorf("remove the creation intent %s: %w", key, err)
 	}
 	return nil
 }
@@ -99,7 +107,7 @@ func (s *NotionSync) dropIntent(ctx context.Context, path string) error {
 // each with an error in the report: their files get no page at this
 // sync, lest one be made twice.
 func (s *NotionSync) resolveIntents(ctx context.Context, intents []creationIntent, pages []notion.Page,
-	states map[string]pageState, local map[string]*localFile, fresh []*localFile, remote map[string]*remoteSide,
+	states map[string]pageState, local map[string]*localFile, fresh *[]*localFile, remote map[string]*remoteSide,
 	rep *Report) (held map[string]bool) {
 	held = map[string]bool{}
 	if len(intents) == 0 {
@@ -174,14 +182,16 @@ func pagesFor(same []creationIntent, pages []notion.Page, bot string, taken func
 }
 
 // settleIntent records page, when it is not a zero Page, as created for
-// the file of intent in, and drops the intent.
+// the file of intent in, and drops the intent. With no page, a file that
+// names the archived page the intent's page was to replace is moved to
+// fresh, to get its page at this sync.
 func (s *NotionSync) settleIntent(ctx context.Context, in creationIntent, page notion.Page, states map[string]pageState,
-	local map[string]*localFile, fresh []*localFile, remote map[string]*remoteSide, rep *Report) error {
+	local map[string]*localFile, fresh *[]*localFile, remote map[string]*remoteSide, rep *Report) error {
 	if page.ID != "" {
 		id := normalizeID(page.ID)
 		w := in.Write
 		w.LocalHash = ""
-		if f, _ := unlinkedAt(in.Path, local, fresh, states, remote); f != nil && f.Hash == w.Unlinked {
+		if f, _ := unlinkedAt(in.Path, w.Replaces, local, *fresh, states, remote); f != nil && f.Hash == w.Unlinked {
 			linked, err := s.linkedContent(f, page.ID)
 			if err != nil {
 				return err
@@ -198,11 +208,16 @@ func (s *NotionSync) settleIntent(ctx context.Context, in creationIntent, page n
 			return fmt.Errorf("record the page created for it: %w", err)
 		}
 		s.log.InfoContext(ctx, "knowledge page found that was created for a file without a record", "file", in.Path, "page", id)
+	} else if f, claimed := unlinkedAt(in.Path, in.Write.Replaces, local, *fresh, states, remote); claimed != "" {
+		// A file changed after its page was archived, whose new page was
+		// not made: it gets one at this sync.
+		delete(local, claimed)
+		*fresh = append(*fresh, f)
 	}
 	if rep.DryRun {
 		return nil
 	}
-	return s.dropIntent(ctx, in.Path)
+	return s.dropKey(ctx, cmp.Or(in.key, intentKey(s.db, in.Path)))
 }
 
 // createdFor returns the page the request of intent in created, a zero

@@ -238,7 +238,7 @@ func (s *NotionSync) SyncWith(ctx context.Context, opts SyncOptions) (Report, er
 		return rep, err
 	}
 	local, shared := keepers(claims, states)
-	held := s.resolveIntents(ctx, intents, pages, states, local, fresh, remote, &rep)
+	held := s.resolveIntents(ctx, intents, pages, states, local, &fresh, remote, &rep)
 	fresh = adoptCreated(local, fresh, states, remote)
 	for _, e := range shared {
 		s.log.WarnContext(ctx, "knowledge file not synced", "err", e)
@@ -1010,10 +1010,11 @@ func (s *NotionSync) createPage(ctx context.Context, l *localFile, rep *Report) 
 	maps.Copy(props, mapped)
 	blocks, waits := s.links.toBlocks(l.Path, l.doc.Body)
 	localMD := s.links.toMarkdown(l.Path, blocks)
-	if err := s.recordIntent(ctx, l, l.doc.Title, contentWrite{Content: hashBytes(localMD), Unlinked: l.Hash}); err != nil {
+	if err := s.recordIntent(ctx, l, l.doc.Title, creationWrite(l, localMD)); err != nil {
 		return err
 	}
-	record := s.recordCreation(l, localMD)
+	recordCreation, made := s.recordCreation(l, localMD), false
+	record := func(ctx context.Context, p notion.Page) error { made = true; return recordCreation(ctx, p) }
 	created, err := s.client.CreatePageThen(ctx, s.db, props, blocks, record)
 	withoutMapped := false
 	if notion.IsRefused(err) && created.ID == "" && len(mapped) > 0 {
@@ -1023,8 +1024,10 @@ func (s *NotionSync) createPage(ctx context.Context, l *localFile, rep *Report) 
 		created, err = s.createThenUpdate(ctx, l, blocks, mapped, record, rep)
 	}
 	switch {
-	case created.ID == "" && notion.IsRefused(err):
-		// Notion refused the request: it made no page to find.
+	case !made && notion.IsRefused(err) && l.NotionID == "":
+		// Notion refused the request: it made no page to find. (The intent
+		// of a file naming its archived page stays: the next sync, finding
+		// no page, gives the file one again.)
 		return errors.Join(fmt.Errorf("create page: %w", err), s.dropIntent(ctx, l.Path))
 	case created.ID == "" && err != nil:
 		// The page may have been made all the same: the intent stays, and
@@ -1284,6 +1287,7 @@ func (s *NotionSync) loadStates(ctx context.Context) (map[string]pageState, []cr
 			if err := json.Unmarshal(entry.Value(), &in); err != nil || in.Path == "" {
 				s.log.WarnContext(ctx, "unreadable creation intent ignored", "key", key, "err", err)
 			} else if in.DatabaseID == normalizeID(s.db) {
+				in.key = key
 				intents = append(intents, in)
 			}
 			continue

@@ -25,6 +25,10 @@ type contentWrite struct {
 	// a file: the hash of the file before it got the page's id, LocalHash
 	// being that of the file with it (see [pageState.creating]).
 	Unlinked string `json:"unlinked_hash,omitempty"`
+	// Replaces is, for the page created for a file changed after its page
+	// was archived, the hyphen-less id of the archived page the file named
+	// (see [NotionSync.recreatePage]).
+	Replaces string `json:"replaces,omitempty"`
 }
 
 // markWriting records in the state st of the page id that a write from
