@@ -620,6 +620,21 @@ func TestSyncSettlesACreationIntentWithoutItsPage(t *testing.T) {
 	}
 }
 
+// archiveThenChange syncs other.md and guide.md, archives guide.md's page
+// in Notion and gives the file the body changed, edited after it: the next
+// sync gives it a new page. It returns the archived page's id.
+func (e *env) archiveThenChange(changed string) string {
+	e.t.Helper()
+	writeFile(e.t, e.dir, "other.md", "# Other\n\nkept\n")
+	writeFile(e.t, e.dir, "guide.md", guideBody)
+	e.run(false)
+	old := e.pageOf("guide.md")
+	must(e.t, e.fake.ArchivePage(old))
+	writeFile(e.t, e.dir, "guide.md", strings.Replace(e.read("guide.md"), guideBody, changed, 1))
+	e.touch("guide.md", time.Now().Add(time.Minute))
+	return old
+}
+
 // TestSyncFinishesARecreationThatStoppedHalfway: a file changed after its
 // page was archived gets a new page; when that creation stops halfway, the
 // file still naming the archived page, the next sync gives the file the
@@ -630,13 +645,7 @@ func TestSyncFinishesARecreationThatStoppedHalfway(t *testing.T) {
 		t.Run(stop.name, func(t *testing.T) {
 			e := newEnv(t)
 			kv := e.withCountingKV()
-			writeFile(t, e.dir, "other.md", "# Other\n\nkept\n")
-			writeFile(t, e.dir, "guide.md", guideBody)
-			e.run(false)
-			old := e.pageOf("guide.md")
-			must(t, e.fake.ArchivePage(old))
-			writeFile(t, e.dir, "guide.md", strings.Replace(e.read("guide.md"), guideBody, changed, 1))
-			e.touch("guide.md", time.Now().Add(time.Minute))
+			old := e.archiveThenChange(changed)
 			stop.fail(e, kv)
 			e.runFailing()
 
@@ -675,13 +684,7 @@ func TestSyncRecreatesWhenTheNewPageWasNotMade(t *testing.T) {
 	for _, status := range []int{http.StatusInternalServerError, http.StatusBadRequest} {
 		t.Run(http.StatusText(status), func(t *testing.T) {
 			e := newEnv(t)
-			writeFile(t, e.dir, "other.md", "# Other\n\nkept\n")
-			writeFile(t, e.dir, "guide.md", guideBody)
-			e.run(false)
-			old := e.pageOf("guide.md")
-			must(t, e.fake.ArchivePage(old))
-			writeFile(t, e.dir, "guide.md", strings.Replace(e.read("guide.md"), guideBody, changed, 1))
-			e.touch("guide.md", time.Now().Add(time.Minute))
+			e.archiveThenChange(changed)
 			e.fake.FailAfter(fakenotion.KindCreatePage, 0, status)
 			e.runFailing()
 			if ids := e.livePages(); len(ids["Guide"]) != 0 {
