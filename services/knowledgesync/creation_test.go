@@ -216,6 +216,9 @@ var failedCreations = []struct {
 	{"appending the content after the first 100 blocks", func(e *env, _ *countingKV) {
 		e.fake.FailAfter(fakenotion.KindAppendChildren, 0, http.StatusInternalServerError)
 	}, 100, false, false, []string{"link: guide.md → ", finishedAction}},
+	{"appending the content, answered 503 (not sent again)", func(e *env, _ *countingKV) {
+		e.fake.FailAfter(fakenotion.KindAppendChildren, 0, http.StatusServiceUnavailable)
+	}, 100, false, false, []string{"link: guide.md → ", finishedAction}},
 	{"reading the page to write its id into the file", func(e *env, _ *countingKV) {
 		e.fake.FailAfter(fakenotion.KindRetrievePage, 0, http.StatusInternalServerError)
 	}, 151, false, false, []string{"link: guide.md → "}},

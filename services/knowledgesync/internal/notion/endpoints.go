@@ -214,7 +214,8 @@ func (c *Client) BlockTree(ctx context.Context, id string) ([]Block, error) {
 // sends at most [MaxChildren] blocks in one array and one level of nesting
 // a request, and appends deeper or longer children in further requests; a
 // table always carries its first rows, as Notion requires. It returns the
-// created top-level blocks.
+// created top-level blocks. A request is tried again only when Notion
+// answers 429: a 503 or 529 may come from one that appended its blocks.
 func (c *Client) AppendChildren(ctx context.Context, id, after string, blocks []Block) ([]Block, error) {
 	var created []Block
 	for len(blocks) > 0 {
@@ -225,8 +226,11 @@ func (c *Client) AppendChildren(ctx context.Context, id, after string, blocks []
 			in["after"] = after
 		}
 		var list List[Block]
-		if err := c.do(ctx, http.MethodPatch, "append block children", "/v1/blocks/"+url.PathEscape(id)+"/children",
-			nil, in, &list); err != nil {
+		// As for a page's creation, only a 429 is tried again: a 503 or
+		// 529 may answer a request that appended the blocks all the same,
+		// and sending it again would append them twice.
+		if err := c.doRetrying(ctx, (*Error).rateLimited, http.MethodPatch, "append block children",
+			"/v1/blocks/"+url.PathEscape(id)+"/children", nil, in, &list); err != nil {
 			return created, err
 		}
 		results := list.Results
