@@ -63,10 +63,9 @@ type creationIntent struct {
 }
 
 // recordIntent records, before the request, that the sync is about to
-// create a page titled title for the file l, whose creation will be
-// recorded with w.
-func (s *NotionSync) recordIntent(ctx context.Context, l *localFile, title string, w contentWrite) error {
-	in := creationIntent{DatabaseID: normalizeID(s.db), Path: l.Path, Title: title, Write: w, Requested: time.Now().UTC()}
+// create a page for the file l, whose creation will be recorded with w.
+func (s *NotionSync) recordIntent(ctx context.Context, l *localFile, w contentWrite) error {
+	in := creationIntent{DatabaseID: normalizeID(s.db), Path: l.Path, Title: l.doc.Title, Write: w, Requested: time.Now().UTC()}
 	b, err := json.Marshal(in)
 	if err != nil {
 		return err
@@ -189,8 +188,7 @@ func (s *NotionSync) settleIntent(ctx context.Context, in creationIntent, page n
 	local map[string]*localFile, fresh *[]*localFile, remote map[string]*remoteSide, rep *Report) error {
 	if page.ID != "" {
 		id := normalizeID(page.ID)
-		w := in.Write
-		w.LocalHash = ""
+		w := in.Write // its LocalHash, the hash of the file with the page's id, is set here
 		if f, _ := unlinkedAt(in.Path, w.Replaces, local, *fresh, states, remote); f != nil && f.Hash == w.Unlinked {
 			linked, err := s.linkedContent(f, page.ID)
 			if err != nil {

@@ -1010,7 +1010,7 @@ func (s *NotionSync) createPage(ctx context.Context, l *localFile, rep *Report) 
 	maps.Copy(props, mapped)
 	blocks, waits := s.links.toBlocks(l.Path, l.doc.Body)
 	localMD := s.links.toMarkdown(l.Path, blocks)
-	if err := s.recordIntent(ctx, l, l.doc.Title, creationWrite(l, localMD)); err != nil {
+	if err := s.recordIntent(ctx, l, creationWrite(l, localMD)); err != nil {
 		return err
 	}
 	recordCreation, made := s.recordCreation(l, localMD), false
