@@ -181,10 +181,14 @@ type Scores struct{ Fit, Intent, Signal float64 }
 // score evaluates the rules on f. A rule that fails at run time counts as
 // not matched and is returned in failed.
 func (s *scorer) score(f Facts) (sc Scores, failed []error) {
+	// One machine runs every rule, reusing its stack, on a pointer to f:
+	// expr.Run would make a machine per rule and copy f into each call.
+	var machine vm.VM
+	env := &f
 	sum := func(rules []compiledRule) float64 {
 		var total float64
 		for _, r := range rules {
-			out, err := expr.Run(r.program, f)
+			out, err := machine.Run(r.program, env)
 			if err != nil {
 				failed = append(failed, fmt.Errorf("rule %s: %w", r.name, err))
 				continue

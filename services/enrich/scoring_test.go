@@ -1,6 +1,7 @@
 package enrich
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/gtmhub/gtmhub/contracts"
@@ -128,5 +129,74 @@ func TestScoringKeepsTrustedSourcesScores(t *testing.T) {
 	// verified webhook.
 	if got := s.keepSent(rules, contracts.Lead{Source: "clay", SignalScore: f(99)}, "events"); got != rules {
 		t.Errorf("a lead naming clay that arrived as events kept its scores: %+v", got)
+	}
+}
+
+// TestScoringRuleFailsAtRunTime: a rule that fails while it runs counts as
+// not matched and is reported, and the rules after it still run and count.
+func TestScoringRuleFailsAtRunTime(t *testing.T) {
+	var p service.Problems
+	s := newScorer(ScoringConfig{
+		Weights: Weights{Intent: 1, Fit: 1},
+		Fit: []Rule{
+			{Name: "third_page", When: `signals.pages[2] == "/pricing"`, Points: 40},
+			{Name: "always", When: "true", Points: 20},
+		},
+		Intent: []Rule{{Name: "inbound", When: `signals.source == "form"`, Points: 30}},
+	}, &p)
+	if err := p.Err(); err != nil {
+		t.Fatal(err)
+	}
+	lead := contracts.Lead{Email: "ada@acme.io", Source: "form"}
+	for _, tt := range []struct {
+		name   string
+		attrs  map[string]any
+		want   Scores
+		failed int
+	}{
+		{"one page: the index fails", map[string]any{"pages": []any{"/"}}, Scores{Fit: 20, Intent: 30, Signal: 50}, 1},
+		{"three pages: every rule runs", map[string]any{"pages": []any{"/", "/docs", "/pricing"}}, Scores{Fit: 60, Intent: 30, Signal: 90}, 0},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			got, failed := s.score(facts(lead, tt.attrs, contracts.Enrichment{}, Notes{}))
+			if got != tt.want || len(failed) != tt.failed {
+				t.Fatalf("score = %+v with %d failed (%v), want %+v with %d", got, len(failed), failed, tt.want, tt.failed)
+			}
+			if tt.failed > 0 && !strings.Contains(failed[0].Error(), "third_page") {
+				t.Errorf("failure %q does not name its rule", failed[0])
+			}
+		})
+	}
+}
+
+// BenchmarkScore gathers a lead's facts and runs the default scoring rules
+// on them, for a lead with a known company and form answers, and for one
+// with nothing but an email.
+func BenchmarkScore(b *testing.B) {
+	var p service.Problems
+	s := newScorer(DefaultScoring(), &p)
+	if err := p.Err(); err != nil {
+		b.Fatal(err)
+	}
+	employees := 120
+	for _, c := range []struct {
+		name  string
+		lead  contracts.Lead
+		attrs map[string]any
+		e     contracts.Enrichment
+	}{
+		{"known-company", contracts.Lead{Email: "ada@acme.io", Title: "Head of Sales", Source: "form"},
+			map[string]any{"form_type": "Demo", "pages": []any{"/", "/pricing", "/docs"}},
+			contracts.Enrichment{Company: &contracts.Company{Industry: "Software", Employees: &employees, Country: "DE"}}},
+		{"email-only", contracts.Lead{Email: "x@y.dev"}, nil, contracts.Enrichment{}},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, failed := s.score(facts(c.lead, c.attrs, c.e, Notes{})); len(failed) > 0 {
+					b.Fatal(failed)
+				}
+			}
+		})
 	}
 }

@@ -157,10 +157,13 @@ func (e *Engine) Len() int { return len(e.rules) }
 // other rules' matches are still returned.
 func (e *Engine) Evaluate(in Input) ([]Match, error) {
 	env := in.env()
-	var matches []Match
-	var errs []error
+	var (
+		matches []Match
+		errs    []error
+		machine vm.VM // runs every rule's expression, reusing its stack
+	)
 	for _, r := range e.rules {
-		m, ok, err := r.evaluate(in, env)
+		m, ok, err := r.evaluate(&machine, in, env)
 		switch {
 		case err != nil:
 			errs = append(errs, fmt.Errorf("rule %q: %w", r.Name, err))
@@ -171,12 +174,12 @@ func (e *Engine) Evaluate(in Input) ([]Match, error) {
 	return matches, errors.Join(errs...)
 }
 
-func (r compiledRule) evaluate(in Input, env map[string]any) (Match, bool, error) {
+func (r compiledRule) evaluate(machine *vm.VM, in Input, env map[string]any) (Match, bool, error) {
 	if !r.on[in.Type] {
 		return Match{}, false, nil
 	}
 	if r.when != nil {
-		out, err := expr.Run(r.when, env)
+		out, err := machine.Run(r.when, env)
 		if err != nil && strings.Contains(err.Error(), "<nil>") {
 			return Match{}, false, fmt.Errorf("when: %w (a field it reads has no value in this event: "+
 				"write data.contact?.field ?? default for a field that may be missing)", err)

@@ -118,7 +118,7 @@ func (c schemeCase) wrongSecret() string {
 	return c.old + "x"
 }
 
-func (c schemeCase) verifier(t *testing.T, secrets ...string) Verifier {
+func (c schemeCase) verifier(t testing.TB, secrets ...string) Verifier {
 	t.Helper()
 	p := c.params
 	for _, s := range secrets {
