@@ -170,6 +170,8 @@ func TestSyncPullsLinksToSyncedPages(t *testing.T) {
 		{"same folder", func(e *env) string { return e.pageURL("product/specs.md") }, "./specs.md"},
 		{"page not synced", func(*env) string { return "https://www.notion.so/Elsewhere-aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa" },
 			"https://www.notion.so/Elsewhere-aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"},
+		{"page not synced, by the path Notion gives", func(*env) string { return "/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa#b" },
+			"https://www.notion.so/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa#b"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -190,6 +192,36 @@ func TestSyncPullsLinksToSyncedPages(t *testing.T) {
 			e.checkStable()
 		})
 	}
+}
+
+// TestSyncKeepsLinksToPagesNotSynced: a link Notion gives as a path alone
+// to a page that is not synced is pulled as the page's address, and a push
+// of the paragraph edited keeps it a link to that page.
+func TestSyncKeepsLinksToPagesNotSynced(t *testing.T) {
+	const elsewhere = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	e := newEnv(t)
+	writeFile(t, e.dir, "overview.md", "# Overview\n")
+	e.run(false)
+	id := e.pageOf("overview.md")
+	must(t, e.fake.EditPage(id, linkParagraph("elsewhere", "/"+elsewhere)))
+	e.run(false)
+	pulled := "See [elsewhere](https://www.notion.so/" + elsewhere + ")."
+	if got := e.read("overview.md"); !strings.HasSuffix(got, "\n"+pulled+"\n") {
+		t.Fatalf("overview.md after the edit in Notion:\n%s\nwant it to end with %q", got, pulled)
+	}
+
+	writeFile(t, e.dir, "overview.md", strings.Replace(e.read("overview.md"), pulled, "Now see [elsewhere](https://www.notion.so/"+elsewhere+").", 1))
+	if rep := e.run(false); rep.ToNotion != 1 {
+		t.Fatalf("edit not pushed: %+v", rep)
+	}
+	content := e.fake.Content(id)
+	if len(content) != 1 || len(content[0].Content.RichText) < 2 {
+		t.Fatalf("Notion holds %s, want the edited paragraph", mdnotion.ToMarkdown(content))
+	}
+	if got, want := content[0].Content.RichText[1].URL(), "https://www.notion.so/"+elsewhere; got != want {
+		t.Errorf("the link in Notion goes to %q, want %q", got, want)
+	}
+	e.checkStable()
 }
 
 // linkParagraph is a paragraph "See <text>." linking text to url, which

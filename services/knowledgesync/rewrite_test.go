@@ -178,7 +178,7 @@ func TestSyncRewritesNotAPageChangedSince(t *testing.T) {
 
 // TestSyncNeverRewritesUnchangedPages: pages whose content today's
 // conversion writes as it was written, or that Notion holds as the file
-// reads (pulled, even with a link today's conversion could not write), are
+// reads (pulled, even with a link in a form Notion gives but does not take), are
 // not written while neither side changes, sync after sync; once the edit
 // times are old enough, their content is not even read. Unmapping a
 // property, which changes what the state's fingerprints cover, writes
@@ -193,7 +193,8 @@ func TestSyncNeverRewritesUnchangedPages(t *testing.T) {
 	}
 	// elsewhere is a page that is not synced, linked the way Notion's API
 	// gives a link within the workspace: a path, which Notion does not take
-	// back, so today's conversion would write the link as its text.
+	// back. The file holds the page's address instead, which writes a link
+	// Notion holds in another form than it gave.
 	elsewhere := "/" + strings.Repeat("ab", 16)
 	for _, clock := range clocks {
 		t.Run(clock.name, func(t *testing.T) {
@@ -207,7 +208,7 @@ func TestSyncNeverRewritesUnchangedPages(t *testing.T) {
 			must(t, err)
 			e.run(false)
 			e.run(false) // settles what the first sync wrote within the minute
-			if got := e.read("from-notion.md"); !strings.HasSuffix(got, "\nSee [elsewhere]("+elsewhere+").\n") {
+			if got := e.read("from-notion.md"); !strings.HasSuffix(got, "\nSee [elsewhere](https://www.notion.so"+elsewhere+").\n") {
 				t.Fatalf("from-notion.md:\n%s", got)
 			}
 			for i := range 4 {

@@ -39,10 +39,17 @@ func configure(opts []Option) config {
 }
 
 // linkDest is the URL written to Notion for a link to dest: [linkTarget],
-// else what the links mapping, if any, gives when Notion takes it.
+// the address of a page linked by a path alone as Notion gives it, else
+// what the links mapping, if any, gives when Notion takes it.
 func (c converter) linkDest(dest string) string {
-	if u := linkTarget(dest); u != "" || c.links == nil {
+	if u := linkTarget(dest); u != "" {
 		return u
+	}
+	if u, ok := notion.WorkspaceURL(dest); ok {
+		return u
+	}
+	if c.links == nil {
+		return ""
 	}
 	if u, ok := c.links.NotionURL(dest); ok && notion.ValidLinkURL(u) {
 		return u
@@ -50,13 +57,21 @@ func (c converter) linkDest(dest string) string {
 	return ""
 }
 
-// dest is the destination written to Markdown for a link to u.
+// dest is the destination written to Markdown for a link to u: what the
+// links mapping, if any, gives; else, for a page linked by a path alone as
+// Notion gives it, the page's address, which Notion takes back when the
+// file is pushed; else u.
 func (r renderer) dest(u string) string {
-	if u == "" || r.links == nil {
+	if u == "" {
 		return u
 	}
-	if d, ok := r.links.MarkdownDest(u); ok {
-		return d
+	if r.links != nil {
+		if d, ok := r.links.MarkdownDest(u); ok {
+			return d
+		}
+	}
+	if abs, ok := notion.WorkspaceURL(u); ok {
+		return abs
 	}
 	return u
 }

@@ -48,3 +48,28 @@ func PageIDOf(u string) (string, bool) {
 	}
 	return id, true
 }
+
+// WorkspaceURL returns, for a link Notion gives as a path alone (/<id>, a
+// page of the same workspace, with any query and fragment), the address
+// that opens the same page and that Notion takes back in a link:
+// https://www.notion.so/<id>. Notion refuses a path alone in a link it is
+// sent, so a Markdown file keeps a link to a page that is not synced in
+// this form. Any other link returns false.
+func WorkspaceURL(u string) (string, bool) {
+	p, err := url.Parse(u)
+	if err != nil || p.Scheme != "" || p.Host != "" || !strings.HasPrefix(p.Path, "/") {
+		return "", false
+	}
+	id, ok := PageIDOf(u)
+	if !ok {
+		return "", false
+	}
+	out := "https://www.notion.so/" + id
+	if p.RawQuery != "" {
+		out += "?" + p.RawQuery
+	}
+	if p.Fragment != "" {
+		out += "#" + p.EscapedFragment()
+	}
+	return out, true
+}

@@ -1,6 +1,7 @@
 package notion_test
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/gtmhub/gtmhub/services/knowledgesync/internal/notion"
@@ -56,5 +57,32 @@ func TestPageURL(t *testing.T) {
 		if id, ok := notion.PageIDOf(notion.PageURL(tt.page)); !ok || id != "251d2b5f268c4de2afe9c71ff92ca95c" {
 			t.Errorf("PageIDOf(PageURL(%+v)) = %q, %v", tt.page, id, ok)
 		}
+	}
+}
+
+func TestWorkspaceURL(t *testing.T) {
+	const id = "251d2b5f268c4de2afe9c71ff92ca95c"
+	tests := []struct {
+		url, want string
+	}{
+		{"/" + id, "https://www.notion.so/" + id},
+		{"/" + strings.ToUpper(id) + "?pvs=4#0f8fad5bd9cb469fa16570867728950e",
+			"https://www.notion.so/" + id + "?pvs=4#0f8fad5bd9cb469fa16570867728950e"},
+		{"/acme/Pricing-" + id, "https://www.notion.so/" + id},
+		{"https://www.notion.so/" + id, ""}, // already an address Notion takes
+		{"/docs/pricing", ""},
+		{"./" + id, ""},
+		{"//www.notion.so/" + id, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.url, func(t *testing.T) {
+			got, ok := notion.WorkspaceURL(tt.url)
+			if got != tt.want || ok != (tt.want != "") {
+				t.Errorf("WorkspaceURL = %q, %v; want %q", got, ok, tt.want)
+			}
+			if ok && !notion.ValidLinkURL(got) {
+				t.Errorf("Notion would refuse %q", got)
+			}
+		})
 	}
 }
