@@ -71,6 +71,10 @@ func (postgresDialect) lockWrites() string { return `SELECT pg_advisory_xact_loc
 // as another transaction holds it, so only its context can end the wait.
 func (postgresDialect) boundedWaits() bool { return false }
 
+// insertedID is false: PostgreSQL's drivers give no LastInsertId; an insert
+// reads its id back with RETURNING.
+func (postgresDialect) insertedID() bool { return false }
+
 // Pool sizes of a PostgreSQL store. Write transactions take turns (see
 // lockWrites): a second writer prepares its batch while the first commits.
 const (

@@ -56,6 +56,10 @@ func (sqliteDialect) lockWrites() string { return "" }
 // most busy_timeout.
 func (sqliteDialect) boundedWaits() bool { return true }
 
+// insertedID is true: LastInsertId is the rowid, which an INTEGER PRIMARY
+// KEY is.
+func (sqliteDialect) insertedID() bool { return true }
+
 // upsertOnConflict writes INSERT ... ON CONFLICT (...) DO UPDATE, which
 // SQLite (3.24+) and PostgreSQL (9.5+) both understand.
 func upsertOnConflict(table string, conflict, cols []string, rows int) string {

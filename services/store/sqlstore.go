@@ -40,6 +40,11 @@ type dialect interface {
 	// a caller that gives up waits at most that long for the statement
 	// it was in.
 	boundedWaits() bool
+	// insertedID reports whether an insert's result gives the INTEGER
+	// PRIMARY KEY of the row it inserted (LastInsertId), so that the
+	// outbox need not read its sequence back with RETURNING: rows read in
+	// a transaction cost database/sql a watcher goroutine each.
+	insertedID() bool
 }
 
 // sqlStore keeps records in a SQL database through database/sql. Writes go
@@ -77,13 +82,16 @@ type tableQueries struct {
 
 func newSQLStore(ctx context.Context, d dialect, writer, reader *sql.DB) (*sqlStore, error) {
 	r := d.rebind
+	enqueue := `INSERT INTO outbox (event_id, input_event_id, subject, event, created_at) VALUES (?, ?, ?, ?, ?)`
+	if !d.insertedID() {
+		enqueue += ` RETURNING seq`
+	}
 	q := queries{
 		markProcessed: r(`INSERT INTO processed_events (event_id, subject, processed_at) VALUES (?, ?, ?)
 			ON CONFLICT (event_id) DO NOTHING`),
 		forgetProcessed: r(`DELETE FROM processed_events WHERE event_id IN
 			(SELECT event_id FROM processed_events WHERE processed_at < ? ORDER BY processed_at LIMIT ?)`),
-		enqueue: r(`INSERT INTO outbox (event_id, input_event_id, subject, event, created_at)
-			VALUES (?, ?, ?, ?, ?) RETURNING seq`),
+		enqueue: r(enqueue),
 		// By the ids of the change events the input can have caused (one
 		// per kind of record), which the outbox's unique index finds: an
 		// index on input_event_id would cost a B-tree page per lead in
@@ -466,9 +474,16 @@ func (t *sqlTx) Enqueue(ctx context.Context, e outboxEntry) (int64, error) {
 	if err != nil {
 		return 0, fmt.Errorf("encode %s: %w", e.event.ID(), err)
 	}
+	args := []any{e.event.ID(), e.inputID, e.subject, string(data), formatTime(e.createdAt)}
 	var seq int64
-	err = t.tx.QueryRowContext(ctx, t.s.q.enqueue, e.event.ID(), e.inputID, e.subject, string(data),
-		formatTime(e.createdAt)).Scan(&seq)
+	if t.s.d.insertedID() {
+		var res sql.Result
+		if res, err = t.tx.ExecContext(ctx, t.s.q.enqueue, args...); err == nil {
+			seq, err = res.LastInsertId()
+		}
+	} else {
+		err = t.tx.QueryRowContext(ctx, t.s.q.enqueue, args...).Scan(&seq)
+	}
 	if err != nil {
 		return 0, fmt.Errorf("enqueue %s: %w", e.event.ID(), err)
 	}
