@@ -18,6 +18,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/gtmhub/gtmhub/contracts"
 	"github.com/gtmhub/gtmhub/events"
 	"github.com/gtmhub/gtmhub/services/knowledgesync"
 	"github.com/gtmhub/gtmhub/services/knowledgesync/internal/fakenotion"
@@ -283,8 +284,24 @@ func TestSyncFinishesACreationThatStoppedHalfway(t *testing.T) {
 			}
 			e.checkGuide(guideBody)
 			e.checkStable()
+			if got := e.createdEvents("guide.md"); len(got) != 1 || hexID(got[0].NotionID) != hexID(e.pageOf("guide.md")) {
+				t.Errorf("created events for guide.md: %+v, want one, for its page", got)
+			}
 		})
 	}
+}
+
+// createdEvents returns the events that say a page was created for the
+// file at path.
+func (e *env) createdEvents(path string) []contracts.KnowledgePage {
+	e.t.Helper()
+	var out []contracts.KnowledgePage
+	for _, kp := range e.events(events.SubjectKnowledgeSynced, contracts.TypeKnowledgePageSynced) {
+		if kp.Path == path && kp.Action == contracts.ActionCreated && kp.Direction == contracts.DirectionToNotion {
+			out = append(out, kp)
+		}
+	}
+	return out
 }
 
 // checkGuide fails the test unless the database holds one page titled

@@ -647,7 +647,13 @@ func (s *NotionSync) syncBoth(ctx context.Context, id string, l *localFile, r *r
 		s.log.WarnContext(ctx, "knowledge page has unresolved conflict markers; not synced", "file", l.Path, "page", id)
 		return nil
 	}
-	if st.creating() && normalizeID(l.NotionID) != id { // adopted by the page created for it (see adoptCreated)
+	// A page an earlier sync created for the file, which stopped before it
+	// said so: the page's first write to Notion is its creation.
+	created, action := st.creating(), contracts.ActionUpdated
+	if created {
+		action = contracts.ActionCreated
+	}
+	if created && normalizeID(l.NotionID) != id { // adopted by the page created for it (see adoptCreated)
 		linked, err := s.linkCreated(ctx, id, l, r, rep)
 		if err != nil {
 			return err
@@ -676,7 +682,7 @@ func (s *NotionSync) syncBoth(ctx context.Context, id string, l *localFile, r *r
 	case localChanged && remoteChanged:
 		return s.conflict(ctx, id, l, r, st, "", rep)
 	case localChanged:
-		return s.push(ctx, id, l, r, st, contracts.ActionUpdated, rep)
+		return s.push(ctx, id, l, r, st, action, rep)
 	case remoteChanged:
 		return s.pull(ctx, id, r, l.Path, l, st, contracts.ActionUpdated, rep)
 	}
@@ -694,16 +700,20 @@ func (s *NotionSync) syncBoth(ctx context.Context, id string, l *localFile, r *r
 	if rep.DryRun {
 		return nil
 	}
-	return s.recordUnchanged(ctx, id, l, r, st, hasState)
+	st, err = s.recordUnchanged(ctx, id, l, r, st, hasState)
+	if err != nil || !created {
+		return err
+	}
+	return s.synced(ctx, id, l.doc.Title, contracts.DirectionToNotion, contracts.ActionCreated, st)
 }
 
 // recordUnchanged records what was read of a page unchanged on both sides,
 // so that the next sync can trust the edit time once it is a whole granule
-// older than the sync.
+// older than the sync, and returns the page's state as it is then.
 func (s *NotionSync) recordUnchanged(ctx context.Context, id string, l *localFile, r *remoteSide, st pageState,
-	hasState bool) error {
+	hasState bool) (pageState, error) {
 	if hasState && !r.read && r.page.LastEditedTime.Equal(st.RemoteTime) && st.Path == l.Path && st.Writing == nil {
-		return nil
+		return st, nil
 	}
 	st.Path, st.LocalHash, st.LocalTime, st.Writing = l.Path, l.Hash, l.ModTime, nil
 	if r.read {
@@ -711,7 +721,7 @@ func (s *NotionSync) recordUnchanged(ctx context.Context, id string, l *localFil
 		st.Properties = remoteValues(s.mapped, r.page).canons(s.mapped)
 	}
 	st.RemoteTime, st.SyncedAt = r.page.LastEditedTime, time.Now().UTC()
-	return s.saveState(ctx, id, st)
+	return st, s.saveState(ctx, id, st)
 }
 
 // remoteChanged reports whether the page, synced with the file at path,
