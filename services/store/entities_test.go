@@ -202,7 +202,7 @@ func wipe(t testing.TB, s *sqlStore) {
 	t.Helper()
 	for _, table := range []string{"activities", "contacts", "companies",
 		"processed_events", "outbox"} {
-		if _, err := s.writer.Exec("DELETE FROM " + table); err != nil {
+		if _, err := writerDB(t, s).Exec("DELETE FROM " + table); err != nil {
 			t.Fatalf("wipe %s: %v", table, err)
 		}
 	}

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -156,4 +157,17 @@ func enqueueChanges(t testing.TB, s recordStore, n int) []int64 {
 		t.Fatal(err)
 	}
 	return seqs
+}
+
+// writerDB returns the store's writer pool with its connection free: a
+// connection the store holds for its writes (see heldWriter) is given back
+// first, and taken again at the next write.
+func writerDB(t testing.TB, s *sqlStore) *sql.DB {
+	t.Helper()
+	if s.held != nil {
+		if err := s.held.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return s.writer
 }

@@ -53,10 +53,10 @@ func TestOpenMigratesOnceAndKeepsTheSchemaContract(t *testing.T) {
 
 	var mode string
 	var fk, busy int
-	if err := s.writer.QueryRow("PRAGMA journal_mode").Scan(&mode); err != nil || mode != "wal" {
+	if err := writerDB(t, s).QueryRow("PRAGMA journal_mode").Scan(&mode); err != nil || mode != "wal" {
 		t.Errorf("journal_mode %q, %v; want wal", mode, err)
 	}
-	if err := s.writer.QueryRow("PRAGMA foreign_keys").Scan(&fk); err != nil || fk != 1 {
+	if err := writerDB(t, s).QueryRow("PRAGMA foreign_keys").Scan(&fk); err != nil || fk != 1 {
 		t.Errorf("foreign_keys %d, %v; want 1", fk, err)
 	}
 	if err := s.reader.QueryRow("PRAGMA busy_timeout").Scan(&busy); err != nil || busy != int(busyTimeout.Milliseconds()) {
@@ -184,7 +184,7 @@ func TestFailedMigrationLeavesNoTrace(t *testing.T) {
 	}
 	bad := migration{version: len(migs) + 1, name: "bad",
 		sql: "CREATE TABLE half (a TEXT); INSERT INTO no_such_table VALUES (1);"}
-	err = migrate(ctx, s.writer, sqliteDialect{}, append(migs, bad), time.Now())
+	err = migrate(ctx, writerDB(t, s), sqliteDialect{}, append(migs, bad), time.Now())
 	if err == nil || !strings.Contains(err.Error(), "migration bad") {
 		t.Fatalf("migrate = %v, want the bad migration's error", err)
 	}
@@ -204,7 +204,7 @@ func TestOpenRefusesANewerSchema(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = db.sql.writer.Exec(`INSERT INTO schema_migrations (version, name, applied_at) VALUES (9999, 'future', 'x')`)
+	_, err = writerDB(t, db.sql).Exec(`INSERT INTO schema_migrations (version, name, applied_at) VALUES (9999, 'future', 'x')`)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -356,12 +356,12 @@ func TestUpgradeMovesProvenanceIntoRows(t *testing.T) {
 				"bare@example.com": {},
 			}
 			for email, prov := range want {
-				r, found, err := s.load(ctx, s.writer, contactSchema, email)
+				r, found, err := s.load(ctx, writerDB(t, s), contactSchema, email)
 				if err != nil || !found || !sameProvenance(r.prov, prov) {
 					t.Errorf("%s after the upgrade: found %v, provenance %+v, %v; want %+v", email, found, r.prov, err, prov)
 				}
 			}
-			r, found, err := s.load(ctx, s.writer, companySchema, "example.com")
+			r, found, err := s.load(ctx, writerDB(t, s), companySchema, "example.com")
 			if err != nil || !found || r.values["name"] != "Example" || !sameProvenance(r.prov,
 				map[string]contracts.Provenance{"name": {EventID: "e1", At: mustTime(t, at1), Source: "clearbit"}}) {
 				t.Errorf("company after the upgrade: found %v, %+v, %v", found, r, err)
@@ -378,7 +378,7 @@ func TestUpgradeMovesProvenanceIntoRows(t *testing.T) {
 				return
 			}
 			var withoutRowid bool
-			if err := s.writer.QueryRowContext(ctx, `SELECT wr FROM pragma_table_list WHERE name = 'processed_events'`).
+			if err := writerDB(t, s).QueryRowContext(ctx, `SELECT wr FROM pragma_table_list WHERE name = 'processed_events'`).
 				Scan(&withoutRowid); err != nil || !withoutRowid {
 				t.Errorf("processed_events WITHOUT ROWID = %v (%v), want true", withoutRowid, err)
 			}

@@ -58,8 +58,12 @@ type sqlStore struct {
 	writer  *sql.DB
 	reader  *sql.DB
 	q       queries
-	// stmts are the writer's prepared statements.
+	// stmts are the writer's prepared statements; held, on a database of
+	// one writer connection whose statements wait for a lock at most a
+	// fixed time (SQLite), is instead that connection, which every write
+	// transaction runs on.
 	stmts *stmtCache
+	held  *heldWriter
 }
 
 // maxTxAttempts bounds how often Update runs a transaction that met lock
@@ -117,12 +121,17 @@ func newSQLStore(ctx context.Context, d dialect, writer, reader *sql.DB) (*sqlSt
 	for _, s := range recordSchemas {
 		q.tables[s] = newTableQueries(d, s)
 	}
-	stmts, err := prepareStmts(ctx, writer, q.writes()...)
+	s := &sqlStore{d: d, writers: max(writer.Stats().MaxOpenConnections, 1), writer: writer, reader: reader, q: q}
+	var err error
+	if d.boundedWaits() && s.writers == 1 {
+		s.held, err = newHeldWriter(ctx, writer, q.writes())
+	} else {
+		s.stmts, err = prepareStmts(ctx, writer, q.writes()...)
+	}
 	if err != nil {
 		return nil, errors.Join(err, writer.Close(), reader.Close())
 	}
-	return &sqlStore{d: d, writers: max(writer.Stats().MaxOpenConnections, 1), writer: writer, reader: reader, q: q,
-		stmts: stmts}, nil
+	return s, nil
 }
 
 // writes lists the queries that write transactions run.
@@ -157,7 +166,14 @@ func (s *recordSchema) columns() []string {
 
 // Close closes both pools.
 func (s *sqlStore) Close() error {
-	return errors.Join(s.stmts.Close(), s.reader.Close(), s.writer.Close())
+	var errs []error
+	if s.held != nil {
+		errs = append(errs, s.held.Close())
+	}
+	if s.stmts != nil {
+		errs = append(errs, s.stmts.Close())
+	}
+	return errors.Join(append(errs, s.reader.Close(), s.writer.Close())...)
 }
 
 // Ping checks that the database answers.
@@ -192,6 +208,9 @@ func (s *sqlStore) retry(ctx context.Context, txn func() error) error {
 }
 
 func (s *sqlStore) update(ctx context.Context, fn func(tx recordTx) error) (err error) {
+	if s.held != nil {
+		return s.held.update(ctx, func(tx *preparedTx) error { return fn(&sqlTx{tx: tx, s: s}) })
+	}
 	tx, err := s.writer.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)

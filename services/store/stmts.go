@@ -61,16 +61,32 @@ type querier interface {
 // statement is bound to tx once, on first use: binding allocates, and a
 // batch of writes runs the same few statements many times.
 type preparedTx struct {
-	tx    *sql.Tx
-	cache *stmtCache
+	tx execQuerier
+	// bind returns query's statement bound to tx, nil when it was not
+	// prepared; nil when bound already holds every prepared statement.
+	bind func(ctx context.Context, query string) *sql.Stmt
 	// detach runs statements without the caller's cancellation (see
 	// dialect.boundedWaits).
 	detach bool
 	bound  map[string]*sql.Stmt
 }
 
+// execQuerier is where a write transaction runs its statements: a
+// database/sql transaction, or a held connection between BEGIN and COMMIT.
+type execQuerier interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
 func newPreparedTx(tx *sql.Tx, cache *stmtCache, detach bool) *preparedTx {
-	return &preparedTx{tx: tx, cache: cache, detach: detach, bound: make(map[string]*sql.Stmt)}
+	bind := func(ctx context.Context, query string) *sql.Stmt {
+		if prepared := cache.get(query); prepared != nil {
+			return tx.StmtContext(ctx, prepared)
+		}
+		return nil
+	}
+	return &preparedTx{tx: tx, bind: bind, detach: detach, bound: make(map[string]*sql.Stmt)}
 }
 
 func (p *preparedTx) context(ctx context.Context) context.Context {
@@ -83,13 +99,10 @@ func (p *preparedTx) context(ctx context.Context) context.Context {
 // stmt returns query's statement bound to the transaction, or nil when the
 // query was not prepared. A statement bound to a transaction closes with it.
 func (p *preparedTx) stmt(ctx context.Context, query string) *sql.Stmt {
-	if st, ok := p.bound[query]; ok {
+	if st, ok := p.bound[query]; ok || p.bind == nil {
 		return st
 	}
-	var st *sql.Stmt
-	if prepared := p.cache.get(query); prepared != nil {
-		st = p.tx.StmtContext(ctx, prepared)
-	}
+	st := p.bind(ctx, query)
 	p.bound[query] = st
 	return st
 }

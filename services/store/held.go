@@ -1,0 +1,132 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+	"sync"
+)
+
+// heldWriter is the writer's one connection, held by the store for its
+// life with the write statements prepared on it, for a database whose
+// statements never wait on a lock longer than a fixed timeout (SQLite, see
+// dialect.boundedWaits). Write transactions run on it between BEGIN
+// IMMEDIATE and COMMIT, without the caller's cancellation: database/sql
+// watches a transaction's context, and that of every query run in one,
+// with a goroutine each, which a held connection and a context that
+// cannot be cancelled do without. A connection the driver reports lost is
+// let go and another taken at the next transaction.
+type heldWriter struct {
+	db      *sql.DB
+	queries []string
+
+	mu    sync.Mutex // held for a whole transaction
+	conn  *sql.Conn
+	stmts map[string]*sql.Stmt
+}
+
+// newHeldWriter holds a connection of db with queries prepared on it.
+func newHeldWriter(ctx context.Context, db *sql.DB, queries []string) (*heldWriter, error) {
+	h := &heldWriter{db: db, queries: queries}
+	if err := h.hold(ctx); err != nil {
+		return nil, err
+	}
+	return h, nil
+}
+
+// hold takes a connection and prepares the queries on it.
+func (h *heldWriter) hold(ctx context.Context) error {
+	conn, err := h.db.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	stmts := make(map[string]*sql.Stmt, len(h.queries))
+	for _, q := range h.queries {
+		st, err := conn.PrepareContext(ctx, q)
+		if err != nil {
+			return errors.Join(fmt.Errorf("prepare %q: %w", q, err), closeAll(stmts), conn.Close())
+		}
+		stmts[q] = st
+	}
+	h.conn, h.stmts = conn, stmts
+	return nil
+}
+
+// update runs fn in one transaction on the held connection and commits it
+// when fn returns nil, or rolls it back.
+func (h *heldWriter) update(ctx context.Context, fn func(tx *preparedTx) error) (err error) {
+	ctx = context.WithoutCancel(ctx)
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	defer func() {
+		if lost(err) {
+			_ = h.release()
+		}
+	}()
+	if err := h.begin(ctx); err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			// After a failed COMMIT the transaction may be over already.
+			_, _ = h.conn.ExecContext(ctx, "ROLLBACK")
+		}
+	}()
+	if err := fn(&preparedTx{tx: h.conn, detach: true, bound: h.stmts}); err != nil {
+		return err
+	}
+	if _, err := h.conn.ExecContext(ctx, "COMMIT"); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
+// begin begins a transaction on the held connection, taking one first if
+// none is held, or another if the one held is lost, which nothing was
+// written on yet.
+func (h *heldWriter) begin(ctx context.Context) error {
+	for attempt := 0; ; attempt++ {
+		if h.conn == nil {
+			if err := h.hold(ctx); err != nil {
+				return err
+			}
+		}
+		_, err := h.conn.ExecContext(ctx, "BEGIN IMMEDIATE")
+		if !lost(err) || attempt > 0 {
+			return err
+		}
+		_ = h.release()
+	}
+}
+
+// lost reports whether err says the connection is gone.
+func lost(err error) bool {
+	return errors.Is(err, sql.ErrConnDone) || errors.Is(err, driver.ErrBadConn)
+}
+
+// release closes the statements and gives the connection back.
+func (h *heldWriter) release() error {
+	if h.conn == nil {
+		return nil
+	}
+	err := errors.Join(closeAll(h.stmts), h.conn.Close())
+	h.conn, h.stmts = nil, nil
+	return err
+}
+
+// Close gives the connection back; the store is closing.
+func (h *heldWriter) Close() error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.release()
+}
+
+func closeAll(stmts map[string]*sql.Stmt) error {
+	var errs []error
+	for _, st := range stmts {
+		errs = append(errs, st.Close())
+	}
+	return errors.Join(errs...)
+}
