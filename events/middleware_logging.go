@@ -16,6 +16,9 @@ func Logging(l *slog.Logger) Middleware {
 		return func(ctx context.Context, ev event.Event) error {
 			start := time.Now()
 			err := next(ctx, ev)
+			if err == nil && !l.Enabled(ctx, slog.LevelDebug) {
+				return nil // nothing to log: the attributes are not built
+			}
 			d, _ := DeliveryFrom(ctx)
 			attrs := []any{"consumer", d.Consumer, "subject", d.Subject, "seq", d.Sequence,
 				"attempt", d.Attempt, "event_id", ev.ID(), "event_type", ev.Type(),
