@@ -36,6 +36,7 @@ func IsLeadField(name string) bool {
 // LeadMapper turns one source's fields into a captured lead.
 type LeadMapper struct {
 	mapping  map[string]string   // source field → lead field
+	sources  []string            // the mapping's source fields, sorted
 	from     map[string][]string // lead field → source fields, sorted, for messages
 	fieldsAt []string            // the path of the object holding the fields
 }
@@ -63,12 +64,13 @@ func FieldsAt(path string) MapperOption {
 // keep their name: a field called email is the lead's email. Every target
 // that is not a standard field is reported.
 func NewLeadMapper(mapping map[string]string, opts ...MapperOption) (*LeadMapper, error) {
-	m := &LeadMapper{mapping: maps.Clone(mapping), from: make(map[string][]string, len(mapping))}
+	m := &LeadMapper{mapping: maps.Clone(mapping), sources: slices.Sorted(maps.Keys(mapping)),
+		from: make(map[string][]string, len(mapping))}
 	for _, opt := range opts {
 		opt(m)
 	}
 	var errs []error
-	for _, src := range slices.Sorted(maps.Keys(mapping)) {
+	for _, src := range m.sources {
 		dst := mapping[src]
 		switch {
 		case src == "":
@@ -112,7 +114,7 @@ func (m *LeadMapper) Map(f Fields, source string) (contracts.LeadCaptured, []con
 	b := leadBuilder{lead: contracts.LeadCaptured{Lead: contracts.Lead{Source: source}}, set: map[string]bool{}}
 	fields, rest := m.split(f)
 	consumed := map[string][][]string{} // top-level field → mapped paths within it; nil path: all of it
-	for _, k := range slices.Sorted(maps.Keys(m.mapping)) {
+	for _, k := range m.sources {
 		v, path, ok := lookup(fields, k)
 		if !ok {
 			continue
