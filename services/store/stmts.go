@@ -11,9 +11,9 @@ import (
 // stmtCache holds the writer's queries prepared once, before any
 // transaction, so that a write transaction does not parse its SQL again for
 // every event. database/sql prepares a statement again on another
-// connection of the pool the first time a transaction there uses it.
-// Preparing happens up front because a transaction holds SQLite's only
-// writer connection, on which nothing else could prepare meanwhile.
+// connection of the pool the first time a transaction there uses it. A
+// store on SQLite prepares its statements on the one writer connection it
+// holds instead (see heldWriter).
 type stmtCache struct {
 	mu sync.Mutex
 	m  map[string]*sql.Stmt
