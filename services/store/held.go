@@ -55,23 +55,23 @@ func (h *heldWriter) hold(ctx context.Context) error {
 }
 
 // update runs fn in one transaction on the held connection and commits it
-// when fn returns nil, or rolls it back.
-func (h *heldWriter) update(ctx context.Context, fn func(tx *preparedTx) error) (err error) {
+// when fn returns nil. A transaction not committed (fn failed or panicked,
+// or the commit failed) is rolled back, and a connection it cannot be
+// rolled back on is let go.
+func (h *heldWriter) update(ctx context.Context, fn func(tx *preparedTx) error) error {
 	ctx = context.WithoutCancel(ctx)
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	defer func() {
-		if lost(err) {
-			_ = h.release()
-		}
-	}()
 	if err := h.begin(ctx); err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
+	committed := false
 	defer func() {
-		if err != nil {
-			// After a failed COMMIT the transaction may be over already.
-			_, _ = h.conn.ExecContext(ctx, "ROLLBACK")
+		if committed {
+			return
+		}
+		if _, err := h.conn.ExecContext(ctx, "ROLLBACK"); err != nil {
+			h.drop()
 		}
 	}()
 	if err := fn(&preparedTx{tx: h.conn, detach: true, bound: h.stmts}); err != nil {
@@ -80,6 +80,7 @@ func (h *heldWriter) update(ctx context.Context, fn func(tx *preparedTx) error) 
 	if _, err := h.conn.ExecContext(ctx, "COMMIT"); err != nil {
 		return fmt.Errorf("commit: %w", err)
 	}
+	committed = true
 	return nil
 }
 
@@ -97,8 +98,19 @@ func (h *heldWriter) begin(ctx context.Context) error {
 		if !lost(err) || attempt > 0 {
 			return err
 		}
-		_ = h.release()
+		h.drop()
 	}
+}
+
+// drop lets go of a connection that is lost, or that may still hold a
+// transaction: database/sql is told it is bad, so that it closes it, and
+// any transaction with it, rather than pool it again. Its statements are
+// not closed: they went with it, and finalizing them on a closed
+// connection would fault.
+func (h *heldWriter) drop() {
+	_ = h.conn.Raw(func(any) error { return driver.ErrBadConn })
+	_ = h.conn.Close()
+	h.conn, h.stmts = nil, nil
 }
 
 // lost reports whether err says the connection is gone.
@@ -106,21 +118,17 @@ func lost(err error) bool {
 	return errors.Is(err, sql.ErrConnDone) || errors.Is(err, driver.ErrBadConn)
 }
 
-// release closes the statements and gives the connection back.
-func (h *heldWriter) release() error {
+// Close closes the statements and gives the connection back, to be taken
+// again by the next transaction, if any.
+func (h *heldWriter) Close() error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
 	if h.conn == nil {
 		return nil
 	}
 	err := errors.Join(closeAll(h.stmts), h.conn.Close())
 	h.conn, h.stmts = nil, nil
 	return err
-}
-
-// Close gives the connection back; the store is closing.
-func (h *heldWriter) Close() error {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return h.release()
 }
 
 func closeAll(stmts map[string]*sql.Stmt) error {

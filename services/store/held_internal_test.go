@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"testing"
@@ -9,8 +10,10 @@ import (
 )
 
 // TestHeldWriter: SQLite's write transactions run on the connection the
-// store holds; a transaction that fails rolls back all it wrote; a lost
-// connection is replaced at the next transaction, which loses nothing.
+// store holds; a transaction that fails or panics rolls back all it wrote
+// and leaves the connection usable; a lost connection (closed, or reported
+// bad by the driver) is replaced at the next transaction, which loses
+// nothing.
 func TestHeldWriter(t *testing.T) {
 	ctx := context.Background()
 	s := openTestSQLite(t)
@@ -40,6 +43,22 @@ func TestHeldWriter(t *testing.T) {
 			return mark("c", nil)
 		}, nil},
 		{"the next write, on the new connection", func() error { return mark("d", nil) }, nil},
+		{"the connection reported bad", func() error {
+			_ = s.held.conn.Raw(func(any) error { return driver.ErrBadConn })
+			return mark("e", nil)
+		}, nil},
+		{"a write that panics is rolled back", func() error {
+			defer func() { _ = recover() }()
+			return s.Update(ctx, func(tx recordTx) error {
+				if _, err := tx.MarkProcessed(ctx, "f", "test", time.Now()); err != nil {
+					return err
+				}
+				panic("write failed halfway")
+			})
+		}, nil},
+		{"the write after it", func() error { return mark("g", nil) }, nil},
+		{"the store closed", func() error { return s.held.Close() }, nil},
+		{"a write after the connection was given back", func() error { return mark("h", nil) }, nil},
 	}
 	for _, st := range steps {
 		if err := st.do(); !errors.Is(err, st.want) || (st.want == nil) != (err == nil) {
@@ -59,7 +78,7 @@ func TestHeldWriter(t *testing.T) {
 		}
 		ids = append(ids, id)
 	}
-	if got := fmt.Sprint(ids); got != "[a c d]" {
-		t.Errorf("processed events %s, want [a c d]", got)
+	if got := fmt.Sprint(ids); got != "[a c d e g h]" {
+		t.Errorf("processed events %s, want [a c d e g h]", got)
 	}
 }

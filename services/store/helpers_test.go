@@ -161,7 +161,8 @@ func enqueueChanges(t testing.TB, s recordStore, n int) []int64 {
 
 // writerDB returns the store's writer pool with its connection free: a
 // connection the store holds for its writes (see heldWriter) is given back
-// first, and taken again at the next write.
+// first, and taken again at the next write, which waits for the pool. Use
+// it only while the store writes nothing, and leave no rows open on it.
 func writerDB(t testing.TB, s *sqlStore) *sql.DB {
 	t.Helper()
 	if s.held != nil {
