@@ -24,7 +24,7 @@ type heldWriter struct {
 
 	mu    sync.Mutex // held for a whole transaction
 	conn  *sql.Conn
-	stmts map[string]*sql.Stmt
+	stmts *stmtCache // prepared on conn
 }
 
 // newHeldWriter holds a connection of db with queries prepared on it.
@@ -42,13 +42,9 @@ func (h *heldWriter) hold(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	stmts := make(map[string]*sql.Stmt, len(h.queries))
-	for _, q := range h.queries {
-		st, err := conn.PrepareContext(ctx, q)
-		if err != nil {
-			return errors.Join(fmt.Errorf("prepare %q: %w", q, err), closeAll(stmts), conn.Close())
-		}
-		stmts[q] = st
+	stmts, err := prepareStmts(ctx, conn, h.queries...)
+	if err != nil {
+		return errors.Join(err, conn.Close())
 	}
 	h.conn, h.stmts = conn, stmts
 	return nil
@@ -74,7 +70,8 @@ func (h *heldWriter) update(ctx context.Context, fn func(tx *preparedTx) error) 
 			h.drop()
 		}
 	}()
-	if err := fn(&preparedTx{tx: h.conn, detach: true, bound: h.stmts}); err != nil {
+	// Every statement is prepared, and bound to the connection already.
+	if err := fn(&preparedTx{tx: h.conn, detach: true, bound: h.stmts.m}); err != nil {
 		return err
 	}
 	if _, err := h.conn.ExecContext(ctx, "COMMIT"); err != nil {
@@ -126,15 +123,7 @@ func (h *heldWriter) Close() error {
 	if h.conn == nil {
 		return nil
 	}
-	err := errors.Join(closeAll(h.stmts), h.conn.Close())
+	err := errors.Join(h.stmts.Close(), h.conn.Close())
 	h.conn, h.stmts = nil, nil
 	return err
-}
-
-func closeAll(stmts map[string]*sql.Stmt) error {
-	var errs []error
-	for _, st := range stmts {
-		errs = append(errs, st.Close())
-	}
-	return errors.Join(errs...)
 }

@@ -19,8 +19,13 @@ type stmtCache struct {
 	m  map[string]*sql.Stmt
 }
 
+// preparer is where statements are prepared: a pool, or one connection.
+type preparer interface {
+	PrepareContext(ctx context.Context, query string) (*sql.Stmt, error)
+}
+
 // prepareStmts prepares every query on db.
-func prepareStmts(ctx context.Context, db *sql.DB, queries ...string) (*stmtCache, error) {
+func prepareStmts(ctx context.Context, db preparer, queries ...string) (*stmtCache, error) {
 	c := &stmtCache{m: make(map[string]*sql.Stmt, len(queries))}
 	for _, q := range queries {
 		st, err := db.PrepareContext(ctx, q)
